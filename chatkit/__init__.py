@@ -1,0 +1,104 @@
+"""chatkit: an embeddable live-chat customer-service SDK.
+
+Example:
+    ```python
+    from chatkit import ChatKit, Author
+
+    with ChatKit() as kit:  # SQLite file chatkit.db in the working directory
+        inbound = kit.messages.receive(channel="sms", sender="+1 555 010 0000",
+                                       text="Where is my order 245-12784?")
+        agent = kit.agents.create(name="Mia")
+        kit.conversations.assign(inbound.conversation.id, agent.id)
+        kit.messages.send(inbound.conversation.id, "Looking it up now!",
+                          author=Author.agent(agent.id))
+    ```
+"""
+
+from __future__ import annotations
+
+from ._facade import AsyncChatKit, ChatKit, SyncSubscription
+from .errors import (
+    ChatKitError,
+    ConfigurationError,
+    ConflictError,
+    ConversationClosedError,
+    DuplicateIdentityError,
+    DuplicateKeyError,
+    InvalidInputError,
+    InvalidTransitionError,
+    MessageTooLargeError,
+    NotFoundError,
+    PluginError,
+    PluginLoadError,
+    PluginNotFoundError,
+    SchemaVersionError,
+    StoreError,
+)
+from .events import Event, parse_event
+from .models import (
+    Agent,
+    Author,
+    AuthorRole,
+    Channel,
+    Contact,
+    Conversation,
+    ConversationContext,
+    ConversationStatus,
+    Identity,
+    IdentityKind,
+    Message,
+    MessageKind,
+    Page,
+    Priority,
+    Ticket,
+    TicketNote,
+    TicketStatus,
+)
+from .services import Inbound, Subscription
+from .settings import ChatKitSettings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Agent",
+    "AsyncChatKit",
+    "Author",
+    "AuthorRole",
+    "Channel",
+    "ChatKit",
+    "ChatKitError",
+    "ChatKitSettings",
+    "ConfigurationError",
+    "ConflictError",
+    "Contact",
+    "Conversation",
+    "ConversationClosedError",
+    "ConversationContext",
+    "ConversationStatus",
+    "DuplicateIdentityError",
+    "DuplicateKeyError",
+    "Event",
+    "Identity",
+    "IdentityKind",
+    "Inbound",
+    "InvalidInputError",
+    "InvalidTransitionError",
+    "Message",
+    "MessageKind",
+    "MessageTooLargeError",
+    "NotFoundError",
+    "Page",
+    "PluginError",
+    "PluginLoadError",
+    "PluginNotFoundError",
+    "Priority",
+    "SchemaVersionError",
+    "StoreError",
+    "Subscription",
+    "SyncSubscription",
+    "Ticket",
+    "TicketNote",
+    "TicketStatus",
+    "__version__",
+    "parse_event",
+]

@@ -1,0 +1,384 @@
+"""The entry points: `AsyncChatKit` and its synchronous twin `ChatKit`.
+
+There is one implementation, the async one. `ChatKit` runs it on an anyio
+blocking portal (an event loop in a background thread) and exposes the same
+resources with the same method names, each generated from its async
+original, so the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Collection, Iterator
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any, Generic, TypeVar, overload
+
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from typing_extensions import Concatenate, ParamSpec, Self
+
+from .errors import ChatKitError, ConfigurationError
+from .events import Event
+from .services import Agents, Contacts, Conversations, Events, Messages, Subscription, Tickets
+from .services._core import Core
+from .settings import ChatKitSettings, default_url
+from .stores import Store, open_store
+
+__all__ = ["AsyncChatKit", "ChatKit", "SyncSubscription"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+class AsyncChatKit:
+    """The chatkit SDK, async API.
+
+    Args:
+        url: Which store to use: ``sqlite:///path/support.db``, ``memory://``,
+            or any scheme a store plugin provides. Default: ``$CHATKIT_URL``,
+            else ``sqlite:///chatkit.db`` (a file in the working directory).
+        store: A store object instead of a URL.
+        settings: Behaviour settings; the defaults need no changes.
+
+    Attributes:
+        contacts: Customers and their identities (`Contacts`).
+        agents: Agent profiles (`Agents`).
+        conversations: Conversation lifecycle (`Conversations`).
+        messages: Sending, receiving and history (`Messages`).
+        tickets: Follow-up tickets (`Tickets`).
+        events: The event outbox (`Events`).
+
+    Example:
+        ```python
+        async with AsyncChatKit("sqlite:///support.db") as kit:
+            inbound = await kit.messages.receive(
+                channel="web", sender="visitor-42", text="Hi, my parcel is late"
+            )
+            print(inbound.conversation.id)
+        ```
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        store: Store | None = None,
+        settings: ChatKitSettings | None = None,
+    ) -> None:
+        if url is not None and store is not None:
+            raise ConfigurationError("pass either url or store, not both")
+        if store is None:
+            url = url or default_url()
+            store = open_store(url)
+        self.url = url
+        self._core = Core(store, settings or ChatKitSettings())
+        self.contacts = Contacts(self._core)
+        self.agents = Agents(self._core)
+        self.conversations = Conversations(self._core)
+        self.messages = Messages(self._core)
+        self.tickets = Tickets(self._core)
+        self.events = Events(self._core)
+
+    def __repr__(self) -> str:
+        return f"AsyncChatKit(store={self._core.store!r})"
+
+    @property
+    def store(self) -> Store:
+        """The store this kit writes to."""
+        return self._core.store
+
+    @property
+    def settings(self) -> ChatKitSettings:
+        """The kit's settings."""
+        return self._core.settings
+
+    async def open(self) -> None:
+        """Open the store (create or upgrade its schema). Done automatically on first use."""
+        await self._core.ready()
+
+    async def close(self) -> None:
+        """Close the store. Pending writes finish first."""
+        await self._core.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+# -- the synchronous facade ----------------------------------------------------
+
+
+class _Runner:
+    """Owns the background event loop of one `ChatKit`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cm: AbstractContextManager[BlockingPortal] | None = None
+        self._portal: BlockingPortal | None = None
+        self._stopped = False
+
+    def portal(self) -> BlockingPortal:
+        with self._lock:
+            if self._stopped:
+                raise ChatKitError("this ChatKit is closed; create a new one")
+            if self._portal is None:
+                self._cm = start_blocking_portal()
+                self._portal = self._cm.__enter__()
+            return self._portal
+
+    def stop(self, kit: AsyncChatKit) -> None:
+        with self._lock:
+            portal, cm = self._portal, self._cm
+            self._portal = self._cm = None
+            self._stopped = True
+        if portal is not None and cm is not None:
+            try:
+                portal.call(kit.close)
+            finally:
+                cm.__exit__(None, None, None)
+
+
+class _SyncResource(Generic[S]):
+    def __init__(self, target: S, runner: _Runner) -> None:
+        self._target = target
+        self._runner = runner
+
+
+class _sync(Generic[P, T]):  # noqa: N801 - used like a decorator
+    """Expose the async method ``method`` as a blocking one with the same signature."""
+
+    def __init__(self, method: Callable[Concatenate[Any, P], Awaitable[T]]) -> None:
+        self._method = method
+        self.__doc__ = method.__doc__
+        self.__name__ = method.__name__
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(self, obj: _SyncResource[Any], owner: type[Any]) -> Callable[P, T]: ...
+
+    def __get__(
+        self, obj: _SyncResource[Any] | None, owner: type[Any]
+    ) -> Self | Callable[P, T]:
+        if obj is None:
+            return self
+        method, target, runner = self._method, obj._target, obj._runner
+
+        @functools.wraps(method)
+        def call(*args: P.args, **kwargs: P.kwargs) -> T:
+            return runner.portal().call(functools.partial(method, target, *args, **kwargs))
+
+        return call
+
+
+class SyncContacts(_SyncResource[Contacts]):
+    """Blocking twin of `Contacts`."""
+
+    create = _sync(Contacts.create)
+    get = _sync(Contacts.get)
+    find = _sync(Contacts.find)
+    identify = _sync(Contacts.identify)
+    update = _sync(Contacts.update)
+    add_identity = _sync(Contacts.add_identity)
+    list = _sync(Contacts.list)
+    merge = _sync(Contacts.merge)
+
+
+class SyncAgents(_SyncResource[Agents]):
+    """Blocking twin of `Agents`."""
+
+    create = _sync(Agents.create)
+    get = _sync(Agents.get)
+    update = _sync(Agents.update)
+    list = _sync(Agents.list)
+
+
+class SyncConversations(_SyncResource[Conversations]):
+    """Blocking twin of `Conversations`."""
+
+    create = _sync(Conversations.create)
+    get = _sync(Conversations.get)
+    list = _sync(Conversations.list)
+    set_status = _sync(Conversations.set_status)
+    resolve = _sync(Conversations.resolve)
+    close = _sync(Conversations.close)
+    reopen = _sync(Conversations.reopen)
+    snooze = _sync(Conversations.snooze)
+    wake_snoozed = _sync(Conversations.wake_snoozed)
+    assign = _sync(Conversations.assign)
+    set_priority = _sync(Conversations.set_priority)
+    add_tags = _sync(Conversations.add_tags)
+    remove_tags = _sync(Conversations.remove_tags)
+    add_watcher = _sync(Conversations.add_watcher)
+    remove_watcher = _sync(Conversations.remove_watcher)
+    context = _sync(Conversations.context)
+
+
+class SyncMessages(_SyncResource[Messages]):
+    """Blocking twin of `Messages`."""
+
+    send = _sync(Messages.send)
+    note = _sync(Messages.note)
+    get = _sync(Messages.get)
+    list = _sync(Messages.list)
+    receive = _sync(Messages.receive)
+
+
+class SyncTickets(_SyncResource[Tickets]):
+    """Blocking twin of `Tickets`."""
+
+    create = _sync(Tickets.create)
+    get = _sync(Tickets.get)
+    update = _sync(Tickets.update)
+    set_status = _sync(Tickets.set_status)
+    solve = _sync(Tickets.solve)
+    close = _sync(Tickets.close)
+    reopen = _sync(Tickets.reopen)
+    add_note = _sync(Tickets.add_note)
+    list_open = _sync(Tickets.list_open)
+    list = _sync(Tickets.list)
+
+
+class SyncSubscription(Iterator[Event], AbstractContextManager["SyncSubscription"]):
+    """Blocking twin of `Subscription`: iterate it, close it (or use ``with``)."""
+
+    def __init__(self, subscription: Subscription, runner: _Runner) -> None:
+        self._subscription = subscription
+        self._runner = runner
+
+    @property
+    def position(self) -> int | None:
+        """Position of the last event handed out."""
+        return self._subscription.position
+
+    def __next__(self) -> Event:
+        try:
+            return self._runner.portal().call(self._subscription.__anext__)
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        """Stop and save the position."""
+        self._runner.portal().call(self._subscription.aclose)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._runner.portal().call(self._subscription.__aexit__, exc_type, exc, tb)
+
+
+class SyncEvents(_SyncResource[Events]):
+    """Blocking twin of `Events`."""
+
+    list = _sync(Events.list)
+    position = _sync(Events.position)
+    set_position = _sync(Events.set_position)
+
+    def subscribe(
+        self,
+        *,
+        consumer: str | None = None,
+        after: int | None = None,
+        conversation_id: str | None = None,
+        types: Collection[str] | None = None,
+        batch_size: int = 200,
+    ) -> SyncSubscription:
+        """Blocking twin of `Events.subscribe`."""
+        return SyncSubscription(
+            self._target.subscribe(
+                consumer=consumer,
+                after=after,
+                conversation_id=conversation_id,
+                types=types,
+                batch_size=batch_size,
+            ),
+            self._runner,
+        )
+
+
+class ChatKit:
+    """The chatkit SDK, blocking API for scripts, Django, Flask and the REPL.
+
+    Same arguments, resources and method names as `AsyncChatKit`; every call
+    blocks until done. The async implementation runs on an event loop in a
+    background thread, started on first use and stopped by `close`.
+
+    Example:
+        ```python
+        with ChatKit("sqlite:///support.db") as kit:
+            ada = kit.contacts.identify(("email", "ada@example.com"), name="Ada")
+            conv = kit.conversations.create(contact_id=ada.id)
+            kit.messages.send(conv.id, "Hello!", author=Author.customer(ada.id))
+        ```
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        store: Store | None = None,
+        settings: ChatKitSettings | None = None,
+    ) -> None:
+        self.aio = AsyncChatKit(url, store=store, settings=settings)
+        """The async kit underneath, for code that mixes both styles."""
+        self._runner = _Runner()
+        self._finalizer = weakref.finalize(self, self._runner.stop, self.aio)
+        self.contacts = SyncContacts(self.aio.contacts, self._runner)
+        self.agents = SyncAgents(self.aio.agents, self._runner)
+        self.conversations = SyncConversations(self.aio.conversations, self._runner)
+        self.messages = SyncMessages(self.aio.messages, self._runner)
+        self.tickets = SyncTickets(self.aio.tickets, self._runner)
+        self.events = SyncEvents(self.aio.events, self._runner)
+
+    def __repr__(self) -> str:
+        return f"ChatKit(store={self.aio.store!r})"
+
+    @property
+    def url(self) -> str | None:
+        """The store URL, when built from one."""
+        return self.aio.url
+
+    @property
+    def store(self) -> Store:
+        """The store this kit writes to."""
+        return self.aio.store
+
+    @property
+    def settings(self) -> ChatKitSettings:
+        """The kit's settings."""
+        return self.aio.settings
+
+    def open(self) -> None:
+        """Open the store now (otherwise done on first use)."""
+        self._runner.portal().call(self.aio.open)
+
+    def close(self) -> None:
+        """Close the store and stop the background loop. Idempotent."""
+        self._finalizer()
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

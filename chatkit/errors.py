@@ -1,0 +1,224 @@
+"""Every error chatkit raises on purpose.
+
+All of them derive from one root, so ``except ChatKitError`` catches
+everything the SDK raises deliberately. Errors from third-party libraries
+(sqlite3, pydantic, drivers) are translated at the boundary and kept as
+``__cause__``.
+
+```text
+ChatKitError
+├── ConfigurationError            bad URL, bad settings
+│   └── PluginError
+│       ├── PluginNotFoundError   no built-in or entry point of that name
+│       └── PluginLoadError       found, but importing it failed
+├── InvalidInputError             bad arguments; nothing was written
+│   ├── MessageTooLargeError
+│   ├── ConversationClosedError   closed conversations take no messages
+│   └── InvalidTransitionError    e.g. closed -> open
+├── NotFoundError                 unknown id
+├── ConflictError                 a concurrent writer won; safe to retry
+│   ├── DuplicateIdentityError    identity already belongs to another contact
+│   └── DuplicateKeyError         a store-level unique key was violated
+└── StoreError                    the storage backend failed
+    └── SchemaVersionError        database made by a newer chatkit
+```
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChatKitError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConversationClosedError",
+    "DuplicateIdentityError",
+    "DuplicateKeyError",
+    "InvalidInputError",
+    "InvalidTransitionError",
+    "MessageTooLargeError",
+    "NotFoundError",
+    "PluginError",
+    "PluginLoadError",
+    "PluginNotFoundError",
+    "SchemaVersionError",
+    "StoreError",
+]
+
+
+class ChatKitError(Exception):
+    """Root of every error chatkit raises on purpose."""
+
+
+class ConfigurationError(ChatKitError):
+    """The kit was configured wrongly (bad URL, bad settings)."""
+
+
+class PluginError(ConfigurationError):
+    """A plugin could not be provided.
+
+    Attributes:
+        group: The entry-point group, e.g. ``"chatkit.stores"``.
+        name: The plugin name that was asked for, e.g. ``"postgresql"``.
+    """
+
+    def __init__(self, message: str, *, group: str, name: str) -> None:
+        super().__init__(message)
+        self.group = group
+        self.name = name
+
+
+class PluginNotFoundError(PluginError):
+    """No built-in plugin and no entry point has this name."""
+
+
+class PluginLoadError(PluginError):
+    """The plugin exists but importing it failed (usually a missing extra)."""
+
+
+class InvalidInputError(ChatKitError):
+    """The arguments were invalid. Nothing was written.
+
+    Attributes:
+        field: The offending field, when one can be named.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class MessageTooLargeError(InvalidInputError):
+    """A message body is longer than the configured limit.
+
+    Attributes:
+        length: Length of the rejected text, in characters.
+        limit: The configured maximum.
+    """
+
+    def __init__(self, *, length: int, limit: int) -> None:
+        super().__init__(
+            f"message text is {length} characters; the limit is {limit} "
+            "(ChatKitSettings.max_message_length)",
+            field="text",
+        )
+        self.length = length
+        self.limit = limit
+
+
+class InvalidTransitionError(InvalidInputError):
+    """A status change that the lifecycle does not allow.
+
+    Attributes:
+        resource_id: The conversation or ticket id.
+        from_status: The current status.
+        to_status: The status that was asked for.
+    """
+
+    def __init__(self, *, resource_id: str, from_status: str, to_status: str) -> None:
+        super().__init__(
+            f"{resource_id}: cannot go from {from_status!r} to {to_status!r}", field="status"
+        )
+        self.resource_id = resource_id
+        self.from_status = from_status
+        self.to_status = to_status
+
+
+class ConversationClosedError(InvalidInputError):
+    """The conversation is closed and takes no more messages.
+
+    A customer who writes in again through `Messages.receive` gets a new
+    conversation automatically; this error is for direct sends.
+
+    Attributes:
+        conversation_id: The closed conversation.
+    """
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(f"conversation {conversation_id} is closed", field="conversation_id")
+        self.conversation_id = conversation_id
+
+
+class NotFoundError(ChatKitError):
+    """No object with this id exists.
+
+    Attributes:
+        resource: The kind of object, e.g. ``"conversation"``.
+        resource_id: The id that was looked up.
+    """
+
+    def __init__(self, resource: str, resource_id: str) -> None:
+        super().__init__(f"{resource} {resource_id!r} does not exist")
+        self.resource = resource
+        self.resource_id = resource_id
+
+
+class ConflictError(ChatKitError):
+    """A concurrent writer changed the same object first.
+
+    chatkit retries internally; this surfaces only after the retries ran out.
+
+    Attributes:
+        resource_id: The object that was contended, when known.
+    """
+
+    def __init__(self, message: str, *, resource_id: str | None = None) -> None:
+        super().__init__(message)
+        self.resource_id = resource_id
+
+
+class DuplicateIdentityError(ConflictError):
+    """The identity already belongs to another contact.
+
+    Attributes:
+        kind: Identity kind, e.g. ``"email"``.
+        value: The normalised identity value.
+        contact_id: The contact that owns it.
+    """
+
+    def __init__(self, *, kind: str, value: str, contact_id: str) -> None:
+        super().__init__(
+            f"{kind} identity {value!r} already belongs to contact {contact_id}; "
+            "merge the contacts instead",
+            resource_id=contact_id,
+        )
+        self.kind = kind
+        self.value = value
+        self.contact_id = contact_id
+
+
+class DuplicateKeyError(ConflictError):
+    """A write would break a unique key of the store.
+
+    Raised by stores from `Store.commit`; the services turn most of these into
+    friendlier errors or into the idempotent result.
+
+    Attributes:
+        table: The table (collection) written to.
+        columns: The columns of the violated key.
+    """
+
+    def __init__(self, *, table: str, columns: tuple[str, ...]) -> None:
+        super().__init__(f"duplicate key on {table}({', '.join(columns)})")
+        self.table = table
+        self.columns = columns
+
+
+class StoreError(ChatKitError):
+    """The storage backend failed (disk, driver, connection)."""
+
+
+class SchemaVersionError(StoreError):
+    """The database was written by a newer chatkit than this one.
+
+    Attributes:
+        found: Schema version in the database.
+        supported: Highest schema version this chatkit knows.
+    """
+
+    def __init__(self, *, found: int, supported: int) -> None:
+        super().__init__(
+            f"database schema version {found} is newer than this chatkit supports "
+            f"({supported}); upgrade chatkit"
+        )
+        self.found = found
+        self.supported = supported

@@ -1,0 +1,251 @@
+"""Domain events: one typed record of every state change.
+
+Each event is written in the same store transaction as the change it
+describes (a transactional outbox), so a subscriber never misses an event and
+never sees one for a change that was rolled back. Events are a pydantic
+discriminated union on ``type``; parse any of them with `parse_event`.
+
+Example:
+    ```python
+    async for event in kit.events.subscribe(consumer="audit"):
+        match event:
+            case MessageCreated(message=msg):
+                print(msg.text)
+            case ConversationStatusChanged(to_status=status):
+                print("now", status)
+    ```
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from .models._base import UTCDateTime, new_id, utcnow
+from .models.agents import Agent
+from .models.contacts import Contact, Identity
+from .models.conversations import Conversation, ConversationStatus, Priority
+from .models.messages import Message
+from .models.tickets import Ticket, TicketNote, TicketStatus
+
+__all__ = [
+    "AgentCreated",
+    "AgentUpdated",
+    "BaseEvent",
+    "ContactCreated",
+    "ContactIdentityAdded",
+    "ContactMerged",
+    "ContactUpdated",
+    "ConversationAssigned",
+    "ConversationCreated",
+    "ConversationPriorityChanged",
+    "ConversationStatusChanged",
+    "ConversationTagsChanged",
+    "ConversationWatchersChanged",
+    "Event",
+    "MessageCreated",
+    "TicketCreated",
+    "TicketNoteAdded",
+    "TicketStatusChanged",
+    "TicketUpdated",
+    "parse_event",
+]
+
+
+class BaseEvent(BaseModel):
+    """Fields every event has.
+
+    Attributes:
+        id: Stable unique id (``evt_...``); use it to de-duplicate.
+        type: The discriminator, e.g. ``"message.created"``.
+        occurred_at: When the change was made (UTC).
+        position: Place in the outbox, assigned by the store on commit;
+            strictly increasing in commit order. ``None`` before commit.
+        conversation_id: The conversation concerned, if any.
+        contact_id: The contact concerned, if any.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default_factory=lambda: new_id("evt"))
+    occurred_at: UTCDateTime = Field(default_factory=utcnow)
+    position: int | None = None
+    conversation_id: str | None = None
+    contact_id: str | None = None
+
+
+class ContactCreated(BaseEvent):
+    """A contact was created."""
+
+    type: Literal["contact.created"] = "contact.created"
+    contact: Contact
+
+
+class ContactUpdated(BaseEvent):
+    """A contact's name or attributes changed."""
+
+    type: Literal["contact.updated"] = "contact.updated"
+    contact: Contact
+    changed: list[str]
+
+
+class ContactIdentityAdded(BaseEvent):
+    """A new identity now leads to the contact."""
+
+    type: Literal["contact.identity_added"] = "contact.identity_added"
+    identity: Identity
+
+
+class ContactMerged(BaseEvent):
+    """``merged_contact_id`` was merged into ``contact_id``; only the latter remains."""
+
+    type: Literal["contact.merged"] = "contact.merged"
+    merged_contact_id: str
+    contact: Contact
+    moved_conversation_ids: list[str]
+    moved_ticket_ids: list[str]
+
+
+class AgentCreated(BaseEvent):
+    """An agent profile was created."""
+
+    type: Literal["agent.created"] = "agent.created"
+    agent: Agent
+
+
+class AgentUpdated(BaseEvent):
+    """An agent profile changed."""
+
+    type: Literal["agent.updated"] = "agent.updated"
+    agent: Agent
+    changed: list[str]
+
+
+class ConversationCreated(BaseEvent):
+    """A conversation was started."""
+
+    type: Literal["conversation.created"] = "conversation.created"
+    conversation: Conversation
+
+
+class ConversationStatusChanged(BaseEvent):
+    """A conversation moved between statuses."""
+
+    type: Literal["conversation.status_changed"] = "conversation.status_changed"
+    from_status: ConversationStatus
+    to_status: ConversationStatus
+    snoozed_until: UTCDateTime | None = None
+    reason: str | None = None
+    """Why, when chatkit made the move itself (``"customer_message"``, ``"snooze_expired"``)."""
+
+
+class ConversationAssigned(BaseEvent):
+    """A conversation's assignee or team changed (``assignee_id`` ``None`` means unassigned)."""
+
+    type: Literal["conversation.assigned"] = "conversation.assigned"
+    assignee_id: str | None
+    previous_assignee_id: str | None
+    team: str | None
+    previous_team: str | None
+
+
+class ConversationPriorityChanged(BaseEvent):
+    """A conversation's priority changed."""
+
+    type: Literal["conversation.priority_changed"] = "conversation.priority_changed"
+    from_priority: Priority
+    to_priority: Priority
+
+
+class ConversationTagsChanged(BaseEvent):
+    """Tags were added to or removed from a conversation."""
+
+    type: Literal["conversation.tags_changed"] = "conversation.tags_changed"
+    added: list[str]
+    removed: list[str]
+    tags: list[str]
+
+
+class ConversationWatchersChanged(BaseEvent):
+    """Agents started or stopped watching a conversation."""
+
+    type: Literal["conversation.watchers_changed"] = "conversation.watchers_changed"
+    added: list[str]
+    removed: list[str]
+    watchers: list[str]
+
+
+class MessageCreated(BaseEvent):
+    """A message, note or system entry was added to a conversation."""
+
+    type: Literal["message.created"] = "message.created"
+    message: Message
+
+
+class TicketCreated(BaseEvent):
+    """A ticket was opened."""
+
+    type: Literal["ticket.created"] = "ticket.created"
+    ticket: Ticket
+
+
+class TicketUpdated(BaseEvent):
+    """A ticket's subject, priority, owner or due date changed."""
+
+    type: Literal["ticket.updated"] = "ticket.updated"
+    ticket: Ticket
+    changed: list[str]
+
+
+class TicketStatusChanged(BaseEvent):
+    """A ticket moved between statuses."""
+
+    type: Literal["ticket.status_changed"] = "ticket.status_changed"
+    ticket_id: str
+    from_status: TicketStatus
+    to_status: TicketStatus
+
+
+class TicketNoteAdded(BaseEvent):
+    """A note was added to a ticket."""
+
+    type: Literal["ticket.note_added"] = "ticket.note_added"
+    ticket_id: str
+    note: TicketNote
+
+
+Event: TypeAlias = Annotated[
+    ContactCreated
+    | ContactUpdated
+    | ContactIdentityAdded
+    | ContactMerged
+    | AgentCreated
+    | AgentUpdated
+    | ConversationCreated
+    | ConversationStatusChanged
+    | ConversationAssigned
+    | ConversationPriorityChanged
+    | ConversationTagsChanged
+    | ConversationWatchersChanged
+    | MessageCreated
+    | TicketCreated
+    | TicketUpdated
+    | TicketStatusChanged
+    | TicketNoteAdded,
+    Field(discriminator="type"),
+]
+"""Any domain event; narrow on ``type`` or with ``isinstance``/``match``."""
+
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(data: str | bytes | dict[str, object]) -> Event:
+    """Parse an event from JSON text or a dict, picking the class by ``type``.
+
+    Raises:
+        pydantic.ValidationError: When the data is not a known event.
+    """
+    if isinstance(data, dict):
+        return _EVENT_ADAPTER.validate_python(data)
+    return _EVENT_ADAPTER.validate_json(data)

@@ -1,0 +1,46 @@
+"""The data model: contacts, agents, conversations, messages, tickets."""
+
+from __future__ import annotations
+
+from ._base import Page, Record, UTCDateTime, new_id, utcnow
+from .agents import Agent
+from .contacts import Contact, Identity, IdentityKind, IdentityRecord, normalize_identity
+from .context import ConversationContext
+from .conversations import TRANSITIONS, Channel, Conversation, ConversationStatus, Priority
+from .messages import Author, AuthorRole, Message, MessageKind
+from .tickets import (
+    OPEN_TICKET_STATUSES,
+    TICKET_TRANSITIONS,
+    Ticket,
+    TicketNote,
+    TicketStatus,
+)
+
+__all__ = [
+    "OPEN_TICKET_STATUSES",
+    "TICKET_TRANSITIONS",
+    "TRANSITIONS",
+    "Agent",
+    "Author",
+    "AuthorRole",
+    "Channel",
+    "Contact",
+    "Conversation",
+    "ConversationContext",
+    "ConversationStatus",
+    "Identity",
+    "IdentityKind",
+    "IdentityRecord",
+    "Message",
+    "MessageKind",
+    "Page",
+    "Priority",
+    "Record",
+    "Ticket",
+    "TicketNote",
+    "TicketStatus",
+    "UTCDateTime",
+    "new_id",
+    "normalize_identity",
+    "utcnow",
+]

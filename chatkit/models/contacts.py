@@ -1,0 +1,119 @@
+"""Contacts: one customer, many identities across channels."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, field_validator
+
+from ._base import Record, SafeText
+
+__all__ = ["Contact", "Identity", "IdentityKind", "IdentityRecord", "normalize_identity"]
+
+
+class IdentityKind(str, Enum):
+    """How a contact can be recognised when they write in.
+
+    SMS and WhatsApp both use ``phone``, so a customer who switches between
+    them stays one contact.
+    """
+
+    EMAIL = "email"
+    PHONE = "phone"
+    WEB = "web"
+    """A web-widget visitor id."""
+    MESSENGER = "messenger"
+    """A Facebook Messenger page-scoped id."""
+    EXTERNAL = "external"
+    """An id in another system, written ``"<system>:<id>"`` (e.g. ``"salesforce:003..."``)."""
+
+
+_PHONE_JUNK = re.compile(r"[\s().\-/]")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_identity(kind: IdentityKind, value: str) -> str:
+    """Return the canonical form under which an identity is stored and matched.
+
+    E-mail addresses are lower-cased; phone numbers lose spaces, dots, dashes
+    and brackets (``"+1 (555) 010-0000"`` becomes ``"+15550100000"``) and a
+    leading ``00`` becomes ``+``.
+
+    Raises:
+        ValueError: When the value cannot be an identity of that kind.
+    """
+    value = value.strip()
+    if not value:
+        raise ValueError(f"{kind.value} identity is empty")
+    if kind is IdentityKind.EMAIL:
+        value = value.lower()
+        if not _EMAIL.match(value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+    elif kind is IdentityKind.PHONE:
+        value = _PHONE_JUNK.sub("", value)
+        if value.startswith("00"):
+            value = "+" + value[2:]
+        digits = value[1:] if value.startswith("+") else value
+        if not digits.isdigit() or not 5 <= len(digits) <= 15:
+            raise ValueError(f"{value!r} is not a phone number")
+    elif kind is IdentityKind.EXTERNAL and ":" not in value:
+        raise ValueError("external identities are written '<system>:<id>'")
+    if len(value) > 320:
+        raise ValueError("identity is longer than 320 characters")
+    return value
+
+
+class Identity(BaseModel):
+    """One way to recognise a contact: a kind and a normalised value.
+
+    Example:
+        >>> Identity(kind="email", value="Ada@Example.com").value
+        'ada@example.com'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: IdentityKind
+    value: SafeText
+
+    @field_validator("value")
+    @classmethod
+    def _normalise(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        return value if kind is None else normalize_identity(kind, value)
+
+    @property
+    def key(self) -> str:
+        """The store key of this identity, ``"<kind>:<value>"``."""
+        return f"{self.kind.value}:{self.value}"
+
+
+class Contact(Record):
+    """A customer. Every conversation of theirs, on any channel, hangs off this.
+
+    Attributes:
+        name: Display name, if known.
+        identities: E-mail, phone, widget visitor id and other ids that lead here.
+        attributes: Custom JSON attributes (plan, company, CRM fields...).
+        merged_into: Set when this contact was merged into another one; reads
+            of a merged contact return the surviving contact.
+    """
+
+    table: ClassVar[str] = "contacts"
+    columns: ClassVar[tuple[str, ...]] = ("merged_into",)
+
+    name: SafeText | None = Field(default=None, max_length=200)
+    identities: list[Identity] = Field(default_factory=list)
+    attributes: dict[str, JsonValue] = Field(default_factory=dict)
+    merged_into: str | None = None
+
+
+class IdentityRecord(Record):
+    """Index row that maps an identity key to its contact (id is the key)."""
+
+    table: ClassVar[str] = "identities"
+    columns: ClassVar[tuple[str, ...]] = ("contact_id",)
+
+    contact_id: str

@@ -1,0 +1,116 @@
+"""Conversations and their lifecycle."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import ClassVar
+
+from pydantic import Field
+
+from ._base import Record, SafeText, UTCDateTime
+
+__all__ = [
+    "Channel",
+    "Conversation",
+    "ConversationStatus",
+    "Priority",
+    "TRANSITIONS",
+]
+
+
+class Channel(str, Enum):
+    """Where a message came from or went to."""
+
+    WEB = "web"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    MESSENGER = "messenger"
+    EMAIL = "email"
+    API = "api"
+    """Written by application code rather than a customer-facing channel."""
+
+
+class ConversationStatus(str, Enum):
+    """Lifecycle of a conversation. See `TRANSITIONS` for the legal moves."""
+
+    OPEN = "open"
+    PENDING = "pending"
+    """Waiting on the customer."""
+    SNOOZED = "snoozed"
+    """Hidden until `Conversation.snoozed_until`, or until the customer writes."""
+    RESOLVED = "resolved"
+    """Done, but a new customer message reopens it."""
+    CLOSED = "closed"
+    """Final. A customer who writes again starts a new conversation."""
+
+
+_S = ConversationStatus
+TRANSITIONS: dict[ConversationStatus, frozenset[ConversationStatus]] = {
+    _S.OPEN: frozenset({_S.PENDING, _S.SNOOZED, _S.RESOLVED, _S.CLOSED}),
+    _S.PENDING: frozenset({_S.OPEN, _S.SNOOZED, _S.RESOLVED, _S.CLOSED}),
+    _S.SNOOZED: frozenset({_S.OPEN, _S.PENDING, _S.RESOLVED, _S.CLOSED}),
+    _S.RESOLVED: frozenset({_S.OPEN, _S.CLOSED}),
+    _S.CLOSED: frozenset(),
+}
+"""For each status, the statuses it may move to."""
+
+
+class Priority(str, Enum):
+    """Priority of a conversation or ticket, lowest first."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+    @property
+    def rank(self) -> int:
+        """0 for low up to 3 for urgent; higher sorts first in work queues."""
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
+
+
+class Conversation(Record):
+    """A conversation between one contact and the support team.
+
+    Attributes:
+        contact_id: The customer.
+        status: Where it is in its lifecycle.
+        snoozed_until: When a snoozed conversation wakes up.
+        subject: Optional short summary.
+        channel: Channel of the most recent message (the conversation can move).
+        channels: Every channel the conversation has used, in first-use order.
+        priority: Work priority.
+        tags: Labels, kept sorted.
+        assignee_id: The agent who owns it, if any.
+        team: The team it is queued for, if any.
+        watchers: Agents who follow it without owning it.
+        last_seq: Sequence number of the latest message (0 when empty).
+        last_message_at: Time of the latest message.
+        resolved_at: When it was last resolved.
+    """
+
+    table: ClassVar[str] = "conversations"
+    columns: ClassVar[tuple[str, ...]] = ("contact_id", "status", "assignee_id", "activity_key")
+
+    contact_id: str
+    status: ConversationStatus = ConversationStatus.OPEN
+    snoozed_until: UTCDateTime | None = None
+    subject: SafeText | None = Field(default=None, max_length=500)
+    channel: Channel = Channel.WEB
+    channels: list[Channel] = Field(default_factory=list)
+    priority: Priority = Priority.NORMAL
+    tags: list[str] = Field(default_factory=list)
+    assignee_id: str | None = None
+    team: str | None = None
+    watchers: list[str] = Field(default_factory=list)
+    last_seq: int = 0
+    last_message_at: UTCDateTime | None = None
+    resolved_at: UTCDateTime | None = None
+
+    @property
+    def activity_key(self) -> str:
+        """Sort key for "most recently active first" listings: update time, then id."""
+        return f"{self.updated_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}|{self.id}"

@@ -1,0 +1,21 @@
+"""The kit's resource services; reach them as ``kit.contacts``, ``kit.messages``..."""
+
+from __future__ import annotations
+
+from .agents import Agents
+from .contacts import Contacts
+from .conversations import Conversations
+from .events import Events, Subscription
+from .messages import Inbound, Messages
+from .tickets import Tickets
+
+__all__ = [
+    "Agents",
+    "Contacts",
+    "Conversations",
+    "Events",
+    "Inbound",
+    "Messages",
+    "Subscription",
+    "Tickets",
+]

@@ -1,0 +1,204 @@
+"""What every service shares: the store, settings, retries and input checks."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from enum import Enum
+from typing import Any, Final, TypeVar
+
+import pydantic
+
+from ..errors import ConflictError, DuplicateKeyError, InvalidInputError, StoreError
+from ..events import Event
+from ..models._base import Record, utcnow
+from ..settings import ChatKitSettings
+from ..models._base import Page
+from ..stores.base import Condition, Gt, Lt, Op, Store, column_value
+
+__all__ = [
+    "UNSET",
+    "Core",
+    "Unset",
+    "bump",
+    "changed",
+    "check_id",
+    "check_limit",
+    "checked",
+    "decode_cursor",
+    "encode_cursor",
+]
+
+T = TypeVar("T")
+M = TypeVar("M", bound=pydantic.BaseModel)
+RecordT = TypeVar("RecordT", bound=Record)
+
+
+class Unset(Enum):
+    """Type of `UNSET`: "argument not given", as distinct from ``None``."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = Unset.UNSET
+
+
+def checked(model: type[M], **fields: Any) -> M:
+    """Build ``model`` from ``fields``, turning pydantic errors into `InvalidInputError`."""
+    try:
+        return model(**fields)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or None
+        raise InvalidInputError(
+            f"invalid {model.__name__}: {where + ': ' if where else ''}{first['msg']}", field=where
+        ) from exc
+
+
+def changed(record: RecordT, **updates: Any) -> RecordT:
+    """Copy ``record`` as its next version with ``updates`` validated and applied."""
+    data = record.model_dump()
+    data.update(updates, version=record.version + 1, updated_at=utcnow())
+    return checked(type(record), **data)
+
+
+def bump(record: RecordT, **updates: Any) -> RecordT:
+    """Like `changed` for values chatkit computed itself (no re-validation)."""
+    return record.model_copy(
+        update={**updates, "version": record.version + 1, "updated_at": utcnow()}
+    )
+
+
+def encode_cursor(key: str) -> str:
+    """Turn a sort key into an opaque page cursor."""
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """Inverse of `encode_cursor`.
+
+    Raises:
+        InvalidInputError: The cursor was not made by chatkit.
+    """
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError("malformed page cursor", field="cursor") from exc
+
+
+def check_limit(limit: int, maximum: int = 1000) -> int:
+    """Validate a page size."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
+        raise InvalidInputError(f"limit must be an integer from 1 to {maximum}", field="limit")
+    return limit
+
+
+def check_id(value: object, field: str) -> str:
+    """Validate that an id argument is a non-empty string."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f"{field} must be a non-empty string id", field=field)
+    return value
+
+
+class Core:
+    """Shared state of one kit: the store, settings, change notification.
+
+    Args:
+        store: The (possibly unopened) store.
+        settings: Behaviour settings.
+    """
+
+    def __init__(self, store: Store, settings: ChatKitSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self._opened = False
+        self._open_lock: asyncio.Lock | None = None
+        self._changed: asyncio.Event | None = None
+
+    async def ready(self) -> Store:
+        """Return the store, opening it on first use."""
+        if not self._opened:
+            if self._open_lock is None:
+                self._open_lock = asyncio.Lock()
+            async with self._open_lock:
+                if not self._opened:
+                    await self.store.open()
+                    self._opened = True
+        return self.store
+
+    async def close(self) -> None:
+        """Close the store if it was opened."""
+        if self._opened:
+            self._opened = False
+            await self.store.close()
+
+    async def commit(self, ops: Sequence[Op], events: Sequence[Event] = ()) -> list[int]:
+        """Commit through the store and wake local event subscribers."""
+        store = await self.ready()
+        positions = await store.commit(ops, events)
+        if events:
+            self.notify()
+        return positions
+
+    def notify(self) -> None:
+        """Wake every subscriber waiting in `wait_for_events`."""
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    async def wait_for_events(self, timeout: float) -> None:
+        """Return after the next local commit with events, or after ``timeout`` seconds."""
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        changed = self._changed
+        try:
+            await asyncio.wait_for(changed.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    async def paged(
+        self,
+        kind: type[RecordT],
+        where: Mapping[str, Condition] | None = None,
+        *,
+        order_by: str = "id",
+        descending: bool = False,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[RecordT]:
+        """One page of ``kind`` sorted by a unique key column, continuing after ``cursor``."""
+        check_limit(limit)
+        store = await self.ready()
+        conditions = dict(where or {})
+        if cursor is not None:
+            key = decode_cursor(cursor)
+            conditions[order_by] = Lt(key) if descending else Gt(key)
+        items = await store.find(
+            kind, conditions, order_by=order_by, descending=descending, limit=limit + 1
+        )
+        if len(items) <= limit:
+            return Page(items=items)
+        last = str(column_value(getattr(items[limit - 1], order_by)))
+        return Page(items=items[:limit], next_cursor=encode_cursor(last))
+
+    async def retry(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt`` again after it lost a write race, up to the configured limit.
+
+        `DuplicateKeyError` is not retried: the caller decides what it means.
+        """
+        retries = self.settings.conflict_retries
+        for n in range(retries + 1):
+            try:
+                return await attempt()
+            except DuplicateKeyError:
+                raise
+            except ConflictError:
+                if n == retries:
+                    raise
+                await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**n)))
+        raise StoreError("unreachable")  # pragma: no cover

@@ -1,0 +1,242 @@
+"""Contacts: create, recognise across channels, update, merge."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
+
+from pydantic import JsonValue
+
+from ..errors import ConflictError, DuplicateIdentityError, InvalidInputError, NotFoundError
+from ..events import ContactCreated, ContactIdentityAdded, ContactMerged, ContactUpdated, Event
+from ..models import Contact, Conversation, Identity, IdentityRecord, Page, Ticket
+from ..models._base import Record, new_id
+from ..stores.base import Gt, Insert, Op, Update
+from ._core import UNSET, Core, Unset, bump, changed, check_id, check_limit, checked
+from ._core import decode_cursor, encode_cursor
+
+__all__ = ["Contacts", "Service"]
+
+R = TypeVar("R", bound=Record)
+IdentityLike = Identity | tuple[str, str]
+"""An `Identity`, or a ``(kind, value)`` pair such as ``("email", "ada@example.com")``."""
+
+
+def as_identity(value: IdentityLike) -> Identity:
+    """Accept an `Identity` or a ``(kind, value)`` pair."""
+    if isinstance(value, Identity):
+        return value
+    if isinstance(value, tuple) and len(value) == 2:
+        return checked(Identity, kind=value[0], value=value[1])
+    raise InvalidInputError("an identity is an Identity or a (kind, value) pair", field="identity")
+
+
+class Service:
+    """Base of the kit's resource services."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    async def _load(self, kind: type[R], id: str, resource: str) -> R:
+        check_id(id, f"{resource}_id")
+        store = await self._core.ready()
+        record = await store.get(kind, id)
+        if record is None:
+            raise NotFoundError(resource, id)
+        return record
+
+
+class Contacts(Service):
+    """Customers and the identities that recognise them on every channel.
+
+    Example:
+        ```python
+        ada = await kit.contacts.create(name="Ada", identities=[("email", "ada@example.com")])
+        same = await kit.contacts.identify(("email", "ADA@example.com"))
+        assert same.id == ada.id
+        ```
+    """
+
+    async def create(
+        self,
+        *,
+        name: str | None = None,
+        identities: Sequence[IdentityLike] = (),
+        attributes: Mapping[str, JsonValue] | None = None,
+    ) -> Contact:
+        """Create a contact.
+
+        Raises:
+            DuplicateIdentityError: One of the identities belongs to another contact.
+            InvalidInputError: Bad name, identity or attributes.
+        """
+        idents = list(dict.fromkeys(as_identity(i) for i in identities))
+        contact = checked(
+            Contact, id=new_id("ct"), name=name, identities=idents, attributes=dict(attributes or {})
+        )
+        ops: list[Op] = [Insert(contact)]
+        ops += [Insert(IdentityRecord(id=i.key, contact_id=contact.id)) for i in idents]
+        await self._commit_claiming(ops, [ContactCreated(contact_id=contact.id, contact=contact)], idents)
+        return contact
+
+    async def _commit_claiming(
+        self, ops: Sequence[Op], events: Sequence[Event], identities: Sequence[Identity]
+    ) -> None:
+        try:
+            await self._core.commit(ops, events)
+        except ConflictError:
+            for identity in identities:
+                owner = await self._core.store.get(IdentityRecord, identity.key)
+                if owner is not None:
+                    raise DuplicateIdentityError(
+                        kind=identity.kind.value, value=identity.value, contact_id=owner.contact_id
+                    ) from None
+            raise
+
+    async def get(self, contact_id: str) -> Contact:
+        """Return a contact; a merged contact's id returns the contact it was merged into.
+
+        Raises:
+            NotFoundError: No such contact.
+        """
+        contact = await self._load(Contact, contact_id, "contact")
+        for _ in range(100):
+            if contact.merged_into is None:
+                return contact
+            contact = await self._load(Contact, contact.merged_into, "contact")
+        raise NotFoundError("contact", contact_id)  # pragma: no cover - a merge cycle
+
+    async def find(self, identity: IdentityLike) -> Contact | None:
+        """Return the contact this identity leads to, or ``None``."""
+        ident = as_identity(identity)
+        store = await self._core.ready()
+        record = await store.get(IdentityRecord, ident.key)
+        return None if record is None else await self.get(record.contact_id)
+
+    async def identify(self, identity: IdentityLike, *, name: str | None = None) -> Contact:
+        """Return the contact for ``identity``, creating it when nobody has it yet.
+
+        This is how a returning customer lands on their existing contact: the
+        same e-mail or phone number finds the same person whatever the channel.
+        Safe under concurrency: two racing calls return the same contact.
+        """
+        ident = as_identity(identity)
+        for _ in range(3):
+            found = await self.find(ident)
+            if found is not None:
+                return found
+            try:
+                return await self.create(name=name, identities=[ident])
+            except DuplicateIdentityError:
+                continue
+        raise ConflictError(f"could not identify {ident.key}")  # pragma: no cover
+
+    async def update(
+        self,
+        contact_id: str,
+        *,
+        name: str | None | Unset = UNSET,
+        attributes: Mapping[str, JsonValue | None] | None = None,
+    ) -> Contact:
+        """Change the name or attributes. Attributes are merged; a ``None`` value deletes a key."""
+
+        async def attempt() -> Contact:
+            contact = await self.get(contact_id)
+            updates: dict[str, object] = {}
+            if not isinstance(name, Unset) and name != contact.name:
+                updates["name"] = name
+            if attributes:
+                merged = dict(contact.attributes)
+                for key, value in attributes.items():
+                    if value is None:
+                        merged.pop(key, None)
+                    else:
+                        merged[key] = value
+                if merged != contact.attributes:
+                    updates["attributes"] = merged
+            if not updates:
+                return contact
+            new = changed(contact, **updates)
+            event = ContactUpdated(contact_id=new.id, contact=new, changed=sorted(updates))
+            await self._core.commit([Update(new)], [event])
+            return new
+
+        return await self._core.retry(attempt)
+
+    async def add_identity(self, contact_id: str, identity: IdentityLike) -> Contact:
+        """Make ``identity`` lead to this contact as well.
+
+        Raises:
+            DuplicateIdentityError: It already leads to another contact.
+        """
+        ident = as_identity(identity)
+
+        async def attempt() -> Contact:
+            contact = await self.get(contact_id)
+            if ident in contact.identities:
+                return contact
+            new = bump(contact, identities=[*contact.identities, ident])
+            ops: list[Op] = [Update(new), Insert(IdentityRecord(id=ident.key, contact_id=new.id))]
+            event = ContactIdentityAdded(contact_id=new.id, identity=ident)
+            await self._commit_claiming(ops, [event], [ident])
+            return new
+
+        return await self._core.retry(attempt)
+
+    async def list(self, *, limit: int = 50, cursor: str | None = None) -> Page[Contact]:
+        """Page through contacts (merged ones excluded), in id order."""
+        return await self._core.paged(Contact, {"merged_into": None}, limit=limit, cursor=cursor)
+
+    async def merge(self, contact_id: str, other_id: str) -> Contact:
+        """Merge contact ``other_id`` into ``contact_id``.
+
+        Every identity, conversation and ticket of the other contact moves over;
+        messages stay in their conversations. Attributes of ``contact_id`` win
+        where both have a key. The other id keeps working: `get` on it returns
+        the surviving contact.
+
+        Returns:
+            The surviving contact.
+
+        Raises:
+            NotFoundError: Either contact does not exist.
+            InvalidInputError: Both ids are the same contact.
+        """
+
+        async def attempt() -> Contact:
+            keep = await self.get(contact_id)
+            gone = await self.get(other_id)
+            if keep.id == gone.id:
+                raise InvalidInputError("cannot merge a contact into itself", field="other_id")
+            store = self._core.store
+            conversations = await store.find(Conversation, {"contact_id": gone.id})
+            tickets = await store.find(Ticket, {"contact_id": gone.id})
+            identities = list(dict.fromkeys([*keep.identities, *gone.identities]))
+            new_keep = bump(
+                keep,
+                name=keep.name or gone.name,
+                identities=identities,
+                attributes={**gone.attributes, **keep.attributes},
+            )
+            ops: builtins.list[Op] = [
+                Update(new_keep),
+                Update(bump(gone, merged_into=keep.id, identities=[])),
+            ]
+            for ident in gone.identities:
+                index = await store.get(IdentityRecord, ident.key)
+                if index is not None:
+                    ops.append(Update(bump(index, contact_id=keep.id)))
+            ops += [Update(bump(c, contact_id=keep.id)) for c in conversations]
+            ops += [Update(bump(t, contact_id=keep.id)) for t in tickets]
+            event = ContactMerged(
+                contact_id=keep.id,
+                merged_contact_id=gone.id,
+                contact=new_keep,
+                moved_conversation_ids=[c.id for c in conversations],
+                moved_ticket_ids=[t.id for t in tickets],
+            )
+            await self._core.commit(ops, [event])
+            return new_keep
+
+        return await self._core.retry(attempt)

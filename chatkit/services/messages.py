@@ -1,0 +1,337 @@
+"""Messages: send, receive from a channel, page through history."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+from ..errors import (
+    ConversationClosedError,
+    DuplicateKeyError,
+    InvalidInputError,
+    MessageTooLargeError,
+)
+from ..events import Event, MessageCreated
+from ..models import (
+    Agent,
+    Author,
+    AuthorRole,
+    Channel,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Identity,
+    IdentityKind,
+    Message,
+    MessageKind,
+    Page,
+)
+from ..models._base import new_id, utcnow
+from ..stores.base import Insert, Lt, Op, Update
+from ._core import check_id, check_limit, checked, decode_cursor, encode_cursor
+from .contacts import Contacts, IdentityLike, Service, as_identity
+from .conversations import Conversations, transition
+
+__all__ = ["CHANNEL_IDENTITY", "Inbound", "Messages"]
+
+_S = ConversationStatus
+
+CHANNEL_IDENTITY: dict[Channel, IdentityKind] = {
+    Channel.WEB: IdentityKind.WEB,
+    Channel.SMS: IdentityKind.PHONE,
+    Channel.WHATSAPP: IdentityKind.PHONE,
+    Channel.MESSENGER: IdentityKind.MESSENGER,
+    Channel.EMAIL: IdentityKind.EMAIL,
+}
+"""Which identity a channel's sender address is (SMS and WhatsApp share phone numbers)."""
+
+
+class Inbound(BaseModel):
+    """What `Messages.receive` did with an incoming customer message.
+
+    Attributes:
+        contact: The contact the sender was recognised as (or created).
+        conversation: The conversation the message landed in.
+        message: The stored message.
+        acknowledgement: The automatic reply, when one was sent.
+        new_conversation: Whether a conversation was started for it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    contact: Contact
+    conversation: Conversation
+    message: Message
+    acknowledgement: Message | None = None
+    new_conversation: bool = False
+
+
+class Messages(Service):
+    """Messages, notes and system entries in conversations.
+
+    Example:
+        ```python
+        inbound = await kit.messages.receive(channel="sms", sender="+90 555 010 0000",
+                                             text="Where is my order 245-12784?")
+        await kit.messages.send(inbound.conversation.id, "Checking now!",
+                                author=Author.agent(mia.id))
+        ```
+    """
+
+    async def send(
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        author: Author,
+        kind: MessageKind | str = MessageKind.TEXT,
+        channel: Channel | str | None = None,
+        idempotency_key: str | None = None,
+        metadata: Mapping[str, JsonValue] | None = None,
+    ) -> Message:
+        """Add a message to a conversation.
+
+        A customer message reopens a pending, snoozed or resolved conversation.
+
+        Args:
+            conversation_id: The conversation.
+            text: The body; not empty, at most `ChatKitSettings.max_message_length`.
+            author: Who writes (`Author.customer`, `Author.agent`, ...).
+            kind: ``text``, ``note`` (agents only, never shown to the customer) or ``system``.
+            channel: Channel it arrives or leaves on; defaults to the conversation's current one.
+            idempotency_key: Retrying with the same key returns the first message
+                instead of writing a second.
+            metadata: Free JSON for the application.
+
+        Raises:
+            NotFoundError: No such conversation, or the agent author does not exist.
+            ConversationClosedError: The conversation is closed.
+            MessageTooLargeError: The text is over the limit.
+            InvalidInputError: Empty text, bad unicode, wrong author for the kind,
+                or the key was used before for a different text.
+        """
+        check_id(conversation_id, "conversation_id")
+        if not isinstance(author, Author):
+            raise InvalidInputError("author must be an Author", field="author")
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInputError("message text must be a non-empty string", field="text")
+        limit = self._core.settings.max_message_length
+        if len(text) > limit:
+            raise MessageTooLargeError(length=len(text), limit=limit)
+        try:
+            kind = MessageKind(kind)
+            chosen = Channel(channel) if channel is not None else None
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from exc
+        if kind is MessageKind.NOTE and author.role is not AuthorRole.AGENT:
+            raise InvalidInputError("private notes are written by agents", field="author")
+        if author.role is AuthorRole.AGENT:
+            await self._load(Agent, author.id or "", "agent")
+        extra = dict(metadata or {})
+
+        async def attempt() -> Message:
+            store = await self._core.ready()
+            if idempotency_key is not None:
+                found = await self._by_key(conversation_id, idempotency_key)
+                if found is not None:
+                    return self._same(found, text)
+            conversation = await self._load(Conversation, conversation_id, "conversation")
+            message = checked(
+                Message,
+                id=new_id("msg"),
+                conversation_id=conversation.id,
+                seq=conversation.last_seq + 1,
+                kind=kind,
+                author=author,
+                channel=chosen or conversation.channel,
+                text=text,
+                idempotency_key=idempotency_key,
+                metadata=extra,
+            )
+            ops, events = self._append(conversation, message, await self._customer(author, store))
+            try:
+                await self._core.commit(ops, events)
+            except DuplicateKeyError as exc:
+                if idempotency_key is not None and "idempotency_key" in exc.columns:
+                    found = await self._by_key(conversation_id, idempotency_key)
+                    if found is not None:
+                        return self._same(found, text)
+                raise
+            return message
+
+        return await self._core.retry(attempt)
+
+    async def _customer(self, author: Author, store: object) -> str | None:
+        if author.role is not AuthorRole.CUSTOMER:
+            return None
+        return (await Contacts(self._core).get(author.id or "")).id
+
+    def _append(
+        self, conversation: Conversation, message: Message, customer_id: str | None
+    ) -> tuple[builtins.list[Op], builtins.list[Event]]:
+        if conversation.status is _S.CLOSED:
+            raise ConversationClosedError(conversation.id)
+        if customer_id is not None and customer_id != conversation.contact_id:
+            raise InvalidInputError(
+                f"contact {customer_id} is not the customer of {conversation.id}", field="author"
+            )
+        events: builtins.list[Event] = []
+        current = conversation
+        if customer_id is not None and current.status is not _S.OPEN:
+            current, reopened = transition(current, _S.OPEN, reason="customer_message")
+            events.append(reopened)
+        channels = current.channels
+        if message.channel not in channels:
+            channels = [*channels, message.channel]
+        now = utcnow()
+        updated = current.model_copy(
+            update={
+                "last_seq": message.seq,
+                "last_message_at": message.created_at,
+                "channel": message.channel if message.kind is not MessageKind.NOTE else current.channel,
+                "channels": channels,
+                "updated_at": now,
+                "version": conversation.version + 1,
+            }
+        )
+        events.append(
+            MessageCreated(
+                conversation_id=conversation.id, contact_id=conversation.contact_id, message=message
+            )
+        )
+        return [Update(updated), Insert(message)], events
+
+    async def _by_key(self, conversation_id: str, key: str) -> Message | None:
+        store = await self._core.ready()
+        found = await store.find(
+            Message, {"conversation_id": conversation_id, "idempotency_key": key}, limit=1
+        )
+        return found[0] if found else None
+
+    @staticmethod
+    def _same(found: Message, text: str) -> Message:
+        if found.text != text:
+            raise InvalidInputError(
+                f"idempotency key {found.idempotency_key!r} was used for a different message",
+                field="idempotency_key",
+            )
+        return found
+
+    async def note(self, conversation_id: str, text: str, *, agent_id: str) -> Message:
+        """Add a private note by an agent (never shown to the customer)."""
+        return await self.send(
+            conversation_id, text, author=Author.agent(agent_id), kind=MessageKind.NOTE
+        )
+
+    async def get(self, message_id: str) -> Message:
+        """Return one message.
+
+        Raises:
+            NotFoundError: No such message.
+        """
+        return await self._load(Message, message_id, "message")
+
+    async def list(
+        self, conversation_id: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Message]:
+        """One page of a conversation's history, oldest first within the page.
+
+        The first call returns the latest ``limit`` messages; pass ``next_cursor``
+        to get the ones before them, and so on back to the first message.
+
+        Raises:
+            NotFoundError: No such conversation.
+        """
+        check_id(conversation_id, "conversation_id")
+        check_limit(limit)
+        where: dict[str, object] = {"conversation_id": conversation_id}
+        if cursor is not None:
+            before = decode_cursor(cursor)
+            if not before.isdigit():
+                raise InvalidInputError("malformed page cursor", field="cursor")
+            where["seq"] = Lt(int(before))
+        store = await self._core.ready()
+        items = await store.find(Message, where, order_by="seq", descending=True, limit=limit + 1)
+        if not items and cursor is None:
+            await self._load(Conversation, conversation_id, "conversation")
+        more = len(items) > limit
+        items = items[:limit]
+        items.reverse()
+        return Page(items=items, next_cursor=encode_cursor(str(items[0].seq)) if more else None)
+
+    async def receive(
+        self,
+        *,
+        channel: Channel | str,
+        sender: str | IdentityLike,
+        text: str,
+        name: str | None = None,
+        idempotency_key: str | None = None,
+        metadata: Mapping[str, JsonValue] | None = None,
+    ) -> Inbound:
+        """Take in a customer's message from a channel.
+
+        The sender address (phone number for SMS and WhatsApp, e-mail address,
+        widget visitor id, Messenger id) finds the contact, or creates one.
+        The message goes into the contact's most recent conversation that is
+        not closed, on whatever channel it started, so the history stays one;
+        otherwise a new conversation starts (and gets the configured
+        acknowledgement).
+
+        Args:
+            channel: The channel it arrived on.
+            sender: The sender's address on that channel, or an explicit identity.
+            text: The message.
+            name: The sender's name, used when a contact is created.
+            idempotency_key: The channel's message id, so redelivery is harmless.
+            metadata: Free JSON for the application.
+        """
+        try:
+            via = Channel(channel)
+        except ValueError as exc:
+            raise InvalidInputError(f"unknown channel {channel!r}", field="channel") from exc
+        if isinstance(sender, str):
+            if via not in CHANNEL_IDENTITY:
+                raise InvalidInputError(
+                    f"channel {via.value!r} has no sender address; pass an identity",
+                    field="sender",
+                )
+            identity = checked(Identity, kind=CHANNEL_IDENTITY[via], value=sender)
+        else:
+            identity = as_identity(sender)
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInputError("message text must be a non-empty string", field="text")
+        contact = await Contacts(self._core).identify(identity, name=name)
+        conversations = Conversations(self._core)
+        latest = await conversations.list(
+            contact_id=contact.id, status=[s for s in _S if s is not _S.CLOSED], limit=1
+        )
+        new = not latest.items
+        conversation = (
+            await conversations.create(contact_id=contact.id, channel=via) if new
+            else latest.items[0]
+        )
+        message = await self.send(
+            conversation.id,
+            text,
+            author=Author.customer(contact.id),
+            channel=via,
+            idempotency_key=idempotency_key,
+            metadata=metadata,
+        )
+        ack = None
+        greeting = self._core.settings.acknowledgement
+        if new and greeting:
+            ack = await self.send(
+                conversation.id, greeting, author=Author.bot(), channel=via,
+                idempotency_key=f"ack:{message.id}",
+            )
+        return Inbound(
+            contact=contact,
+            conversation=await conversations.get(conversation.id),
+            message=message,
+            acknowledgement=ack,
+            new_conversation=new,
+        )

@@ -1,0 +1,41 @@
+"""Settings of a kit, with defaults that need no configuration."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DEFAULT_URL", "ChatKitSettings", "default_url"]
+
+DEFAULT_URL = "sqlite:///chatkit.db"
+"""Store used when no URL is given and ``CHATKIT_URL`` is unset: ``chatkit.db``
+in the current working directory."""
+
+
+def default_url() -> str:
+    """``$CHATKIT_URL`` when set, else `DEFAULT_URL`."""
+    return os.environ.get("CHATKIT_URL") or DEFAULT_URL
+
+
+class ChatKitSettings(BaseModel):
+    """Behaviour knobs of a kit. Every field has a working default.
+
+    Attributes:
+        max_message_length: Longest message text accepted, in characters.
+        acknowledgement: Sent by the bot right after a customer's first
+            message in a new conversation (via `Messages.receive`). ``None``
+            sends nothing.
+        conflict_retries: How often a write that lost a race is retried
+            before `ConflictError` reaches the caller.
+        event_poll_interval: Seconds between outbox checks of an idle
+            subscriber, which catch events committed by other processes.
+            Events from this process arrive at once.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_message_length: int = Field(default=10_000, ge=1, le=1_000_000)
+    acknowledgement: str | None = None
+    conflict_retries: int = Field(default=50, ge=0)
+    event_poll_interval: float = Field(default=1.0, gt=0)

@@ -1,0 +1,197 @@
+"""An in-process store: fast, isolated, gone when the process ends.
+
+Use it in tests (``ChatKit("memory://")``) and for throw-away demos. Records
+are kept serialised, so objects handed out never alias stored state, exactly
+as with a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..errors import ConfigurationError, ConflictError, DuplicateKeyError, StoreError
+from ..events import Event, parse_event
+from ..models._base import Record
+from .base import Condition, Delete, Gt, In, Insert, Lt, Op, SetCursor, Store, Update, column_value
+
+__all__ = ["MemoryStore"]
+
+R = TypeVar("R", bound=Record)
+
+
+@dataclass
+class _Row:
+    version: int
+    columns: dict[str, Any]
+    data: str
+
+
+def _row(record: Record) -> _Row:
+    columns = {name: column_value(getattr(record, name)) for name in record.columns}
+    columns["id"] = record.id
+    return _Row(record.version, columns, record.model_dump_json())
+
+
+def _matches(value: Any, condition: Condition) -> bool:
+    if isinstance(condition, In):
+        return value in {column_value(v) for v in condition.values}
+    if isinstance(condition, Lt):
+        return value is not None and value < column_value(condition.value)
+    if isinstance(condition, Gt):
+        return value is not None and value > column_value(condition.value)
+    return bool(value == column_value(condition))
+
+
+class MemoryStore(Store):
+    """Keeps everything in dictionaries inside this process.
+
+    Example:
+        ```python
+        kit = AsyncChatKit("memory://")
+        ```
+    """
+
+    schemes = ("memory",)
+
+    def __init__(self) -> None:
+        self._tables: dict[str, dict[str, _Row]] = {}
+        self._events: list[str] = []
+        self._cursors: dict[str, int] = {}
+        self._unique: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], str]] = {}
+        self._open = False
+
+    @classmethod
+    def from_url(cls, url: str) -> MemoryStore:
+        """Build from ``memory://`` (nothing may follow the scheme)."""
+        if url.rstrip("/") != "memory:":
+            raise ConfigurationError(f"memory store URL takes no path or options: {url!r}")
+        return cls()
+
+    async def open(self) -> None:
+        """Mark the store usable."""
+        self._open = True
+
+    async def close(self) -> None:
+        """Mark the store closed; the data stays until the object is dropped."""
+        self._open = False
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise StoreError("the memory store is not open")
+
+    async def get(self, kind: type[R], id: str) -> R | None:
+        self._check_open()
+        row = self._tables.get(kind.table, {}).get(id)
+        return None if row is None else kind.model_validate_json(row.data)
+
+    async def find(
+        self,
+        kind: type[R],
+        where: Mapping[str, Condition] | None = None,
+        *,
+        order_by: str = "id",
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[R]:
+        self._check_open()
+        allowed = {"id", *kind.columns}
+        for name in [*(where or {}), order_by]:
+            if name not in allowed:
+                raise ValueError(f"{kind.__name__} has no queryable column {name!r}")
+        rows = [
+            row
+            for row in self._tables.get(kind.table, {}).values()
+            if all(_matches(row.columns[k], c) for k, c in (where or {}).items())
+        ]
+        present = [r for r in rows if r.columns[order_by] is not None]
+        missing = [r for r in rows if r.columns[order_by] is None]
+        present.sort(key=lambda r: (r.columns[order_by], r.columns["id"]), reverse=descending)
+        missing.sort(key=lambda r: r.columns["id"], reverse=descending)
+        ordered = present + missing
+        if limit is not None:
+            ordered = ordered[:limit]
+        return [kind.model_validate_json(r.data) for r in ordered]
+
+    async def commit(self, ops: Sequence[Op], events: Sequence[Event] = ()) -> list[int]:
+        # No await below: the whole commit is atomic with respect to other tasks.
+        self._check_open()
+        staged: dict[tuple[str, str], tuple[type[Record], _Row | None]] = {}
+        cursors: dict[str, int] = {}
+        for op in ops:
+            if isinstance(op, SetCursor):
+                cursors[op.consumer] = op.position
+                continue
+            kind = op.kind if isinstance(op, Delete) else type(op.record)
+            key = (kind.table, op.id if isinstance(op, Delete) else op.record.id)
+            current = staged[key][1] if key in staged else self._tables.get(key[0], {}).get(key[1])
+            if isinstance(op, Insert):
+                if current is not None:
+                    raise ConflictError(f"{key[1]} already exists", resource_id=key[1])
+                staged[key] = (kind, _row(op.record))
+            elif isinstance(op, Update):
+                if current is None or current.version != op.record.version - 1:
+                    raise ConflictError(
+                        f"{key[1]} was changed by someone else", resource_id=key[1]
+                    )
+                staged[key] = (kind, _row(op.record))
+            else:
+                staged[key] = (kind, None)
+        self._check_unique(staged)
+        for (table, id_), (kind, row) in staged.items():
+            rows = self._tables.setdefault(table, {})
+            self._reindex(kind, rows.get(id_), None)
+        for (table, id_), (kind, row) in staged.items():
+            rows = self._tables[table]
+            if row is None:
+                rows.pop(id_, None)
+            else:
+                rows[id_] = row
+            self._reindex(kind, None, row)
+        self._cursors.update(cursors)
+        positions = []
+        for event in events:
+            position = len(self._events) + 1
+            self._events.append(event.model_copy(update={"position": position}).model_dump_json())
+            positions.append(position)
+        return positions
+
+    def _check_unique(
+        self, staged: Mapping[tuple[str, str], tuple[type[Record], _Row | None]]
+    ) -> None:
+        claimed: dict[tuple[str, tuple[str, ...], tuple[Any, ...]], str] = {}
+        for (table, id_), (kind, row) in staged.items():
+            if row is None:
+                continue
+            for group in kind.unique:
+                values = tuple(row.columns[c] for c in group)
+                if None in values:
+                    continue
+                owner = self._unique.get((table, group), {}).get(values)
+                if owner is not None and owner != id_ and (table, owner) not in staged:
+                    raise DuplicateKeyError(table=table, columns=group)
+                if claimed.setdefault((table, group, values), id_) != id_:
+                    raise DuplicateKeyError(table=table, columns=group)
+
+    def _reindex(self, kind: type[Record], old: _Row | None, new: _Row | None) -> None:
+        for group in kind.unique:
+            index = self._unique.setdefault((kind.table, group), {})
+            if old is not None:
+                index.pop(tuple(old.columns[c] for c in group), None)
+            if new is not None:
+                values = tuple(new.columns[c] for c in group)
+                if None not in values:
+                    index[values] = new.columns["id"]
+
+    async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
+        self._check_open()
+        return [parse_event(data) for data in self._events[max(after, 0) : max(after, 0) + limit]]
+
+    async def last_position(self) -> int:
+        self._check_open()
+        return len(self._events)
+
+    async def get_cursor(self, consumer: str) -> int:
+        self._check_open()
+        return self._cursors.get(consumer, 0)

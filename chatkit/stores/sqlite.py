@@ -1,0 +1,407 @@
+"""The embedded default store: one SQLite file, stdlib ``sqlite3`` only.
+
+- WAL journal, ``synchronous=NORMAL`` by default (``FULL`` with
+  ``?synchronous=full``), foreign keys on.
+- One writer thread applies commits. Commits that arrive while another is
+  being written are grouped into one SQLite transaction, each inside its own
+  savepoint, so one failing commit never takes its neighbours down and every
+  caller still returns only after its data is committed ("group commit").
+- Reads run on worker threads, each with its own read connection; under WAL
+  they never wait for the writer.
+- The schema is versioned (``PRAGMA user_version``) and older files are
+  upgraded in place when opened; see `chatkit.stores.sqlite_schema`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import re
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import anyio.to_thread
+
+from ..errors import ConfigurationError, ConflictError, DuplicateKeyError, SchemaVersionError
+from ..errors import StoreError
+from ..events import Event, parse_event
+from ..models._base import Record, utcnow
+from .base import Condition, Delete, Gt, In, Insert, Lt, Op, SetCursor, Store, Update, column_value
+from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+
+__all__ = ["SQLiteStore"]
+
+log = logging.getLogger(__name__)
+R = TypeVar("R", bound=Record)
+_MAX_GROUP = 256
+_UNIQUE_FAILED = re.compile(r"UNIQUE constraint failed: (.+)")
+
+
+@dataclass
+class _Request:
+    ops: Sequence[Op]
+    events: Sequence[Event]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[list[int]]
+    outcome: list[int] | BaseException | None = field(default=None)
+
+
+def _resolve(future: asyncio.Future[list[int]], outcome: list[int] | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+class SQLiteStore(Store):
+    """Stores everything in one SQLite database file.
+
+    Args:
+        path: The database file; created (with its schema) when missing.
+        synchronous: ``"NORMAL"`` (default; with WAL, a power cut can lose the
+            last commits but never corrupts) or ``"FULL"`` (every commit fsynced).
+        busy_timeout: Seconds to wait for another process's write lock.
+
+    Example:
+        ```python
+        kit = AsyncChatKit("sqlite:///var/lib/myapp/support.db")
+        ```
+    """
+
+    schemes = ("sqlite",)
+
+    def __init__(
+        self, path: str | Path, *, synchronous: str = "NORMAL", busy_timeout: float = 10.0
+    ) -> None:
+        if synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
+            raise ConfigurationError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+        self.path = Path(path)
+        self.synchronous = synchronous.upper()
+        self.busy_timeout = busy_timeout
+        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._sql: dict[tuple[str, str], str] = {}
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStore:
+        """Build from ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``.
+
+        Options go in the query string: ``?synchronous=full&busy_timeout=30``.
+        """
+        parts = urlsplit(url)
+        if parts.scheme != "sqlite" or parts.netloc or not parts.path.startswith("/"):
+            raise ConfigurationError(
+                f"expected sqlite:///relative.db or sqlite:////absolute.db, got {url!r}"
+            )
+        path = parts.path[1:]
+        if not path or path == ":memory:":
+            raise ConfigurationError("a SQLite store needs a file path; use memory:// for RAM")
+        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        unknown = set(options) - {"synchronous", "busy_timeout"}
+        if unknown:
+            raise ConfigurationError(f"unknown sqlite URL options: {sorted(unknown)}")
+        try:
+            timeout = float(options.get("busy_timeout", 10.0))
+        except ValueError as exc:
+            raise ConfigurationError("busy_timeout must be a number of seconds") from exc
+        return cls(path, synchronous=options.get("synchronous", "NORMAL"), busy_timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    # -- connections ---------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=256,
+            )
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite database {str(self.path)!r}: {exc}") from exc
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    async def open(self) -> None:
+        """Create or upgrade the database file and start the writer thread."""
+        if self._writer is not None:
+            return
+        if not self.path.parent.exists():
+            raise StoreError(f"directory {str(self.path.parent)!r} does not exist")
+        conn = await anyio.to_thread.run_sync(self._migrate)
+        self._writer = threading.Thread(
+            target=self._write_loop, args=(conn,), name=f"chatkit-sqlite-writer:{self.path.name}"
+        )
+        self._writer.daemon = True
+        self._writer.start()
+
+    def _migrate(self, target: int = SCHEMA_VERSION) -> sqlite3.Connection:
+        conn = self._connect()
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            if found > SCHEMA_VERSION:
+                conn.execute("ROLLBACK")
+                conn.close()
+                raise SchemaVersionError(found=found, supported=SCHEMA_VERSION)
+            for version in range(found + 1, target + 1):
+                for statement in MIGRATIONS[version - 1]:
+                    conn.execute(statement)
+                log.info("upgraded %s to schema version %d", self.path, version)
+            if target > found:
+                conn.execute(f"PRAGMA user_version={target}")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot prepare SQLite database {str(self.path)!r}: {exc}") from exc
+        return conn
+
+    async def close(self) -> None:
+        """Stop the writer after pending commits and close every connection."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            self._queue.put(None)
+            await anyio.to_thread.run_sync(writer.join)
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
+        self._local = threading.local()
+
+    # -- reads ---------------------------------------------------------------
+
+    async def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        if self._writer is None:
+            raise StoreError("the SQLite store is not open")
+
+        def run() -> list[Any]:
+            try:
+                return self._reader().execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite read failed: {exc}") from exc
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def get(self, kind: type[R], id: str) -> R | None:
+        rows = await self._read(f"SELECT data FROM {kind.table} WHERE id = ?", (id,))
+        return kind.model_validate_json(rows[0][0]) if rows else None
+
+    async def find(
+        self,
+        kind: type[R],
+        where: Mapping[str, Condition] | None = None,
+        *,
+        order_by: str = "id",
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[R]:
+        allowed = {"id", *kind.columns}
+        clauses: list[str] = []
+        params: list[Any] = []
+        for name, condition in (where or {}).items():
+            if name not in allowed:
+                raise ValueError(f"{kind.__name__} has no queryable column {name!r}")
+            if isinstance(condition, In):
+                values = [column_value(v) for v in condition.values]
+                if not values:
+                    return []
+                clauses.append(f"{name} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+            elif isinstance(condition, (Lt, Gt)):
+                clauses.append(f"{name} {'<' if isinstance(condition, Lt) else '>'} ?")
+                params.append(column_value(condition.value))
+            elif condition is None:
+                clauses.append(f"{name} IS NULL")
+            else:
+                clauses.append(f"{name} = ?")
+                params.append(column_value(condition))
+        if order_by not in allowed:
+            raise ValueError(f"{kind.__name__} has no queryable column {order_by!r}")
+        direction = "DESC" if descending else "ASC"
+        order = f"{order_by} {direction}, id {direction}"
+        if order_by != "id":
+            order = f"{order_by} IS NULL, {order}"
+        sql = f"SELECT data FROM {kind.table}"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += f" ORDER BY {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = await self._read(sql, params)
+        return [kind.model_validate_json(row[0]) for row in rows]
+
+    async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
+        rows = await self._read(
+            "SELECT position, data FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit),
+        )
+        return [parse_event(data).model_copy(update={"position": pos}) for pos, data in rows]
+
+    async def last_position(self) -> int:
+        rows = await self._read("SELECT MAX(position) FROM events", ())
+        return int(rows[0][0] or 0)
+
+    async def get_cursor(self, consumer: str) -> int:
+        rows = await self._read("SELECT position FROM consumer_cursors WHERE name = ?", (consumer,))
+        return int(rows[0][0]) if rows else 0
+
+    # -- writes --------------------------------------------------------------
+
+    async def commit(self, ops: Sequence[Op], events: Sequence[Event] = ()) -> list[int]:
+        if self._writer is None:
+            raise StoreError("the SQLite store is not open")
+        loop = asyncio.get_running_loop()
+        request = _Request(ops, events, loop, loop.create_future())
+        self._queue.put(request)
+        return await request.future
+
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < _MAX_GROUP:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stop = True
+                        break
+                    batch.append(item)
+                self._write_batch(conn, batch)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _write_batch(self, conn: sqlite3.Connection, batch: list[_Request]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for request in batch:
+                conn.execute("SAVEPOINT request")
+                try:
+                    request.outcome = self._apply(conn, request.ops, request.events)
+                except (sqlite3.Error, ConflictError) as exc:
+                    conn.execute("ROLLBACK TO request")
+                    request.outcome = self._translate(exc)
+                conn.execute("RELEASE request")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failure = StoreError(f"SQLite commit failed: {exc}")
+            failure.__cause__ = exc
+            for request in batch:
+                request.outcome = failure
+        for request in batch:
+            assert request.outcome is not None
+            request.loop.call_soon_threadsafe(_resolve, request.future, request.outcome)
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, sqlite3.IntegrityError):
+            match = _UNIQUE_FAILED.search(str(exc))
+            if match:
+                cols = tuple(c.strip().split(".", 1)[1] for c in match.group(1).split(","))
+                table = match.group(1).split(".", 1)[0]
+                if cols == ("id",):
+                    return ConflictError(f"a {table} row with that id already exists")
+                return DuplicateKeyError(table=table, columns=cols)
+        if isinstance(exc, sqlite3.Error):
+            error = StoreError(f"SQLite write failed: {exc}")
+            error.__cause__ = exc
+            return error
+        return exc
+
+    def _statement(self, kind: type[Record], verb: str) -> str:
+        key = (kind.table, verb)
+        sql = self._sql.get(key)
+        if sql is None:
+            cols = ["version", *kind.columns, "data"]
+            if verb == "insert":
+                sql = (
+                    f"INSERT INTO {kind.table} (id, {', '.join(cols)}) "
+                    f"VALUES ({', '.join('?' * (len(cols) + 1))})"
+                )
+            else:
+                sets = ", ".join(f"{c} = ?" for c in cols)
+                sql = f"UPDATE {kind.table} SET {sets} WHERE id = ? AND version = ?"
+            self._sql[key] = sql
+        return sql
+
+    def _apply(self, conn: sqlite3.Connection, ops: Sequence[Op], events: Sequence[Event]) -> list[int]:
+        for op in ops:
+            if isinstance(op, (Insert, Update)):
+                record = op.record
+                kind = type(record)
+                values = [
+                    record.version,
+                    *(column_value(getattr(record, c)) for c in kind.columns),
+                    record.model_dump_json(),
+                ]
+                if isinstance(op, Insert):
+                    conn.execute(self._statement(kind, "insert"), [record.id, *values])
+                else:
+                    cur = conn.execute(
+                        self._statement(kind, "update"), [*values, record.id, record.version - 1]
+                    )
+                    if cur.rowcount != 1:
+                        raise ConflictError(
+                            f"{record.id} was changed by someone else", resource_id=record.id
+                        )
+            elif isinstance(op, Delete):
+                conn.execute(f"DELETE FROM {op.kind.table} WHERE id = ?", (op.id,))
+            elif isinstance(op, SetCursor):
+                conn.execute(
+                    "INSERT INTO consumer_cursors (name, position, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+                    "updated_at = excluded.updated_at",
+                    (op.consumer, op.position, column_value(utcnow())),
+                )
+        positions = []
+        for event in events:
+            cur = conn.execute(
+                "INSERT INTO events (id, type, conversation_id, data) VALUES (?, ?, ?, ?)",
+                (event.id, event.type, event.conversation_id, event.model_dump_json()),
+            )
+            assert cur.lastrowid is not None
+            positions.append(cur.lastrowid)
+        return positions
+
+    # -- maintenance ---------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        """Return the schema version of the open database file."""
+        rows = await self._read("PRAGMA user_version", ())
+        return int(rows[0][0])
+

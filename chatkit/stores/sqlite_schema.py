@@ -1,0 +1,75 @@
+"""Versioned schema of the SQLite store.
+
+Each entry of `MIGRATIONS` upgrades the database by one version; the version
+lives in ``PRAGMA user_version``. Never edit a released migration: append a
+new one.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+
+MIGRATIONS: list[list[str]] = [
+    # 1: contacts, agents, conversations, messages, tickets, the outbox.
+    [
+        """CREATE TABLE contacts (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            merged_into TEXT,
+            data TEXT NOT NULL)""",
+        """CREATE TABLE identities (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            contact_id TEXT NOT NULL REFERENCES contacts(id),
+            data TEXT NOT NULL)""",
+        "CREATE INDEX identities_contact ON identities(contact_id)",
+        """CREATE TABLE agents (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            email TEXT UNIQUE,
+            data TEXT NOT NULL)""",
+        """CREATE TABLE conversations (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            contact_id TEXT NOT NULL REFERENCES contacts(id),
+            status TEXT NOT NULL,
+            assignee_id TEXT REFERENCES agents(id),
+            activity_key TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX conversations_contact ON conversations(contact_id, activity_key)",
+        "CREATE INDEX conversations_status ON conversations(status, activity_key)",
+        "CREATE INDEX conversations_assignee ON conversations(assignee_id, activity_key)",
+        """CREATE TABLE messages (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id),
+            seq INTEGER NOT NULL,
+            idempotency_key TEXT,
+            data TEXT NOT NULL,
+            UNIQUE (conversation_id, seq),
+            UNIQUE (conversation_id, idempotency_key))""",
+        """CREATE TABLE tickets (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            contact_id TEXT NOT NULL REFERENCES contacts(id),
+            conversation_id TEXT REFERENCES conversations(id),
+            status TEXT NOT NULL,
+            owner_id TEXT REFERENCES agents(id),
+            queue_key TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX tickets_queue ON tickets(status, queue_key)",
+        "CREATE INDEX tickets_contact ON tickets(contact_id, queue_key)",
+        "CREATE INDEX tickets_conversation ON tickets(conversation_id)",
+        """CREATE TABLE events (
+            position INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            conversation_id TEXT,
+            data TEXT NOT NULL)""",
+    ],
+    # 2: durable positions for named event consumers; per-conversation event reads.
+    [
+        """CREATE TABLE consumer_cursors (
+            name TEXT PRIMARY KEY,
+            position INTEGER NOT NULL,
+            updated_at TEXT NOT NULL)""",
+        "CREATE INDEX events_conversation ON events(conversation_id, position)",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The schema version this chatkit writes."""
