@@ -14,10 +14,10 @@ import weakref
 from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Concatenate, Generic, TypeVar, overload
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from typing_extensions import Concatenate, ParamSpec, Self
+from typing_extensions import ParamSpec, Self
 
 from .errors import ChatKitError, ConfigurationError
 from .events import Event
@@ -155,7 +155,7 @@ class _SyncResource(Generic[S]):
         self._runner = runner
 
 
-class _sync(Generic[P, T]):  # noqa: N801 - used like a decorator
+class _sync(Generic[P, T]):
     """Expose the async method ``method`` as a blocking one with the same signature."""
 
     def __init__(self, method: Callable[Concatenate[Any, P], Awaitable[T]]) -> None:
@@ -169,9 +169,7 @@ class _sync(Generic[P, T]):  # noqa: N801 - used like a decorator
     @overload
     def __get__(self, obj: _SyncResource[Any], owner: type[Any]) -> Callable[P, T]: ...
 
-    def __get__(
-        self, obj: _SyncResource[Any] | None, owner: type[Any]
-    ) -> Self | Callable[P, T]:
+    def __get__(self, obj: _SyncResource[Any] | None, owner: type[Any]) -> Self | Callable[P, T]:
         if obj is None:
             return self
         method, target, runner = self._method, obj._target, obj._runner

@@ -78,9 +78,11 @@ class PluginLoader(Generic[T]):
         return sorted(names)
 
     def _from_entry_point(self, name: str) -> T:
-        found = [] if os.environ.get("CHATKIT_DISABLE_ENTRY_POINTS") else [
-            ep for ep in entry_points(group=self.group) if ep.name == name
-        ]
+        found = (
+            []
+            if os.environ.get("CHATKIT_DISABLE_ENTRY_POINTS")
+            else [ep for ep in entry_points(group=self.group) if ep.name == name]
+        )
         if not found:
             known = ", ".join(self.available()) or "none"
             raise PluginNotFoundError(

@@ -33,4 +33,3 @@ class ConversationContext(BaseModel):
     notes: list[Message]
     open_tickets: list[Ticket]
     previous_conversations: list[Conversation]
-

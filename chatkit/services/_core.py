@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import Enum
@@ -13,9 +14,8 @@ import pydantic
 
 from ..errors import ConflictError, DuplicateKeyError, InvalidInputError, StoreError
 from ..events import Event
-from ..models._base import Record, utcnow
+from ..models._base import Page, Record, utcnow
 from ..settings import ChatKitSettings
-from ..models._base import Page
 from ..stores.base import Condition, Gt, Lt, Op, Store, column_value
 
 __all__ = [
@@ -156,10 +156,8 @@ class Core:
         if self._changed is None:
             self._changed = asyncio.Event()
         changed = self._changed
-        try:
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(changed.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
 
     async def paged(
         self,

@@ -8,8 +8,8 @@ from ..errors import DuplicateKeyError, InvalidInputError
 from ..events import AgentCreated, AgentUpdated
 from ..models import Agent, Page
 from ..models._base import new_id
-from ..stores.base import Gt, Insert, Update
-from ._core import UNSET, Unset, changed, check_limit, checked, decode_cursor, encode_cursor
+from ..stores.base import Insert, Update
+from ._core import UNSET, Unset, changed, checked
 from .contacts import Service
 
 __all__ = ["Agents"]
@@ -56,7 +56,9 @@ class Agents(Service):
         try:
             await self._core.commit([Insert(agent)], [AgentCreated(agent=agent)])
         except DuplicateKeyError as exc:
-            raise InvalidInputError(f"an agent with e-mail {email!r} exists", field="email") from exc
+            raise InvalidInputError(
+                f"an agent with e-mail {email!r} exists", field="email"
+            ) from exc
         return agent
 
     async def get(self, agent_id: str) -> Agent:
@@ -72,7 +74,7 @@ class Agents(Service):
         agent_id: str,
         *,
         name: str | Unset = UNSET,
-        email: str | None | Unset = UNSET,
+        email: str | Unset | None = UNSET,
         skills: Sequence[str] | Unset = UNSET,
         languages: Sequence[str] | Unset = UNSET,
         teams: Sequence[str] | Unset = UNSET,

@@ -12,9 +12,16 @@ from ..errors import ConflictError, DuplicateIdentityError, InvalidInputError, N
 from ..events import ContactCreated, ContactIdentityAdded, ContactMerged, ContactUpdated, Event
 from ..models import Contact, Conversation, Identity, IdentityRecord, Page, Ticket
 from ..models._base import Record, new_id
-from ..stores.base import Gt, Insert, Op, Update
-from ._core import UNSET, Core, Unset, bump, changed, check_id, check_limit, checked
-from ._core import decode_cursor, encode_cursor
+from ..stores.base import Insert, Op, Update
+from ._core import (
+    UNSET,
+    Core,
+    Unset,
+    bump,
+    changed,
+    check_id,
+    checked,
+)
 
 __all__ = ["Contacts", "Service"]
 
@@ -73,11 +80,17 @@ class Contacts(Service):
         """
         idents = list(dict.fromkeys(as_identity(i) for i in identities))
         contact = checked(
-            Contact, id=new_id("ct"), name=name, identities=idents, attributes=dict(attributes or {})
+            Contact,
+            id=new_id("ct"),
+            name=name,
+            identities=idents,
+            attributes=dict(attributes or {}),
         )
         ops: list[Op] = [Insert(contact)]
         ops += [Insert(IdentityRecord(id=i.key, contact_id=contact.id)) for i in idents]
-        await self._commit_claiming(ops, [ContactCreated(contact_id=contact.id, contact=contact)], idents)
+        await self._commit_claiming(
+            ops, [ContactCreated(contact_id=contact.id, contact=contact)], idents
+        )
         return contact
 
     async def _commit_claiming(
@@ -136,7 +149,7 @@ class Contacts(Service):
         self,
         contact_id: str,
         *,
-        name: str | None | Unset = UNSET,
+        name: str | Unset | None = UNSET,
         attributes: Mapping[str, JsonValue | None] | None = None,
     ) -> Contact:
         """Change the name or attributes. Attributes are merged; a ``None`` value deletes a key."""

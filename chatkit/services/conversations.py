@@ -165,7 +165,12 @@ class Conversations(Service):
         if assignee_id is not None:
             where["assignee_id"] = assignee_id
         return await self._core.paged(
-            Conversation, where, order_by="activity_key", descending=True, limit=limit, cursor=cursor
+            Conversation,
+            where,
+            order_by="activity_key",
+            descending=True,
+            limit=limit,
+            cursor=cursor,
         )
 
     async def _change(self, conversation_id: str, compute: _Compute) -> Conversation:
@@ -209,7 +214,9 @@ class Conversations(Service):
                     field="snoozed_until",
                 )
         elif snoozed_until is not None:
-            raise InvalidInputError("snoozed_until goes with status 'snoozed'", field="snoozed_until")
+            raise InvalidInputError(
+                "snoozed_until goes with status 'snoozed'", field="snoozed_until"
+            )
 
         def compute(c: Conversation) -> tuple[Conversation, builtins.list[Event]] | None:
             if c.status is target and target is not _S.SNOOZED:
@@ -261,7 +268,7 @@ class Conversations(Service):
         conversation_id: str,
         agent_id: str | None,
         *,
-        team: str | None | Unset = UNSET,
+        team: str | Unset | None = UNSET,
     ) -> Conversation:
         """Give the conversation to an agent (``None`` unassigns), optionally setting the team.
 
@@ -299,7 +306,9 @@ class Conversations(Service):
             if c.priority is target:
                 return None
             event = ConversationPriorityChanged(
-                conversation_id=c.id, contact_id=c.contact_id, from_priority=c.priority,
+                conversation_id=c.id,
+                contact_id=c.contact_id,
+                from_priority=c.priority,
                 to_priority=target,
             )
             return bump(c, priority=target), [event]
@@ -372,9 +381,7 @@ class Conversations(Service):
         )
         history: builtins.list[Message] = []
         for conv in reversed(conversations):
-            history += await store.find(
-                Message, {"conversation_id": conv.id}, order_by="seq"
-            )
+            history += await store.find(Message, {"conversation_id": conv.id}, order_by="seq")
         history.sort(key=lambda m: (m.created_at, m.conversation_id, m.seq))
         tickets = await store.find(
             Ticket,
@@ -389,4 +396,3 @@ class Conversations(Service):
             open_tickets=tickets,
             previous_conversations=[c for c in conversations if c.id != conversation.id],
         )
-

@@ -68,10 +68,10 @@ class Subscription(AsyncIterator[Event]):
         return await store.last_position()
 
     async def _save(self) -> None:
-        if self._consumer is not None and self._delivered is not None:
-            if self._delivered != self._saved:
-                await self._core.commit([SetCursor(self._consumer, self._delivered)])
-                self._saved = self._delivered
+        if self._consumer is not None and self._delivered not in (None, self._saved):
+            assert self._delivered is not None
+            await self._core.commit([SetCursor(self._consumer, self._delivered)])
+            self._saved = self._delivered
 
     def __aiter__(self) -> Subscription:
         return self
@@ -85,6 +85,7 @@ class Subscription(AsyncIterator[Event]):
             if self._closed:
                 raise StopAsyncIteration
             await self._save()
+            assert self._read is not None
             batch = await self._core.store.read_events(self._read, self._batch_size)
             if not batch:
                 await self._core.wait_for_events(self._core.settings.event_poll_interval)
@@ -169,7 +170,9 @@ class Events(Service):
         """
         if consumer is not None and (not isinstance(consumer, str) or not consumer.strip()):
             raise InvalidInputError("consumer must be a non-empty name", field="consumer")
-        if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
+        if after is not None and (
+            isinstance(after, bool) or not isinstance(after, int) or after < 0
+        ):
             raise InvalidInputError("after must be a position >= 0", field="after")
         check_limit(batch_size, 10_000)
         return Subscription(

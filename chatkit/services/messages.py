@@ -190,7 +190,9 @@ class Messages(Service):
             update={
                 "last_seq": message.seq,
                 "last_message_at": message.created_at,
-                "channel": message.channel if message.kind is not MessageKind.NOTE else current.channel,
+                "channel": message.channel
+                if message.kind is not MessageKind.NOTE
+                else current.channel,
                 "channels": channels,
                 "updated_at": now,
                 "version": conversation.version + 1,
@@ -310,7 +312,8 @@ class Messages(Service):
         )
         new = not latest.items
         conversation = (
-            await conversations.create(contact_id=contact.id, channel=via) if new
+            await conversations.create(contact_id=contact.id, channel=via)
+            if new
             else latest.items[0]
         )
         message = await self.send(
@@ -325,7 +328,10 @@ class Messages(Service):
         greeting = self._core.settings.acknowledgement
         if new and greeting:
             ack = await self.send(
-                conversation.id, greeting, author=Author.bot(), channel=via,
+                conversation.id,
+                greeting,
+                author=Author.bot(),
+                channel=via,
                 idempotency_key=f"ack:{message.id}",
             )
         return Inbound(

@@ -59,11 +59,13 @@ class Tickets(Service):
         """
         if conversation_id is not None:
             conversation = await self._load(Conversation, conversation_id, "conversation")
-            if contact_id is not None:
-                if (await Contacts(self._core).get(contact_id)).id != conversation.contact_id:
-                    raise InvalidInputError(
-                        "contact_id is not the conversation's contact", field="contact_id"
-                    )
+            if (
+                contact_id is not None
+                and (await Contacts(self._core).get(contact_id)).id != conversation.contact_id
+            ):
+                raise InvalidInputError(
+                    "contact_id is not the conversation's contact", field="contact_id"
+                )
             contact_id = conversation.contact_id
         elif contact_id is not None:
             contact_id = (await Contacts(self._core).get(contact_id)).id
@@ -101,14 +103,17 @@ class Tickets(Service):
         *,
         subject: str | Unset = UNSET,
         priority: Priority | str | Unset = UNSET,
-        owner_id: str | None | Unset = UNSET,
-        due_at: datetime | None | Unset = UNSET,
+        owner_id: str | Unset | None = UNSET,
+        due_at: datetime | Unset | None = UNSET,
     ) -> Ticket:
         """Change subject, priority, owner or due date; arguments not given stay as they are."""
         updates = {
             k: v
             for k, v in {
-                "subject": subject, "priority": priority, "owner_id": owner_id, "due_at": due_at
+                "subject": subject,
+                "priority": priority,
+                "owner_id": owner_id,
+                "due_at": due_at,
             }.items()
             if not isinstance(v, Unset)
         }
@@ -122,7 +127,9 @@ class Tickets(Service):
             if not diff:
                 return ticket
             event = TicketUpdated(
-                conversation_id=new.conversation_id, contact_id=new.contact_id, ticket=new,
+                conversation_id=new.conversation_id,
+                contact_id=new.contact_id,
+                ticket=new,
                 changed=diff,
             )
             await self._core.commit([Update(new)], [event])
@@ -152,8 +159,11 @@ class Tickets(Service):
             new = changed(ticket, status=target)
             events: builtins.list[Event] = [
                 TicketStatusChanged(
-                    conversation_id=new.conversation_id, contact_id=new.contact_id,
-                    ticket_id=new.id, from_status=ticket.status, to_status=target,
+                    conversation_id=new.conversation_id,
+                    contact_id=new.contact_id,
+                    ticket_id=new.id,
+                    from_status=ticket.status,
+                    to_status=target,
                 )
             ]
             await self._core.commit([Update(new)], events)
@@ -183,8 +193,10 @@ class Tickets(Service):
             ticket = await self.get(ticket_id)
             new = changed(ticket, notes=[*ticket.notes, note])
             event = TicketNoteAdded(
-                conversation_id=new.conversation_id, contact_id=new.contact_id,
-                ticket_id=new.id, note=note,
+                conversation_id=new.conversation_id,
+                contact_id=new.contact_id,
+                ticket_id=new.id,
+                note=note,
             )
             await self._core.commit([Update(new)], [event])
             return new
@@ -194,7 +206,10 @@ class Tickets(Service):
     async def list_open(
         self, *, owner_id: str | None = None, limit: int = 50, cursor: str | None = None
     ) -> Page[Ticket]:
-        """Open, pending and on-hold tickets: most urgent first, then earliest due (undated last)."""
+        """Open, pending and on-hold tickets.
+
+        Sorted most urgent first, then earliest due (undated last).
+        """
         where: dict[str, object] = {"status": In(sorted(OPEN_TICKET_STATUSES))}
         if owner_id is not None:
             where["owner_id"] = owner_id

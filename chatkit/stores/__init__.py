@@ -32,6 +32,7 @@ def open_store(url: str) -> Store:
         )
     return store_class.from_url(url)
 
+
 __all__ = [
     "Condition",
     "Delete",

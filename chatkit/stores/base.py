@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any, ClassVar, TypeVar, Union
+from typing import Any, ClassVar, TypeAlias, TypeVar
 
 from ..events import Event
 from ..models._base import Record
@@ -73,7 +73,7 @@ class SetCursor:
     position: int
 
 
-Op = Union[Insert, Update, Delete, SetCursor]
+Op: TypeAlias = Insert | Update | Delete | SetCursor
 """One write inside `Store.commit`."""
 
 
@@ -98,7 +98,7 @@ class Gt:
     value: Any
 
 
-Condition = Union[In, Lt, Gt, Any]
+Condition: TypeAlias = In | Lt | Gt | Any
 """A `find` condition: `In`, `Lt`, `Gt`, or a plain value for equality (``None`` is IS NULL)."""
 
 

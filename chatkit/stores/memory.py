@@ -132,14 +132,12 @@ class MemoryStore(Store):
                 staged[key] = (kind, _row(op.record))
             elif isinstance(op, Update):
                 if current is None or current.version != op.record.version - 1:
-                    raise ConflictError(
-                        f"{key[1]} was changed by someone else", resource_id=key[1]
-                    )
+                    raise ConflictError(f"{key[1]} was changed by someone else", resource_id=key[1])
                 staged[key] = (kind, _row(op.record))
             else:
                 staged[key] = (kind, None)
         self._check_unique(staged)
-        for (table, id_), (kind, row) in staged.items():
+        for (table, id_), (kind, _) in staged.items():
             rows = self._tables.setdefault(table, {})
             self._reindex(kind, rows.get(id_), None)
         for (table, id_), (kind, row) in staged.items():

@@ -28,8 +28,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
 
-from ..errors import ConfigurationError, ConflictError, DuplicateKeyError, SchemaVersionError
-from ..errors import StoreError
+from ..errors import (
+    ConfigurationError,
+    ConflictError,
+    DuplicateKeyError,
+    SchemaVersionError,
+    StoreError,
+)
 from ..events import Event, parse_event
 from ..models._base import Record, utcnow
 from .base import Condition, Delete, Gt, In, Insert, Lt, Op, SetCursor, Store, Update, column_value
@@ -82,7 +87,9 @@ class SQLiteStore(Store):
         self, path: str | Path, *, synchronous: str = "NORMAL", busy_timeout: float = 10.0
     ) -> None:
         if synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
-            raise ConfigurationError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+            raise ConfigurationError(
+                f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}"
+            )
         self.path = Path(path)
         self.synchronous = synchronous.upper()
         self.busy_timeout = busy_timeout
@@ -359,7 +366,9 @@ class SQLiteStore(Store):
             self._sql[key] = sql
         return sql
 
-    def _apply(self, conn: sqlite3.Connection, ops: Sequence[Op], events: Sequence[Event]) -> list[int]:
+    def _apply(
+        self, conn: sqlite3.Connection, ops: Sequence[Op], events: Sequence[Event]
+    ) -> list[int]:
         for op in ops:
             if isinstance(op, (Insert, Update)):
                 record = op.record
@@ -404,4 +413,3 @@ class SQLiteStore(Store):
         """Return the schema version of the open database file."""
         rows = await self._read("PRAGMA user_version", ())
         return int(rows[0][0])
-
