@@ -1,0 +1,231 @@
+"""The ``chatkit`` command: a demo, schema migration and an event viewer."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from ._facade import AsyncChatKit
+from .errors import ChatKitError
+from .models import Author, AuthorRole, Message, MessageKind
+from .models._base import utcnow
+from .settings import ChatKitSettings, default_url
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="chatkit",
+    help="chatkit: embeddable live-chat customer service.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(highlight=False)
+
+_ROLE_STYLE = {
+    AuthorRole.CUSTOMER: "bold cyan",
+    AuthorRole.AGENT: "bold green",
+    AuthorRole.BOT: "magenta",
+    AuthorRole.SYSTEM: "dim",
+}
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.resolve()}"
+
+
+def _show(message: Message, names: dict[str, str]) -> None:
+    who = names.get(message.author.id or "", message.author.role.value)
+    stamp = message.created_at.strftime("%H:%M:%S")
+    style = _ROLE_STYLE[message.author.role]
+    if message.kind is MessageKind.NOTE:
+        console.print(f"[dim]{stamp}[/]  [yellow]🔒 private note by {who}:[/] {message.text}")
+    else:
+        channel = f"[dim]via {message.channel.value}[/]"
+        console.print(f"[dim]{stamp}[/]  [{style}]{who}[/] {channel}: {message.text}")
+
+
+def _step(text: str) -> None:
+    console.print(f"           [italic dim]— {text}[/]")
+
+
+async def _demo(url: str) -> None:
+    settings = ChatKitSettings(
+        acknowledgement="Thanks for reaching out! An agent will be with you in about 2 minutes."
+    )
+    async with AsyncChatKit(url, settings=settings) as kit:
+        mia = await kit.agents.create(
+            name="Mia (support)",
+            email="mia@example.com",
+            skills=["orders", "billing"],
+            languages=["en", "tr"],
+            max_concurrent_chats=2,
+        )
+        inbound = await kit.messages.receive(
+            channel="web",
+            sender="visitor-7f3a",
+            name="Ada Lovelace",
+            text="Hi! I ordered on August 1st and order 245-12784 is 4 days late. Where is it?",
+        )
+        ada, conv = inbound.contact, inbound.conversation
+        names = {ada.id: "Ada", mia.id: "Mia", "bot": "chatkit bot"}
+        console.rule(f"[bold]Conversation {conv.id}")
+        _show(inbound.message, names)
+        if inbound.acknowledgement is not None:
+            _show(inbound.acknowledgement, names)
+
+        await kit.conversations.assign(conv.id, mia.id, team="orders")
+        _step("Mia joins the conversation (assigned, team: orders)")
+        reply = await kit.messages.send(
+            conv.id,
+            "Hi Ada, I'm sorry order 245-12784 is late. Checking it with the carrier now.",
+            author=Author.agent(mia.id),
+        )
+        _show(reply, names)
+        note = await kit.messages.note(
+            conv.id, "Carrier lost the parcel; ops approved a free reshipment.", agent_id=mia.id
+        )
+        _show(note, names)
+        await kit.conversations.add_tags(conv.id, "delivery", "late-order")
+        _step("tagged: delivery, late-order")
+
+        await kit.contacts.add_identity(ada.id, ("phone", "+44 20 7946 0000"))
+        sms = await kit.messages.receive(
+            channel="sms",
+            sender="+442079460000",
+            text="Stepping out, can you text me the new tracking number?",
+        )
+        _show(sms.message, names)
+        _step("same contact, same conversation: it continues over SMS")
+        answer = await kit.messages.send(
+            conv.id,
+            "Done: a replacement ships today, tracking number RN-88213 is on its way to you.",
+            author=Author.agent(mia.id),
+            channel="sms",
+        )
+        _show(answer, names)
+        resolved = await kit.conversations.resolve(conv.id)
+        _step(f"conversation {resolved.status.value}")
+
+        ticket = await kit.tickets.create(
+            conversation_id=conv.id,
+            subject="Reship order 245-12784 and confirm delivery",
+            priority="high",
+            owner_id=mia.id,
+            due_at=utcnow() + timedelta(days=2),
+            note="Check delivery with the customer in 2 days.",
+        )
+        console.rule("[bold]Ticket")
+        console.print(
+            f"{ticket.id}  [bold]{ticket.subject}[/]  priority={ticket.priority.value}  "
+            f"owner=Mia  due={ticket.due_at:%Y-%m-%d %H:%M} UTC  status={ticket.status.value}"
+        )
+
+        context = await kit.conversations.context(conv.id)
+        console.rule("[bold]What the next agent sees")
+        summary = Table(show_header=False, box=None)
+        summary.add_row("customer", f"{context.contact.name} ({context.contact.id})")
+        summary.add_row(
+            "identities", ", ".join(f"{i.kind.value}:{i.value}" for i in context.contact.identities)
+        )
+        summary.add_row("channels", ", ".join(c.value for c in context.conversation.channels))
+        summary.add_row("messages", str(len(context.history)))
+        summary.add_row("private notes", str(len(context.notes)))
+        summary.add_row("tags", ", ".join(context.conversation.tags))
+        summary.add_row("open tickets", ", ".join(t.subject for t in context.open_tickets))
+        console.print(summary)
+
+        events = (await kit.events.list(limit=1000)).items
+        counts = Counter(e.type for e in events)
+        console.rule(f"[bold]{len(events)} events in the outbox")
+        console.print(", ".join(f"{t} ×{n}" for t, n in sorted(counts.items())))
+
+
+@app.command()
+def demo(
+    db: Annotated[
+        Path | None,
+        typer.Option(help="SQLite file to write; a new temporary one by default."),
+    ] = None,
+) -> None:
+    """Run a scripted support conversation on SQLite and print it."""
+    if db is None:
+        db = Path(tempfile.mkdtemp(prefix="chatkit-demo-")) / "demo.db"
+    try:
+        asyncio.run(_demo(_sqlite_url(db)))
+    except ChatKitError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"\n[dim]stored in {db}[/]")
+
+
+@app.command()
+def migrate(
+    url: Annotated[
+        str | None, typer.Option(help="Store URL; default $CHATKIT_URL or sqlite:///chatkit.db.")
+    ] = None,
+) -> None:
+    """Create or upgrade a store's schema."""
+
+    async def run() -> None:
+        async with AsyncChatKit(url or default_url()) as kit:
+            version = getattr(kit.store, "schema_version", None)
+            detail = f" (schema version {await version()})" if version is not None else ""
+            console.print(f"{kit.store!r} is ready{detail}")
+
+    try:
+        asyncio.run(run())
+    except ChatKitError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def events(
+    url: Annotated[
+        str | None, typer.Option(help="Store URL; default $CHATKIT_URL or sqlite:///chatkit.db.")
+    ] = None,
+    after: Annotated[int, typer.Option(min=0, help="Show events after this position.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many events.")] = 50,
+) -> None:
+    """Print events from a store's outbox."""
+
+    async def run() -> None:
+        async with AsyncChatKit(url or default_url()) as kit:
+            page = await kit.events.list(after=after, limit=limit)
+            table = Table("position", "type", "conversation", "when (UTC)")
+            for event in page.items:
+                table.add_row(
+                    str(event.position),
+                    event.type,
+                    event.conversation_id or "",
+                    event.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+                )
+            console.print(table)
+            if page.next_cursor:
+                console.print(f"[dim]more: --after {page.next_cursor}[/]")
+
+    try:
+        asyncio.run(run())
+    except ChatKitError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def version() -> None:
+    """Print the chatkit version."""
+    console.print(f"chatkit {__version__}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,378 @@
+"""The public contract suite for `chatkit.stores.Store` implementations.
+
+Every built-in store passes it unchanged, and so must a third-party one:
+
+```python
+import pytest
+from chatkit.testing import StoreContract
+from mypackage import MyStore
+
+
+class TestMyStore(StoreContract):
+    persistent = True  # data survives close() and a new store on the same location
+
+    def make_store(self, location):
+        # ``location`` is a fresh temporary directory (a pathlib.Path) per test;
+        # two calls with the same location must reach the same data.
+        return MyStore.from_url(f"mystore:///{location}/db")
+```
+
+Requires pytest and anyio's pytest plugin (installed with anyio).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..errors import ConflictError, DuplicateKeyError
+from ..events import ContactCreated, MessageCreated
+from ..models import Agent, Author, Contact, Conversation, Message, Priority, Ticket
+from ..models._base import new_id
+from ..stores.base import Delete, Gt, In, Insert, Lt, SetCursor, Store, Update
+
+__all__ = ["StoreContract"]
+
+
+def _contact(**fields: Any) -> Contact:
+    return Contact(id=new_id("ct"), **fields)
+
+
+def _conversation(contact: Contact, **fields: Any) -> Conversation:
+    return Conversation(id=new_id("conv"), contact_id=contact.id, **fields)
+
+
+def _message(conversation: Conversation, seq: int, **fields: Any) -> Message:
+    fields.setdefault("author", Author.customer(conversation.contact_id))
+    fields.setdefault("text", f"message {seq}")
+    return Message(id=new_id("msg"), conversation_id=conversation.id, seq=seq, **fields)
+
+
+class StoreContract:
+    """Base class of a store's contract tests. Subclass it and define `make_store`.
+
+    Attributes:
+        persistent: Set to ``True`` when a store made again on the same
+            location sees the data of the first (enables durability tests).
+    """
+
+    persistent = False
+    pytestmark = pytest.mark.anyio
+
+    def make_store(self, location: Path) -> Store:
+        """Return a new, unopened store keeping its data under ``location``."""
+        raise NotImplementedError("subclasses of StoreContract define make_store()")
+
+    @pytest.fixture
+    def anyio_backend(self) -> str:
+        return "asyncio"
+
+    @pytest.fixture
+    def location(self, tmp_path: Path) -> Path:
+        return tmp_path
+
+    @pytest.fixture
+    async def store(self, location: Path) -> AsyncIterator[Store]:
+        store = self.make_store(location)
+        await store.open()
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    async def _seed(self, store: Store) -> tuple[Contact, Conversation]:
+        contact = _contact(name="Ada")
+        conversation = _conversation(contact)
+        await store.commit([Insert(contact), Insert(conversation)])
+        return contact, conversation
+
+    # -- records ---------------------------------------------------------------
+
+    async def test_get_missing_returns_none(self, store: Store) -> None:
+        assert await store.get(Contact, "ct_missing") is None
+
+    async def test_insert_then_get_round_trips(self, store: Store) -> None:
+        contact = _contact(name="Zoë 🚀", attributes={"plan": "pro", "seats": 3, "vip": True})
+        await store.commit([Insert(contact)])
+        assert await store.get(Contact, contact.id) == contact
+
+    async def test_insert_of_existing_id_conflicts_and_writes_nothing(self, store: Store) -> None:
+        contact = _contact()
+        await store.commit([Insert(contact)])
+        other = _contact()
+        with pytest.raises(ConflictError):
+            await store.commit([Insert(other), Insert(contact.model_copy(update={"name": "X"}))])
+        assert await store.get(Contact, other.id) is None
+        assert await store.get(Contact, contact.id) == contact
+
+    async def test_update_applies_the_next_version_only(self, store: Store) -> None:
+        contact = _contact(name="v1")
+        await store.commit([Insert(contact)])
+        v2 = contact.model_copy(update={"name": "v2", "version": 2})
+        await store.commit([Update(v2)])
+        assert await store.get(Contact, contact.id) == v2
+        stale = contact.model_copy(update={"name": "stale", "version": 2})
+        with pytest.raises(ConflictError):
+            await store.commit([Update(stale)])
+        assert await store.get(Contact, contact.id) == v2
+
+    async def test_update_of_missing_record_conflicts(self, store: Store) -> None:
+        ghost = _contact(version=2)
+        with pytest.raises(ConflictError):
+            await store.commit([Update(ghost)])
+        assert await store.get(Contact, ghost.id) is None
+
+    async def test_concurrent_updates_of_one_version_let_exactly_one_win(
+        self, store: Store
+    ) -> None:
+        contact = _contact(name="start")
+        await store.commit([Insert(contact)])
+        attempts = [
+            store.commit([Update(contact.model_copy(update={"name": f"w{i}", "version": 2}))])
+            for i in range(10)
+        ]
+        results = await asyncio.gather(*attempts, return_exceptions=True)
+        winners = [r for r in results if not isinstance(r, BaseException)]
+        assert len(winners) == 1
+        assert all(isinstance(r, ConflictError) for r in results if isinstance(r, BaseException))
+        stored = await store.get(Contact, contact.id)
+        assert stored is not None and stored.version == 2
+
+    async def test_delete_removes_and_is_idempotent(self, store: Store) -> None:
+        contact = _contact()
+        await store.commit([Insert(contact)])
+        await store.commit([Delete(Contact, contact.id)])
+        assert await store.get(Contact, contact.id) is None
+        await store.commit([Delete(Contact, contact.id)])
+
+    async def test_returned_records_do_not_alias_stored_state(self, store: Store) -> None:
+        contact, conversation = await self._seed(store)
+        got = await store.get(Conversation, conversation.id)
+        assert got is not None
+        got.tags.append("mutated")
+        again = await store.get(Conversation, conversation.id)
+        assert again is not None and again.tags == []
+
+    # -- unique keys -----------------------------------------------------------
+
+    async def test_unique_key_is_enforced(self, store: Store) -> None:
+        _, conversation = await self._seed(store)
+        await store.commit([Insert(_message(conversation, 1))])
+        duplicate = _message(conversation, 1)
+        with pytest.raises(DuplicateKeyError) as caught:
+            await store.commit([Insert(duplicate)])
+        assert caught.value.table == "messages"
+        assert set(caught.value.columns) == {"conversation_id", "seq"}
+        assert await store.get(Message, duplicate.id) is None
+
+    async def test_unique_key_is_enforced_within_one_commit(self, store: Store) -> None:
+        _, conversation = await self._seed(store)
+        first, second = _message(conversation, 1), _message(conversation, 1)
+        with pytest.raises(DuplicateKeyError):
+            await store.commit([Insert(first), Insert(second)])
+        assert await store.get(Message, first.id) is None
+
+    async def test_null_never_clashes_in_a_unique_key(self, store: Store) -> None:
+        _, conversation = await self._seed(store)
+        await store.commit([Insert(_message(conversation, n)) for n in (1, 2, 3)])
+        keyed = [_message(conversation, 4, idempotency_key="k")]
+        await store.commit([Insert(m) for m in keyed])
+        with pytest.raises(DuplicateKeyError):
+            await store.commit([Insert(_message(conversation, 5, idempotency_key="k"))])
+
+    async def test_same_key_in_another_scope_is_fine(self, store: Store) -> None:
+        contact, first = await self._seed(store)
+        second = _conversation(contact)
+        await store.commit([Insert(second)])
+        await store.commit(
+            [
+                Insert(_message(first, 1, idempotency_key="k")),
+                Insert(_message(second, 1, idempotency_key="k")),
+            ]
+        )
+        assert len(await store.find(Message, {"idempotency_key": "k"})) == 2
+
+    async def test_unique_value_freed_by_an_update_can_be_reused(self, store: Store) -> None:
+        agent = Agent(id=new_id("ag"), name="A", email="a@example.com")
+        await store.commit([Insert(agent)])
+        moved = agent.model_copy(update={"email": "b@example.com", "version": 2})
+        newcomer = Agent(id=new_id("ag"), name="B", email="a@example.com")
+        await store.commit([Update(moved), Insert(newcomer)])
+        found = await store.find(Agent, {"email": "a@example.com"})
+        assert [a.id for a in found] == [newcomer.id]
+
+    # -- queries ---------------------------------------------------------------
+
+    async def test_find_filters_orders_and_limits(self, store: Store) -> None:
+        _, conversation = await self._seed(store)
+        await store.commit([Insert(_message(conversation, n)) for n in range(1, 11)])
+        where = {"conversation_id": conversation.id}
+        newest = await store.find(Message, where, order_by="seq", descending=True, limit=3)
+        assert [m.seq for m in newest] == [10, 9, 8]
+        window = await store.find(
+            Message, {**where, "seq": Lt(6)}, order_by="seq", descending=False
+        )
+        assert [m.seq for m in window] == [1, 2, 3, 4, 5]
+        after = await store.find(Message, {**where, "seq": Gt(8)}, order_by="seq")
+        assert [m.seq for m in after] == [9, 10]
+        chosen = await store.find(Message, {**where, "seq": In([2, 4, 99])}, order_by="seq")
+        assert [m.seq for m in chosen] == [2, 4]
+        assert await store.find(Message, {**where, "seq": In([])}) == []
+
+    async def test_find_none_means_is_null(self, store: Store) -> None:
+        contact, conversation = await self._seed(store)
+        agent = Agent(id=new_id("ag"), name="A")
+        assigned = _conversation(contact, assignee_id=agent.id)
+        await store.commit([Insert(agent), Insert(assigned)])
+        unassigned = await store.find(Conversation, {"assignee_id": None})
+        assert [c.id for c in unassigned] == [conversation.id]
+        mine = await store.find(Conversation, {"assignee_id": agent.id})
+        assert [c.id for c in mine] == [assigned.id]
+
+    async def test_find_sorts_enum_and_text_columns(self, store: Store) -> None:
+        contact, _ = await self._seed(store)
+        tickets = [
+            Ticket(id=new_id("tkt"), subject=p.value, contact_id=contact.id, priority=p)
+            for p in (Priority.LOW, Priority.URGENT, Priority.NORMAL, Priority.HIGH)
+        ]
+        await store.commit([Insert(t) for t in tickets])
+        ordered = await store.find(Ticket, {"status": "open"}, order_by="queue_key")
+        assert [t.priority for t in ordered] == [
+            Priority.URGENT,
+            Priority.HIGH,
+            Priority.NORMAL,
+            Priority.LOW,
+        ]
+        reverse = await store.find(Ticket, order_by="queue_key", descending=True, limit=2)
+        assert [t.priority for t in reverse] == [Priority.LOW, Priority.NORMAL]
+
+    async def test_find_puts_nulls_last_in_both_directions(self, store: Store) -> None:
+        contact, _ = await self._seed(store)
+        agent = Agent(id=new_id("ag"), name="A")
+        convs = [_conversation(contact, assignee_id=agent.id), _conversation(contact)]
+        await store.commit([Insert(agent), *(Insert(c) for c in convs)])
+        for descending in (False, True):
+            found = await store.find(
+                Conversation,
+                {"contact_id": contact.id},
+                order_by="assignee_id",
+                descending=descending,
+            )
+            assert found[0].assignee_id == agent.id
+            assert found[-1].assignee_id is None
+
+    async def test_find_rejects_unknown_columns(self, store: Store) -> None:
+        with pytest.raises(ValueError, match="no queryable column"):
+            await store.find(Contact, {"name": "Ada"})
+        with pytest.raises(ValueError, match="no queryable column"):
+            await store.find(Contact, order_by="name")
+
+    # -- outbox ----------------------------------------------------------------
+
+    async def test_events_get_increasing_positions_in_commit_order(self, store: Store) -> None:
+        assert await store.last_position() == 0
+        contacts = [_contact(name=f"c{i}") for i in range(5)]
+        positions = []
+        for contact in contacts:
+            positions += await store.commit(
+                [Insert(contact)], [ContactCreated(contact_id=contact.id, contact=contact)]
+            )
+        assert positions == sorted(positions) and len(set(positions)) == 5
+        events = await store.read_events(0, 100)
+        assert [e.position for e in events] == positions
+        assert [e.contact_id for e in events] == [c.id for c in contacts]
+        assert await store.last_position() == positions[-1]
+
+    async def test_read_events_pages_after_a_position(self, store: Store) -> None:
+        for _ in range(7):
+            contact = _contact()
+            await store.commit([Insert(contact)], [ContactCreated(contact=contact)])
+        first = await store.read_events(0, 3)
+        rest = await store.read_events(first[-1].position or 0, 100)
+        assert len(first) == 3 and len(rest) == 4
+        assert [e.position for e in first + rest] == sorted({e.position for e in first + rest})
+        assert await store.read_events(rest[-1].position or 0, 10) == []
+
+    async def test_events_round_trip_with_their_payload(self, store: Store) -> None:
+        _, conversation = await self._seed(store)
+        message = _message(conversation, 1, text="héllo <b>")
+        event = MessageCreated(conversation_id=conversation.id, message=message)
+        [position] = await store.commit([Insert(message)], [event])
+        [stored] = await store.read_events(position - 1, 1)
+        assert stored == event.model_copy(update={"position": position})
+
+    async def test_failed_commit_writes_no_event_and_no_record(self, store: Store) -> None:
+        existing = _contact()
+        await store.commit([Insert(existing)])
+        before = await store.last_position()
+        fresh = _contact()
+        with pytest.raises(ConflictError):
+            await store.commit(
+                [Insert(fresh), Insert(existing), SetCursor("c", 99)],
+                [ContactCreated(contact=fresh)],
+            )
+        assert await store.last_position() == before
+        assert await store.get(Contact, fresh.id) is None
+        assert await store.get_cursor("c") == 0
+
+    async def test_concurrent_commits_all_land_with_unique_positions(self, store: Store) -> None:
+        contacts = [_contact() for _ in range(40)]
+        results = await asyncio.gather(
+            *(store.commit([Insert(c)], [ContactCreated(contact=c)]) for c in contacts)
+        )
+        positions = [p for r in results for p in r]
+        assert len(set(positions)) == 40
+        events = await store.read_events(0, 100)
+        assert sorted(e.contact.id for e in events if isinstance(e, ContactCreated)) == sorted(
+            c.id for c in contacts
+        )
+
+    async def test_one_failing_commit_does_not_sink_concurrent_ones(self, store: Store) -> None:
+        taken = _contact()
+        await store.commit([Insert(taken)])
+        good = [_contact() for _ in range(10)]
+        jobs = [store.commit([Insert(c)]) for c in good] + [store.commit([Insert(taken)])]
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        assert isinstance(results[-1], ConflictError)
+        assert not any(isinstance(r, BaseException) for r in results[:-1])
+        for contact in good:
+            assert await store.get(Contact, contact.id) == contact
+
+    # -- consumer cursors ------------------------------------------------------
+
+    async def test_cursors_default_to_zero_and_upsert(self, store: Store) -> None:
+        assert await store.get_cursor("crm") == 0
+        await store.commit([SetCursor("crm", 5)])
+        await store.commit([SetCursor("crm", 9), SetCursor("audit", 2)])
+        assert await store.get_cursor("crm") == 9
+        assert await store.get_cursor("audit") == 2
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def test_close_is_idempotent(self, location: Path) -> None:
+        store = self.make_store(location)
+        await store.open()
+        await store.close()
+        await store.close()
+
+    async def test_data_survives_reopening(self, location: Path) -> None:
+        if not self.persistent:
+            pytest.skip("this store does not keep data across instances (persistent = False)")
+        store = self.make_store(location)
+        await store.open()
+        contact, conversation = await self._seed(store)
+        message = _message(conversation, 1)
+        await store.commit([Insert(message), SetCursor("x", 1)], [ContactCreated(contact=contact)])
+        await store.close()
+        again = self.make_store(location)
+        await again.open()
+        try:
+            assert await again.get(Message, message.id) == message
+            assert await again.get_cursor("x") == 1
+            assert await again.last_position() == 1
+        finally:
+            await again.close()
