@@ -146,7 +146,7 @@ async def _demo(url: str) -> None:
         events = (await kit.events.list(limit=1000)).items
         counts = Counter(e.type for e in events)
         console.rule(f"[bold]{len(events)} events in the outbox")
-        console.print(", ".join(f"{t} ×{n}" for t, n in sorted(counts.items())))
+        console.print(", ".join(f"{t} x{n}" for t, n in sorted(counts.items())))
 
 
 @app.command()
