@@ -172,11 +172,12 @@ class _sync(Generic[P, T]):
     def __get__(self, obj: _SyncResource[Any] | None, owner: type[Any]) -> Self | Callable[P, T]:
         if obj is None:
             return self
-        method, target, runner = self._method, obj._target, obj._runner
+        bound: Callable[P, Awaitable[T]] = functools.partial(self._method, obj._target)
+        runner = obj._runner
 
-        @functools.wraps(method)
+        @functools.wraps(getattr(obj._target, self.__name__))
         def call(*args: P.args, **kwargs: P.kwargs) -> T:
-            return runner.portal().call(functools.partial(method, target, *args, **kwargs))
+            return runner.portal().call(functools.partial(bound, *args, **kwargs))
 
         return call
 

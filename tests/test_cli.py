@@ -1,0 +1,72 @@
+"""The chatkit command."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from chatkit import __version__
+from chatkit.cli import app
+
+runner = CliRunner()
+
+
+def test_demo_runs_a_support_conversation_on_sqlite(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    result = runner.invoke(app, ["demo", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())  # undo rich's line wrapping
+    for expected in (
+        "Ada",
+        "An agent will be with you",
+        "Mia joins",
+        "private note",
+        "tagged: delivery, late-order",
+        "conversation resolved",
+        "Reship order 245-12784",
+        "web, sms",
+    ):
+        assert expected in out
+    raw = sqlite3.connect(db)
+    messages = raw.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    tickets = raw.execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
+    raw.close()
+    assert messages == 6
+    assert tickets == 1
+
+
+def test_demo_defaults_to_a_temporary_file() -> None:
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "stored in" in result.output
+
+
+def test_migrate_creates_the_schema(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    result = runner.invoke(app, ["migrate", "--url", f"sqlite:///{db}"])
+    assert result.exit_code == 0, result.output
+    assert "schema version" in result.output
+    assert db.exists()
+
+
+def test_migrate_reports_bad_urls() -> None:
+    result = runner.invoke(app, ["migrate", "--url", "nosuch://x"])
+    assert result.exit_code == 1
+    assert "nosuch" in result.output
+
+
+def test_events_lists_the_outbox(tmp_path: Path) -> None:
+    db = tmp_path / "e.db"
+    assert runner.invoke(app, ["demo", "--db", str(db)]).exit_code == 0
+    result = runner.invoke(app, ["events", "--url", f"sqlite:///{db}", "--limit", "3"])
+    assert result.exit_code == 0, result.output
+    assert "agent.created" in result.output
+    assert "--after 3" in result.output
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["version"])
+    assert result.exit_code == 0
+    assert __version__ in result.output
