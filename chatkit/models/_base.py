@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, ClassVar, Generic, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -20,13 +19,12 @@ __all__ = [
 
 
 def new_id(prefix: str) -> str:
-    """Return a fresh id such as ``conv_5x3k...``: a prefix and 128 random bits.
+    """Return a fresh id such as ``conv_3f9c...``: a prefix and 128 random bits in hex.
 
     Args:
         prefix: The kind prefix without the underscore, e.g. ``"conv"``.
     """
-    raw = base64.b32encode(secrets.token_bytes(16)).decode("ascii").rstrip("=").lower()
-    return f"{prefix}_{raw}"
+    return f"{prefix}_{secrets.token_hex(16)}"
 
 
 def utcnow() -> datetime:
@@ -34,7 +32,12 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_ZERO = timedelta(0)
+
+
 def _to_utc(value: datetime) -> datetime:
+    if value.utcoffset() == _ZERO:
+        return value  # already UTC (the common case: values read back from a store)
     return value.astimezone(timezone.utc)
 
 
@@ -74,6 +77,14 @@ class Record(BaseModel):
     """Fields that stores index and allow in queries (besides ``id``)."""
     unique: ClassVar[tuple[tuple[str, ...], ...]] = ()
     """Groups of columns whose values must be unique together (NULLs never clash)."""
+    sort_keys: ClassVar[frozenset[str]] = frozenset()
+    """Columns that are never NULL and unique on their own: sorting by one needs no tiebreak."""
+
+    @classmethod
+    def nullable(cls, column: str) -> bool:
+        """Whether ``column`` can hold ``None`` (derived columns never do)."""
+        field = cls.model_fields.get(column)
+        return field is not None and not field.is_required() and field.default is None
 
     id: str
     version: int = 1

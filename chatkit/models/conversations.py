@@ -94,6 +94,7 @@ class Conversation(Record):
 
     table: ClassVar[str] = "conversations"
     columns: ClassVar[tuple[str, ...]] = ("contact_id", "status", "assignee_id", "activity_key")
+    sort_keys: ClassVar[frozenset[str]] = frozenset({"activity_key"})
 
     contact_id: str
     status: ConversationStatus = ConversationStatus.OPEN

@@ -80,6 +80,7 @@ class Ticket(Record):
         "owner_id",
         "queue_key",
     )
+    sort_keys: ClassVar[frozenset[str]] = frozenset({"queue_key"})
 
     subject: SafeText = Field(min_length=1, max_length=500)
     conversation_id: str | None = None

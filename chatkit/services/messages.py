@@ -132,7 +132,6 @@ class Messages(Service):
         extra = dict(metadata or {})
 
         async def attempt() -> Message:
-            store = await self._core.ready()
             if idempotency_key is not None:
                 found = await self._by_key(conversation_id, idempotency_key)
                 if found is not None:
@@ -150,7 +149,9 @@ class Messages(Service):
                 idempotency_key=idempotency_key,
                 metadata=extra,
             )
-            ops, events = self._append(conversation, message, await self._customer(author, store))
+            ops, events = self._append(
+                conversation, message, await self._customer(author, conversation)
+            )
             try:
                 await self._core.commit(ops, events)
             except DuplicateKeyError as exc:
@@ -163,9 +164,12 @@ class Messages(Service):
 
         return await self._core.retry(attempt)
 
-    async def _customer(self, author: Author, store: object) -> str | None:
+    async def _customer(self, author: Author, conversation: Conversation) -> str | None:
         if author.role is not AuthorRole.CUSTOMER:
             return None
+        if author.id == conversation.contact_id:
+            return author.id
+        # Possibly an id that was merged into the conversation's contact.
         return (await Contacts(self._core).get(author.id or "")).id
 
     def _append(
