@@ -153,3 +153,42 @@ async def test_processes_sharing_a_file_keep_one_gapless_history(tmp_path: Path)
             e for e in (await kit.events.list(limit=1000)).items if e.type == "message.created"
         ]
         assert len(created) == 75
+
+
+async def test_commit_waits_for_a_lock_held_elsewhere_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    import anyio
+
+    db = tmp_path / "locked.db"
+    async with AsyncChatKit(f"sqlite:///{db}") as kit:
+        ada = await kit.contacts.create(name="Ada")
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await anyio.sleep(0.01)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ticker)
+            with anyio.fail_after(10):
+                send = tg.start_soon
+                done = anyio.Event()
+
+                async def write() -> None:
+                    await kit.contacts.update(ada.id, name="Ada L.")
+                    done.set()
+
+                send(write)
+                await anyio.sleep(0.3)
+                assert not done.is_set()  # still waiting for the lock...
+                assert ticks >= 10  # ...while the event loop keeps running
+                other.execute("COMMIT")
+                await done.wait()
+            tg.cancel_scope.cancel()
+        other.close()
+        assert (await kit.contacts.get(ada.id)).name == "Ada L."
