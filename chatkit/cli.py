@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections import Counter
+from collections.abc import Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -36,6 +37,15 @@ _ROLE_STYLE = {
     AuthorRole.BOT: "magenta",
     AuthorRole.SYSTEM: "dim",
 }
+
+
+def _run(job: Coroutine[Any, Any, None]) -> None:
+    """Run ``job``; a chatkit error becomes a red message and exit status 1."""
+    try:
+        asyncio.run(job)
+    except ChatKitError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
 
 
 def _sqlite_url(path: Path) -> str:
@@ -159,11 +169,7 @@ def demo(
     """Run a scripted support conversation on SQLite and print it."""
     if db is None:
         db = Path(tempfile.mkdtemp(prefix="chatkit-demo-")) / "demo.db"
-    try:
-        asyncio.run(_demo(_sqlite_url(db)))
-    except ChatKitError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
+    _run(_demo(_sqlite_url(db)))
     console.print(f"\n[dim]stored in {db}[/]")
 
 
@@ -181,11 +187,7 @@ def migrate(
             detail = f" (schema version {await version()})" if version is not None else ""
             console.print(f"{kit.store!r} is ready{detail}")
 
-    try:
-        asyncio.run(run())
-    except ChatKitError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
+    _run(run())
 
 
 @app.command()
@@ -213,11 +215,7 @@ def events(
             if page.next_cursor:
                 console.print(f"[dim]more: --after {page.next_cursor}[/]")
 
-    try:
-        asyncio.run(run())
-    except ChatKitError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
+    _run(run())
 
 
 @app.command()
