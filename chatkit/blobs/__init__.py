@@ -1,0 +1,8 @@
+"""Blob stores for attachment bytes."""
+
+from __future__ import annotations
+
+from .base import BlobInfo, BlobStore, check_key
+from .local import LocalBlobStore
+
+__all__ = ["BlobInfo", "BlobStore", "LocalBlobStore", "check_key"]
