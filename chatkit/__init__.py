@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from ._facade import AsyncChatKit, ChatKit, SyncSubscription
 from .errors import (
+    AttachmentError,
+    AttachmentTooLargeError,
+    AttachmentTypeError,
     ChatKitError,
     ConfigurationError,
     ConflictError,
@@ -33,10 +36,14 @@ from .errors import (
     PluginNotFoundError,
     SchemaVersionError,
     StoreError,
+    TooManyAttachmentsError,
 )
 from .events import Event, parse_event
 from .models import (
     Agent,
+    Attachment,
+    AttachmentInfo,
+    AttachmentKind,
     Author,
     AuthorRole,
     Channel,
@@ -55,13 +62,20 @@ from .models import (
     TicketStatus,
 )
 from .services import Inbound, Subscription
-from .settings import ChatKitSettings
+from .settings import AttachmentLimits, ChatKitSettings
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Agent",
     "AsyncChatKit",
+    "Attachment",
+    "AttachmentError",
+    "AttachmentInfo",
+    "AttachmentKind",
+    "AttachmentLimits",
+    "AttachmentTooLargeError",
+    "AttachmentTypeError",
     "Author",
     "AuthorRole",
     "Channel",
@@ -99,6 +113,7 @@ __all__ = [
     "Ticket",
     "TicketNote",
     "TicketStatus",
+    "TooManyAttachmentsError",
     "__version__",
     "parse_event",
 ]

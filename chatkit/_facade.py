@@ -19,9 +19,19 @@ from typing import Any, Concatenate, Generic, TypeVar, overload
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from typing_extensions import ParamSpec, Self
 
+from .blobs import BlobStore, LocalBlobStore
 from .errors import ChatKitError, ConfigurationError
 from .events import Event
-from .services import Agents, Contacts, Conversations, Events, Messages, Subscription, Tickets
+from .services import (
+    Agents,
+    Attachments,
+    Contacts,
+    Conversations,
+    Events,
+    Messages,
+    Subscription,
+    Tickets,
+)
 from .services._core import Core
 from .settings import ChatKitSettings, default_url
 from .stores import Store, open_store
@@ -42,9 +52,13 @@ class AsyncChatKit:
             else ``sqlite:///chatkit.db`` (a file in the working directory).
         store: A store object instead of a URL.
         settings: Behaviour settings; the defaults need no changes.
+        blobs: Where attachment bytes go. Default: beside a SQLite file
+            (``support.db-blobs/``), in memory for ``memory://``, else
+            ``./chatkit-blobs``.
 
     Attributes:
         contacts: Customers and their identities (`Contacts`).
+        attachments: Uploads and downloads (`Attachments`).
         agents: Agent profiles (`Agents`).
         conversations: Conversation lifecycle (`Conversations`).
         messages: Sending, receiving and history (`Messages`).
@@ -67,6 +81,7 @@ class AsyncChatKit:
         *,
         store: Store | None = None,
         settings: ChatKitSettings | None = None,
+        blobs: BlobStore | None = None,
     ) -> None:
         if url is not None and store is not None:
             raise ConfigurationError("pass either url or store, not both")
@@ -74,8 +89,10 @@ class AsyncChatKit:
             url = url or default_url()
             store = open_store(url)
         self.url = url
-        self._core = Core(store, settings or ChatKitSettings())
+        blobs = blobs or store.default_blob_store() or LocalBlobStore("chatkit-blobs")
+        self._core = Core(store, settings or ChatKitSettings(), blobs)
         self.contacts = Contacts(self._core)
+        self.attachments = Attachments(self._core)
         self.agents = Agents(self._core)
         self.conversations = Conversations(self._core)
         self.messages = Messages(self._core)
@@ -89,6 +106,11 @@ class AsyncChatKit:
     def store(self) -> Store:
         """The store this kit writes to."""
         return self._core.store
+
+    @property
+    def blobs(self) -> BlobStore:
+        """Where attachment bytes go."""
+        return self._core.blobs
 
     @property
     def settings(self) -> ChatKitSettings:
@@ -193,6 +215,27 @@ class SyncContacts(_SyncResource[Contacts]):
     add_identity = _sync(Contacts.add_identity)
     list = _sync(Contacts.list)
     merge = _sync(Contacts.merge)
+
+
+class SyncAttachments(_SyncResource[Attachments]):
+    """Blocking twin of `Attachments`."""
+
+    upload = _sync(Attachments.upload)
+    get = _sync(Attachments.get)
+    read = _sync(Attachments.read)
+
+    def open(self, attachment_id: str) -> Iterator[bytes]:
+        """Blocking twin of `Attachments.open`: iterate the bytes in chunks."""
+        stream = self._target.open(attachment_id)
+        portal = self._runner.portal()
+        try:
+            while True:
+                try:
+                    yield portal.call(stream.__anext__)
+                except StopAsyncIteration:
+                    return
+        finally:
+            portal.call(stream.aclose)
 
 
 class SyncAgents(_SyncResource[Agents]):
@@ -332,12 +375,14 @@ class ChatKit:
         *,
         store: Store | None = None,
         settings: ChatKitSettings | None = None,
+        blobs: BlobStore | None = None,
     ) -> None:
-        self.aio = AsyncChatKit(url, store=store, settings=settings)
+        self.aio = AsyncChatKit(url, store=store, settings=settings, blobs=blobs)
         """The async kit underneath, for code that mixes both styles."""
         self._runner = _Runner()
         self._finalizer = weakref.finalize(self, self._runner.stop, self.aio)
         self.contacts = SyncContacts(self.aio.contacts, self._runner)
+        self.attachments = SyncAttachments(self.aio.attachments, self._runner)
         self.agents = SyncAgents(self.aio.agents, self._runner)
         self.conversations = SyncConversations(self.aio.conversations, self._runner)
         self.messages = SyncMessages(self.aio.messages, self._runner)

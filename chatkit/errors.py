@@ -14,6 +14,10 @@ ChatKitError
 ├── InvalidInputError             bad arguments; nothing was written
 │   ├── MessageTooLargeError
 │   ├── ConversationClosedError   closed conversations take no messages
+│   └── AttachmentError           an upload breaks a limit
+│       ├── AttachmentTooLargeError
+│       ├── AttachmentTypeError
+│       └── TooManyAttachmentsError
 │   └── InvalidTransitionError    e.g. closed -> open
 ├── NotFoundError                 unknown id
 ├── ConflictError                 a concurrent writer won; safe to retry
@@ -27,6 +31,10 @@ ChatKitError
 from __future__ import annotations
 
 __all__ = [
+    "AttachmentError",
+    "AttachmentTooLargeError",
+    "AttachmentTypeError",
+    "TooManyAttachmentsError",
     "ChatKitError",
     "ConfigurationError",
     "ConflictError",
@@ -136,6 +144,50 @@ class ConversationClosedError(InvalidInputError):
     def __init__(self, conversation_id: str) -> None:
         super().__init__(f"conversation {conversation_id} is closed", field="conversation_id")
         self.conversation_id = conversation_id
+
+
+class AttachmentError(InvalidInputError):
+    """An attachment breaks a configured limit. Nothing was stored."""
+
+
+class AttachmentTooLargeError(AttachmentError):
+    """The upload is bigger than `AttachmentLimits.max_bytes`.
+
+    Attributes:
+        limit: The limit in bytes.
+    """
+
+    def __init__(self, *, limit: int) -> None:
+        super().__init__(f"attachment is larger than the limit of {limit} bytes", field="source")
+        self.limit = limit
+
+
+class AttachmentTypeError(AttachmentError):
+    """The content's type is not in `AttachmentLimits.allowed_types`.
+
+    Attributes:
+        mime_type: The type sniffed from the content.
+    """
+
+    def __init__(self, *, mime_type: str) -> None:
+        super().__init__(f"attachments of type {mime_type} are not allowed", field="source")
+        self.mime_type = mime_type
+
+
+class TooManyAttachmentsError(AttachmentError):
+    """A message carries more attachments than `AttachmentLimits.max_per_message`.
+
+    Attributes:
+        count: How many were given.
+        limit: The limit.
+    """
+
+    def __init__(self, *, count: int, limit: int) -> None:
+        super().__init__(
+            f"{count} attachments on one message; the limit is {limit}", field="attachments"
+        )
+        self.count = count
+        self.limit = limit
 
 
 class NotFoundError(ChatKitError):

@@ -6,7 +6,7 @@ import os
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DEFAULT_URL", "ChatKitSettings", "default_url"]
+__all__ = ["DEFAULT_URL", "AttachmentLimits", "ChatKitSettings", "default_url"]
 
 DEFAULT_URL = "sqlite:///chatkit.db"
 """Store used when no URL is given and ``CHATKIT_URL`` is unset: ``chatkit.db``
@@ -16,6 +16,35 @@ in the current working directory."""
 def default_url() -> str:
     """``$CHATKIT_URL`` when set, else `DEFAULT_URL`."""
     return os.environ.get("CHATKIT_URL") or DEFAULT_URL
+
+
+class AttachmentLimits(BaseModel):
+    """What uploads are accepted.
+
+    Attributes:
+        max_bytes: Largest attachment, in bytes (default 100 MiB: video messages).
+        max_per_message: Most attachments on one message.
+        allowed_types: MIME types accepted, ``*`` as a subtype wildcard
+            (``"image/*"``). Types are sniffed from the content.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    max_per_message: int = Field(default=10, ge=1, le=100)
+    allowed_types: tuple[str, ...] = (
+        "image/*",
+        "video/*",
+        "audio/*",
+        "application/pdf",
+        "application/zip",
+        "text/plain",
+    )
+
+    def allows(self, mime_type: str) -> bool:
+        """Whether ``mime_type`` matches one of `allowed_types`."""
+        major = mime_type.split("/", 1)[0]
+        return any(t in (mime_type, f"{major}/*", "*/*") for t in self.allowed_types)
 
 
 class ChatKitSettings(BaseModel):
@@ -31,6 +60,7 @@ class ChatKitSettings(BaseModel):
         event_poll_interval: Seconds between outbox checks of an idle
             subscriber, which catch events committed by other processes.
             Events from this process arrive at once.
+        attachments: Limits on uploads.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -39,3 +69,4 @@ class ChatKitSettings(BaseModel):
     acknowledgement: str | None = None
     conflict_retries: int = Field(default=50, ge=0)
     event_poll_interval: float = Field(default=1.0, gt=0)
+    attachments: AttachmentLimits = Field(default_factory=AttachmentLimits)

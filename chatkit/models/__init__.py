@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._base import Page, Record, UTCDateTime, new_id, utcnow
 from .agents import Agent
+from .attachments import Attachment, AttachmentInfo, AttachmentKind
 from .contacts import Contact, Identity, IdentityKind, IdentityRecord, normalize_identity
 from .context import ConversationContext
 from .conversations import TRANSITIONS, Channel, Conversation, ConversationStatus, Priority
@@ -21,6 +22,9 @@ __all__ = [
     "TICKET_TRANSITIONS",
     "TRANSITIONS",
     "Agent",
+    "Attachment",
+    "AttachmentInfo",
+    "AttachmentKind",
     "Author",
     "AuthorRole",
     "Channel",

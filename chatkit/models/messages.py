@@ -5,9 +5,11 @@ from __future__ import annotations
 from enum import Enum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import Field, JsonValue
 
 from ._base import Record, SafeText
+from .attachments import AttachmentInfo
+from .authors import Author, AuthorRole
 from .conversations import Channel
 
 __all__ = ["Author", "AuthorRole", "Message", "MessageKind"]
@@ -24,56 +26,6 @@ class MessageKind(str, Enum):
     """An activity entry written by chatkit or a bot (acknowledgements, status changes)."""
 
 
-class AuthorRole(str, Enum):
-    """Who wrote a message."""
-
-    CUSTOMER = "customer"
-    AGENT = "agent"
-    BOT = "bot"
-    SYSTEM = "system"
-
-
-class Author(BaseModel):
-    """The writer of a message.
-
-    Example:
-        >>> Author.agent("ag_123").role
-        <AuthorRole.AGENT: 'agent'>
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    role: AuthorRole
-    id: str | None = None
-    """Contact id for customers, agent id for agents, free-form for bots."""
-
-    @model_validator(mode="after")
-    def _id_required(self) -> Author:
-        if self.role in (AuthorRole.CUSTOMER, AuthorRole.AGENT) and not self.id:
-            raise ValueError(f"a {self.role.value} author needs an id")
-        return self
-
-    @classmethod
-    def customer(cls, contact_id: str) -> Author:
-        """The contact ``contact_id``."""
-        return cls(role=AuthorRole.CUSTOMER, id=contact_id)
-
-    @classmethod
-    def agent(cls, agent_id: str) -> Author:
-        """The agent ``agent_id``."""
-        return cls(role=AuthorRole.AGENT, id=agent_id)
-
-    @classmethod
-    def system(cls) -> Author:
-        """chatkit itself."""
-        return cls(role=AuthorRole.SYSTEM)
-
-    @classmethod
-    def bot(cls, name: str = "bot") -> Author:
-        """An automated responder."""
-        return cls(role=AuthorRole.BOT, id=name)
-
-
 class Message(Record):
     """One entry in a conversation.
 
@@ -87,6 +39,7 @@ class Message(Record):
         idempotency_key: Client-chosen key; a retried send with the same key
             returns the first message instead of writing a second one.
         metadata: Free JSON for the application.
+        attachments: Images, files and video messages sent with it.
     """
 
     table: ClassVar[str] = "messages"
@@ -104,3 +57,4 @@ class Message(Record):
     text: SafeText
     idempotency_key: str | None = Field(default=None, max_length=200)
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    attachments: list[AttachmentInfo] = Field(default_factory=list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .agents import Agents
+from .attachments import Attachments
 from .contacts import Contacts
 from .conversations import Conversations
 from .events import Events, Subscription
@@ -11,6 +12,7 @@ from .tickets import Tickets
 
 __all__ = [
     "Agents",
+    "Attachments",
     "Contacts",
     "Conversations",
     "Events",

@@ -12,6 +12,7 @@ from typing import Any, Final, TypeVar
 
 import pydantic
 
+from ..blobs import BlobStore
 from ..errors import ConflictError, DuplicateKeyError, InvalidInputError, StoreError
 from ..events import Event
 from ..models._base import Page, Record, utcnow
@@ -111,11 +112,13 @@ class Core:
     Args:
         store: The (possibly unopened) store.
         settings: Behaviour settings.
+        blobs: Where attachment bytes go.
     """
 
-    def __init__(self, store: Store, settings: ChatKitSettings) -> None:
+    def __init__(self, store: Store, settings: ChatKitSettings, blobs: BlobStore) -> None:
         self.store = store
         self.settings = settings
+        self.blobs = blobs
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
         self._changed: asyncio.Event | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
@@ -12,10 +12,12 @@ from ..errors import (
     DuplicateKeyError,
     InvalidInputError,
     MessageTooLargeError,
+    TooManyAttachmentsError,
 )
 from ..events import Event, MessageCreated
 from ..models import (
     Agent,
+    Attachment,
     Author,
     AuthorRole,
     Channel,
@@ -30,7 +32,7 @@ from ..models import (
 )
 from ..models._base import new_id, utcnow
 from ..stores.base import Insert, Lt, Op, Update
-from ._core import check_id, check_limit, checked, decode_cursor, encode_cursor
+from ._core import bump, check_id, check_limit, checked, decode_cursor, encode_cursor
 from .contacts import Contacts, IdentityLike, Service, as_identity
 from .conversations import Conversations, transition
 
@@ -90,6 +92,7 @@ class Messages(Service):
         channel: Channel | str | None = None,
         idempotency_key: str | None = None,
         metadata: Mapping[str, JsonValue] | None = None,
+        attachments: Sequence[str] = (),
     ) -> Message:
         """Add a message to a conversation.
 
@@ -104,9 +107,13 @@ class Messages(Service):
             idempotency_key: Retrying with the same key returns the first message
                 instead of writing a second.
             metadata: Free JSON for the application.
+            attachments: Ids of attachments uploaded to this conversation with
+                `Attachments.upload` and not sent yet. With attachments the
+                text may be empty.
 
         Raises:
             NotFoundError: No such conversation, or the agent author does not exist.
+            TooManyAttachmentsError: More attachments than the limit.
             ConversationClosedError: The conversation is closed.
             MessageTooLargeError: The text is over the limit.
             InvalidInputError: Empty text, bad unicode, wrong author for the kind,
@@ -115,7 +122,15 @@ class Messages(Service):
         check_id(conversation_id, "conversation_id")
         if not isinstance(author, Author):
             raise InvalidInputError("author must be an Author", field="author")
-        if not isinstance(text, str) or not text.strip():
+        if isinstance(attachments, str) or not all(isinstance(a, str) for a in attachments):
+            raise InvalidInputError(
+                "attachments must be a list of attachment ids", field="attachments"
+            )
+        attachment_ids = list(dict.fromkeys(attachments))
+        most = self._core.settings.attachments.max_per_message
+        if len(attachment_ids) > most:
+            raise TooManyAttachmentsError(count=len(attachment_ids), limit=most)
+        if not isinstance(text, str) or not (text.strip() or attachment_ids):
             raise InvalidInputError("message text must be a non-empty string", field="text")
         limit = self._core.settings.max_message_length
         if len(text) > limit:
@@ -137,6 +152,7 @@ class Messages(Service):
                 if found is not None:
                     return self._same(found, text)
             conversation = await self._load(Conversation, conversation_id, "conversation")
+            uploads = [await self._unsent(conversation, a) for a in attachment_ids]
             message = checked(
                 Message,
                 id=new_id("msg"),
@@ -148,10 +164,12 @@ class Messages(Service):
                 text=text,
                 idempotency_key=idempotency_key,
                 metadata=extra,
+                attachments=[a.info() for a in uploads],
             )
             ops, events = self._append(
                 conversation, message, await self._customer(author, conversation)
             )
+            ops += [Update(bump(a, message_id=message.id)) for a in uploads]
             try:
                 await self._core.commit(ops, events)
             except DuplicateKeyError as exc:
@@ -208,6 +226,18 @@ class Messages(Service):
             )
         )
         return [Update(updated), Insert(message)], events
+
+    async def _unsent(self, conversation: Conversation, attachment_id: str) -> Attachment:
+        attachment = await self._load(Attachment, attachment_id, "attachment")
+        if attachment.conversation_id != conversation.id:
+            raise InvalidInputError(
+                f"attachment {attachment_id} belongs to another conversation", field="attachments"
+            )
+        if attachment.message_id is not None:
+            raise InvalidInputError(
+                f"attachment {attachment_id} was already sent", field="attachments"
+            )
+        return attachment
 
     async def _by_key(self, conversation_id: str, key: str) -> Message | None:
         store = await self._core.ready()

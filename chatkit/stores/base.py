@@ -23,6 +23,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, ClassVar, TypeAlias, TypeVar
 
+from ..blobs import BlobStore
 from ..events import Event
 from ..models._base import Record
 
@@ -205,6 +206,10 @@ class Store(ABC):
     @abstractmethod
     async def last_position(self) -> int:
         """Return the position of the newest outbox event (0 when there is none)."""
+
+    def default_blob_store(self) -> BlobStore | None:
+        """The blob store a kit on this store uses when none is given (``None``: no default)."""
+        return None
 
     @abstractmethod
     async def get_cursor(self, consumer: str) -> int:

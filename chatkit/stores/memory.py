@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ..blobs import BlobStore, MemoryBlobStore
 from ..errors import ConfigurationError, ConflictError, DuplicateKeyError, StoreError
 from ..events import Event, parse_event
 from ..models._base import Record
@@ -189,6 +190,10 @@ class MemoryStore(Store):
     async def last_position(self) -> int:
         self._check_open()
         return len(self._events)
+
+    def default_blob_store(self) -> BlobStore:
+        """A fresh in-memory blob store."""
+        return MemoryBlobStore()
 
     async def get_cursor(self, consumer: str) -> int:
         self._check_open()

@@ -40,6 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 import anyio.to_thread
 from pydantic import TypeAdapter
 
+from ..blobs import BlobStore, LocalBlobStore
 from ..errors import (
     ChatKitError,
     ConfigurationError,
@@ -347,6 +348,10 @@ class SQLiteStore(Store):
     async def last_position(self) -> int:
         rows = await self._read("SELECT MAX(position) FROM events", ())
         return int(rows[0][0] or 0)
+
+    def default_blob_store(self) -> BlobStore:
+        """A directory beside the database: ``support.db`` keeps blobs in ``support.db-blobs/``."""
+        return LocalBlobStore(self.path.with_name(self.path.name + "-blobs"))
 
     async def get_cursor(self, consumer: str) -> int:
         rows = await self._read("SELECT position FROM consumer_cursors WHERE name = ?", (consumer,))

@@ -69,6 +69,16 @@ MIGRATIONS: list[list[str]] = [
             updated_at TEXT NOT NULL)""",
         "CREATE INDEX events_conversation ON events(conversation_id, position)",
     ],
+    # 3: attachments (bytes live in the blob store; this is their metadata).
+    [
+        """CREATE TABLE attachments (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id),
+            message_id TEXT REFERENCES messages(id),
+            data TEXT NOT NULL)""",
+        "CREATE INDEX attachments_conversation ON attachments(conversation_id)",
+        "CREATE INDEX attachments_message ON attachments(message_id)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
