@@ -61,8 +61,9 @@ from .models import (
     TicketNote,
     TicketStatus,
 )
-from .services import Inbound, Subscription
+from .services import Inbound, SMTPSettings, Subscription
 from .settings import AttachmentLimits, ChatKitSettings
+from .transcripts import Transcript, TranscriptFormat
 
 __version__ = "0.1.0"
 
@@ -106,6 +107,7 @@ __all__ = [
     "PluginLoadError",
     "PluginNotFoundError",
     "Priority",
+    "SMTPSettings",
     "SchemaVersionError",
     "StoreError",
     "Subscription",
@@ -114,6 +116,8 @@ __all__ = [
     "TicketNote",
     "TicketStatus",
     "TooManyAttachmentsError",
+    "Transcript",
+    "TranscriptFormat",
     "__version__",
     "parse_event",
 ]

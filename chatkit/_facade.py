@@ -31,6 +31,7 @@ from .services import (
     Messages,
     Subscription,
     Tickets,
+    Transcripts,
 )
 from .services._core import Core
 from .settings import ChatKitSettings, default_url
@@ -64,6 +65,7 @@ class AsyncChatKit:
         messages: Sending, receiving and history (`Messages`).
         tickets: Follow-up tickets (`Tickets`).
         events: The event outbox (`Events`).
+        transcripts: Render, export and e-mail transcripts (`Transcripts`).
 
     Example:
         ```python
@@ -98,6 +100,7 @@ class AsyncChatKit:
         self.messages = Messages(self._core)
         self.tickets = Tickets(self._core)
         self.events = Events(self._core)
+        self.transcripts = Transcripts(self._core)
 
     def __repr__(self) -> str:
         return f"AsyncChatKit(store={self._core.store!r})"
@@ -353,6 +356,16 @@ class SyncEvents(_SyncResource[Events]):
         )
 
 
+class SyncTranscripts(_SyncResource[Transcripts]):
+    """Blocking twin of `Transcripts`."""
+
+    get = _sync(Transcripts.get)
+    render = _sync(Transcripts.render)
+    select = _sync(Transcripts.select)
+    export = _sync(Transcripts.export)
+    email = _sync(Transcripts.email)
+
+
 class ChatKit:
     """The chatkit SDK, blocking API for scripts, Django, Flask and the REPL.
 
@@ -388,6 +401,7 @@ class ChatKit:
         self.messages = SyncMessages(self.aio.messages, self._runner)
         self.tickets = SyncTickets(self.aio.tickets, self._runner)
         self.events = SyncEvents(self.aio.events, self._runner)
+        self.transcripts = SyncTranscripts(self.aio.transcripts, self._runner)
 
     def __repr__(self) -> str:
         return f"ChatKit(store={self.aio.store!r})"

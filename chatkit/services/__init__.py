@@ -9,6 +9,7 @@ from .conversations import Conversations
 from .events import Events, Subscription
 from .messages import Inbound, Messages
 from .tickets import Tickets
+from .transcripts import SMTPSettings, Transcripts
 
 __all__ = [
     "Agents",
@@ -19,5 +20,7 @@ __all__ = [
     "Inbound",
     "Messages",
     "Subscription",
+    "SMTPSettings",
     "Tickets",
+    "Transcripts",
 ]

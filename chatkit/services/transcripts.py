@@ -1,0 +1,293 @@
+"""Transcripts: render, export (with attachments) and e-mail conversations."""
+
+from __future__ import annotations
+
+import builtins
+import smtplib
+import ssl
+import zipfile
+from collections.abc import Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import anyio.to_thread
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from ..errors import InvalidInputError
+from ..models import (
+    Agent,
+    Attachment,
+    AuthorRole,
+    Channel,
+    Conversation,
+    IdentityKind,
+    Message,
+    MessageKind,
+)
+from ..stores.base import In
+from ..transcripts import Transcript, TranscriptFormat, render
+from .contacts import Contacts, Service
+
+__all__ = ["SMTPSettings", "Transcripts"]
+
+
+class SMTPSettings(BaseModel):
+    """Where and how to send e-mail.
+
+    Attributes:
+        host: SMTP server.
+        port: Port (587 with STARTTLS, 465 with implicit TLS, 25 plain).
+        sender: The From address.
+        username: Login, if the server wants one.
+        password: Password (never shown in ``repr`` or logs).
+        starttls: Upgrade the connection with STARTTLS.
+        use_tls: Connect with implicit TLS (port 465).
+        timeout: Seconds before giving up.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    sender: str
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = True
+    use_tls: bool = False
+    timeout: float = Field(default=30.0, gt=0)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInputError(f"unknown time zone {name!r}", field="time_zone") from exc
+
+
+def _format(value: TranscriptFormat | str) -> TranscriptFormat:
+    try:
+        return TranscriptFormat(value)
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"format must be one of {[f.value for f in TranscriptFormat]}", field="format"
+        ) from exc
+
+
+class Transcripts(Service):
+    """Conversations as readable records for managers, customers and archives.
+
+    Example:
+        ```python
+        print(await kit.transcripts.render(conv.id, format="text", time_zone="Asia/Seoul"))
+        await kit.transcripts.export("week.zip", since=monday, tag="refund", attachments=True)
+        ```
+    """
+
+    async def get(self, conversation_id: str, *, include_notes: bool = False) -> Transcript:
+        """Gather one conversation's transcript (private notes only on request).
+
+        Raises:
+            NotFoundError: No such conversation.
+        """
+        conversation = await self._load(Conversation, conversation_id, "conversation")
+        contact = await Contacts(self._core).get(conversation.contact_id)
+        store = self._core.store
+        messages = await store.find(Message, {"conversation_id": conversation.id}, order_by="seq")
+        if not include_notes:
+            messages = [m for m in messages if m.kind is not MessageKind.NOTE]
+        agent_ids = {
+            m.author.id for m in messages if m.author.role is AuthorRole.AGENT and m.author.id
+        }
+        agents = {a.id: a for a in await store.find(Agent, {"id": In(sorted(agent_ids))})}
+        return Transcript(
+            conversation=conversation,
+            contact=contact,
+            agents=agents,
+            messages=messages,
+            includes_notes=include_notes,
+        )
+
+    async def render(
+        self,
+        conversation_id: str,
+        *,
+        format: TranscriptFormat | str = TranscriptFormat.TEXT,
+        include_notes: bool = False,
+        time_zone: str = "UTC",
+    ) -> str:
+        """Render one conversation as text, HTML or JSON.
+
+        Args:
+            conversation_id: The conversation.
+            format: ``text``, ``html`` or ``json``.
+            include_notes: Include agents' private notes.
+            time_zone: IANA zone for the time stamps, e.g. ``"Europe/Istanbul"``.
+        """
+        fmt, zone = _format(format), _zone(time_zone)
+        return render(await self.get(conversation_id, include_notes=include_notes), fmt, zone)
+
+    async def select(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        agent_id: str | None = None,
+        tag: str | None = None,
+        channel: Channel | str | None = None,
+    ) -> builtins.list[Conversation]:
+        """Conversations active in ``[since, until)`` matching every filter given.
+
+        Args:
+            since: Last activity at or after this (aware) time.
+            until: Last activity before this time.
+            agent_id: Assigned to this agent.
+            tag: Carrying this tag.
+            channel: Used this channel at some point.
+        """
+        for name, moment in (("since", since), ("until", until)):
+            if moment is not None and (not isinstance(moment, datetime) or moment.tzinfo is None):
+                raise InvalidInputError(f"{name} must be a timezone-aware datetime", field=name)
+        wanted_channel = Channel(channel) if channel is not None else None
+        where = {"assignee_id": agent_id} if agent_id is not None else None
+        store = await self._core.ready()
+        found = []
+        for conv in await store.find(Conversation, where, order_by="activity_key"):
+            active = conv.last_message_at or conv.updated_at
+            if since is not None and active < since:
+                continue
+            if until is not None and active >= until:
+                continue
+            if tag is not None and tag.strip().lower() not in conv.tags:
+                continue
+            if wanted_channel is not None and wanted_channel not in conv.channels:
+                continue
+            found.append(conv)
+        return found
+
+    async def export(
+        self,
+        path: str | Path,
+        *,
+        conversation_ids: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        agent_id: str | None = None,
+        tag: str | None = None,
+        channel: Channel | str | None = None,
+        format: TranscriptFormat | str = TranscriptFormat.HTML,
+        include_notes: bool = False,
+        time_zone: str = "UTC",
+        attachments: bool = False,
+    ) -> Path:
+        """Write transcripts to ``path``.
+
+        One conversation without attachments becomes a single file; anything
+        more becomes a zip with one transcript per conversation and, with
+        ``attachments=True``, the attachment files under
+        ``attachments/<conversation id>/``.
+
+        Returns:
+            The path written.
+        """
+        fmt, zone = _format(format), _zone(time_zone)
+        if conversation_ids is None:
+            chosen = [
+                c.id
+                for c in await self.select(
+                    since=since, until=until, agent_id=agent_id, tag=tag, channel=channel
+                )
+            ]
+        else:
+            chosen = list(conversation_ids)
+        target = Path(path)
+        transcripts = [await self.get(c, include_notes=include_notes) for c in chosen]
+        if len(transcripts) == 1 and not attachments:
+            text = render(transcripts[0], fmt, zone)
+            await anyio.to_thread.run_sync(lambda: target.write_text(text, encoding="utf-8"))
+            return target
+        archive = await anyio.to_thread.run_sync(lambda: zipfile.ZipFile(target, "w"))
+        try:
+            for transcript in transcripts:
+                conv_id = transcript.conversation.id
+                body = render(transcript, fmt, zone)
+                await anyio.to_thread.run_sync(archive.writestr, f"{conv_id}{fmt.suffix}", body)
+                if attachments:
+                    await self._bundle(archive, transcript)
+        finally:
+            await anyio.to_thread.run_sync(archive.close)
+        return target
+
+    async def _bundle(self, archive: zipfile.ZipFile, transcript: Transcript) -> None:
+        for message in transcript.messages:
+            for info in message.attachments:
+                name = f"attachments/{transcript.conversation.id}/{info.id}-{info.name}"
+                handle = await anyio.to_thread.run_sync(archive.open, name, "w")
+                try:
+                    record = await self._load(Attachment, info.id, "attachment")
+                    async for chunk in self._core.blobs.open(record.blob_key):
+                        await anyio.to_thread.run_sync(handle.write, chunk)
+                finally:
+                    await anyio.to_thread.run_sync(handle.close)
+
+    async def email(
+        self,
+        conversation_id: str,
+        *,
+        smtp: SMTPSettings,
+        to: str | None = None,
+        time_zone: str = "UTC",
+        subject: str | None = None,
+    ) -> str:
+        """E-mail a conversation's transcript (HTML with a plain-text part) to the customer.
+
+        Private notes are never included.
+
+        Args:
+            conversation_id: The conversation.
+            smtp: The SMTP server to use.
+            to: Recipient; default: the contact's e-mail identity.
+            time_zone: Zone for the time stamps.
+            subject: Subject line; a sensible default otherwise.
+
+        Returns:
+            The address it was sent to.
+
+        Raises:
+            InvalidInputError: No recipient (the contact has no e-mail address).
+        """
+        zone = _zone(time_zone)
+        transcript = await self.get(conversation_id, include_notes=False)
+        if to is None:
+            emails = [
+                i.value for i in transcript.contact.identities if i.kind is IdentityKind.EMAIL
+            ]
+            if not emails:
+                raise InvalidInputError("the contact has no e-mail address; pass to=", field="to")
+            to = emails[0]
+        mail = EmailMessage()
+        mail["From"] = smtp.sender
+        mail["To"] = to
+        mail["Subject"] = subject or "Your conversation with our support team"
+        mail.set_content(render(transcript, TranscriptFormat.TEXT, zone))
+        mail.add_alternative(render(transcript, TranscriptFormat.HTML, zone), subtype="html")
+        await anyio.to_thread.run_sync(_send_mail, smtp, mail)
+        return to
+
+
+def _send_mail(settings: SMTPSettings, mail: EmailMessage) -> None:
+    context = ssl.create_default_context()
+    client: smtplib.SMTP
+    if settings.use_tls:
+        client = smtplib.SMTP_SSL(
+            settings.host, settings.port, timeout=settings.timeout, context=context
+        )
+    else:
+        client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    with client:
+        if settings.starttls and not settings.use_tls:
+            client.starttls(context=context)
+        if settings.username and settings.password:
+            client.login(settings.username, settings.password.get_secret_value())
+        client.send_message(mail)
