@@ -53,15 +53,17 @@ from .models import (
     ConversationStatus,
     Identity,
     IdentityKind,
+    LegalHold,
     Message,
     MessageKind,
     Page,
     Priority,
+    RetentionPolicy,
     Ticket,
     TicketNote,
     TicketStatus,
 )
-from .services import Inbound, SMTPSettings, Subscription
+from .services import Inbound, PurgeReport, SMTPSettings, Subscription
 from .settings import AttachmentLimits, ChatKitSettings
 from .transcripts import Transcript, TranscriptFormat
 
@@ -102,11 +104,14 @@ __all__ = [
     "MessageKind",
     "MessageTooLargeError",
     "NotFoundError",
+    "LegalHold",
     "Page",
     "PluginError",
     "PluginLoadError",
     "PluginNotFoundError",
     "Priority",
+    "PurgeReport",
+    "RetentionPolicy",
     "SMTPSettings",
     "SchemaVersionError",
     "StoreError",

@@ -29,6 +29,7 @@ from .services import (
     Conversations,
     Events,
     Messages,
+    Retention,
     Subscription,
     Tickets,
     Transcripts,
@@ -66,6 +67,7 @@ class AsyncChatKit:
         tickets: Follow-up tickets (`Tickets`).
         events: The event outbox (`Events`).
         transcripts: Render, export and e-mail transcripts (`Transcripts`).
+        retention: Legal holds and purges (`Retention`).
 
     Example:
         ```python
@@ -101,6 +103,7 @@ class AsyncChatKit:
         self.tickets = Tickets(self._core)
         self.events = Events(self._core)
         self.transcripts = Transcripts(self._core)
+        self.retention = Retention(self._core)
 
     def __repr__(self) -> str:
         return f"AsyncChatKit(store={self._core.store!r})"
@@ -366,6 +369,15 @@ class SyncTranscripts(_SyncResource[Transcripts]):
     email = _sync(Transcripts.email)
 
 
+class SyncRetention(_SyncResource[Retention]):
+    """Blocking twin of `Retention`."""
+
+    hold = _sync(Retention.hold)
+    release = _sync(Retention.release)
+    holds = _sync(Retention.holds)
+    purge = _sync(Retention.purge)
+
+
 class ChatKit:
     """The chatkit SDK, blocking API for scripts, Django, Flask and the REPL.
 
@@ -402,6 +414,7 @@ class ChatKit:
         self.tickets = SyncTickets(self.aio.tickets, self._runner)
         self.events = SyncEvents(self.aio.events, self._runner)
         self.transcripts = SyncTranscripts(self.aio.transcripts, self._runner)
+        self.retention = SyncRetention(self.aio.retention, self._runner)
 
     def __repr__(self) -> str:
         return f"ChatKit(store={self.aio.store!r})"

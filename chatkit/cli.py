@@ -1,4 +1,4 @@
-"""The ``chatkit`` command: a demo, schema migration and an event viewer."""
+"""The ``chatkit`` command: a demo, migrations, an event viewer and retention purges."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
 from ._facade import AsyncChatKit
-from .errors import ChatKitError
-from .models import Author, AuthorRole, Message, MessageKind
+from .errors import ChatKitError, ConfigurationError
+from .models import Author, AuthorRole, Message, MessageKind, RetentionPolicy
 from .models._base import utcnow
 from .settings import ChatKitSettings, default_url
 
@@ -214,6 +216,67 @@ def events(
             console.print(table)
             if page.next_cursor:
                 console.print(f"[dim]more: --after {page.next_cursor}[/]")
+
+    _run(run())
+
+
+@app.command()
+def purge(
+    url: Annotated[
+        str | None, typer.Option(help="Store URL; default $CHATKIT_URL or sqlite:///chatkit.db.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would go.")] = False,
+    default_days: Annotated[
+        int | None, typer.Option(min=1, help="Keep period in days (default: 31).")
+    ] = None,
+    allow_shorter: Annotated[
+        bool, typer.Option("--allow-shorter", help="Allow a keep period under 31 days.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Conversations per commit.")] = 100,
+) -> None:
+    """Delete conversations past the retention policy (resumable, batched)."""
+
+    async def run() -> None:
+        settings = ChatKitSettings()
+        if default_days is not None or allow_shorter:
+            try:
+                policy = RetentionPolicy(
+                    default_days=default_days or 31, allow_shorter=allow_shorter
+                )
+            except ValidationError as exc:
+                reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                raise ConfigurationError(reason) from None
+            settings = ChatKitSettings(retention=policy)
+        async with AsyncChatKit(url or default_url(), settings=settings) as kit:
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as bar:
+                task = bar.add_task("checking" if dry_run else "purging", total=None)
+
+                def advance(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                report = await kit.retention.purge(
+                    dry_run=dry_run, batch_size=batch_size, progress=advance
+                )
+        verb = "would purge" if dry_run else "purged"
+        table = Table(title=f"{verb}: {report.conversations} conversations")
+        for name in ("messages", "attachments", "attachment_bytes", "tickets"):
+            table.add_column(name.replace("_", " "))
+        table.add_row(
+            str(report.messages),
+            str(report.attachments),
+            str(report.attachment_bytes),
+            str(report.tickets),
+        )
+        console.print(table)
+        console.print(
+            f"kept: {report.held} under legal hold, {report.open_tickets} with unfinished tickets"
+        )
 
     _run(run())
 

@@ -40,6 +40,7 @@ __all__ = [
     "ConversationAssigned",
     "ConversationCreated",
     "ConversationPriorityChanged",
+    "ConversationPurged",
     "ConversationStatusChanged",
     "ConversationTagsChanged",
     "ConversationWatchersChanged",
@@ -176,6 +177,17 @@ class ConversationWatchersChanged(BaseEvent):
     watchers: list[str]
 
 
+class ConversationPurged(BaseEvent):
+    """A conversation and everything in it were deleted by a retention purge.
+
+    Carries ids and counts only: the content is gone.
+    """
+
+    type: Literal["conversation.purged"] = "conversation.purged"
+    messages: int
+    attachments: int
+
+
 class MessageCreated(BaseEvent):
     """A message, note or system entry was added to a conversation."""
 
@@ -228,6 +240,7 @@ Event: TypeAlias = Annotated[
     | ConversationPriorityChanged
     | ConversationTagsChanged
     | ConversationWatchersChanged
+    | ConversationPurged
     | MessageCreated
     | TicketCreated
     | TicketUpdated

@@ -6,6 +6,8 @@ import os
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .models.retention import RetentionPolicy
+
 __all__ = ["DEFAULT_URL", "AttachmentLimits", "ChatKitSettings", "default_url"]
 
 DEFAULT_URL = "sqlite:///chatkit.db"
@@ -61,6 +63,7 @@ class ChatKitSettings(BaseModel):
             subscriber, which catch events committed by other processes.
             Events from this process arrive at once.
         attachments: Limits on uploads.
+        retention: How long conversations are kept (see `Retention.purge`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -70,3 +73,4 @@ class ChatKitSettings(BaseModel):
     conflict_retries: int = Field(default=50, ge=0)
     event_poll_interval: float = Field(default=1.0, gt=0)
     attachments: AttachmentLimits = Field(default_factory=AttachmentLimits)
+    retention: RetentionPolicy = Field(default_factory=RetentionPolicy)

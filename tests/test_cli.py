@@ -70,3 +70,23 @@ def test_version() -> None:
     result = runner.invoke(app, ["version"])
     assert result.exit_code == 0
     assert __version__ in result.output
+
+
+def test_purge_dry_run_then_real_with_a_short_policy(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    assert runner.invoke(app, ["demo", "--db", str(db)]).exit_code == 0
+    url = f"sqlite:///{db}"
+    dry = runner.invoke(app, ["purge", "--url", url, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "would purge: 0 conversations" in dry.output
+    refused = runner.invoke(app, ["purge", "--url", url, "--default-days", "1"])
+    assert refused.exit_code == 1
+    assert "allow_shorter" in refused.output
+    raw = sqlite3.connect(db)
+    raw.execute("UPDATE tickets SET data = json_set(data, '$.status', 'closed'), status = 'closed'")
+    raw.commit()
+    raw.close()
+    # A 1-day policy still keeps yesterday's chat: nothing is old enough yet.
+    kept = runner.invoke(app, ["purge", "--url", url, "--default-days", "1", "--allow-shorter"])
+    assert kept.exit_code == 0, kept.output
+    assert "purged: 0 conversations" in kept.output

@@ -29,6 +29,7 @@ PAIRS = [
     ("events", facade.SyncEvents),
     ("attachments", facade.SyncAttachments),
     ("transcripts", facade.SyncTranscripts),
+    ("retention", facade.SyncRetention),
 ]
 
 

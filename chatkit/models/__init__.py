@@ -9,6 +9,7 @@ from .contacts import Contact, Identity, IdentityKind, IdentityRecord, normalize
 from .context import ConversationContext
 from .conversations import TRANSITIONS, Channel, Conversation, ConversationStatus, Priority
 from .messages import Author, AuthorRole, Message, MessageKind
+from .retention import MINIMUM_RETENTION_DAYS, HoldTarget, LegalHold, RetentionPolicy
 from .tickets import (
     OPEN_TICKET_STATUSES,
     TICKET_TRANSITIONS,
@@ -18,6 +19,10 @@ from .tickets import (
 )
 
 __all__ = [
+    "MINIMUM_RETENTION_DAYS",
+    "HoldTarget",
+    "LegalHold",
+    "RetentionPolicy",
     "OPEN_TICKET_STATUSES",
     "TICKET_TRANSITIONS",
     "TRANSITIONS",

@@ -8,6 +8,7 @@ from .contacts import Contacts
 from .conversations import Conversations
 from .events import Events, Subscription
 from .messages import Inbound, Messages
+from .retention import PurgeReport, Retention
 from .tickets import Tickets
 from .transcripts import SMTPSettings, Transcripts
 
@@ -20,6 +21,8 @@ __all__ = [
     "Inbound",
     "Messages",
     "Subscription",
+    "PurgeReport",
+    "Retention",
     "SMTPSettings",
     "Tickets",
     "Transcripts",

@@ -30,6 +30,7 @@ from ..models._base import Record
 __all__ = [
     "Condition",
     "Delete",
+    "DeleteEvents",
     "Gt",
     "In",
     "Insert",
@@ -74,7 +75,14 @@ class SetCursor:
     position: int
 
 
-Op: TypeAlias = Insert | Update | Delete | SetCursor
+@dataclass(frozen=True)
+class DeleteEvents:
+    """Delete every outbox event of a conversation (retention purges only)."""
+
+    conversation_id: str
+
+
+Op: TypeAlias = Insert | Update | Delete | SetCursor | DeleteEvents
 """One write inside `Store.commit`."""
 
 
@@ -206,6 +214,14 @@ class Store(ABC):
     @abstractmethod
     async def last_position(self) -> int:
         """Return the position of the newest outbox event (0 when there is none)."""
+
+    async def scrub(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Make deleted data unrecoverable from the medium, where the backend can.
+
+        Called after a retention purge. The SQLite store checkpoints and
+        truncates its WAL (deleted content is already zeroed with
+        ``secure_delete``). The default does nothing.
+        """
 
     def default_blob_store(self) -> BlobStore | None:
         """The blob store a kit on this store uses when none is given (``None``: no default)."""

@@ -7,6 +7,7 @@ as with a database.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -15,7 +16,20 @@ from ..blobs import BlobStore, MemoryBlobStore
 from ..errors import ConfigurationError, ConflictError, DuplicateKeyError, StoreError
 from ..events import Event, parse_event
 from ..models._base import Record
-from .base import Condition, Delete, Gt, In, Insert, Lt, Op, SetCursor, Store, Update, column_value
+from .base import (
+    Condition,
+    Delete,
+    DeleteEvents,
+    Gt,
+    In,
+    Insert,
+    Lt,
+    Op,
+    SetCursor,
+    Store,
+    Update,
+    column_value,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -58,7 +72,8 @@ class MemoryStore(Store):
 
     def __init__(self) -> None:
         self._tables: dict[str, dict[str, _Row]] = {}
-        self._events: list[str] = []
+        self._events: list[tuple[int, str | None, str]] = []  # position, conversation, JSON
+        self._last_position = 0
         self._cursors: dict[str, int] = {}
         self._unique: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], str]] = {}
         self._open = False
@@ -120,9 +135,13 @@ class MemoryStore(Store):
         self._check_open()
         staged: dict[tuple[str, str], tuple[type[Record], _Row | None]] = {}
         cursors: dict[str, int] = {}
+        purged: set[str] = set()
         for op in ops:
             if isinstance(op, SetCursor):
                 cursors[op.consumer] = op.position
+                continue
+            if isinstance(op, DeleteEvents):
+                purged.add(op.conversation_id)
                 continue
             kind = op.kind if isinstance(op, Delete) else type(op.record)
             key = (kind.table, op.id if isinstance(op, Delete) else op.record.id)
@@ -149,10 +168,14 @@ class MemoryStore(Store):
                 rows[id_] = row
             self._reindex(kind, None, row)
         self._cursors.update(cursors)
+        if purged:
+            self._events = [e for e in self._events if e[1] not in purged]
         positions = []
         for event in events:
-            position = len(self._events) + 1
-            self._events.append(event.model_copy(update={"position": position}).model_dump_json())
+            self._last_position += 1
+            position = self._last_position
+            data = event.model_copy(update={"position": position}).model_dump_json()
+            self._events.append((position, event.conversation_id, data))
             positions.append(position)
         return positions
 
@@ -185,11 +208,12 @@ class MemoryStore(Store):
 
     async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
         self._check_open()
-        return [parse_event(data) for data in self._events[max(after, 0) : max(after, 0) + limit]]
+        start = bisect.bisect_right(self._events, after, key=lambda e: e[0])
+        return [parse_event(data) for _, _, data in self._events[start : start + limit]]
 
     async def last_position(self) -> int:
         self._check_open()
-        return len(self._events)
+        return self._events[-1][0] if self._events else 0
 
     def default_blob_store(self) -> BlobStore:
         """A fresh in-memory blob store."""

@@ -51,7 +51,20 @@ from ..errors import (
 )
 from ..events import Event, parse_event
 from ..models._base import Record, utcnow
-from .base import Condition, Delete, Gt, In, Insert, Lt, Op, SetCursor, Store, Update, column_value
+from .base import (
+    Condition,
+    Delete,
+    DeleteEvents,
+    Gt,
+    In,
+    Insert,
+    Lt,
+    Op,
+    SetCursor,
+    Store,
+    Update,
+    column_value,
+)
 from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SQLiteStore"]
@@ -64,6 +77,12 @@ _CHECKPOINT_EVERY = 200
 INLINE_READ_LIMIT = 1000
 """Reads of at most this many rows run on the event loop thread (see module docs)."""
 _UNIQUE_FAILED = re.compile(r"UNIQUE constraint failed: (.+)")
+
+
+@dataclass
+class _Scrub:
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[None]
 
 
 @dataclass
@@ -132,7 +151,7 @@ class SQLiteStore(Store):
         self._pending: list[_Request] = []
         self._flush_scheduled = False
         self._groups_since_checkpoint = 0
-        self._queue: queue.SimpleQueue[_Request | str | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Request | _Scrub | str | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -187,6 +206,8 @@ class SQLiteStore(Store):
             )
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
+            # Deleted and overwritten content is zeroed, so a purge leaves no text behind.
+            conn.execute("PRAGMA secure_delete=ON")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {str(self.path)!r}: {exc}") from exc
         return conn
@@ -407,6 +428,9 @@ class SQLiteStore(Store):
                 if first == "checkpoint":
                     self._checkpoint(conn)
                     continue
+                if isinstance(first, _Scrub):
+                    self._scrub(conn, first)
+                    continue
                 batch = [first] if isinstance(first, _Request) else []
                 stop = False
                 while len(batch) < _MAX_GROUP:
@@ -430,6 +454,37 @@ class SQLiteStore(Store):
                     return
         finally:
             conn.close()
+
+    async def scrub(self) -> None:
+        """Checkpoint and truncate the WAL so no purged page image survives in it."""
+        if self._writer is None:
+            raise StoreError("the SQLite store is not open")
+        if self._pending:
+            self._flush()
+        loop = asyncio.get_running_loop()
+        request = _Scrub(loop, loop.create_future())
+        self._queue.put(request)
+        await request.future
+
+    @staticmethod
+    def _scrub(conn: sqlite3.Connection, request: _Scrub) -> None:
+        outcome: BaseException | None = None
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy:
+                outcome = StoreError("WAL checkpoint was blocked by another connection; retry")
+        except sqlite3.Error as exc:
+            outcome = StoreError(f"WAL checkpoint failed: {exc}")
+
+        def finish() -> None:
+            if request.future.done():
+                return
+            if outcome is None:
+                request.future.set_result(None)
+            else:
+                request.future.set_exception(outcome)
+
+        request.loop.call_soon_threadsafe(finish)
 
     @staticmethod
     def _checkpoint(conn: sqlite3.Connection) -> None:
@@ -532,6 +587,8 @@ class SQLiteStore(Store):
                         )
             elif isinstance(op, Delete):
                 conn.execute(f"DELETE FROM {op.kind.table} WHERE id = ?", (op.id,))
+            elif isinstance(op, DeleteEvents):
+                conn.execute("DELETE FROM events WHERE conversation_id = ?", (op.conversation_id,))
             elif isinstance(op, SetCursor):
                 conn.execute(
                     "INSERT INTO consumer_cursors (name, position, updated_at) VALUES (?, ?, ?) "

@@ -79,6 +79,14 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX attachments_conversation ON attachments(conversation_id)",
         "CREATE INDEX attachments_message ON attachments(message_id)",
     ],
+    # 4: legal holds that suspend purging.
+    [
+        """CREATE TABLE legal_holds (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            target_id TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX legal_holds_target ON legal_holds(target_id)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

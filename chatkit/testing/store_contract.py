@@ -33,7 +33,7 @@ from ..errors import ConflictError, DuplicateKeyError
 from ..events import ContactCreated, MessageCreated
 from ..models import Agent, Author, Contact, Conversation, Message, Priority, Ticket
 from ..models._base import new_id
-from ..stores.base import Delete, Gt, In, Insert, Lt, SetCursor, Store, Update
+from ..stores.base import Delete, DeleteEvents, Gt, In, Insert, Lt, SetCursor, Store, Update
 
 __all__ = ["StoreContract"]
 
@@ -346,6 +346,28 @@ class StoreContract:
         assert not any(isinstance(r, BaseException) for r in results[:-1])
         for contact in good:
             assert await store.get(Contact, contact.id) == contact
+
+    async def test_delete_events_removes_one_conversations_events_only(self, store: Store) -> None:
+        contact, first = await self._seed(store)
+        second = _conversation(contact)
+        await store.commit([Insert(second)])
+        for conv in (first, second, first):
+            message = _message(
+                conv, len(await store.find(Message, {"conversation_id": conv.id})) + 1
+            )
+            await store.commit(
+                [Insert(message)], [MessageCreated(conversation_id=conv.id, message=message)]
+            )
+        before = await store.read_events(0, 100)
+        await store.commit([DeleteEvents(first.id)])
+        after = await store.read_events(0, 100)
+        assert [e.position for e in after] == [
+            e.position for e in before if e.conversation_id != first.id
+        ]
+        [position] = await store.commit(
+            [], [ContactCreated(contact_id=contact.id, contact=contact)]
+        )
+        assert position > max(e.position or 0 for e in before)
 
     # -- consumer cursors ------------------------------------------------------
 

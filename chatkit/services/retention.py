@@ -1,0 +1,211 @@
+"""Retention: legal holds and the purge of conversations past their keep period."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import InvalidInputError
+from ..events import ConversationPurged
+from ..models import (
+    OPEN_TICKET_STATUSES,
+    Attachment,
+    Conversation,
+    HoldTarget,
+    LegalHold,
+    Message,
+    RetentionPolicy,
+    Ticket,
+    utcnow,
+)
+from ..models._base import new_id
+from ..stores.base import Delete, DeleteEvents, Insert, Op
+from ._core import checked
+from .contacts import Contacts, Service
+
+__all__ = ["PurgeReport", "Retention", "keep_until"]
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` after each batch of a purge."""
+
+
+class PurgeReport(BaseModel):
+    """What a purge removed (or, in a dry run, would remove).
+
+    Attributes:
+        dry_run: Nothing was deleted.
+        conversations: Conversations purged.
+        messages: Messages purged.
+        attachments: Attachments purged (records and bytes).
+        attachment_bytes: Bytes of attachment content purged.
+        tickets: Solved or closed tickets purged with their conversations.
+        held: Conversations past their period but kept by a legal hold.
+        open_tickets: Conversations past their period but kept for an unfinished ticket.
+        conversation_ids: The conversations purged.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    dry_run: bool
+    conversations: int = 0
+    messages: int = 0
+    attachments: int = 0
+    attachment_bytes: int = 0
+    tickets: int = 0
+    held: int = 0
+    open_tickets: int = 0
+    conversation_ids: list[str] = []
+
+
+def keep_until(
+    policy: RetentionPolicy, conversation: Conversation, tickets: builtins.list[Ticket]
+) -> datetime:
+    """When ``conversation`` may be purged under ``policy`` (ignoring holds)."""
+    days = [policy.default_days]
+    days += [policy.channels[c] for c in conversation.channels if c in policy.channels]
+    days += [policy.tags[t] for t in conversation.tags if t in policy.tags]
+    days += [
+        policy.ticket_statuses[t.status] for t in tickets if t.status in policy.ticket_statuses
+    ]
+    last = conversation.last_message_at or conversation.updated_at
+    return max(last, conversation.updated_at) + timedelta(days=max(days))
+
+
+class Retention(Service):
+    """Keep what you must, delete what you may.
+
+    The policy comes from `ChatKitSettings.retention` unless one is passed.
+
+    Example:
+        ```python
+        report = await kit.retention.purge(dry_run=True)
+        print(report.conversations, "conversations would go")
+        await kit.retention.hold(contact_id=ada.id, reason="case 2026-114")
+        ```
+    """
+
+    async def hold(
+        self,
+        *,
+        reason: str,
+        conversation_id: str | None = None,
+        contact_id: str | None = None,
+    ) -> LegalHold:
+        """Place a legal hold on one conversation or on all of a contact's.
+
+        Raises:
+            InvalidInputError: Not exactly one target, or no reason.
+            NotFoundError: Unknown conversation or contact.
+        """
+        if (conversation_id is None) == (contact_id is None):
+            raise InvalidInputError("hold one conversation_id or one contact_id")
+        if conversation_id is not None:
+            target, target_id = HoldTarget.CONVERSATION, conversation_id
+            await self._load(Conversation, conversation_id, "conversation")
+        else:
+            assert contact_id is not None
+            target, target_id = HoldTarget.CONTACT, (await Contacts(self._core).get(contact_id)).id
+        hold = checked(
+            LegalHold, id=new_id("hold"), target=target, target_id=target_id, reason=reason
+        )
+        await self._core.commit([Insert(hold)])
+        return hold
+
+    async def release(self, hold_id: str) -> None:
+        """Lift a legal hold (idempotent)."""
+        await self._core.commit([Delete(LegalHold, hold_id)])
+
+    async def holds(self) -> builtins.list[LegalHold]:
+        """Every legal hold in force."""
+        store = await self._core.ready()
+        return await store.find(LegalHold)
+
+    async def purge(
+        self,
+        *,
+        policy: RetentionPolicy | None = None,
+        dry_run: bool = False,
+        batch_size: int = 100,
+        now: datetime | None = None,
+        progress: Progress | None = None,
+    ) -> PurgeReport:
+        """Delete conversations past their keep period, with everything they hold.
+
+        Per conversation: attachment bytes first, then in one commit its
+        messages, attachments, solved or closed tickets, outbox events and the
+        conversation itself, plus one ``conversation.purged`` event that
+        carries ids only. Conversations under a legal hold or with an
+        unfinished ticket are kept. Batches commit one by one, so an
+        interrupted purge simply resumes on the next run. Afterwards the store
+        is scrubbed (`Store.scrub`) so the text cannot be read from its files.
+
+        Args:
+            policy: Overrides `ChatKitSettings.retention`.
+            dry_run: Only report what would go.
+            batch_size: Conversations per commit.
+            now: The present (for tests and replays); default: the clock.
+            progress: Called with ``(done, total)`` after each batch.
+        """
+        rules = policy or self._core.settings.retention
+        moment = now or utcnow()
+        if batch_size < 1:
+            raise InvalidInputError("batch_size must be at least 1", field="batch_size")
+        store = await self._core.ready()
+        held_ids = {h.target_id for h in await store.find(LegalHold)}
+        due: builtins.list[tuple[Conversation, builtins.list[Ticket]]] = []
+        held = unfinished = 0
+        for conv in await store.find(Conversation, order_by="activity_key"):
+            tickets = await store.find(Ticket, {"conversation_id": conv.id})
+            if keep_until(rules, conv, tickets) > moment:
+                continue
+            if conv.id in held_ids or conv.contact_id in held_ids:
+                held += 1
+            elif any(t.status in OPEN_TICKET_STATUSES for t in tickets):
+                unfinished += 1
+            else:
+                due.append((conv, tickets))
+        totals = {"messages": 0, "attachments": 0, "attachment_bytes": 0, "tickets": 0}
+        for start in range(0, len(due), batch_size):
+            batch = due[start : start + batch_size]
+            ops: builtins.list[Op] = []
+            events = []
+            for conv, tickets in batch:
+                messages = await store.find(Message, {"conversation_id": conv.id})
+                attachments = await store.find(Attachment, {"conversation_id": conv.id})
+                totals["messages"] += len(messages)
+                totals["attachments"] += len(attachments)
+                totals["attachment_bytes"] += sum(a.size for a in attachments)
+                totals["tickets"] += len(tickets)
+                if dry_run:
+                    continue
+                for attachment in attachments:
+                    await self._core.blobs.delete(attachment.blob_key)
+                ops += [Delete(Attachment, a.id) for a in attachments]
+                ops += [Delete(Message, m.id) for m in messages]
+                ops += [Delete(Ticket, t.id) for t in tickets]
+                ops += [DeleteEvents(conv.id), Delete(Conversation, conv.id)]
+                events.append(
+                    ConversationPurged(
+                        conversation_id=conv.id,
+                        contact_id=conv.contact_id,
+                        messages=len(messages),
+                        attachments=len(attachments),
+                    )
+                )
+            if ops:
+                await self._core.commit(ops, events)
+            if progress is not None:
+                progress(min(start + batch_size, len(due)), len(due))
+        if due and not dry_run:
+            await store.scrub()
+        return PurgeReport(
+            dry_run=dry_run,
+            conversations=len(due),
+            held=held,
+            open_tickets=unfinished,
+            conversation_ids=[c.id for c, _ in due],
+            **totals,
+        )
