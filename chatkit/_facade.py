@@ -28,6 +28,7 @@ from .services import (
     Contacts,
     Conversations,
     Events,
+    Exports,
     Messages,
     Retention,
     Subscription,
@@ -68,6 +69,7 @@ class AsyncChatKit:
         events: The event outbox (`Events`).
         transcripts: Render, export and e-mail transcripts (`Transcripts`).
         retention: Legal holds and purges (`Retention`).
+        exports: JSON-lines export and import (`Exports`).
 
     Example:
         ```python
@@ -104,6 +106,7 @@ class AsyncChatKit:
         self.events = Events(self._core)
         self.transcripts = Transcripts(self._core)
         self.retention = Retention(self._core)
+        self.exports = Exports(self._core)
 
     def __repr__(self) -> str:
         return f"AsyncChatKit(store={self._core.store!r})"
@@ -378,6 +381,13 @@ class SyncRetention(_SyncResource[Retention]):
     purge = _sync(Retention.purge)
 
 
+class SyncExports(_SyncResource[Exports]):
+    """Blocking twin of `Exports`."""
+
+    write_jsonl = _sync(Exports.write_jsonl)
+    read_jsonl = _sync(Exports.read_jsonl)
+
+
 class ChatKit:
     """The chatkit SDK, blocking API for scripts, Django, Flask and the REPL.
 
@@ -415,6 +425,7 @@ class ChatKit:
         self.events = SyncEvents(self.aio.events, self._runner)
         self.transcripts = SyncTranscripts(self.aio.transcripts, self._runner)
         self.retention = SyncRetention(self.aio.retention, self._runner)
+        self.exports = SyncExports(self.aio.exports, self._runner)
 
     def __repr__(self) -> str:
         return f"ChatKit(store={self.aio.store!r})"

@@ -39,6 +39,7 @@ __all__ = [
     "ContactUpdated",
     "ConversationAssigned",
     "ConversationCreated",
+    "ConversationImported",
     "ConversationPriorityChanged",
     "ConversationPurged",
     "ConversationStatusChanged",
@@ -188,6 +189,13 @@ class ConversationPurged(BaseEvent):
     attachments: int
 
 
+class ConversationImported(BaseEvent):
+    """A conversation and its messages were imported from a JSON-lines export."""
+
+    type: Literal["conversation.imported"] = "conversation.imported"
+    messages: int
+
+
 class MessageCreated(BaseEvent):
     """A message, note or system entry was added to a conversation."""
 
@@ -241,6 +249,7 @@ Event: TypeAlias = Annotated[
     | ConversationTagsChanged
     | ConversationWatchersChanged
     | ConversationPurged
+    | ConversationImported
     | MessageCreated
     | TicketCreated
     | TicketUpdated

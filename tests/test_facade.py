@@ -30,6 +30,7 @@ PAIRS = [
     ("attachments", facade.SyncAttachments),
     ("transcripts", facade.SyncTranscripts),
     ("retention", facade.SyncRetention),
+    ("exports", facade.SyncExports),
 ]
 
 

@@ -7,6 +7,7 @@ from .attachments import Attachments
 from .contacts import Contacts
 from .conversations import Conversations
 from .events import Events, Subscription
+from .exports import ConversationRecord, Exports
 from .messages import Inbound, Messages
 from .retention import PurgeReport, Retention
 from .tickets import Tickets
@@ -16,6 +17,8 @@ __all__ = [
     "Agents",
     "Attachments",
     "Contacts",
+    "ConversationRecord",
+    "Exports",
     "Conversations",
     "Events",
     "Inbound",
