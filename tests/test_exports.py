@@ -41,8 +41,8 @@ async def test_round_trip_is_exact(store_url: str, tmp_path: Path) -> None:
         assert await target.exports.write_jsonl(second, conversation_ids=ids) == 3
         assert await target.exports.read_jsonl(first) == 0  # re-running skips
         page = await target.messages.list(ids[0])
-        assert [m.text for m in page.items][0] == "Müşteri 0: 배송이 늦어요 🚚"
-        imported = [e for e in (await target.events.list()).items]
+        assert page.items[0].text == "Müşteri 0: 배송이 늦어요 🚚"
+        imported = (await target.events.list()).items
         assert {e.type for e in imported} == {"conversation.imported"}
     assert sorted(first.read_text().splitlines()) == sorted(second.read_text().splitlines())
 
