@@ -63,7 +63,7 @@ from .models import (
     TicketNote,
     TicketStatus,
 )
-from .services import Inbound, PurgeReport, SMTPSettings, Subscription
+from .services import Inbound, PurgeReport, SMTPSettings, Subscription, TypingPreview
 from .settings import AttachmentLimits, ChatKitSettings
 from .transcripts import Transcript, TranscriptFormat
 
@@ -123,6 +123,7 @@ __all__ = [
     "TooManyAttachmentsError",
     "Transcript",
     "TranscriptFormat",
+    "TypingPreview",
     "__version__",
     "parse_event",
 ]

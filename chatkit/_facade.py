@@ -30,10 +30,12 @@ from .services import (
     Events,
     Exports,
     Messages,
+    Previews,
     Retention,
     Subscription,
     Tickets,
     Transcripts,
+    TypingPreview,
 )
 from .services._core import Core
 from .settings import ChatKitSettings, default_url
@@ -70,6 +72,7 @@ class AsyncChatKit:
         transcripts: Render, export and e-mail transcripts (`Transcripts`).
         retention: Legal holds and purges (`Retention`).
         exports: JSON-lines export and import (`Exports`).
+        previews: Live typing previews, never stored (`Previews`).
 
     Example:
         ```python
@@ -107,6 +110,7 @@ class AsyncChatKit:
         self.transcripts = Transcripts(self._core)
         self.retention = Retention(self._core)
         self.exports = Exports(self._core)
+        self.previews = Previews(self._core)
 
     def __repr__(self) -> str:
         return f"AsyncChatKit(store={self._core.store!r})"
@@ -388,6 +392,25 @@ class SyncExports(_SyncResource[Exports]):
     read_jsonl = _sync(Exports.read_jsonl)
 
 
+class SyncPreviews(_SyncResource[Previews]):
+    """Blocking twin of `Previews`."""
+
+    send = _sync(Previews.send)
+
+    def watch(self, conversation_id: str | None = None) -> Iterator[TypingPreview]:
+        """Blocking twin of `Previews.watch`: iterate previews as they come."""
+        stream = self._target.watch(conversation_id)
+        portal = self._runner.portal()
+        try:
+            while True:
+                try:
+                    yield portal.call(stream.__anext__)
+                except StopAsyncIteration:
+                    return
+        finally:
+            stream.close()
+
+
 class ChatKit:
     """The chatkit SDK, blocking API for scripts, Django, Flask and the REPL.
 
@@ -426,6 +449,7 @@ class ChatKit:
         self.transcripts = SyncTranscripts(self.aio.transcripts, self._runner)
         self.retention = SyncRetention(self.aio.retention, self._runner)
         self.exports = SyncExports(self.aio.exports, self._runner)
+        self.previews = SyncPreviews(self.aio.previews, self._runner)
 
     def __repr__(self) -> str:
         return f"ChatKit(store={self.aio.store!r})"

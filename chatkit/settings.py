@@ -64,6 +64,10 @@ class ChatKitSettings(BaseModel):
             Events from this process arrive at once.
         attachments: Limits on uploads.
         retention: How long conversations are kept (see `Retention.purge`).
+        typing_previews: Show agents customers' drafts as they type. When off,
+            agents only see that the customer is typing.
+        preview_interval: Least seconds between two previews delivered for
+            one writer in one conversation; the latest draft always arrives.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -74,3 +78,5 @@ class ChatKitSettings(BaseModel):
     event_poll_interval: float = Field(default=1.0, gt=0)
     attachments: AttachmentLimits = Field(default_factory=AttachmentLimits)
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
+    typing_previews: bool = True
+    preview_interval: float = Field(default=0.25, ge=0)

@@ -31,6 +31,7 @@ PAIRS = [
     ("transcripts", facade.SyncTranscripts),
     ("retention", facade.SyncRetention),
     ("exports", facade.SyncExports),
+    ("previews", facade.SyncPreviews),
 ]
 
 
@@ -60,7 +61,7 @@ def test_sync_methods_keep_signatures_and_docs() -> None:
                 twin = getattr(sync_resource, name)
                 ours, theirs = inspect.signature(twin), inspect.signature(original)
                 assert ours.parameters == theirs.parameters, name
-                if name not in ("subscribe", "open"):  # these return blocking iterators
+                if name not in ("subscribe", "open", "watch"):  # these return blocking iterators
                     assert ours.return_annotation == theirs.return_annotation, name
                     assert twin.__doc__ == original.__doc__
     finally:

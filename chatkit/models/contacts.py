@@ -99,6 +99,9 @@ class Contact(Record):
         attributes: Custom JSON attributes (plan, company, CRM fields...).
         merged_into: Set when this contact was merged into another one; reads
             of a merged contact return the surviving contact.
+        share_typing: Whether agents may see this customer's draft while they
+            type (typing previews). When off, agents see only that they type.
+        blocked: Blocked contacts' typing previews are dropped.
     """
 
     table: ClassVar[str] = "contacts"
@@ -108,6 +111,8 @@ class Contact(Record):
     identities: list[Identity] = Field(default_factory=list)
     attributes: dict[str, JsonValue] = Field(default_factory=dict)
     merged_into: str | None = None
+    share_typing: bool = True
+    blocked: bool = False
 
 
 class IdentityRecord(Record):

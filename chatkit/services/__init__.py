@@ -9,6 +9,7 @@ from .conversations import Conversations
 from .events import Events, Subscription
 from .exports import ConversationRecord, Exports
 from .messages import Inbound, Messages
+from .previews import Previews, PreviewWatch, TypingPreview
 from .retention import PurgeReport, Retention
 from .tickets import Tickets
 from .transcripts import SMTPSettings, Transcripts
@@ -24,9 +25,12 @@ __all__ = [
     "Inbound",
     "Messages",
     "Subscription",
+    "PreviewWatch",
+    "Previews",
     "PurgeReport",
     "Retention",
     "SMTPSettings",
     "Tickets",
     "Transcripts",
+    "TypingPreview",
 ]

@@ -151,14 +151,23 @@ class Contacts(Service):
         *,
         name: str | Unset | None = UNSET,
         attributes: Mapping[str, JsonValue | None] | None = None,
+        share_typing: bool | Unset = UNSET,
+        blocked: bool | Unset = UNSET,
     ) -> Contact:
-        """Change the name or attributes. Attributes are merged; a ``None`` value deletes a key."""
+        """Change the name, attributes or flags.
+
+        Attributes are merged; a ``None`` value deletes a key. Arguments not
+        given stay as they are.
+        """
 
         async def attempt() -> Contact:
             contact = await self.get(contact_id)
             updates: dict[str, object] = {}
             if not isinstance(name, Unset) and name != contact.name:
                 updates["name"] = name
+            for flag, setting in (("share_typing", share_typing), ("blocked", blocked)):
+                if not isinstance(setting, Unset) and setting != getattr(contact, flag):
+                    updates[flag] = setting
             if attributes:
                 merged = dict(contact.attributes)
                 for key, value in attributes.items():
