@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 import tempfile
+import zlib
 from collections import Counter
 from collections.abc import Coroutine
 from datetime import timedelta
@@ -69,7 +71,24 @@ def _step(text: str) -> None:
     console.print(f"           [italic dim]— {text}[/]")
 
 
-async def _demo(url: str) -> None:
+def _receipt_png() -> bytes:
+    """A tiny valid PNG (2x1 pixels) standing in for a customer's photo."""
+    raw = b"\x00\xff\x00\x00\x00\xff\x00"
+    ihdr = struct.pack(">IIBBBBB", 2, 1, 8, 2, 0, 0, 0)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def _demo(url: str, export_dir: Path) -> None:
     settings = ChatKitSettings(
         acknowledgement="Thanks for reaching out! An agent will be with you in about 2 minutes."
     )
@@ -102,6 +121,16 @@ async def _demo(url: str) -> None:
             author=Author.agent(mia.id),
         )
         _show(reply, names)
+        receipt = await kit.attachments.upload(
+            conv.id, _receipt_png(), name="receipt.png", author=Author.customer(ada.id)
+        )
+        photo = await kit.messages.send(
+            conv.id,
+            "Here is my receipt.",
+            author=Author.customer(ada.id),
+            attachments=[receipt.id],
+        )
+        _show(photo, names)
         note = await kit.messages.note(
             conv.id, "Carrier lost the parcel; ops approved a free reshipment.", agent_id=mia.id
         )
@@ -160,6 +189,18 @@ async def _demo(url: str) -> None:
         console.rule(f"[bold]{len(events)} events in the outbox")
         console.print(", ".join(f"{t} x{n}" for t, n in sorted(counts.items())))
 
+        console.rule("[bold]Transcript (Europe/London)")
+        text = await kit.transcripts.render(conv.id, format="text", time_zone="Europe/London")
+        console.print(text, markup=False, highlight=False)
+        html_path = await kit.transcripts.export(
+            export_dir / "transcript.html",
+            conversation_ids=[conv.id],
+            format="html",
+            include_notes=True,
+            time_zone="Europe/London",
+        )
+        console.print(f"HTML transcript (with private notes) written to {html_path}")
+
 
 @app.command()
 def demo(
@@ -171,7 +212,7 @@ def demo(
     """Run a scripted support conversation on SQLite and print it."""
     if db is None:
         db = Path(tempfile.mkdtemp(prefix="chatkit-demo-")) / "demo.db"
-    _run(_demo(_sqlite_url(db)))
+    _run(_demo(_sqlite_url(db), db.parent))
     console.print(f"\n[dim]stored in {db}[/]")
 
 

@@ -27,13 +27,18 @@ def test_demo_runs_a_support_conversation_on_sqlite(tmp_path: Path) -> None:
         "conversation resolved",
         "Reship order 245-12784",
         "web, sms",
+        "[attachment] receipt.png (image/png",
+        "Transcript (Europe/London)",
+        f"HTML transcript (with private notes) written to {tmp_path / 'transcript.html'}",
     ):
         assert expected in out
+    page = (tmp_path / "transcript.html").read_text()
+    assert "Carrier lost the parcel" in page
     raw = sqlite3.connect(db)
     messages = raw.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
     tickets = raw.execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
     raw.close()
-    assert messages == 6
+    assert messages == 7
     assert tickets == 1
 
 
