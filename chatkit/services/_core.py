@@ -87,8 +87,9 @@ def decode_cursor(cursor: str) -> str:
         InvalidInputError: The cursor was not made by chatkit.
     """
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise InvalidInputError("malformed page cursor", field="cursor") from exc
 
 

@@ -163,7 +163,8 @@ class Events(Service):
                 position saved under it. Without one, nothing is saved.
             after: Start after this position (overrides the saved one).
                 Without ``after`` or a saved position, a named consumer starts
-                at the beginning and an anonymous one at the present.
+                at the beginning and an anonymous one at the newest event
+                committed when you first iterate it.
             conversation_id: Only events of this conversation.
             types: Only events of these types (e.g. ``{"message.created"}``).
             batch_size: Events read from the store per round trip.
