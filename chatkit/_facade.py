@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Collection, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Concatenate, Generic, TypeVar, overload
@@ -184,6 +184,21 @@ class _Runner:
                 cm.__exit__(None, None, None)
 
 
+def _blocking(
+    runner: _Runner, stream: AsyncIterator[T], close: Callable[[], Awaitable[None]]
+) -> Iterator[T]:
+    """Iterate an async iterator from blocking code; ``close`` runs when iteration ends."""
+    portal = runner.portal()
+    try:
+        while True:
+            try:
+                yield portal.call(stream.__anext__)
+            except StopAsyncIteration:
+                return
+    finally:
+        portal.call(close)
+
+
 class _SyncResource(Generic[S]):
     def __init__(self, target: S, runner: _Runner) -> None:
         self._target = target
@@ -240,15 +255,7 @@ class SyncAttachments(_SyncResource[Attachments]):
     def open(self, attachment_id: str) -> Iterator[bytes]:
         """Blocking twin of `Attachments.open`: iterate the bytes in chunks."""
         stream = self._target.open(attachment_id)
-        portal = self._runner.portal()
-        try:
-            while True:
-                try:
-                    yield portal.call(stream.__anext__)
-                except StopAsyncIteration:
-                    return
-        finally:
-            portal.call(stream.aclose)
+        return _blocking(self._runner, stream, stream.aclose)
 
 
 class SyncAgents(_SyncResource[Agents]):
@@ -400,15 +407,11 @@ class SyncPreviews(_SyncResource[Previews]):
     def watch(self, conversation_id: str | None = None) -> Iterator[TypingPreview]:
         """Blocking twin of `Previews.watch`: iterate previews as they come."""
         stream = self._target.watch(conversation_id)
-        portal = self._runner.portal()
-        try:
-            while True:
-                try:
-                    yield portal.call(stream.__anext__)
-                except StopAsyncIteration:
-                    return
-        finally:
+
+        async def close() -> None:
             stream.close()
+
+        return _blocking(self._runner, stream, close)
 
 
 class ChatKit:

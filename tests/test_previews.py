@@ -115,3 +115,15 @@ async def test_closed_watch_stops_iterating(kit: AsyncChatKit) -> None:
     watch.close()
     with anyio.fail_after(1):
         assert [p async for p in watch] == []
+
+
+def test_sync_facade_watches_previews() -> None:
+    from chatkit import ChatKit
+
+    with ChatKit("memory://") as kit:
+        conv = kit.messages.receive(channel="web", sender="v1", text="hi").conversation
+        previews = kit.previews.watch(conv.id)
+        kit.previews.send(conv.id, "typing...", author=Author.customer(conv.contact_id))
+        first = next(previews)
+        previews.close()
+    assert first.text == "typing..."
