@@ -25,7 +25,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import queue
 import re
@@ -38,7 +37,6 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
-from pydantic import TypeAdapter
 
 from ..blobs import BlobStore, LocalBlobStore
 from ..errors import (
@@ -51,14 +49,12 @@ from ..errors import (
 )
 from ..events import Event, parse_event
 from ..models._base import Record, utcnow
+from ._sql import Dialect, NoMatch, list_adapter, record_values
 from .base import (
     Condition,
     Delete,
     DeleteEvents,
-    Gt,
-    In,
     Insert,
-    Lt,
     Op,
     SetCursor,
     Store,
@@ -105,9 +101,7 @@ def _resolve(requests: list[_Request]) -> None:
             request.future.set_result(request.outcome)
 
 
-@functools.cache
-def _list_adapter(kind: type[R]) -> TypeAdapter[list[R]]:
-    return TypeAdapter(list[kind])  # type: ignore[valid-type]
+_SQL = Dialect("?", nulls_last_clause=False)
 
 
 class SQLiteStore(Store):
@@ -156,7 +150,6 @@ class SQLiteStore(Store):
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
-        self._sql: dict[tuple[str, str], str] = {}
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -316,47 +309,16 @@ class SQLiteStore(Store):
         descending: bool = False,
         limit: int | None = None,
     ) -> list[R]:
-        allowed = {"id", *kind.columns}
-        clauses: list[str] = []
-        params: list[Any] = []
-        for name, condition in (where or {}).items():
-            if name not in allowed:
-                raise ValueError(f"{kind.__name__} has no queryable column {name!r}")
-            if isinstance(condition, In):
-                values = [column_value(v) for v in condition.values]
-                if not values:
-                    return []
-                clauses.append(f"{name} IN ({', '.join('?' * len(values))})")
-                params.extend(values)
-            elif isinstance(condition, (Lt, Gt)):
-                clauses.append(f"{name} {'<' if isinstance(condition, Lt) else '>'} ?")
-                params.append(column_value(condition.value))
-            elif condition is None:
-                clauses.append(f"{name} IS NULL")
-            else:
-                clauses.append(f"{name} = ?")
-                params.append(column_value(condition))
-        if order_by not in allowed:
-            raise ValueError(f"{kind.__name__} has no queryable column {order_by!r}")
-        direction = "DESC" if descending else "ASC"
-        order = f"{order_by} {direction}"
-        if order_by != "id" and order_by not in kind.sort_keys:
-            order += f", id {direction}"
-        if kind.nullable(order_by):
-            order = f"{order_by} IS NULL, {order}"
-        sql = f"SELECT data FROM {kind.table}"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += f" ORDER BY {order}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        try:
+            sql, params = _SQL.select(kind, where, order_by, descending, limit)
+        except NoMatch:
+            return []
         bounded = limit is not None and limit <= INLINE_READ_LIMIT
         rows = await self._read(sql, params, bounded=bounded)
         if not rows:
             return []
         # One validation call for the whole page is cheaper than one per row.
-        return _list_adapter(kind).validate_json("[" + ",".join(row[0] for row in rows) + "]")
+        return list_adapter(kind).validate_json("[" + ",".join(row[0] for row in rows) + "]")
 
     async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
         rows = await self._read(
@@ -547,39 +509,18 @@ class SQLiteStore(Store):
         error.__cause__ = exc
         return error
 
-    def _statement(self, kind: type[Record], verb: str) -> str:
-        key = (kind.table, verb)
-        sql = self._sql.get(key)
-        if sql is None:
-            cols = ["version", *kind.columns, "data"]
-            if verb == "insert":
-                sql = (
-                    f"INSERT INTO {kind.table} (id, {', '.join(cols)}) "
-                    f"VALUES ({', '.join('?' * (len(cols) + 1))})"
-                )
-            else:
-                sets = ", ".join(f"{c} = ?" for c in cols)
-                sql = f"UPDATE {kind.table} SET {sets} WHERE id = ? AND version = ?"
-            self._sql[key] = sql
-        return sql
-
     def _apply(
         self, conn: sqlite3.Connection, ops: Sequence[Op], events: Sequence[Event]
     ) -> list[int]:
         for op in ops:
             if isinstance(op, (Insert, Update)):
                 record = op.record
-                kind = type(record)
-                values = [
-                    record.version,
-                    *(column_value(getattr(record, c)) for c in kind.columns),
-                    record.model_dump_json(),
-                ]
+                values = record_values(record)
                 if isinstance(op, Insert):
-                    conn.execute(self._statement(kind, "insert"), [record.id, *values])
+                    conn.execute(_SQL.insert(type(record)), [record.id, *values])
                 else:
                     cur = conn.execute(
-                        self._statement(kind, "update"), [*values, record.id, record.version - 1]
+                        _SQL.update(type(record)), [*values, record.id, record.version - 1]
                     )
                     if cur.rowcount != 1:
                         raise ConflictError(

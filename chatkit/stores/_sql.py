@@ -1,0 +1,128 @@
+"""SQL text shared by the SQL stores: record writes and `Store.find` queries."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
+
+from ..models._base import Record
+from .base import Condition, Gt, In, Lt, column_value
+
+__all__ = ["Dialect", "NoMatch", "list_adapter", "record_values"]
+
+R = TypeVar("R", bound=Record)
+
+
+class NoMatch(Exception):
+    """The query cannot match anything (an empty ``In``); skip the round trip."""
+
+
+@functools.cache
+def list_adapter(kind: type[R]) -> TypeAdapter[list[R]]:
+    """A validator for a JSON array of ``kind`` (one call per page of rows)."""
+    return TypeAdapter(list[kind])  # type: ignore[valid-type]
+
+
+def record_values(record: Record) -> list[Any]:
+    """``version``, the indexed columns and ``data`` of a record, in table order."""
+    kind = type(record)
+    return [
+        record.version,
+        *(column_value(getattr(record, c)) for c in kind.columns),
+        record.model_dump_json(),
+    ]
+
+
+class Dialect:
+    """Placeholder style and NULL ordering of one SQL engine.
+
+    Args:
+        placeholder: ``"?"`` (SQLite) or ``"%s"`` (psycopg).
+        nulls_last_clause: Whether ``NULLS LAST`` is supported; otherwise
+            ``col IS NULL`` is sorted first.
+    """
+
+    def __init__(self, placeholder: str, *, nulls_last_clause: bool) -> None:
+        self.ph = placeholder
+        self.nulls_last_clause = nulls_last_clause
+        self._writes: dict[tuple[str, str], str] = {}
+
+    def insert(self, kind: type[Record]) -> str:
+        """``INSERT`` of id, version, columns and data."""
+        return self._write(kind, "insert")
+
+    def update(self, kind: type[Record]) -> str:
+        """``UPDATE`` of version, columns and data where id and old version match."""
+        return self._write(kind, "update")
+
+    def _write(self, kind: type[Record], verb: str) -> str:
+        key = (kind.table, verb)
+        sql = self._writes.get(key)
+        if sql is None:
+            cols = ["version", *kind.columns, "data"]
+            if verb == "insert":
+                marks = ", ".join([self.ph] * (len(cols) + 1))
+                sql = f"INSERT INTO {kind.table} (id, {', '.join(cols)}) VALUES ({marks})"
+            else:
+                sets = ", ".join(f"{c} = {self.ph}" for c in cols)
+                sql = f"UPDATE {kind.table} SET {sets} WHERE id = {self.ph} AND version = {self.ph}"
+            self._writes[key] = sql
+        return sql
+
+    def select(
+        self,
+        kind: type[Record],
+        where: Mapping[str, Condition] | None,
+        order_by: str,
+        descending: bool,
+        limit: int | None,
+    ) -> tuple[str, list[Any]]:
+        """``SELECT data`` for `Store.find`'s arguments.
+
+        Raises:
+            ValueError: A column is not queryable.
+            NoMatch: The conditions cannot match.
+        """
+        allowed = {"id", *kind.columns}
+        clauses: list[str] = []
+        params: list[Any] = []
+        for name, condition in (where or {}).items():
+            if name not in allowed:
+                raise ValueError(f"{kind.__name__} has no queryable column {name!r}")
+            if isinstance(condition, In):
+                values = [column_value(v) for v in condition.values]
+                if not values:
+                    raise NoMatch
+                clauses.append(f"{name} IN ({', '.join([self.ph] * len(values))})")
+                params.extend(values)
+            elif isinstance(condition, (Lt, Gt)):
+                clauses.append(f"{name} {'<' if isinstance(condition, Lt) else '>'} {self.ph}")
+                params.append(column_value(condition.value))
+            elif condition is None:
+                clauses.append(f"{name} IS NULL")
+            else:
+                clauses.append(f"{name} = {self.ph}")
+                params.append(column_value(condition))
+        if order_by not in allowed:
+            raise ValueError(f"{kind.__name__} has no queryable column {order_by!r}")
+        direction = "DESC" if descending else "ASC"
+        order = f"{order_by} {direction}"
+        nullable = kind.nullable(order_by)
+        if nullable and self.nulls_last_clause:
+            order += " NULLS LAST"
+        # Unique sort keys need no tiebreak (and stay index-friendly without one).
+        if order_by != "id" and order_by not in kind.sort_keys:
+            order += f", id {direction}"
+        if nullable and not self.nulls_last_clause:
+            order = f"{order_by} IS NULL, {order}"
+        sql = f"SELECT data FROM {kind.table}"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += f" ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {self.ph}"
+            params.append(limit)
+        return sql, params
