@@ -117,6 +117,12 @@ stores: PluginLoader[type[object]] = PluginLoader(
     {
         "memory": Builtin("chatkit.stores.memory:MemoryStore"),
         "sqlite": Builtin("chatkit.stores.sqlite:SQLiteStore"),
+        "postgresql": Builtin(
+            "chatkit.stores.postgres:PostgresStore", "pip install 'chatkit[postgres]'"
+        ),
+        "postgres": Builtin(
+            "chatkit.stores.postgres:PostgresStore", "pip install 'chatkit[postgres]'"
+        ),
     },
 )
 """Store classes by URL scheme."""

@@ -1,0 +1,326 @@
+"""PostgreSQL store: psycopg 3, async, with a connection pool.
+
+``pip install 'chatkit[postgres]'``, then
+``AsyncChatKit("postgresql://user:password@host:5432/db")``.
+
+- The same tables and schema versions as the SQLite store, upgraded in place
+  under an advisory lock, so several processes may start at once.
+- Each commit is one transaction. Outbox positions come from a one-row
+  counter updated inside that transaction: writers that append events are
+  serialised at that row, positions follow commit order, and a reader never
+  skips an event that commits late.
+- Optimistic concurrency (record versions) and unique keys are enforced by
+  the database, across processes and machines.
+
+URL options (query string, removed before connecting): ``schema`` (default
+``public``), ``pool_min`` (1), ``pool_max`` (10), ``connect_timeout`` (10
+seconds). Other query parameters (``sslmode``...) go to libpq unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from ..errors import (
+    ConfigurationError,
+    ConflictError,
+    DuplicateKeyError,
+    SchemaVersionError,
+    StoreError,
+)
+from ..events import Event, parse_event
+from ..models._base import Record, utcnow
+from ._sql import Dialect, NoMatch, list_adapter, record_values
+from .base import (
+    Condition,
+    Delete,
+    DeleteEvents,
+    Insert,
+    Op,
+    SetCursor,
+    Store,
+    Update,
+    column_value,
+)
+from .postgres_schema import MIGRATIONS, SCHEMA_VERSION
+
+__all__ = ["PostgresStore", "mask_url"]
+
+log = logging.getLogger(__name__)
+R = TypeVar("R", bound=Record)
+_SQL = Dialect("%s", nulls_last_clause=True)
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_OPTIONS = ("schema", "pool_min", "pool_max", "connect_timeout")
+_LOCK_KEY = 0x6368_6174_6B69_74  # "chatkit": the migration advisory lock
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for errors and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PostgresStore(Store):
+    """Stores everything in PostgreSQL.
+
+    Args:
+        conninfo: A libpq connection URL without chatkit's options.
+        schema: The PostgreSQL schema holding chatkit's tables (created if missing).
+        pool_min: Connections kept open.
+        pool_max: Most connections at once.
+        connect_timeout: Seconds to wait for the server when opening.
+
+    Example:
+        ```python
+        kit = AsyncChatKit("postgresql://app:secret@db.internal:5432/support?pool_max=20")
+        ```
+    """
+
+    schemes = ("postgresql", "postgres")
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        schema: str = "public",
+        pool_min: int = 1,
+        pool_max: int = 10,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        if not _SCHEMA_NAME.match(schema):
+            raise ConfigurationError(f"invalid PostgreSQL schema name {schema!r}")
+        if not 0 <= pool_min <= pool_max or pool_max < 1:
+            raise ConfigurationError("need 0 <= pool_min <= pool_max and pool_max >= 1")
+        self.conninfo = conninfo
+        self.schema = schema
+        self.pool_min, self.pool_max = pool_min, pool_max
+        self.connect_timeout = connect_timeout
+        self._pool: AsyncConnectionPool | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresStore:
+        """Build from ``postgresql://user:password@host:port/db?schema=...&pool_max=...``."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+            raise ConfigurationError(f"expected postgresql://user@host/db, got {mask_url(url)!r}")
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        ours = {k: v for k, v in query if k in _OPTIONS}
+        rest = [(k, v) for k, v in query if k not in _OPTIONS]
+        conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(rest)))
+        try:
+            return cls(
+                conninfo,
+                schema=ours.get("schema", "public"),
+                pool_min=int(ours.get("pool_min", 1)),
+                pool_max=int(ours.get("pool_max", 10)),
+                connect_timeout=float(ours.get("connect_timeout", 10.0)),
+            )
+        except ValueError as exc:
+            raise ConfigurationError(f"bad PostgreSQL URL option: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({mask_url(self.conninfo)!r}, schema={self.schema!r})"
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect the pool and bring the schema to the current version.
+
+        Raises:
+            StoreError: The server cannot be reached (the message names the
+                URL with its password masked).
+            SchemaVersionError: The schema was written by a newer chatkit.
+        """
+        if self._pool is not None:
+            return
+        pool = AsyncConnectionPool(
+            self.conninfo,
+            min_size=self.pool_min,
+            max_size=self.pool_max,
+            open=False,
+            kwargs={"options": f"-c search_path={self.schema}"},
+            name=f"chatkit:{self.schema}",
+        )
+        try:
+            await pool.open(wait=True, timeout=self.connect_timeout)
+        except (PoolTimeout, psycopg.Error) as exc:
+            await pool.close()
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {mask_url(self.conninfo)}: {exc}"
+            ) from exc
+        try:
+            await self._migrate(pool)
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+
+    async def _migrate(self, pool: AsyncConnectionPool) -> None:
+        async with pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+            await conn.execute("CREATE TABLE IF NOT EXISTS chatkit_schema (version INT NOT NULL)")
+            cur = await conn.execute("SELECT version FROM chatkit_schema")
+            row = await cur.fetchone()
+            found = int(row[0]) if row else 0
+            if found > SCHEMA_VERSION:
+                raise SchemaVersionError(found=found, supported=SCHEMA_VERSION)
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version - 1]:
+                    await conn.execute(statement)
+                log.info("upgraded PostgreSQL schema %s to version %d", self.schema, version)
+            if row is None:
+                await conn.execute("INSERT INTO chatkit_schema VALUES (%s)", (SCHEMA_VERSION,))
+            elif found < SCHEMA_VERSION:
+                await conn.execute("UPDATE chatkit_schema SET version = %s", (SCHEMA_VERSION,))
+
+    async def close(self) -> None:
+        """Close the pool (idempotent)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    def _ready(self) -> AsyncConnectionPool:
+        if self._pool is None:
+            raise StoreError("the PostgreSQL store is not open")
+        return self._pool
+
+    async def schema_version(self) -> int:
+        """The schema version of the database."""
+        rows = await self._fetch("SELECT version FROM chatkit_schema", ())
+        return int(rows[0][0])
+
+    # -- reads ---------------------------------------------------------------
+
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        try:
+            async with self._ready().connection() as conn:
+                cur = await conn.execute(sql, params)
+                return await cur.fetchall()
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL read failed: {exc}") from exc
+
+    async def get(self, kind: type[R], id: str) -> R | None:
+        rows = await self._fetch(f"SELECT data FROM {kind.table} WHERE id = %s", (id,))
+        return kind.model_validate_json(rows[0][0]) if rows else None
+
+    async def find(
+        self,
+        kind: type[R],
+        where: Mapping[str, Condition] | None = None,
+        *,
+        order_by: str = "id",
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[R]:
+        try:
+            sql, params = _SQL.select(kind, where, order_by, descending, limit)
+        except NoMatch:
+            return []
+        rows = await self._fetch(sql, params)
+        if not rows:
+            return []
+        return list_adapter(kind).validate_json("[" + ",".join(row[0] for row in rows) + "]")
+
+    async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
+        rows = await self._fetch(
+            "SELECT position, data FROM events WHERE position > %s ORDER BY position LIMIT %s",
+            (after, limit),
+        )
+        return [parse_event(data).model_copy(update={"position": pos}) for pos, data in rows]
+
+    async def last_position(self) -> int:
+        rows = await self._fetch("SELECT MAX(position) FROM events", ())
+        return int(rows[0][0] or 0)
+
+    async def get_cursor(self, consumer: str) -> int:
+        rows = await self._fetch(
+            "SELECT position FROM consumer_cursors WHERE name = %s", (consumer,)
+        )
+        return int(rows[0][0]) if rows else 0
+
+    # -- writes --------------------------------------------------------------
+
+    async def commit(self, ops: Sequence[Op], events: Sequence[Event] = ()) -> list[int]:
+        try:
+            async with self._ready().connection() as conn, conn.transaction():
+                await self._apply(conn, ops)
+                return await self._append(conn, events)
+        except pg_errors.UniqueViolation as exc:
+            raise self._unique(exc) from exc
+        except ConflictError:
+            raise
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL write failed: {exc}") from exc
+
+    async def _apply(self, conn: psycopg.AsyncConnection[Any], ops: Sequence[Op]) -> None:
+        for op in ops:
+            if isinstance(op, (Insert, Update)):
+                record = op.record
+                values = record_values(record)
+                if isinstance(op, Insert):
+                    await conn.execute(_SQL.insert(type(record)), [record.id, *values])
+                else:
+                    cur = await conn.execute(
+                        _SQL.update(type(record)), [*values, record.id, record.version - 1]
+                    )
+                    if cur.rowcount != 1:
+                        raise ConflictError(
+                            f"{record.id} was changed by someone else", resource_id=record.id
+                        )
+            elif isinstance(op, Delete):
+                await conn.execute(f"DELETE FROM {op.kind.table} WHERE id = %s", (op.id,))
+            elif isinstance(op, DeleteEvents):
+                await conn.execute(
+                    "DELETE FROM events WHERE conversation_id = %s", (op.conversation_id,)
+                )
+            elif isinstance(op, SetCursor):
+                await conn.execute(
+                    "INSERT INTO consumer_cursors (name, position, updated_at) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+                    "updated_at = excluded.updated_at",
+                    (op.consumer, op.position, column_value(utcnow())),
+                )
+
+    @staticmethod
+    async def _append(conn: psycopg.AsyncConnection[Any], events: Sequence[Event]) -> list[int]:
+        if not events:
+            return []
+        cur = await conn.execute(
+            "UPDATE outbox_sequence SET last_position = last_position + %s RETURNING last_position",
+            (len(events),),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        first = int(row[0]) - len(events) + 1
+        positions = list(range(first, first + len(events)))
+        async with conn.cursor() as cursor:
+            await cursor.executemany(
+                "INSERT INTO events (position, id, type, conversation_id, data) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                [
+                    (p, e.id, e.type, e.conversation_id, e.model_dump_json())
+                    for p, e in zip(positions, events, strict=True)
+                ],
+            )
+        return positions
+
+    @staticmethod
+    def _unique(exc: pg_errors.UniqueViolation) -> ConflictError:
+        name = exc.diag.constraint_name or ""
+        table = exc.diag.table_name or "?"
+        if name.startswith("uq__"):
+            _, table, *columns = name.split("__")
+            return DuplicateKeyError(table=table, columns=tuple(columns))
+        return ConflictError(f"a {table} row with that id already exists")

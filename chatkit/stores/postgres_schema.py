@@ -1,0 +1,98 @@
+"""Versioned schema of the PostgreSQL store (same tables and versions as SQLite).
+
+Unique constraints are named ``uq__<table>__<column>[__<column>]`` so that a
+violation can be reported with its columns.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+
+MIGRATIONS: list[list[str]] = [
+    # 1: contacts, agents, conversations, messages, tickets, the outbox.
+    [
+        """CREATE TABLE contacts (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            merged_into TEXT,
+            data TEXT NOT NULL)""",
+        """CREATE TABLE identities (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            contact_id TEXT NOT NULL REFERENCES contacts(id),
+            data TEXT NOT NULL)""",
+        "CREATE INDEX identities_contact ON identities(contact_id)",
+        """CREATE TABLE agents (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            email TEXT CONSTRAINT uq__agents__email UNIQUE,
+            data TEXT NOT NULL)""",
+        """CREATE TABLE conversations (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            contact_id TEXT NOT NULL REFERENCES contacts(id),
+            status TEXT NOT NULL,
+            assignee_id TEXT REFERENCES agents(id),
+            activity_key TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX conversations_contact ON conversations(contact_id, activity_key)",
+        "CREATE INDEX conversations_status ON conversations(status, activity_key)",
+        "CREATE INDEX conversations_assignee ON conversations(assignee_id, activity_key)",
+        """CREATE TABLE messages (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id),
+            seq BIGINT NOT NULL,
+            idempotency_key TEXT,
+            data TEXT NOT NULL,
+            CONSTRAINT uq__messages__conversation_id__seq UNIQUE (conversation_id, seq),
+            CONSTRAINT uq__messages__conversation_id__idempotency_key
+                UNIQUE (conversation_id, idempotency_key))""",
+        """CREATE TABLE tickets (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            contact_id TEXT NOT NULL REFERENCES contacts(id),
+            conversation_id TEXT REFERENCES conversations(id),
+            status TEXT NOT NULL,
+            owner_id TEXT REFERENCES agents(id),
+            queue_key TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX tickets_queue ON tickets(status, queue_key)",
+        "CREATE INDEX tickets_contact ON tickets(contact_id, queue_key)",
+        "CREATE INDEX tickets_conversation ON tickets(conversation_id)",
+        """CREATE TABLE events (
+            position BIGINT PRIMARY KEY,
+            id TEXT NOT NULL CONSTRAINT uq__events__id UNIQUE,
+            type TEXT NOT NULL,
+            conversation_id TEXT,
+            data TEXT NOT NULL)""",
+        # One row: the last outbox position. Updating it inside each writing
+        # transaction serialises those commits, so positions follow commit
+        # order and a reader never skips an event that commits late.
+        "CREATE TABLE outbox_sequence (last_position BIGINT NOT NULL)",
+        "INSERT INTO outbox_sequence (last_position) VALUES (0)",
+    ],
+    # 2: durable positions for named event consumers; per-conversation event reads.
+    [
+        """CREATE TABLE consumer_cursors (
+            name TEXT PRIMARY KEY,
+            position BIGINT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+        "CREATE INDEX events_conversation ON events(conversation_id, position)",
+    ],
+    # 3: attachments.
+    [
+        """CREATE TABLE attachments (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id),
+            message_id TEXT REFERENCES messages(id),
+            data TEXT NOT NULL)""",
+        "CREATE INDEX attachments_conversation ON attachments(conversation_id)",
+        "CREATE INDEX attachments_message ON attachments(message_id)",
+    ],
+    # 4: legal holds.
+    [
+        """CREATE TABLE legal_holds (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            target_id TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX legal_holds_target ON legal_holds(target_id)",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The schema version this chatkit writes."""
