@@ -37,6 +37,7 @@ from .errors import (
     SchemaVersionError,
     StoreError,
     TooManyAttachmentsError,
+    TransportError,
 )
 from .events import Event, parse_event
 from .models import (
@@ -123,6 +124,7 @@ __all__ = [
     "TooManyAttachmentsError",
     "Transcript",
     "TranscriptFormat",
+    "TransportError",
     "TypingPreview",
     "__version__",
     "parse_event",

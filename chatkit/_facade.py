@@ -40,6 +40,7 @@ from .services import (
 from .services._core import Core
 from .settings import ChatKitSettings, default_url
 from .stores import Store, open_store
+from .transports import Transport, open_transport
 
 __all__ = ["AsyncChatKit", "ChatKit", "SyncSubscription"]
 
@@ -60,6 +61,9 @@ class AsyncChatKit:
         blobs: Where attachment bytes go. Default: beside a SQLite file
             (``support.db-blobs/``), in memory for ``memory://``, else
             ``./chatkit-blobs``.
+        transport: How commit signals reach other processes:
+            ``"redis://host:6379/0"`` or a `Transport`. Default: none leave
+            the process (other processes' events are found by polling).
 
     Attributes:
         contacts: Customers and their identities (`Contacts`).
@@ -91,6 +95,7 @@ class AsyncChatKit:
         store: Store | None = None,
         settings: ChatKitSettings | None = None,
         blobs: BlobStore | None = None,
+        transport: str | Transport | None = None,
     ) -> None:
         if url is not None and store is not None:
             raise ConfigurationError("pass either url or store, not both")
@@ -99,7 +104,9 @@ class AsyncChatKit:
             store = open_store(url)
         self.url = url
         blobs = blobs or store.default_blob_store() or LocalBlobStore("chatkit-blobs")
-        self._core = Core(store, settings or ChatKitSettings(), blobs)
+        if isinstance(transport, str):
+            transport = open_transport(transport)
+        self._core = Core(store, settings or ChatKitSettings(), blobs, transport)
         self.contacts = Contacts(self._core)
         self.attachments = Attachments(self._core)
         self.agents = Agents(self._core)
@@ -437,8 +444,11 @@ class ChatKit:
         store: Store | None = None,
         settings: ChatKitSettings | None = None,
         blobs: BlobStore | None = None,
+        transport: str | Transport | None = None,
     ) -> None:
-        self.aio = AsyncChatKit(url, store=store, settings=settings, blobs=blobs)
+        self.aio = AsyncChatKit(
+            url, store=store, settings=settings, blobs=blobs, transport=transport
+        )
         """The async kit underneath, for code that mixes both styles."""
         self._runner = _Runner()
         self._finalizer = weakref.finalize(self, self._runner.stop, self.aio)

@@ -23,8 +23,9 @@ ChatKitError
 ├── ConflictError                 a concurrent writer won; safe to retry
 │   ├── DuplicateIdentityError    identity already belongs to another contact
 │   └── DuplicateKeyError         a store-level unique key was violated
-└── StoreError                    the storage backend failed
-    └── SchemaVersionError        database made by a newer chatkit
+├── StoreError                    the storage backend failed
+│   └── SchemaVersionError        database made by a newer chatkit
+└── TransportError                the transport (e.g. Redis) cannot be reached
 ```
 """
 
@@ -35,6 +36,7 @@ __all__ = [
     "AttachmentTooLargeError",
     "AttachmentTypeError",
     "TooManyAttachmentsError",
+    "TransportError",
     "ChatKitError",
     "ConfigurationError",
     "ConflictError",
@@ -274,3 +276,7 @@ class SchemaVersionError(StoreError):
         )
         self.found = found
         self.supported = supported
+
+
+class TransportError(ChatKitError):
+    """The transport of commit signals (e.g. Redis) cannot be reached."""

@@ -22,7 +22,7 @@ from typing import Generic, TypeVar, cast
 
 from .errors import PluginLoadError, PluginNotFoundError
 
-__all__ = ["Builtin", "PluginLoader", "stores"]
+__all__ = ["Builtin", "PluginLoader", "stores", "transports"]
 
 T = TypeVar("T")
 
@@ -126,3 +126,15 @@ stores: PluginLoader[type[object]] = PluginLoader(
     },
 )
 """Store classes by URL scheme."""
+
+transports: PluginLoader[type[object]] = PluginLoader(
+    "chatkit.transports",
+    {
+        "memory": Builtin("chatkit.transports.memory:MemoryTransport"),
+        "redis": Builtin("chatkit.transports.redis:RedisTransport", "pip install 'chatkit[redis]'"),
+        "rediss": Builtin(
+            "chatkit.transports.redis:RedisTransport", "pip install 'chatkit[redis]'"
+        ),
+    },
+)
+"""Transport classes by URL scheme."""

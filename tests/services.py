@@ -1,7 +1,8 @@
 """Where the tests find PostgreSQL, and what they do when it is not there.
 
-The address comes from ``CHATKIT_POSTGRES_URL`` (default: the local server,
-``postgresql://postgres@127.0.0.1:5432/test``). Without a reachable server
+The addresses come from ``CHATKIT_POSTGRES_URL`` (default: the local server,
+``postgresql://postgres@127.0.0.1:5432/test``) and ``CHATKIT_REDIS_URL``
+(default ``redis://127.0.0.1:6379/0``). Without a reachable server
 the tests that need it are skipped with the reason, unless
 ``CHATKIT_REQUIRE_SERVICES=1`` (set by ``.ci/run``), which makes them fail.
 """
@@ -14,6 +15,7 @@ import secrets
 import pytest
 
 POSTGRES_URL = os.environ.get("CHATKIT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("CHATKIT_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRED = os.environ.get("CHATKIT_REQUIRE_SERVICES") == "1"
 
 
@@ -59,3 +61,20 @@ def drop_schema(url: str, schema: str) -> None:
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def redis_or_skip() -> str:
+    """Return the Redis URL, or skip (fail under CHATKIT_REQUIRE_SERVICES=1)."""
+    try:
+        import redis
+    except ImportError:
+        _missing("redis is not installed (pip install 'chatkit[redis]')")
+        raise AssertionError("unreachable") from None
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+        client.ping()
+        client.close()
+        return REDIS_URL
+    except (redis.RedisError, OSError) as exc:
+        _missing(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    raise AssertionError("unreachable")

@@ -18,6 +18,7 @@ from ..events import Event
 from ..models._base import Page, Record, utcnow
 from ..settings import ChatKitSettings
 from ..stores.base import Condition, Gt, Lt, Op, Store, column_value
+from ..transports import MemoryTransport, Transport
 
 __all__ = [
     "UNSET",
@@ -114,12 +115,20 @@ class Core:
         store: The (possibly unopened) store.
         settings: Behaviour settings.
         blobs: Where attachment bytes go.
+        transport: Carries commit signals to other processes.
     """
 
-    def __init__(self, store: Store, settings: ChatKitSettings, blobs: BlobStore) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: ChatKitSettings,
+        blobs: BlobStore,
+        transport: Transport | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.blobs = blobs
+        self.transport = transport or MemoryTransport()
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
         self._changed: asyncio.Event | None = None
@@ -132,6 +141,11 @@ class Core:
             async with self._open_lock:
                 if not self._opened:
                     await self.store.open()
+                    try:
+                        await self.transport.open(lambda _position: self.notify())
+                    except BaseException:
+                        await self.store.close()
+                        raise
                     self._opened = True
         return self.store
 
@@ -139,14 +153,18 @@ class Core:
         """Close the store if it was opened."""
         if self._opened:
             self._opened = False
-            await self.store.close()
+            try:
+                await self.transport.close()
+            finally:
+                await self.store.close()
 
     async def commit(self, ops: Sequence[Op], events: Sequence[Event] = ()) -> list[int]:
         """Commit through the store and wake local event subscribers."""
         store = await self.ready()
         positions = await store.commit(ops, events)
-        if events:
+        if positions:
             self.notify()
+            await self.transport.publish(positions[-1])
         return positions
 
     def notify(self) -> None:
