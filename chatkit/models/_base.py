@@ -6,12 +6,13 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, ClassVar, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
 __all__ = [
     "UTCDateTime",
     "Page",
     "Record",
+    "SafeJsonObject",
     "SafeText",
     "new_id",
     "utcnow",
@@ -57,6 +58,26 @@ def _check_text(value: str) -> str:
 
 SafeText = Annotated[str, AfterValidator(_check_text)]
 """A string that encodes to UTF-8 and holds no NUL character."""
+
+
+def _check_json(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    pending: list[object] = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError("data contains invalid unicode (a lone surrogate)") from exc
+        elif isinstance(item, dict):
+            pending += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            pending += item
+    return value
+
+
+SafeJsonObject = Annotated[dict[str, JsonValue], AfterValidator(_check_json)]
+"""A JSON object whose keys and strings all encode to UTF-8 (so every store can keep it)."""
 
 
 class Record(BaseModel):

@@ -31,10 +31,10 @@ class Agent(Record):
     unique: ClassVar[tuple[tuple[str, ...], ...]] = (("email",),)
 
     name: SafeText = Field(min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
-    skills: list[str] = Field(default_factory=list)
-    languages: list[str] = Field(default_factory=list)
-    teams: list[str] = Field(default_factory=list)
+    email: SafeText | None = Field(default=None, max_length=320)
+    skills: list[SafeText] = Field(default_factory=list)
+    languages: list[SafeText] = Field(default_factory=list)
+    teams: list[SafeText] = Field(default_factory=list)
     time_zone: str = "UTC"
     max_concurrent_chats: int = Field(default=1, ge=1, le=50)
 

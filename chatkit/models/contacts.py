@@ -6,9 +6,9 @@ import re
 from enum import Enum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from ._base import Record, SafeText
+from ._base import Record, SafeJsonObject, SafeText
 
 __all__ = ["Contact", "Identity", "IdentityKind", "IdentityRecord", "normalize_identity"]
 
@@ -52,11 +52,13 @@ def normalize_identity(kind: IdentityKind, value: str) -> str:
         if not _EMAIL.match(value):
             raise ValueError(f"{value!r} is not an e-mail address")
     elif kind is IdentityKind.PHONE:
-        value = _PHONE_JUNK.sub("", value)
+        # Decimal digits of any script (Arabic-Indic, Devanagari...) become ASCII, so one
+        # number is one identity; other digit-like characters (superscripts) are refused.
+        value = "".join(str(int(c)) if c.isdecimal() else c for c in _PHONE_JUNK.sub("", value))
         if value.startswith("00"):
             value = "+" + value[2:]
         digits = value[1:] if value.startswith("+") else value
-        if not digits.isdigit() or not 5 <= len(digits) <= 15:
+        if not digits.isdecimal() or not 5 <= len(digits) <= 15:
             raise ValueError(f"{value!r} is not a phone number")
     elif kind is IdentityKind.EXTERNAL and ":" not in value:
         raise ValueError("external identities are written '<system>:<id>'")
@@ -109,7 +111,7 @@ class Contact(Record):
 
     name: SafeText | None = Field(default=None, max_length=200)
     identities: list[Identity] = Field(default_factory=list)
-    attributes: dict[str, JsonValue] = Field(default_factory=dict)
+    attributes: SafeJsonObject = Field(default_factory=dict)
     merged_into: str | None = None
     share_typing: bool = True
     blocked: bool = False

@@ -103,9 +103,9 @@ class Conversation(Record):
     channel: Channel = Channel.WEB
     channels: list[Channel] = Field(default_factory=list)
     priority: Priority = Priority.NORMAL
-    tags: list[str] = Field(default_factory=list)
+    tags: list[SafeText] = Field(default_factory=list)
     assignee_id: str | None = None
-    team: str | None = None
+    team: SafeText | None = None
     watchers: list[str] = Field(default_factory=list)
     last_seq: int = 0
     last_message_at: UTCDateTime | None = None

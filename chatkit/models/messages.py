@@ -5,9 +5,9 @@ from __future__ import annotations
 from enum import Enum
 from typing import ClassVar
 
-from pydantic import Field, JsonValue
+from pydantic import Field
 
-from ._base import Record, SafeText
+from ._base import Record, SafeJsonObject, SafeText
 from .attachments import AttachmentInfo
 from .authors import Author, AuthorRole
 from .conversations import Channel
@@ -55,6 +55,6 @@ class Message(Record):
     author: Author
     channel: Channel = Channel.WEB
     text: SafeText
-    idempotency_key: str | None = Field(default=None, max_length=200)
-    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    idempotency_key: SafeText | None = Field(default=None, max_length=200)
+    metadata: SafeJsonObject = Field(default_factory=dict)
     attachments: list[AttachmentInfo] = Field(default_factory=list)

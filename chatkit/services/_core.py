@@ -13,7 +13,13 @@ from typing import Any, Final, TypeVar
 import pydantic
 
 from ..blobs import BlobStore
-from ..errors import ConflictError, DuplicateKeyError, InvalidInputError, StoreError
+from ..errors import (
+    ConflictError,
+    DuplicateIdentityError,
+    DuplicateKeyError,
+    InvalidInputError,
+    StoreError,
+)
 from ..events import Event
 from ..models._base import Page, Record, utcnow
 from ..settings import ChatKitSettings
@@ -209,13 +215,14 @@ class Core:
     async def retry(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run ``attempt`` again after it lost a write race, up to the configured limit.
 
-        `DuplicateKeyError` is not retried: the caller decides what it means.
+        `DuplicateKeyError` is not retried: the caller decides what it means. Nor is
+        `DuplicateIdentityError`: another contact owns the identity, retrying cannot help.
         """
         retries = self.settings.conflict_retries
         for n in range(retries + 1):
             try:
                 return await attempt()
-            except DuplicateKeyError:
+            except (DuplicateKeyError, DuplicateIdentityError):
                 raise
             except ConflictError:
                 if n == retries:

@@ -15,6 +15,11 @@ from .contacts import Service
 __all__ = ["Agents"]
 
 
+def _listed(value: object) -> object:
+    """Lists and tuples as a list; anything else as given, for validation to judge."""
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
 class Agents(Service):
     """The people who answer: skills, languages, teams, time zone, capacity.
 
@@ -47,9 +52,10 @@ class Agents(Service):
             id=new_id("ag"),
             name=name,
             email=email,
-            skills=list(skills),
-            languages=list(languages),
-            teams=list(teams),
+            # A plain string is refused by validation, not split into letters.
+            skills=_listed(skills),
+            languages=_listed(languages),
+            teams=_listed(teams),
             time_zone=time_zone,
             max_concurrent_chats=max_concurrent_chats,
         )
@@ -91,11 +97,7 @@ class Agents(Service):
             "time_zone": time_zone,
             "max_concurrent_chats": max_concurrent_chats,
         }
-        updates = {
-            k: list(v) if isinstance(v, (list, tuple)) else v
-            for k, v in given.items()
-            if not isinstance(v, Unset)
-        }
+        updates = {k: _listed(v) for k, v in given.items() if not isinstance(v, Unset)}
 
         async def attempt() -> Agent:
             agent = await self.get(agent_id)

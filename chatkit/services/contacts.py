@@ -39,6 +39,29 @@ def as_identity(value: IdentityLike) -> Identity:
     raise InvalidInputError("an identity is an Identity or a (kind, value) pair", field="identity")
 
 
+def check_key(value: object, field: str) -> str:
+    """Like `check_id`, also refusing what no store can hold in a key (NUL, lone surrogates)."""
+    key = check_id(value, field)
+    if "\x00" in key or (not key.isascii() and not encodable(key)):
+        raise InvalidInputError(f"{field} contains a NUL or an invalid character", field=field)
+    return key
+
+
+def encodable(text: str) -> bool:
+    """Whether ``text`` encodes to UTF-8 (holds no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_mapping(value: object, field: str) -> None:
+    """Refuse anything but a mapping (or ``None``) where JSON attributes are expected."""
+    if value is not None and not isinstance(value, Mapping):
+        raise InvalidInputError(f"{field} must be a mapping", field=field)
+
+
 class Service:
     """Base of the kit's resource services."""
 
@@ -46,7 +69,7 @@ class Service:
         self._core = core
 
     async def _load(self, kind: type[R], id: str, resource: str) -> R:
-        check_id(id, f"{resource}_id")
+        check_key(id, f"{resource}_id")
         store = await self._core.ready()
         record = await store.get(kind, id)
         if record is None:
@@ -78,6 +101,7 @@ class Contacts(Service):
             DuplicateIdentityError: One of the identities belongs to another contact.
             InvalidInputError: Bad name, identity or attributes.
         """
+        check_mapping(attributes, "attributes")
         idents = list(dict.fromkeys(as_identity(i) for i in identities))
         contact = checked(
             Contact,
@@ -89,19 +113,24 @@ class Contacts(Service):
         ops: list[Op] = [Insert(contact)]
         ops += [Insert(IdentityRecord(id=i.key, contact_id=contact.id)) for i in idents]
         await self._commit_claiming(
-            ops, [ContactCreated(contact_id=contact.id, contact=contact)], idents
+            contact.id, ops, [ContactCreated(contact_id=contact.id, contact=contact)], idents
         )
         return contact
 
     async def _commit_claiming(
-        self, ops: Sequence[Op], events: Sequence[Event], identities: Sequence[Identity]
+        self,
+        claimant: str,
+        ops: Sequence[Op],
+        events: Sequence[Event],
+        identities: Sequence[Identity],
     ) -> None:
         try:
             await self._core.commit(ops, events)
         except ConflictError:
             for identity in identities:
                 owner = await self._core.store.get(IdentityRecord, identity.key)
-                if owner is not None:
+                # Claimed by the claimant itself in a race: a plain conflict, to retry.
+                if owner is not None and owner.contact_id != claimant:
                     raise DuplicateIdentityError(
                         kind=identity.kind.value, value=identity.value, contact_id=owner.contact_id
                     ) from None
@@ -159,6 +188,7 @@ class Contacts(Service):
         Attributes are merged; a ``None`` value deletes a key. Arguments not
         given stay as they are.
         """
+        check_mapping(attributes, "attributes")
 
         async def attempt() -> Contact:
             contact = await self.get(contact_id)
@@ -201,7 +231,7 @@ class Contacts(Service):
             new = bump(contact, identities=[*contact.identities, ident])
             ops: list[Op] = [Update(new), Insert(IdentityRecord(id=ident.key, contact_id=new.id))]
             event = ContactIdentityAdded(contact_id=new.id, identity=ident)
-            await self._commit_claiming(ops, [event], [ident])
+            await self._commit_claiming(new.id, ops, [event], [ident])
             return new
 
         return await self._core.retry(attempt)

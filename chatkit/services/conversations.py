@@ -35,7 +35,7 @@ from ..models import (
 from ..models._base import new_id, utcnow
 from ..stores.base import In, Insert, Update
 from ._core import UNSET, Unset, bump, changed, checked
-from .contacts import Contacts, Service
+from .contacts import Contacts, Service, check_key, encodable
 
 __all__ = ["Conversations", "normalize_tags", "transition"]
 
@@ -45,10 +45,14 @@ _Compute: TypeAlias = Callable[[Conversation], "tuple[Conversation, list[Event]]
 
 def normalize_tags(tags: Iterable[str]) -> builtins.list[str]:
     """Lower-case, strip and de-duplicate tags; reject empty or over-long ones."""
+    if isinstance(tags, str) or not isinstance(tags, Iterable):
+        raise InvalidInputError("tags must be a list of strings", field="tags")
     result = set()
     for tag in tags:
         if not isinstance(tag, str) or not tag.strip() or len(tag) > 64:
             raise InvalidInputError(f"invalid tag {tag!r}: 1 to 64 characters", field="tags")
+        if "\x00" in tag or not encodable(tag):
+            raise InvalidInputError(f"invalid tag {tag!r}: NUL or invalid unicode", field="tags")
         result.add(tag.strip().lower())
     return sorted(result)
 
@@ -157,13 +161,13 @@ class Conversations(Service):
         if contact_id is not None:
             where["contact_id"] = (await Contacts(self._core).get(contact_id)).id
         if status is not None:
-            statuses = [status] if isinstance(status, str) else list(status)
             try:
+                statuses = [status] if isinstance(status, str) else list(status)
                 where["status"] = In([ConversationStatus(s) for s in statuses])
-            except ValueError as exc:
-                raise InvalidInputError(str(exc), field="status") from exc
+            except (TypeError, ValueError) as exc:
+                raise InvalidInputError(f"unknown status {status!r}", field="status") from exc
         if assignee_id is not None:
-            where["assignee_id"] = assignee_id
+            where["assignee_id"] = check_key(assignee_id, "assignee_id")
         return await self._core.paged(
             Conversation,
             where,
@@ -208,7 +212,11 @@ class Conversations(Service):
         except ValueError as exc:
             raise InvalidInputError(f"unknown status {status!r}", field="status") from exc
         if target is _S.SNOOZED:
-            if snoozed_until is None or snoozed_until.tzinfo is None or snoozed_until <= utcnow():
+            if (
+                not isinstance(snoozed_until, datetime)
+                or snoozed_until.utcoffset() is None
+                or snoozed_until <= utcnow()
+            ):
                 raise InvalidInputError(
                     "snoozing needs snoozed_until: a timezone-aware time in the future",
                     field="snoozed_until",
@@ -248,6 +256,8 @@ class Conversations(Service):
         Returns:
             The conversations reopened.
         """
+        if now is not None and (not isinstance(now, datetime) or now.utcoffset() is None):
+            raise InvalidInputError("now must be a timezone-aware datetime", field="now")
         moment = now or utcnow()
         store = await self._core.ready()
         woken = []

@@ -11,7 +11,7 @@ from ..events import Event
 from ..models import Page
 from ..stores.base import SetCursor
 from ._core import Core, check_limit
-from .contacts import Service
+from .contacts import Service, check_key
 
 __all__ = ["Events", "Subscription"]
 
@@ -134,12 +134,15 @@ class Events(Service):
         ```
     """
 
-    async def list(self, *, after: int = 0, limit: int = 100) -> Page[Event]:
+    async def list(self, *, after: int | str = 0, limit: int = 100) -> Page[Event]:
         """One page of committed events with position greater than ``after``.
 
-        ``next_cursor`` is the position to pass as ``after`` for the next page.
+        ``next_cursor`` is the position to pass as ``after`` for the next page
+        (as it is, or as an int).
         """
         check_limit(limit)
+        if isinstance(after, str) and after.isascii() and after.isdigit():
+            after = int(after)
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             raise InvalidInputError("after must be a position >= 0", field="after")
         store = await self._core.ready()
@@ -171,6 +174,17 @@ class Events(Service):
         """
         if consumer is not None and (not isinstance(consumer, str) or not consumer.strip()):
             raise InvalidInputError("consumer must be a non-empty name", field="consumer")
+        if consumer is not None:
+            check_key(consumer, "consumer")
+        if conversation_id is not None:
+            check_key(conversation_id, "conversation_id")
+        if types is not None and (
+            isinstance(types, str)
+            or not isinstance(types, Collection)
+            or not all(isinstance(t, str) for t in types)
+        ):
+            # A bare string would be a set of letters and silently match nothing.
+            raise InvalidInputError("types must be a collection of event type names", field="types")
         if after is not None and (
             isinstance(after, bool) or not isinstance(after, int) or after < 0
         ):
@@ -187,11 +201,13 @@ class Events(Service):
 
     async def position(self, consumer: str) -> int:
         """The saved position of a named consumer (0 when it has none)."""
+        check_key(consumer, "consumer")
         store = await self._core.ready()
         return await store.get_cursor(consumer)
 
     async def set_position(self, consumer: str, position: int) -> None:
         """Move a named consumer to ``position`` (to replay, or to skip ahead)."""
+        check_key(consumer, "consumer")
         if isinstance(position, bool) or not isinstance(position, int) or position < 0:
             raise InvalidInputError("position must be >= 0", field="position")
         await self._core.commit([SetCursor(consumer, position)])

@@ -14,7 +14,7 @@ from ..errors import (
     MessageTooLargeError,
     TooManyAttachmentsError,
 )
-from ..events import Event, MessageCreated
+from ..events import ConversationCreated, Event, MessageCreated
 from ..models import (
     Agent,
     Attachment,
@@ -32,8 +32,16 @@ from ..models import (
 )
 from ..models._base import new_id, utcnow
 from ..stores.base import Insert, Lt, Op, Update
-from ._core import bump, check_id, check_limit, checked, decode_cursor, encode_cursor
-from .contacts import Contacts, IdentityLike, Service, as_identity
+from ._core import bump, check_limit, checked, decode_cursor, encode_cursor
+from .contacts import (
+    Contacts,
+    IdentityLike,
+    Service,
+    as_identity,
+    check_key,
+    check_mapping,
+    encodable,
+)
 from .conversations import Conversations, transition
 
 __all__ = ["CHANNEL_IDENTITY", "Inbound", "Messages"]
@@ -119,9 +127,19 @@ class Messages(Service):
             InvalidInputError: Empty text, bad unicode, wrong author for the kind,
                 or the key was used before for a different text.
         """
-        check_id(conversation_id, "conversation_id")
+        check_key(conversation_id, "conversation_id")
         if not isinstance(author, Author):
             raise InvalidInputError("author must be an Author", field="author")
+        check_mapping(metadata, "metadata")
+        if idempotency_key is not None and (
+            not isinstance(idempotency_key, str)
+            or "\x00" in idempotency_key
+            or not encodable(idempotency_key)
+        ):
+            raise InvalidInputError(
+                "idempotency_key must be a string without NUL or invalid unicode",
+                field="idempotency_key",
+            )
         if isinstance(attachments, str) or not all(isinstance(a, str) for a in attachments):
             raise InvalidInputError(
                 "attachments must be a list of attachment ids", field="attachments"
@@ -280,12 +298,12 @@ class Messages(Service):
         Raises:
             NotFoundError: No such conversation.
         """
-        check_id(conversation_id, "conversation_id")
+        check_key(conversation_id, "conversation_id")
         check_limit(limit)
         where: dict[str, object] = {"conversation_id": conversation_id}
         if cursor is not None:
             before = decode_cursor(cursor)
-            if not before.isdigit():
+            if not (before.isascii() and before.isdigit()):
                 raise InvalidInputError("malformed page cursor", field="cursor")
             where["seq"] = Lt(int(before))
         store = await self._core.ready()
@@ -296,6 +314,33 @@ class Messages(Service):
         items = items[:limit]
         items.reverse()
         return Page(items=items, next_cursor=encode_cursor(str(items[0].seq)) if more else None)
+
+    async def _current(self, contact_id: str, channel: Channel) -> tuple[Conversation, bool]:
+        """The contact's latest conversation that is not closed, else a new one (and True).
+
+        Starting a conversation also bumps the contact's version in the same
+        commit, so of two messages racing to start one, one wins and the other
+        (retried on the conflict) finds the winner's conversation.
+        """
+        contact = await Contacts(self._core).get(contact_id)
+        latest = await Conversations(self._core).list(
+            contact_id=contact.id, status=[s for s in _S if s is not _S.CLOSED], limit=1
+        )
+        if latest.items:
+            return latest.items[0], False
+        conversation = checked(
+            Conversation,
+            id=new_id("conv"),
+            contact_id=contact.id,
+            channel=channel,
+            channels=[channel],
+        )
+        event = ConversationCreated(
+            conversation_id=conversation.id, contact_id=contact.id, conversation=conversation
+        )
+        guard = contact.model_copy(update={"version": contact.version + 1})
+        await self._core.commit([Insert(conversation), Update(guard)], [event])
+        return conversation, True
 
     async def receive(
         self,
@@ -339,17 +384,25 @@ class Messages(Service):
             identity = as_identity(sender)
         if not isinstance(text, str) or not text.strip():
             raise InvalidInputError("message text must be a non-empty string", field="text")
+        # Check the message as `send` will, before a contact or conversation is written for it.
+        limit = self._core.settings.max_message_length
+        if len(text) > limit:
+            raise MessageTooLargeError(length=len(text), limit=limit)
+        check_mapping(metadata, "metadata")
+        checked(
+            Message,
+            id="msg_check",
+            conversation_id="conv_check",
+            seq=1,
+            author=Author.bot(),
+            channel=via,
+            text=text,
+            idempotency_key=idempotency_key,
+            metadata=dict(metadata or {}),
+        )
         contact = await Contacts(self._core).identify(identity, name=name)
         conversations = Conversations(self._core)
-        latest = await conversations.list(
-            contact_id=contact.id, status=[s for s in _S if s is not _S.CLOSED], limit=1
-        )
-        new = not latest.items
-        conversation = (
-            await conversations.create(contact_id=contact.id, channel=via)
-            if new
-            else latest.items[0]
-        )
+        conversation, new = await self._core.retry(lambda: self._current(contact.id, via))
         message = await self.send(
             conversation.id,
             text,
@@ -369,7 +422,7 @@ class Messages(Service):
                 idempotency_key=f"ack:{message.id}",
             )
         return Inbound(
-            contact=contact,
+            contact=await Contacts(self._core).get(contact.id),
             conversation=await conversations.get(conversation.id),
             message=message,
             acknowledgement=ack,

@@ -22,7 +22,7 @@ from ..models import (
 from ..models._base import new_id
 from ..stores.base import In, Insert, Update
 from ._core import UNSET, Unset, changed, checked
-from .contacts import Contacts, Service
+from .contacts import Contacts, Service, check_key
 
 __all__ = ["Tickets"]
 
@@ -212,7 +212,7 @@ class Tickets(Service):
         """
         where: dict[str, object] = {"status": In(sorted(OPEN_TICKET_STATUSES))}
         if owner_id is not None:
-            where["owner_id"] = owner_id
+            where["owner_id"] = check_key(owner_id, "owner_id")
         return await self._core.paged(
             Ticket, where, order_by="queue_key", limit=limit, cursor=cursor
         )
@@ -231,13 +231,13 @@ class Tickets(Service):
         if contact_id is not None:
             where["contact_id"] = (await Contacts(self._core).get(contact_id)).id
         if conversation_id is not None:
-            where["conversation_id"] = conversation_id
+            where["conversation_id"] = check_key(conversation_id, "conversation_id")
         if status is not None:
-            statuses = [status] if isinstance(status, str) else list(status)
             try:
+                statuses = [status] if isinstance(status, str) else list(status)
                 where["status"] = In([TicketStatus(s) for s in statuses])
-            except ValueError as exc:
-                raise InvalidInputError(str(exc), field="status") from exc
+            except (TypeError, ValueError) as exc:
+                raise InvalidInputError(f"unknown status {status!r}", field="status") from exc
         return await self._core.paged(
             Ticket, where, order_by="queue_key", limit=limit, cursor=cursor
         )
