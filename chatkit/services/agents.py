@@ -12,6 +12,14 @@ from ..stores.base import Insert, Update
 from ._core import UNSET, Unset, changed, checked
 from .contacts import Service
 
+
+def _check_capacity(value: object) -> None:
+    if not isinstance(value, (int, Unset)) or isinstance(value, bool):
+        raise InvalidInputError(
+            "max_concurrent_chats must be a whole number", field="max_concurrent_chats"
+        )
+
+
 __all__ = ["Agents"]
 
 
@@ -47,6 +55,7 @@ class Agents(Service):
         Raises:
             InvalidInputError: Bad field, or the e-mail belongs to another agent.
         """
+        _check_capacity(max_concurrent_chats)
         agent = checked(
             Agent,
             id=new_id("ag"),
@@ -88,6 +97,7 @@ class Agents(Service):
         max_concurrent_chats: int | Unset = UNSET,
     ) -> Agent:
         """Change fields of a profile; arguments not given stay as they are."""
+        _check_capacity(max_concurrent_chats)
         given = {
             "name": name,
             "email": email,

@@ -69,7 +69,8 @@ def transition(
     Raises:
         InvalidTransitionError: The lifecycle does not allow the move.
     """
-    if status not in TRANSITIONS[conversation.status]:
+    resnooze = status is _S.SNOOZED and conversation.status is _S.SNOOZED
+    if status not in TRANSITIONS[conversation.status] and not resnooze:
         raise InvalidTransitionError(
             resource_id=conversation.id,
             from_status=conversation.status.value,

@@ -146,9 +146,10 @@ class Events(Service):
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             raise InvalidInputError("after must be a position >= 0", field="after")
         store = await self._core.ready()
-        items = await store.read_events(after, limit)
-        more = len(items) == limit
-        return Page(items=items, next_cursor=str(items[-1].position) if more else None)
+        items = await store.read_events(after, limit + 1)
+        if len(items) <= limit:
+            return Page(items=items)
+        return Page(items=items[:limit], next_cursor=str(items[limit - 1].position))
 
     def subscribe(
         self,

@@ -27,6 +27,11 @@ from .contacts import Contacts, Service, check_key
 __all__ = ["Tickets"]
 
 
+def _check_due(due_at: object) -> None:
+    if due_at is not None and not isinstance(due_at, (datetime, Unset)):
+        raise InvalidInputError("due_at must be a timezone-aware datetime", field="due_at")
+
+
 class Tickets(Service):
     """Tickets with status, priority, owner, due date and notes.
 
@@ -57,6 +62,7 @@ class Tickets(Service):
             InvalidInputError: Neither a conversation nor a contact, or they disagree.
             NotFoundError: Unknown conversation, contact or owner.
         """
+        _check_due(due_at)
         if conversation_id is not None:
             conversation = await self._load(Conversation, conversation_id, "conversation")
             if (
@@ -107,6 +113,7 @@ class Tickets(Service):
         due_at: datetime | Unset | None = UNSET,
     ) -> Ticket:
         """Change subject, priority, owner or due date; arguments not given stay as they are."""
+        _check_due(due_at)
         updates = {
             k: v
             for k, v in {
