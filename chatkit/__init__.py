@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from ._facade import AsyncChatKit, ChatKit, SyncSubscription
 from .errors import (
+    AgentAtCapacityError,
+    AlreadyClaimedError,
     AttachmentError,
     AttachmentTooLargeError,
     AttachmentTypeError,
@@ -72,6 +74,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Agent",
+    "AgentAtCapacityError",
+    "AlreadyClaimedError",
     "AsyncChatKit",
     "Attachment",
     "AttachmentError",

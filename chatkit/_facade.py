@@ -287,6 +287,7 @@ class SyncConversations(_SyncResource[Conversations]):
     snooze = _sync(Conversations.snooze)
     wake_snoozed = _sync(Conversations.wake_snoozed)
     assign = _sync(Conversations.assign)
+    claim = _sync(Conversations.claim)
     set_priority = _sync(Conversations.set_priority)
     add_tags = _sync(Conversations.add_tags)
     remove_tags = _sync(Conversations.remove_tags)

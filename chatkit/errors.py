@@ -25,13 +25,17 @@ ChatKitError
 │   └── DuplicateKeyError         a store-level unique key was violated
 ├── StoreError                    the storage backend failed
 │   └── SchemaVersionError        database made by a newer chatkit
-└── TransportError                the transport (e.g. Redis) cannot be reached
+├── TransportError                the transport (e.g. Redis) cannot be reached
+├── AgentAtCapacityError          the agent holds max_concurrent_chats already
+└── AlreadyClaimedError           another agent owns the conversation
 ```
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AgentAtCapacityError",
+    "AlreadyClaimedError",
     "AttachmentError",
     "AttachmentTooLargeError",
     "AttachmentTypeError",
@@ -280,3 +284,31 @@ class SchemaVersionError(StoreError):
 
 class TransportError(ChatKitError):
     """The transport of commit signals (e.g. Redis) cannot be reached."""
+
+
+class AgentAtCapacityError(ChatKitError):
+    """The agent already holds as many active conversations as allowed.
+
+    Attributes:
+        agent_id: The agent.
+        limit: Their ``max_concurrent_chats``.
+    """
+
+    def __init__(self, *, agent_id: str, limit: int) -> None:
+        super().__init__(f"agent {agent_id} already has {limit} active conversations")
+        self.agent_id = agent_id
+        self.limit = limit
+
+
+class AlreadyClaimedError(ChatKitError):
+    """Another agent owns the conversation (see `Conversations.claim`).
+
+    Attributes:
+        conversation_id: The conversation.
+        assignee_id: Its owner.
+    """
+
+    def __init__(self, *, conversation_id: str, assignee_id: str) -> None:
+        super().__init__(f"conversation {conversation_id} is already owned by {assignee_id}")
+        self.conversation_id = conversation_id
+        self.assignee_id = assignee_id

@@ -560,7 +560,7 @@ async def test_list_filters_by_assignee(kit: AsyncChatKit) -> None:
 
 
 async def test_list_combines_filters(kit: AsyncChatKit) -> None:
-    mia = await kit.agents.create(name="Mia")
+    mia = await kit.agents.create(name="Mia", max_concurrent_chats=2)
     a = await _conversation(kit)
     b = await _conversation(kit)
     await kit.conversations.assign(a.id, mia.id)

@@ -24,6 +24,10 @@ class Agent(Record):
         time_zone: IANA zone name, e.g. ``"Europe/Istanbul"``.
         max_concurrent_chats: How many conversations the agent may hold at
             once. New agents start at 1; experienced ones rarely above 3.
+        active_chats: Conversations assigned to the agent that are not
+            resolved or closed. Kept by chatkit in the same commit as every
+            assignment and status change; never above ``max_concurrent_chats``
+            through `Conversations.assign` or `Conversations.claim`.
     """
 
     table: ClassVar[str] = "agents"
@@ -37,6 +41,7 @@ class Agent(Record):
     teams: list[SafeText] = Field(default_factory=list)
     time_zone: str = "UTC"
     max_concurrent_chats: int = Field(default=1, ge=1, le=50)
+    active_chats: int = Field(default=0, ge=0)
 
     @field_validator("email")
     @classmethod

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TypeAlias
 
-from ..errors import InvalidInputError, InvalidTransitionError
+from ..errors import AlreadyClaimedError, InvalidInputError, InvalidTransitionError
 from ..events import (
     ConversationAssigned,
     ConversationCreated,
@@ -36,6 +36,7 @@ from ..models._base import new_id, utcnow
 from ..stores.base import In, Insert, Update
 from ._core import UNSET, Unset, bump, changed, checked
 from .contacts import Contacts, Service, check_key, encodable
+from .workload import workload_changes
 
 __all__ = ["Conversations", "normalize_tags", "transition"]
 
@@ -178,14 +179,19 @@ class Conversations(Service):
             cursor=cursor,
         )
 
-    async def _change(self, conversation_id: str, compute: _Compute) -> Conversation:
+    async def _change(
+        self, conversation_id: str, compute: _Compute, *, enforce_capacity: bool = False
+    ) -> Conversation:
         async def attempt() -> Conversation:
             current = await self.get(conversation_id)
             result = compute(current)
             if result is None:
                 return current
             new, events = result
-            await self._core.commit([Update(new)], events)
+            load, new, unassigned = await workload_changes(
+                self._core, current, new, enforce=enforce_capacity
+            )
+            await self._core.commit([Update(new), *load], [*events, *unassigned])
             return new
 
         return await self._core.retry(attempt)
@@ -285,6 +291,8 @@ class Conversations(Service):
 
         Raises:
             NotFoundError: No such conversation or agent.
+            AgentAtCapacityError: The agent already holds ``max_concurrent_chats``
+                active conversations.
         """
         if agent_id is not None:
             await self._load(Agent, agent_id, "agent")
@@ -304,7 +312,46 @@ class Conversations(Service):
             )
             return new, [event]
 
-        return await self._change(conversation_id, compute)
+        return await self._change(conversation_id, compute, enforce_capacity=True)
+
+    async def claim(
+        self,
+        conversation_id: str,
+        agent_id: str,
+        *,
+        team: str | Unset | None = UNSET,
+    ) -> Conversation:
+        """Take an unassigned conversation for ``agent_id``; exactly one claimer wins.
+
+        Safe across tasks, processes and machines: the conversation and the
+        agent are both written with version checks in one commit, so of two
+        racing claims one lands and the other sees the winner.
+
+        Raises:
+            AlreadyClaimedError: Another agent owns it.
+            AgentAtCapacityError: The agent already holds ``max_concurrent_chats``.
+            NotFoundError: No such conversation or agent.
+        """
+        await self._load(Agent, agent_id, "agent")
+
+        def compute(c: Conversation) -> tuple[Conversation, builtins.list[Event]] | None:
+            if c.assignee_id not in (None, agent_id):
+                raise AlreadyClaimedError(conversation_id=c.id, assignee_id=c.assignee_id)
+            new_team = c.team if isinstance(team, Unset) else team
+            if c.assignee_id == agent_id and c.team == new_team:
+                return None
+            new = changed(c, assignee_id=agent_id, team=new_team)
+            event = ConversationAssigned(
+                conversation_id=c.id,
+                contact_id=c.contact_id,
+                assignee_id=agent_id,
+                previous_assignee_id=c.assignee_id,
+                team=new_team,
+                previous_team=c.team,
+            )
+            return new, [event]
+
+        return await self._change(conversation_id, compute, enforce_capacity=True)
 
     async def set_priority(self, conversation_id: str, priority: Priority | str) -> Conversation:
         """Change the priority."""

@@ -43,6 +43,7 @@ from .contacts import (
     encodable,
 )
 from .conversations import Conversations, transition
+from .workload import workload_changes
 
 __all__ = ["CHANNEL_IDENTITY", "Inbound", "Messages"]
 
@@ -188,6 +189,16 @@ class Messages(Service):
                 conversation, message, await self._customer(author, conversation)
             )
             ops += [Update(bump(a, message_id=message.id)) for a in uploads]
+            first = ops[0]
+            assert isinstance(first, Update)
+            assert isinstance(first.record, Conversation)
+            updated = first.record
+            if updated.status is not conversation.status:  # a customer reopened it
+                load, updated, unassigned = await workload_changes(
+                    self._core, conversation, updated, enforce=False
+                )
+                ops = [Update(updated), *ops[1:], *load]
+                events = [*events[:-1], *unassigned, events[-1]]
             try:
                 await self._core.commit(ops, events)
             except DuplicateKeyError as exc:

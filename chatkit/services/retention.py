@@ -12,6 +12,7 @@ from ..errors import InvalidInputError
 from ..events import ConversationPurged
 from ..models import (
     OPEN_TICKET_STATUSES,
+    Agent,
     Attachment,
     Conversation,
     HoldTarget,
@@ -22,9 +23,10 @@ from ..models import (
     utcnow,
 )
 from ..models._base import new_id
-from ..stores.base import Delete, DeleteEvents, Insert, Op
-from ._core import checked
+from ..stores.base import Delete, DeleteEvents, Insert, Op, Update
+from ._core import bump, checked
 from .contacts import Contacts, Service
+from .workload import ACTIVE
 
 __all__ = ["PurgeReport", "Retention", "keep_until"]
 
@@ -172,6 +174,7 @@ class Retention(Service):
             batch = due[start : start + batch_size]
             ops: builtins.list[Op] = []
             events = []
+            freed: dict[str, int] = {}
             for conv, tickets in batch:
                 messages = await store.find(Message, {"conversation_id": conv.id})
                 attachments = await store.find(Attachment, {"conversation_id": conv.id})
@@ -187,6 +190,8 @@ class Retention(Service):
                 ops += [Delete(Message, m.id) for m in messages]
                 ops += [Delete(Ticket, t.id) for t in tickets]
                 ops += [DeleteEvents(conv.id), Delete(Conversation, conv.id)]
+                if conv.status in ACTIVE and conv.assignee_id is not None:
+                    freed[conv.assignee_id] = freed.get(conv.assignee_id, 0) + 1
                 events.append(
                     ConversationPurged(
                         conversation_id=conv.id,
@@ -195,6 +200,10 @@ class Retention(Service):
                         attachments=len(attachments),
                     )
                 )
+            for agent_id, count in freed.items():
+                agent = await store.get(Agent, agent_id)
+                if agent is not None:
+                    ops.append(Update(bump(agent, active_chats=max(0, agent.active_chats - count))))
             if ops:
                 await self._core.commit(ops, events)
             if progress is not None:
