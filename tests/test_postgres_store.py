@@ -98,3 +98,28 @@ async def test_newer_schema_is_refused(pg_url: str) -> None:
             await PostgresStore.from_url(f"{pg_url}?schema={schema}").open()
     finally:
         drop_schema(pg_url, schema)
+
+
+@pytest.mark.anyio
+async def test_kit_recovers_when_the_server_drops_its_connections(pg_url: str) -> None:
+    schema = fresh_schema()
+    try:
+        async with AsyncChatKit(f"{pg_url}?schema={schema}&pool_min=2&pool_max=2") as kit:
+            first = await kit.messages.receive(channel="web", sender="v1", text="before")
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                killed = admin.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = '' AND pid <> pg_backend_pid() "
+                    "AND datname = current_database() AND backend_type = 'client backend' "
+                    "AND query NOT ILIKE '%pg_stat_activity%'"
+                ).fetchone()
+            assert killed is not None
+            assert killed[0] >= 1
+            after = await kit.messages.send(
+                first.conversation.id, "after", author=Author.customer(first.contact.id)
+            )
+            page = await kit.messages.list(first.conversation.id)
+            assert [m.text for m in page.items] == ["before", "after"]
+            assert after.seq == 2
+    finally:
+        drop_schema(pg_url, schema)

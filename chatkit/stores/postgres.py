@@ -11,6 +11,9 @@
   skips an event that commits late.
 - Optimistic concurrency (record versions) and unique keys are enforced by
   the database, across processes and machines.
+- Connections are checked when taken from the pool; one the server dropped
+  is replaced (the pool reconnects with backoff). A commit that fails raises
+  `StoreError` and is never reported as done.
 
 URL options (query string, removed before connecting): ``schema`` (default
 ``public``), ``pool_min`` (1), ``pool_max`` (10), ``connect_timeout`` (10
@@ -151,6 +154,10 @@ class PostgresStore(Store):
             open=False,
             kwargs={"options": f"-c search_path={self.schema}"},
             name=f"chatkit:{self.schema}",
+            # A connection the server dropped (restart, failover, idle kill) is
+            # replaced on checkout instead of failing the next statement.
+            check=AsyncConnectionPool.check_connection,
+            reconnect_timeout=60.0,
         )
         try:
             await pool.open(wait=True, timeout=self.connect_timeout)
