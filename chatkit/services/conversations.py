@@ -294,25 +294,7 @@ class Conversations(Service):
             AgentAtCapacityError: The agent already holds ``max_concurrent_chats``
                 active conversations.
         """
-        if agent_id is not None:
-            await self._load(Agent, agent_id, "agent")
-
-        def compute(c: Conversation) -> tuple[Conversation, builtins.list[Event]] | None:
-            new_team = c.team if isinstance(team, Unset) else team
-            if c.assignee_id == agent_id and c.team == new_team:
-                return None
-            new = changed(c, assignee_id=agent_id, team=new_team)
-            event = ConversationAssigned(
-                conversation_id=c.id,
-                contact_id=c.contact_id,
-                assignee_id=agent_id,
-                previous_assignee_id=c.assignee_id,
-                team=new_team,
-                previous_team=c.team,
-            )
-            return new, [event]
-
-        return await self._change(conversation_id, compute, enforce_capacity=True)
+        return await self._assign(conversation_id, agent_id, team, exclusive=False)
 
     async def claim(
         self,
@@ -332,10 +314,21 @@ class Conversations(Service):
             AgentAtCapacityError: The agent already holds ``max_concurrent_chats``.
             NotFoundError: No such conversation or agent.
         """
-        await self._load(Agent, agent_id, "agent")
+        return await self._assign(conversation_id, agent_id, team, exclusive=True)
+
+    async def _assign(
+        self,
+        conversation_id: str,
+        agent_id: str | None,
+        team: str | Unset | None,
+        *,
+        exclusive: bool,
+    ) -> Conversation:
+        if agent_id is not None:
+            await self._load(Agent, agent_id, "agent")
 
         def compute(c: Conversation) -> tuple[Conversation, builtins.list[Event]] | None:
-            if c.assignee_id not in (None, agent_id):
+            if exclusive and c.assignee_id not in (None, agent_id):
                 raise AlreadyClaimedError(conversation_id=c.id, assignee_id=c.assignee_id)
             new_team = c.team if isinstance(team, Unset) else team
             if c.assignee_id == agent_id and c.team == new_team:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 from ..models._base import Record
 from .base import Condition, Gt, In, Lt, column_value
 
-__all__ = ["Dialect", "NoMatch", "list_adapter", "record_values"]
+__all__ = ["Dialect", "NoMatch", "list_adapter", "parse_rows", "record_values"]
 
 R = TypeVar("R", bound=Record)
 
@@ -24,6 +24,16 @@ class NoMatch(Exception):
 def list_adapter(kind: type[R]) -> TypeAdapter[list[R]]:
     """A validator for a JSON array of ``kind`` (one call per page of rows)."""
     return TypeAdapter(list[kind])  # type: ignore[valid-type]
+
+
+def parse_rows(kind: type[R], rows: Sequence[Sequence[Any]]) -> list[R]:
+    """Records of ``kind`` from rows whose first column is the JSON ``data``.
+
+    One validation call for the whole page is cheaper than one per row.
+    """
+    if not rows:
+        return []
+    return list_adapter(kind).validate_json("[" + ",".join(row[0] for row in rows) + "]")
 
 
 def record_values(record: Record) -> list[Any]:

@@ -41,7 +41,7 @@ from ..errors import (
 )
 from ..events import Event, parse_event
 from ..models._base import Record, utcnow
-from ._sql import Dialect, NoMatch, list_adapter, record_values
+from ._sql import Dialect, NoMatch, parse_rows, record_values
 from .base import (
     Condition,
     Delete,
@@ -236,9 +236,7 @@ class PostgresStore(Store):
         except NoMatch:
             return []
         rows = await self._fetch(sql, params)
-        if not rows:
-            return []
-        return list_adapter(kind).validate_json("[" + ",".join(row[0] for row in rows) + "]")
+        return parse_rows(kind, rows)
 
     async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
         rows = await self._fetch(

@@ -49,7 +49,7 @@ from ..errors import (
 )
 from ..events import Event, parse_event
 from ..models._base import Record, utcnow
-from ._sql import Dialect, NoMatch, list_adapter, record_values
+from ._sql import Dialect, NoMatch, parse_rows, record_values
 from .base import (
     Condition,
     Delete,
@@ -315,10 +315,7 @@ class SQLiteStore(Store):
             return []
         bounded = limit is not None and limit <= INLINE_READ_LIMIT
         rows = await self._read(sql, params, bounded=bounded)
-        if not rows:
-            return []
-        # One validation call for the whole page is cheaper than one per row.
-        return list_adapter(kind).validate_json("[" + ",".join(row[0] for row in rows) + "]")
+        return parse_rows(kind, rows)
 
     async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
         rows = await self._read(
