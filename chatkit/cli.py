@@ -65,6 +65,9 @@ def _show(message: Message, names: dict[str, str]) -> None:
     else:
         channel = f"[dim]via {message.channel.value}[/]"
         console.print(f"[dim]{stamp}[/]  [{style}]{who}[/] {channel}: {message.text}")
+    for item in message.attachments:
+        size = f", {item.width}x{item.height}" if item.width and item.height else ""
+        console.print(f"           📎 {item.name} ({item.mime_type}{size}, {item.size} bytes)")
 
 
 def _step(text: str) -> None:

@@ -28,6 +28,7 @@ def test_demo_runs_a_support_conversation_on_sqlite(tmp_path: Path) -> None:
         "Reship order 245-12784",
         "web, sms",
         "[attachment] receipt.png (image/png",
+        "📎 receipt.png (image/png, 2x1, 72 bytes)",
         "Transcript (Europe/London)",
         f"HTML transcript (with private notes) written to {tmp_path / 'transcript.html'}",
     ):
