@@ -10,7 +10,7 @@ applies it only where the stored version is one less, otherwise it raises
 `ConflictError` and nothing of that commit is written. Unique keys declared
 on the record classes (`Record.unique`) raise `DuplicateKeyError`.
 
-A backend needs nine methods. `chatkit.testing.StoreContract` is the test
+A backend needs thirteen methods. `chatkit.testing.StoreContract` is the test
 suite that proves one.
 """
 
@@ -30,10 +30,12 @@ from ..models._base import Record
 __all__ = [
     "Condition",
     "Delete",
+    "DispatchStatus",
     "DeleteEvents",
     "Gt",
     "In",
     "Insert",
+    "Lease",
     "Lt",
     "Op",
     "SetCursor",
@@ -105,6 +107,46 @@ class Gt:
     """Column value is greater than ``value``."""
 
     value: Any
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A range of outbox events handed to one dispatcher of a group.
+
+    Until `expires_at` (seconds since the epoch, by the store's clock) no
+    other dispatcher of the group gets these events. The holder finishes the
+    lease when it has handled them (`Store.lease_events` with ``done=``),
+    releases it when it could not (`Store.release_lease`), or renews it
+    (`Store.renew_lease`); a lease that simply expires, because its holder
+    died, goes to the next dispatcher that asks.
+    """
+
+    group: str
+    owner: str
+    first: int
+    """Position of the first event of the range (its key within the group)."""
+    last: int
+    """Position of the last event of the range."""
+    expires_at: float
+    attempts: int
+    """How many times the range was handed out, this time included."""
+    events: list[Event]
+    """The events of the range still in the outbox, oldest first."""
+
+
+@dataclass(frozen=True)
+class DispatchStatus:
+    """Where a dispatch group stands."""
+
+    group: str
+    claimed_upto: int
+    """Last position handed out to a dispatcher (0 when nothing was)."""
+    done_upto: int
+    """Every event at or before this position has been handled."""
+    in_flight: int
+    """Leased ranges not finished yet (held, expired or waiting to be retried)."""
+    expired: int
+    """Of those, ranges whose lease ran out and that any dispatcher may take."""
 
 
 Condition: TypeAlias = In | Lt | Gt | Any
@@ -230,3 +272,45 @@ class Store(ABC):
     @abstractmethod
     async def get_cursor(self, consumer: str) -> int:
         """Return the saved outbox position of a named consumer (0 if none)."""
+
+    # -- dispatch groups (several processes sharing the outbox work) -----------
+
+    @abstractmethod
+    async def lease_events(
+        self,
+        group: str,
+        owner: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        done: Lease | None = None,
+        start: int = 0,
+    ) -> tuple[bool, Lease | None]:
+        """Finish ``done`` and lease the next range of events to ``owner``, in one transaction.
+
+        The range is the oldest one whose lease expired (a dispatcher died
+        or released it) or, when there is none, the next at most ``limit``
+        events after the group's last handed-out position. A group that does
+        not exist yet is created, starting after position ``start``.
+
+        Returns:
+            Whether ``done`` was finished (``False`` when it was not given or
+            ``owner`` no longer held it), and the new lease or ``None`` when
+            there is nothing to hand out.
+        """
+
+    @abstractmethod
+    async def renew_lease(self, lease: Lease, lease_seconds: float) -> Lease | None:
+        """Extend a lease ``owner`` still holds to ``lease_seconds`` from now (``None``: lost)."""
+
+    @abstractmethod
+    async def release_lease(self, lease: Lease, retry_after: float) -> bool:
+        """Give a held lease back unfinished; any dispatcher may take it after ``retry_after`` s.
+
+        Returns:
+            ``False`` when the lease was no longer held by its owner.
+        """
+
+    @abstractmethod
+    async def dispatch_status(self, group: str) -> DispatchStatus:
+        """Progress of a dispatch group (all zero for a group that never ran)."""

@@ -8,6 +8,8 @@ as with a database.
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,9 +22,11 @@ from .base import (
     Condition,
     Delete,
     DeleteEvents,
+    DispatchStatus,
     Gt,
     In,
     Insert,
+    Lease,
     Lt,
     Op,
     SetCursor,
@@ -34,6 +38,14 @@ from .base import (
 __all__ = ["MemoryStore"]
 
 R = TypeVar("R", bound=Record)
+
+
+@dataclass
+class _Lease:
+    last: int
+    owner: str | None
+    until: float
+    attempts: int
 
 
 @dataclass
@@ -75,6 +87,8 @@ class MemoryStore(Store):
         self._events: list[tuple[int, str | None, str]] = []  # position, conversation, JSON
         self._last_position = 0
         self._cursors: dict[str, int] = {}
+        self._groups: dict[str, int] = {}  # dispatch group -> claimed_upto
+        self._leases: dict[str, dict[int, _Lease]] = {}  # group -> first position -> lease
         self._unique: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], str]] = {}
         self._open = False
 
@@ -222,3 +236,88 @@ class MemoryStore(Store):
     async def get_cursor(self, consumer: str) -> int:
         self._check_open()
         return self._cursors.get(consumer, 0)
+
+    # -- dispatch groups -------------------------------------------------------
+    # No await in these methods: each runs atomically with respect to other tasks.
+
+    async def lease_events(
+        self,
+        group: str,
+        owner: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        done: Lease | None = None,
+        start: int = 0,
+    ) -> tuple[bool, Lease | None]:
+        self._check_open()
+        now = time.time()
+        leases = self._leases.setdefault(group, {})
+        finished = False
+        if done is not None:
+            held = leases.get(done.first)
+            if done.group == group and held is not None and held.owner == done.owner:
+                del leases[done.first]
+                finished = True
+        expired = [first for first, lease in leases.items() if lease.until < now]
+        if expired:
+            first = min(expired)
+            lease = leases[first]
+            lease.owner, lease.until = owner, now + lease_seconds
+            lease.attempts += 1
+            return finished, self._lease(group, owner, first, lease)
+        claimed = self._groups.setdefault(group, start)
+        begin = bisect.bisect_right(self._events, claimed, key=lambda e: e[0])
+        batch = self._events[begin : begin + limit]
+        if not batch:
+            return finished, None
+        first, last = batch[0][0], batch[-1][0]
+        self._groups[group] = last
+        leases[first] = _Lease(last, owner, now + lease_seconds, 1)
+        return finished, self._lease(group, owner, first, leases[first])
+
+    def _lease(self, group: str, owner: str, first: int, lease: _Lease) -> Lease:
+        begin = bisect.bisect_left(self._events, first, key=lambda e: e[0])
+        end = bisect.bisect_right(self._events, lease.last, key=lambda e: e[0])
+        return Lease(
+            group=group,
+            owner=owner,
+            first=first,
+            last=lease.last,
+            expires_at=lease.until,
+            attempts=lease.attempts,
+            events=[parse_event(data) for _, _, data in self._events[begin:end]],
+        )
+
+    def _held(self, lease: Lease) -> _Lease | None:
+        held = self._leases.get(lease.group, {}).get(lease.first)
+        return held if held is not None and held.owner == lease.owner else None
+
+    async def renew_lease(self, lease: Lease, lease_seconds: float) -> Lease | None:
+        self._check_open()
+        held = self._held(lease)
+        if held is None:
+            return None
+        held.until = time.time() + lease_seconds
+        return dataclasses.replace(lease, expires_at=held.until)
+
+    async def release_lease(self, lease: Lease, retry_after: float) -> bool:
+        self._check_open()
+        held = self._held(lease)
+        if held is None:
+            return False
+        held.owner, held.until = None, time.time() + retry_after
+        return True
+
+    async def dispatch_status(self, group: str) -> DispatchStatus:
+        self._check_open()
+        claimed = self._groups.get(group, 0)
+        leases = self._leases.get(group, {})
+        now = time.time()
+        return DispatchStatus(
+            group=group,
+            claimed_upto=claimed,
+            done_upto=min(leases) - 1 if leases else claimed,
+            in_flight=len(leases),
+            expired=sum(1 for lease in leases.values() if lease.until < now),
+        )

@@ -22,6 +22,7 @@ seconds). Other query parameters (``sslmode``...) go to libpq unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -46,7 +47,9 @@ from .base import (
     Condition,
     Delete,
     DeleteEvents,
+    DispatchStatus,
     Insert,
+    Lease,
     Op,
     SetCursor,
     Store,
@@ -63,6 +66,40 @@ _SQL = Dialect("%s", nulls_last_clause=True)
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _OPTIONS = ("schema", "pool_min", "pool_max", "connect_timeout")
 _LOCK_KEY = 0x6368_6174_6B69_74  # "chatkit": the migration advisory lock
+_NOW = "extract(epoch FROM clock_timestamp())::float8"
+"""Lease times use the database server's clock, the one clock every process shares."""
+
+# The oldest expired range of a group; SKIP LOCKED so that dispatchers racing
+# for expired ranges take different ones instead of queueing on the same row.
+_RECLAIM = f"""
+WITH x AS (
+    SELECT first_position FROM dispatch_leases
+    WHERE group_name = %(group)s AND lease_until < {_NOW}
+    ORDER BY first_position LIMIT 1
+    FOR UPDATE SKIP LOCKED)
+UPDATE dispatch_leases l
+SET owner = %(owner)s, lease_until = {_NOW} + %(seconds)s, attempts = l.attempts + 1
+FROM x WHERE l.group_name = %(group)s AND l.first_position = x.first_position
+RETURNING l.first_position, l.last_position, l.lease_until, l.attempts"""
+
+# The next range of a group in one round trip: lock the group row, read the
+# events after its claimed position, record the lease and move the position.
+_CLAIM = f"""
+WITH g AS (
+    SELECT claimed_upto FROM dispatch_groups WHERE name = %(group)s FOR UPDATE),
+ev AS (
+    SELECT e.position, e.data FROM events e, g
+    WHERE e.position > g.claimed_upto ORDER BY e.position LIMIT %(limit)s),
+span AS (
+    SELECT min(position) AS lo, max(position) AS hi, {_NOW} + %(seconds)s AS until FROM ev),
+ins AS (
+    INSERT INTO dispatch_leases
+        (group_name, first_position, last_position, owner, lease_until, attempts)
+    SELECT %(group)s, lo, hi, %(owner)s, until, 1 FROM span WHERE lo IS NOT NULL),
+upd AS (
+    UPDATE dispatch_groups SET claimed_upto = span.hi
+    FROM span WHERE name = %(group)s AND span.hi IS NOT NULL)
+SELECT ev.position, ev.data, span.until FROM ev, span ORDER BY ev.position"""
 
 
 def mask_url(url: str) -> str:
@@ -110,6 +147,7 @@ class PostgresStore(Store):
         self.pool_min, self.pool_max = pool_min, pool_max
         self.connect_timeout = connect_timeout
         self._pool: AsyncConnectionPool | None = None
+        self._groups: set[str] = set()  # dispatch groups known to exist
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -210,7 +248,9 @@ class PostgresStore(Store):
 
     # -- reads ---------------------------------------------------------------
 
-    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    async def _fetch(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
         try:
             async with self._ready().connection() as conn:
                 cur = await conn.execute(sql, params)
@@ -329,3 +369,97 @@ class PostgresStore(Store):
             _, table, *columns = name.split("__")
             return DuplicateKeyError(table=table, columns=tuple(columns))
         return ConflictError(f"a {table} row with that id already exists")
+
+    # -- dispatch groups -------------------------------------------------------
+
+    async def lease_events(
+        self,
+        group: str,
+        owner: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        done: Lease | None = None,
+        start: int = 0,
+    ) -> tuple[bool, Lease | None]:
+        args = {"group": group, "owner": owner, "seconds": lease_seconds, "limit": limit}
+        try:
+            async with self._ready().connection() as conn, conn.transaction():
+                finished = False
+                if done is not None:
+                    cur = await conn.execute(
+                        "DELETE FROM dispatch_leases "
+                        "WHERE group_name = %s AND first_position = %s AND owner = %s",
+                        (done.group, done.first, done.owner),
+                    )
+                    finished = done.group == group and cur.rowcount == 1
+                cur = await conn.execute(_RECLAIM, args)
+                row = await cur.fetchone()
+                if row is not None:
+                    first, last, until, attempts = row
+                    cur = await conn.execute(
+                        "SELECT position, data FROM events "
+                        "WHERE position BETWEEN %s AND %s ORDER BY position",
+                        (first, last),
+                    )
+                    events = _positioned(await cur.fetchall())
+                    return finished, Lease(group, owner, first, last, until, attempts, events)
+                if group not in self._groups:
+                    await conn.execute(
+                        "INSERT INTO dispatch_groups (name, claimed_upto) VALUES (%s, %s) "
+                        "ON CONFLICT (name) DO NOTHING",
+                        (group, start),
+                    )
+                cur = await conn.execute(_CLAIM, args)
+                rows = await cur.fetchall()
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL lease failed: {exc}") from exc
+        self._groups.add(group)  # committed: the group row exists from now on
+        if not rows:
+            return finished, None
+        events = _positioned([(pos, data) for pos, data, _ in rows])
+        first, last, until = rows[0][0], rows[-1][0], rows[0][2]
+        return finished, Lease(group, owner, first, last, until, 1, events)
+
+    async def _lease_update(self, sql: str, lease: Lease, value: float) -> float | None:
+        try:
+            async with self._ready().connection() as conn:
+                cur = await conn.execute(
+                    f"UPDATE dispatch_leases SET {sql} "
+                    "WHERE group_name = %s AND first_position = %s AND owner = %s "
+                    "RETURNING lease_until",
+                    (value, lease.group, lease.first, lease.owner),
+                )
+                row = await cur.fetchone()
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL lease update failed: {exc}") from exc
+        return None if row is None else float(row[0])
+
+    async def renew_lease(self, lease: Lease, lease_seconds: float) -> Lease | None:
+        until = await self._lease_update(f"lease_until = {_NOW} + %s", lease, lease_seconds)
+        return None if until is None else dataclasses.replace(lease, expires_at=until)
+
+    async def release_lease(self, lease: Lease, retry_after: float) -> bool:
+        sql = f"owner = NULL, lease_until = {_NOW} + %s"
+        return await self._lease_update(sql, lease, retry_after) is not None
+
+    async def dispatch_status(self, group: str) -> DispatchStatus:
+        rows = await self._fetch(
+            "SELECT (SELECT claimed_upto FROM dispatch_groups WHERE name = %(g)s), "
+            f"COUNT(*), MIN(first_position), COUNT(*) FILTER (WHERE lease_until < {_NOW}) "
+            "FROM dispatch_leases WHERE group_name = %(g)s",
+            {"g": group},
+        )
+        claimed, count, oldest, expired = rows[0]
+        upto = int(claimed or 0)
+        return DispatchStatus(
+            group=group,
+            claimed_upto=upto,
+            done_upto=int(oldest) - 1 if count else upto,
+            in_flight=int(count),
+            expired=int(expired),
+        )
+
+
+def _positioned(rows: Sequence[tuple[Any, ...]]) -> list[Event]:
+    return [parse_event(data).model_copy(update={"position": pos}) for pos, data in rows]

@@ -92,6 +92,21 @@ MIGRATIONS: list[list[str]] = [
             data TEXT NOT NULL)""",
         "CREATE INDEX legal_holds_target ON legal_holds(target_id)",
     ],
+    # 5: outbox dispatch groups and their leased ranges.
+    [
+        """CREATE TABLE dispatch_groups (
+            name TEXT PRIMARY KEY,
+            claimed_upto BIGINT NOT NULL)""",
+        """CREATE TABLE dispatch_leases (
+            group_name TEXT NOT NULL REFERENCES dispatch_groups(name),
+            first_position BIGINT NOT NULL,
+            last_position BIGINT NOT NULL,
+            owner TEXT,
+            lease_until DOUBLE PRECISION NOT NULL,
+            attempts INT NOT NULL,
+            PRIMARY KEY (group_name, first_position))""",
+        "CREATE INDEX dispatch_leases_expiry ON dispatch_leases(group_name, lease_until)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

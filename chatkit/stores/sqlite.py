@@ -25,12 +25,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import queue
 import re
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,7 +56,9 @@ from .base import (
     Condition,
     Delete,
     DeleteEvents,
+    DispatchStatus,
     Insert,
+    Lease,
     Op,
     SetCursor,
     Store,
@@ -83,11 +87,14 @@ class _Scrub:
 
 @dataclass
 class _Request:
+    """One commit, or one ``work`` function run inside the write transaction."""
+
     ops: Sequence[Op]
     events: Sequence[Event]
     loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[list[int]]
-    outcome: list[int] | BaseException | None = field(default=None)
+    future: asyncio.Future[Any]
+    work: Callable[[sqlite3.Connection], Any] | None = None
+    outcome: Any = field(default=None)
 
 
 def _resolve(requests: list[_Request]) -> None:
@@ -97,11 +104,14 @@ def _resolve(requests: list[_Request]) -> None:
         if isinstance(request.outcome, BaseException):
             request.future.set_exception(request.outcome)
         else:
-            assert request.outcome is not None
             request.future.set_result(request.outcome)
 
 
 _SQL = Dialect("?", nulls_last_clause=False)
+
+
+def _positioned(position: int, data: str) -> Event:
+    return parse_event(data).model_copy(update={"position": position})
 
 
 class SQLiteStore(Store):
@@ -340,10 +350,21 @@ class SQLiteStore(Store):
     # -- writes --------------------------------------------------------------
 
     async def commit(self, ops: Sequence[Op], events: Sequence[Event] = ()) -> list[int]:
+        positions: list[int] = await self._submit(_Request(ops, events, *self._future()))
+        return positions
+
+    def _future(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]:
         if self._writer is None:
             raise StoreError("the SQLite store is not open")
         loop = asyncio.get_running_loop()
-        request = _Request(ops, events, loop, loop.create_future())
+        return loop, loop.create_future()
+
+    async def _transaction(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``work(conn)`` inside a write transaction (grouped like commits)."""
+        return await self._submit(_Request((), (), *self._future(), work=work))
+
+    async def _submit(self, request: _Request) -> Any:
+        loop = request.loop
         if loop is self._loop:
             self._pending.append(request)
             if not self._flush_scheduled:
@@ -478,7 +499,10 @@ class SQLiteStore(Store):
                 if not alone:
                     conn.execute("SAVEPOINT request")
                 try:
-                    request.outcome = self._apply(conn, request.ops, request.events)
+                    if request.work is not None:
+                        request.outcome = request.work(conn)
+                    else:
+                        request.outcome = self._apply(conn, request.ops, request.events)
                 except Exception as exc:
                     conn.execute("ROLLBACK" if alone else "ROLLBACK TO request")
                     request.outcome = self._translate(exc)
@@ -543,6 +567,127 @@ class SQLiteStore(Store):
             assert cur.lastrowid is not None
             positions.append(cur.lastrowid)
         return positions
+
+    # -- dispatch groups -----------------------------------------------------
+    # Each call is one write transaction; SQLite has one writer at a time, so
+    # two dispatchers (in any process) never get the same range.
+
+    async def lease_events(
+        self,
+        group: str,
+        owner: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        done: Lease | None = None,
+        start: int = 0,
+    ) -> tuple[bool, Lease | None]:
+        def work(conn: sqlite3.Connection) -> tuple[bool, Lease | None]:
+            finished = done is not None and self._drop_lease(conn, group, done)
+            now = time.time()
+            until = now + lease_seconds
+            row = conn.execute(
+                "SELECT first_position, last_position, attempts FROM dispatch_leases "
+                "WHERE group_name = ? AND lease_until < ? ORDER BY first_position LIMIT 1",
+                (group, now),
+            ).fetchone()
+            if row is not None:
+                first, last, attempts = row
+                conn.execute(
+                    "UPDATE dispatch_leases SET owner = ?, lease_until = ?, attempts = ? "
+                    "WHERE group_name = ? AND first_position = ?",
+                    (owner, until, attempts + 1, group, first),
+                )
+                events = self._events_between(conn, first, last)
+                return finished, Lease(group, owner, first, last, until, attempts + 1, events)
+            conn.execute(
+                "INSERT INTO dispatch_groups (name, claimed_upto) VALUES (?, ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                (group, start),
+            )
+            claimed = conn.execute(
+                "SELECT claimed_upto FROM dispatch_groups WHERE name = ?", (group,)
+            ).fetchone()[0]
+            rows = conn.execute(
+                "SELECT position, data FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                (claimed, limit),
+            ).fetchall()
+            if not rows:
+                return finished, None
+            first, last = rows[0][0], rows[-1][0]
+            conn.execute(
+                "INSERT INTO dispatch_leases (group_name, first_position, last_position, owner, "
+                "lease_until, attempts) VALUES (?, ?, ?, ?, ?, 1)",
+                (group, first, last, owner, until),
+            )
+            conn.execute(
+                "UPDATE dispatch_groups SET claimed_upto = ? WHERE name = ?", (last, group)
+            )
+            events = [_positioned(pos, data) for pos, data in rows]
+            return finished, Lease(group, owner, first, last, until, 1, events)
+
+        outcome: tuple[bool, Lease | None] = await self._transaction(work)
+        return outcome
+
+    @staticmethod
+    def _drop_lease(conn: sqlite3.Connection, group: str, lease: Lease) -> bool:
+        cur = conn.execute(
+            "DELETE FROM dispatch_leases WHERE group_name = ? AND first_position = ? AND owner = ?",
+            (lease.group, lease.first, lease.owner),
+        )
+        return lease.group == group and cur.rowcount == 1
+
+    @staticmethod
+    def _events_between(conn: sqlite3.Connection, first: int, last: int) -> list[Event]:
+        rows = conn.execute(
+            "SELECT position, data FROM events WHERE position BETWEEN ? AND ? ORDER BY position",
+            (first, last),
+        ).fetchall()
+        return [_positioned(pos, data) for pos, data in rows]
+
+    async def renew_lease(self, lease: Lease, lease_seconds: float) -> Lease | None:
+        def work(conn: sqlite3.Connection) -> Lease | None:
+            until = time.time() + lease_seconds
+            cur = conn.execute(
+                "UPDATE dispatch_leases SET lease_until = ? "
+                "WHERE group_name = ? AND first_position = ? AND owner = ?",
+                (until, lease.group, lease.first, lease.owner),
+            )
+            return dataclasses.replace(lease, expires_at=until) if cur.rowcount == 1 else None
+
+        renewed: Lease | None = await self._transaction(work)
+        return renewed
+
+    async def release_lease(self, lease: Lease, retry_after: float) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE dispatch_leases SET owner = NULL, lease_until = ? "
+                "WHERE group_name = ? AND first_position = ? AND owner = ?",
+                (time.time() + retry_after, lease.group, lease.first, lease.owner),
+            )
+            return cur.rowcount == 1
+
+        released: bool = await self._transaction(work)
+        return released
+
+    async def dispatch_status(self, group: str) -> DispatchStatus:
+        claimed = await self._read(
+            "SELECT claimed_upto FROM dispatch_groups WHERE name = ?", (group,)
+        )
+        leases = await self._read(
+            "SELECT COUNT(*), MIN(first_position), COALESCE(SUM(lease_until < ?), 0) "
+            "FROM dispatch_leases WHERE group_name = ?",
+            (time.time(), group),
+        )
+        count, oldest, expired = leases[0]
+        upto = int(claimed[0][0]) if claimed else 0
+        return DispatchStatus(
+            group=group,
+            claimed_upto=upto,
+            done_upto=int(oldest) - 1 if count else upto,
+            in_flight=int(count),
+            expired=int(expired),
+        )
 
     # -- maintenance ---------------------------------------------------------
 

@@ -87,6 +87,22 @@ MIGRATIONS: list[list[str]] = [
             data TEXT NOT NULL)""",
         "CREATE INDEX legal_holds_target ON legal_holds(target_id)",
     ],
+    # 5: outbox dispatch groups: the next position to hand out and the leased
+    # ranges in flight (see `chatkit.services.dispatch`).
+    [
+        """CREATE TABLE dispatch_groups (
+            name TEXT PRIMARY KEY,
+            claimed_upto INTEGER NOT NULL)""",
+        """CREATE TABLE dispatch_leases (
+            group_name TEXT NOT NULL REFERENCES dispatch_groups(name),
+            first_position INTEGER NOT NULL,
+            last_position INTEGER NOT NULL,
+            owner TEXT,
+            lease_until REAL NOT NULL,
+            attempts INTEGER NOT NULL,
+            PRIMARY KEY (group_name, first_position))""",
+        "CREATE INDEX dispatch_leases_expiry ON dispatch_leases(group_name, lease_until)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

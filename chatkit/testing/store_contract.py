@@ -23,6 +23,7 @@ Requires pytest and anyio's pytest plugin (installed with anyio).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -377,6 +378,153 @@ class StoreContract:
         await store.commit([SetCursor("crm", 9), SetCursor("audit", 2)])
         assert await store.get_cursor("crm") == 9
         assert await store.get_cursor("audit") == 2
+
+    # -- dispatch groups -------------------------------------------------------
+
+    async def _publish(self, store: Store, count: int) -> list[int]:
+        positions: list[int] = []
+        for _ in range(count):
+            contact = _contact()
+            positions += await store.commit([Insert(contact)], [ContactCreated(contact=contact)])
+        return positions
+
+    async def test_leases_hand_out_disjoint_ranges_in_order(self, store: Store) -> None:
+        positions = await self._publish(store, 7)
+        _, a = await store.lease_events("g", "a", limit=3, lease_seconds=60)
+        _, b = await store.lease_events("g", "b", limit=3, lease_seconds=60)
+        _, c = await store.lease_events("g", "c", limit=3, lease_seconds=60)
+        assert a is not None
+        assert b is not None
+        assert c is not None
+        assert [e.position for e in a.events] == positions[:3]
+        assert [e.position for e in b.events] == positions[3:6]
+        assert [e.position for e in c.events] == positions[6:]
+        assert (a.first, a.last, a.owner, a.attempts) == (positions[0], positions[2], "a", 1)
+        assert a.expires_at > time.time() + 30
+        assert await store.lease_events("g", "d", limit=3, lease_seconds=60) == (False, None)
+        status = await store.dispatch_status("g")
+        assert (status.claimed_upto, status.done_upto, status.in_flight, status.expired) == (
+            positions[-1],
+            positions[0] - 1,
+            3,
+            0,
+        )
+
+    async def test_finishing_moves_the_group_forward(self, store: Store) -> None:
+        positions = await self._publish(store, 4)
+        _, a = await store.lease_events("g", "a", limit=2, lease_seconds=60)
+        _, b = await store.lease_events("g", "b", limit=2, lease_seconds=60)
+        assert a is not None
+        assert b is not None
+        finished, nothing = await store.lease_events("g", "b", limit=2, lease_seconds=60, done=b)
+        assert (finished, nothing) == (True, None)
+        assert (await store.dispatch_status("g")).done_upto == positions[0] - 1
+        more = await self._publish(store, 1)
+        finished, nxt = await store.lease_events("g", "a", limit=2, lease_seconds=60, done=a)
+        assert finished
+        assert nxt is not None
+        assert [e.position for e in nxt.events] == more
+        status = await store.dispatch_status("g")
+        assert (status.done_upto, status.in_flight) == (more[0] - 1, 1)
+
+    async def test_groups_are_independent(self, store: Store) -> None:
+        positions = await self._publish(store, 2)
+        _, one = await store.lease_events("webhooks", "a", limit=10, lease_seconds=60)
+        _, two = await store.lease_events("crm", "a", limit=10, lease_seconds=60)
+        assert one is not None
+        assert two is not None
+        assert [e.position for e in one.events] == [e.position for e in two.events] == positions
+        status = await store.dispatch_status("never-ran")
+        assert (status.claimed_upto, status.done_upto, status.in_flight) == (0, 0, 0)
+
+    async def test_a_new_group_can_start_after_a_position(self, store: Store) -> None:
+        old = await self._publish(store, 3)
+        new = await self._publish(store, 2)
+        _, lease = await store.lease_events("g", "a", limit=10, lease_seconds=60, start=old[-1])
+        assert lease is not None
+        assert [e.position for e in lease.events] == new
+
+    async def test_an_expired_lease_goes_to_the_next_dispatcher(self, store: Store) -> None:
+        positions = await self._publish(store, 3)
+        _, dead = await store.lease_events("g", "dead", limit=2, lease_seconds=0.05)
+        assert dead is not None
+        await asyncio.sleep(0.15)
+        assert (await store.dispatch_status("g")).expired == 1
+        _, taken = await store.lease_events("g", "alive", limit=2, lease_seconds=60)
+        assert taken is not None
+        assert (taken.first, taken.owner, taken.attempts) == (dead.first, "alive", 2)
+        assert [e.position for e in taken.events] == positions[:2]
+        # The first holder has lost it: it can neither finish, renew nor release it.
+        finished, nxt = await store.lease_events("g", "dead", limit=2, lease_seconds=60, done=dead)
+        assert not finished
+        assert nxt is not None
+        assert [e.position for e in nxt.events] == positions[2:]
+        assert await store.renew_lease(dead, 60) is None
+        assert not await store.release_lease(dead, 0)
+        assert (await store.dispatch_status("g")).in_flight == 2
+
+    async def test_renewing_keeps_a_lease(self, store: Store) -> None:
+        await self._publish(store, 1)
+        _, lease = await store.lease_events("g", "a", limit=5, lease_seconds=0.2)
+        assert lease is not None
+        renewed = await store.renew_lease(lease, 60)
+        assert renewed is not None
+        assert renewed.expires_at > lease.expires_at
+        await asyncio.sleep(0.3)
+        assert await store.lease_events("g", "b", limit=5, lease_seconds=60) == (False, None)
+        finished, _ = await store.lease_events("g", "a", limit=5, lease_seconds=60, done=renewed)
+        assert finished
+
+    async def test_a_released_lease_is_retried_after_its_delay(self, store: Store) -> None:
+        positions = await self._publish(store, 2)
+        _, lease = await store.lease_events("g", "a", limit=5, lease_seconds=60)
+        assert lease is not None
+        assert await store.release_lease(lease, 60)
+        assert await store.lease_events("g", "b", limit=5, lease_seconds=60) == (False, None)
+        _, again = await store.lease_events("g", "c", limit=5, lease_seconds=60)
+        assert again is None
+        _, other = await store.lease_events("h", "a", limit=5, lease_seconds=60)
+        assert other is not None
+        assert await store.release_lease(other, 0)
+        await asyncio.sleep(0.05)
+        _, retried = await store.lease_events("h", "b", limit=5, lease_seconds=60)
+        assert retried is not None
+        assert retried.attempts == 2
+        assert [e.position for e in retried.events] == positions
+
+    async def test_purged_events_leave_their_lease_range(self, store: Store) -> None:
+        contact, conversation = await self._seed(store)
+        message = _message(conversation, 1)
+        await store.commit(
+            [Insert(message)], [MessageCreated(conversation_id=conversation.id, message=message)]
+        )
+        [kept] = await store.commit([], [ContactCreated(contact=contact)])
+        _, lease = await store.lease_events("g", "a", limit=5, lease_seconds=0.05)
+        assert lease is not None
+        assert len(lease.events) == 2
+        await store.commit([DeleteEvents(conversation.id)])
+        await asyncio.sleep(0.15)
+        _, again = await store.lease_events("g", "b", limit=5, lease_seconds=60)
+        assert again is not None
+        assert [e.position for e in again.events] == [kept]
+
+    async def test_concurrent_dispatchers_get_every_event_exactly_once(self, store: Store) -> None:
+        positions = await self._publish(store, 60)
+        seen: list[int] = []
+
+        async def dispatcher(owner: str) -> None:
+            done = None
+            while True:
+                _, done = await store.lease_events("g", owner, limit=7, lease_seconds=60, done=done)
+                if done is None:
+                    return
+                seen.extend(e.position or 0 for e in done.events)
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(dispatcher(f"d{n}") for n in range(5)))
+        assert sorted(seen) == positions
+        status = await store.dispatch_status("g")
+        assert (status.done_upto, status.in_flight) == (positions[-1], 0)
 
     # -- lifecycle -------------------------------------------------------------
 
