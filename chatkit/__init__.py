@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from ._facade import AsyncChatKit, ChatKit, SyncSubscription
+from ._facade import AsyncChatKit, ChatKit, SyncDispatcher, SyncSubscription
 from .errors import (
     AgentAtCapacityError,
     AlreadyClaimedError,
@@ -66,8 +66,16 @@ from .models import (
     TicketNote,
     TicketStatus,
 )
-from .services import Inbound, PurgeReport, SMTPSettings, Subscription, TypingPreview
+from .services import (
+    Dispatcher,
+    Inbound,
+    PurgeReport,
+    SMTPSettings,
+    Subscription,
+    TypingPreview,
+)
 from .settings import AttachmentLimits, ChatKitSettings
+from .stores.base import DispatchStatus
 from .transcripts import Transcript, TranscriptFormat
 
 __version__ = "0.1.0"
@@ -97,6 +105,8 @@ __all__ = [
     "ConversationClosedError",
     "ConversationContext",
     "ConversationStatus",
+    "Dispatcher",
+    "DispatchStatus",
     "DuplicateIdentityError",
     "DuplicateKeyError",
     "Event",
@@ -121,6 +131,7 @@ __all__ = [
     "SchemaVersionError",
     "StoreError",
     "Subscription",
+    "SyncDispatcher",
     "SyncSubscription",
     "Ticket",
     "TicketNote",

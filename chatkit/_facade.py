@@ -8,14 +8,16 @@ original, so the two can never drift apart.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, Concatenate, Generic, TypeVar, overload
+from typing import Any, Concatenate, Generic, Literal, TypeVar, overload
 
+import anyio.to_thread
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from typing_extensions import ParamSpec, Self
 
@@ -27,6 +29,7 @@ from .services import (
     Attachments,
     Contacts,
     Conversations,
+    Dispatcher,
     Events,
     Exports,
     Messages,
@@ -40,6 +43,7 @@ from .services import (
 from .services._core import Core
 from .settings import ChatKitSettings, default_url
 from .stores import Store, open_store
+from .stores.base import DispatchStatus
 from .transports import Transport, open_transport
 
 __all__ = ["AsyncChatKit", "ChatKit", "SyncSubscription"]
@@ -352,10 +356,65 @@ class SyncSubscription(Iterator[Event], AbstractContextManager["SyncSubscription
         self._runner.portal().call(self._subscription.__aexit__, exc_type, exc, tb)
 
 
+class SyncDispatcher(AbstractContextManager["SyncDispatcher"]):
+    """Blocking twin of `Dispatcher`; its handler is a plain function run in a worker thread."""
+
+    def __init__(self, dispatcher: Dispatcher, runner: _Runner) -> None:
+        self._dispatcher = dispatcher
+        self._runner = runner
+
+    @property
+    def group(self) -> str:
+        """The dispatch group's name."""
+        return self._dispatcher.group
+
+    @property
+    def owner(self) -> str:
+        """This dispatcher's name in the store's leases."""
+        return self._dispatcher.owner
+
+    def run_once(self) -> int:
+        """Lease and handle one batch; the number of events handled (0: nothing to do)."""
+        return self._runner.portal().call(self._dispatcher.run_once)
+
+    def drain(self) -> int:
+        """Handle batches until none is left for this dispatcher; the number handled."""
+        return self._runner.portal().call(self._dispatcher.drain)
+
+    def run(self) -> None:
+        """Handle batches as events are committed, until `stop` (call it from another thread)."""
+        self._runner.portal().call(self._dispatcher.run)
+
+    def stop(self) -> None:
+        """Make `run` return after the batch in hand."""
+
+        async def stop() -> None:
+            self._dispatcher.stop()
+
+        self._runner.portal().call(stop)
+
+    def status(self) -> DispatchStatus:
+        """Where the group stands."""
+        return self._runner.portal().call(self._dispatcher.status)
+
+    def close(self) -> None:
+        """Finish the last handled batch now."""
+        self._runner.portal().call(self._dispatcher.close)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 class SyncEvents(_SyncResource[Events]):
     """Blocking twin of `Events`."""
 
     list = _sync(Events.list)
+    dispatch_status = _sync(Events.dispatch_status)
     position = _sync(Events.position)
     set_position = _sync(Events.set_position)
 
@@ -376,6 +435,37 @@ class SyncEvents(_SyncResource[Events]):
                 conversation_id=conversation_id,
                 types=types,
                 batch_size=batch_size,
+            ),
+            self._runner,
+        )
+
+    def dispatcher(
+        self,
+        group: str,
+        handler: Callable[[builtins.list[Event]], object],
+        *,
+        batch_size: int = 100,
+        lease_seconds: float = 30.0,
+        start: Literal["beginning", "end"] = "beginning",
+        types: Collection[str] | None = None,
+        retry_delay: float = 1.0,
+        max_retry_delay: float = 300.0,
+    ) -> SyncDispatcher:
+        """Blocking twin of `Events.dispatcher`: ``handler`` is a plain function."""
+
+        async def run_handler(events: builtins.list[Event]) -> None:
+            await anyio.to_thread.run_sync(handler, events)
+
+        return SyncDispatcher(
+            self._target.dispatcher(
+                group,
+                run_handler,
+                batch_size=batch_size,
+                lease_seconds=lease_seconds,
+                start=start,
+                types=types,
+                retry_delay=retry_delay,
+                max_retry_delay=max_retry_delay,
             ),
             self._runner,
         )

@@ -60,6 +60,9 @@ def test_sync_methods_keep_signatures_and_docs() -> None:
                 original = getattr(async_resource, name)
                 twin = getattr(sync_resource, name)
                 ours, theirs = inspect.signature(twin), inspect.signature(original)
+                if name == "dispatcher":  # the same options; the handler is a plain function
+                    assert list(ours.parameters) == list(theirs.parameters)
+                    continue
                 assert ours.parameters == theirs.parameters, name
                 if name not in ("subscribe", "open", "watch"):  # these return blocking iterators
                     assert ours.return_annotation == theirs.return_annotation, name

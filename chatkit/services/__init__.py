@@ -6,6 +6,7 @@ from .agents import Agents
 from .attachments import Attachments
 from .contacts import Contacts
 from .conversations import Conversations
+from .dispatch import Dispatcher, EventHandler
 from .events import Events, Subscription
 from .exports import ConversationRecord, Exports
 from .messages import Inbound, Messages
@@ -19,6 +20,8 @@ __all__ = [
     "Attachments",
     "Contacts",
     "ConversationRecord",
+    "Dispatcher",
+    "EventHandler",
     "Exports",
     "Conversations",
     "Events",

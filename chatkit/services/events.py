@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import AsyncIterator, Collection
 from types import TracebackType
+from typing import Literal
 
 from ..errors import InvalidInputError
 from ..events import Event
 from ..models import Page
-from ..stores.base import SetCursor
+from ..stores.base import DispatchStatus, SetCursor
 from ._core import Core, check_limit
 from .contacts import Service, check_key
+from .dispatch import Dispatcher, EventHandler, check_dispatch_options
 
 __all__ = ["Events", "Subscription"]
 
@@ -199,6 +201,63 @@ class Events(Service):
             types=types,
             batch_size=batch_size,
         )
+
+    def dispatcher(
+        self,
+        group: str,
+        handler: EventHandler,
+        *,
+        batch_size: int = 100,
+        lease_seconds: float = 30.0,
+        start: Literal["beginning", "end"] = "beginning",
+        types: Collection[str] | None = None,
+        retry_delay: float = 1.0,
+        max_retry_delay: float = 300.0,
+    ) -> Dispatcher:
+        """A worker of dispatch group ``group``: each event goes to one of the group's workers.
+
+        Start one in every process that should share the work; see
+        `Dispatcher` and the guide "Run on PostgreSQL and Redis".
+
+        Args:
+            group: The group's durable name (e.g. ``"webhooks"``).
+            handler: ``async def handler(events: list[Event]) -> None``; a
+                batch counts as handled when it returns.
+            batch_size: Most events per batch.
+            lease_seconds: How long a batch stays with a dispatcher that
+                stopped renewing it (died) before another takes it over.
+            start: Where a group that never ran begins: every event in the
+                outbox, or only events committed from now on.
+            types: Only hand these event types to the handler (others are
+                passed over and count as handled).
+            retry_delay: Seconds before a failed batch is retried; doubles
+                with each attempt up to ``max_retry_delay``.
+        """
+        check_key(group, "group")
+        if not callable(handler):
+            raise InvalidInputError("handler must be an async callable", field="handler")
+        if types is not None and (
+            isinstance(types, str) or not all(isinstance(t, str) for t in types)
+        ):
+            raise InvalidInputError("types must be a collection of event type names", field="types")
+        check_dispatch_options(batch_size, lease_seconds, start, retry_delay)
+        return Dispatcher(
+            self._core,
+            group,
+            handler,
+            batch_size=batch_size,
+            lease_seconds=lease_seconds,
+            start=start,
+            types=types,
+            retry_delay=retry_delay,
+            max_retry_delay=max(max_retry_delay, retry_delay),
+        )
+
+    async def dispatch_status(self, group: str) -> DispatchStatus:
+        """Progress of a dispatch group: handed out, done, in flight, expired."""
+        check_key(group, "group")
+        store = await self._core.ready()
+        return await store.dispatch_status(group)
 
     async def position(self, consumer: str) -> int:
         """The saved position of a named consumer (0 when it has none)."""

@@ -291,7 +291,8 @@ class Store(ABC):
         The range is the oldest one whose lease expired (a dispatcher died
         or released it) or, when there is none, the next at most ``limit``
         events after the group's last handed-out position. A group that does
-        not exist yet is created, starting after position ``start``.
+        not exist yet is created, starting after position ``start``. With
+        ``limit=0`` only ``done`` is finished.
 
         Returns:
             Whether ``done`` was finished (``False`` when it was not given or

@@ -259,6 +259,8 @@ class MemoryStore(Store):
             if done.group == group and held is not None and held.owner == done.owner:
                 del leases[done.first]
                 finished = True
+        if limit == 0:
+            return finished, None
         expired = [first for first, lease in leases.items() if lease.until < now]
         if expired:
             first = min(expired)

@@ -393,6 +393,8 @@ class PostgresStore(Store):
                         (done.group, done.first, done.owner),
                     )
                     finished = done.group == group and cur.rowcount == 1
+                if limit == 0:
+                    return finished, None
                 cur = await conn.execute(_RECLAIM, args)
                 row = await cur.fetchone()
                 if row is not None:

@@ -584,6 +584,8 @@ class SQLiteStore(Store):
     ) -> tuple[bool, Lease | None]:
         def work(conn: sqlite3.Connection) -> tuple[bool, Lease | None]:
             finished = done is not None and self._drop_lease(conn, group, done)
+            if limit == 0:
+                return finished, None
             now = time.time()
             until = now + lease_seconds
             row = conn.execute(
