@@ -22,3 +22,18 @@ def test_quickstart_example() -> None:
     assert lines[0] == " 1 customer: Where is my order 245-12784?"
     assert "bot: Thanks! An agent will be with you shortly." in lines[1]
     assert lines[-1] == "ticket: Follow up on customs open"
+
+
+def test_dispatch_workers_example_shares_events_without_loss_or_doubles() -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "dispatch_workers.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    shares = [int(line.split()[3]) for line in lines[:2]]
+    assert sum(shares) == 202
+    assert lines[-1] == "202 events, 0 missing, 0 handled twice"
