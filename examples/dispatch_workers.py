@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import TextIO
 
 from chatkit import AsyncChatKit, Event
 
@@ -23,19 +24,18 @@ from chatkit import AsyncChatKit, Event
 def worker(url: str, out: str) -> None:
     """Drain the ``webhooks`` group, writing one handled event id per line to ``out``."""
 
-    async def main() -> None:
+    async def main(log: TextIO) -> None:
+        async def handle(events: list[Event]) -> None:
+            log.writelines(f"{event.id}\n" for event in events)
+            log.flush()
+            await asyncio.sleep(0.01)  # pretend to call a webhook
+
         async with AsyncChatKit(url) as kit:
-            with open(out, "a") as log:
+            dispatcher = kit.events.dispatcher("webhooks", handle, batch_size=20)
+            await dispatcher.drain()
 
-                async def handle(events: list[Event]) -> None:
-                    log.writelines(f"{event.id}\n" for event in events)
-                    log.flush()
-                    await asyncio.sleep(0.01)  # pretend to call a webhook
-
-                dispatcher = kit.events.dispatcher("webhooks", handle, batch_size=20)
-                await dispatcher.drain()
-
-    asyncio.run(main())
+    with open(out, "a") as log:
+        asyncio.run(main(log))
 
 
 async def publish(url: str, count: int) -> list[str]:
