@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from chatkit import AsyncChatKit, Author, SchemaVersionError, StoreError
+from chatkit import (
+    AsyncChatKit,
+    Author,
+    ConfigurationError,
+    ConflictError,
+    Contact,
+    SchemaVersionError,
+    StoreError,
+)
+from chatkit.events import ContactCreated
+from chatkit.models._base import new_id
 from chatkit.stores import Store, open_store
+from chatkit.stores.base import Insert
 from chatkit.testing import StoreContract
 
 from .services import driver_or_skip, drop_schema, fresh_schema, postgres_or_skip
@@ -123,3 +136,62 @@ async def test_kit_recovers_when_the_server_drops_its_connections(pg_url: str) -
             assert after.seq == 2
     finally:
         drop_schema(pg_url, schema)
+
+
+async def _grouped_store(pg_url: str, schema: str, option: str = "") -> PostgresStore:
+    store = PostgresStore.from_url(f"{pg_url}?schema={schema}&pool_max=4{option}")
+    await store.open()
+    return store
+
+
+@pytest.mark.anyio
+async def test_concurrent_commits_share_transactions_and_keep_their_own_outcomes(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schema = fresh_schema()
+    groups: list[int] = []
+    together = PostgresStore._commit_together
+
+    async def counted(self: PostgresStore, group: list[Any]) -> list[list[int]]:
+        groups.append(len(group))
+        return await together(self, group)
+
+    monkeypatch.setattr(PostgresStore, "_commit_together", counted)
+    store = await _grouped_store(pg_url, schema)
+    try:
+        taken = Contact(id=new_id("ct"))
+        await store.commit([Insert(taken)])
+        fresh = [Contact(id=new_id("ct"), name=f"c{n}") for n in range(30)]
+        jobs = [store.commit([Insert(c)], [ContactCreated(contact=c)] * 2) for c in fresh]
+        jobs.insert(15, store.commit([Insert(taken)], [ContactCreated(contact=taken)]))
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        assert isinstance(results.pop(15), ConflictError)  # the one bad commit fails alone
+        positions = [p for r in results for p in r]  # type: ignore[union-attr]
+        assert all(len(r) == 2 for r in results)  # type: ignore[arg-type]
+        assert sorted(positions) == list(range(1, 61))
+        assert groups, "no commit was grouped"
+        assert max(groups) > 1
+        events = await store.read_events(0, 100)
+        assert [e.position for e in events] == list(range(1, 61))
+        for contact, pair in zip(fresh, results, strict=True):
+            assert await store.get(Contact, contact.id) == contact
+            assert [events[p - 1].contact.id for p in pair] == [contact.id] * 2  # type: ignore[union-attr, index]
+    finally:
+        await store.close()
+        drop_schema(pg_url, schema)
+
+
+@pytest.mark.anyio
+async def test_group_commit_can_be_turned_off(pg_url: str) -> None:
+    schema = fresh_schema()
+    store = await _grouped_store(pg_url, schema, "&group_commit=0")
+    try:
+        assert store.group_commit is False
+        contacts = [Contact(id=new_id("ct")) for _ in range(5)]
+        await asyncio.gather(*(store.commit([Insert(c)]) for c in contacts))
+        assert len(await store.find(Contact)) == 5
+    finally:
+        await store.close()
+        drop_schema(pg_url, schema)
+    with pytest.raises(ConfigurationError):
+        PostgresStore.from_url(f"{pg_url}?group_commit=maybe")

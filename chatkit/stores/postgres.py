@@ -5,7 +5,12 @@
 
 - The same tables and schema versions as the SQLite store, upgraded in place
   under an advisory lock, so several processes may start at once.
-- Each commit is one transaction. Outbox positions come from a one-row
+- Group commit: commits that callers issue while a transaction is running
+  are written together in the next one (one lock round and one WAL flush for
+  all of them); a caller still returns only after its own data committed,
+  and when one of the group conflicts, each is retried in its own
+  transaction so only that one fails. ``?group_commit=0`` turns it off.
+- Each transaction is atomic. Outbox positions come from a one-row
   counter updated inside that transaction: writers that append events are
   serialised at that row, positions follow commit order, and a reader never
   skips an event that commits late.
@@ -17,15 +22,18 @@
 
 URL options (query string, removed before connecting): ``schema`` (default
 ``public``), ``pool_min`` (1), ``pool_max`` (10), ``connect_timeout`` (10
-seconds). Other query parameters (``sslmode``...) go to libpq unchanged.
+seconds), ``group_commit`` (1). Other query parameters (``sslmode``...) go to libpq unchanged.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -64,10 +72,24 @@ log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Record)
 _SQL = Dialect("%s", nulls_last_clause=True)
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_OPTIONS = ("schema", "pool_min", "pool_max", "connect_timeout")
+_OPTIONS = ("schema", "pool_min", "pool_max", "connect_timeout", "group_commit")
+_MAX_GROUP = 128
+T = TypeVar("T")
 _LOCK_KEY = 0x6368_6174_6B69_74  # "chatkit": the migration advisory lock
 _NOW = "extract(epoch FROM clock_timestamp())::float8"
 """Lease times use the database server's clock, the one clock every process shares."""
+
+# Appends a transaction's events: takes the next positions from the one-row
+# counter (the row lock serialises appending transactions, so positions
+# follow commit order) and numbers the events consecutively in their order.
+_APPEND = """
+WITH seq AS (
+    UPDATE outbox_sequence SET last_position = last_position + %s RETURNING last_position)
+INSERT INTO events (position, id, type, conversation_id, data)
+SELECT seq.last_position - %s + v.k, v.id, v.type, v.conversation_id, v.data
+FROM seq, unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[])
+    AS v(k, id, type, conversation_id, data)
+RETURNING position"""
 
 # The oldest expired range of a group; SKIP LOCKED so that dispatchers racing
 # for expired ranges take different ones instead of queueing on the same row.
@@ -102,6 +124,28 @@ upd AS (
 SELECT ev.position, ev.data, span.until FROM ev, span ORDER BY ev.position"""
 
 
+@dataclass
+class _Pending:
+    ops: Sequence[Op]
+    events: Sequence[Event]
+    future: asyncio.Future[list[int]]
+
+
+async def _outcome(work: Awaitable[T]) -> T | BaseException:
+    try:
+        return await work
+    except Exception as exc:
+        return exc
+
+
+def _flag(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected 0 or 1, got {value!r}")
+
+
 def mask_url(url: str) -> str:
     """The URL with its password replaced by ``***`` (for errors and logs)."""
     parts = urlsplit(url)
@@ -120,6 +164,10 @@ class PostgresStore(Store):
         pool_min: Connections kept open.
         pool_max: Most connections at once.
         connect_timeout: Seconds to wait for the server when opening.
+        group_commit: Let commits that arrive while a transaction is running
+            share the next one (see `commit`). Each caller still returns only
+            after its own data is committed, and a commit that conflicts
+            fails alone.
 
     Example:
         ```python
@@ -137,6 +185,7 @@ class PostgresStore(Store):
         pool_min: int = 1,
         pool_max: int = 10,
         connect_timeout: float = 10.0,
+        group_commit: bool = True,
     ) -> None:
         if not _SCHEMA_NAME.match(schema):
             raise ConfigurationError(f"invalid PostgreSQL schema name {schema!r}")
@@ -148,6 +197,9 @@ class PostgresStore(Store):
         self.connect_timeout = connect_timeout
         self._pool: AsyncConnectionPool | None = None
         self._groups: set[str] = set()  # dispatch groups known to exist
+        self.group_commit = group_commit
+        self._queue: list[_Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -166,6 +218,7 @@ class PostgresStore(Store):
                 pool_min=int(ours.get("pool_min", 1)),
                 pool_max=int(ours.get("pool_max", 10)),
                 connect_timeout=float(ours.get("connect_timeout", 10.0)),
+                group_commit=_flag(ours.get("group_commit", "1")),
             )
         except ValueError as exc:
             raise ConfigurationError(f"bad PostgreSQL URL option: {exc}") from exc
@@ -231,7 +284,11 @@ class PostgresStore(Store):
                 await conn.execute("UPDATE chatkit_schema SET version = %s", (SCHEMA_VERSION,))
 
     async def close(self) -> None:
-        """Close the pool (idempotent)."""
+        """Finish queued commits, then close the pool (idempotent)."""
+        flusher = self._flusher
+        if flusher is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(flusher)
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -298,10 +355,20 @@ class PostgresStore(Store):
     # -- writes --------------------------------------------------------------
 
     async def commit(self, ops: Sequence[Op], events: Sequence[Event] = ()) -> list[int]:
+        self._ready()
+        if not self.group_commit:
+            return await self._commit_alone(ops, events)
+        loop = asyncio.get_running_loop()
+        pending = _Pending(ops, events, loop.create_future())
+        self._queue.append(pending)
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
+        return await pending.future
+
+    async def _commit_alone(self, ops: Sequence[Op], events: Sequence[Event]) -> list[int]:
         try:
             async with self._ready().connection() as conn, conn.transaction():
-                await self._apply(conn, ops)
-                return await self._append(conn, events)
+                return await self._write(conn, ops, events)
         except pg_errors.UniqueViolation as exc:
             raise self._unique(exc) from exc
         except ConflictError:
@@ -309,7 +376,95 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL write failed: {exc}") from exc
 
-    async def _apply(self, conn: psycopg.AsyncConnection[Any], ops: Sequence[Op]) -> None:
+    async def _flush(self) -> None:
+        """Commit what callers queued, a group per transaction, until the queue is empty.
+
+        While one transaction runs, new commits queue up and go together in
+        the next: one round of locks and one WAL flush for many callers, each
+        of whom still returns only after their data is committed.
+        """
+        try:
+            while self._queue:
+                group = self._queue[:_MAX_GROUP]
+                del self._queue[:_MAX_GROUP]
+                await self._commit_group(group)
+        finally:
+            self._flusher = None
+            for pending in self._queue:  # only if this task itself was cancelled
+                if not pending.future.done():
+                    pending.future.set_exception(StoreError("the PostgreSQL store was closed"))
+            self._queue.clear()
+
+    async def _commit_group(self, group: list[_Pending]) -> None:
+        if len(group) == 1:
+            outcomes: list[list[int] | BaseException] = [
+                await _outcome(self._commit_alone(group[0].ops, group[0].events))
+            ]
+        else:
+            together = await _outcome(self._commit_together(group))
+            if isinstance(together, ConflictError):
+                # One of them conflicts (or two of them with each other): give
+                # each its own transaction so only the guilty one fails.
+                outcomes = [await _outcome(self._commit_alone(p.ops, p.events)) for p in group]
+            elif isinstance(together, BaseException):
+                outcomes = [together] * len(group)
+            else:
+                outcomes = list(together)
+        for pending, outcome in zip(group, outcomes, strict=True):
+            if pending.future.done():  # the caller was cancelled; the outcome stands
+                continue
+            if isinstance(outcome, BaseException):
+                pending.future.set_exception(outcome)
+            else:
+                pending.future.set_result(outcome)
+
+    async def _commit_together(self, group: list[_Pending]) -> list[list[int]]:
+        try:
+            async with self._ready().connection() as conn, conn.transaction():
+                ops = [op for pending in group for op in pending.ops]
+                positions = await self._write(conn, ops, [e for p in group for e in p.events])
+        except pg_errors.UniqueViolation as exc:
+            raise self._unique(exc) from exc
+        except ConflictError:
+            raise
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL write failed: {exc}") from exc
+        split = []
+        for pending in group:
+            split.append(positions[: len(pending.events)])
+            del positions[: len(pending.events)]
+        return split
+
+    async def _write(
+        self, conn: psycopg.AsyncConnection[Any], ops: Sequence[Op], events: Sequence[Event]
+    ) -> list[int]:
+        """One transaction's statements, sent in one pipeline; then the version checks.
+
+        Raises `ConflictError` (so the transaction rolls back) when an
+        `Update` found another version.
+        """
+        updates: list[tuple[psycopg.AsyncCursor[Any], Record]] = []
+        try:
+            async with conn.pipeline() as pipeline:
+                updates = await self._apply(conn, ops)
+                appended = await self._append(conn, events) if events else None
+                await pipeline.sync()
+        except psycopg.Error as exc:
+            # A stale Update is the cause when it ran before the failing
+            # statement (e.g. the duplicate seq of a message built on it).
+            _check_versions(updates, failed=True, cause=exc)
+            raise
+        _check_versions(updates)
+        if appended is None:
+            return []
+        # Positions are consecutive and given in event order (see _APPEND).
+        return sorted(int(row[0]) for row in await appended.fetchall())
+
+    @staticmethod
+    async def _apply(
+        conn: psycopg.AsyncConnection[Any], ops: Sequence[Op]
+    ) -> list[tuple[psycopg.AsyncCursor[Any], Record]]:
+        updates = []
         for op in ops:
             if isinstance(op, (Insert, Update)):
                 record = op.record
@@ -320,10 +475,7 @@ class PostgresStore(Store):
                     cur = await conn.execute(
                         _SQL.update(type(record)), [*values, record.id, record.version - 1]
                     )
-                    if cur.rowcount != 1:
-                        raise ConflictError(
-                            f"{record.id} was changed by someone else", resource_id=record.id
-                        )
+                    updates.append((cur, record))
             elif isinstance(op, Delete):
                 await conn.execute(f"DELETE FROM {op.kind.table} WHERE id = %s", (op.id,))
             elif isinstance(op, DeleteEvents):
@@ -337,29 +489,24 @@ class PostgresStore(Store):
                     "updated_at = excluded.updated_at",
                     (op.consumer, op.position, column_value(utcnow())),
                 )
+        return updates
 
     @staticmethod
-    async def _append(conn: psycopg.AsyncConnection[Any], events: Sequence[Event]) -> list[int]:
-        if not events:
-            return []
-        cur = await conn.execute(
-            "UPDATE outbox_sequence SET last_position = last_position + %s RETURNING last_position",
-            (len(events),),
+    async def _append(
+        conn: psycopg.AsyncConnection[Any], events: Sequence[Event]
+    ) -> psycopg.AsyncCursor[Any]:
+        return await conn.execute(
+            _APPEND,
+            (
+                len(events),
+                len(events),
+                list(range(1, len(events) + 1)),
+                [e.id for e in events],
+                [e.type for e in events],
+                [e.conversation_id for e in events],
+                [e.model_dump_json() for e in events],
+            ),
         )
-        row = await cur.fetchone()
-        assert row is not None
-        first = int(row[0]) - len(events) + 1
-        positions = list(range(first, first + len(events)))
-        async with conn.cursor() as cursor:
-            await cursor.executemany(
-                "INSERT INTO events (position, id, type, conversation_id, data) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                [
-                    (p, e.id, e.type, e.conversation_id, e.model_dump_json())
-                    for p, e in zip(positions, events, strict=True)
-                ],
-            )
-        return positions
 
     @staticmethod
     def _unique(exc: pg_errors.UniqueViolation) -> ConflictError:
@@ -461,6 +608,24 @@ class PostgresStore(Store):
             in_flight=int(count),
             expired=int(expired),
         )
+
+
+def _check_versions(
+    updates: Sequence[tuple[psycopg.AsyncCursor[Any], Record]],
+    *,
+    failed: bool = False,
+    cause: BaseException | None = None,
+) -> None:
+    """Raise `ConflictError` for the first `Update` that matched no row.
+
+    After a failed pipeline, statements after the failure have no result
+    (``rowcount`` -1) and are not counted.
+    """
+    for cur, record in updates:
+        if cur.rowcount == 0 or (not failed and cur.rowcount != 1):
+            raise ConflictError(
+                f"{record.id} was changed by someone else", resource_id=record.id
+            ) from cause
 
 
 def _positioned(rows: Sequence[tuple[Any, ...]]) -> list[Event]:

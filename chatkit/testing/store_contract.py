@@ -144,6 +144,20 @@ class StoreContract:
         assert stored is not None
         assert stored.version == 2
 
+    async def test_a_stale_update_is_reported_before_a_later_unique_clash(
+        self, store: Store
+    ) -> None:
+        _, conversation = await self._seed(store)
+        first = _message(conversation, 1)
+        bumped = conversation.model_copy(update={"last_seq": 1, "version": 2})
+        await store.commit([Update(bumped), Insert(first)])
+        # A writer that read version 1 builds message 1 again: the stale
+        # version, not the duplicate seq, is what it must be told about.
+        with pytest.raises(ConflictError) as caught:
+            await store.commit([Update(bumped), Insert(_message(conversation, 1))])
+        assert not isinstance(caught.value, DuplicateKeyError)
+        assert len(await store.find(Message, {"conversation_id": conversation.id})) == 1
+
     async def test_delete_removes_and_is_idempotent(self, store: Store) -> None:
         contact = _contact()
         await store.commit([Insert(contact)])
