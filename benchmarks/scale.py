@@ -11,7 +11,8 @@ last line on stdout is one JSON object with the figures.
 
 1. **Durable ingest (``pg_ingest_ratio``, goal >= 0.5).**
 
-   - *SDK*: ``AsyncChatKit("<url>?schema=<fresh>")`` (default pool),
+   - *SDK*: ``AsyncChatKit("<url>?schema=<fresh>")`` (default pool; the
+     URL also sets libpq's ``application_name``, as do the raw connections),
      ``senders`` asyncio tasks in this process, each on its own
      conversation, each calling ``await kit.messages.send(conversation_id,
      TEXT, author=Author.customer(contact_id))`` in a loop; each call
@@ -49,11 +50,14 @@ last line on stdout is one JSON object with the figures.
 
 3. **Outbox drain (``outbox_drain_ratio``, goal >= 0.5).** A fresh schema
    is filled with ``drain_events`` ``message.created`` events through
-   ``kit.store.commit`` (batches of 500), then ``ANALYZE``\\ d. *SDK*: two
+   ``kit.store.commit`` (batches of 500), then analysed. *SDK*: two
    worker processes, each with its own kit, each running ``await
    kit.events.dispatcher("bench-group", handler, batch_size=100,
-   lease_seconds=30.0).drain()`` from a common barrier; the handler counts
-   the events and remembers their ids. *Raw*: the same two processes, each
+   lease_seconds=30.0).drain()`` from a common barrier, then ``close()``
+   (which finishes the last batch's lease) when the dispatcher has it; the
+   handler counts the events and remembers their ids. Afterwards
+   ``kit.events.dispatch_status`` (when there) must show the whole group
+   done (``sdk_drain_group_finished``). *Raw*: the same two processes, each
    with one psycopg connection, looping ``SELECT position, data FROM
    bench_queue WHERE NOT done ORDER BY position LIMIT 100 FOR UPDATE SKIP
    LOCKED``, ``json.loads`` of each row (remembering ``id``), ``UPDATE
@@ -64,10 +68,12 @@ last line on stdout is one JSON object with the figures.
    done). Afterwards the union of the ids handled by both processes is
    compared with the events table: ``drain_missing`` and
    ``drain_duplicates`` (handled more than once) are reported for each
-   side. Rounds alternate which side goes first, on a fresh schema each;
-   medians. ``outbox_drain_ratio`` = SDK events/s ÷ raw events/s. Without
-   ``kit.events.dispatcher`` in the installed chatkit, the SDK side and
-   the ratio are ``null`` (with a note on stderr).
+   side. Each round fills a fresh schema that both sides then drain (the
+   SDK through its group's tables, the raw loop its ``bench_queue`` copy),
+   alternating which goes first; medians. ``outbox_drain_ratio`` = SDK
+   events/s ÷ raw events/s. Without ``kit.events.dispatcher`` in the
+   installed chatkit, the SDK side and the ratio are ``null`` (with a note
+   on stderr).
 
 4. **Claim race (``double_claims``, ``capacity_violations``, both must be
    0).** ``claim_conversations`` conversations (made with
@@ -101,12 +107,14 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import io
 import json
 import multiprocessing
 import os
 import platform
 import queue
 import secrets
+import signal
 import statistics
 import sys
 import time
@@ -124,6 +132,7 @@ from chatkit import (
     AsyncChatKit,
     Author,
     ConflictError,
+    StoreError,
 )
 from chatkit.events import Event, MessageCreated
 from chatkit.models import Message
@@ -135,7 +144,8 @@ GROUP = "bench-group"
 DRAIN_BATCH = 100
 FILL_BATCH = 500
 ACTIVE_STATUSES = ("open", "pending", "snoozed")
-TASK_TIMEOUT = 600.0
+TASK_TIMEOUT = 120.0
+APP_NAME = "chatkit-bench-scale"
 
 
 @dataclass(frozen=True)
@@ -160,14 +170,16 @@ class Config:
     @classmethod
     def make(cls, quick: bool, senders: int) -> Config:
         """The quick (under a minute on 2 cores) or the full configuration."""
+        split = 2 * senders  # the two-process workload divides evenly over every task
+        scale_messages = 640 if quick else 6400
         return cls(
             quick=quick,
             senders=senders,
             per_sender=80 if quick else 400,
             warmup_per_sender=10 if quick else 25,
             rounds=3 if quick else 5,
-            scale_messages=960 if quick else 6400,
-            scale_rounds=2 if quick else 3,
+            scale_messages=-(-scale_messages // split) * split,
+            scale_rounds=3 if quick else 5,
             drain_events=10_000 if quick else 50_000,
             drain_rounds=2 if quick else 3,
             claim_conversations=200 if quick else 1000,
@@ -183,16 +195,39 @@ def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def cpu_times() -> tuple[int, int] | None:
+    """(all, idle + iowait) CPU ticks of the whole machine so far; ``None`` without /proc."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            ticks = [int(t) for t in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return sum(ticks), ticks[3] + ticks[4]
+
+
+def busy_pct(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """Share of all CPUs busy (every process: chatkit, PostgreSQL, anything else) between two
+    `cpu_times` readings."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    total = after[0] - before[0]
+    return round(100 * (total - (after[1] - before[1])) / total, 1)
+
+
 def kit_url(base: str, schema: str) -> str:
-    """The chatkit URL of ``schema`` on the server of ``base``."""
-    return f"{base}{'&' if '?' in base else '?'}schema={schema}"
+    """The chatkit URL of ``schema`` on the server of ``base``.
+
+    ``application_name`` (passed on to libpq) names the benchmark's sessions
+    in ``pg_stat_activity``.
+    """
+    return f"{base}{'&' if '?' in base else '?'}schema={schema}&application_name={APP_NAME}"
 
 
 def connect(base: str, schema: str | None = None, **kwargs: Any) -> psycopg.Connection[Any]:
     """A plain psycopg connection, with ``search_path`` set to ``schema``."""
     if schema is not None:
         kwargs["options"] = f"-c search_path={schema}"
-    return psycopg.connect(base, **kwargs)
+    return psycopg.connect(base, application_name=APP_NAME, **kwargs)
 
 
 class Schemas:
@@ -249,7 +284,7 @@ class Gate:
     async def wait(self) -> float:
         """Report ready, wait for the common start; return the monotonic start time."""
         self.results.put(("ready", self.index, None))
-        signal = await asyncio.to_thread(self.inbox.get)
+        signal = await asyncio.to_thread(self.inbox.get, True, TASK_TIMEOUT)
         if signal != "go":
             raise RuntimeError(f"worker {self.index} stopped before the start: {signal!r}")
         return time.monotonic()
@@ -258,17 +293,36 @@ class Gate:
 TaskFn = Callable[..., Awaitable[dict[str, Any]]]
 
 
+async def guarded(task: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """Run ``task``; after `TASK_TIMEOUT` seconds fail with the stacks of every asyncio task."""
+    inner = asyncio.ensure_future(task)
+    done, _ = await asyncio.wait({inner}, timeout=TASK_TIMEOUT)
+    if not done:
+        stacks = io.StringIO()
+        for pending in asyncio.all_tasks():
+            pending.print_stack(file=stacks)
+        inner.cancel()
+        raise TimeoutError(f"no result after {TASK_TIMEOUT}s; tasks:\n{stacks.getvalue()}")
+    return inner.result()
+
+
 def worker_main(index: int, inbox: Any, results: Any) -> None:
     """Body of a worker process: run tasks sent by the parent until told to stop."""
     results.put(("hello", index, os.getpid()))
+    parent = multiprocessing.parent_process()
     while True:
-        item = inbox.get()
+        try:
+            item = inbox.get(timeout=1.0)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return  # the benchmark went away without stopping us
+            continue
         if item is None:
             return
         name, kwargs = item
         try:
             task: TaskFn = TASKS[name]
-            result = asyncio.run(task(Gate(index, inbox, results), **kwargs))
+            result = asyncio.run(guarded(task(Gate(index, inbox, results), **kwargs)))
             results.put(("done", index, result))
         except BaseException:
             results.put(("error", index, traceback.format_exc()))
@@ -278,9 +332,17 @@ class Workers:
     """Worker processes (spawned once) that run tasks from a common start barrier."""
 
     def __init__(self, count: int) -> None:
+        self.count = count
+        self.last_busy_pct: float | None = None
+        """Machine CPU busy % during the last `run`, from the barrier to the last result."""
+        self._spawn()
+
+    def _spawn(self) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.results = ctx.Queue()
-        self.inboxes = [ctx.Queue() for _ in range(count)]
+        self.inboxes = [ctx.Queue() for _ in range(self.count)]
+        self.broken = False
+        """A worker stopped answering: `restart` before the next run."""
         self.processes = [
             ctx.Process(
                 target=worker_main,
@@ -288,7 +350,7 @@ class Workers:
                 name=f"scale-worker-{n}",
                 daemon=True,
             )
-            for n in range(count)
+            for n in range(self.count)
         ]
 
     def start(self) -> None:
@@ -301,8 +363,10 @@ class Workers:
 
     def _next(self) -> tuple[str, int, Any]:
         try:
-            item: tuple[str, int, Any] = self.results.get(timeout=TASK_TIMEOUT)
+            # Longer than a worker's own guard, which reports where it hung.
+            item: tuple[str, int, Any] = self.results.get(timeout=TASK_TIMEOUT + 30)
         except queue.Empty:
+            self.broken = True
             raise RuntimeError("a worker process did not answer in time") from None
         return item
 
@@ -329,6 +393,7 @@ class Workers:
         if errors:
             for index in ready:
                 self.inboxes[index].put("abort")
+        cpu = cpu_times()
         started = time.monotonic()
         if not errors:
             for index in ready:
@@ -340,12 +405,19 @@ class Workers:
             else:
                 assert kind == "done", kind
                 results[index] = payload
+        self.last_busy_pct = busy_pct(cpu, cpu_times())
         if errors:
             raise RuntimeError(
                 "worker failed:\n" + "\n".join(f"[{n}] {t}" for n, t in sorted(errors.items()))
             )
         ordered = [results[n] for n in range(len(jobs))]
         return ordered, max(r["end"] for r in ordered) - started
+
+    def restart(self) -> None:
+        """End every worker and start new ones (after one stopped answering)."""
+        self.close()
+        self._spawn()
+        self.start()
 
     def close(self) -> None:
         """Stop the workers (ending those that do not stop)."""
@@ -360,6 +432,18 @@ class Workers:
 
 
 # -- shared helpers -------------------------------------------------------------
+
+
+async def gather_all(*tasks: Awaitable[Any]) -> list[Any]:
+    """Like ``asyncio.gather``, but every task ends before the first error is raised.
+
+    So no task is still using a kit when the ``async with`` around it closes it.
+    """
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
 
 
 async def make_conversations(kit: AsyncChatKit, count: int) -> list[tuple[str, str]]:
@@ -380,7 +464,7 @@ async def send_messages(kit: AsyncChatKit, pairs: list[tuple[str, str]], each: i
         for _ in range(each):
             await kit.messages.send(conversation_id, TEXT, author=author)
 
-    await asyncio.gather(*(sender(c, v) for c, v in pairs))
+    await gather_all(*(sender(c, v) for c, v in pairs))
 
 
 def check_ingest(
@@ -415,18 +499,20 @@ def check_ingest(
 # -- 1. ingest: SDK against raw psycopg -------------------------------------------
 
 
-async def sdk_ingest(base: str, schema: str, cfg: Config) -> float:
+async def sdk_ingest(base: str, schema: str, cfg: Config) -> tuple[float, float | None]:
     """Messages/s through ``kit.messages.send`` with ``cfg.senders`` concurrent tasks."""
     async with AsyncChatKit(kit_url(base, schema)) as kit:
         pairs = await make_conversations(kit, cfg.senders)
         await send_messages(kit, pairs, cfg.warmup_per_sender)
         gc.collect()
+        cpu = cpu_times()
         started = time.perf_counter()
         await send_messages(kit, pairs, cfg.per_sender)
         elapsed = time.perf_counter() - started
+        busy = busy_pct(cpu, cpu_times())
     total = cfg.senders * (cfg.warmup_per_sender + cfg.per_sender)
     check_ingest(base, schema, total, cfg.senders)
-    return cfg.senders * cfg.per_sender / elapsed
+    return cfg.senders * cfg.per_sender / elapsed, busy
 
 
 @dataclass(frozen=True)
@@ -533,7 +619,9 @@ def raw_write(conn: psycopg.Connection[Any], plan: RawPlan) -> None:
         commit()
 
 
-async def raw_ingest(base: str, schema: str, cfg: Config, payloads: Payloads) -> float:
+async def raw_ingest(
+    base: str, schema: str, cfg: Config, payloads: Payloads
+) -> tuple[float, float | None]:
     """Messages/s with psycopg, one connection, one commit per message."""
     async with AsyncChatKit(kit_url(base, schema)) as kit:
         pairs = await make_conversations(kit, cfg.senders)
@@ -544,12 +632,14 @@ async def raw_ingest(base: str, schema: str, cfg: Config, payloads: Payloads) ->
     with connect(base, schema) as conn:
         raw_write(conn, warm)
         gc.collect()
+        cpu = cpu_times()
         started = time.perf_counter()
         raw_write(conn, plan)
         elapsed = time.perf_counter() - started
+        busy = busy_pct(cpu, cpu_times())
     total = cfg.senders * (cfg.warmup_per_sender + cfg.per_sender)
     check_ingest(base, schema, total, cfg.senders, sdk=False)
-    return count / elapsed
+    return count / elapsed, busy
 
 
 async def measure_ingest(base: str, schemas: Schemas, cfg: Config) -> dict[str, Any]:
@@ -562,14 +652,17 @@ async def measure_ingest(base: str, schemas: Schemas, cfg: Config) -> dict[str, 
         payloads, sizes = sdk_payloads(base, schema)
     log(f"ingest: payload bytes (SDK-written averages): {json.dumps(sizes)}")
     rates: dict[str, list[float]] = {"sdk": [], "raw": []}
+    cpu: dict[str, list[float | None]] = {"sdk": [], "raw": []}
     for n in range(cfg.rounds):
         order = ["sdk", "raw"] if n % 2 == 0 else ["raw", "sdk"]
         for name in order:
             with schemas.fresh(f"ingest_{name}") as schema:
                 if name == "sdk":
-                    rates["sdk"].append(await sdk_ingest(base, schema, cfg))
+                    rate, busy = await sdk_ingest(base, schema, cfg)
                 else:
-                    rates["raw"].append(await raw_ingest(base, schema, cfg, payloads))
+                    rate, busy = await raw_ingest(base, schema, cfg, payloads)
+                rates[name].append(rate)
+                cpu[name].append(busy)
         log(
             f"ingest round {n + 1}/{cfg.rounds}: sdk {rates['sdk'][-1]:,.0f} msg/s, "
             f"raw {rates['raw'][-1]:,.0f} msg/s"
@@ -583,6 +676,7 @@ async def measure_ingest(base: str, schemas: Schemas, cfg: Config) -> dict[str, 
         "ingest_messages_per_round": cfg.senders * cfg.per_sender,
         "ingest_rounds": cfg.rounds,
         "ingest_rounds_msgs_per_s": {k: [round(r) for r in v] for k, v in rates.items()},
+        "ingest_cpu_busy_pct": cpu,
         "payload_bytes": {k: round(v) for k, v in sizes.items()},
     }
 
@@ -603,7 +697,9 @@ async def task_send(
     return {"start": start, "end": end, "sent": len(pairs) * each}
 
 
-async def scale_run(base: str, schema: str, cfg: Config, workers: Workers, processes: int) -> float:
+async def scale_run(
+    base: str, schema: str, cfg: Config, workers: Workers, processes: int
+) -> tuple[float, float | None]:
     """Messages/s of ``cfg.scale_messages`` sent by ``processes`` worker processes."""
     tasks = processes * cfg.senders
     if cfg.scale_messages % tasks:
@@ -625,7 +721,7 @@ async def scale_run(base: str, schema: str, cfg: Config, workers: Workers, proce
     results, wall = workers.run("send", jobs)
     assert sum(r["sent"] for r in results) == cfg.scale_messages
     check_ingest(base, schema, cfg.scale_messages + tasks * warmup, tasks)
-    return cfg.scale_messages / wall
+    return cfg.scale_messages / wall, workers.last_busy_pct
 
 
 async def measure_scale(
@@ -633,11 +729,14 @@ async def measure_scale(
 ) -> dict[str, Any]:
     """Section 2: the same send workload from one worker process and from two."""
     rates: dict[int, list[float]] = {1: [], 2: []}
+    cpu: dict[int, list[float | None]] = {1: [], 2: []}
     for n in range(cfg.scale_rounds):
         order = [1, 2] if n % 2 == 0 else [2, 1]
         for processes in order:
             with schemas.fresh(f"scale{processes}") as schema:
-                rates[processes].append(await scale_run(base, schema, cfg, workers, processes))
+                rate, busy = await scale_run(base, schema, cfg, workers, processes)
+                rates[processes].append(rate)
+                cpu[processes].append(busy)
         log(
             f"scale round {n + 1}/{cfg.scale_rounds}: 1 process {rates[1][-1]:,.0f} msg/s, "
             f"2 processes {rates[2][-1]:,.0f} msg/s"
@@ -655,6 +754,7 @@ async def measure_scale(
             "1": [round(r) for r in rates[1]],
             "2": [round(r) for r in rates[2]],
         },
+        "scale_cpu_busy_pct": {"1": cpu[1], "2": cpu[2]},
     }
 
 
@@ -682,6 +782,9 @@ async def task_drain_sdk(gate: Gate, url: str) -> dict[str, Any]:
         await kit.store.last_position()  # the pool is open before the clock starts
         start = await gate.wait()
         handled = await dispatcher.drain()
+        close = getattr(dispatcher, "close", None)
+        if close is not None:  # finish the last batch now rather than with a next lease
+            await close()
         end = time.monotonic()
     return {"start": start, "end": end, "handled": handled, "ids": ids}
 
@@ -710,6 +813,16 @@ async def task_drain_raw(gate: Gate, base: str, schema: str) -> dict[str, Any]:
             conn.commit()
         end = time.monotonic()
     return {"start": start, "end": end, "handled": len(ids), "ids": ids}
+
+
+async def group_finished(url: str, last_position: int) -> bool | None:
+    """Whether the store records the whole group as done (``None``: no way to ask)."""
+    async with AsyncChatKit(url) as kit:
+        ask = getattr(kit.events, "dispatch_status", None)
+        if ask is None:
+            return None
+        status = await ask(GROUP)
+        return bool(status.done_upto == last_position and status.in_flight == 0)
 
 
 def drain_events_to_write(count: int) -> list[Event]:
@@ -756,9 +869,11 @@ async def measure_drain(
         )
     events = drain_events_to_write(cfg.drain_events)
     rates: dict[str, list[float]] = {"sdk": [], "raw": []}
+    cpu: dict[str, list[float | None]] = {"sdk": [], "raw": []}
     checks: dict[str, Counter[str]] = {"sdk": Counter(), "raw": Counter()}
     per_process: dict[str, list[list[int]]] = {"sdk": [], "raw": []}
     sides = ["sdk", "raw"] if have_dispatcher else ["raw"]
+    finished: list[bool | None] = []
     for n in range(cfg.drain_rounds):
         with schemas.fresh("drain") as schema:
             url = kit_url(base, schema)
@@ -788,8 +903,11 @@ async def measure_drain(
                     jobs = [{"base": base, "schema": schema} for _ in range(processes)]
                     results, wall = workers.run("drain_raw", jobs)
                 checks[side].update(drain_check(side, results, expected))
+                if side == "sdk":
+                    finished.append(await group_finished(url, cfg.drain_events))
                 per_process[side].append([r["handled"] for r in results])
                 rates[side].append(cfg.drain_events / wall)
+                cpu[side].append(workers.last_busy_pct)
                 log(
                     f"drain round {n + 1}/{cfg.drain_rounds}: {side} {rates[side][-1]:,.0f} "
                     f"events/s, per process {per_process[side][-1]}"
@@ -806,10 +924,12 @@ async def measure_drain(
         "drain_batch_size": DRAIN_BATCH,
         "drain_rounds": cfg.drain_rounds,
         "drain_rounds_events_per_s": {k: [round(r) for r in v] for k, v in rates.items()},
+        "drain_cpu_busy_pct": cpu,
         "drain_handled_per_process": per_process,
         "drain_duplicates": {s: checks[s]["duplicates"] for s in sides},
         "drain_missing": {s: checks[s]["missing"] for s in sides},
         "drain_unknown": {s: checks[s]["unknown"] for s in sides},
+        "sdk_drain_group_finished": finished,
     }
 
 
@@ -822,6 +942,7 @@ async def task_claim(
     """Worker: every task claims its share of all conversations, agents in ``agents`` order."""
     wins: list[tuple[str, str]] = []
     errors: Counter[str] = Counter()
+    failures: list[str] = []  # claims that failed with neither outcome (e.g. a StoreError)
     full: set[str] = set()
 
     async with AsyncChatKit(url) as kit:
@@ -843,14 +964,25 @@ async def task_claim(
                     except ConflictError:
                         errors["conflict_retries_exhausted"] += 1
                         break
+                    except StoreError as exc:
+                        # Not a win; the database check below shows whether it landed anyway.
+                        errors["store_errors"] += 1
+                        failures.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+                        break
                     wins.append((conversation_id, agent_id))
                     break
 
         await kit.agents.get(agents[0])  # the pool is open before the clock starts
         start = await gate.wait()
-        await asyncio.gather(*(claimer(conversations[t::tasks]) for t in range(tasks)))
+        await gather_all(*(claimer(conversations[t::tasks]) for t in range(tasks)))
         end = time.monotonic()
-    return {"start": start, "end": end, "wins": wins, "errors": dict(errors)}
+    return {
+        "start": start,
+        "end": end,
+        "wins": wins,
+        "errors": dict(errors),
+        "failures": failures,
+    }
 
 
 async def measure_claims(
@@ -876,7 +1008,7 @@ async def measure_claims(
                     return inbound.conversation.id
 
             conversations = list(
-                await asyncio.gather(*(make(n) for n in range(cfg.claim_conversations)))
+                await gather_all(*(make(n) for n in range(cfg.claim_conversations)))
             )
         assert len(set(conversations)) == cfg.claim_conversations
         jobs = [
@@ -924,8 +1056,12 @@ async def measure_claims(
         1 for agent_id, data in limits.items() if held.get(agent_id, 0) != data["active_chats"]
     )
     errors: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
     for r in results:
         errors.update(r["errors"])
+        failures.update(r["failures"])
+    if failures:
+        log(f"claims: {sum(failures.values())} claim calls failed: {dict(failures)}")
     return {
         "double_claims": multiple + disagree,
         "capacity_violations": violations,
@@ -942,6 +1078,8 @@ async def measure_claims(
         "claim_already_claimed_errors": errors["already_claimed"],
         "claim_capacity_errors": errors["at_capacity"],
         "claim_conflicts_gave_up": errors["conflict_retries_exhausted"],
+        "claim_store_errors": errors["store_errors"],
+        "claim_store_error_messages": dict(failures.most_common(3)),
         "claim_active_chats_mismatches": mismatched,
         "claim_race_s": round(wall, 2),
     }
@@ -979,7 +1117,12 @@ def goals_met(result: dict[str, Any]) -> dict[str, bool | None]:
     return met
 
 
-async def run(base: str, cfg: Config, workers: Workers, schemas: Schemas) -> dict[str, Any]:
+SECTIONS = ("ingest", "scale", "drain", "claims")
+
+
+async def run(
+    base: str, cfg: Config, workers: Workers, schemas: Schemas, only: list[str]
+) -> dict[str, Any]:
     """Every measurement; the result dictionary (``errors`` names sections that failed)."""
     result: dict[str, Any] = dict.fromkeys(GOALS)
     errors: dict[str, str] = {}
@@ -990,12 +1133,17 @@ async def run(base: str, cfg: Config, workers: Workers, schemas: Schemas) -> dic
         ("claims", lambda: measure_claims(base, schemas, cfg, workers)),
     ]
     for name, measure in sections:
+        if name not in only:
+            continue
         started = time.perf_counter()
         try:
             result.update(await measure())
         except Exception as exc:
             log(f"{name}: FAILED\n{traceback.format_exc()}")
             errors[name] = f"{type(exc).__name__}: {exc}"[:500]
+            if workers.broken:
+                log("restarting the worker processes")
+                workers.restart()
         result[f"{name}_s"] = round(time.perf_counter() - started, 1)
         log(f"{name}: {result[f'{name}_s']}s")
     result["goals_met"] = goals_met(result)
@@ -1011,6 +1159,12 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="smaller counts, under a minute")
     parser.add_argument("--senders", type=int, default=8, help="concurrent sending tasks")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run only this section (repeatable); the others' keys stay null",
+    )
     args = parser.parse_args()
     cfg = Config.make(args.quick, args.senders)
     base = os.environ.get("CHATKIT_POSTGRES_URL", DEFAULT_URL)
@@ -1019,12 +1173,18 @@ def main() -> None:
         row = conn.execute("SHOW server_version").fetchone()
         server = row[0] if row else "?"
     schemas = Schemas(base)
+    # A plain `kill` still drops the schemas (the finally clause below runs).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workers = Workers(max(2, cfg.claim_processes))
     try:
         workers.start()
         ready_s = time.perf_counter() - started
         log(f"{len(workers.processes)} worker processes ready in {ready_s:.1f}s")
-        result = asyncio.run(run(base, cfg, workers, schemas))
+        before = cpu_times()
+        time.sleep(1.0)
+        background = busy_pct(before, cpu_times())
+        log(f"CPU busy before measuring (other load on the machine): {background}%")
+        result = asyncio.run(run(base, cfg, workers, schemas, args.only or list(SECTIONS)))
     finally:
         workers.close()
         schemas.drop_all()
@@ -1033,6 +1193,7 @@ def main() -> None:
             "benchmark": "scale",
             "quick": cfg.quick,
             "cpus": os.cpu_count(),
+            "cpu_busy_before_pct": background,
             "python": platform.python_version(),
             "postgres": server,
             "psycopg": psycopg.__version__,
