@@ -17,15 +17,19 @@ last line on stdout is one JSON object with the figures.
      conversation, each calling ``await kit.messages.send(conversation_id,
      TEXT, author=Author.customer(contact_id))`` in a loop; each call
      returns after its commit. Per message the SDK reads the conversation,
-     then commits a versioned UPDATE of the conversations row, an INSERT
+     then writes a versioned UPDATE of the conversations row, an INSERT
      into messages, the UPDATE of the one-row ``outbox_sequence`` counter
-     (RETURNING the position) and an INSERT into events.
+     and an INSERT into events (however the store groups and batches
+     them: see ``chatkit/stores/postgres.py``).
    - *Raw*: psycopg 3, synchronous, one connection, on a fresh schema whose
      tables, contacts and conversations were created by the SDK. Per
-     message one transaction (one commit) with exactly those four writes,
-     round robin over ``senders`` conversations; the versioned UPDATE's row
-     count is checked and the event's position is the counter's RETURNING
-     value, as in the store. JSON payloads are the ones the SDK wrote in an
+     message one transaction (one commit) writing the same rows as four
+     plain statements, as a simple application would: ``UPDATE
+     conversations ... WHERE id = %s AND version = %s`` (row count
+     checked), ``INSERT INTO messages``, ``UPDATE outbox_sequence SET
+     last_position = last_position + 1 RETURNING last_position`` and
+     ``INSERT INTO events`` at that position; round robin over ``senders``
+     conversations. JSON payloads are the ones the SDK wrote in an
      untimed warm-up run (same sizes); ids and sort keys are generated
      before the clock starts.
 
@@ -96,7 +100,15 @@ last line on stdout is one JSON object with the figures.
    winner). ``capacity_violations`` = agents holding more open, pending or
    snoozed assigned conversations than their ``max_concurrent_chats``,
    counted from the database. Wins per process and the error counts are
-   reported too.
+   reported too. A claim that fails otherwise (``StoreError``, e.g. a
+   deadlock the database broke) counts as not won, in
+   ``claim_store_errors``; the database check still covers it.
+
+On Linux each timed window also records how busy the whole machine's CPUs
+were (``*_cpu_busy_pct``: chatkit, PostgreSQL and anything else running),
+and ``cpu_busy_before_pct`` is a 1-second sample before the first
+measurement, to tell a noisy machine from a slow one. ``--only SECTION``
+runs one section (repeatable).
 
 The figures are printed as measured, whether they meet the goals or not.
 """
@@ -171,11 +183,11 @@ class Config:
     def make(cls, quick: bool, senders: int) -> Config:
         """The quick (under a minute on 2 cores) or the full configuration."""
         split = 2 * senders  # the two-process workload divides evenly over every task
-        scale_messages = 640 if quick else 6400
+        scale_messages = 512 if quick else 6400
         return cls(
             quick=quick,
             senders=senders,
-            per_sender=80 if quick else 400,
+            per_sender=64 if quick else 400,
             warmup_per_sender=10 if quick else 25,
             rounds=3 if quick else 5,
             scale_messages=-(-scale_messages // split) * split,
