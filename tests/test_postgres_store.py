@@ -162,7 +162,10 @@ async def test_concurrent_commits_share_transactions_and_keep_their_own_outcomes
         taken = Contact(id=new_id("ct"))
         await store.commit([Insert(taken)])
         fresh = [Contact(id=new_id("ct"), name=f"c{n}") for n in range(30)]
-        jobs = [store.commit([Insert(c)], [ContactCreated(contact=c)] * 2) for c in fresh]
+        jobs = [
+            store.commit([Insert(c)], [ContactCreated(contact=c), ContactCreated(contact=c)])
+            for c in fresh
+        ]
         jobs.insert(15, store.commit([Insert(taken)], [ContactCreated(contact=taken)]))
         results = await asyncio.gather(*jobs, return_exceptions=True)
         assert isinstance(results.pop(15), ConflictError)  # the one bad commit fails alone

@@ -16,9 +16,10 @@
   skips an event that commits late.
 - Optimistic concurrency (record versions) and unique keys are enforced by
   the database, across processes and machines.
-- Connections are checked when taken from the pool; one the server dropped
-  is replaced (the pool reconnects with backoff). A commit that fails raises
-  `StoreError` and is never reported as done.
+- A pooled connection the server dropped (restart, failover, idle kill) is
+  discarded when first used and the work runs again on another, which is
+  safe because nothing of it was committed; the pool reconnects with backoff.
+  A commit that fails raises `StoreError` and is never reported as done.
 
 URL options (query string, removed before connecting): ``schema`` (default
 ``public``), ``pool_min`` (1), ``pool_max`` (10), ``connect_timeout`` (10
@@ -30,9 +31,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import logging
 import re
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -243,11 +245,12 @@ class PostgresStore(Store):
             min_size=self.pool_min,
             max_size=self.pool_max,
             open=False,
-            kwargs={"options": f"-c search_path={self.schema}"},
+            # Autocommit: a read is one round trip; writes open their own
+            # transaction (see _run).
+            kwargs={"options": f"-c search_path={self.schema}", "autocommit": True},
             name=f"chatkit:{self.schema}",
-            # A connection the server dropped (restart, failover, idle kill) is
-            # replaced on checkout instead of failing the next statement.
-            check=AsyncConnectionPool.check_connection,
+            # No check on checkout (it would cost a round trip per use): a
+            # connection found dead is dropped and the work retried, see _run.
             reconnect_timeout=60.0,
         )
         try:
@@ -308,12 +311,47 @@ class PostgresStore(Store):
     async def _fetch(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any]
     ) -> list[tuple[Any, ...]]:
+        async def read(conn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
+            cur = await conn.execute(sql, params)
+            return await cur.fetchall()
+
         try:
-            async with self._ready().connection() as conn:
-                cur = await conn.execute(sql, params)
-                return await cur.fetchall()
+            return await self._run(read, transaction=False)
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL read failed: {exc}") from exc
+
+    async def _run(
+        self,
+        work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]],
+        *,
+        transaction: bool = True,
+    ) -> T:
+        """Run ``work`` in one transaction on a pooled connection and commit.
+
+        With ``transaction=False`` (a single read) it runs in autocommit.
+
+        A connection the server dropped while it sat in the pool (restart,
+        failover, idle kill) fails on first use, before anything of ``work``
+        could commit: it is discarded and ``work`` runs again on another,
+        while the pool reconnects with backoff. A failure while committing is
+        raised (its outcome is unknown), so no write is retried twice.
+        """
+        pool = self._ready()
+        for attempt in itertools.count():
+            committing = False
+            async with pool.connection() as conn:
+                try:
+                    if not transaction:
+                        return await work(conn)
+                    async with conn.transaction():
+                        result = await work(conn)
+                        committing = True
+                    return result
+                except psycopg.OperationalError:
+                    if committing or not conn.broken or attempt >= self.pool_max:
+                        raise
+                    log.info("PostgreSQL connection was dropped; retrying on another")
+        raise AssertionError("unreachable")
 
     async def get(self, kind: type[R], id: str) -> R | None:
         rows = await self._fetch(f"SELECT data FROM {kind.table} WHERE id = %s", (id,))
@@ -367,8 +405,7 @@ class PostgresStore(Store):
 
     async def _commit_alone(self, ops: Sequence[Op], events: Sequence[Event]) -> list[int]:
         try:
-            async with self._ready().connection() as conn, conn.transaction():
-                return await self._write(conn, ops, events)
+            return await self._run(lambda conn: self._write(conn, ops, events))
         except pg_errors.UniqueViolation as exc:
             raise self._unique(exc) from exc
         except ConflictError:
@@ -419,10 +456,10 @@ class PostgresStore(Store):
                 pending.future.set_result(outcome)
 
     async def _commit_together(self, group: list[_Pending]) -> list[list[int]]:
+        ops = [op for pending in group for op in pending.ops]
+        events = [e for pending in group for e in pending.events]
         try:
-            async with self._ready().connection() as conn, conn.transaction():
-                ops = [op for pending in group for op in pending.ops]
-                positions = await self._write(conn, ops, [e for p in group for e in p.events])
+            positions = await self._run(lambda conn: self._write(conn, ops, events))
         except pg_errors.UniqueViolation as exc:
             raise self._unique(exc) from exc
         except ConflictError:
@@ -530,39 +567,46 @@ class PostgresStore(Store):
         start: int = 0,
     ) -> tuple[bool, Lease | None]:
         args = {"group": group, "owner": owner, "seconds": lease_seconds, "limit": limit}
+
+        async def work(
+            conn: psycopg.AsyncConnection[Any],
+        ) -> tuple[bool, Lease | None, list[tuple[Any, ...]]]:
+            finished = False
+            if done is not None:
+                cur = await conn.execute(
+                    "DELETE FROM dispatch_leases "
+                    "WHERE group_name = %s AND first_position = %s AND owner = %s",
+                    (done.group, done.first, done.owner),
+                )
+                finished = done.group == group and cur.rowcount == 1
+            if limit == 0:
+                return finished, None, []
+            cur = await conn.execute(_RECLAIM, args)
+            row = await cur.fetchone()
+            if row is not None:
+                first, last, until, attempts = row
+                cur = await conn.execute(
+                    "SELECT position, data FROM events "
+                    "WHERE position BETWEEN %s AND %s ORDER BY position",
+                    (first, last),
+                )
+                events = _positioned(await cur.fetchall())
+                return finished, Lease(group, owner, first, last, until, attempts, events), []
+            if group not in self._groups:
+                await conn.execute(
+                    "INSERT INTO dispatch_groups (name, claimed_upto) VALUES (%s, %s) "
+                    "ON CONFLICT (name) DO NOTHING",
+                    (group, start),
+                )
+            cur = await conn.execute(_CLAIM, args)
+            return finished, None, await cur.fetchall()
+
         try:
-            async with self._ready().connection() as conn, conn.transaction():
-                finished = False
-                if done is not None:
-                    cur = await conn.execute(
-                        "DELETE FROM dispatch_leases "
-                        "WHERE group_name = %s AND first_position = %s AND owner = %s",
-                        (done.group, done.first, done.owner),
-                    )
-                    finished = done.group == group and cur.rowcount == 1
-                if limit == 0:
-                    return finished, None
-                cur = await conn.execute(_RECLAIM, args)
-                row = await cur.fetchone()
-                if row is not None:
-                    first, last, until, attempts = row
-                    cur = await conn.execute(
-                        "SELECT position, data FROM events "
-                        "WHERE position BETWEEN %s AND %s ORDER BY position",
-                        (first, last),
-                    )
-                    events = _positioned(await cur.fetchall())
-                    return finished, Lease(group, owner, first, last, until, attempts, events)
-                if group not in self._groups:
-                    await conn.execute(
-                        "INSERT INTO dispatch_groups (name, claimed_upto) VALUES (%s, %s) "
-                        "ON CONFLICT (name) DO NOTHING",
-                        (group, start),
-                    )
-                cur = await conn.execute(_CLAIM, args)
-                rows = await cur.fetchall()
+            finished, taken, rows = await self._run(work)
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL lease failed: {exc}") from exc
+        if taken is not None or limit == 0:
+            return finished, taken
         self._groups.add(group)  # committed: the group row exists from now on
         if not rows:
             return finished, None
@@ -571,15 +615,17 @@ class PostgresStore(Store):
         return finished, Lease(group, owner, first, last, until, 1, events)
 
     async def _lease_update(self, sql: str, lease: Lease, value: float) -> float | None:
+        async def work(conn: psycopg.AsyncConnection[Any]) -> tuple[Any, ...] | None:
+            cur = await conn.execute(
+                f"UPDATE dispatch_leases SET {sql} "
+                "WHERE group_name = %s AND first_position = %s AND owner = %s "
+                "RETURNING lease_until",
+                (value, lease.group, lease.first, lease.owner),
+            )
+            return await cur.fetchone()
+
         try:
-            async with self._ready().connection() as conn:
-                cur = await conn.execute(
-                    f"UPDATE dispatch_leases SET {sql} "
-                    "WHERE group_name = %s AND first_position = %s AND owner = %s "
-                    "RETURNING lease_until",
-                    (value, lease.group, lease.first, lease.owner),
-                )
-                row = await cur.fetchone()
+            row = await self._run(work)
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL lease update failed: {exc}") from exc
         return None if row is None else float(row[0])
