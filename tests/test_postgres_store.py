@@ -22,7 +22,7 @@ from chatkit import (
 from chatkit.events import ContactCreated
 from chatkit.models._base import new_id
 from chatkit.stores import Store, open_store
-from chatkit.stores.base import Insert
+from chatkit.stores.base import Insert, Update
 from chatkit.testing import StoreContract
 
 from .services import driver_or_skip, drop_schema, fresh_schema, postgres_or_skip
@@ -198,3 +198,35 @@ async def test_group_commit_can_be_turned_off(pg_url: str) -> None:
         drop_schema(pg_url, schema)
     with pytest.raises(ConfigurationError):
         PostgresStore.from_url(f"{pg_url}?group_commit=maybe")
+
+
+@pytest.mark.anyio
+async def test_crossed_writes_from_two_processes_end_as_one_commit_and_one_conflict(
+    pg_url: str,
+) -> None:
+    """Two pools (as two processes would) update the same two rows in opposite
+    orders at once: whether PostgreSQL sees a deadlock or a stale version, one
+    commit lands and the other gets a ConflictError to retry, never a StoreError."""
+    schema = fresh_schema()
+    first = await _grouped_store(pg_url, schema)
+    second = await _grouped_store(pg_url, schema)
+    try:
+        for _ in range(10):
+            a, b = Contact(id=new_id("ct")), Contact(id=new_id("ct"))
+            await first.commit([Insert(a), Insert(b)])
+            a2 = a.model_copy(update={"name": "x", "version": 2})
+            b2 = b.model_copy(update={"name": "x", "version": 2})
+            results = await asyncio.gather(
+                first.commit([Update(a2), Update(b2)]),
+                second.commit([Update(b2), Update(a2)]),
+                return_exceptions=True,
+            )
+            errors = [r for r in results if isinstance(r, BaseException)]
+            assert len(errors) == 1, results
+            assert isinstance(errors[0], ConflictError), errors
+            assert await first.get(Contact, a.id) == a2
+            assert await first.get(Contact, b.id) == b2
+    finally:
+        await first.close()
+        await second.close()
+        drop_schema(pg_url, schema)

@@ -408,6 +408,10 @@ class PostgresStore(Store):
             return await self._run(lambda conn: self._write(conn, ops, events))
         except pg_errors.UniqueViolation as exc:
             raise self._unique(exc) from exc
+        except (pg_errors.TransactionRollback, pg_errors.DeadlockDetected) as exc:
+            # Deadlock or serialization failure: the database rolled back;
+            # like a version conflict, the caller may read again and retry.
+            raise ConflictError(f"PostgreSQL rolled the transaction back: {exc}") from exc
         except ConflictError:
             raise
         except psycopg.Error as exc:
@@ -462,6 +466,10 @@ class PostgresStore(Store):
             positions = await self._run(lambda conn: self._write(conn, ops, events))
         except pg_errors.UniqueViolation as exc:
             raise self._unique(exc) from exc
+        except (pg_errors.TransactionRollback, pg_errors.DeadlockDetected) as exc:
+            # Deadlock or serialization failure: the database rolled back;
+            # like a version conflict, the caller may read again and retry.
+            raise ConflictError(f"PostgreSQL rolled the transaction back: {exc}") from exc
         except ConflictError:
             raise
         except psycopg.Error as exc:
