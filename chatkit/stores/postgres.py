@@ -397,6 +397,9 @@ class PostgresStore(Store):
         if not self.group_commit:
             return await self._commit_alone(ops, events)
         loop = asyncio.get_running_loop()
+        if self._flusher is not None and self._flusher.get_loop() is not loop:
+            # Another event loop (thread) is flushing: don't mix loops' futures.
+            return await self._commit_alone(ops, events)
         pending = _Pending(ops, events, loop.create_future())
         self._queue.append(pending)
         if self._flusher is None:
@@ -428,7 +431,14 @@ class PostgresStore(Store):
             while self._queue:
                 group = self._queue[:_MAX_GROUP]
                 del self._queue[:_MAX_GROUP]
-                await self._commit_group(group)
+                try:
+                    await self._commit_group(group)
+                finally:
+                    for pending in group:  # cancelled mid-group: never leave a caller waiting
+                        if not pending.future.done():
+                            pending.future.set_exception(
+                                StoreError("the commit was interrupted; its outcome is unknown")
+                            )
         finally:
             self._flusher = None
             for pending in self._queue:  # only if this task itself was cancelled
