@@ -264,6 +264,34 @@ def events(
     _run(run())
 
 
+@app.command("dispatch-status")
+def dispatch_status(
+    groups: Annotated[list[str], typer.Argument(help="Dispatch group names.")],
+    url: Annotated[
+        str | None, typer.Option(help="Store URL; default $CHATKIT_URL or sqlite:///chatkit.db.")
+    ] = None,
+) -> None:
+    """Show how far dispatch groups are: handed out, done, behind, in flight, expired."""
+
+    async def run() -> None:
+        async with AsyncChatKit(url or default_url()) as kit:
+            newest = await kit.store.last_position()
+            table = Table("group", "handed out to", "done up to", "behind", "in flight", "expired")
+            for group in groups:
+                status = await kit.events.dispatch_status(group)
+                table.add_row(
+                    group,
+                    str(status.claimed_upto),
+                    str(status.done_upto),
+                    str(max(0, newest - status.done_upto)),
+                    str(status.in_flight),
+                    str(status.expired),
+                )
+            console.print(table)
+
+    _run(run())
+
+
 @app.command()
 def purge(
     url: Annotated[

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 from typer.testing import CliRunner
 
-from chatkit import __version__
+from chatkit import AsyncChatKit, Event, __version__
 from chatkit.cli import app
 
 runner = CliRunner()
@@ -70,6 +71,31 @@ def test_events_lists_the_outbox(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "agent.created" in result.output
     assert "--after 3" in result.output
+
+
+def test_dispatch_status_shows_progress_and_lag(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    url = f"sqlite:///{db}"
+    assert runner.invoke(app, ["demo", "--db", str(db)]).exit_code == 0
+
+    async def handle_some() -> int:
+        async def ignore(events: list[Event]) -> None:
+            return None
+
+        async with AsyncChatKit(url) as kit:
+            await kit.events.dispatcher("hooks", ignore, batch_size=5).run_once()
+            return await kit.store.last_position()
+
+    newest = asyncio.run(handle_some())
+    result = runner.invoke(app, ["dispatch-status", "hooks", "idle", "--url", url])
+    assert result.exit_code == 0, result.output
+    cells = [
+        [cell for cell in line.split() if cell.isalnum()] for line in result.output.splitlines()
+    ]
+    rows = {row[0]: row[1:] for row in cells if row and row[0] in ("hooks", "idle")}
+    # "hooks" handled its first batch (finished with the next lease, so still in flight).
+    assert rows["hooks"] == ["5", "0", str(newest), "1", "0"]
+    assert rows["idle"] == ["0", "0", str(newest), "0", "0"]
 
 
 def test_version() -> None:
