@@ -100,9 +100,11 @@ last line on stdout is one JSON object with the figures.
    winner). ``capacity_violations`` = agents holding more open, pending or
    snoozed assigned conversations than their ``max_concurrent_chats``,
    counted from the database. Wins per process and the error counts are
-   reported too. A claim that fails otherwise (``StoreError``, e.g. a
-   deadlock the database broke) counts as not won, in
-   ``claim_store_errors``; the database check still covers it.
+   reported too. A claim that fails otherwise (``StoreError``) counts as
+   not won, in ``claim_store_errors``; the database check still covers
+   it. ``claim_race_s`` is how long the race took and ``claim_deadlocks``
+   how many deadlocks PostgreSQL broke in the database meanwhile (from its
+   statistics, so other sessions count too).
 
 On Linux each timed window also records how busy the whole machine's CPUs
 were (``*_cpu_busy_pct``: chatkit, PostgreSQL and anything else running),
@@ -156,7 +158,6 @@ GROUP = "bench-group"
 DRAIN_BATCH = 100
 FILL_BATCH = 500
 ACTIVE_STATUSES = ("open", "pending", "snoozed")
-TASK_TIMEOUT = 120.0
 APP_NAME = "chatkit-bench-scale"
 
 
@@ -196,7 +197,10 @@ class Config:
             drain_rounds=2 if quick else 3,
             claim_conversations=200 if quick else 1000,
             claim_processes=4,
-            claim_tasks=4,
+            # More tasks per process make a harder race; with 4 the race took
+            # 20-30 s on 2 cores (deadlocks between grouped commits), too
+            # long for --quick.
+            claim_tasks=2 if quick else 4,
             claim_agents=8 if quick else 20,
             claim_capacity=12 if quick else 25,
         )
@@ -288,15 +292,16 @@ class Schemas:
 class Gate:
     """The start barrier, as seen by a worker process."""
 
-    def __init__(self, index: int, inbox: Any, results: Any) -> None:
+    def __init__(self, index: int, inbox: Any, results: Any, timeout: float) -> None:
         self.index = index
         self.inbox = inbox
         self.results = results
+        self.timeout = timeout
 
     async def wait(self) -> float:
         """Report ready, wait for the common start; return the monotonic start time."""
         self.results.put(("ready", self.index, None))
-        signal = await asyncio.to_thread(self.inbox.get, True, TASK_TIMEOUT)
+        signal = await asyncio.to_thread(self.inbox.get, True, self.timeout)
         if signal != "go":
             raise RuntimeError(f"worker {self.index} stopped before the start: {signal!r}")
         return time.monotonic()
@@ -305,16 +310,16 @@ class Gate:
 TaskFn = Callable[..., Awaitable[dict[str, Any]]]
 
 
-async def guarded(task: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-    """Run ``task``; after `TASK_TIMEOUT` seconds fail with the stacks of every asyncio task."""
+async def guarded(task: Awaitable[dict[str, Any]], timeout: float) -> dict[str, Any]:
+    """Run ``task``; after ``timeout`` seconds fail with the stacks of every asyncio task."""
     inner = asyncio.ensure_future(task)
-    done, _ = await asyncio.wait({inner}, timeout=TASK_TIMEOUT)
+    done, _ = await asyncio.wait({inner}, timeout=timeout)
     if not done:
         stacks = io.StringIO()
         for pending in asyncio.all_tasks():
             pending.print_stack(file=stacks)
         inner.cancel()
-        raise TimeoutError(f"no result after {TASK_TIMEOUT}s; tasks:\n{stacks.getvalue()}")
+        raise TimeoutError(f"no result after {timeout}s; tasks:\n{stacks.getvalue()}")
     return inner.result()
 
 
@@ -331,10 +336,11 @@ def worker_main(index: int, inbox: Any, results: Any) -> None:
             continue
         if item is None:
             return
-        name, kwargs = item
+        name, kwargs, timeout = item
         try:
             task: TaskFn = TASKS[name]
-            result = asyncio.run(guarded(task(Gate(index, inbox, results), **kwargs)))
+            gate = Gate(index, inbox, results, timeout)
+            result = asyncio.run(guarded(task(gate, **kwargs), timeout))
             results.put(("done", index, result))
         except BaseException:
             results.put(("error", index, traceback.format_exc()))
@@ -343,8 +349,10 @@ def worker_main(index: int, inbox: Any, results: Any) -> None:
 class Workers:
     """Worker processes (spawned once) that run tasks from a common start barrier."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, timeout: float) -> None:
         self.count = count
+        self.timeout = timeout
+        """Seconds a task may take before its worker reports where it hangs."""
         self.last_busy_pct: float | None = None
         """Machine CPU busy % during the last `run`, from the barrier to the last result."""
         self._spawn()
@@ -376,7 +384,7 @@ class Workers:
     def _next(self) -> tuple[str, int, Any]:
         try:
             # Longer than a worker's own guard, which reports where it hung.
-            item: tuple[str, int, Any] = self.results.get(timeout=TASK_TIMEOUT + 30)
+            item: tuple[str, int, Any] = self.results.get(timeout=self.timeout + 30)
         except queue.Empty:
             self.broken = True
             raise RuntimeError("a worker process did not answer in time") from None
@@ -389,7 +397,7 @@ class Workers:
         release to the last worker's ``end`` (a monotonic time in its result).
         """
         for n, kwargs in enumerate(jobs):
-            self.inboxes[n].put((task, kwargs))
+            self.inboxes[n].put((task, kwargs, self.timeout))
         waiting = set(range(len(jobs)))
         ready: set[int] = set()
         errors: dict[int, str] = {}
@@ -998,6 +1006,15 @@ async def task_claim(
     }
 
 
+def database_deadlocks(base: str) -> int:
+    """PostgreSQL's count of deadlocks broken in this database (all sessions, so far)."""
+    with connect(base, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 async def measure_claims(
     base: str, schemas: Schemas, cfg: Config, workers: Workers
 ) -> dict[str, Any]:
@@ -1033,7 +1050,9 @@ async def measure_claims(
             }
             for p in range(cfg.claim_processes)
         ]
+        deadlocks_before = database_deadlocks(base)
         results, wall = workers.run("claim", jobs)
+        deadlocks = database_deadlocks(base) - deadlocks_before
         winners: dict[str, set[str]] = {}
         told: Counter[str] = Counter()
         for r in results:
@@ -1095,6 +1114,7 @@ async def measure_claims(
         "claim_store_error_messages": dict(failures.most_common(3)),
         "claim_active_chats_mismatches": mismatched,
         "claim_race_s": round(wall, 2),
+        "claim_deadlocks": deadlocks,
     }
 
 
@@ -1188,7 +1208,7 @@ def main() -> None:
     schemas = Schemas(base)
     # A plain `kill` still drops the schemas (the finally clause below runs).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    workers = Workers(max(2, cfg.claim_processes))
+    workers = Workers(max(2, cfg.claim_processes), timeout=120.0 if cfg.quick else 900.0)
     try:
         workers.start()
         ready_s = time.perf_counter() - started
