@@ -230,3 +230,36 @@ async def test_crossed_writes_from_two_processes_end_as_one_commit_and_one_confl
         await first.close()
         await second.close()
         drop_schema(pg_url, schema)
+
+
+@pytest.mark.anyio
+async def test_foreign_keys_are_checked_at_commit_after_upgrading(pg_url: str) -> None:
+    """Schema 6 defers foreign keys (so updates can go first, in row order),
+    also on a schema created by an older chatkit."""
+    from chatkit.stores.postgres_schema import MIGRATIONS, SCHEMA_VERSION
+
+    schema = fresh_schema()
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+            conn.execute(f"SET search_path = {schema}")
+            conn.execute("CREATE TABLE chatkit_schema (version INT NOT NULL)")
+            for statements in MIGRATIONS[:5]:
+                for statement in statements:
+                    conn.execute(statement)
+            conn.execute("INSERT INTO chatkit_schema VALUES (5)")
+        store = PostgresStore.from_url(f"{pg_url}?schema={schema}")
+        await store.open()
+        try:
+            assert await store.schema_version() == SCHEMA_VERSION
+            rows = await store._fetch(
+                "SELECT conname, condeferrable, condeferred FROM pg_constraint "
+                "WHERE contype = 'f' AND connamespace = current_schema()::regnamespace",
+                (),
+            )
+            assert len(rows) >= 9
+            assert all(deferrable and deferred for _, deferrable, deferred in rows), rows
+        finally:
+            await store.close()
+    finally:
+        drop_schema(pg_url, schema)

@@ -410,6 +410,9 @@ class PostgresStore(Store):
         try:
             return await self._run(lambda conn: self._write(conn, ops, events))
         except pg_errors.UniqueViolation as exc:
+            # A writer that read a stale version builds on it (message seq n+1
+            # taken already): tell it about the version, which it can retry.
+            await self._raise_if_stale(ops, exc)
             raise self._unique(exc) from exc
         except (pg_errors.TransactionRollback, pg_errors.DeadlockDetected) as exc:
             # Deadlock or serialization failure: the database rolled back;
@@ -419,6 +422,19 @@ class PostgresStore(Store):
             raise
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL write failed: {exc}") from exc
+
+    async def _raise_if_stale(self, ops: Sequence[Op], cause: BaseException) -> None:
+        """Raise `ConflictError` when an `Update` of ``ops`` no longer matches what is stored."""
+        for op in ops:
+            if isinstance(op, Update):
+                record = op.record
+                rows = await self._fetch(
+                    f"SELECT version FROM {record.table} WHERE id = %s", (record.id,)
+                )
+                if not rows or int(rows[0][0]) != record.version - 1:
+                    raise ConflictError(
+                        f"{record.id} was changed by someone else", resource_id=record.id
+                    ) from cause
 
     async def _flush(self) -> None:
         """Commit what callers queued, a group per transaction, until the queue is empty.
@@ -474,8 +490,10 @@ class PostgresStore(Store):
         events = [e for pending in group for e in pending.events]
         try:
             positions = await self._run(lambda conn: self._write(conn, ops, events))
-        except pg_errors.UniqueViolation as exc:
-            raise self._unique(exc) from exc
+        except pg_errors.IntegrityError as exc:
+            # Some member broke a key (possibly only at commit): rolled back;
+            # each is retried alone to find which.
+            raise ConflictError(f"a grouped commit was refused: {exc}") from exc
         except (pg_errors.TransactionRollback, pg_errors.DeadlockDetected) as exc:
             # Deadlock or serialization failure: the database rolled back;
             # like a version conflict, the caller may read again and retry.
@@ -501,7 +519,7 @@ class PostgresStore(Store):
         updates: list[tuple[psycopg.AsyncCursor[Any], Record]] = []
         try:
             async with conn.pipeline() as pipeline:
-                updates = await self._apply(conn, ops)
+                updates = await self._apply(conn, _lock_order(ops))
                 appended = await self._append(conn, events) if events else None
                 await pipeline.sync()
         except psycopg.Error as exc:
@@ -672,6 +690,21 @@ class PostgresStore(Store):
             in_flight=int(count),
             expired=int(expired),
         )
+
+
+def _lock_order(ops: Sequence[Op]) -> list[Op]:
+    """The ops of a transaction in an order that cannot deadlock with another's.
+
+    Every Update first, sorted by table and id, so that any two transactions
+    lock the rows they both update in the same order and one simply waits for
+    the other; then the rest as given. Foreign keys are checked at commit
+    (schema version 6), so an update may refer to a row inserted after it.
+    """
+    updates = sorted(
+        (op for op in ops if isinstance(op, Update)),
+        key=lambda op: (op.record.table, op.record.id),
+    )
+    return [*updates, *(op for op in ops if not isinstance(op, Update))]
 
 
 def _check_versions(

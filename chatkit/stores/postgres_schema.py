@@ -107,6 +107,23 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (group_name, first_position))""",
         "CREATE INDEX dispatch_leases_expiry ON dispatch_leases(group_name, lease_until)",
     ],
+    # 6: foreign keys checked at commit, so that a transaction may write its
+    # updates first, in one global row order (no deadlocks between writers),
+    # and its inserts after them.
+    [
+        """DO $$
+        DECLARE fk record;
+        BEGIN
+            FOR fk IN
+                SELECT conrelid::regclass AS tbl, conname FROM pg_constraint
+                WHERE contype = 'f' AND connamespace = current_schema()::regnamespace
+            LOOP
+                EXECUTE format(
+                    'ALTER TABLE %s ALTER CONSTRAINT %I DEFERRABLE INITIALLY DEFERRED',
+                    fk.tbl, fk.conname);
+            END LOOP;
+        END $$""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

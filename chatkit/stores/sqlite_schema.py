@@ -103,6 +103,10 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (group_name, first_position))""",
         "CREATE INDEX dispatch_leases_expiry ON dispatch_leases(group_name, lease_until)",
     ],
+    # 6: nothing on SQLite (PostgreSQL defers its foreign-key checks to commit;
+    # SQLite's single writer needs no global row order). Kept so both stores
+    # share version numbers.
+    [],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
