@@ -263,3 +263,35 @@ async def test_foreign_keys_are_checked_at_commit_after_upgrading(pg_url: str) -
             await store.close()
     finally:
         drop_schema(pg_url, schema)
+
+
+@pytest.mark.anyio
+async def test_close_refuses_new_commits_instead_of_waiting_for_busy_senders(
+    pg_url: str,
+) -> None:
+    schema = fresh_schema()
+    store = await _grouped_store(pg_url, schema)
+    stop = asyncio.Event()
+
+    async def sender() -> int:
+        sent = 0
+        while not stop.is_set():
+            try:
+                await store.commit([Insert(Contact(id=new_id("ct")))])
+            except StoreError:
+                return sent
+            sent += 1
+        return sent
+
+    try:
+        senders = [asyncio.create_task(sender()) for _ in range(4)]
+        await asyncio.sleep(0.2)
+        await asyncio.wait_for(store.close(), 10)  # does not wait for the senders to stop
+        counts = await asyncio.wait_for(asyncio.gather(*senders), 10)
+        assert sum(counts) > 0
+        await store.open()
+        assert len(await store.find(Contact)) == sum(counts)  # every acknowledged commit landed
+    finally:
+        stop.set()
+        await store.close()
+        drop_schema(pg_url, schema)

@@ -202,6 +202,7 @@ class PostgresStore(Store):
         self.group_commit = group_commit
         self._queue: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._closing = False
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -266,6 +267,7 @@ class PostgresStore(Store):
             await pool.close()
             raise
         self._pool = pool
+        self._closing = False
 
     async def _migrate(self, pool: AsyncConnectionPool) -> None:
         async with pool.connection() as conn, conn.transaction():
@@ -287,7 +289,8 @@ class PostgresStore(Store):
                 await conn.execute("UPDATE chatkit_schema SET version = %s", (SCHEMA_VERSION,))
 
     async def close(self) -> None:
-        """Finish queued commits, then close the pool (idempotent)."""
+        """Finish queued commits (refusing new ones), then close the pool (idempotent)."""
+        self._closing = True
         flusher = self._flusher
         if flusher is not None:
             with contextlib.suppress(Exception):
@@ -394,6 +397,8 @@ class PostgresStore(Store):
 
     async def commit(self, ops: Sequence[Op], events: Sequence[Event] = ()) -> list[int]:
         self._ready()
+        if self._closing:
+            raise StoreError("the PostgreSQL store is closing")
         if not self.group_commit:
             return await self._commit_alone(ops, events)
         loop = asyncio.get_running_loop()
