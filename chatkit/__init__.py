@@ -42,6 +42,7 @@ from .errors import (
     TransportError,
 )
 from .events import Event, parse_event
+from .hours import BusinessHours, OpeningRange
 from .models import (
     Agent,
     Attachment,
@@ -94,6 +95,7 @@ __all__ = [
     "AttachmentTypeError",
     "Author",
     "AuthorRole",
+    "BusinessHours",
     "Channel",
     "ChatKit",
     "ChatKitError",
@@ -119,6 +121,7 @@ __all__ = [
     "MessageKind",
     "MessageTooLargeError",
     "NotFoundError",
+    "OpeningRange",
     "LegalHold",
     "Page",
     "PluginError",
