@@ -45,6 +45,7 @@ from .events import Event, parse_event
 from .hours import BusinessHours, OpeningRange
 from .models import (
     Agent,
+    AgentStatus,
     Attachment,
     AttachmentInfo,
     AttachmentKind,
@@ -61,6 +62,7 @@ from .models import (
     Message,
     MessageKind,
     Page,
+    Presence,
     Priority,
     RetentionPolicy,
     Ticket,
@@ -75,7 +77,7 @@ from .services import (
     Subscription,
     TypingPreview,
 )
-from .settings import AttachmentLimits, ChatKitSettings
+from .settings import AttachmentLimits, ChatKitSettings, PresenceSettings
 from .stores.base import DispatchStatus
 from .transcripts import Transcript, TranscriptFormat
 
@@ -84,6 +86,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Agent",
     "AgentAtCapacityError",
+    "AgentStatus",
     "AlreadyClaimedError",
     "AsyncChatKit",
     "Attachment",
@@ -127,7 +130,9 @@ __all__ = [
     "PluginError",
     "PluginLoadError",
     "PluginNotFoundError",
+    "Presence",
     "Priority",
+    "PresenceSettings",
     "PurgeReport",
     "RetentionPolicy",
     "SMTPSettings",

@@ -276,6 +276,10 @@ class SyncAgents(_SyncResource[Agents]):
     get = _sync(Agents.get)
     update = _sync(Agents.update)
     list = _sync(Agents.list)
+    set_presence = _sync(Agents.set_presence)
+    touch = _sync(Agents.touch)
+    heartbeat = _sync(Agents.heartbeat)
+    refresh = _sync(Agents.refresh)
 
 
 class SyncConversations(_SyncResource[Conversations]):

@@ -23,7 +23,7 @@ from typing import Annotated, Literal, TypeAlias
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from .models._base import UTCDateTime, new_id, utcnow
-from .models.agents import Agent
+from .models.agents import Agent, AgentStatus
 from .models.contacts import Contact, Identity
 from .models.conversations import Conversation, ConversationStatus, Priority
 from .models.messages import Message
@@ -31,6 +31,7 @@ from .models.tickets import Ticket, TicketNote, TicketStatus
 
 __all__ = [
     "AgentCreated",
+    "AgentStatusChanged",
     "AgentUpdated",
     "BaseEvent",
     "ContactCreated",
@@ -122,6 +123,19 @@ class AgentUpdated(BaseEvent):
     type: Literal["agent.updated"] = "agent.updated"
     agent: Agent
     changed: list[str]
+
+
+class AgentStatusChanged(BaseEvent):
+    """An agent's status changed (available, busy, online, idle, away, offline)."""
+
+    type: Literal["agent.status_changed"] = "agent.status_changed"
+    agent_id: str
+    status: AgentStatus
+    previous: AgentStatus
+    reason: str
+    """``presence`` (the agent chose), ``activity``, ``heartbeat``, ``load``
+    (conversations assigned or released), ``idle`` or ``heartbeat_lost``
+    (found by `Agents.refresh`)."""
 
 
 class ConversationCreated(BaseEvent):
@@ -242,6 +256,7 @@ Event: TypeAlias = Annotated[
     | ContactMerged
     | AgentCreated
     | AgentUpdated
+    | AgentStatusChanged
     | ConversationCreated
     | ConversationStatusChanged
     | ConversationAssigned

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .models.retention import RetentionPolicy
 
-__all__ = ["DEFAULT_URL", "AttachmentLimits", "ChatKitSettings", "default_url"]
+__all__ = ["DEFAULT_URL", "AttachmentLimits", "ChatKitSettings", "PresenceSettings", "default_url"]
 
 DEFAULT_URL = "sqlite:///chatkit.db"
 """Store used when no URL is given and ``CHATKIT_URL`` is unset: ``chatkit.db``
@@ -49,6 +49,23 @@ class AttachmentLimits(BaseModel):
         return any(t in (mime_type, f"{major}/*", "*/*") for t in self.allowed_types)
 
 
+class PresenceSettings(BaseModel):
+    """When agents count as idle or offline.
+
+    Attributes:
+        idle_after: Seconds without activity (`Agents.touch`) after which an
+            available or online agent counts as idle.
+        offline_after: Seconds without a heartbeat (`Agents.heartbeat`)
+            after which an agent counts as offline, e.g. because the process
+            serving their console stopped.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    idle_after: float = Field(default=300.0, gt=0)
+    offline_after: float = Field(default=90.0, gt=0)
+
+
 class ChatKitSettings(BaseModel):
     """Behaviour knobs of a kit. Every field has a working default.
 
@@ -68,6 +85,7 @@ class ChatKitSettings(BaseModel):
             agents only see that the customer is typing.
         preview_interval: Least seconds between two previews delivered for
             one writer in one conversation; the latest draft always arrives.
+        presence: When agents count as idle or offline.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -80,3 +98,4 @@ class ChatKitSettings(BaseModel):
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
     typing_previews: bool = True
     preview_interval: float = Field(default=0.25, ge=0)
+    presence: PresenceSettings = Field(default_factory=PresenceSettings)

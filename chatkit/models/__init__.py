@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._base import Page, Record, UTCDateTime, new_id, utcnow
-from .agents import Agent
+from .agents import Agent, AgentStatus, Presence
 from .attachments import Attachment, AttachmentInfo, AttachmentKind
 from .contacts import Contact, Identity, IdentityKind, IdentityRecord, normalize_identity
 from .context import ConversationContext
@@ -27,6 +27,7 @@ __all__ = [
     "TICKET_TRANSITIONS",
     "TRANSITIONS",
     "Agent",
+    "AgentStatus",
     "Attachment",
     "AttachmentInfo",
     "AttachmentKind",
@@ -43,6 +44,7 @@ __all__ = [
     "Message",
     "MessageKind",
     "Page",
+    "Presence",
     "Priority",
     "Record",
     "Ticket",

@@ -2,14 +2,46 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from enum import Enum
 from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from ._base import Record, SafeText
+from ._base import Record, SafeText, UTCDateTime
 
-__all__ = ["Agent"]
+__all__ = ["Agent", "AgentStatus", "Presence"]
+
+
+class Presence(str, Enum):
+    """What an agent chose to be (see `Agents.set_presence`)."""
+
+    AVAILABLE = "available"
+    """Signed in and ready to take chats."""
+    ONLINE = "online"
+    """Signed in, not taking new chats (e.g. working on tickets)."""
+    AWAY = "away"
+    """On a break or away from the desk."""
+    OFFLINE = "offline"
+    """Signed out."""
+
+
+class AgentStatus(str, Enum):
+    """What an agent is, all things considered (see `Agent.status`)."""
+
+    AVAILABLE = "available"
+    """Ready to chat, with room for another conversation."""
+    BUSY = "busy"
+    """Available, but holding ``max_concurrent_chats`` conversations."""
+    ONLINE = "online"
+    """Signed in, not taking new chats."""
+    IDLE = "idle"
+    """Signed in, but no activity for `PresenceSettings.idle_after`."""
+    AWAY = "away"
+    """On a break or away."""
+    OFFLINE = "offline"
+    """Signed out, or their process stopped sending heartbeats."""
 
 
 class Agent(Record):
@@ -28,10 +60,18 @@ class Agent(Record):
             resolved or closed. Kept by chatkit in the same commit as every
             assignment and status change; never above ``max_concurrent_chats``
             through `Conversations.assign` or `Conversations.claim`.
+        presence: What the agent chose (`Agents.set_presence`).
+        status: The stored status, as last published in an
+            ``agent.status_changed`` event (see `effective_status`).
+        status_since: When `status` last changed.
+        last_active_at: The agent's last activity (`Agents.touch`).
+        heartbeat_at: The last sign of life from the agent's process
+            (`Agents.heartbeat`); an agent without one for
+            `PresenceSettings.offline_after` counts as offline.
     """
 
     table: ClassVar[str] = "agents"
-    columns: ClassVar[tuple[str, ...]] = ("email",)
+    columns: ClassVar[tuple[str, ...]] = ("email", "status")
     unique: ClassVar[tuple[tuple[str, ...], ...]] = (("email",),)
 
     name: SafeText = Field(min_length=1, max_length=200)
@@ -42,6 +82,29 @@ class Agent(Record):
     time_zone: str = "UTC"
     max_concurrent_chats: int = Field(default=1, ge=1, le=50)
     active_chats: int = Field(default=0, ge=0)
+    presence: Presence = Presence.OFFLINE
+    status: AgentStatus = AgentStatus.OFFLINE
+    status_since: UTCDateTime | None = None
+    last_active_at: UTCDateTime | None = None
+    heartbeat_at: UTCDateTime | None = None
+
+    def effective_status(
+        self, now: datetime, *, idle_after: timedelta, offline_after: timedelta
+    ) -> AgentStatus:
+        """The status at ``now``: presence, heartbeat, activity and load together."""
+        if self.presence is Presence.OFFLINE:
+            return AgentStatus.OFFLINE
+        if self.heartbeat_at is None or now - self.heartbeat_at > offline_after:
+            return AgentStatus.OFFLINE
+        if self.presence is Presence.AWAY:
+            return AgentStatus.AWAY
+        if self.last_active_at is not None and now - self.last_active_at > idle_after:
+            return AgentStatus.IDLE
+        if self.presence is Presence.ONLINE:
+            return AgentStatus.ONLINE
+        if self.active_chats >= self.max_concurrent_chats:
+            return AgentStatus.BUSY
+        return AgentStatus.AVAILABLE
 
     @field_validator("email")
     @classmethod

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import builtins
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+from typing import Any
 
-from ..errors import DuplicateKeyError, InvalidInputError
+from ..errors import ConflictError, DuplicateKeyError, InvalidInputError
 from ..events import AgentCreated, AgentUpdated
-from ..models import Agent, Page
-from ..models._base import new_id
-from ..stores.base import Insert, Update
-from ._core import UNSET, Unset, changed, checked
+from ..models import Agent, AgentStatus, Page, Presence
+from ..models._base import new_id, utcnow
+from ..stores.base import Gt, In, Insert, Op, Update
+from ._core import UNSET, Unset, bump, changed, check_limit, checked
 from .contacts import Service
+from .presence import restatus
 
 
 def _check_capacity(value: object) -> None:
@@ -21,6 +25,8 @@ def _check_capacity(value: object) -> None:
 
 
 __all__ = ["Agents"]
+
+_Fields = Callable[[Agent, datetime], dict[str, Any]]
 
 
 def _listed(value: object) -> object:
@@ -125,6 +131,111 @@ class Agents(Service):
 
         return await self._core.retry(attempt)
 
-    async def list(self, *, limit: int = 50, cursor: str | None = None) -> Page[Agent]:
-        """Page through agents in id order."""
-        return await self._core.paged(Agent, limit=limit, cursor=cursor)
+    async def list(
+        self,
+        *,
+        status: AgentStatus | str | Collection[AgentStatus | str] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Agent]:
+        """Page through agents in id order, optionally only those with a stored status.
+
+        Stored statuses move with every presence change, heartbeat, activity
+        and assignment, and with `refresh` for time-based ones (idle,
+        heartbeat lost): run `refresh` periodically for those to show.
+        """
+        where = None
+        if status is not None:
+            wanted = [status] if isinstance(status, (str, AgentStatus)) else list(status)
+            try:
+                where = {"status": In([AgentStatus(s) for s in wanted])}
+            except ValueError as exc:
+                raise InvalidInputError(str(exc), field="status") from exc
+        return await self._core.paged(Agent, where, limit=limit, cursor=cursor)
+
+    async def set_presence(self, agent_id: str, presence: Presence | str) -> Agent:
+        """Record what the agent chose: available, online (no new chats), away or offline.
+
+        Counts as activity and as a heartbeat. Publishes
+        ``agent.status_changed`` when the status moves.
+
+        Raises:
+            NotFoundError: No such agent.
+            InvalidInputError: Unknown presence.
+        """
+        try:
+            chosen = Presence(presence)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc), field="presence") from exc
+        return await self._mark(
+            agent_id,
+            "presence",
+            lambda a, now: {"presence": chosen, "last_active_at": now, "heartbeat_at": now},
+        )
+
+    async def touch(self, agent_id: str) -> Agent:
+        """Record activity (a keystroke, a click in the console): an idle agent is back.
+
+        Counts as a heartbeat too.
+        """
+        return await self._mark(
+            agent_id, "activity", lambda a, now: {"last_active_at": now, "heartbeat_at": now}
+        )
+
+    async def heartbeat(self, agent_ids: Sequence[str]) -> builtins.list[Agent]:
+        """Tell that the process serving these agents' consoles is alive.
+
+        Call it more often than `PresenceSettings.offline_after` (every 30 s
+        by default is plenty). An agent whose heartbeats stop counts as
+        offline, which `refresh` publishes.
+        """
+        if isinstance(agent_ids, str):
+            raise InvalidInputError("agent_ids must be a list of ids", field="agent_ids")
+        return [
+            await self._mark(agent_id, "heartbeat", lambda a, now: {"heartbeat_at": now})
+            for agent_id in dict.fromkeys(agent_ids)
+        ]
+
+    async def refresh(self, *, batch_size: int = 200) -> builtins.list[Agent]:
+        """Publish time-based status changes: agents gone idle, or whose heartbeats stopped.
+
+        Run it periodically from any one or more processes (every few
+        seconds); each change is written once, with a version check.
+
+        Returns:
+            The agents whose status changed.
+        """
+        check_limit(batch_size)
+        settings = self._core.settings.presence
+        store = await self._core.ready()
+        moved: builtins.list[Agent] = []
+        awake = [s for s in AgentStatus if s is not AgentStatus.OFFLINE]
+        cursor = ""
+        while True:
+            where = {"status": In(awake), "id": Gt(cursor)} if cursor else {"status": In(awake)}
+            agents = await store.find(Agent, where, limit=batch_size)
+            if not agents:
+                return moved
+            now = utcnow()
+            for agent in agents:
+                updated, events = restatus(bump(agent), settings, now, "refresh")
+                if events:
+                    try:
+                        await self._core.commit([Update(updated)], events)
+                    except ConflictError:
+                        continue  # changed meanwhile by someone who restatused it
+                    moved.append(updated)
+            cursor = agents[-1].id
+
+    async def _mark(self, agent_id: str, reason: str, fields: _Fields) -> Agent:
+        async def attempt() -> Agent:
+            agent = await self.get(agent_id)
+            now = utcnow()
+            updated, events = restatus(
+                bump(agent, **fields(agent, now)), self._core.settings.presence, now, reason
+            )
+            ops: builtins.list[Op] = [Update(updated)]
+            await self._core.commit(ops, events)
+            return updated
+
+        return await self._core.retry(attempt)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import InvalidInputError
-from ..events import ConversationPurged
+from ..events import ConversationPurged, Event
 from ..models import (
     OPEN_TICKET_STATUSES,
     Agent,
@@ -26,6 +26,7 @@ from ..models._base import new_id
 from ..stores.base import Delete, DeleteEvents, Insert, Op, Update
 from ._core import bump, checked
 from .contacts import Contacts, Service
+from .presence import restatus
 from .workload import ACTIVE
 
 __all__ = ["PurgeReport", "Retention", "keep_until"]
@@ -173,7 +174,7 @@ class Retention(Service):
         for start in range(0, len(due), batch_size):
             batch = due[start : start + batch_size]
             ops: builtins.list[Op] = []
-            events = []
+            events: list[Event] = []
             freed: dict[str, int] = {}
             for conv, tickets in batch:
                 messages = await store.find(Message, {"conversation_id": conv.id})
@@ -203,7 +204,14 @@ class Retention(Service):
             for agent_id, count in freed.items():
                 agent = await store.get(Agent, agent_id)
                 if agent is not None:
-                    ops.append(Update(bump(agent, active_chats=max(0, agent.active_chats - count))))
+                    updated, changed = restatus(
+                        bump(agent, active_chats=max(0, agent.active_chats - count)),
+                        self._core.settings.presence,
+                        utcnow(),
+                        "load",
+                    )
+                    ops.append(Update(updated))
+                    events.extend(changed)
             if ops:
                 await self._core.commit(ops, events)
             if progress is not None:

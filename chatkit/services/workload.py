@@ -12,8 +12,10 @@ from __future__ import annotations
 from ..errors import AgentAtCapacityError, NotFoundError
 from ..events import ConversationAssigned, Event
 from ..models import Agent, Conversation, ConversationStatus
+from ..models._base import utcnow
 from ..stores.base import Op, Update
 from ._core import Core, bump
+from .presence import restatus
 
 __all__ = ["ACTIVE", "workload_changes"]
 
@@ -44,7 +46,8 @@ async def workload_changes(
 
     Returns:
         The agent updates, ``after`` (unassigned if it had to be), and the
-        ``conversation.assigned`` event of such an unassignment.
+        events: ``agent.status_changed`` for an agent who became busy or
+        available again, and ``conversation.assigned`` for an unassignment.
     """
     old, new = _holder(before), _holder(after)
     if old == new:
@@ -52,10 +55,19 @@ async def workload_changes(
     store = await core.ready()
     ops: list[Op] = []
     events: list[Event] = []
+    now = utcnow()
+
+    def load(agent: Agent, active: int) -> None:
+        updated, changed = restatus(
+            bump(agent, active_chats=active), core.settings.presence, now, "load"
+        )
+        ops.append(Update(updated))
+        events.extend(changed)
+
     if old is not None:
         agent = await store.get(Agent, old)
         if agent is not None:
-            ops.append(Update(bump(agent, active_chats=max(0, agent.active_chats - 1))))
+            load(agent, max(0, agent.active_chats - 1))
     if new is not None:
         agent = await store.get(Agent, new)
         if agent is None:
@@ -75,5 +87,5 @@ async def workload_changes(
                 )
             )
         else:
-            ops.append(Update(bump(agent, active_chats=agent.active_chats + 1)))
+            load(agent, agent.active_chats + 1)
     return ops, after, events

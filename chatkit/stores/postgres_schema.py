@@ -124,6 +124,11 @@ MIGRATIONS: list[list[str]] = [
             END LOOP;
         END $$""",
     ],
+    # 7: agent status as a column, for "who is available" queries.
+    [
+        "ALTER TABLE agents ADD COLUMN status TEXT NOT NULL DEFAULT 'offline'",
+        "CREATE INDEX agents_status ON agents(status)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

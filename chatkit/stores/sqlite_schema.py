@@ -107,6 +107,11 @@ MIGRATIONS: list[list[str]] = [
     # SQLite's single writer needs no global row order). Kept so both stores
     # share version numbers.
     [],
+    # 7: agent status as a column, for "who is available" queries.
+    [
+        "ALTER TABLE agents ADD COLUMN status TEXT NOT NULL DEFAULT 'offline'",
+        "CREATE INDEX agents_status ON agents(status)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
