@@ -65,19 +65,23 @@ from .models import (
     Presence,
     Priority,
     RetentionPolicy,
+    Team,
     Ticket,
     TicketNote,
     TicketStatus,
 )
+from .models.tickets import SLAClock, SLATarget, TicketSLA
 from .services import (
     Dispatcher,
     Inbound,
     PurgeReport,
+    RoutingResult,
     SMTPSettings,
     Subscription,
     TypingPreview,
 )
 from .settings import AttachmentLimits, ChatKitSettings, PresenceSettings
+from .sla import SLAPolicy
 from .stores.base import DispatchStatus
 from .transcripts import Transcript, TranscriptFormat
 
@@ -135,6 +139,10 @@ __all__ = [
     "PresenceSettings",
     "PurgeReport",
     "RetentionPolicy",
+    "SLAClock",
+    "SLAPolicy",
+    "SLATarget",
+    "RoutingResult",
     "SMTPSettings",
     "SchemaVersionError",
     "StoreError",
@@ -142,7 +150,9 @@ __all__ = [
     "SyncDispatcher",
     "SyncSubscription",
     "Ticket",
+    "Team",
     "TicketNote",
+    "TicketSLA",
     "TicketStatus",
     "TooManyAttachmentsError",
     "Transcript",

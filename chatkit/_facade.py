@@ -35,7 +35,9 @@ from .services import (
     Messages,
     Previews,
     Retention,
+    Routing,
     Subscription,
+    Teams,
     Tickets,
     Transcripts,
     TypingPreview,
@@ -81,6 +83,8 @@ class AsyncChatKit:
         retention: Legal holds and purges (`Retention`).
         exports: JSON-lines export and import (`Exports`).
         previews: Live typing previews, never stored (`Previews`).
+        teams: Teams, their hours and topics (`Teams`).
+        routing: Routing conversations to agents, and queues (`Routing`).
 
     Example:
         ```python
@@ -120,6 +124,8 @@ class AsyncChatKit:
         self.events = Events(self._core)
         self.transcripts = Transcripts(self._core)
         self.retention = Retention(self._core)
+        self.teams = Teams(self._core)
+        self.routing = Routing(self._core)
         self.exports = Exports(self._core)
         self.previews = Previews(self._core)
 
@@ -325,6 +331,9 @@ class SyncTickets(_SyncResource[Tickets]):
     close = _sync(Tickets.close)
     reopen = _sync(Tickets.reopen)
     add_note = _sync(Tickets.add_note)
+    respond = _sync(Tickets.respond)
+    check_sla = _sync(Tickets.check_sla)
+    at_a_glance = _sync(Tickets.at_a_glance)
     list_open = _sync(Tickets.list_open)
     list = _sync(Tickets.list)
 
@@ -475,6 +484,24 @@ class SyncEvents(_SyncResource[Events]):
         )
 
 
+class SyncTeams(_SyncResource[Teams]):
+    """Blocking twin of `Teams`."""
+
+    create = _sync(Teams.create)
+    get = _sync(Teams.get)
+    update = _sync(Teams.update)
+    list = _sync(Teams.list)
+    for_topic = _sync(Teams.for_topic)
+
+
+class SyncRouting(_SyncResource[Routing]):
+    """Blocking twin of `Routing`."""
+
+    route = _sync(Routing.route)
+    queue = _sync(Routing.queue)
+    next_for = _sync(Routing.next_for)
+
+
 class SyncTranscripts(_SyncResource[Transcripts]):
     """Blocking twin of `Transcripts`."""
 
@@ -558,6 +585,8 @@ class ChatKit:
         self.retention = SyncRetention(self.aio.retention, self._runner)
         self.exports = SyncExports(self.aio.exports, self._runner)
         self.previews = SyncPreviews(self.aio.previews, self._runner)
+        self.teams = SyncTeams(self.aio.teams, self._runner)
+        self.routing = SyncRouting(self.aio.routing, self._runner)
 
     def __repr__(self) -> str:
         return f"ChatKit(store={self.aio.store!r})"

@@ -27,12 +27,16 @@ from .models.agents import Agent, AgentStatus
 from .models.contacts import Contact, Identity
 from .models.conversations import Conversation, ConversationStatus, Priority
 from .models.messages import Message
-from .models.tickets import Ticket, TicketNote, TicketStatus
+from .models.teams import Team
+from .models.tickets import SLATarget, Ticket, TicketNote, TicketStatus
 
 __all__ = [
     "AgentCreated",
     "AgentStatusChanged",
     "AgentUpdated",
+    "ConversationQueued",
+    "TeamCreated",
+    "TeamUpdated",
     "BaseEvent",
     "ContactCreated",
     "ContactIdentityAdded",
@@ -50,6 +54,8 @@ __all__ = [
     "MessageCreated",
     "TicketCreated",
     "TicketNoteAdded",
+    "TicketSLABreached",
+    "TicketSLAWarning",
     "TicketStatusChanged",
     "TicketUpdated",
     "parse_event",
@@ -136,6 +142,30 @@ class AgentStatusChanged(BaseEvent):
     """``presence`` (the agent chose), ``activity``, ``heartbeat``, ``load``
     (conversations assigned or released), ``idle`` or ``heartbeat_lost``
     (found by `Agents.refresh`)."""
+
+
+class TeamCreated(BaseEvent):
+    """A team was created."""
+
+    type: Literal["team.created"] = "team.created"
+    team: Team
+
+
+class TeamUpdated(BaseEvent):
+    """A team changed (hours, categories, description)."""
+
+    type: Literal["team.updated"] = "team.updated"
+    team: Team
+    changed: list[str]
+
+
+class ConversationQueued(BaseEvent):
+    """A conversation waits for an agent of ``team`` (``None``: any agent)."""
+
+    type: Literal["conversation.queued"] = "conversation.queued"
+    team: str | None
+    topic: str | None
+    language: str | None
 
 
 class ConversationCreated(BaseEvent):
@@ -249,6 +279,40 @@ class TicketNoteAdded(BaseEvent):
     note: TicketNote
 
 
+class TicketSLAWarning(BaseEvent):
+    """An SLA clock of a ticket nears its due time (see `SLAPolicy.warn_before`).
+
+    Published once per clock run by `Tickets.check_sla`; not published when
+    the clock is already past due (a breach comes instead).
+    """
+
+    type: Literal["ticket.sla_warning"] = "ticket.sla_warning"
+    ticket_id: str
+    policy: str
+    target: SLATarget
+    due_at: UTCDateTime | None
+    priority: Priority
+    team: str | None
+    owner_id: str | None
+
+
+class TicketSLABreached(BaseEvent):
+    """An SLA clock of a ticket passed its due time without being met.
+
+    Published once per clock run, by `Tickets.check_sla` or by the change
+    that stopped or paused the clock late (a late response, a late solve).
+    """
+
+    type: Literal["ticket.sla_breached"] = "ticket.sla_breached"
+    ticket_id: str
+    policy: str
+    target: SLATarget
+    due_at: UTCDateTime | None
+    priority: Priority
+    team: str | None
+    owner_id: str | None
+
+
 Event: TypeAlias = Annotated[
     ContactCreated
     | ContactUpdated
@@ -257,6 +321,9 @@ Event: TypeAlias = Annotated[
     | AgentCreated
     | AgentUpdated
     | AgentStatusChanged
+    | TeamCreated
+    | TeamUpdated
+    | ConversationQueued
     | ConversationCreated
     | ConversationStatusChanged
     | ConversationAssigned
@@ -269,7 +336,9 @@ Event: TypeAlias = Annotated[
     | TicketCreated
     | TicketUpdated
     | TicketStatusChanged
-    | TicketNoteAdded,
+    | TicketNoteAdded
+    | TicketSLAWarning
+    | TicketSLABreached,
     Field(discriminator="type"),
 ]
 """Any domain event; narrow on ``type`` or with ``isinstance``/``match``."""

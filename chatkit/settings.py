@@ -7,6 +7,7 @@ import os
 from pydantic import BaseModel, ConfigDict, Field
 
 from .models.retention import RetentionPolicy
+from .sla import SLAPolicies
 
 __all__ = ["DEFAULT_URL", "AttachmentLimits", "ChatKitSettings", "PresenceSettings", "default_url"]
 
@@ -86,6 +87,13 @@ class ChatKitSettings(BaseModel):
         preview_interval: Least seconds between two previews delivered for
             one writer in one conversation; the latest draft always arrives.
         presence: When agents count as idle or offline.
+        sla_policies: SLA policies for tickets, in order: the first that
+            matches a ticket's priority and team applies (see `chatkit.sla`).
+        routing_strategy: The `chatkit.routing` strategy `Routing.route` uses
+            when none is given (``least_busy``, ``round_robin``, ``sticky``
+            or an installed one).
+        default_handle_time: Seconds a conversation is assumed to take when
+            a team has no resolved conversations yet to estimate waits from.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -99,3 +107,6 @@ class ChatKitSettings(BaseModel):
     typing_previews: bool = True
     preview_interval: float = Field(default=0.25, ge=0)
     presence: PresenceSettings = Field(default_factory=PresenceSettings)
+    sla_policies: SLAPolicies = ()
+    routing_strategy: str = "least_busy"
+    default_handle_time: float = Field(default=300.0, gt=0)

@@ -32,6 +32,8 @@ PAIRS = [
     ("retention", facade.SyncRetention),
     ("exports", facade.SyncExports),
     ("previews", facade.SyncPreviews),
+    ("teams", facade.SyncTeams),
+    ("routing", facade.SyncRouting),
 ]
 
 

@@ -10,6 +10,7 @@ from .context import ConversationContext
 from .conversations import TRANSITIONS, Channel, Conversation, ConversationStatus, Priority
 from .messages import Author, AuthorRole, Message, MessageKind
 from .retention import MINIMUM_RETENTION_DAYS, HoldTarget, LegalHold, RetentionPolicy
+from .teams import Team
 from .tickets import (
     OPEN_TICKET_STATUSES,
     TICKET_TRANSITIONS,
@@ -47,6 +48,7 @@ __all__ = [
     "Presence",
     "Priority",
     "Record",
+    "Team",
     "Ticket",
     "TicketNote",
     "TicketStatus",

@@ -68,6 +68,7 @@ class Agent(Record):
         heartbeat_at: The last sign of life from the agent's process
             (`Agents.heartbeat`); an agent without one for
             `PresenceSettings.offline_after` counts as offline.
+        last_assigned_at: When a conversation was last assigned to the agent.
     """
 
     table: ClassVar[str] = "agents"
@@ -87,6 +88,7 @@ class Agent(Record):
     status_since: UTCDateTime | None = None
     last_active_at: UTCDateTime | None = None
     heartbeat_at: UTCDateTime | None = None
+    last_assigned_at: UTCDateTime | None = None
 
     def effective_status(
         self, now: datetime, *, idle_after: timedelta, offline_after: timedelta

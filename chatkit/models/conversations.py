@@ -90,11 +90,21 @@ class Conversation(Record):
         last_seq: Sequence number of the latest message (0 when empty).
         last_message_at: Time of the latest message.
         resolved_at: When it was last resolved.
+        topic: What it is about (a category or skill), used by routing.
+        language: The customer's language (BCP 47), used by routing.
+        queued_at: When it started waiting for an agent (``None`` when not queued).
     """
 
     table: ClassVar[str] = "conversations"
-    columns: ClassVar[tuple[str, ...]] = ("contact_id", "status", "assignee_id", "activity_key")
-    sort_keys: ClassVar[frozenset[str]] = frozenset({"activity_key"})
+    columns: ClassVar[tuple[str, ...]] = (
+        "contact_id",
+        "status",
+        "assignee_id",
+        "activity_key",
+        "team",
+        "queue_key",
+    )
+    sort_keys: ClassVar[frozenset[str]] = frozenset({"activity_key", "queue_key"})
 
     contact_id: str
     status: ConversationStatus = ConversationStatus.OPEN
@@ -110,6 +120,27 @@ class Conversation(Record):
     last_seq: int = 0
     last_message_at: UTCDateTime | None = None
     resolved_at: UTCDateTime | None = None
+    topic: SafeText | None = Field(default=None, max_length=100)
+    language: SafeText | None = Field(default=None, max_length=35)
+    queued_at: UTCDateTime | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """Open, queued and not assigned: waiting for an agent."""
+        return (
+            self.queued_at is not None
+            and self.assignee_id is None
+            and self.status is ConversationStatus.OPEN
+        )
+
+    @property
+    def queue_key(self) -> str | None:
+        """Work-queue order while `waiting`: higher priority first, then longest waiting."""
+        if not self.waiting:
+            return None
+        assert self.queued_at is not None
+        stamp = self.queued_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return f"{3 - self.priority.rank}|{stamp}|{self.id}"
 
     @property
     def activity_key(self) -> str:

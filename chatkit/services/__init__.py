@@ -12,6 +12,8 @@ from .exports import ConversationRecord, Exports
 from .messages import Inbound, Messages
 from .previews import Previews, PreviewWatch, TypingPreview
 from .retention import PurgeReport, Retention
+from .routing import Routing, RoutingResult
+from .teams import Teams
 from .tickets import Tickets
 from .transcripts import SMTPSettings, Transcripts
 
@@ -32,7 +34,10 @@ __all__ = [
     "Previews",
     "PurgeReport",
     "Retention",
+    "Routing",
+    "RoutingResult",
     "SMTPSettings",
+    "Teams",
     "Tickets",
     "Transcripts",
     "TypingPreview",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import builtins
+import heapq
 from collections.abc import Sequence
 from datetime import datetime
 
-from ..errors import InvalidInputError, InvalidTransitionError
+from ..errors import InvalidInputError, InvalidTransitionError, NotFoundError
 from ..events import Event, TicketCreated, TicketNoteAdded, TicketStatusChanged, TicketUpdated
 from ..models import (
     OPEN_TICKET_STATUSES,
@@ -19,9 +20,10 @@ from ..models import (
     TicketNote,
     TicketStatus,
 )
-from ..models._base import new_id
-from ..stores.base import In, Insert, Update
-from ._core import UNSET, Unset, changed, checked
+from ..models._base import new_id, utcnow
+from ..sla import SLAEvent, breach_risk, sweep, track
+from ..stores.base import Gt, In, Insert, Update
+from ._core import UNSET, Unset, bump, changed, check_limit, checked
 from .contacts import Contacts, Service, check_key
 
 __all__ = ["Tickets"]
@@ -32,8 +34,20 @@ def _check_due(due_at: object) -> None:
         raise InvalidInputError("due_at must be a timezone-aware datetime", field="due_at")
 
 
+def _check_now(now: object) -> datetime:
+    if now is None:
+        return utcnow()
+    if not isinstance(now, datetime) or now.utcoffset() is None:
+        raise InvalidInputError("now must be a timezone-aware datetime", field="now")
+    return now
+
+
 class Tickets(Service):
-    """Tickets with status, priority, owner, due date and notes.
+    """Tickets with status, priority, owner, team, due date, notes and SLA clocks.
+
+    SLA clocks follow the policies of `ChatKitSettings.sla_policies` (see
+    `chatkit.sla`): `respond` stops the response clocks, solving stops them
+    all, and `check_sla` publishes warnings and breaches.
 
     Example:
         ```python
@@ -55,8 +69,12 @@ class Tickets(Service):
         owner_id: str | None = None,
         due_at: datetime | None = None,
         note: str | None = None,
+        team: str | None = None,
     ) -> Ticket:
         """Open a ticket, from a conversation (the usual way) or for a contact.
+
+        The ticket's team is ``team``, else the conversation's team. The
+        first SLA policy matching its priority and team starts its clocks.
 
         Raises:
             InvalidInputError: Neither a conversation nor a contact, or they disagree.
@@ -73,6 +91,7 @@ class Tickets(Service):
                     "contact_id is not the conversation's contact", field="contact_id"
                 )
             contact_id = conversation.contact_id
+            team = team if team is not None else conversation.team
         elif contact_id is not None:
             contact_id = (await Contacts(self._core).get(contact_id)).id
         else:
@@ -90,7 +109,10 @@ class Tickets(Service):
             owner_id=owner_id,
             due_at=due_at,
             notes=notes,
+            team=team,
         )
+        sla, _ = track(None, ticket, self._core.settings.sla_policies, ticket.created_at)
+        ticket = ticket.model_copy(update={"sla": sla})
         event = TicketCreated(conversation_id=conversation_id, contact_id=contact_id, ticket=ticket)
         await self._core.commit([Insert(ticket)], [event])
         return ticket
@@ -111,8 +133,14 @@ class Tickets(Service):
         priority: Priority | str | Unset = UNSET,
         owner_id: str | Unset | None = UNSET,
         due_at: datetime | Unset | None = UNSET,
+        team: str | Unset | None = UNSET,
     ) -> Ticket:
-        """Change subject, priority, owner or due date; arguments not given stay as they are."""
+        """Change subject, priority, owner, due date or team; arguments not given stay as they are.
+
+        A new priority or team can bring another SLA policy: running clocks
+        keep their start and are rescheduled by its targets (``"sla"`` is
+        then among the changed fields of ``ticket.updated``).
+        """
         _check_due(due_at)
         updates = {
             k: v
@@ -121,6 +149,7 @@ class Tickets(Service):
                 "priority": priority,
                 "owner_id": owner_id,
                 "due_at": due_at,
+                "team": team,
             }.items()
             if not isinstance(v, Unset)
         }
@@ -133,19 +162,28 @@ class Tickets(Service):
             diff = sorted(k for k in updates if getattr(new, k) != getattr(ticket, k))
             if not diff:
                 return ticket
+            sla, breaches = track(ticket, new, self._core.settings.sla_policies, utcnow())
+            new = new.model_copy(update={"sla": sla})
+            if sla != ticket.sla:
+                diff = sorted([*diff, "sla"])
             event = TicketUpdated(
                 conversation_id=new.conversation_id,
                 contact_id=new.contact_id,
                 ticket=new,
                 changed=diff,
             )
-            await self._core.commit([Update(new)], [event])
+            await self._core.commit([Update(new)], [event, *breaches])
             return new
 
         return await self._core.retry(attempt)
 
     async def set_status(self, ticket_id: str, status: TicketStatus | str) -> Ticket:
         """Move a ticket to ``status``.
+
+        SLA clocks follow: pending and on hold pause the resolution clock,
+        solved and closed stop every clock, and a return to open resumes the
+        resolution clock and, after a response, starts a next-response clock.
+        A clock stopped or paused past its due time publishes its breach.
 
         Raises:
             InvalidTransitionError: The lifecycle forbids it (closed is final).
@@ -164,6 +202,8 @@ class Tickets(Service):
                     resource_id=ticket.id, from_status=ticket.status.value, to_status=target.value
                 )
             new = changed(ticket, status=target)
+            sla, breaches = track(ticket, new, self._core.settings.sla_policies, utcnow())
+            new = new.model_copy(update={"sla": sla})
             events: builtins.list[Event] = [
                 TicketStatusChanged(
                     conversation_id=new.conversation_id,
@@ -171,7 +211,8 @@ class Tickets(Service):
                     ticket_id=new.id,
                     from_status=ticket.status,
                     to_status=target,
-                )
+                ),
+                *breaches,
             ]
             await self._core.commit([Update(new)], events)
             return new
@@ -191,7 +232,7 @@ class Tickets(Service):
         return await self.set_status(ticket_id, TicketStatus.OPEN)
 
     async def add_note(self, ticket_id: str, text: str, *, author_id: str | None = None) -> Ticket:
-        """Append a note to a ticket."""
+        """Append an internal note to a ticket (it does not stop SLA clocks; see `respond`)."""
         note = checked(TicketNote, text=text, author_id=author_id)
         if author_id is not None:
             await self._load(Agent, author_id, "agent")
@@ -209,6 +250,125 @@ class Tickets(Service):
             return new
 
         return await self._core.retry(attempt)
+
+    async def respond(self, ticket_id: str, text: str, *, agent_id: str) -> Ticket:
+        """Record an agent's response to the customer, as a note with ``response=True``.
+
+        Call it when the agent answers the customer (in the chat, by e-mail,
+        on the phone). The first response sets `Ticket.first_responded_at`
+        and stops the first-response clock; every response stops a running
+        next-response clock. A response after the due time publishes its
+        breach (``ticket.sla_breached``) with the ``ticket.note_added`` event.
+
+        Raises:
+            NotFoundError: Unknown ticket or agent.
+            InvalidInputError: Empty text.
+        """
+        note = checked(TicketNote, text=text, author_id=agent_id, response=True)
+        await self._load(Agent, agent_id, "agent")
+
+        async def attempt() -> Ticket:
+            ticket = await self.get(ticket_id)
+            now = utcnow()
+            response = note.model_copy(update={"created_at": now})
+            new = changed(
+                ticket,
+                notes=[*ticket.notes, response],
+                first_responded_at=ticket.first_responded_at or now,
+            )
+            sla, breaches = track(
+                ticket, new, self._core.settings.sla_policies, now, responded=True
+            )
+            new = new.model_copy(update={"sla": sla})
+            event = TicketNoteAdded(
+                conversation_id=new.conversation_id,
+                contact_id=new.contact_id,
+                ticket_id=new.id,
+                note=response,
+            )
+            await self._core.commit([Update(new)], [event, *breaches])
+            return new
+
+        return await self._core.retry(attempt)
+
+    async def check_sla(
+        self, *, now: datetime | None = None, batch_size: int = 200
+    ) -> builtins.list[SLAEvent]:
+        """Publish SLA warnings and breaches that have come due.
+
+        Run it periodically (every minute or so) from one or more processes.
+        Each warning and breach is written with its flag on the ticket in one
+        version-checked commit, so it is published once however many
+        processes check at the same time.
+
+        Args:
+            now: The time to check at (default: now).
+            batch_size: Tickets read per store query.
+
+        Returns:
+            The ``ticket.sla_warning`` and ``ticket.sla_breached`` events published.
+        """
+        at = _check_now(now)
+        check_limit(batch_size)
+        store = await self._core.ready()
+        published: builtins.list[SLAEvent] = []
+        cursor = ""
+        while True:
+            where: dict[str, object] = {"status": In(sorted(OPEN_TICKET_STATUSES))}
+            if cursor:
+                where["id"] = Gt(cursor)
+            tickets = await store.find(Ticket, where, limit=batch_size)
+            if not tickets:
+                return published
+            for ticket in tickets:
+                if sweep(ticket, at)[1]:
+                    published += await self._flag(ticket.id, at)
+            cursor = tickets[-1].id
+
+    async def _flag(self, ticket_id: str, now: datetime) -> builtins.list[SLAEvent]:
+        async def attempt() -> builtins.list[SLAEvent]:
+            try:
+                ticket = await self.get(ticket_id)
+            except NotFoundError:
+                return []  # purged meanwhile
+            sla, events = sweep(ticket, now)
+            if events:
+                await self._core.commit([Update(bump(ticket, sla=sla))], events)
+            return events
+
+        return await self._core.retry(attempt)
+
+    async def at_a_glance(
+        self,
+        *,
+        owner_id: str | None = None,
+        team: str | None = None,
+        limit: int = 50,
+        now: datetime | None = None,
+    ) -> builtins.list[Ticket]:
+        """Open, pending and on-hold tickets, most at risk of breaching their SLA first.
+
+        Tickets with a clock past due come first (the longest overdue
+        first), then by the nearest due time of a running clock, then by
+        priority; tickets without a running clock come last, most urgent
+        first. This reads every open ticket (of the owner, if given).
+
+        Args:
+            owner_id: Only this agent's tickets.
+            team: Only this team's tickets.
+            limit: How many to return (1 to 1000).
+            now: The time to judge "past due" at (default: now).
+        """
+        at = _check_now(now)
+        check_limit(limit)
+        where: dict[str, object] = {"status": In(sorted(OPEN_TICKET_STATUSES))}
+        if owner_id is not None:
+            where["owner_id"] = check_key(owner_id, "owner_id")
+        store = await self._core.ready()
+        tickets = await store.find(Ticket, where)
+        if team is not None:
+            tickets = [t for t in tickets if t.team == team]
+        return heapq.nsmallest(limit, tickets, key=lambda t: breach_risk(t, at))
 
     async def list_open(
         self, *, owner_id: str | None = None, limit: int = 50, cursor: str | None = None

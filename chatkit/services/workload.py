@@ -58,9 +58,10 @@ async def workload_changes(
     now = utcnow()
 
     def load(agent: Agent, active: int) -> None:
-        updated, changed = restatus(
-            bump(agent, active_chats=active), core.settings.presence, now, "load"
-        )
+        fields: dict[str, object] = {"active_chats": active}
+        if active > agent.active_chats:
+            fields["last_assigned_at"] = now
+        updated, changed = restatus(bump(agent, **fields), core.settings.presence, now, "load")
         ops.append(Update(updated))
         events.extend(changed)
 

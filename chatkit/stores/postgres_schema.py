@@ -129,6 +129,17 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE agents ADD COLUMN status TEXT NOT NULL DEFAULT 'offline'",
         "CREATE INDEX agents_status ON agents(status)",
     ],
+    # 8: teams; conversations' team and work-queue order, for routing.
+    [
+        """CREATE TABLE teams (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            name TEXT NOT NULL CONSTRAINT uq__teams__name UNIQUE,
+            data TEXT NOT NULL)""",
+        "ALTER TABLE conversations ADD COLUMN team TEXT",
+        "ALTER TABLE conversations ADD COLUMN queue_key TEXT",
+        "UPDATE conversations SET team = data::jsonb ->> 'team'",
+        "CREATE INDEX conversations_queue ON conversations(team, queue_key)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

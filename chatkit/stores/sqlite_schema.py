@@ -112,6 +112,17 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE agents ADD COLUMN status TEXT NOT NULL DEFAULT 'offline'",
         "CREATE INDEX agents_status ON agents(status)",
     ],
+    # 8: teams; conversations' team and work-queue order, for routing.
+    [
+        """CREATE TABLE teams (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            name TEXT NOT NULL UNIQUE,
+            data TEXT NOT NULL)""",
+        "ALTER TABLE conversations ADD COLUMN team TEXT",
+        "ALTER TABLE conversations ADD COLUMN queue_key TEXT",
+        "UPDATE conversations SET team = json_extract(data, '$.team')",
+        "CREATE INDEX conversations_queue ON conversations(team, queue_key)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,120 @@
+"""Routing strategies: who, among the agents who could take a conversation, gets it.
+
+The router (`chatkit.services.routing.Routing`) first narrows the agents to
+those who *can* help: available, in the conversation's team, speaking its
+language and, when it has a topic, skilled in it. A `RoutingStrategy` then
+puts those candidates in order of preference; the router claims the
+conversation for the first one it can (claims are race-free, so a candidate
+taken meanwhile is simply skipped).
+
+Built in, by name: ``least_busy`` (the default), ``round_robin`` and
+``sticky``. Others plug in through the entry-point group ``chatkit.routing``:
+
+```toml
+[project.entry-points."chatkit.routing"]
+vip_first = "mypackage.routing:VipFirst"
+```
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from .models import Agent, Conversation
+from .plugins import Builtin, PluginLoader
+
+__all__ = [
+    "LeastBusy",
+    "RoundRobin",
+    "RoutingContext",
+    "RoutingStrategy",
+    "Sticky",
+    "strategies",
+]
+
+
+@dataclass(frozen=True)
+class RoutingContext:
+    """What a strategy may want beyond the conversation and the candidates.
+
+    Attributes:
+        now: The time of the decision.
+        previous_agent_ids: Agents who handled this contact's earlier
+            conversations, most recent first.
+    """
+
+    now: datetime
+    previous_agent_ids: Sequence[str] = ()
+
+
+class RoutingStrategy(ABC):
+    """Orders the candidates for a conversation; the first that can take it gets it.
+
+    Subclass it and register the class under the ``chatkit.routing`` entry
+    point group, or pass an instance to `Routing.route`.
+    """
+
+    name: str = "custom"
+
+    @abstractmethod
+    def rank(
+        self, conversation: Conversation, candidates: Sequence[Agent], context: RoutingContext
+    ) -> list[Agent]:
+        """The candidates to try, best first (leave out any that should not get it)."""
+
+
+def _load(agent: Agent) -> float:
+    return agent.active_chats / agent.max_concurrent_chats
+
+
+class LeastBusy(RoutingStrategy):
+    """The agent with the most room: lowest share of capacity in use, then longest free."""
+
+    name = "least_busy"
+
+    def rank(
+        self, conversation: Conversation, candidates: Sequence[Agent], context: RoutingContext
+    ) -> list[Agent]:
+        return sorted(
+            candidates,
+            key=lambda a: (_load(a), a.last_assigned_at or a.created_at, a.id),
+        )
+
+
+class RoundRobin(RoutingStrategy):
+    """Take turns: the agent whose last assignment is the oldest."""
+
+    name = "round_robin"
+
+    def rank(
+        self, conversation: Conversation, candidates: Sequence[Agent], context: RoutingContext
+    ) -> list[Agent]:
+        return sorted(candidates, key=lambda a: (a.last_assigned_at or a.created_at, a.id))
+
+
+class Sticky(RoutingStrategy):
+    """The agent who helped this customer last, when available; otherwise least busy."""
+
+    name = "sticky"
+
+    def rank(
+        self, conversation: Conversation, candidates: Sequence[Agent], context: RoutingContext
+    ) -> list[Agent]:
+        by_id = {a.id: a for a in candidates}
+        known = [by_id[i] for i in dict.fromkeys(context.previous_agent_ids) if i in by_id]
+        rest = [a for a in LeastBusy().rank(conversation, candidates, context) if a not in known]
+        return [*known, *rest]
+
+
+strategies: PluginLoader[type[RoutingStrategy]] = PluginLoader(
+    "chatkit.routing",
+    {
+        "least_busy": Builtin("chatkit.routing:LeastBusy"),
+        "round_robin": Builtin("chatkit.routing:RoundRobin"),
+        "sticky": Builtin("chatkit.routing:Sticky"),
+    },
+)
+"""Routing strategy classes by name."""

@@ -1,0 +1,322 @@
+"""Putting each conversation in front of the right agent, or in line for one."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..errors import AgentAtCapacityError, AlreadyClaimedError, InvalidInputError
+from ..events import ConversationQueued
+from ..models import Agent, AgentStatus, Conversation, ConversationStatus, Page, Team
+from ..models._base import utcnow
+from ..routing import RoutingContext, RoutingStrategy, strategies
+from ..stores.base import Gt, In, Lt, Update
+from ._core import bump, check_limit
+from .contacts import Service, check_key
+from .conversations import Conversations
+from .teams import Teams
+
+__all__ = ["Routing", "RoutingResult"]
+
+_HISTORY = 20
+"""Resolved conversations of a team that the expected wait is computed from."""
+
+
+@dataclass(frozen=True)
+class RoutingResult:
+    """What happened to a conversation that was routed.
+
+    Attributes:
+        conversation: The conversation as it is now.
+        agent_id: The agent who got it, or ``None`` when it waits.
+        queued: Whether it waits in its team's queue.
+        position: Its place in that queue, 1 for next (``None`` when assigned).
+        expected_wait: How long it will probably wait, from the team's recent
+            handling times, its position and the team's capacity.
+        open_now: Whether the team is within business hours.
+        opens_at: When a closed team opens next (tell the customer, in their zone).
+    """
+
+    conversation: Conversation
+    agent_id: str | None
+    queued: bool
+    position: int | None = None
+    expected_wait: timedelta | None = None
+    open_now: bool = True
+    opens_at: datetime | None = None
+
+
+def _speaks(agent: Agent, language: str | None) -> bool:
+    if language is None or not agent.languages:
+        return True
+    base = language.lower().split("-")[0]
+    return any(known.lower().split("-")[0] == base for known in agent.languages)
+
+
+def _skilled(agent: Agent, topic: str | None) -> bool:
+    return topic is None or topic.lower() in (s.lower() for s in agent.skills)
+
+
+class Routing(Service):
+    """Routes conversations to agents and keeps the queues.
+
+    `route` narrows the agents to those who can help (available, in the
+    conversation's team, speaking its language, skilled in its topic, or at
+    least in a team that handles the topic), orders them with a
+    `chatkit.routing.RoutingStrategy` and claims the conversation for the
+    first that can take it. When nobody can, the conversation waits in its
+    team's queue (higher priority first, then longest waiting) and the
+    customer can be told their place and expected wait. When an agent frees
+    up, `next_for` gives them the first waiting conversation they can serve.
+
+    Example:
+        ```python
+        result = await kit.routing.route(conv.id, topic="orders & billing", language="tr")
+        if result.queued:
+            print(f"You are number {result.position}; about {result.expected_wait} to wait")
+        ```
+    """
+
+    async def route(
+        self,
+        conversation_id: str,
+        *,
+        team: str | None = None,
+        topic: str | None = None,
+        language: str | None = None,
+        strategy: str | RoutingStrategy | None = None,
+    ) -> RoutingResult:
+        """Assign the conversation to the best available agent, or queue it.
+
+        Args:
+            conversation_id: The conversation.
+            team: The team to route to; without it, the conversation's team
+                or the first team (by name) whose categories include ``topic``.
+            topic: What it is about (a category or skill).
+            language: The customer's language (``"tr"``, ``"ko"``, ``"en-US"``).
+            strategy: A built-in or installed strategy name, or an instance.
+
+        Raises:
+            NotFoundError: No such conversation, or no such team.
+            InvalidInputError: Bad argument; the conversation is closed.
+        """
+        check_key(conversation_id, "conversation_id")
+        ranker = self._strategy(strategy)
+        for value, field in ((topic, "topic"), (language, "language"), (team, "team")):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise InvalidInputError(f"{field} must be a non-empty string", field=field)
+        chosen = await Teams(self._core).get(team) if team is not None else None
+        conversation = await self._load(Conversation, conversation_id, "conversation")
+        if conversation.assignee_id is not None:
+            return RoutingResult(conversation, conversation.assignee_id, queued=False)
+        if conversation.status is not ConversationStatus.OPEN:
+            raise InvalidInputError(
+                f"only open conversations are routed; {conversation.id} is "
+                f"{conversation.status.value}",
+                field="conversation_id",
+            )
+        topic = topic.strip().lower() if topic else conversation.topic
+        if chosen is None and conversation.team is not None:
+            chosen = await Teams(self._core).get(conversation.team)
+        if chosen is None and topic is not None:
+            matches = await Teams(self._core).for_topic(topic)
+            chosen = matches[0] if matches else None
+        conversation = await self._enqueue(
+            conversation,
+            team=chosen.name if chosen else None,
+            topic=topic,
+            language=language.strip() if language else conversation.language,
+        )
+        now = utcnow()
+        if chosen is not None and chosen.hours is not None and not chosen.hours.is_open(now):
+            return await self._waiting(
+                conversation, chosen, open_now=False, opens_at=chosen.hours.next_open(now)
+            )
+        won = await self._assign(conversation, chosen, ranker, now)
+        if won is not None:
+            return RoutingResult(won, won.assignee_id, queued=False)
+        return await self._waiting(conversation, chosen, open_now=True, opens_at=None)
+
+    async def queue(
+        self, *, team: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> Page[Conversation]:
+        """Conversations waiting for an agent of ``team`` (all teams when omitted), next first."""
+        check_limit(limit)
+        where: dict[str, object] = {"queue_key": Gt("")}
+        if team is not None:
+            where["team"] = (await Teams(self._core).get(team)).name
+        return await self._core.paged(
+            Conversation, where, order_by="queue_key", limit=limit, cursor=cursor
+        )
+
+    async def next_for(
+        self, agent_id: str, *, strategy: str | RoutingStrategy | None = None
+    ) -> Conversation | None:
+        """Give an agent who has room the first waiting conversation they can serve.
+
+        Looks at the queues of the agent's teams (and the team-less queue),
+        highest priority and longest waiting first, skipping conversations
+        whose language or topic the agent does not cover. Call it when an
+        agent becomes available, e.g. from a dispatcher on
+        ``agent.status_changed``.
+
+        Returns:
+            The conversation now assigned to the agent, or ``None``.
+        """
+        agent = await self._load(Agent, agent_id, "agent")
+        if agent.status is not AgentStatus.AVAILABLE:
+            return None
+        store = await self._core.ready()
+        teams: list[str | None] = [*agent.teams, None]
+        waiting: list[Conversation] = []
+        for name in teams:
+            waiting += await store.find(
+                Conversation,
+                {"team": name, "queue_key": Gt("")},
+                order_by="queue_key",
+                limit=50,
+            )
+        waiting.sort(key=lambda c: c.queue_key or "")
+        categories = await self._categories(agent.teams)
+        for conversation in waiting:
+            if not _speaks(agent, conversation.language):
+                continue
+            if not (_skilled(agent, conversation.topic) or conversation.topic in categories):
+                continue
+            try:
+                return await Conversations(self._core).claim(conversation.id, agent.id)
+            except AlreadyClaimedError:
+                continue
+            except AgentAtCapacityError:
+                return None
+        return None
+
+    # -- internals -------------------------------------------------------------
+
+    def _strategy(self, strategy: str | RoutingStrategy | None) -> RoutingStrategy:
+        if isinstance(strategy, RoutingStrategy):
+            return strategy
+        name = strategy if strategy is not None else self._core.settings.routing_strategy
+        if not isinstance(name, str):
+            raise InvalidInputError(
+                "strategy must be a name or a RoutingStrategy", field="strategy"
+            )
+        return strategies.load(name)()
+
+    async def _categories(self, team_names: Sequence[str]) -> set[str]:
+        store = await self._core.ready()
+        teams = await store.find(Team, {"name": In(list(team_names))}) if team_names else []
+        return {c for t in teams for c in t.categories}
+
+    async def _enqueue(
+        self,
+        conversation: Conversation,
+        *,
+        team: str | None,
+        topic: str | None,
+        language: str | None,
+    ) -> Conversation:
+        fields = {"team": team, "topic": topic, "language": language}
+        if conversation.queued_at is not None and all(
+            getattr(conversation, k) == v for k, v in fields.items()
+        ):
+            return conversation
+        updated = bump(conversation, queued_at=conversation.queued_at or utcnow(), **fields)
+        event = ConversationQueued(
+            conversation_id=conversation.id,
+            contact_id=conversation.contact_id,
+            team=team,
+            topic=topic,
+            language=language,
+        )
+        await self._core.commit([Update(updated)], [event])
+        return updated
+
+    async def _assign(
+        self,
+        conversation: Conversation,
+        team: Team | None,
+        ranker: RoutingStrategy,
+        now: datetime,
+    ) -> Conversation | None:
+        store = await self._core.ready()
+        available = await store.find(Agent, {"status": AgentStatus.AVAILABLE})
+        members = [a for a in available if team is None or team.name in a.teams]
+        members = [a for a in members if _speaks(a, conversation.language)]
+        skilled = [a for a in members if _skilled(a, conversation.topic)]
+        if not skilled and team is not None and conversation.topic in team.categories:
+            skilled = members  # the whole team handles this topic
+        if not skilled:
+            return None
+        previous = await store.find(
+            Conversation,
+            {"contact_id": conversation.contact_id},
+            order_by="activity_key",
+            descending=True,
+            limit=20,
+        )
+        context = RoutingContext(
+            now=now,
+            previous_agent_ids=[c.assignee_id for c in previous if c.assignee_id is not None],
+        )
+        for agent in ranker.rank(conversation, skilled, context):
+            try:
+                return await Conversations(self._core).claim(conversation.id, agent.id)
+            except AgentAtCapacityError:
+                continue
+            except AlreadyClaimedError:
+                return await self._load(Conversation, conversation.id, "conversation")
+        return None
+
+    async def _waiting(
+        self,
+        conversation: Conversation,
+        team: Team | None,
+        *,
+        open_now: bool,
+        opens_at: datetime | None,
+    ) -> RoutingResult:
+        store = await self._core.ready()
+        key = conversation.queue_key
+        if key is None:  # assigned or closed meanwhile
+            fresh = await self._load(Conversation, conversation.id, "conversation")
+            return RoutingResult(fresh, fresh.assignee_id, queued=False)
+        ahead = await store.find(
+            Conversation, {"team": conversation.team, "queue_key": Lt(key)}, order_by="queue_key"
+        )
+        position = len([c for c in ahead if c.queue_key]) + 1
+        wait = await self._expected_wait(conversation.team, position)
+        if opens_at is not None:
+            wait = (opens_at - utcnow()) + wait
+        return RoutingResult(
+            conversation,
+            None,
+            queued=True,
+            position=position,
+            expected_wait=wait,
+            open_now=open_now,
+            opens_at=opens_at,
+        )
+
+    async def _expected_wait(self, team: str | None, position: int) -> timedelta:
+        """Position over capacity, times the team's recent handling time."""
+        store = await self._core.ready()
+        recent = await store.find(
+            Conversation,
+            {"team": team, "status": In([ConversationStatus.RESOLVED, ConversationStatus.CLOSED])},
+            order_by="activity_key",
+            descending=True,
+            limit=_HISTORY,
+        )
+        spans = [
+            (c.resolved_at - (c.queued_at or c.created_at)).total_seconds()
+            for c in recent
+            if c.resolved_at is not None
+        ]
+        handle = sum(spans) / len(spans) if spans else self._core.settings.default_handle_time
+        agents = await store.find(Agent, {"status": In([AgentStatus.AVAILABLE, AgentStatus.BUSY])})
+        capacity = sum(a.max_concurrent_chats for a in agents if team is None or team in a.teams)
+        rounds = math.ceil(position / max(1, capacity))
+        return timedelta(seconds=rounds * handle)

@@ -1,0 +1,249 @@
+"""Teams and routing: skill and language match, strategies, queues, waits, hours, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chatkit import (
+    Agent,
+    AgentStatus,
+    AsyncChatKit,
+    BusinessHours,
+    ChatKitSettings,
+    Conversation,
+    ConversationStatus,
+    InvalidInputError,
+    NotFoundError,
+    PluginNotFoundError,
+)
+from chatkit.events import ConversationQueued, TeamCreated
+from chatkit.routing import RoutingContext, RoutingStrategy
+
+pytestmark = pytest.mark.anyio
+
+
+async def _agent(kit: AsyncChatKit, name: str, **fields: object) -> Agent:
+    agent = await kit.agents.create(name=name, **fields)  # type: ignore[arg-type]
+    return await kit.agents.set_presence(agent.id, "available")
+
+
+async def _chat(kit: AsyncChatKit, sender: str, text: str = "hello") -> Conversation:
+    return (await kit.messages.receive(channel="web", sender=sender, text=text)).conversation
+
+
+async def test_skill_and_language_pick_the_agent_who_can_help(kit: AsyncChatKit) -> None:
+    await kit.teams.create("support", categories=["orders & billing", "troubleshooting"])
+    mia = await _agent(kit, "Mia", skills=["billing"], languages=["en", "tr"], teams=["support"])
+    await _agent(kit, "Leo", skills=["billing"], languages=["ko"], teams=["support"])
+    await _agent(kit, "Ada", skills=["troubleshooting"], languages=["tr"], teams=["support"])
+    conv = await _chat(kit, "v1", "Siparişim gecikti")
+    result = await kit.routing.route(conv.id, team="support", topic="billing", language="tr-TR")
+    assert (result.agent_id, result.queued) == (mia.id, False)
+    assert result.conversation.assignee_id == mia.id
+    assert result.conversation.language == "tr-TR"
+    again = await kit.routing.route(conv.id)  # already assigned: nothing moves
+    assert again.agent_id == mia.id
+
+
+async def test_a_category_finds_its_team_and_the_whole_team_handles_it(kit: AsyncChatKit) -> None:
+    await kit.teams.create("billing", categories=["Orders & Billing"])
+    await kit.teams.create("tech", categories=["troubleshooting"])
+    sam = await _agent(kit, "Sam", teams=["billing"])
+    await _agent(kit, "Tia", teams=["tech"])
+    conv = await _chat(kit, "v1")
+    result = await kit.routing.route(conv.id, topic="orders & billing")
+    assert result.agent_id == sam.id
+    assert result.conversation.team == "billing"
+    events = (await kit.events.list(limit=100)).items
+    assert any(isinstance(e, TeamCreated) for e in events)
+    assert [e.team for e in events if isinstance(e, ConversationQueued)] == ["billing"]
+
+
+async def test_least_busy_spreads_the_load(kit: AsyncChatKit) -> None:
+    a = await _agent(kit, "A", max_concurrent_chats=3)
+    b = await _agent(kit, "B", max_concurrent_chats=3)
+    owners = [(await kit.routing.route((await _chat(kit, f"v{n}")).id)).agent_id for n in range(4)]
+    assert sorted(owners) == sorted([a.id, a.id, b.id, b.id])
+
+
+async def test_round_robin_and_sticky(kit: AsyncChatKit) -> None:
+    a = await _agent(kit, "A", max_concurrent_chats=5)
+    b = await _agent(kit, "B", max_concurrent_chats=5)
+    first = await kit.routing.route((await _chat(kit, "v1")).id, strategy="round_robin")
+    second = await kit.routing.route((await _chat(kit, "v2")).id, strategy="round_robin")
+    assert {first.agent_id, second.agent_id} == {a.id, b.id}
+    # The customer of the second chat comes back: sticky sends them to the same agent,
+    # although least busy would not prefer them over the other.
+    await kit.conversations.resolve(second.conversation.id)
+    again = await kit.messages.receive(channel="web", sender="v2", text="one more thing")
+    assert again.conversation.id == second.conversation.id  # reopened, assignee kept
+    fresh = await kit.conversations.create(contact_id=again.contact.id)
+    routed = await kit.routing.route(fresh.id, strategy="sticky")
+    assert routed.agent_id == second.agent_id
+
+
+async def test_nobody_available_means_a_queue_with_position_and_wait(kit: AsyncChatKit) -> None:
+    await kit.teams.create("support")
+    mia = await kit.agents.create(name="Mia", teams=["support"], max_concurrent_chats=1)
+    await kit.agents.set_presence(mia.id, "away")
+    convs = [await _chat(kit, f"v{n}") for n in range(3)]
+    results = [await kit.routing.route(c.id, team="support") for c in convs]
+    assert [r.queued for r in results] == [True, True, True]
+    assert [r.position for r in results] == [1, 2, 3]
+    assert all(r.expected_wait is not None for r in results)
+    assert results[0].expected_wait is not None
+    assert results[2].expected_wait is not None
+    assert results[2].expected_wait >= results[0].expected_wait
+    # An urgent one goes to the front.
+    await kit.conversations.set_priority(convs[2].id, "urgent")
+    queue = await kit.routing.queue(team="support")
+    assert [c.id for c in queue.items] == [convs[2].id, convs[0].id, convs[1].id]
+    # Mia comes back and takes the first in line, then she is full.
+    await kit.agents.set_presence(mia.id, "available")
+    taken = await kit.routing.next_for(mia.id)
+    assert taken is not None
+    assert taken.id == convs[2].id
+    assert (await kit.agents.get(mia.id)).status is AgentStatus.BUSY
+    assert await kit.routing.next_for(mia.id) is None
+    assert [c.id for c in (await kit.routing.queue()).items] == [convs[0].id, convs[1].id]
+
+
+async def test_next_for_skips_what_the_agent_cannot_serve(kit: AsyncChatKit) -> None:
+    korean = await _chat(kit, "v1")
+    turkish = await _chat(kit, "v2")
+    for conv, language in ((korean, "ko"), (turkish, "tr")):
+        assert (await kit.routing.route(conv.id, language=language)).queued
+    ece = await _agent(kit, "Ece", languages=["tr"])
+    taken = await kit.routing.next_for(ece.id)
+    assert taken is not None
+    assert taken.id == turkish.id
+
+
+async def test_a_closed_team_queues_and_says_when_it_opens(kit: AsyncChatKit) -> None:
+    now = datetime.now(timezone.utc)
+    tomorrow = (now + timedelta(days=1)).strftime("%a").lower()
+    hours = BusinessHours.weekly("UTC", {tomorrow: "09:00-17:00"})
+    await kit.teams.create("night", hours=hours)
+    await _agent(kit, "Owl", teams=["night"])
+    result = await kit.routing.route((await _chat(kit, "v1")).id, team="night")
+    assert result.queued
+    assert not result.open_now
+    assert result.opens_at is not None
+    assert result.opens_at > now
+    assert result.opens_at.hour == 9
+    assert result.expected_wait is not None
+    assert result.expected_wait >= result.opens_at - now - timedelta(seconds=5)
+
+
+async def test_custom_strategy_instance(kit: AsyncChatKit) -> None:
+    a = await _agent(kit, "A", max_concurrent_chats=5)
+    b = await _agent(kit, "B", max_concurrent_chats=5)
+
+    class Alphabetical(RoutingStrategy):
+        def rank(
+            self, conversation: Conversation, candidates: Sequence[Agent], context: RoutingContext
+        ) -> list[Agent]:
+            return sorted(candidates, key=lambda agent: agent.name, reverse=True)
+
+    for n in range(2):
+        result = await kit.routing.route((await _chat(kit, f"v{n}")).id, strategy=Alphabetical())
+        assert result.agent_id == b.id
+    assert (await kit.agents.get(a.id)).active_chats == 0
+
+
+async def test_bad_input_is_typed_and_changes_nothing(kit: AsyncChatKit) -> None:
+    conv = await _chat(kit, "v1")
+    with pytest.raises(NotFoundError):
+        await kit.routing.route(conv.id, team="nobody")
+    with pytest.raises(PluginNotFoundError):
+        await kit.routing.route(conv.id, strategy="random_guess")
+    with pytest.raises(InvalidInputError):
+        await kit.routing.route(conv.id, language="  ")
+    assert await kit.conversations.get(conv.id) == conv
+    await kit.conversations.close(conv.id)
+    with pytest.raises(InvalidInputError):
+        await kit.routing.route(conv.id)
+    with pytest.raises(InvalidInputError):
+        await kit.teams.create("  ")
+    await kit.teams.create("ops")
+    with pytest.raises(InvalidInputError):
+        await kit.teams.create("ops")
+    with pytest.raises(InvalidInputError):
+        await kit.teams.create("hours", hours="9 to 5")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        await kit.agents.create(name="Neg", max_concurrent_chats=-1)
+    assert [t.name for t in (await kit.teams.list()).items] == ["ops"]
+
+
+async def test_concurrent_routing_never_exceeds_capacity(kit: AsyncChatKit) -> None:
+    agents = [await _agent(kit, f"A{n}", max_concurrent_chats=2) for n in range(3)]
+    convs = [await _chat(kit, f"v{n}") for n in range(10)]
+    results = await asyncio.gather(*(kit.routing.route(c.id) for c in convs))
+    assert sum(not r.queued for r in results) == 6
+    for agent in agents:
+        owned = (await kit.conversations.list(assignee_id=agent.id)).items
+        assert len(owned) == 2
+        assert (await kit.agents.get(agent.id)).active_chats == 2
+    assert len((await kit.routing.queue()).items) == 4
+
+
+# -- the routing state machine, driven at random --------------------------------------
+
+actions = st.lists(
+    st.one_of(
+        st.tuples(st.just("arrive"), st.integers(0, 3)),
+        st.tuples(st.just("resolve"), st.integers(0, 30)),
+        st.tuples(st.just("presence"), st.integers(0, 2), st.sampled_from(["available", "away"])),
+        st.tuples(st.just("next"), st.integers(0, 2)),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(actions)
+def test_random_arrivals_and_departures_keep_one_owner_within_capacity(
+    steps: list[tuple[object, ...]],
+) -> None:
+    async def run() -> None:
+        async with AsyncChatKit("memory://", settings=ChatKitSettings()) as kit:
+            agents = [
+                await _agent(kit, f"A{n}", max_concurrent_chats=n + 1, languages=["en"])
+                for n in range(3)
+            ]
+            convs: list[Conversation] = []
+            for step in steps:
+                if step[0] == "arrive":
+                    conv = await _chat(kit, f"v{len(convs)}")
+                    convs.append(conv)
+                    await kit.routing.route(conv.id, language=["en", "tr", None, "en-GB"][step[1]])  # type: ignore[index]
+                elif step[0] == "resolve" and convs:
+                    target = convs[int(step[1]) % len(convs)]  # type: ignore[call-overload]
+                    current = await kit.conversations.get(target.id)
+                    if current.status is ConversationStatus.OPEN:
+                        await kit.conversations.resolve(target.id)
+                elif step[0] == "presence":
+                    await kit.agents.set_presence(agents[step[1]].id, step[2])  # type: ignore[index, arg-type]
+                elif step[0] == "next":
+                    await kit.routing.next_for(agents[step[1]].id)  # type: ignore[index]
+            everyone = await kit.conversations.list(limit=1000)
+            for agent in agents:
+                fresh = await kit.agents.get(agent.id)
+                held = [
+                    c
+                    for c in everyone.items
+                    if c.assignee_id == agent.id
+                    and c.status in (ConversationStatus.OPEN, ConversationStatus.PENDING)
+                ]
+                assert fresh.active_chats == len(held)
+                assert fresh.active_chats <= fresh.max_concurrent_chats
+            for conv in everyone.items:
+                assert not (conv.waiting and conv.assignee_id is not None)
+
+    asyncio.run(run())
