@@ -37,3 +37,22 @@ def test_dispatch_workers_example_shares_events_without_loss_or_doubles() -> Non
     shares = [int(line.split()[3]) for line in lines[:2]]
     assert sum(shares) == 202
     assert lines[-1] == "202 events, 0 missing, 0 handled twice"
+
+
+def test_routing_day_example_serves_and_queues_every_customer() -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "routing_day.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 13
+    customers = int(lines[-2].split()[2])
+    words = lines[-1].replace(",", "").split()
+    served, queued = int(words[3]), int(words[5])
+    assert served + queued == customers
+    assert served > 0
+    assert queued > 0
