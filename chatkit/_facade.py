@@ -500,6 +500,7 @@ class SyncRouting(_SyncResource[Routing]):
     route = _sync(Routing.route)
     queue = _sync(Routing.queue)
     next_for = _sync(Routing.next_for)
+    transfer = _sync(Routing.transfer)
 
 
 class SyncTranscripts(_SyncResource[Transcripts]):

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from chatkit import (
     Agent,
+    AgentAtCapacityError,
     AgentStatus,
     AsyncChatKit,
     BusinessHours,
@@ -247,3 +248,57 @@ def test_random_arrivals_and_departures_keep_one_owner_within_capacity(
                 assert not (conv.waiting and conv.assignee_id is not None)
 
     asyncio.run(run())
+
+
+async def test_transfer_to_an_agent_keeps_the_context_and_says_why(kit: AsyncChatKit) -> None:
+    mia = await _agent(kit, "Mia", max_concurrent_chats=2)
+    leo = await _agent(kit, "Leo", max_concurrent_chats=1)
+    conv = await _chat(kit, "v1", "My card was charged twice")
+    await kit.routing.route(conv.id, strategy="round_robin")
+    owner = (await kit.conversations.get(conv.id)).assignee_id
+    other = leo.id if owner == mia.id else mia.id
+    result = await kit.routing.transfer(
+        conv.id, to_agent=other, note="needs a refund, over my limit", by_agent=owner
+    )
+    assert result.agent_id == other
+    context = await kit.conversations.context(conv.id)
+    texts = [m.text for m in context.history]
+    assert "My card was charged twice" in texts
+    assert "Transfer: needs a refund, over my limit" in texts
+    assert [n.text for n in context.notes] == ["Transfer: needs a refund, over my limit"]
+    assert (await kit.agents.get(owner or "")).active_chats == 0
+    assert (await kit.agents.get(other)).active_chats == 1
+
+
+async def test_transfer_to_a_team_routes_there_or_queues(kit: AsyncChatKit) -> None:
+    await kit.teams.create("tier2")
+    first = await _agent(kit, "First", max_concurrent_chats=2)
+    conv = await _chat(kit, "v1")
+    assert (await kit.routing.route(conv.id)).agent_id == first.id
+    result = await kit.routing.transfer(conv.id, to_team="tier2", note="escalated")
+    assert result.queued  # nobody in tier2 yet
+    assert result.conversation.team == "tier2"
+    assert (await kit.agents.get(first.id)).active_chats == 0
+    expert = await _agent(kit, "Expert", teams=["tier2"])
+    taken = await kit.routing.next_for(expert.id)
+    assert taken is not None
+    assert taken.id == conv.id
+
+
+async def test_bad_transfers_change_nothing(kit: AsyncChatKit) -> None:
+    full = await _agent(kit, "Full", max_concurrent_chats=1)
+    other = await _agent(kit, "Other", max_concurrent_chats=1)
+    busy = await _chat(kit, "v0")
+    await kit.conversations.assign(busy.id, full.id)
+    conv = await _chat(kit, "v1")
+    await kit.conversations.assign(conv.id, other.id)
+    before = await kit.conversations.get(conv.id)
+    with pytest.raises(InvalidInputError):
+        await kit.routing.transfer(conv.id)
+    with pytest.raises(InvalidInputError):
+        await kit.routing.transfer(conv.id, to_agent=full.id, to_team="x")
+    with pytest.raises(NotFoundError):
+        await kit.routing.transfer(conv.id, to_team="nowhere")
+    with pytest.raises(AgentAtCapacityError):
+        await kit.routing.transfer(conv.id, to_agent=full.id)
+    assert await kit.conversations.get(conv.id) == before

@@ -9,13 +9,23 @@ from datetime import datetime, timedelta
 
 from ..errors import AgentAtCapacityError, AlreadyClaimedError, InvalidInputError
 from ..events import ConversationQueued
-from ..models import Agent, AgentStatus, Conversation, ConversationStatus, Page, Team
+from ..models import (
+    Agent,
+    AgentStatus,
+    Author,
+    Conversation,
+    ConversationStatus,
+    MessageKind,
+    Page,
+    Team,
+)
 from ..models._base import utcnow
 from ..routing import RoutingContext, RoutingStrategy, strategies
 from ..stores.base import Gt, In, Lt, Update
 from ._core import bump, check_limit
 from .contacts import Service, check_key
 from .conversations import Conversations
+from .messages import Messages
 from .teams import Teams
 
 __all__ = ["Routing", "RoutingResult"]
@@ -192,6 +202,70 @@ class Routing(Service):
             except AgentAtCapacityError:
                 return None
         return None
+
+    async def transfer(
+        self,
+        conversation_id: str,
+        *,
+        to_agent: str | None = None,
+        to_team: str | None = None,
+        note: str | None = None,
+        by_agent: str | None = None,
+    ) -> RoutingResult:
+        """Hand a conversation to another agent, or to another team's queue.
+
+        The history, notes and tags stay with the conversation, so whoever
+        picks it up has the full context (`Conversations.context`). A
+        ``note`` is added as a private note (by ``by_agent``, or as a system
+        entry) so the next agent knows why it came to them.
+
+        With ``to_agent`` the agent gets it at once (within their capacity,
+        whatever their status). With ``to_team`` it leaves its current agent
+        and is routed in the new team: to an available agent there, or into
+        that team's queue.
+
+        Raises:
+            InvalidInputError: Neither or both targets, or a closed conversation.
+            NotFoundError: No such conversation, agent or team.
+            AgentAtCapacityError: ``to_agent`` is full; nothing changed.
+        """
+        if (to_agent is None) == (to_team is None):
+            raise InvalidInputError("transfer to an agent or to a team", field="to_agent")
+        if note is not None and (not isinstance(note, str) or not note.strip()):
+            raise InvalidInputError("note must be non-empty text", field="note")
+        conversations = Conversations(self._core)
+        current = await conversations.get(conversation_id)
+        if current.status is ConversationStatus.CLOSED:
+            raise InvalidInputError(f"{conversation_id} is closed", field="conversation_id")
+        if by_agent is not None:
+            await self._load(Agent, by_agent, "agent")
+        if to_team is not None:
+            team = await Teams(self._core).get(to_team)
+            if current.assignee_id is not None or current.team != team.name:
+                await conversations.assign(conversation_id, None, team=team.name)
+            await self._transfer_note(conversation_id, note, by_agent)
+            return await self.route(conversation_id, team=team.name)
+        assert to_agent is not None
+        moved = await conversations.assign(conversation_id, to_agent)
+        await self._transfer_note(conversation_id, note, by_agent)
+        return RoutingResult(moved, moved.assignee_id, queued=False)
+
+    async def _transfer_note(
+        self, conversation_id: str, note: str | None, by_agent: str | None
+    ) -> None:
+        if note is None:
+            return
+        messages = Messages(self._core)
+        if by_agent is not None:
+            await messages.note(conversation_id, f"Transfer: {note}", agent_id=by_agent)
+        else:
+            await messages.send(
+                conversation_id,
+                f"Transfer: {note}",
+                author=Author.system(),
+                kind=MessageKind.SYSTEM,
+            )
+        return
 
     # -- internals -------------------------------------------------------------
 
