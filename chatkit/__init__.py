@@ -41,6 +41,7 @@ from .errors import (
     TooManyAttachmentsError,
     TransportError,
 )
+from .escalation import EscalationRule
 from .events import Event, parse_event
 from .hours import BusinessHours, OpeningRange
 from .models import (
@@ -73,6 +74,7 @@ from .models import (
 from .models.tickets import SLAClock, SLATarget, TicketSLA
 from .services import (
     Dispatcher,
+    Escalation,
     Inbound,
     PurgeReport,
     RoutingResult,
@@ -118,6 +120,8 @@ __all__ = [
     "DispatchStatus",
     "DuplicateIdentityError",
     "DuplicateKeyError",
+    "Escalation",
+    "EscalationRule",
     "Event",
     "Identity",
     "IdentityKind",

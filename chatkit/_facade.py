@@ -501,6 +501,8 @@ class SyncRouting(_SyncResource[Routing]):
     queue = _sync(Routing.queue)
     next_for = _sync(Routing.next_for)
     transfer = _sync(Routing.transfer)
+    set_mood = _sync(Routing.set_mood)
+    escalate = _sync(Routing.escalate)
 
 
 class SyncTranscripts(_SyncResource[Transcripts]):

@@ -34,6 +34,7 @@ __all__ = [
     "AgentCreated",
     "AgentStatusChanged",
     "AgentUpdated",
+    "ConversationEscalated",
     "ConversationQueued",
     "TeamCreated",
     "TeamUpdated",
@@ -166,6 +167,18 @@ class ConversationQueued(BaseEvent):
     team: str | None
     topic: str | None
     language: str | None
+
+
+class ConversationEscalated(BaseEvent):
+    """An escalation rule fired for a conversation (see `chatkit.escalation`)."""
+
+    type: Literal["conversation.escalated"] = "conversation.escalated"
+    rule: str
+    reason: str
+    actions: list[str]
+    """What was done: ``priority:<p>``, ``reassigned:<agent>``, ``team:<name>``,
+    ``mode:<ticket|callback|email>`` (and ``ticket:<id>`` once a ticket was
+    opened), or nothing but this notification."""
 
 
 class ConversationCreated(BaseEvent):
@@ -324,6 +337,7 @@ Event: TypeAlias = Annotated[
     | TeamCreated
     | TeamUpdated
     | ConversationQueued
+    | ConversationEscalated
     | ConversationCreated
     | ConversationStatusChanged
     | ConversationAssigned

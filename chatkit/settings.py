@@ -6,6 +6,7 @@ import os
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .escalation import EscalationRule
 from .models.retention import RetentionPolicy
 from .sla import SLAPolicies
 
@@ -94,6 +95,8 @@ class ChatKitSettings(BaseModel):
             or an installed one).
         default_handle_time: Seconds a conversation is assumed to take when
             a team has no resolved conversations yet to estimate waits from.
+        escalation_rules: The escalation matrix `Routing.escalate` applies
+            (see `chatkit.escalation.EscalationRule`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -110,3 +113,4 @@ class ChatKitSettings(BaseModel):
     sla_policies: SLAPolicies = ()
     routing_strategy: str = "least_busy"
     default_handle_time: float = Field(default=300.0, gt=0)
+    escalation_rules: tuple[EscalationRule, ...] = ()

@@ -93,6 +93,9 @@ class Conversation(Record):
         topic: What it is about (a category or skill), used by routing.
         language: The customer's language (BCP 47), used by routing.
         queued_at: When it started waiting for an agent (``None`` when not queued).
+        mood: The customer's mood, -1 (angry) to 1 (happy), when something
+            measured it (`Routing.set_mood`).
+        escalations: Names of the escalation rules that fired for it.
     """
 
     table: ClassVar[str] = "conversations"
@@ -123,6 +126,8 @@ class Conversation(Record):
     topic: SafeText | None = Field(default=None, max_length=100)
     language: SafeText | None = Field(default=None, max_length=35)
     queued_at: UTCDateTime | None = None
+    mood: float | None = Field(default=None, ge=-1, le=1)
+    escalations: list[str] = Field(default_factory=list)
 
     @property
     def waiting(self) -> bool:

@@ -12,7 +12,7 @@ from .exports import ConversationRecord, Exports
 from .messages import Inbound, Messages
 from .previews import Previews, PreviewWatch, TypingPreview
 from .retention import PurgeReport, Retention
-from .routing import Routing, RoutingResult
+from .routing import Escalation, Routing, RoutingResult
 from .teams import Teams
 from .tickets import Tickets
 from .transcripts import SMTPSettings, Transcripts
@@ -26,6 +26,7 @@ __all__ = [
     "EventHandler",
     "Exports",
     "Conversations",
+    "Escalation",
     "Events",
     "Inbound",
     "Messages",
