@@ -502,6 +502,7 @@ class SyncRouting(_SyncResource[Routing]):
     next_for = _sync(Routing.next_for)
     transfer = _sync(Routing.transfer)
     set_mood = _sync(Routing.set_mood)
+    request_callback = _sync(Routing.request_callback)
     escalate = _sync(Routing.escalate)
 
 

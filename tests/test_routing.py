@@ -302,3 +302,40 @@ async def test_bad_transfers_change_nothing(kit: AsyncChatKit) -> None:
     with pytest.raises(AgentAtCapacityError):
         await kit.routing.transfer(conv.id, to_agent=full.id)
     assert await kit.conversations.get(conv.id) == before
+
+
+async def test_a_callback_request_lands_as_a_task_in_the_team_queue(kit: AsyncChatKit) -> None:
+    await kit.teams.create("billing", categories=["refunds"])
+    conv = await _chat(kit, "v1", "please call me")
+    await kit.routing.route(conv.id, topic="refunds")
+    start = datetime.now(timezone.utc) + timedelta(hours=1)
+    ticket = await kit.routing.request_callback(
+        conv.id, "+90 555 010 00 00", window_start=start, window_end=start + timedelta(hours=2)
+    )
+    assert ticket.subject == "Call back +905550100000"
+    assert ticket.conversation_id == conv.id
+    assert ticket.team == "billing"
+    assert ticket.due_at == start + timedelta(hours=2)
+    assert "+905550100000" in ticket.notes[0].text
+    assert [t.id for t in (await kit.tickets.list_open()).items] == [ticket.id]
+
+
+async def test_bad_callback_requests_change_nothing(kit: AsyncChatKit) -> None:
+    conv = await _chat(kit, "v1")
+    now = datetime.now(timezone.utc)
+    with pytest.raises(InvalidInputError):
+        await kit.routing.request_callback(
+            conv.id, "call me maybe", window_start=now, window_end=now + timedelta(hours=1)
+        )
+    with pytest.raises(InvalidInputError):
+        await kit.routing.request_callback(
+            conv.id, "+15550100", window_start=now, window_end=now - timedelta(hours=1)
+        )
+    with pytest.raises(InvalidInputError):
+        await kit.routing.request_callback(
+            conv.id,
+            "+15550100",
+            window_start=now.replace(tzinfo=None),
+            window_end=now + timedelta(hours=1),
+        )
+    assert (await kit.tickets.list_open()).items == []

@@ -7,7 +7,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from ..errors import (
     AgentAtCapacityError,
@@ -24,11 +24,14 @@ from ..models import (
     Contact,
     Conversation,
     ConversationStatus,
+    IdentityKind,
     MessageKind,
     Page,
     Team,
+    Ticket,
 )
 from ..models._base import utcnow
+from ..models.contacts import normalize_identity
 from ..routing import RoutingContext, RoutingStrategy, strategies
 from ..stores.base import Gt, In, Lt, Update
 from ._core import bump, check_limit
@@ -294,6 +297,52 @@ class Routing(Service):
                 kind=MessageKind.SYSTEM,
             )
         return
+
+    async def request_callback(
+        self,
+        conversation_id: str,
+        phone: str,
+        *,
+        window_start: datetime,
+        window_end: datetime,
+        note: str | None = None,
+    ) -> Ticket:
+        """The customer asks to be called back: a task lands in the conversation's team queue.
+
+        Creates a ticket from the conversation (so the agent who calls has
+        the whole history), in the conversation's team, due at the end of the
+        window, with the number and the window in its first note.
+
+        Raises:
+            InvalidInputError: Not a phone number; a window that is not
+                timezone-aware, ends before it starts, or is already over.
+            NotFoundError: No such conversation.
+        """
+        try:
+            number = normalize_identity(IdentityKind.PHONE, phone)
+        except (ValueError, TypeError) as exc:
+            raise InvalidInputError(f"not a phone number: {phone!r}", field="phone") from exc
+        for value, field in ((window_start, "window_start"), (window_end, "window_end")):
+            if not isinstance(value, datetime) or value.utcoffset() is None:
+                raise InvalidInputError(f"{field} must be a timezone-aware datetime", field=field)
+        if window_end <= window_start or window_end <= utcnow():
+            raise InvalidInputError(
+                "the call-back window must end after it starts, in the future",
+                field="window_end",
+            )
+        conversation = await self._load(Conversation, conversation_id, "conversation")
+        start = window_start.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+        end = window_end.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+        text = f"Call {number} between {start} and {end} UTC."
+        if note is not None:
+            text += f" {note}"
+        return await Tickets(self._core).create(
+            subject=f"Call back {number}",
+            conversation_id=conversation.id,
+            due_at=window_end,
+            note=text,
+            team=conversation.team,
+        )
 
     async def set_mood(self, conversation_id: str, mood: float) -> Conversation:
         """Record the customer's mood, -1 (angry) to 1 (happy), for escalation rules.
