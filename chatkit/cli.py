@@ -96,13 +96,20 @@ async def _demo(url: str, export_dir: Path) -> None:
         acknowledgement="Thanks for reaching out! An agent will be with you in about 2 minutes."
     )
     async with AsyncChatKit(url, settings=settings) as kit:
+        await kit.teams.create("orders", categories=["orders", "refunds"])
         mia = await kit.agents.create(
             name="Mia (support)",
             email="mia@example.com",
             skills=["orders", "billing"],
             languages=["en", "tr"],
+            teams=["orders"],
             max_concurrent_chats=2,
         )
+        jin = await kit.agents.create(
+            name="Jin (support)", skills=["refunds"], languages=["ko"], teams=["orders"]
+        )
+        await kit.agents.set_presence(mia.id, "available")
+        await kit.agents.set_presence(jin.id, "away")
         inbound = await kit.messages.receive(
             channel="web",
             sender="visitor-7f3a",
@@ -116,8 +123,9 @@ async def _demo(url: str, export_dir: Path) -> None:
         if inbound.acknowledgement is not None:
             _show(inbound.acknowledgement, names)
 
-        await kit.conversations.assign(conv.id, mia.id, team="orders")
-        _step("Mia joins the conversation (assigned, team: orders)")
+        routed = await kit.routing.route(conv.id, topic="orders", language="en")
+        assert routed.agent_id == mia.id
+        _step("Mia joins the conversation (routed: team orders, skill orders, speaks en)")
         reply = await kit.messages.send(
             conv.id,
             "Hi Ada, I'm sorry order 245-12784 is late. Checking it with the carrier now.",
@@ -158,6 +166,23 @@ async def _demo(url: str, export_dir: Path) -> None:
         _show(answer, names)
         resolved = await kit.conversations.resolve(conv.id)
         _step(f"conversation {resolved.status.value}")
+
+        console.rule("[bold]Meanwhile, another customer")
+        other = await kit.messages.receive(
+            channel="web", sender="visitor-91c2", name="Min-jun", text="환불은 언제 되나요?"
+        )
+        names[other.contact.id] = "Min-jun"
+        _show(other.message, names)
+        waiting = await kit.routing.route(other.conversation.id, topic="refunds", language="ko")
+        wait = max(1, round((waiting.expected_wait or timedelta()).total_seconds() / 60))
+        told = await kit.messages.send(
+            other.conversation.id,
+            f"Our Korean-speaking refunds agent is on a break. You are number "
+            f"{waiting.position} in line, about {wait} minutes.",
+            author=Author.bot(),
+        )
+        _show(told, names)
+        _step("queued: nobody available speaks Korean and handles refunds")
 
         ticket = await kit.tickets.create(
             conversation_id=conv.id,

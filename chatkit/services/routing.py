@@ -46,6 +46,8 @@ __all__ = ["Escalation", "Routing", "RoutingResult"]
 
 _HISTORY = 20
 """Resolved conversations of a team that the expected wait is computed from."""
+_PRIOR = 5
+"""How many conversations' weight `ChatKitSettings.default_handle_time` has in that estimate."""
 
 
 @dataclass(frozen=True)
@@ -596,7 +598,10 @@ class Routing(Service):
             for c in recent
             if c.resolved_at is not None
         ]
-        handle = sum(spans) / len(spans) if spans else self._core.settings.default_handle_time
+        # The default counts as _PRIOR conversations, so that a team's first
+        # few (maybe unusually quick) chats move the estimate only gradually.
+        default = self._core.settings.default_handle_time
+        handle = (default * _PRIOR + sum(spans)) / (_PRIOR + len(spans))
         agents = await store.find(Agent, {"status": In([AgentStatus.AVAILABLE, AgentStatus.BUSY])})
         capacity = sum(a.max_concurrent_chats for a in agents if team is None or team in a.teams)
         rounds = math.ceil(position / max(1, capacity))
