@@ -286,6 +286,7 @@ class SyncAgents(_SyncResource[Agents]):
     touch = _sync(Agents.touch)
     heartbeat = _sync(Agents.heartbeat)
     refresh = _sync(Agents.refresh)
+    on_duty = _sync(Agents.on_duty)
 
 
 class SyncConversations(_SyncResource[Conversations]):

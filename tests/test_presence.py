@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from chatkit import (
     AgentStatus,
     AsyncChatKit,
+    BusinessHours,
     ChatKitSettings,
     InvalidInputError,
     NotFoundError,
@@ -171,3 +173,43 @@ async def test_status_survives_a_restart(tmp_path: Path) -> None:
         again = await kit.agents.get(mia.id)
         assert again.status is AgentStatus.AVAILABLE
         assert [a.id for a in (await kit.agents.list(status="available")).items] == [mia.id]
+
+
+async def test_shifts_say_who_is_on_duty(kit: AsyncChatKit) -> None:
+    early = BusinessHours.weekly("Europe/Istanbul", {"mon-fri": "07:00-15:00"})
+    late = BusinessHours.weekly("Asia/Seoul", {"mon-fri": "14:00-22:00"})
+    ece = await kit.agents.create(name="Ece", teams=["support"], shift=early)
+    jin = await kit.agents.create(name="Jin", teams=["tech"], shift=late)
+    await kit.agents.create(name="Ada")  # no shift: never on duty by schedule
+    tuesday_8_utc = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)  # 11:00 Istanbul, 17:00 Seoul
+    assert [a.id for a in await kit.agents.on_duty(at=tuesday_8_utc)] == [ece.id, jin.id]
+    assert [a.id for a in await kit.agents.on_duty(at=tuesday_8_utc, team="tech")] == [jin.id]
+    tuesday_14_utc = tuesday_8_utc.replace(hour=14)  # 17:00 Istanbul, 23:00 Seoul
+    assert await kit.agents.on_duty(at=tuesday_14_utc) == []
+    moved = await kit.agents.update(jin.id, shift=None)
+    assert moved.shift is None
+    with pytest.raises(InvalidInputError):
+        await kit.agents.create(name="Bad", shift="9 to 5")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        await kit.agents.on_duty(at=datetime(2026, 12, 1, 8, 0))
+
+
+async def test_an_agent_going_offline_hands_their_open_tickets_back(
+    quick_offline: AsyncChatKit,
+) -> None:
+    kit = quick_offline
+    mia = await kit.agents.create(name="Mia")
+    leo = await kit.agents.create(name="Leo")
+    await kit.agents.set_presence(mia.id, "available")
+    await kit.agents.set_presence(leo.id, "available")
+    ada = await kit.contacts.create(name="Ada")
+    mine = await kit.tickets.create(subject="Refund", contact_id=ada.id, owner_id=mia.id)
+    done = await kit.tickets.create(subject="Old", contact_id=ada.id, owner_id=mia.id)
+    await kit.tickets.solve(done.id)
+    his = await kit.tickets.create(subject="Leo's", contact_id=ada.id, owner_id=leo.id)
+    await kit.agents.set_presence(mia.id, "offline")  # signs out
+    assert (await kit.tickets.get(mine.id)).owner_id is None
+    assert (await kit.tickets.get(done.id)).owner_id == mia.id  # solved: left alone
+    await asyncio.sleep(0.7)  # Leo's process dies: no heartbeat
+    await kit.agents.refresh()
+    assert (await kit.tickets.get(his.id)).owner_id is None

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
+from ..hours import BusinessHours
 from ._base import Record, SafeText, UTCDateTime
 
 __all__ = ["Agent", "AgentStatus", "Presence"]
@@ -69,6 +70,7 @@ class Agent(Record):
             (`Agents.heartbeat`); an agent without one for
             `PresenceSettings.offline_after` counts as offline.
         last_assigned_at: When a conversation was last assigned to the agent.
+        shift: The agent's work schedule, in their time zone (see `on_duty`).
     """
 
     table: ClassVar[str] = "agents"
@@ -89,6 +91,11 @@ class Agent(Record):
     last_active_at: UTCDateTime | None = None
     heartbeat_at: UTCDateTime | None = None
     last_assigned_at: UTCDateTime | None = None
+    shift: BusinessHours | None = None
+
+    def on_duty(self, at: datetime) -> bool:
+        """Whether ``at`` falls inside the agent's shift (never, without a shift)."""
+        return self.shift is not None and self.shift.is_open(at)
 
     def effective_status(
         self, now: datetime, *, idle_after: timedelta, offline_after: timedelta

@@ -9,12 +9,15 @@ from typing import Any
 
 from ..errors import ConflictError, DuplicateKeyError, InvalidInputError
 from ..events import AgentCreated, AgentUpdated
-from ..models import Agent, AgentStatus, Page, Presence
+from ..hours import BusinessHours
+from ..models import Agent, AgentStatus, Page, Presence, Ticket
 from ..models._base import new_id, utcnow
+from ..models.tickets import OPEN_TICKET_STATUSES
 from ..stores.base import Gt, In, Insert, Op, Update
 from ._core import UNSET, Unset, bump, changed, check_limit, checked
 from .contacts import Service
 from .presence import restatus
+from .tickets import Tickets
 
 
 def _check_capacity(value: object) -> None:
@@ -27,6 +30,12 @@ def _check_capacity(value: object) -> None:
 __all__ = ["Agents"]
 
 _Fields = Callable[[Agent, datetime], dict[str, Any]]
+
+
+def _shift(value: object) -> BusinessHours | None:
+    if value is None or isinstance(value, BusinessHours):
+        return value
+    raise InvalidInputError("shift must be a BusinessHours or None", field="shift")
 
 
 def _listed(value: object) -> object:
@@ -55,8 +64,12 @@ class Agents(Service):
         teams: Sequence[str] = (),
         time_zone: str = "UTC",
         max_concurrent_chats: int = 1,
+        shift: BusinessHours | None = None,
     ) -> Agent:
         """Create an agent profile.
+
+        ``shift`` is the agent's work schedule (`BusinessHours`, usually in
+        their time zone); `on_duty` answers who works at a given time.
 
         Raises:
             InvalidInputError: Bad field, or the e-mail belongs to another agent.
@@ -73,6 +86,7 @@ class Agents(Service):
             teams=_listed(teams),
             time_zone=time_zone,
             max_concurrent_chats=max_concurrent_chats,
+            shift=_shift(shift),
         )
         try:
             await self._core.commit([Insert(agent)], [AgentCreated(agent=agent)])
@@ -101,6 +115,7 @@ class Agents(Service):
         teams: Sequence[str] | Unset = UNSET,
         time_zone: str | Unset = UNSET,
         max_concurrent_chats: int | Unset = UNSET,
+        shift: BusinessHours | Unset | None = UNSET,
     ) -> Agent:
         """Change fields of a profile; arguments not given stay as they are."""
         _check_capacity(max_concurrent_chats)
@@ -112,6 +127,7 @@ class Agents(Service):
             "teams": teams,
             "time_zone": time_zone,
             "max_concurrent_chats": max_concurrent_chats,
+            "shift": shift if isinstance(shift, Unset) else _shift(shift),
         }
         updates = {k: _listed(v) for k, v in given.items() if not isinstance(v, Unset)}
 
@@ -152,6 +168,22 @@ class Agents(Service):
             except ValueError as exc:
                 raise InvalidInputError(str(exc), field="status") from exc
         return await self._core.paged(Agent, where, limit=limit, cursor=cursor)
+
+    async def on_duty(
+        self, *, at: datetime | None = None, team: str | None = None
+    ) -> builtins.list[Agent]:
+        """Agents whose shift covers ``at`` (default: now), optionally of one team, by name.
+
+        Agents without a shift are never listed: give everyone who works
+        scheduled hours a `shift`.
+        """
+        when = at if at is not None else utcnow()
+        if not isinstance(when, datetime) or when.utcoffset() is None:
+            raise InvalidInputError("at must be a timezone-aware datetime", field="at")
+        store = await self._core.ready()
+        agents = await store.find(Agent)
+        found = [a for a in agents if a.on_duty(when) and (team is None or team in a.teams)]
+        return sorted(found, key=lambda a: (a.name, a.id))
 
     async def set_presence(self, agent_id: str, presence: Presence | str) -> Agent:
         """Record what the agent chose: available, online (no new chats), away or offline.
@@ -225,6 +257,8 @@ class Agents(Service):
                     except ConflictError:
                         continue  # changed meanwhile by someone who restatused it
                     moved.append(updated)
+                    if updated.status is AgentStatus.OFFLINE:
+                        await self._release_tickets(updated.id)
             cursor = agents[-1].id
 
     async def _mark(self, agent_id: str, reason: str, fields: _Fields) -> Agent:
@@ -238,4 +272,20 @@ class Agents(Service):
             await self._core.commit(ops, events)
             return updated
 
-        return await self._core.retry(attempt)
+        agent = await self._core.retry(attempt)
+        if agent.status is AgentStatus.OFFLINE:
+            await self._release_tickets(agent.id)
+        return agent
+
+    async def _release_tickets(self, agent_id: str) -> None:
+        """An agent went offline: their open tickets go back to their team's queue.
+
+        So that no ticket waits on someone who is not there; the SLA clocks
+        keep running and ``ticket.updated`` says the owner changed.
+        """
+        store = await self._core.ready()
+        owned = await store.find(
+            Ticket, {"owner_id": agent_id, "status": In(list(OPEN_TICKET_STATUSES))}
+        )
+        for ticket in owned:
+            await Tickets(self._core).update(ticket.id, owner_id=None)
