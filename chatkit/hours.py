@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .errors import InvalidInputError
 
-__all__ = ["BusinessHours", "OpeningRange", "WEEKDAYS"]
+__all__ = ["BusinessHours", "OpeningRange", "WEEKDAYS", "time_zone"]
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 """Weekday names, Monday first (``date.weekday()`` order)."""
@@ -47,6 +47,18 @@ _SHORT = {name[:3]: n for n, name in enumerate(WEEKDAYS)}
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _HORIZON_DAYS = 400
 """How far `next_open` and friends look ahead before concluding "never"."""
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """The IANA zone called ``name``.
+
+    Raises:
+        ValueError: No such zone (pydantic validators turn it into a field error).
+    """
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
 
 
 class OpeningRange(BaseModel):
@@ -124,10 +136,7 @@ class BusinessHours(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+        time_zone(value)
         return value
 
     @field_validator("days", mode="before")

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from ..hours import BusinessHours
+from ..hours import BusinessHours, time_zone
 from ._base import Record, SafeText, UTCDateTime
 
 __all__ = ["Agent", "AgentStatus", "Presence"]
@@ -123,10 +122,7 @@ class Agent(Record):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+        time_zone(value)
         return value
 
     @field_validator("skills", "languages", "teams")

@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from ..errors import InvalidInputError
+from ..hours import time_zone
 from ..models import (
     Agent,
     Attachment,
@@ -61,9 +62,9 @@ class SMTPSettings(BaseModel):
 
 def _zone(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInputError(f"unknown time zone {name!r}", field="time_zone") from exc
+        return time_zone(name)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc), field="time_zone") from exc
 
 
 def _format(value: TranscriptFormat | str) -> TranscriptFormat:
