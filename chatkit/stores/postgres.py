@@ -415,31 +415,9 @@ class PostgresStore(Store):
         try:
             return await self._run(lambda conn: self._write(conn, ops, events))
         except pg_errors.UniqueViolation as exc:
-            # A writer that read a stale version builds on it (message seq n+1
-            # taken already): tell it about the version, which it can retry.
-            await self._raise_if_stale(ops, exc)
             raise self._unique(exc) from exc
-        except (pg_errors.TransactionRollback, pg_errors.DeadlockDetected) as exc:
-            # Deadlock or serialization failure: the database rolled back;
-            # like a version conflict, the caller may read again and retry.
-            raise ConflictError(f"PostgreSQL rolled the transaction back: {exc}") from exc
-        except ConflictError:
-            raise
         except psycopg.Error as exc:
-            raise StoreError(f"PostgreSQL write failed: {exc}") from exc
-
-    async def _raise_if_stale(self, ops: Sequence[Op], cause: BaseException) -> None:
-        """Raise `ConflictError` when an `Update` of ``ops`` no longer matches what is stored."""
-        for op in ops:
-            if isinstance(op, Update):
-                record = op.record
-                rows = await self._fetch(
-                    f"SELECT version FROM {record.table} WHERE id = %s", (record.id,)
-                )
-                if not rows or int(rows[0][0]) != record.version - 1:
-                    raise ConflictError(
-                        f"{record.id} was changed by someone else", resource_id=record.id
-                    ) from cause
+            raise _write_error(exc) from exc
 
     async def _flush(self) -> None:
         """Commit what callers queued, a group per transaction, until the queue is empty.
@@ -499,14 +477,8 @@ class PostgresStore(Store):
             # Some member broke a key (possibly only at commit): rolled back;
             # each is retried alone to find which.
             raise ConflictError(f"a grouped commit was refused: {exc}") from exc
-        except (pg_errors.TransactionRollback, pg_errors.DeadlockDetected) as exc:
-            # Deadlock or serialization failure: the database rolled back;
-            # like a version conflict, the caller may read again and retry.
-            raise ConflictError(f"PostgreSQL rolled the transaction back: {exc}") from exc
-        except ConflictError:
-            raise
         except psycopg.Error as exc:
-            raise StoreError(f"PostgreSQL write failed: {exc}") from exc
+            raise _write_error(exc) from exc
         split = []
         for pending in group:
             split.append(positions[: len(pending.events)])
@@ -524,7 +496,7 @@ class PostgresStore(Store):
         updates: list[tuple[psycopg.AsyncCursor[Any], Record]] = []
         try:
             async with conn.pipeline() as pipeline:
-                updates = await self._apply(conn, _lock_order(ops))
+                await self._apply(conn, _lock_order(ops), updates)
                 appended = await self._append(conn, events) if events else None
                 await pipeline.sync()
         except psycopg.Error as exc:
@@ -540,9 +512,15 @@ class PostgresStore(Store):
 
     @staticmethod
     async def _apply(
-        conn: psycopg.AsyncConnection[Any], ops: Sequence[Op]
-    ) -> list[tuple[psycopg.AsyncCursor[Any], Record]]:
-        updates = []
+        conn: psycopg.AsyncConnection[Any],
+        ops: Sequence[Op],
+        updates: list[tuple[psycopg.AsyncCursor[Any], Record]],
+    ) -> None:
+        """Send ``ops``; each Update's cursor goes into ``updates`` as it is sent.
+
+        Filling the caller's list (rather than returning one) keeps the
+        Updates already sent visible when a later statement fails.
+        """
         for op in ops:
             if isinstance(op, (Insert, Update)):
                 record = op.record
@@ -567,7 +545,6 @@ class PostgresStore(Store):
                     "updated_at = excluded.updated_at",
                     (op.consumer, op.position, column_value(utcnow())),
                 )
-        return updates
 
     @staticmethod
     async def _append(
@@ -695,6 +672,18 @@ class PostgresStore(Store):
             in_flight=int(count),
             expired=int(expired),
         )
+
+
+def _write_error(exc: psycopg.Error) -> StoreError | ConflictError:
+    """What a failed write transaction means to the caller.
+
+    A deadlock or serialization failure rolled the transaction back: like a
+    version conflict, the caller may read again and retry. Anything else is
+    a `StoreError`.
+    """
+    if isinstance(exc, (pg_errors.TransactionRollback, pg_errors.DeadlockDetected)):
+        return ConflictError(f"PostgreSQL rolled the transaction back: {exc}")
+    return StoreError(f"PostgreSQL write failed: {exc}")
 
 
 def _lock_order(ops: Sequence[Op]) -> list[Op]:
