@@ -43,6 +43,12 @@ _ROLE_STYLE = {
 }
 
 
+StoreUrl = Annotated[
+    str | None, typer.Option(help="Store URL; default $CHATKIT_URL or sqlite:///chatkit.db.")
+]
+"""The ``--url`` option every store command takes."""
+
+
 def _run(job: Coroutine[Any, Any, None]) -> None:
     """Run ``job``; a chatkit error becomes a red message and exit status 1."""
     try:
@@ -246,9 +252,7 @@ def demo(
 
 @app.command()
 def migrate(
-    url: Annotated[
-        str | None, typer.Option(help="Store URL; default $CHATKIT_URL or sqlite:///chatkit.db.")
-    ] = None,
+    url: StoreUrl = None,
 ) -> None:
     """Create or upgrade a store's schema."""
 
@@ -263,9 +267,7 @@ def migrate(
 
 @app.command()
 def events(
-    url: Annotated[
-        str | None, typer.Option(help="Store URL; default $CHATKIT_URL or sqlite:///chatkit.db.")
-    ] = None,
+    url: StoreUrl = None,
     after: Annotated[int, typer.Option(min=0, help="Show events after this position.")] = 0,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many events.")] = 50,
 ) -> None:
@@ -292,9 +294,7 @@ def events(
 @app.command("dispatch-status")
 def dispatch_status(
     groups: Annotated[list[str], typer.Argument(help="Dispatch group names.")],
-    url: Annotated[
-        str | None, typer.Option(help="Store URL; default $CHATKIT_URL or sqlite:///chatkit.db.")
-    ] = None,
+    url: StoreUrl = None,
 ) -> None:
     """Show how far dispatch groups are: handed out, done, behind, in flight, expired."""
 
@@ -319,9 +319,7 @@ def dispatch_status(
 
 @app.command()
 def purge(
-    url: Annotated[
-        str | None, typer.Option(help="Store URL; default $CHATKIT_URL or sqlite:///chatkit.db.")
-    ] = None,
+    url: StoreUrl = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would go.")] = False,
     default_days: Annotated[
         int | None, typer.Option(min=1, help="Keep period in days (default: 31).")
