@@ -108,11 +108,8 @@ class Dispatcher:
             Exception: Whatever the handler raised; the batch was given back
                 for a later retry.
         """
-        async with self._lock:
-            lease = await self._lease()
-            if lease is None:
-                return 0
-            return await self._handle(lease)
+        handled = await self._step()
+        return 0 if handled is None else handled
 
     async def drain(self) -> int:
         """Handle batches until the group has no event left for this dispatcher.
@@ -178,6 +175,7 @@ class Dispatcher:
     # -- internals -------------------------------------------------------------
 
     async def _step(self) -> int | None:
+        """Lease and handle one batch: the number handed over, ``None`` when there was none."""
         async with self._lock:
             lease = await self._lease()
             return None if lease is None else await self._handle(lease)
