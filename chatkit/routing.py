@@ -43,7 +43,8 @@ class RoutingContext:
     Attributes:
         now: The time of the decision.
         previous_agent_ids: Agents who handled this contact's earlier
-            conversations, most recent first.
+            conversations, most recent first (only for strategies with
+            `RoutingStrategy.uses_history`; empty otherwise).
     """
 
     now: datetime
@@ -58,6 +59,9 @@ class RoutingStrategy(ABC):
     """
 
     name: str = "custom"
+    uses_history: bool = False
+    """Set to ``True`` to get `RoutingContext.previous_agent_ids` filled in
+    (it costs the router one more read per decision)."""
 
     @abstractmethod
     def rank(
@@ -99,6 +103,7 @@ class Sticky(RoutingStrategy):
     """The agent who helped this customer last, when available; otherwise least busy."""
 
     name = "sticky"
+    uses_history = True
 
     def rank(
         self, conversation: Conversation, candidates: Sequence[Agent], context: RoutingContext

@@ -533,13 +533,15 @@ class Routing(Service):
             skilled = members  # the whole team handles this topic
         if not skilled:
             return None
-        previous = await store.find(
-            Conversation,
-            {"contact_id": conversation.contact_id},
-            order_by="activity_key",
-            descending=True,
-            limit=20,
-        )
+        previous: list[Conversation] = []
+        if ranker.uses_history:  # one more read, only for strategies that look at it
+            previous = await store.find(
+                Conversation,
+                {"contact_id": conversation.contact_id},
+                order_by="activity_key",
+                descending=True,
+                limit=20,
+            )
         context = RoutingContext(
             now=now,
             previous_agent_ids=[c.assignee_id for c in previous if c.assignee_id is not None],
