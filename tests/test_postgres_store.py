@@ -266,6 +266,40 @@ async def test_foreign_keys_are_checked_at_commit_after_upgrading(pg_url: str) -
 
 
 @pytest.mark.anyio
+async def test_upgrading_to_listings_lists_the_agents_already_stored(pg_url: str) -> None:
+    from chatkit.models import Agent, AgentStatus
+    from chatkit.stores.postgres_schema import MIGRATIONS
+
+    schema = fresh_schema()
+    ready = Agent(id="agt_ready", name="Ready", teams=["sales"], status=AgentStatus.AVAILABLE)
+    away = Agent(id="agt_away", name="Away", teams=["sales"], status=AgentStatus.AWAY)
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+            conn.execute(f"SET search_path = {schema}")
+            conn.execute("CREATE TABLE chatkit_schema (version INT NOT NULL)")
+            for statements in MIGRATIONS[:8]:
+                for statement in statements:
+                    conn.execute(statement)
+            conn.execute("INSERT INTO chatkit_schema VALUES (8)")
+            for agent in (ready, away):
+                conn.execute(
+                    "INSERT INTO agents (id, version, email, status, data) "
+                    "VALUES (%s, 1, NULL, %s, %s)",
+                    (agent.id, agent.status.value, agent.model_dump_json()),
+                )
+        store = PostgresStore.from_url(f"{pg_url}?schema={schema}")
+        await store.open()
+        try:
+            listed = await store.find_listed(Agent, "load:sales")
+            assert [a.id for a in listed] == ["agt_ready"]
+        finally:
+            await store.close()
+    finally:
+        drop_schema(pg_url, schema)
+
+
+@pytest.mark.anyio
 async def test_close_refuses_new_commits_instead_of_waiting_for_busy_senders(
     pg_url: str,
 ) -> None:

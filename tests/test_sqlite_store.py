@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chatkit import AsyncChatKit, Author, ConfigurationError, SchemaVersionError, StoreError
-from chatkit.models import Contact
+from chatkit.models import Agent, AgentStatus, Contact
 from chatkit.stores.sqlite import SQLiteStore
 from chatkit.stores.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -92,6 +92,30 @@ async def test_older_file_is_upgraded_in_place(tmp_path: Path) -> None:
     raw = sqlite3.connect(db)
     assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     raw.close()
+
+
+async def test_upgrading_to_listings_lists_the_agents_already_stored(tmp_path: Path) -> None:
+    db = tmp_path / "v8.db"
+    raw = sqlite3.connect(db, isolation_level=None)
+    for statements in MIGRATIONS[:8]:
+        for statement in statements:
+            raw.execute(statement)
+    raw.execute("PRAGMA user_version=8")
+    ready = Agent(id="agt_ready", name="Ready", teams=["sales"], status=AgentStatus.AVAILABLE)
+    away = Agent(id="agt_away", name="Away", teams=["sales"], status=AgentStatus.AWAY)
+    for agent in (ready, away):
+        raw.execute(
+            "INSERT INTO agents (id, version, email, status, data) VALUES (?, 1, NULL, ?, ?)",
+            (agent.id, agent.status.value, agent.model_dump_json()),
+        )
+    raw.close()
+    store = SQLiteStore.from_url(f"sqlite:///{db}")
+    await store.open()
+    try:
+        assert [a.id for a in await store.find_listed(Agent, "load:sales")] == ["agt_ready"]
+        assert await store.schema_version() == SCHEMA_VERSION
+    finally:
+        await store.close()
 
 
 async def test_newer_file_is_refused(tmp_path: Path) -> None:

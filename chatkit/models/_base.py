@@ -101,6 +101,22 @@ class Record(BaseModel):
     sort_keys: ClassVar[frozenset[str]] = frozenset()
     """Columns that are never NULL and unique on their own: sorting by one needs no tiebreak."""
 
+    listed: ClassVar[bool] = False
+    """Whether records of this kind sit in ordered lists (see `list_entries`)."""
+
+    def list_entries(self) -> tuple[tuple[str, str], ...]:
+        """The ordered lists this record sits in, as ``(list name, sort key)`` pairs.
+
+        Stores keep these entries in step with the record, in the same
+        transaction as every write of it, and `Store.find_listed` reads one
+        list in key order with an index. That answers "the first few of a
+        group, in this order" where the group is not a column (an agent's
+        teams, say) in time that grows like log n. Keys must be unique
+        within a list: end them with the record's id. Only kinds with
+        `listed` set are asked.
+        """
+        return ()
+
     @classmethod
     def nullable(cls, column: str) -> bool:
         """Whether ``column`` can hold ``None`` (derived columns never do)."""

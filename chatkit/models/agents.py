@@ -11,7 +11,19 @@ from pydantic import Field, field_validator
 from ..hours import BusinessHours, time_zone
 from ._base import Record, SafeText, UTCDateTime
 
-__all__ = ["Agent", "AgentStatus", "Presence"]
+__all__ = ["Agent", "AgentStatus", "Presence", "routing_list"]
+
+
+def routing_list(order: str, team: str | None) -> str:
+    """The name of the store list of available agents in ``order``, of one team or all.
+
+    Args:
+        order: ``"load"`` (least busy first: share of capacity in use, then
+            longest since their last assignment) or ``"turn"`` (longest since
+            their last assignment first).
+        team: A team name, or ``None`` for every available agent.
+    """
+    return order if team is None else f"{order}:{team}"
 
 
 class Presence(str, Enum):
@@ -75,6 +87,7 @@ class Agent(Record):
     table: ClassVar[str] = "agents"
     columns: ClassVar[tuple[str, ...]] = ("email", "status")
     unique: ClassVar[tuple[tuple[str, ...], ...]] = (("email",),)
+    listed: ClassVar[bool] = True
 
     name: SafeText = Field(min_length=1, max_length=200)
     email: SafeText | None = Field(default=None, max_length=320)
@@ -91,6 +104,23 @@ class Agent(Record):
     heartbeat_at: UTCDateTime | None = None
     last_assigned_at: UTCDateTime | None = None
     shift: BusinessHours | None = None
+
+    def list_entries(self) -> tuple[tuple[str, str], ...]:
+        """Where an available agent sits in the routing lists (see `routing_list`).
+
+        Agents who are not `AgentStatus.AVAILABLE` are in no list, so the
+        router never reads them.
+        """
+        if self.status is not AgentStatus.AVAILABLE:
+            return ()
+        stamp = (self.last_assigned_at or self.created_at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        share = self.active_chats * 1_000_000 // self.max_concurrent_chats
+        keys = {"load": f"{share:07d}|{stamp}|{self.id}", "turn": f"{stamp}|{self.id}"}
+        return tuple(
+            (routing_list(order, team), key)
+            for order, key in keys.items()
+            for team in (None, *self.teams)
+        )
 
     def on_duty(self, at: datetime) -> bool:
         """Whether ``at`` falls inside the agent's shift (never, without a shift)."""

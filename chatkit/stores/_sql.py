@@ -11,7 +11,15 @@ from pydantic import TypeAdapter
 from ..models._base import Record
 from .base import Condition, Gt, In, Lt, column_value
 
-__all__ = ["Dialect", "NoMatch", "list_adapter", "parse_rows", "record_values"]
+__all__ = [
+    "Dialect",
+    "NoMatch",
+    "list_adapter",
+    "listed_kinds",
+    "listing_rows",
+    "parse_rows",
+    "record_values",
+]
 
 R = TypeVar("R", bound=Record)
 
@@ -34,6 +42,26 @@ def parse_rows(kind: type[R], rows: Sequence[Sequence[Any]]) -> list[R]:
     if not rows:
         return []
     return list_adapter(kind).validate_json("[" + ",".join(row[0] for row in rows) + "]")
+
+
+def listing_rows(record: Record) -> list[tuple[str, str, str, str]]:
+    """The ``listings`` rows of a record: table, list name, sort key, record id."""
+    table = type(record).table
+    return [(table, name, key, record.id) for name, key in record.list_entries()]
+
+
+def listed_kinds() -> list[type[Record]]:
+    """Every record class (chatkit's and any defined since) that sits in ordered lists."""
+    from .. import models  # noqa: F401 - defines the built-in record classes
+
+    found: list[type[Record]] = []
+    pending: list[type[Record]] = [Record]
+    while pending:
+        kind = pending.pop()
+        pending += kind.__subclasses__()
+        if kind.listed and kind not in found:
+            found.append(kind)
+    return found
 
 
 def record_values(record: Record) -> list[Any]:
@@ -96,26 +124,8 @@ class Dialect:
             ValueError: A column is not queryable.
             NoMatch: The conditions cannot match.
         """
+        clauses, params = self._where(kind, where)
         allowed = {"id", *kind.columns}
-        clauses: list[str] = []
-        params: list[Any] = []
-        for name, condition in (where or {}).items():
-            if name not in allowed:
-                raise ValueError(f"{kind.__name__} has no queryable column {name!r}")
-            if isinstance(condition, In):
-                values = [column_value(v) for v in condition.values]
-                if not values:
-                    raise NoMatch
-                clauses.append(f"{name} IN ({', '.join([self.ph] * len(values))})")
-                params.extend(values)
-            elif isinstance(condition, (Lt, Gt)):
-                clauses.append(f"{name} {'<' if isinstance(condition, Lt) else '>'} {self.ph}")
-                params.append(column_value(condition.value))
-            elif condition is None:
-                clauses.append(f"{name} IS NULL")
-            else:
-                clauses.append(f"{name} = {self.ph}")
-                params.append(column_value(condition))
         if order_by not in allowed:
             raise ValueError(f"{kind.__name__} has no queryable column {order_by!r}")
         direction = "DESC" if descending else "ASC"
@@ -136,3 +146,64 @@ class Dialect:
             sql += f" LIMIT {self.ph}"
             params.append(limit)
         return sql, params
+
+    def _where(
+        self, kind: type[Record], where: Mapping[str, Condition] | None
+    ) -> tuple[list[str], list[Any]]:
+        allowed = {"id", *kind.columns}
+        clauses: list[str] = []
+        params: list[Any] = []
+        for name, condition in (where or {}).items():
+            if name not in allowed:
+                raise ValueError(f"{kind.__name__} has no queryable column {name!r}")
+            if isinstance(condition, In):
+                values = [column_value(v) for v in condition.values]
+                if not values:
+                    raise NoMatch
+                clauses.append(f"{name} IN ({', '.join([self.ph] * len(values))})")
+                params.extend(values)
+            elif isinstance(condition, (Lt, Gt)):
+                clauses.append(f"{name} {'<' if isinstance(condition, Lt) else '>'} {self.ph}")
+                params.append(column_value(condition.value))
+            elif condition is None:
+                clauses.append(f"{name} IS NULL")
+            else:
+                clauses.append(f"{name} = {self.ph}")
+                params.append(column_value(condition))
+        return clauses, params
+
+    def count(
+        self, kind: type[Record], where: Mapping[str, Condition] | None
+    ) -> tuple[str, list[Any]]:
+        """``SELECT COUNT(*)`` for `Store.count`'s arguments (raises like `select`)."""
+        clauses, params = self._where(kind, where)
+        sql = f"SELECT COUNT(*) FROM {kind.table}"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        return sql, params
+
+    def listed(
+        self, kind: type[Record], list_name: str, after: str | None, limit: int
+    ) -> tuple[str, list[Any]]:
+        """``SELECT data`` of one ordered list's records, in key order (`Store.find_listed`)."""
+        ph = self.ph
+        sql = (
+            f"SELECT r.data FROM listings l JOIN {kind.table} r ON r.id = l.record_id "
+            f"WHERE l.tbl = {ph} AND l.name = {ph}"
+        )
+        params: list[Any] = [kind.table, list_name]
+        if after is not None:
+            sql += f" AND l.sort_key > {ph}"
+            params.append(after)
+        sql += f" ORDER BY l.sort_key, l.record_id LIMIT {ph}"
+        params.append(limit)
+        return sql, params
+
+    def unlist(self) -> str:
+        """``DELETE`` of one record's list entries (parameters: table, id)."""
+        return f"DELETE FROM listings WHERE tbl = {self.ph} AND record_id = {self.ph}"
+
+    def list_entry(self) -> str:
+        """``INSERT`` of one list entry (parameters: `listing_rows`' tuples)."""
+        marks = ", ".join([self.ph] * 4)
+        return f"INSERT INTO listings (tbl, name, sort_key, record_id) VALUES ({marks})"

@@ -10,8 +10,9 @@ applies it only where the stored version is one less, otherwise it raises
 `ConflictError` and nothing of that commit is written. Unique keys declared
 on the record classes (`Record.unique`) raise `DuplicateKeyError`.
 
-A backend needs thirteen methods. `chatkit.testing.StoreContract` is the test
-suite that proves one.
+A backend needs thirteen methods; `Store.find_listed` and `Store.count` have
+slow but correct defaults that a backend overrides with indexed queries.
+`chatkit.testing.StoreContract` is the test suite that proves one.
 """
 
 from __future__ import annotations
@@ -231,6 +232,38 @@ class Store(ABC):
             descending: Sort direction.
             limit: Maximum number of records.
         """
+
+    async def find_listed(
+        self, kind: type[R], list_name: str, *, after: str | None = None, limit: int = 100
+    ) -> list[R]:
+        """Return records of ``kind`` in one of their ordered lists, in key order.
+
+        See `Record.list_entries`. The SQL stores keep the entries in an
+        indexed table, so a page costs time that grows like log n. This
+        default, for stores that keep no such table, sorts every record of
+        ``kind`` in memory.
+
+        Args:
+            kind: The record class (one with `Record.listed` set).
+            list_name: The list, e.g. ``"load:billing"``.
+            after: Only entries whose key is greater (the key of the last
+                record of the previous page).
+            limit: Maximum number of records.
+        """
+        entries: list[tuple[str, R]] = []
+        for record in await self.find(kind):
+            for name, key in record.list_entries():
+                if name == list_name and (after is None or key > after):
+                    entries.append((key, record))
+        entries.sort(key=lambda entry: entry[0])
+        return [record for _, record in entries[:limit]]
+
+    async def count(self, kind: type[R], where: Mapping[str, Condition] | None = None) -> int:
+        """Return how many records match every condition (see `find` for ``where``).
+
+        The default reads them; the SQL stores count in the database.
+        """
+        return len(await self.find(kind, where))
 
     @abstractmethod
     async def commit(self, ops: Sequence[Op], events: Sequence[Event] = ()) -> list[int]:

@@ -52,7 +52,7 @@ from ..errors import (
 )
 from ..events import Event, parse_event
 from ..models._base import Record, utcnow
-from ._sql import Dialect, NoMatch, parse_rows, record_values
+from ._sql import Dialect, NoMatch, listed_kinds, listing_rows, parse_rows, record_values
 from .base import (
     Condition,
     Delete,
@@ -66,7 +66,7 @@ from .base import (
     Update,
     column_value,
 )
-from .postgres_schema import MIGRATIONS, SCHEMA_VERSION
+from .postgres_schema import LISTINGS_VERSION, MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["PostgresStore", "mask_url"]
 
@@ -282,11 +282,24 @@ class PostgresStore(Store):
             for version in range(found + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[version - 1]:
                     await conn.execute(statement)
+                if version == LISTINGS_VERSION:
+                    await self._fill_listings(conn)
                 log.info("upgraded PostgreSQL schema %s to version %d", self.schema, version)
             if row is None:
                 await conn.execute("INSERT INTO chatkit_schema VALUES (%s)", (SCHEMA_VERSION,))
             elif found < SCHEMA_VERSION:
                 await conn.execute("UPDATE chatkit_schema SET version = %s", (SCHEMA_VERSION,))
+
+    @staticmethod
+    async def _fill_listings(conn: psycopg.AsyncConnection[Any]) -> None:
+        """Write the list entries of records stored before the ``listings`` table existed."""
+        for kind in listed_kinds():
+            cur = await conn.execute(f"SELECT data FROM {kind.table}")
+            records = parse_rows(kind, await cur.fetchall())
+            rows = [row for record in records for row in listing_rows(record)]
+            if rows:
+                async with conn.cursor() as writer:
+                    await writer.executemany(_SQL.list_entry(), rows)
 
     async def close(self) -> None:
         """Finish queued commits (refusing new ones), then close the pool (idempotent)."""
@@ -375,6 +388,20 @@ class PostgresStore(Store):
             return []
         rows = await self._fetch(sql, params)
         return parse_rows(kind, rows)
+
+    async def find_listed(
+        self, kind: type[R], list_name: str, *, after: str | None = None, limit: int = 100
+    ) -> list[R]:
+        sql, params = _SQL.listed(kind, list_name, after, limit)
+        return parse_rows(kind, await self._fetch(sql, params))
+
+    async def count(self, kind: type[R], where: Mapping[str, Condition] | None = None) -> int:
+        try:
+            sql, params = _SQL.count(kind, where)
+        except NoMatch:
+            return 0
+        rows = await self._fetch(sql, params)
+        return int(rows[0][0])
 
     async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
         rows = await self._fetch(
@@ -532,8 +559,15 @@ class PostgresStore(Store):
                         _SQL.update(type(record)), [*values, record.id, record.version - 1]
                     )
                     updates.append((cur, record))
+                if record.listed:
+                    if isinstance(op, Update):
+                        await conn.execute(_SQL.unlist(), (record.table, record.id))
+                    for row in listing_rows(record):
+                        await conn.execute(_SQL.list_entry(), row)
             elif isinstance(op, Delete):
                 await conn.execute(f"DELETE FROM {op.kind.table} WHERE id = %s", (op.id,))
+                if op.kind.listed:
+                    await conn.execute(_SQL.unlist(), (op.kind.table, op.id))
             elif isinstance(op, DeleteEvents):
                 await conn.execute(
                     "DELETE FROM events WHERE conversation_id = %s", (op.conversation_id,)

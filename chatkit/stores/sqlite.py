@@ -51,7 +51,7 @@ from ..errors import (
 )
 from ..events import Event, parse_event
 from ..models._base import Record, utcnow
-from ._sql import Dialect, NoMatch, parse_rows, record_values
+from ._sql import Dialect, NoMatch, listed_kinds, listing_rows, parse_rows, record_values
 from .base import (
     Condition,
     Delete,
@@ -65,7 +65,7 @@ from .base import (
     Update,
     column_value,
 )
-from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+from .sqlite_schema import LISTINGS_VERSION, MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SQLiteStore"]
 
@@ -260,6 +260,8 @@ class SQLiteStore(Store):
             for version in range(found + 1, target + 1):
                 for statement in MIGRATIONS[version - 1]:
                     conn.execute(statement)
+                if version == LISTINGS_VERSION:
+                    self._fill_listings(conn)
                 log.info("upgraded %s to schema version %d", self.path, version)
             if target > found:
                 conn.execute(f"PRAGMA user_version={target}")
@@ -268,6 +270,14 @@ class SQLiteStore(Store):
             conn.close()
             raise StoreError(f"cannot prepare SQLite database {str(self.path)!r}: {exc}") from exc
         return conn
+
+    @staticmethod
+    def _fill_listings(conn: sqlite3.Connection) -> None:
+        """Write the list entries of records stored before the ``listings`` table existed."""
+        for kind in listed_kinds():
+            rows = conn.execute(f"SELECT data FROM {kind.table}").fetchall()
+            for record in parse_rows(kind, rows):
+                conn.executemany(_SQL.list_entry(), listing_rows(record))
 
     async def close(self) -> None:
         """Stop the writer after pending commits and close every connection."""
@@ -326,6 +336,21 @@ class SQLiteStore(Store):
         bounded = limit is not None and limit <= INLINE_READ_LIMIT
         rows = await self._read(sql, params, bounded=bounded)
         return parse_rows(kind, rows)
+
+    async def find_listed(
+        self, kind: type[R], list_name: str, *, after: str | None = None, limit: int = 100
+    ) -> list[R]:
+        sql, params = _SQL.listed(kind, list_name, after, limit)
+        rows = await self._read(sql, params, bounded=limit <= INLINE_READ_LIMIT)
+        return parse_rows(kind, rows)
+
+    async def count(self, kind: type[R], where: Mapping[str, Condition] | None = None) -> int:
+        try:
+            sql, params = _SQL.count(kind, where)
+        except NoMatch:
+            return 0
+        rows = await self._read(sql, params)
+        return int(rows[0][0])
 
     async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
         rows = await self._read(
@@ -547,8 +572,14 @@ class SQLiteStore(Store):
                         raise ConflictError(
                             f"{record.id} was changed by someone else", resource_id=record.id
                         )
+                if record.listed:
+                    if isinstance(op, Update):
+                        conn.execute(_SQL.unlist(), (record.table, record.id))
+                    conn.executemany(_SQL.list_entry(), listing_rows(record))
             elif isinstance(op, Delete):
                 conn.execute(f"DELETE FROM {op.kind.table} WHERE id = ?", (op.id,))
+                if op.kind.listed:
+                    conn.execute(_SQL.unlist(), (op.kind.table, op.id))
             elif isinstance(op, DeleteEvents):
                 conn.execute("DELETE FROM events WHERE conversation_id = ?", (op.conversation_id,))
             elif isinstance(op, SetCursor):

@@ -7,7 +7,7 @@ new one.
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+__all__ = ["LISTINGS_VERSION", "MIGRATIONS", "SCHEMA_VERSION"]
 
 MIGRATIONS: list[list[str]] = [
     # 1: contacts, agents, conversations, messages, tickets, the outbox.
@@ -123,7 +123,22 @@ MIGRATIONS: list[list[str]] = [
         "UPDATE conversations SET team = json_extract(data, '$.team')",
         "CREATE INDEX conversations_queue ON conversations(team, queue_key)",
     ],
+    # 9: ordered lists of records (`Record.list_entries`): which agents can
+    # take a chat, per team, least busy or longest waiting first. The store
+    # fills it from the existing records right after this step.
+    [
+        """CREATE TABLE listings (
+            tbl TEXT NOT NULL,
+            name TEXT NOT NULL,
+            sort_key TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            PRIMARY KEY (tbl, name, sort_key, record_id))""",
+        "CREATE INDEX listings_record ON listings(tbl, record_id)",
+    ],
 ]
+
+LISTINGS_VERSION = 9
+"""The version that added the ``listings`` table (filled from the records when it is reached)."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 """The schema version this chatkit writes."""

@@ -32,7 +32,16 @@ import pytest
 
 from ..errors import ConflictError, DuplicateKeyError
 from ..events import ContactCreated, MessageCreated
-from ..models import Agent, Author, Contact, Conversation, Message, Priority, Ticket
+from ..models import (
+    Agent,
+    AgentStatus,
+    Author,
+    Contact,
+    Conversation,
+    Message,
+    Priority,
+    Ticket,
+)
 from ..models._base import new_id
 from ..stores.base import Delete, DeleteEvents, Gt, In, Insert, Lt, SetCursor, Store, Update
 
@@ -383,6 +392,72 @@ class StoreContract:
             [], [ContactCreated(contact_id=contact.id, contact=contact)]
         )
         assert position > max(e.position or 0 for e in before)
+
+    # -- ordered lists and counts ----------------------------------------------
+
+    @staticmethod
+    def _agent(name: str, active: int, teams: list[str]) -> Agent:
+        return Agent(
+            id=new_id("agt"),
+            name=name,
+            teams=teams,
+            max_concurrent_chats=4,
+            active_chats=active,
+            status=AgentStatus.AVAILABLE,
+        )
+
+    async def test_find_listed_reads_one_list_in_key_order(self, store: Store) -> None:
+        busy = self._agent("busy", 3, ["sales"])
+        free = self._agent("free", 0, ["sales", "billing"])
+        half = self._agent("half", 2, ["billing"])
+        await store.commit([Insert(busy), Insert(free), Insert(half)])
+        names = [a.name for a in await store.find_listed(Agent, "load")]
+        assert names == ["free", "half", "busy"]
+        assert [a.name for a in await store.find_listed(Agent, "load:sales")] == ["free", "busy"]
+        assert [a.name for a in await store.find_listed(Agent, "load:billing")] == ["free", "half"]
+        assert await store.find_listed(Agent, "load:nobody") == []
+        first = await store.find_listed(Agent, "load", limit=1)
+        assert [a.name for a in first] == ["free"]
+        key = dict(first[0].list_entries())["load"]
+        rest = await store.find_listed(Agent, "load", after=key, limit=5)
+        assert [a.name for a in rest] == ["half", "busy"]
+
+    async def test_list_entries_follow_every_write(self, store: Store) -> None:
+        ada = self._agent("ada", 1, ["sales"])
+        bob = self._agent("bob", 2, ["sales"])
+        await store.commit([Insert(ada), Insert(bob)])
+        moved = ada.model_copy(update={"version": 2, "active_chats": 3, "teams": ["billing"]})
+        await store.commit([Update(moved)])
+        assert [a.name for a in await store.find_listed(Agent, "load:sales")] == ["bob"]
+        assert [a.name for a in await store.find_listed(Agent, "load:billing")] == ["ada"]
+        assert [a.name for a in await store.find_listed(Agent, "load")] == ["bob", "ada"]
+        away = bob.model_copy(update={"version": 2, "status": AgentStatus.AWAY})
+        await store.commit([Update(away)])
+        assert [a.name for a in await store.find_listed(Agent, "load")] == ["ada"]
+        await store.commit([Delete(Agent, ada.id)])
+        assert await store.find_listed(Agent, "load") == []
+
+    async def test_a_failed_commit_leaves_the_lists_alone(self, store: Store) -> None:
+        ada = self._agent("ada", 0, ["sales"])
+        await store.commit([Insert(ada)])
+        away = ada.model_copy(update={"version": 2, "status": AgentStatus.AWAY})
+        stale = _contact().model_copy(update={"version": 2})  # no such contact: a conflict
+        with pytest.raises(ConflictError):
+            await store.commit([Update(away), Update(stale)])
+        assert [a.id for a in await store.find_listed(Agent, "load:sales")] == [ada.id]
+
+    async def test_count_matches_find(self, store: Store) -> None:
+        contact, first = await self._seed(store)
+        second = _conversation(contact, team="sales")
+        await store.commit([Insert(second)])
+        assert await store.count(Conversation) == 2
+        assert await store.count(Conversation, {"contact_id": contact.id}) == 2
+        assert await store.count(Conversation, {"team": "sales"}) == 1
+        assert await store.count(Conversation, {"team": None}) == 1
+        assert await store.count(Conversation, {"id": In([])}) == 0
+        assert await store.count(Conversation, {"id": Gt(first.id)}) == len(
+            await store.find(Conversation, {"id": Gt(first.id)})
+        )
 
     # -- consumer cursors ------------------------------------------------------
 
