@@ -13,6 +13,7 @@ ChatKitError
 │       └── PluginLoadError       found, but importing it failed
 ├── InvalidInputError             bad arguments; nothing was written
 │   ├── MessageTooLargeError
+│   ├── TemplateError             a reply template that cannot parse or render
 │   ├── ConversationClosedError   closed conversations take no messages
 │   └── AttachmentError           an upload breaks a limit
 │       ├── AttachmentTooLargeError
@@ -56,6 +57,7 @@ __all__ = [
     "PluginNotFoundError",
     "SchemaVersionError",
     "StoreError",
+    "TemplateError",
 ]
 
 
@@ -117,6 +119,38 @@ class MessageTooLargeError(InvalidInputError):
         )
         self.length = length
         self.limit = limit
+
+
+class TemplateError(InvalidInputError):
+    """A reply template is malformed, or a variable it needs has no value.
+
+    Raised when a template is parsed (with the position of the fault) and
+    when it is rendered (with the variable that has no value and no
+    fallback). Nothing is sent in either case.
+
+    Attributes:
+        position: 0-based character offset of the fault in the template
+            text, when parsing failed.
+        line: 1-based line of the fault, when parsing failed.
+        column: 1-based column of the fault, when parsing failed.
+        variable: The dotted name that had no value, when rendering failed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = "template",
+        position: int | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        variable: str | None = None,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.position = position
+        self.line = line
+        self.column = column
+        self.variable = variable
 
 
 class InvalidTransitionError(InvalidInputError):

@@ -1,0 +1,500 @@
+"""Reply templates and canned responses: safe text with a few named blanks.
+
+A template is text with variables in double braces. A variable may declare
+a fallback after a ``|``, used when the value is missing::
+
+    Hi {{ contact.first_name | there }}, order {{ order.number }} left today.
+    -- {{ agent.name | "the support team" }}
+
+Syntax:
+    - ``{{ name }}``: a dotted name (letters, digits and ``_``, each part
+      starting with a letter), whose first part is an allowed root
+      (`DEFAULT_ROOTS`: ``agent``, ``company``, ``contact``,
+      ``conversation``, ``message``, ``order``, ``team``, ``ticket``).
+      Spaces inside the braces do not matter.
+    - ``{{ name | fallback }}``: the text after the first ``|``, trimmed, is
+      used when the value is missing. Quote it (``| "dear customer"``) to
+      keep spaces at its ends; ``{{ name | }}`` means "blank when missing".
+      A fallback is plain text: it cannot contain braces.
+    - Single braces are ordinary text (``{`` and ``}``); ``{{`` and ``}}``
+      are reserved and cannot be written literally, so a rendered text
+      holds ``{{`` or ``}}`` only when a value brought them.
+
+Rules:
+    - Templates are parsed once (`Template.parse`); unknown roots, malformed
+      names, a ``{{`` that is never closed, a ``}}`` that was never opened
+      and a ``{{`` inside a variable raise `TemplateError` naming the line
+      and column. Parse canned responses when you load them, not when a
+      customer is waiting.
+    - A value is missing when its key is absent, ``None`` or a blank
+      string. A missing value without a fallback raises `TemplateError`
+      on `Template.render`: a reply with a raw ``{{...}}`` or a gap is
+      never produced.
+    - Values are inserted literally and never parsed again: a customer
+      called ``{{agent.secret}}`` is greeted as exactly that.
+    - Only plain data is reachable: the context is nested mappings whose
+      leaves are strings, numbers or booleans (``true``/``false``). No
+      attribute of a Python object is ever read, and passing one (a
+      pydantic model, a datetime) raises `TemplateError`: dump it first
+      (``contact.model_dump(mode="json")``).
+
+Example:
+    ```python
+    reply = Template.parse("Hi {{ contact.first_name | there }}, about order {{ order.number }}")
+    reply.variables   # ("contact.first_name", "order.number")
+    reply.render({"contact": {"first_name": "Ada"}, "order": {"number": "A-17"}})
+    # 'Hi Ada, about order A-17'
+    ```
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import CoreSchema, core_schema
+
+from ..errors import InvalidInputError, TemplateError
+from ..models import UTCDateTime
+from ._language import language_tier, normalize_language
+from ._validation import typed_error
+
+__all__ = ["DEFAULT_ROOTS", "CannedResponse", "Template", "suggest"]
+
+DEFAULT_ROOTS: frozenset[str] = frozenset(
+    {"agent", "company", "contact", "conversation", "message", "order", "team", "ticket"}
+)
+"""The first parts of variable names a template may use unless told otherwise.
+
+Pass ``roots=`` to `Template.parse` (or ``context={"template_roots": ...}`` to a
+model's ``model_validate``) to allow others.
+"""
+
+_BRACES = re.compile(r"\{\{|\}\}")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*\Z")
+_SHORTCUT = re.compile(r"^/[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class _Variable:
+    name: str
+    path: tuple[str, ...]
+    fallback: str | None
+
+
+def _place(text: str, position: int) -> tuple[int, int]:
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return line, column
+
+
+def _parse_error(text: str, position: int, problem: str) -> TemplateError:
+    line, column = _place(text, position)
+    return TemplateError(
+        f"template line {line}, column {column}: {problem}",
+        position=position,
+        line=line,
+        column=column,
+    )
+
+
+class Template:
+    """A parsed reply template; render it as often as you like.
+
+    Build one with `Template.parse`. Templates compare equal when their
+    text is the same, and pydantic fields typed `Template` accept the text
+    (parsing it during validation) and serialise back to it.
+
+    Attributes:
+        source: The template text as written.
+        variables: The dotted names it uses, in order of first use.
+        required: The names used at least once without a fallback.
+    """
+
+    __slots__ = ("_parts", "required", "source", "variables")
+
+    source: str
+    variables: tuple[str, ...]
+    required: tuple[str, ...]
+    _parts: tuple[str | _Variable, ...]
+
+    def __init__(self, source: str, parts: Sequence[str | _Variable]) -> None:
+        """Use `Template.parse`; this constructor trusts ``parts``."""
+        self.source = source
+        self._parts = tuple(parts)
+        names = [p.name for p in self._parts if isinstance(p, _Variable)]
+        self.variables = tuple(dict.fromkeys(names))
+        needed = {p.name for p in self._parts if isinstance(p, _Variable) and p.fallback is None}
+        self.required = tuple(n for n in self.variables if n in needed)
+
+    @classmethod
+    def parse(cls, text: str, *, roots: Iterable[str] = DEFAULT_ROOTS) -> Template:
+        """Parse ``text`` once, checking every variable.
+
+        Args:
+            text: The template.
+            roots: The allowed first parts of variable names.
+
+        Raises:
+            TemplateError: Unbalanced braces, a malformed name, a root that
+                is not allowed; ``position``, ``line`` and ``column`` say where.
+        """
+        if not isinstance(text, str):
+            raise TemplateError(f"a template must be text, not {type(text).__name__}")
+        allowed = frozenset(roots)
+        parts: list[str | _Variable] = []
+        start = 0
+        while (found := _BRACES.search(text, start)) is not None:
+            opening = found.start()
+            if found.group() == "}}":
+                raise _parse_error(text, opening, "'}}' without an opening '{{'")
+            if opening > start:
+                parts.append(text[start:opening])
+            closing = text.find("}}", opening + 2)
+            if closing < 0:
+                raise _parse_error(text, opening, "'{{' is never closed with '}}'")
+            nested = text.find("{{", opening + 2, closing)
+            if nested >= 0:
+                raise _parse_error(text, nested, "'{{' inside a variable; close the first one")
+            parts.append(cls._variable(text, opening + 2, closing, allowed))
+            start = closing + 2
+        if start < len(text):
+            parts.append(text[start:])
+        return cls(text, parts)
+
+    @staticmethod
+    def _variable(text: str, begin: int, end: int, allowed: frozenset[str]) -> _Variable:
+        inner = text[begin:end]
+        name_part, bar, rest = inner.partition("|")
+        name = name_part.strip()
+        at = begin + (len(name_part) - len(name_part.lstrip()))
+        if not name:
+            raise _parse_error(text, at, "empty variable; write a name such as contact.first_name")
+        if not _NAME.match(name):
+            raise _parse_error(
+                text,
+                at,
+                f"{name!r} is not a variable name (letters, digits and '_' in dotted "
+                "parts, e.g. contact.first_name)",
+            )
+        root = name.split(".", 1)[0]
+        if root not in allowed:
+            raise _parse_error(
+                text,
+                at,
+                f"unknown variable {name!r}; names start with {', '.join(sorted(allowed))}",
+            )
+        fallback: str | None = None
+        if bar:
+            if "{" in rest or "}" in rest:
+                at = (
+                    begin
+                    + len(name_part)
+                    + 1
+                    + min(i for i in (rest.find("{"), rest.find("}")) if i >= 0)
+                )
+                raise _parse_error(text, at, "a fallback cannot contain braces")
+            fallback = rest.strip()
+            if len(fallback) >= 2 and fallback[0] == fallback[-1] == '"':
+                fallback = fallback[1:-1]
+        return _Variable(name, tuple(name.split(".")), fallback)
+
+    def render(self, context: Mapping[str, object]) -> str:
+        """Fill in the variables from ``context``.
+
+        Args:
+            context: Nested mappings of plain values, e.g.
+                ``{"contact": {"first_name": "Ada"}, "order": {"number": "A-17"}}``.
+
+        Raises:
+            TemplateError: A variable without fallback is missing (``variable``
+                names it), or the context holds something other than plain data.
+        """
+        out: list[str] = []
+        for part in self._parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            value = _lookup(context, part)
+            if value is not None:
+                out.append(value)
+            elif part.fallback is not None:
+                out.append(part.fallback)
+            else:
+                raise TemplateError(
+                    f"template needs {part.name!r} and the context has no value for it "
+                    f"(give one, or declare a fallback: {{{{ {part.name} | ... }}}})",
+                    variable=part.name,
+                )
+        return "".join(out)
+
+    def missing(self, context: Mapping[str, object]) -> list[str]:
+        """The required variables that ``context`` has no value for (empty: `render` works).
+
+        Raises:
+            TemplateError: The context holds something other than plain data.
+        """
+        return [
+            p.name
+            for p in self._parts
+            if isinstance(p, _Variable) and p.fallback is None and _lookup(context, p) is None
+        ]
+
+    def __str__(self) -> str:
+        return self.source
+
+    def __repr__(self) -> str:
+        return f"Template({self.source!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Template):
+            return NotImplemented
+        return self.source == other.source and self._parts == other._parts
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.with_info_plain_validator_function(
+            _coerce,
+            json_schema_input_schema=core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                str, return_schema=core_schema.str_schema()
+            ),
+        )
+
+
+def _coerce(value: object, info: ValidationInfo) -> Template:
+    if isinstance(value, Template):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be template text")
+    context = info.context if isinstance(info.context, Mapping) else {}
+    roots = context.get("template_roots", DEFAULT_ROOTS)
+    try:
+        return Template.parse(value, roots=roots)
+    except TemplateError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+_SCALARS = (str, int, float, Decimal)
+
+
+def _lookup(context: Mapping[str, object], variable: _Variable) -> str | None:
+    """The text of ``variable`` in ``context``, or ``None`` when it is missing."""
+    current: object = context
+    for depth, key in enumerate(variable.path):
+        if isinstance(current, Mapping):
+            current = current.get(key)
+        elif current is None or isinstance(current, (*_SCALARS, bool)):
+            return None  # the path runs through a plain value: nothing there
+        else:
+            raise _not_plain(variable.path[:depth], current)
+    if current is None:
+        return None
+    if isinstance(current, bool):
+        return "true" if current else "false"
+    if isinstance(current, str):
+        return current if current.strip() else None
+    if isinstance(current, _SCALARS):
+        return str(current)
+    raise _not_plain(variable.path, current)
+
+
+def _not_plain(path: tuple[str, ...], value: object) -> TemplateError:
+    name = ".".join(path) or "the context"
+    kind = "an object" if isinstance(value, Mapping) else f"a {type(value).__name__}"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        kind = "a list"
+    return TemplateError(
+        f"{name} is {kind}; templates read only plain values (strings, numbers, "
+        "true/false) in nested dicts. Dump models first (model_dump(mode='json'))",
+        variable=name,
+    )
+
+
+class CannedResponse(BaseModel):
+    """A saved reply agents (and rules) send by its shortcut.
+
+    Attributes:
+        shortcut: What agents type, a lower-case slug after ``/``
+            (``"/late-order"``); unique per language in your store.
+        title: A human name for pickers.
+        body: The reply `Template`; parsed when the response is created,
+            so a broken template never reaches a customer.
+        language: BCP 47 tag of the body (``"en"``, ``"en-US"``), normalised.
+        intents: Intents it answers (``"order.late"``), lower case.
+        topics: Topics (routing categories) it belongs to, lower case.
+        tags: Free labels, lower case.
+        usage_count: How often it was sent.
+        last_used_at: When it was last sent.
+        last_reviewed_at: When a person last checked it is still right.
+
+    Raises:
+        InvalidInputError: A malformed field (a `TemplateError` for the body).
+
+    Example:
+        ```python
+        late = CannedResponse(
+            shortcut="/late-order", title="Late order", language="en",
+            body="Sorry {{ contact.first_name | there }}, order {{ order.number }} is late.",
+            intents=["order.late"],
+        )
+        late.render({"order": {"number": "A-17"}})
+        ```
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    shortcut: str = Field(max_length=64)
+    title: str = Field(min_length=1, max_length=200)
+    body: Template
+    language: str
+    intents: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    usage_count: int = Field(default=0, ge=0)
+    last_used_at: UTCDateTime | None = None
+    last_reviewed_at: UTCDateTime | None = None
+
+    @field_validator("shortcut")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _SHORTCUT.match(value):
+            raise ValueError(
+                "must be '/' and a lower-case slug of letters, digits and single dashes "
+                "(e.g. /late-order)"
+            )
+        return value
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        return normalize_language(value)
+
+    @field_validator("intents", "topics", "tags")
+    @classmethod
+    def _labels(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v.strip().lower() for v in values if v.strip()))
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _typed_errors(
+        cls, value: Any, handler: ModelWrapValidatorHandler[CannedResponse]
+    ) -> CannedResponse:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            shortcut = value.get("shortcut") if isinstance(value, dict) else None
+            label = (
+                f"canned response {shortcut!r}" if isinstance(shortcut, str) else "canned response"
+            )
+            raise typed_error(exc, label) from exc
+
+    def render(self, context: Mapping[str, object]) -> str:
+        """The body filled in from ``context`` (see `Template.render`)."""
+        return self.body.render(context)
+
+    def needs_review(self, now: datetime, every: timedelta = timedelta(days=30)) -> bool:
+        """Whether nobody has reviewed it within ``every`` of ``now`` (or ever).
+
+        Raises:
+            InvalidInputError: ``now`` is naive.
+        """
+        _aware(now)
+        return self.last_reviewed_at is None or now - self.last_reviewed_at >= every
+
+    def used(self, now: datetime) -> CannedResponse:
+        """A copy counting one more use at ``now`` (store it to record the use)."""
+        _aware(now)
+        return self.model_copy(update={"usage_count": self.usage_count + 1, "last_used_at": now})
+
+    def reviewed(self, now: datetime) -> CannedResponse:
+        """A copy marked as reviewed at ``now``."""
+        _aware(now)
+        return self.model_copy(update={"last_reviewed_at": now})
+
+
+def _aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise InvalidInputError("now must be a timezone-aware datetime", field="now")
+
+
+def suggest(
+    responses: Iterable[CannedResponse],
+    *,
+    language: str,
+    intent: str | None = None,
+    topic: str | None = None,
+    limit: int | None = None,
+) -> list[CannedResponse]:
+    """Rank canned responses for a conversation, best first.
+
+    Only responses in the customer's language qualify: the same tag, its
+    base language (``"en"`` for ``"en-US"``) or another variant of it
+    (``"en-GB"``). They are ordered by
+
+    1. answering ``intent`` (when given),
+    2. belonging to ``topic`` (when given),
+    3. how close the language is (same tag, then base, then variant),
+    4. usage count, then the most recently used, then the shortcut.
+
+    Args:
+        responses: The candidates (e.g. everything in your store).
+        language: The customer's language, a BCP 47 tag.
+        intent: The detected intent, if any.
+        topic: The conversation's topic, if any.
+        limit: Keep at most this many.
+
+    Raises:
+        InvalidInputError: ``language`` is not a language tag, or ``limit`` is negative.
+    """
+    try:
+        wanted = normalize_language(language)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc), field="language") from exc
+    if limit is not None and limit < 0:
+        raise InvalidInputError("limit must not be negative", field="limit")
+    intent_key = intent.strip().lower() if intent else None
+    topic_key = topic.strip().lower() if topic else None
+    ranked: list[tuple[tuple[int, int, int, int, float], str, CannedResponse]] = []
+    for response in responses:
+        tier = language_tier(response.language, wanted)
+        if tier == 0:
+            continue
+        used = response.last_used_at.timestamp() if response.last_used_at else float("-inf")
+        key = (
+            int(intent_key is not None and intent_key in response.intents),
+            int(topic_key is not None and topic_key in response.topics),
+            tier,
+            response.usage_count,
+            used,
+        )
+        ranked.append((key, response.shortcut, response))
+    ranked.sort(key=lambda item: item[1])  # stable: shortcut breaks ties
+    ranked.sort(key=lambda item: item[0], reverse=True)
+    found = [item[2] for item in ranked]
+    return found if limit is None else found[:limit]
