@@ -268,6 +268,7 @@ async def test_foreign_keys_are_checked_at_commit_after_upgrading(pg_url: str) -
 @pytest.mark.anyio
 async def test_upgrading_to_listings_lists_the_agents_already_stored(pg_url: str) -> None:
     from chatkit.models import Agent, AgentStatus
+    from chatkit.models.agents import routing_list
     from chatkit.stores.postgres_schema import MIGRATIONS
 
     schema = fresh_schema()
@@ -291,7 +292,7 @@ async def test_upgrading_to_listings_lists_the_agents_already_stored(pg_url: str
         store = PostgresStore.from_url(f"{pg_url}?schema={schema}")
         await store.open()
         try:
-            listed = await store.find_listed(Agent, "load:sales")
+            listed = await store.find_listed(Agent, routing_list("load", "sales"))
             assert [a.id for a in listed] == ["agt_ready"]
         finally:
             await store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
@@ -24,6 +25,7 @@ from chatkit import (
     PluginNotFoundError,
 )
 from chatkit.events import ConversationQueued, TeamCreated
+from chatkit.models.agents import routing_list
 from chatkit.routing import RoutingContext, RoutingStrategy
 
 pytestmark = pytest.mark.anyio
@@ -71,6 +73,58 @@ async def test_least_busy_spreads_the_load(kit: AsyncChatKit) -> None:
     b = await _agent(kit, "B", max_concurrent_chats=3)
     owners = [(await kit.routing.route((await _chat(kit, f"v{n}")).id)).agent_id for n in range(4)]
     assert sorted(owners) == sorted([a.id, a.id, b.id, b.id])
+
+
+async def test_the_router_reads_past_the_first_page_of_candidates(kit: AsyncChatKit) -> None:
+    """40 available agents: the only Korean speaker is the last in every order."""
+    await kit.teams.create("support")
+    for n in range(39):
+        await _agent(kit, f"E{n}", languages=["en"], teams=["support"], max_concurrent_chats=2)
+    jin = await _agent(kit, "Jin", languages=["ko"], teams=["support"], max_concurrent_chats=2)
+    for strategy in ("least_busy", "round_robin", "sticky"):
+        conv = await _chat(kit, f"k-{strategy}")
+        suggested = await kit.routing.candidates(conv.id, team="support", language="ko")
+        assert [a.id for a in suggested] == [jin.id]
+        result = await kit.routing.route(conv.id, team="support", language="ko", strategy=strategy)
+        assert result.agent_id == jin.id, strategy
+        if strategy == "least_busy":
+            await kit.conversations.resolve(conv.id)  # Jin has room for the next one
+    third = await _chat(kit, "k-full")
+    assert await kit.routing.candidates(third.id, team="support", language="ko") == []
+    assert (await kit.routing.route(third.id, team="support", language="ko")).queued
+
+
+async def test_skilled_agents_first_and_a_skill_outside_the_categories_is_required(
+    kit: AsyncChatKit,
+) -> None:
+    await kit.teams.create("support", categories=["orders & billing"])
+    generalists = [await _agent(kit, f"G{n}", teams=["support"]) for n in range(20)]
+    kim = await _agent(kit, "Kim", teams=["support"], skills=["Orders & Billing", "refunds"])
+    order = await _chat(kit, "v1")
+    best = await kit.routing.candidates(order.id, topic="orders & billing", limit=3)
+    assert [a.id for a in best][:1] == [kim.id]
+    assert best[1].id in {g.id for g in generalists}
+    assert (await kit.routing.route(order.id, topic="orders & billing")).agent_id == kim.id
+    # Kim is full: the rest of the team handles its category.
+    second = await _chat(kit, "v2")
+    result = await kit.routing.route(second.id, topic="orders & billing")
+    assert result.agent_id in {g.id for g in generalists}
+    # A topic that is no category of the team needs the skill: it waits for Kim.
+    refund = await _chat(kit, "v3")
+    assert (await kit.routing.route(refund.id, team="support", topic="refunds")).queued
+
+
+async def test_candidates_change_nothing(kit: AsyncChatKit) -> None:
+    a = await _agent(kit, "A", max_concurrent_chats=2)
+    conv = await _chat(kit, "v1")
+    before = await kit.events.list(limit=100)
+    assert [x.id for x in await kit.routing.candidates(conv.id)] == [a.id]
+    assert await kit.conversations.get(conv.id) == conv
+    assert (await kit.events.list(limit=100)).items == before.items
+    with pytest.raises(InvalidInputError):
+        await kit.routing.candidates(conv.id, limit=0)
+    with pytest.raises(NotFoundError):
+        await kit.routing.candidates(conv.id, team="nobody")
 
 
 async def test_round_robin_and_sticky(kit: AsyncChatKit) -> None:
@@ -207,13 +261,9 @@ actions = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(actions)
-def test_random_arrivals_and_departures_keep_one_owner_within_capacity(
-    steps: list[tuple[object, ...]],
-) -> None:
+def _drive(url: str, steps: list[tuple[object, ...]]) -> None:
     async def run() -> None:
-        async with AsyncChatKit("memory://", settings=ChatKitSettings()) as kit:
+        async with AsyncChatKit(url, settings=ChatKitSettings()) as kit:
             agents = [
                 await _agent(kit, f"A{n}", max_concurrent_chats=n + 1, languages=["en"])
                 for n in range(3)
@@ -246,8 +296,31 @@ def test_random_arrivals_and_departures_keep_one_owner_within_capacity(
                 assert fresh.active_chats <= fresh.max_concurrent_chats
             for conv in everyone.items:
                 assert not (conv.waiting and conv.assignee_id is not None)
+            # The store's lists of available agents match the agents themselves.
+            store = kit.store
+            listed = await store.find_listed(Agent, routing_list("load"), limit=100)
+            available = await store.find(Agent, {"status": AgentStatus.AVAILABLE})
+            assert sorted(a.id for a in listed) == sorted(a.id for a in available)
+            assert {a.id: a for a in listed} == {a.id: a for a in available}
 
     asyncio.run(run())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(actions)
+def test_random_arrivals_and_departures_keep_one_owner_within_capacity(
+    steps: list[tuple[object, ...]],
+) -> None:
+    _drive("memory://", steps)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(actions)
+def test_the_same_on_sqlite_keeps_the_agent_lists_in_step(
+    steps: list[tuple[object, ...]],
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        _drive(f"sqlite:///{tmp}/routing.db", steps)
 
 
 async def test_transfer_to_an_agent_keeps_the_context_and_says_why(kit: AsyncChatKit) -> None:

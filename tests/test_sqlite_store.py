@@ -10,6 +10,7 @@ import pytest
 
 from chatkit import AsyncChatKit, Author, ConfigurationError, SchemaVersionError, StoreError
 from chatkit.models import Agent, AgentStatus, Contact
+from chatkit.models.agents import routing_list
 from chatkit.stores.sqlite import SQLiteStore
 from chatkit.stores.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -112,7 +113,8 @@ async def test_upgrading_to_listings_lists_the_agents_already_stored(tmp_path: P
     store = SQLiteStore.from_url(f"sqlite:///{db}")
     await store.open()
     try:
-        assert [a.id for a in await store.find_listed(Agent, "load:sales")] == ["agt_ready"]
+        listed = await store.find_listed(Agent, routing_list("load", "sales"))
+        assert [a.id for a in listed] == ["agt_ready"]
         assert await store.schema_version() == SCHEMA_VERSION
     finally:
         await store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import ClassVar
@@ -14,16 +15,17 @@ from ._base import Record, SafeText, UTCDateTime
 __all__ = ["Agent", "AgentStatus", "Presence", "routing_list"]
 
 
-def routing_list(order: str, team: str | None) -> str:
-    """The name of the store list of available agents in ``order``, of one team or all.
+def routing_list(order: str, team: str | None = None, skill: str | None = None) -> str:
+    """The name of a store list of available agents (see `Agent.list_entries`).
 
     Args:
         order: ``"load"`` (least busy first: share of capacity in use, then
             longest since their last assignment) or ``"turn"`` (longest since
             their last assignment first).
-        team: A team name, or ``None`` for every available agent.
+        team: A team name, or ``None`` for agents of every team.
+        skill: A skill (any case), or ``None`` for agents with any skills.
     """
-    return order if team is None else f"{order}:{team}"
+    return json.dumps([order, team, skill.lower() if skill else None], ensure_ascii=False)
 
 
 class Presence(str, Enum):
@@ -108,18 +110,21 @@ class Agent(Record):
     def list_entries(self) -> tuple[tuple[str, str], ...]:
         """Where an available agent sits in the routing lists (see `routing_list`).
 
-        Agents who are not `AgentStatus.AVAILABLE` are in no list, so the
-        router never reads them.
+        One entry per order, per team (and all teams), per skill (and any
+        skill). Agents who are not `AgentStatus.AVAILABLE` are in no list,
+        so the router never reads them.
         """
         if self.status is not AgentStatus.AVAILABLE:
             return ()
         stamp = (self.last_assigned_at or self.created_at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         share = self.active_chats * 1_000_000 // self.max_concurrent_chats
         keys = {"load": f"{share:07d}|{stamp}|{self.id}", "turn": f"{stamp}|{self.id}"}
+        skills = dict.fromkeys(s.lower() for s in self.skills)
         return tuple(
-            (routing_list(order, team), key)
+            (routing_list(order, team, skill), key)
             for order, key in keys.items()
             for team in (None, *self.teams)
+            for skill in (None, *skills)
         )
 
     def on_duty(self, at: datetime) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -31,10 +32,11 @@ from ..models import (
     Ticket,
 )
 from ..models._base import utcnow
+from ..models.agents import routing_list
 from ..models.contacts import normalize_identity
 from ..routing import RoutingContext, RoutingStrategy, strategies
 from ..stores.base import Gt, In, Lt, Update
-from ._core import bump, check_limit
+from ._core import Core, bump, check_limit
 from .contacts import Service, check_key
 from .conversations import Conversations
 from .messages import Messages
@@ -48,6 +50,12 @@ _HISTORY = 20
 """Resolved conversations of a team that the expected wait is computed from."""
 _PRIOR = 5
 """How many conversations' weight `ChatKitSettings.default_handle_time` has in that estimate."""
+_PREVIOUS = 20
+"""Earlier conversations of a customer read for strategies that use history (sticky)."""
+_PAGE = 16
+"""Available agents read per step when a strategy follows a store order."""
+_CAPACITY_TTL = 5.0
+"""Seconds a team's chat capacity (for the expected wait) is reused before it is summed again."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,10 @@ class Routing(Service):
         ```
     """
 
+    def __init__(self, core: Core) -> None:
+        super().__init__(core)
+        self._capacities: dict[str | None, tuple[float, int]] = {}
+
     async def route(
         self,
         conversation_id: str,
@@ -145,33 +157,11 @@ class Routing(Service):
             NotFoundError: No such conversation, or no such team.
             InvalidInputError: Bad argument; the conversation is closed.
         """
-        check_key(conversation_id, "conversation_id")
         ranker = self._strategy(strategy)
-        for value, field in ((topic, "topic"), (language, "language"), (team, "team")):
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise InvalidInputError(f"{field} must be a non-empty string", field=field)
-        chosen = await Teams(self._core).get(team) if team is not None else None
-        conversation = await self._load(Conversation, conversation_id, "conversation")
+        conversation, chosen, fields = await self._target(conversation_id, team, topic, language)
         if conversation.assignee_id is not None:
             return RoutingResult(conversation, conversation.assignee_id, queued=False)
-        if conversation.status is not ConversationStatus.OPEN:
-            raise InvalidInputError(
-                f"only open conversations are routed; {conversation.id} is "
-                f"{conversation.status.value}",
-                field="conversation_id",
-            )
-        topic = topic.strip().lower() if topic else conversation.topic
-        if chosen is None and conversation.team is not None:
-            chosen = await Teams(self._core).get(conversation.team)
-        if chosen is None and topic is not None:
-            matches = await Teams(self._core).for_topic(topic)
-            chosen = matches[0] if matches else None
-        conversation = await self._enqueue(
-            conversation,
-            team=chosen.name if chosen else None,
-            topic=topic,
-            language=language.strip() if language else conversation.language,
-        )
+        conversation = await self._enqueue(conversation, fields)
         now = utcnow()
         if chosen is not None and chosen.hours is not None and not chosen.hours.is_open(now):
             return await self._waiting(
@@ -181,6 +171,77 @@ class Routing(Service):
         if won is not None:
             return RoutingResult(won, won.assignee_id, queued=False)
         return await self._waiting(conversation, chosen, open_now=True, opens_at=None)
+
+    async def candidates(
+        self,
+        conversation_id: str,
+        *,
+        team: str | None = None,
+        topic: str | None = None,
+        language: str | None = None,
+        strategy: str | RoutingStrategy | None = None,
+        limit: int = 5,
+    ) -> builtins.list[Agent]:
+        """Who `route` would offer the conversation to now, best first, without assigning it.
+
+        Takes the same arguments as `route` and changes nothing: for an
+        agent console's "suggested agents", or to see why a conversation
+        would wait (an empty list). Business hours are not applied.
+
+        Raises:
+            NotFoundError: No such conversation, or no such team.
+            InvalidInputError: Bad argument; the conversation is closed.
+        """
+        check_limit(limit)
+        ranker = self._strategy(strategy)
+        conversation, chosen, fields = await self._target(conversation_id, team, topic, language)
+        target = conversation.model_copy(update=fields)
+        found: builtins.list[Agent] = []
+        async for ranked in self._ranked(target, chosen, ranker, utcnow()):
+            found += ranked[: limit - len(found)]
+            if len(found) >= limit:
+                break
+        return found
+
+    async def _target(
+        self,
+        conversation_id: str,
+        team: str | None,
+        topic: str | None,
+        language: str | None,
+    ) -> tuple[Conversation, Team | None, dict[str, str | None]]:
+        """The open conversation, its team, and the fields it is routed with.
+
+        The fields are its ``team`` (``None`` when no team was given, set or
+        found for the topic), ``topic`` and ``language``.
+        """
+        check_key(conversation_id, "conversation_id")
+        for value, field in ((topic, "topic"), (language, "language"), (team, "team")):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise InvalidInputError(f"{field} must be a non-empty string", field=field)
+        teams = Teams(self._core)
+        chosen = await teams.get(team) if team is not None else None
+        conversation = await self._load(Conversation, conversation_id, "conversation")
+        if conversation.assignee_id is not None:
+            return conversation, chosen, {}
+        if conversation.status is not ConversationStatus.OPEN:
+            raise InvalidInputError(
+                f"only open conversations are routed; {conversation.id} is "
+                f"{conversation.status.value}",
+                field="conversation_id",
+            )
+        topic = topic.strip().lower() if topic else conversation.topic
+        if chosen is None and conversation.team is not None:
+            chosen = await teams.get(conversation.team)
+        if chosen is None and topic is not None:
+            matches = await teams.for_topic(topic)
+            chosen = matches[0] if matches else None
+        fields = {
+            "team": chosen.name if chosen else None,
+            "topic": topic,
+            "language": language.strip() if language else conversation.language,
+        }
+        return conversation, chosen, fields
 
     async def queue(
         self, *, team: str | None = None, limit: int = 50, cursor: str | None = None
@@ -494,14 +555,9 @@ class Routing(Service):
         return {c for t in teams for c in t.categories}
 
     async def _enqueue(
-        self,
-        conversation: Conversation,
-        *,
-        team: str | None,
-        topic: str | None,
-        language: str | None,
+        self, conversation: Conversation, fields: dict[str, str | None]
     ) -> Conversation:
-        fields = {"team": team, "topic": topic, "language": language}
+        """Write the team, topic and language `_target` chose; the wait starts now."""
         if conversation.queued_at is not None and all(
             getattr(conversation, k) == v for k, v in fields.items()
         ):
@@ -510,9 +566,9 @@ class Routing(Service):
         event = ConversationQueued(
             conversation_id=conversation.id,
             contact_id=conversation.contact_id,
-            team=team,
-            topic=topic,
-            language=language,
+            team=fields["team"],
+            topic=fields["topic"],
+            language=fields["language"],
         )
         await self._core.commit([Update(updated)], [event])
         return updated
@@ -524,36 +580,83 @@ class Routing(Service):
         ranker: RoutingStrategy,
         now: datetime,
     ) -> Conversation | None:
+        async for ranked in self._ranked(conversation, team, ranker, now):
+            for agent in ranked:
+                try:
+                    return await Conversations(self._core).claim(conversation.id, agent.id)
+                except AgentAtCapacityError:
+                    continue
+                except AlreadyClaimedError:
+                    return await self._load(Conversation, conversation.id, "conversation")
+        return None
+
+    async def _ranked(
+        self,
+        conversation: Conversation,
+        team: Team | None,
+        ranker: RoutingStrategy,
+        now: datetime,
+    ) -> AsyncIterator[list[Agent]]:
+        """The agents who could take ``conversation``, best first, a page at a time.
+
+        Agents skilled in the topic come first; when the topic is one of the
+        team's categories (or there is no topic) the rest of the team follows.
+        """
         store = await self._core.ready()
-        available = await store.find(Agent, {"status": AgentStatus.AVAILABLE})
-        members = [a for a in available if team is None or team.name in a.teams]
-        members = [a for a in members if _speaks(a, conversation.language)]
-        skilled = [a for a in members if _skilled(a, conversation.topic)]
-        if not skilled and team is not None and conversation.topic in team.categories:
-            skilled = members  # the whole team handles this topic
-        if not skilled:
-            return None
-        previous: list[Conversation] = []
+        topic = conversation.topic
+        team_name = team.name if team is not None else None
+        whole_team = topic is None or (team is not None and topic in team.categories)
+        context = RoutingContext(now=now)
         if ranker.uses_history:  # one more read, only for strategies that look at it
             previous = await store.find(
                 Conversation,
                 {"contact_id": conversation.contact_id},
                 order_by="activity_key",
                 descending=True,
-                limit=20,
+                limit=_PREVIOUS,
             )
-        context = RoutingContext(
-            now=now,
-            previous_agent_ids=[c.assignee_id for c in previous if c.assignee_id is not None],
-        )
-        for agent in ranker.rank(conversation, skilled, context):
-            try:
-                return await Conversations(self._core).claim(conversation.id, agent.id)
-            except AgentAtCapacityError:
-                continue
-            except AlreadyClaimedError:
-                return await self._load(Conversation, conversation.id, "conversation")
-        return None
+            context = RoutingContext(
+                now=now,
+                previous_agent_ids=[c.assignee_id for c in previous if c.assignee_id],
+            )
+
+        def fits(agent: Agent, *, skilled: bool) -> bool:
+            return (
+                agent.status is AgentStatus.AVAILABLE
+                and (team_name is None or team_name in agent.teams)
+                and _speaks(agent, conversation.language)
+                and (not skilled or _skilled(agent, topic))
+            )
+
+        if ranker.order is None:  # the strategy wants every candidate at once
+            available = await store.find(Agent, {"status": AgentStatus.AVAILABLE})
+            candidates = [a for a in available if fits(a, skilled=True)]
+            if not candidates and whole_team:
+                candidates = [a for a in available if fits(a, skilled=False)]
+            if candidates:
+                yield ranker.rank(conversation, candidates, context)
+            return
+        lists = [(routing_list(ranker.order, team_name, topic), True)] if topic else []
+        if whole_team:
+            lists.append((routing_list(ranker.order, team_name), False))
+        known: list[Agent] = []
+        for agent_id in dict.fromkeys(context.previous_agent_ids):
+            agent = await store.get(Agent, agent_id)
+            if agent is not None and fits(agent, skilled=not whole_team):
+                known.append(agent)
+        seen = {a.id for a in known}
+        for name, skilled in lists:
+            after: str | None = None
+            while True:
+                page = await store.find_listed(Agent, name, after=after, limit=_PAGE)
+                fresh = [a for a in page if a.id not in seen and fits(a, skilled=skilled)]
+                seen.update(a.id for a in page)
+                if known or fresh:
+                    yield ranker.rank(conversation, [*known, *fresh], context)
+                    known = []
+                if len(page) < _PAGE:
+                    break
+                after = dict(page[-1].list_entries())[name]
 
     async def _waiting(
         self,
@@ -568,10 +671,8 @@ class Routing(Service):
         if key is None:  # assigned or closed meanwhile
             fresh = await self._load(Conversation, conversation.id, "conversation")
             return RoutingResult(fresh, fresh.assignee_id, queued=False)
-        ahead = await store.find(
-            Conversation, {"team": conversation.team, "queue_key": Lt(key)}, order_by="queue_key"
-        )
-        position = len([c for c in ahead if c.queue_key]) + 1
+        ahead = await store.count(Conversation, {"team": conversation.team, "queue_key": Lt(key)})
+        position = ahead + 1
         wait = await self._expected_wait(conversation.team, position)
         if opens_at is not None:
             wait = (opens_at - utcnow()) + wait
@@ -604,7 +705,20 @@ class Routing(Service):
         # few (maybe unusually quick) chats move the estimate only gradually.
         default = self._core.settings.default_handle_time
         handle = (default * _PRIOR + sum(spans)) / (_PRIOR + len(spans))
+        rounds = math.ceil(position / max(1, await self._capacity(team)))
+        return timedelta(seconds=rounds * handle)
+
+    async def _capacity(self, team: str | None) -> int:
+        """How many chats the team's available and busy agents can hold at once.
+
+        Summed over every such agent, so it is kept for `_CAPACITY_TTL`
+        seconds: an estimate of the wait does not need it to the second.
+        """
+        cached = self._capacities.get(team)
+        if cached is not None and time.monotonic() < cached[0]:
+            return cached[1]
+        store = await self._core.ready()
         agents = await store.find(Agent, {"status": In([AgentStatus.AVAILABLE, AgentStatus.BUSY])})
         capacity = sum(a.max_concurrent_chats for a in agents if team is None or team in a.teams)
-        rounds = math.ceil(position / max(1, capacity))
-        return timedelta(seconds=rounds * handle)
+        self._capacities[team] = (time.monotonic() + _CAPACITY_TTL, capacity)
+        return capacity
