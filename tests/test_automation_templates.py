@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -179,15 +180,15 @@ def test_templates_compare_by_text_and_round_trip_through_pydantic() -> None:
     assert Template.parse("a") != Template.parse("b")
     assert len({Template.parse("a"), Template.parse("a")}) == 1
     assert Template.parse("a").__eq__("a") is NotImplemented
-    holder = Holder(body="Hi {{ contact.name | you }}")  # type: ignore[arg-type]
+    holder = Holder(body="Hi {{ contact.name | you }}")
     assert isinstance(holder.body, Template)
     assert holder.model_dump() == {"body": "Hi {{ contact.name | you }}"}
     assert Holder.model_validate_json(holder.model_dump_json()) == holder
     assert repr(holder.body) == "Template('Hi {{ contact.name | you }}')"
     with pytest.raises(ValueError, match="never closed"):
-        Holder(body="{{ contact.name")  # type: ignore[arg-type]
+        Holder(body="{{ contact.name")
     with pytest.raises(ValueError, match="must be template text"):
-        Holder(body=3)  # type: ignore[arg-type]
+        Holder(body=3)
     custom = Holder.model_validate(
         {"body": "{{ booking.ref }}"}, context={"template_roots": {"booking"}}
     )
@@ -250,7 +251,7 @@ def test_any_customer_string_comes_back_literally(value: str) -> None:
 # --- canned responses ----------------------------------------------------------------
 
 
-def _canned(shortcut: str = "/late-order", **fields: object) -> CannedResponse:
+def _canned(shortcut: str = "/late-order", **fields: Any) -> CannedResponse:
     values: dict[str, object] = {
         "shortcut": shortcut,
         "title": "Late order",
@@ -287,7 +288,7 @@ def test_canned_response_normalises_and_renders() -> None:
         ({"colour": "red"}, "colour", "not a known field"),
     ],
 )
-def test_canned_response_bad_fields(fields: dict[str, object], field: str, problem: str) -> None:
+def test_canned_response_bad_fields(fields: dict[str, Any], field: str, problem: str) -> None:
     with pytest.raises(InvalidInputError, match=problem) as caught:
         _canned(**fields)
     assert caught.value.field == field

@@ -8,6 +8,45 @@ actions they return.
 
 from __future__ import annotations
 
+from .actions import (
+    ACTION_TYPES,
+    Action,
+    AssignAction,
+    CreateTicketAction,
+    EscalateAction,
+    NotifyAction,
+    ReplyAction,
+    RouteAction,
+    SetPriorityAction,
+    TagAction,
+    WebhookAction,
+)
+from .conditions import Conditions, Facts
+from .rules import TRIGGERS, Firing, Rule, RuleSet, Trigger, trigger_of
 from .templates import DEFAULT_ROOTS, CannedResponse, Template, suggest
 
-__all__ = ["DEFAULT_ROOTS", "CannedResponse", "Template", "suggest"]
+__all__ = [
+    "ACTION_TYPES",
+    "DEFAULT_ROOTS",
+    "TRIGGERS",
+    "Action",
+    "AssignAction",
+    "CannedResponse",
+    "Conditions",
+    "CreateTicketAction",
+    "EscalateAction",
+    "Facts",
+    "Firing",
+    "NotifyAction",
+    "ReplyAction",
+    "RouteAction",
+    "Rule",
+    "RuleSet",
+    "SetPriorityAction",
+    "TagAction",
+    "Template",
+    "Trigger",
+    "WebhookAction",
+    "suggest",
+    "trigger_of",
+]
