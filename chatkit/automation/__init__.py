@@ -21,9 +21,10 @@ from .actions import (
     TagAction,
     WebhookAction,
 )
+from .canned import CannedResponse, suggest
 from .conditions import Conditions, Facts
 from .rules import TRIGGERS, Firing, Rule, RuleSet, Trigger, trigger_of
-from .templates import DEFAULT_ROOTS, CannedResponse, Template, suggest
+from .templates import DEFAULT_ROOTS, Template
 
 __all__ = [
     "ACTION_TYPES",

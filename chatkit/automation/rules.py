@@ -61,6 +61,7 @@ rule already fired for a conversation is the worker's job.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, TypeAlias, get_args
 
@@ -166,13 +167,11 @@ class Rule(BaseModel):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _typed_errors(
-        cls, value: Any, handler: ModelWrapValidatorHandler[Rule], info: ValidationInfo
-    ) -> Rule:
+    def _typed_errors(cls, value: Any, handler: ModelWrapValidatorHandler[Rule]) -> Rule:
         try:
             return handler(value)
         except ValidationError as exc:
-            raise typed_error(exc, _label(value, info.context), skip=ACTION_TYPES) from exc
+            raise typed_error(exc, _label(value), skip=ACTION_TYPES) from exc
 
     def fires(self, trigger: str, facts: Facts) -> bool:
         """Whether the rule fires for ``trigger`` with ``facts``."""
@@ -185,12 +184,16 @@ class Rule(BaseModel):
         return self.when.holds(facts)
 
 
-def _label(value: object, context: object) -> str:
+_INDEX: ContextVar[int | None] = ContextVar("chatkit_rule_index", default=None)
+"""Place of the rule being loaded by `RuleSet.from_list`, for errors about unnamed rules."""
+
+
+def _label(value: object) -> str:
     name = value.get("name") if isinstance(value, Mapping) else None
     if isinstance(name, str) and name.strip():
         return f"rule {name.strip()!r}"
-    index = context.get("index") if isinstance(context, Mapping) else None
-    return f"rule #{index + 1}" if isinstance(index, int) else "rule"
+    index = _INDEX.get()
+    return f"rule #{index + 1}" if index is not None else "rule"
 
 
 class Firing(NamedTuple):
@@ -257,9 +260,11 @@ class RuleSet(BaseModel):
                     f"rule #{index + 1} must be a mapping of fields, not {type(item).__name__}",
                     field="rules",
                 )
-            rules.append(
-                Rule.model_validate(item, context={"index": index, "template_roots": roots})
-            )
+            token = _INDEX.set(index)
+            try:
+                rules.append(Rule.model_validate(item, context={"template_roots": roots}))
+            finally:
+                _INDEX.reset(token)
         return cls(rules=tuple(rules))
 
     @classmethod
