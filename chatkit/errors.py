@@ -27,6 +27,7 @@ ChatKitError
 ├── StoreError                    the storage backend failed
 │   └── SchemaVersionError        database made by a newer chatkit
 ├── TransportError                the transport (e.g. Redis) cannot be reached
+├── RemoteServiceError            a remote service (e.g. an LLM endpoint) failed
 ├── AgentAtCapacityError          the agent holds max_concurrent_chats already
 └── AlreadyClaimedError           another agent owns the conversation
 ```
@@ -55,6 +56,7 @@ __all__ = [
     "PluginError",
     "PluginLoadError",
     "PluginNotFoundError",
+    "RemoteServiceError",
     "SchemaVersionError",
     "StoreError",
     "TemplateError",
@@ -318,6 +320,29 @@ class SchemaVersionError(StoreError):
 
 class TransportError(ChatKitError):
     """The transport of commit signals (e.g. Redis) cannot be reached."""
+
+
+class RemoteServiceError(ChatKitError):
+    """A remote service chatkit called (e.g. an LLM endpoint) failed or answered nonsense.
+
+    Attributes:
+        service: What was called, e.g. ``"openai-compatible"``.
+        status_code: The HTTP status, when there was a response.
+        retry_after: Seconds the service asked to wait, when it said.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.service = service
+        self.status_code = status_code
+        self.retry_after = retry_after
 
 
 class AgentAtCapacityError(ChatKitError):

@@ -1,0 +1,372 @@
+"""Sentiment: the `SentimentAnalyzer` contract, the built-in lexicon analyzer, mood and reports.
+
+A `SentimentAnalyzer` scores one message from -1 (very negative) to 1 (very
+positive), labels it and names the aspects it touches ("the call keeps
+dropping" → ``calls``). The contract is asynchronous, so an analyzer may call
+a remote model; the built-in `LexiconSentimentAnalyzer` is pure Python and
+also offers `LexiconSentimentAnalyzer.analyze_sync`.
+
+Built in, by name: ``default`` (`LexiconSentimentAnalyzer`), ``vader``
+(`VaderSentimentAnalyzer`, English only, needs ``chatkit[vader]``) and
+``openai`` (`OpenAICompatible`). Others plug in through the entry-point group
+``chatkit.sentiment``.
+
+`MoodTracker` follows a conversation's mood over successive messages, and
+`negative_terms` lists the negative words most used over many messages.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ..errors import InvalidInputError
+from ..plugins import Builtin, PluginLoader
+from .languages import Languages, Lexicon, Token
+
+__all__ = [
+    "Mood",
+    "MoodTracker",
+    "LexiconSentimentAnalyzer",
+    "SentimentAnalyzer",
+    "SentimentLabel",
+    "SentimentResult",
+    "TermCount",
+    "label_for",
+    "negative_terms",
+    "sentiment_analyzers",
+]
+
+SentimentLabel = Literal["negative", "neutral", "positive"]
+
+NEUTRAL_BAND = 0.2
+"""Scores within ±0.2 are ``neutral``."""
+
+_NEGATED = -0.6  # a negated sentiment word keeps 60 % of its weight, flipped ("not good")
+_UNMET = -1.5  # valence of an expectation that is negated ("hasn't arrived")
+_ALPHA = 15.0  # normalisation: score = s / sqrt(s² + alpha), as in VADER
+
+
+def label_for(score: float) -> SentimentLabel:
+    """The label of a score: ``negative`` below -0.2, ``positive`` above 0.2."""
+    if score <= -NEUTRAL_BAND:
+        return "negative"
+    if score >= NEUTRAL_BAND:
+        return "positive"
+    return "neutral"
+
+
+@dataclass(frozen=True)
+class SentimentResult:
+    """How a message feels.
+
+    Attributes:
+        score: -1 (very negative) to 1 (very positive).
+        label: ``negative``, ``neutral`` or ``positive``.
+        aspects: What it is about, in order of mention (``delivery``,
+            ``payment``, ``calls``, ``app``, ``agent``, ``price``,
+            ``quality``, ``account``, ``wait``).
+        language: The language code used (given or detected).
+    """
+
+    score: float
+    label: SentimentLabel
+    aspects: tuple[str, ...] = ()
+    language: str = "en"
+
+
+class SentimentAnalyzer(ABC):
+    """Scores the sentiment of a customer message.
+
+    Subclass it and register the class under the ``chatkit.sentiment``
+    entry-point group; constructors take keyword arguments only, with
+    working defaults.
+    """
+
+    name: str = "custom"
+
+    @abstractmethod
+    async def analyze(self, text: str, language: str | None = None) -> SentimentResult:
+        """Score one message.
+
+        Args:
+            text: The message text.
+            language: Its language code when known; detected otherwise.
+        """
+
+
+@dataclass(frozen=True, slots=True)
+class _Contribution:
+    position: int
+    valence: float
+
+
+def contributions(tokens: Sequence[Token], lexicon: Lexicon) -> list[_Contribution]:
+    """The sentiment each word adds, after phrases, negation and intensifiers."""
+    n = len(tokens)
+    valence = [t.valence for t in tokens]
+    expectation = [t.expectation for t in tokens]
+    negator = [t.negator for t in tokens]
+    intensity = [t.intensity for t in tokens]
+    skip = [False] * n
+    for i, token in enumerate(tokens):
+        if token.boundary or skip[i]:
+            continue
+        best = None
+        for key in token.keys:
+            for phrase in lexicon.phrases(key):
+                size = len(phrase.keys)
+                if (best is None or size > len(best.keys)) and _follows(tokens, i, phrase.keys):
+                    best = phrase
+        if best is None:
+            continue
+        entry = best.entry
+        if entry.valence is not None:
+            valence[i], expectation[i] = entry.valence, False
+        if entry.negator is not None:
+            negator[i] = entry.negator
+        if entry.intensity is not None:
+            intensity[i] = entry.intensity
+        for j in range(i + 1, i + len(best.keys)):
+            skip[j] = True
+            valence[j], expectation[j], negator[j], intensity[j] = 0.0, False, None, 1.0
+    window = lexicon.pack.negation_window
+    found: list[_Contribution] = []
+    for i, token in enumerate(tokens):
+        value = valence[i]
+        if (value == 0 and not expectation[i]) or token.boundary:
+            continue
+        negated = token.negated
+        if not negated:
+            for j in range(i - 1, max(-1, i - 1 - window), -1):
+                if tokens[j].boundary:
+                    break
+                if negator[j] == "before":
+                    negated = True
+                    break
+        if not negated:
+            for j in range(i + 1, min(n, i + 1 + window)):
+                if tokens[j].boundary:
+                    break
+                if negator[j] == "after":
+                    negated = True
+                    break
+        if value == 0:
+            value = _UNMET if negated else 0.0
+        elif negated:
+            value *= _NEGATED
+        factor = 1.0
+        for j in range(i - 1, max(-1, i - 3), -1):
+            if tokens[j].boundary:
+                break
+            factor *= intensity[j]
+        if value:
+            found.append(_Contribution(i, value * factor))
+    contrast = next((i for i, t in enumerate(tokens) if t.contrast), None)
+    if contrast is not None:
+        found = [
+            _Contribution(c.position, c.valence * (0.5 if c.position < contrast else 1.5))
+            for c in found
+        ]
+    return found
+
+
+def _follows(tokens: Sequence[Token], start: int, keys: tuple[str, ...]) -> bool:
+    if start + len(keys) > len(tokens):
+        return False
+    return all(key in tokens[start + k].keys for k, key in enumerate(keys))
+
+
+def score_tokens(tokens: Sequence[Token], lexicon: Lexicon) -> tuple[float, tuple[str, ...]]:
+    """Score and aspects of tokenised text (the built-in analyzer's core)."""
+    total = sum(c.valence for c in contributions(tokens, lexicon))
+    if total:
+        bangs = min(3, sum(1 for t in tokens if t.text == "!"))
+        total += math.copysign(0.25 * bangs, total)
+    score = total / math.sqrt(total * total + _ALPHA)
+    aspects = tuple(dict.fromkeys(t.aspect for t in tokens if t.aspect))
+    return round(score, 4), aspects
+
+
+class LexiconSentimentAnalyzer(SentimentAnalyzer):
+    """The built-in analyzer: per-language lexicons, negation and intensifiers.
+
+    Each sentiment word adds its valence; a negator within a few words
+    ("not", "안" before; "değil", "않" after; Turkish ``-medi`` inside the
+    word) flips and damps it, an intensifier ("very", "çok", "너무") scales
+    it, words after "but" count more than before it, and an expectation
+    that is negated ("hasn't arrived", "gelmedi", "안 와요") counts as
+    negative. The sum is squashed into [-1, 1] as VADER does.
+
+    Args:
+        languages: The languages; the built-ins when omitted.
+
+    Example:
+        ```python
+        analyzer = LexiconSentimentAnalyzer()
+        analyzer.analyze_sync("배송이 너무 늦어요").label  # "negative"
+        ```
+    """
+
+    name = "default"
+
+    def __init__(self, *, languages: Languages | None = None) -> None:
+        self.languages = languages if languages is not None else Languages()
+
+    async def analyze(self, text: str, language: str | None = None) -> SentimentResult:
+        """Score one message (see `analyze_sync`; no I/O happens)."""
+        return self.analyze_sync(text, language)
+
+    def analyze_sync(self, text: str, language: str | None = None) -> SentimentResult:
+        """Score one message, synchronously.
+
+        Raises:
+            InvalidInputError: ``language`` is not loaded.
+        """
+        code = language or self.languages.detect(text)
+        lexicon = self.languages.get(code)
+        return self.analyze_tokens(lexicon.tokens(text), code)
+
+    def analyze_tokens(self, tokens: Sequence[Token], language: str) -> SentimentResult:
+        """Score already tokenised text (used to share one tokenisation)."""
+        score, aspects = score_tokens(tokens, self.languages.get(language))
+        return SentimentResult(score, label_for(score), aspects, language)
+
+
+@dataclass(frozen=True)
+class Mood:
+    """A conversation's mood after the latest message.
+
+    Attributes:
+        score: Exponential moving average of the message scores, -1 to 1.
+        label: Label of ``score``.
+        trend: Change of ``score`` over the last few messages (negative:
+            getting worse).
+        worsening: ``trend`` fell by more than the tracker's threshold.
+        messages: How many scores were added.
+    """
+
+    score: float
+    label: SentimentLabel
+    trend: float
+    worsening: bool
+    messages: int
+
+
+class MoodTracker:
+    """Follows the customer's mood across a conversation's messages.
+
+    Args:
+        alpha: Weight of the newest message in the moving average (0-1].
+        window: How many messages back the trend looks.
+        threshold: A trend at or below minus this means "getting worse".
+
+    Example:
+        ```python
+        tracker = MoodTracker()
+        for score in (0.3, -0.2, -0.6):
+            mood = tracker.add(score)
+        mood.worsening  # True; pass mood.score to Routing.set_mood
+        ```
+    """
+
+    def __init__(self, *, alpha: float = 0.5, window: int = 3, threshold: float = 0.15) -> None:
+        if not 0 < alpha <= 1:
+            raise InvalidInputError("alpha is in (0, 1]", field="alpha")
+        if window < 1:
+            raise InvalidInputError("window is at least 1", field="window")
+        self.alpha = alpha
+        self.window = window
+        self.threshold = threshold
+        self._history: list[float] = []
+
+    def add(self, score: float) -> Mood:
+        """Add the next message's score (-1 to 1) and return the mood.
+
+        Raises:
+            InvalidInputError: ``score`` is outside [-1, 1].
+        """
+        if isinstance(score, bool) or not -1 <= score <= 1:
+            raise InvalidInputError("a sentiment score is a number from -1 to 1", field="score")
+        previous = self._history[-1] if self._history else score
+        self._history.append(previous + self.alpha * (score - previous))
+        return self.mood
+
+    @property
+    def mood(self) -> Mood:
+        """The current mood (neutral with no messages yet)."""
+        if not self._history:
+            return Mood(0.0, "neutral", 0.0, False, 0)
+        current = self._history[-1]
+        before = self._history[max(0, len(self._history) - 1 - self.window)]
+        trend = current - before
+        return Mood(
+            round(current, 4),
+            label_for(current),
+            round(trend, 4),
+            trend <= -self.threshold,
+            len(self._history),
+        )
+
+
+@dataclass(frozen=True)
+class TermCount:
+    """A negative word and how many messages used it.
+
+    Attributes:
+        term: The form customers wrote most often.
+        count: Number of messages it occurred in.
+    """
+
+    term: str
+    count: int
+
+
+def negative_terms(
+    texts: Iterable[str], *, languages: Languages | None = None, top: int = 10
+) -> list[TermCount]:
+    """The negative words used in the most messages, for reports.
+
+    A word counts when it makes its message more negative (so "not good"
+    counts "good", and "late" in "not late" does not count). Inflected forms
+    are counted together (``gecikti`` and ``gecikme`` as one word).
+
+    Args:
+        texts: The messages (any of the loaded languages, detected each).
+        languages: The languages; the built-ins when omitted.
+        top: How many to return.
+    """
+    languages = languages if languages is not None else Languages()
+    counts: Counter[tuple[str, str]] = Counter()
+    forms: dict[tuple[str, str], Counter[str]] = {}
+    for text in texts:
+        code = languages.detect(text)
+        lexicon = languages.get(code)
+        tokens = lexicon.tokens(text)
+        keys = set()
+        for c in contributions(tokens, lexicon):
+            if c.valence < 0:
+                token = tokens[c.position]
+                key = (code, token.keys[0] if token.keys else token.stem)
+                keys.add(key)
+                forms.setdefault(key, Counter())[token.text] += 1
+        counts.update(keys)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return [TermCount(forms[key].most_common(1)[0][0], count) for key, count in ranked]
+
+
+sentiment_analyzers: PluginLoader[type[SentimentAnalyzer]] = PluginLoader(
+    "chatkit.sentiment",
+    {
+        "default": Builtin("chatkit.understanding.sentiment:LexiconSentimentAnalyzer"),
+        "vader": Builtin(
+            "chatkit.understanding.vader:VaderSentimentAnalyzer", "pip install 'chatkit[vader]'"
+        ),
+        "openai": Builtin("chatkit.understanding.openai:OpenAICompatible"),
+    },
+)
+"""Sentiment analyzer classes by name."""
