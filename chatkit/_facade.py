@@ -499,6 +499,7 @@ class SyncRouting(_SyncResource[Routing]):
     """Blocking twin of `Routing`."""
 
     route = _sync(Routing.route)
+    candidates = _sync(Routing.candidates)
     queue = _sync(Routing.queue)
     next_for = _sync(Routing.next_for)
     transfer = _sync(Routing.transfer)

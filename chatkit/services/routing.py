@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import dataclasses
+import itertools
 import math
+import random
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -13,11 +16,12 @@ from datetime import datetime, timedelta, timezone
 from ..errors import (
     AgentAtCapacityError,
     AlreadyClaimedError,
+    ConflictError,
     InvalidInputError,
     NotFoundError,
 )
 from ..escalation import EscalationRule
-from ..events import ConversationEscalated, ConversationQueued
+from ..events import ConversationAssigned, ConversationEscalated, ConversationQueued, Event
 from ..models import (
     Agent,
     AgentStatus,
@@ -52,8 +56,9 @@ _PRIOR = 5
 """How many conversations' weight `ChatKitSettings.default_handle_time` has in that estimate."""
 _PREVIOUS = 20
 """Earlier conversations of a customer read for strategies that use history (sticky)."""
-_PAGE = 16
-"""Available agents read per step when a strategy follows a store order."""
+_PAGES = (4, 16, 64)
+"""Available agents read per step when a strategy follows a store order: the
+first candidate usually takes it, so the first read is short; later ones grow."""
 _CAPACITY_TTL = 5.0
 """Seconds a team's chat capacity (for the expected wait) is reused before it is summed again."""
 
@@ -161,16 +166,20 @@ class Routing(Service):
         conversation, chosen, fields = await self._target(conversation_id, team, topic, language)
         if conversation.assignee_id is not None:
             return RoutingResult(conversation, conversation.assignee_id, queued=False)
-        conversation = await self._enqueue(conversation, fields)
         now = utcnow()
-        if chosen is not None and chosen.hours is not None and not chosen.hours.is_open(now):
-            return await self._waiting(
-                conversation, chosen, open_now=False, opens_at=chosen.hours.next_open(now)
-            )
-        won = await self._assign(conversation, chosen, ranker, now)
-        if won is not None:
-            return RoutingResult(won, won.assignee_id, queued=False)
-        return await self._waiting(conversation, chosen, open_now=True, opens_at=None)
+        if chosen is None or chosen.hours is None or chosen.hours.is_open(now):
+            won = await self._assign(conversation, fields, chosen, ranker, now)
+            if won is not None:
+                return RoutingResult(won, won.assignee_id, queued=won.waiting)
+            conversation = await self._load(Conversation, conversation_id, "conversation")
+            if conversation.assignee_id is not None:  # someone else routed it meanwhile
+                return RoutingResult(conversation, conversation.assignee_id, queued=False)
+            conversation = await self._enqueue(conversation, fields)
+            return await self._waiting(conversation, chosen, open_now=True, opens_at=None)
+        conversation = await self._enqueue(conversation, fields)
+        return await self._waiting(
+            conversation, chosen, open_now=False, opens_at=chosen.hours.next_open(now)
+        )
 
     async def candidates(
         self,
@@ -554,14 +563,15 @@ class Routing(Service):
         teams = await store.find(Team, {"name": In(list(team_names))}) if team_names else []
         return {c for t in teams for c in t.categories}
 
-    async def _enqueue(
-        self, conversation: Conversation, fields: dict[str, str | None]
-    ) -> Conversation:
-        """Write the team, topic and language `_target` chose; the wait starts now."""
+    @staticmethod
+    def _queued(
+        conversation: Conversation, fields: dict[str, str | None]
+    ) -> tuple[Conversation, builtins.list[Event]]:
+        """The conversation with the fields `_target` chose, waiting since now if it was not."""
         if conversation.queued_at is not None and all(
             getattr(conversation, k) == v for k, v in fields.items()
         ):
-            return conversation
+            return conversation, []
         updated = bump(conversation, queued_at=conversation.queued_at or utcnow(), **fields)
         event = ConversationQueued(
             conversation_id=conversation.id,
@@ -570,24 +580,75 @@ class Routing(Service):
             topic=fields["topic"],
             language=fields["language"],
         )
-        await self._core.commit([Update(updated)], [event])
+        return updated, [event]
+
+    async def _enqueue(
+        self, conversation: Conversation, fields: dict[str, str | None]
+    ) -> Conversation:
+        """Write the team, topic and language `_target` chose; the wait starts now."""
+        updated, events = self._queued(conversation, fields)
+        if events:
+            await self._core.commit([Update(updated)], events)
         return updated
 
     async def _assign(
         self,
         conversation: Conversation,
+        fields: dict[str, str | None],
         team: Team | None,
         ranker: RoutingStrategy,
         now: datetime,
     ) -> Conversation | None:
-        async for ranked in self._ranked(conversation, team, ranker, now):
+        """Give the conversation to the best candidate who can take it, in one commit.
+
+        The commit records the routing fields (and the ``conversation.queued``
+        event: the wait starts and ends at once) with the assignment and the
+        agent's new load. Returns ``None`` when nobody could take it, or the
+        conversation as someone else routed (or closed) it meanwhile.
+        """
+        target = conversation.model_copy(update=fields)
+        retries = self._core.settings.conflict_retries
+        async for ranked in self._ranked(target, team, ranker, now):
             for agent in ranked:
-                try:
-                    return await Conversations(self._core).claim(conversation.id, agent.id)
-                except AgentAtCapacityError:
-                    continue
-                except AlreadyClaimedError:
-                    return await self._load(Conversation, conversation.id, "conversation")
+                for attempt in range(retries + 1):
+                    events = self._queued(conversation, fields)[1]
+                    claimed = bump(
+                        conversation,
+                        assignee_id=agent.id,
+                        queued_at=conversation.queued_at or now,
+                        **fields,
+                    )
+                    events.append(
+                        ConversationAssigned(
+                            conversation_id=conversation.id,
+                            contact_id=conversation.contact_id,
+                            assignee_id=agent.id,
+                            previous_assignee_id=None,
+                            team=claimed.team,
+                            previous_team=conversation.team,
+                        )
+                    )
+                    try:
+                        load, claimed, more = await workload_changes(
+                            self._core, conversation, claimed, enforce=True
+                        )
+                        await self._core.commit([Update(claimed), *load], [*events, *more])
+                        return claimed
+                    except AgentAtCapacityError:
+                        break  # full by now: the next candidate
+                    except ConflictError:
+                        # The conversation or the agent changed meanwhile: try
+                        # again from the stored conversation (the agent is
+                        # read afresh), unless someone routed or closed it.
+                        fresh = await self._load(Conversation, conversation.id, "conversation")
+                        if (
+                            fresh.assignee_id is not None
+                            or fresh.status is not ConversationStatus.OPEN
+                        ):
+                            return fresh
+                        conversation = fresh
+                        if attempt < retries:
+                            await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
         return None
 
     async def _ranked(
@@ -647,14 +708,15 @@ class Routing(Service):
         seen = {a.id for a in known}
         for name, skilled in lists:
             after: str | None = None
-            while True:
-                page = await store.find_listed(Agent, name, after=after, limit=_PAGE)
+            for step in itertools.count():
+                size = _PAGES[min(step, len(_PAGES) - 1)]
+                page = await store.find_listed(Agent, name, after=after, limit=size)
                 fresh = [a for a in page if a.id not in seen and fits(a, skilled=skilled)]
                 seen.update(a.id for a in page)
                 if known or fresh:
                     yield ranker.rank(conversation, [*known, *fresh], context)
                     known = []
-                if len(page) < _PAGE:
+                if len(page) < size:
                     break
                 after = dict(page[-1].list_entries())[name]
 
