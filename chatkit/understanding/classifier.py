@@ -105,7 +105,11 @@ class _Table:
 
 
 _EXAMPLE_WEIGHT = 0.6
-_ENTITY_HINTS = {"order_number": ("order_status", 0.3), "amount": ("billing_payment", 0.3)}
+_ENTITY_HINTS = {
+    "order_number": ("order_status", 0.3),
+    "amount": ("billing_payment", 0.3),
+    "product": ("product_question", 0.3),
+}
 
 
 class KeywordClassifier(Classifier):
@@ -235,8 +239,7 @@ class KeywordClassifier(Classifier):
             hint = _ENTITY_HINTS.get(entity.type)
             if hint and hint[0] in self._names:
                 index = self._names.index(hint[0])
-                if index in scores:
-                    scores[index] += hint[1]
+                scores[index] = scores.get(index, 0.0) + hint[1]
         return self._result(scores, entities, language)
 
     def _result(

@@ -93,6 +93,11 @@ class LanguagePack(BaseModel):
         negation_suffixes: Endings that negate the word they end, checked
             after a prefix term (Turkish ``-medi``, ``-miyor``).
         negation_window: Tokens a negator reaches.
+        lone_negator_valence: Valence of a negator with nothing to negate
+            (Korean ``없어요`` "there is none", Turkish ``yok``).
+        negated_verb_valence: Valence of any word carrying one of the
+            ``negation_suffixes`` (four letters or longer) that the lexicon
+            does not know (Turkish ``yatmadi`` "was not paid in", folded).
         intensifiers: Words that scale the next sentiment word, with factor
             (``"very": 1.5``, ``"slightly": 0.6``).
         contrast: Words after which the sentiment counts more (``but``).
@@ -143,6 +148,8 @@ class LanguagePack(BaseModel):
     negators_after: list[str] = []
     negation_suffixes: list[str] = []
     negation_window: int = Field(default=3, ge=1, le=6)
+    lone_negator_valence: float = Field(default=0.0, ge=-4, le=0)
+    negated_verb_valence: float = Field(default=0.0, ge=-4, le=0)
     intensifiers: dict[str, float] = {}
     contrast: list[str] = []
     sentiment: dict[str, float] = {}
@@ -270,6 +277,8 @@ class Token:
         expectation: It names something that should happen (``arrive``).
         negated: It carries a negating suffix after the matched term
             (Turkish ``gelmedi``).
+        negative_verb: An unknown word with a negating suffix (Turkish
+            ``yatmadi``).
         negator: ``"before"`` or ``"after"`` when it negates a neighbour.
         intensity: Factor on the next sentiment word (1 when none).
         contrast: A ``but``-like word.
@@ -288,6 +297,7 @@ class Token:
     negated: bool = False
     negator: Literal["before", "after"] | None = None
     intensity: float = 1.0
+    negative_verb: bool = False
     contrast: bool = False
     stop: bool = False
     aspect: str | None = None
@@ -341,6 +351,7 @@ class Lexicon:
             for word in words:
                 self.add_term(word, _Entry(concept=concept))
         self._negation_suffixes = tuple(self.fold(s) for s in pack.negation_suffixes)
+        self._verb_negations = tuple(s for s in self._negation_suffixes if len(s) >= 4)
 
     # -- text -----------------------------------------------------------------
 
@@ -420,19 +431,19 @@ class Lexicon:
         Without ``entry`` the term only becomes matchable (its key shows in
         `Token.keys`), which is how intent keywords are registered.
         """
-        entry = entry or _Entry()
         parts = term.split()
         if len(parts) > 1:
             keys = tuple(self.term_key(p, prefix_default=prefix_default) for p in parts)
             for key, prefix in keys:
                 self._register(key, prefix, _Entry())
-            self._phrases.setdefault(keys[0][0], []).append(
-                _Phrase(tuple(k for k, _ in keys), entry)
-            )
+            if entry is not None:
+                self._phrases.setdefault(keys[0][0], []).append(
+                    _Phrase(tuple(k for k, _ in keys), entry)
+                )
             self._cache.clear()
             return keys[0][0]
         key, prefix = self.term_key(term, prefix_default=prefix_default)
-        self._register(key, prefix, entry)
+        self._register(key, prefix, entry or _Entry())
         self._cache.clear()
         return key
 
@@ -482,6 +493,11 @@ class Lexicon:
         if (valence is not None or expectation) and self._negation_suffixes:
             rest = norm[(at or at_expect) :] if (at or at_expect) else ""
             negated = bool(rest) and rest.startswith(self._negation_suffixes)
+        negative_verb = (
+            valence is None
+            and not expectation
+            and any(suffix in norm[2:] for suffix in self._verb_negations)
+        )
         negator, _ = first("negator")
         intensity, _ = first("intensity")
         aspect, _ = first("aspect")
@@ -496,6 +512,7 @@ class Lexicon:
             negated=negated,
             negator="before" if negator == "before" else "after" if negator == "after" else None,
             intensity=float(intensity) if isinstance(intensity, (int, float)) else 1.0,
+            negative_verb=negative_verb,
             contrast=bool(first("contrast")[0]),
             stop=norm in self._stop or stem in self._stop,
             aspect=aspect if isinstance(aspect, str) else None,
@@ -520,6 +537,7 @@ class _Detector:
     scripts: list[tuple[str, list[tuple[int, int]]]] = field(default_factory=list)
     letters: dict[str, str] = field(default_factory=dict)
     words: dict[str, dict[str, int]] = field(default_factory=dict)
+    prefixed: set[str] = field(default_factory=set)
 
 
 class Languages:
@@ -556,6 +574,8 @@ class Languages:
                 self._detector.words[pack.code] = {
                     lex.lower(w): 1 for w in pack.detection_words
                 } | {lex.fold(w): 1 for w in pack.detection_words}
+                if pack.prefix_match:
+                    self._detector.prefixed.add(pack.code)
         self._script_of: dict[str, str | None] = {}
 
     @staticmethod
@@ -613,7 +633,10 @@ class Languages:
         scores = dict(specials)
         for word in _TOKEN_RE.findall(lowered):
             for lang, table in self._detector.words.items():
-                if word in table:
+                if word in table or (
+                    lang in self._detector.prefixed
+                    and any(word[:n] in table for n in range(4, len(word)))
+                ):
                     scores[lang] = scores.get(lang, 0) + 1
         if not scores:
             return self.default

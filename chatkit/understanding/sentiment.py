@@ -134,10 +134,15 @@ def contributions(tokens: Sequence[Token], lexicon: Lexicon) -> list[_Contributi
         for j in range(i + 1, i + len(best.keys)):
             skip[j] = True
             valence[j], expectation[j], negator[j], intensity[j] = 0.0, False, None, 1.0
-    window = lexicon.pack.negation_window
+    pack = lexicon.pack
+    window = pack.negation_window
     found: list[_Contribution] = []
+    used: set[int] = set()
     for i, token in enumerate(tokens):
         value = valence[i]
+        if token.negative_verb and not skip[i] and value == 0:
+            found.append(_Contribution(i, pack.negated_verb_valence))
+            continue
         if (value == 0 and not expectation[i]) or token.boundary:
             continue
         negated = token.negated
@@ -147,6 +152,7 @@ def contributions(tokens: Sequence[Token], lexicon: Lexicon) -> list[_Contributi
                     break
                 if negator[j] == "before":
                     negated = True
+                    used.add(j)
                     break
         if not negated:
             for j in range(i + 1, min(n, i + 1 + window)):
@@ -154,6 +160,7 @@ def contributions(tokens: Sequence[Token], lexicon: Lexicon) -> list[_Contributi
                     break
                 if negator[j] == "after":
                     negated = True
+                    used.add(j)
                     break
         if value == 0:
             value = _UNMET if negated else 0.0
@@ -166,6 +173,12 @@ def contributions(tokens: Sequence[Token], lexicon: Lexicon) -> list[_Contributi
             factor *= intensity[j]
         if value:
             found.append(_Contribution(i, value * factor))
+    if pack.lone_negator_valence:
+        found += [
+            _Contribution(j, pack.lone_negator_valence)
+            for j in range(n)
+            if negator[j] is not None and j not in used and not skip[j]
+        ]
     contrast = next((i for i, t in enumerate(tokens) if t.contrast), None)
     if contrast is not None:
         found = [
