@@ -9,10 +9,12 @@ priority, team or status changes.
 
 The clocks live on the ticket (`Ticket.sla`):
 
-- **first response** runs from creation until `Tickets.respond`;
-- **next response** starts when the ticket comes back to open after a
-  response (the customer answered, or it was reopened) and stops at the
-  next `Tickets.respond`;
+- **first response** runs from creation until `Tickets.respond`, or until
+  an agent's message in the ticket's conversation, which counts as a
+  response;
+- **next response** starts when the customer writes after a response (or
+  the ticket comes back to open: the customer answered, or it was
+  reopened) and stops at the next response;
 - **resolution** runs from creation until the ticket is solved or closed,
   paused while it is pending (waiting on the customer) or on hold (waiting
   on a third party); reopening resumes it with the time already used.
@@ -92,7 +94,9 @@ class SLAPolicy(BaseModel):
         first_response: Time from creation to the first response.
         next_response: Time from the ticket's return to open to the next response.
         resolution: Time from creation to solved, not counting pending and on hold.
-        hours: The hours the clocks run in (``None``: round the clock).
+        hours: The hours the clocks run in. ``None``: the hours of the
+            ticket's team (`Team.hours`), or round the clock when the team
+            has none.
         warn_before: When to publish ``ticket.sla_warning``: a fraction of
             the target left (``0.2``: with a fifth of the time to go), or a
             time before the due time (in the same hours). ``None``: no warnings.
@@ -220,11 +224,25 @@ def track(
     now: datetime,
     *,
     responded: bool = False,
+    customer_replied: bool = False,
+    team_hours: BusinessHours | None = None,
 ) -> tuple[TicketSLA | None, list[SLAEvent]]:
     """The SLA state of ``after``, changed from ``before`` (``None`` when just created).
 
     Picks the policy, carries the clocks over, applies what happened
-    (a response, a status change) and reschedules the running clocks.
+    (a response, a customer's reply, a status change) and reschedules the
+    running clocks.
+
+    Args:
+        before: The ticket as stored (``None`` when just created).
+        after: Its next version.
+        policies: The configured policies (first match wins).
+        now: When it happens.
+        responded: An agent responded to the customer: the response clocks stop.
+        customer_replied: The customer wrote after a response: a next-response
+            clock starts (when the policy has one and none is running).
+        team_hours: The business hours of the ticket's team, used by a
+            policy that has no `SLAPolicy.hours` of its own.
 
     Returns:
         The new state (``None`` when no policy matches) and the breaches of
@@ -233,6 +251,8 @@ def track(
     policy = find_policy(policies, priority=after.priority, team=after.team)
     if policy is None:
         return None, []
+    if policy.hours is None and team_hours is not None:
+        policy = policy.model_copy(update={"hours": team_hours})
     base = before or after
     old = base.sla
     events: list[SLAEvent] = []
@@ -272,6 +292,15 @@ def track(
     if responded:
         halt(SLATarget.FIRST_RESPONSE, stop=True)
         halt(SLATarget.NEXT_RESPONSE, stop=True)
+    elif (
+        customer_replied
+        and after.status is TicketStatus.OPEN
+        and after.first_responded_at is not None
+        and policy.next_response is not None
+    ):
+        current = clocks[SLATarget.NEXT_RESPONSE]
+        if current is None or not current.running:
+            clocks[SLATarget.NEXT_RESPONSE] = SLAClock(started_at=now)
     if after.status is not base.status:
         if after.status in _STOPPED:
             for target in SLATarget:

@@ -13,6 +13,7 @@ import pytest
 
 from chatkit import (
     AsyncChatKit,
+    Author,
     BusinessHours,
     ChatKit,
     ChatKitSettings,
@@ -367,6 +368,71 @@ async def test_next_response_runs_from_the_customers_answer_to_the_next_response
     assert again.sla.next_response is not None
     assert again.sla.next_response.running  # a new run, with fresh flags
     assert again.sla.next_response.started_at != clock.started_at
+
+
+async def test_messages_in_the_tickets_conversation_move_its_clocks(kit: AsyncChatKit) -> None:
+    inbound = await kit.messages.receive(channel="web", sender="v1", text="My order is late")
+    conv = inbound.conversation
+    ticket = await kit.tickets.create(conversation_id=conv.id, subject="late", priority="urgent")
+    assert (await kit.conversations.get(conv.id)).open_tickets == [ticket.id]
+    mia = await kit.agents.create(name="Mia")
+    # A private note is no response; a customer's message before any response moves nothing.
+    await kit.messages.note(conv.id, "checking the courier", agent_id=mia.id)
+    await kit.messages.send(conv.id, "hello?", author=Author.customer(inbound.contact.id))
+    untouched = await kit.tickets.get(ticket.id)
+    assert untouched.first_responded_at is None
+    assert untouched.sla is not None
+    assert untouched.sla.first_response is not None
+    assert untouched.sla.first_response.running
+    # The agent's answer in the chat is the first response.
+    reply = await kit.messages.send(conv.id, "It ships today", author=Author.agent(mia.id))
+    answered = await kit.tickets.get(ticket.id)
+    assert answered.first_responded_at == reply.created_at
+    assert answered.sla is not None
+    assert answered.sla.first_response is not None
+    assert answered.sla.first_response.stopped_at == reply.created_at
+    assert answered.sla.next_response is None
+    # The customer writes again: the next-response clock runs from their message.
+    back = await kit.messages.send(
+        conv.id, "Thanks, which courier?", author=Author.customer(inbound.contact.id)
+    )
+    running = await kit.tickets.get(ticket.id)
+    assert running.sla is not None
+    assert running.sla.next_response is not None
+    assert running.sla.next_response.started_at == back.created_at
+    assert running.sla.next_response.due_at == back.created_at + 2 * H
+    # A ticket pending on the customer reopens when they answer.
+    await kit.messages.send(conv.id, "DHL", author=Author.agent(mia.id))
+    await kit.tickets.set_status(ticket.id, "pending")
+    position = (await kit.events.list(limit=1000)).items[-1].position or 0
+    await kit.messages.send(conv.id, "ok", author=Author.customer(inbound.contact.id))
+    reopened = await kit.tickets.get(ticket.id)
+    assert reopened.status is TicketStatus.OPEN
+    assert reopened.sla is not None
+    assert reopened.sla.next_response is not None
+    assert reopened.sla.next_response.running
+    types = [e.type for e in await _events_after(kit, position)]
+    assert types[:2] == ["message.created", "ticket.status_changed"]
+    # Solved tickets leave the conversation's list, and come back when reopened.
+    await kit.tickets.solve(ticket.id)
+    assert (await kit.conversations.get(conv.id)).open_tickets == []
+    await kit.messages.send(conv.id, "one more", author=Author.agent(mia.id))
+    assert (await kit.tickets.get(ticket.id)).status is TicketStatus.SOLVED
+    await kit.tickets.reopen(ticket.id)
+    assert (await kit.conversations.get(conv.id)).open_tickets == [ticket.id]
+
+
+async def test_a_policy_without_hours_counts_in_the_teams_hours(store_url: str) -> None:
+    policy = SLAPolicy(name="team hours", first_response=4 * H, resolution=20 * H)
+    async with AsyncChatKit(store_url, settings=ChatKitSettings(sla_policies=[policy])) as kit:
+        await kit.teams.create("istanbul", hours=ISTANBUL)
+        in_team = await _ticket(kit, "normal", team="istanbul")
+        assert _due(in_team, FR) == ISTANBUL.add_open_time(in_team.created_at, 4 * H)
+        assert _due(in_team, RES) == ISTANBUL.add_open_time(in_team.created_at, 20 * H)
+        elsewhere = await _ticket(kit, "normal", team="unlisted")  # no such team: round the clock
+        assert _due(elsewhere, FR) == elsewhere.created_at + 4 * H
+        moved = await kit.tickets.update(elsewhere.id, team="istanbul")
+        assert _due(moved, FR) == ISTANBUL.add_open_time(elsewhere.created_at, 4 * H)
 
 
 # -- status changes ------------------------------------------------------------------------------

@@ -96,6 +96,8 @@ class Conversation(Record):
         mood: The customer's mood, -1 (angry) to 1 (happy), when something
             measured it (`Routing.set_mood`).
         escalations: Names of the escalation rules that fired for it.
+        open_tickets: Ids of the open tickets opened from it (kept by
+            `Tickets`), so that its messages move their SLA clocks.
     """
 
     table: ClassVar[str] = "conversations"
@@ -128,6 +130,7 @@ class Conversation(Record):
     queued_at: UTCDateTime | None = None
     mood: float | None = Field(default=None, ge=-1, le=1)
     escalations: list[str] = Field(default_factory=list)
+    open_tickets: list[str] = Field(default_factory=list)
 
     @property
     def waiting(self) -> bool:

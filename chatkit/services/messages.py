@@ -43,6 +43,7 @@ from .contacts import (
     encodable,
 )
 from .conversations import Conversations, transition
+from .ticket_clocks import message_clocks
 from .workload import workload_changes
 
 __all__ = ["CHANNEL_IDENTITY", "Inbound", "Messages"]
@@ -199,6 +200,11 @@ class Messages(Service):
                 )
                 ops = [Update(updated), *ops[1:], *load]
                 events = [*events[:-1], *unassigned, events[-1]]
+            clock_ops, clock_events = await message_clocks(
+                self._core, updated, message, message.created_at
+            )
+            ops += clock_ops
+            events += clock_events
             try:
                 await self._core.commit(ops, events)
             except DuplicateKeyError as exc:

@@ -22,9 +22,10 @@ from ..models import (
 )
 from ..models._base import new_id, utcnow
 from ..sla import SLAEvent, breach_risk, sweep, track
-from ..stores.base import Gt, In, Insert, Update
+from ..stores.base import Gt, In, Insert, Op, Update
 from ._core import UNSET, Unset, bump, changed, check_limit, checked
 from .contacts import Contacts, Service, check_key
+from .ticket_clocks import team_hours
 
 __all__ = ["Tickets"]
 
@@ -111,11 +112,42 @@ class Tickets(Service):
             notes=notes,
             team=team,
         )
-        sla, _ = track(None, ticket, self._core.settings.sla_policies, ticket.created_at)
+        sla, _ = track(
+            None,
+            ticket,
+            self._core.settings.sla_policies,
+            ticket.created_at,
+            team_hours=await team_hours(self._core, ticket),
+        )
         ticket = ticket.model_copy(update={"sla": sla})
         event = TicketCreated(conversation_id=conversation_id, contact_id=contact_id, ticket=ticket)
-        await self._core.commit([Insert(ticket)], [event])
-        return ticket
+
+        async def attempt() -> Ticket:
+            ops: builtins.list[Op] = [Insert(ticket)]
+            if conversation_id is not None:
+                ops += await self._listed(conversation_id, ticket.id, open_=True)
+            await self._core.commit(ops, [event])
+            return ticket
+
+        return await self._core.retry(attempt)
+
+    async def _listed(
+        self, conversation_id: str, ticket_id: str, *, open_: bool
+    ) -> builtins.list[Op]:
+        """The conversation update that adds or removes a ticket in `Conversation.open_tickets`."""
+        store = await self._core.ready()
+        conversation = await store.get(Conversation, conversation_id)
+        if conversation is None:
+            return []  # purged meanwhile
+        listed = ticket_id in conversation.open_tickets
+        if listed == open_:
+            return []
+        ids = (
+            [*conversation.open_tickets, ticket_id]
+            if open_
+            else [i for i in conversation.open_tickets if i != ticket_id]
+        )
+        return [Update(bump(conversation, open_tickets=ids))]
 
     async def get(self, ticket_id: str) -> Ticket:
         """Return a ticket.
@@ -162,7 +194,13 @@ class Tickets(Service):
             diff = sorted(k for k in updates if getattr(new, k) != getattr(ticket, k))
             if not diff:
                 return ticket
-            sla, breaches = track(ticket, new, self._core.settings.sla_policies, utcnow())
+            sla, breaches = track(
+                ticket,
+                new,
+                self._core.settings.sla_policies,
+                utcnow(),
+                team_hours=await team_hours(self._core, new),
+            )
             new = new.model_copy(update={"sla": sla})
             if sla != ticket.sla:
                 diff = sorted([*diff, "sla"])
@@ -202,7 +240,13 @@ class Tickets(Service):
                     resource_id=ticket.id, from_status=ticket.status.value, to_status=target.value
                 )
             new = changed(ticket, status=target)
-            sla, breaches = track(ticket, new, self._core.settings.sla_policies, utcnow())
+            sla, breaches = track(
+                ticket,
+                new,
+                self._core.settings.sla_policies,
+                utcnow(),
+                team_hours=await team_hours(self._core, new),
+            )
             new = new.model_copy(update={"sla": sla})
             events: builtins.list[Event] = [
                 TicketStatusChanged(
@@ -214,7 +258,12 @@ class Tickets(Service):
                 ),
                 *breaches,
             ]
-            await self._core.commit([Update(new)], events)
+            ops: builtins.list[Op] = [Update(new)]
+            if new.conversation_id is not None:
+                ops += await self._listed(
+                    new.conversation_id, new.id, open_=target in OPEN_TICKET_STATUSES
+                )
+            await self._core.commit(ops, events)
             return new
 
         return await self._core.retry(attempt)
@@ -277,7 +326,12 @@ class Tickets(Service):
                 first_responded_at=ticket.first_responded_at or now,
             )
             sla, breaches = track(
-                ticket, new, self._core.settings.sla_policies, now, responded=True
+                ticket,
+                new,
+                self._core.settings.sla_policies,
+                now,
+                responded=True,
+                team_hours=await team_hours(self._core, new),
             )
             new = new.model_copy(update={"sla": sla})
             event = TicketNoteAdded(
