@@ -61,7 +61,7 @@ def load() -> tuple[Analyzer, dict[str, list[LabelledMessage]]]:
     """The analyzer with the evaluation catalogue, and the labelled messages."""
     products = json.loads((DATA / "catalogue.json").read_text(encoding="utf-8"))["products"]
     catalogue = ProductCatalogue([Product.model_validate(p) for p in products])
-    sets = {code: read_labelled(DATA / f"{code}.jsonl", language=code) for code in LANGUAGES}
+    sets = {code: read_labelled(DATA / f"dev_{code}.jsonl", language=code) for code in LANGUAGES}
     return Analyzer(catalogue=catalogue), sets
 
 

@@ -459,7 +459,7 @@ def test_quality_floor_on_the_held_out_set(language: str) -> None:
     from chatkit.understanding import Product
 
     catalogue = ProductCatalogue([Product.model_validate(p) for p in products])
-    examples = read_labelled(DATA / f"{language}.jsonl", language=language)
+    examples = read_labelled(DATA / f"dev_{language}.jsonl", language=language)
     assert len(examples) >= 100
     report = evaluate(examples, Analyzer(catalogue=catalogue))
     assert report.language_accuracy == 1.0
