@@ -1,13 +1,21 @@
-"""Understanding quality and speed: the built-in analyzer on the held-out evaluation sets.
+"""Understanding quality and speed: the built-in analyzer on the held-out test set and the dev set.
 
 Run ``python benchmarks/understanding.py --quick`` (a few seconds on 2 cores)
 or without ``--quick`` for a longer throughput run. Progress goes to stderr;
 the last line on stdout is one JSON object with the figures.
 
-1. **Quality**, per language (English, Korean, Turkish), on
-   ``tests/data/understanding/{en,ko,tr}.jsonl`` (held out: see the README
-   there), with the product catalogue ``catalogue.json`` and language
-   *detected* per message as in production:
+Two labelled sets live in ``tests/data/understanding/`` (see the README
+there):
+
+- ``test_{en,ko,tr}.jsonl``: written blind (without looking at the lexicons)
+  and never used for tuning. The headline figures come from this set.
+- ``dev_{en,ko,tr}.jsonl``: the development set; the lexicons were adjusted
+  after looking at its errors, so its figures are optimistic. Reported under
+  ``"dev"``.
+
+1. **Quality**, per language (English, Korean, Turkish), with the product
+   catalogue ``catalogue.json`` and language *detected* per message as in
+   production:
 
    - ``intent_accuracy``: share of messages given the labelled intent;
    - ``sentiment_accuracy``: share given the labelled polarity
@@ -16,10 +24,11 @@ the last line on stdout is one JSON object with the figures.
      ``(type, normalised value)`` pairs, micro-averaged per language;
    - ``language_accuracy``: detection.
 
-   The top-level figures are macro averages over the three languages.
+   The top-level figures (and those under ``"dev"``) are macro averages over
+   the three languages.
 
 2. **Throughput** (``msgs_per_s``): ``Analyzer.analyze`` (language detection,
-   tokenising, intent, entities, sentiment and aspects) over all evaluation
+   tokenising, intent, entities, sentiment and aspects) over the test-set
    messages, cycled to ``messages`` per round; ``rounds`` timed rounds after
    one untimed warm-up round, median reported. The word-analysis cache is
    warm after the warm-up, as it is in a long-running process. The baseline,
@@ -29,7 +38,8 @@ the last line on stdout is one JSON object with the figures.
    bare split the analysis is).
 
 Goals from the issue: intent >= 0.85, sentiment >= 0.80, entity F1 >= 0.9,
->= 5,000 msgs/s. The figures are printed as measured, met or not.
+>= 5,000 msgs/s. ``goals_met`` compares the test-set figures; they are
+printed as measured, met or not.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ from chatkit.understanding.evaluation import LabelledMessage, evaluate, read_lab
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "understanding"
 LANGUAGES = ("en", "ko", "tr")
+SETS = ("test", "dev")
 GOALS = {"intent_accuracy": 0.85, "sentiment_accuracy": 0.80, "entity_f1": 0.9, "msgs_per_s": 5000}
 
 
@@ -57,16 +68,23 @@ def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def load() -> tuple[Analyzer, dict[str, list[LabelledMessage]]]:
-    """The analyzer with the evaluation catalogue, and the labelled messages."""
+def load() -> tuple[Analyzer, dict[str, dict[str, list[LabelledMessage]]]]:
+    """The analyzer with the evaluation catalogue, and the labelled messages by set and language."""
     products = json.loads((DATA / "catalogue.json").read_text(encoding="utf-8"))["products"]
     catalogue = ProductCatalogue([Product.model_validate(p) for p in products])
-    sets = {code: read_labelled(DATA / f"dev_{code}.jsonl", language=code) for code in LANGUAGES}
+    sets = {
+        name: {
+            code: read_labelled(DATA / f"{name}_{code}.jsonl", language=code) for code in LANGUAGES
+        }
+        for name in SETS
+    }
     return Analyzer(catalogue=catalogue), sets
 
 
-def quality(analyzer: Analyzer, sets: dict[str, list[LabelledMessage]]) -> dict[str, Any]:
-    """Per-language and macro-averaged quality figures."""
+def quality(
+    analyzer: Analyzer, name: str, sets: dict[str, list[LabelledMessage]]
+) -> dict[str, Any]:
+    """Per-language and macro-averaged quality figures on the set ``name``."""
     per_language: dict[str, dict[str, Any]] = {}
     for code, examples in sets.items():
         report = evaluate(examples, analyzer)
@@ -80,7 +98,7 @@ def quality(analyzer: Analyzer, sets: dict[str, list[LabelledMessage]]) -> dict[
             "language_accuracy": round(report.language_accuracy or 0.0, 4),
         }
         log(
-            f"{code}: {report.messages} messages, intent {report.intent_accuracy:.3f}, "
+            f"{name} {code}: {report.messages} messages, intent {report.intent_accuracy:.3f}, "
             f"sentiment {report.sentiment_accuracy:.3f}, entities P/R/F1 "
             f"{report.entity_precision:.3f}/{report.entity_recall:.3f}/{report.entity_f1:.3f}, "
             f"language {report.language_accuracy:.3f}"
@@ -141,8 +159,9 @@ def main() -> None:
     started = time.perf_counter()
     analyzer, sets = load()
     result: dict[str, Any] = {"benchmark": "understanding", "quick": args.quick}
-    result.update(quality(analyzer, sets))
-    texts = [example.text for examples in sets.values() for example in examples]
+    result.update(quality(analyzer, "test", sets["test"]))
+    result["dev"] = quality(analyzer, "dev", sets["dev"])
+    texts = [example.text for examples in sets["test"].values() for example in examples]
     result.update(throughput(analyzer, texts, messages, rounds))
     result["goals_met"] = {k: result[k] >= goal for k, goal in GOALS.items()}
     result.update(python=platform.python_version(), cpus=os.cpu_count())

@@ -23,7 +23,7 @@ from chatkit.understanding import (
     question_patterns,
     sentiment_analyzers,
 )
-from chatkit.understanding.evaluation import evaluate, read_labelled
+from chatkit.understanding.evaluation import EvaluationReport, evaluate, read_labelled
 
 DATA = Path(__file__).parent / "data" / "understanding"
 
@@ -450,18 +450,45 @@ def test_builtins_load_by_name() -> None:
         classifiers.load("nope")
 
 
-# -- quality floor on the held-out evaluation sets ---------------------------------------
+# -- quality floors on the labelled sets ----------------------------------------------------
+
+# Floors for the blind test set (tests/data/understanding/test_*.jsonl, never used for
+# tuning): the figures measured on it, rounded down, minus about 0.03, so a real regression
+# fails without pinning today's exact figures. Several are below the goals (intent
+# 0.85, sentiment 0.80, entity F1 0.9); they record what the analyzer reaches, not targets.
+TEST_FLOORS = {
+    # language: (intent, sentiment, entity F1, language detection)
+    "en": (0.81, 0.69, 0.90, 1.0),
+    "ko": (0.82, 0.83, 0.90, 1.0),
+    "tr": (0.75, 0.72, 0.94, 0.95),
+}
+
+
+def _report(name: str, language: str) -> EvaluationReport:
+    from chatkit.understanding import Product
+
+    products = json.loads((DATA / "catalogue.json").read_text())["products"]
+    catalogue = ProductCatalogue([Product.model_validate(p) for p in products])
+    examples = read_labelled(DATA / f"{name}_{language}.jsonl", language=language)
+    assert len(examples) >= 100
+    return evaluate(examples, Analyzer(catalogue=catalogue))
 
 
 @pytest.mark.parametrize("language", ["en", "ko", "tr"])
-def test_quality_floor_on_the_held_out_set(language: str) -> None:
-    products = json.loads((DATA / "catalogue.json").read_text())["products"]
-    from chatkit.understanding import Product
+def test_quality_floor_on_the_blind_test_set(language: str) -> None:
+    intent, sentiment, entity_f1, detection = TEST_FLOORS[language]
+    report = _report("test", language)
+    assert report.language_accuracy is not None
+    assert report.language_accuracy >= detection
+    assert report.intent_accuracy >= intent
+    assert report.sentiment_accuracy >= sentiment
+    assert report.entity_f1 >= entity_f1
 
-    catalogue = ProductCatalogue([Product.model_validate(p) for p in products])
-    examples = read_labelled(DATA / f"dev_{language}.jsonl", language=language)
-    assert len(examples) >= 100
-    report = evaluate(examples, Analyzer(catalogue=catalogue))
+
+@pytest.mark.parametrize("language", ["en", "ko", "tr"])
+def test_no_regression_on_the_dev_set(language: str) -> None:
+    # The dev set was used for tuning, so its figures are optimistic: a regression guard only.
+    report = _report("dev", language)
     assert report.language_accuracy == 1.0
     assert report.intent_accuracy >= 0.85
     assert report.sentiment_accuracy >= 0.80
