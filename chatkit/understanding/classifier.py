@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from ..plugins import Builtin, PluginLoader
 from .entities import Entity, EntityExtractor, ProductCatalogue
 from .intents import IntentSet, default_intents
-from .languages import Languages, Lexicon, Token
+from .languages import Languages
+from .lexicons import Lexicon, Token
 
 __all__ = [
     "Classification",

@@ -32,7 +32,8 @@ from decimal import Decimal, InvalidOperation
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .languages import Languages, Lexicon
+from .languages import Languages
+from .lexicons import Lexicon
 
 __all__ = ["Entity", "EntityExtractor", "Product", "ProductCatalogue"]
 

@@ -26,7 +26,8 @@ from typing import Literal
 
 from ..errors import InvalidInputError
 from ..plugins import Builtin, PluginLoader
-from .languages import Languages, Lexicon, Token
+from .languages import Languages
+from .lexicons import Lexicon, Token
 
 __all__ = [
     "Mood",
