@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from .models._base import UTCDateTime, new_id, utcnow
 from .models.agents import Agent, AgentStatus
+from .models.canned import CannedReply
 from .models.contacts import Contact, Identity
 from .models.conversations import Conversation, ConversationStatus, Priority
 from .models.messages import Message
@@ -34,6 +35,10 @@ __all__ = [
     "AgentCreated",
     "AgentStatusChanged",
     "AgentUpdated",
+    "CannedReplyCreated",
+    "CannedReplyDeleted",
+    "CannedReplyUpdated",
+    "CannedReplyUsed",
     "ConversationEscalated",
     "ConversationQueued",
     "TeamCreated",
@@ -158,6 +163,46 @@ class TeamUpdated(BaseEvent):
     type: Literal["team.updated"] = "team.updated"
     team: Team
     changed: list[str]
+
+
+class CannedReplyCreated(BaseEvent):
+    """A canned reply was saved."""
+
+    type: Literal["canned.created"] = "canned.created"
+    reply: CannedReply
+
+
+class CannedReplyUpdated(BaseEvent):
+    """A canned reply changed: its text, labels, shortcut or language, or its review date."""
+
+    type: Literal["canned.updated"] = "canned.updated"
+    reply: CannedReply
+    changed: list[str]
+
+
+class CannedReplyDeleted(BaseEvent):
+    """A canned reply was deleted."""
+
+    type: Literal["canned.deleted"] = "canned.deleted"
+    reply_id: str
+    shortcut: str
+    language: str
+
+
+class CannedReplyUsed(BaseEvent):
+    """A canned reply was sent (or an agent recorded a use of it).
+
+    ``conversation_id`` and ``message_id`` are set when it was sent with
+    `CannedReplies.send`.
+    """
+
+    type: Literal["canned.used"] = "canned.used"
+    reply_id: str
+    shortcut: str
+    language: str
+    usage_count: int
+    """The count after this use."""
+    message_id: str | None = None
 
 
 class ConversationQueued(BaseEvent):
@@ -336,6 +381,10 @@ Event: TypeAlias = Annotated[
     | AgentStatusChanged
     | TeamCreated
     | TeamUpdated
+    | CannedReplyCreated
+    | CannedReplyUpdated
+    | CannedReplyDeleted
+    | CannedReplyUsed
     | ConversationQueued
     | ConversationEscalated
     | ConversationCreated

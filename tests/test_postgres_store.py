@@ -330,3 +330,41 @@ async def test_close_refuses_new_commits_instead_of_waiting_for_busy_senders(
         stop.set()
         await store.close()
         drop_schema(pg_url, schema)
+
+
+@pytest.mark.anyio
+async def test_upgrading_a_version_9_schema_adds_canned_replies(pg_url: str) -> None:
+    from chatkit.errors import DuplicateKeyError
+    from chatkit.models import CannedReply
+    from chatkit.stores.postgres_schema import MIGRATIONS, SCHEMA_VERSION
+
+    schema = fresh_schema()
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+            conn.execute(f"SET search_path = {schema}")
+            conn.execute("CREATE TABLE chatkit_schema (version INT NOT NULL)")
+            for statements in MIGRATIONS[:9]:
+                for statement in statements:
+                    conn.execute(statement)
+            conn.execute("INSERT INTO chatkit_schema VALUES (9)")
+        store = PostgresStore.from_url(f"{pg_url}?schema={schema}")
+        await store.open()
+        try:
+            assert await store.schema_version() == SCHEMA_VERSION == 10
+            reply = CannedReply(
+                id="canned_1", shortcut="/hi", title="Hi", body="Hi!", language="en"
+            )
+            await store.commit([Insert(reply)])
+            assert await store.find(CannedReply, {"base_language": "en"}) == [reply]
+            twin = reply.model_copy(update={"id": "canned_2"})
+            with pytest.raises(DuplicateKeyError) as caught:
+                await store.commit([Insert(twin)])
+            assert (caught.value.table, caught.value.columns) == (
+                "canned_replies",
+                ("shortcut", "language"),
+            )
+        finally:
+            await store.close()
+    finally:
+        drop_schema(pg_url, schema)

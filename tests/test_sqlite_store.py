@@ -218,3 +218,36 @@ async def test_commit_waits_for_a_lock_held_elsewhere_without_blocking_the_loop(
             tg.cancel_scope.cancel()
         other.close()
         assert (await kit.contacts.get(ada.id)).name == "Ada L."
+
+
+async def test_upgrading_a_version_9_file_adds_canned_replies(tmp_path: Path) -> None:
+    from chatkit.errors import DuplicateKeyError
+    from chatkit.models import CannedReply
+    from chatkit.stores.base import Insert
+
+    db = tmp_path / "v9.db"
+    raw = sqlite3.connect(db, isolation_level=None)
+    for statements in MIGRATIONS[:9]:
+        for statement in statements:
+            raw.execute(statement)
+    raw.execute("PRAGMA user_version=9")
+    contact = Contact(id="ct_v9", name="Written by schema 9")
+    raw.execute(
+        "INSERT INTO contacts (id, version, merged_into, data) VALUES (?, 1, NULL, ?)",
+        (contact.id, contact.model_dump_json()),
+    )
+    raw.close()
+    store = SQLiteStore.from_url(f"sqlite:///{db}")
+    await store.open()
+    try:
+        assert await store.schema_version() == SCHEMA_VERSION == 10
+        assert await store.get(Contact, "ct_v9") == contact
+        reply = CannedReply(id="canned_1", shortcut="/hi", title="Hi", body="Hi!", language="en")
+        await store.commit([Insert(reply)])
+        assert await store.find(CannedReply, {"base_language": "en"}) == [reply]
+        twin = reply.model_copy(update={"id": "canned_2"})
+        with pytest.raises(DuplicateKeyError) as caught:
+            await store.commit([Insert(twin)])
+        assert caught.value.columns == ("shortcut", "language")
+    finally:
+        await store.close()

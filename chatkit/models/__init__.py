@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._base import Page, Record, UTCDateTime, new_id, utcnow
 from .agents import Agent, AgentStatus, Presence
 from .attachments import Attachment, AttachmentInfo, AttachmentKind
+from .canned import CannedReply
 from .contacts import Contact, Identity, IdentityKind, IdentityRecord, normalize_identity
 from .context import ConversationContext
 from .conversations import TRANSITIONS, Channel, Conversation, ConversationStatus, Priority
@@ -34,6 +35,7 @@ __all__ = [
     "AttachmentKind",
     "Author",
     "AuthorRole",
+    "CannedReply",
     "Channel",
     "Contact",
     "Conversation",

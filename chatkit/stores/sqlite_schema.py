@@ -135,6 +135,23 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (tbl, name, sort_key, record_id))""",
         "CREATE INDEX listings_record ON listings(tbl, record_id)",
     ],
+    # 10: canned replies (agent scripts), unique per shortcut and language;
+    # listed by shortcut, suggested by language family, reviewed oldest first.
+    [
+        """CREATE TABLE canned_replies (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            shortcut TEXT NOT NULL,
+            language TEXT NOT NULL,
+            base_language TEXT NOT NULL,
+            shortcut_key TEXT NOT NULL,
+            review_key TEXT NOT NULL,
+            data TEXT NOT NULL,
+            UNIQUE (shortcut, language))""",
+        "CREATE INDEX canned_replies_listing ON canned_replies(language, shortcut_key)",
+        "CREATE INDEX canned_replies_key ON canned_replies(shortcut_key)",
+        "CREATE INDEX canned_replies_family ON canned_replies(base_language)",
+        "CREATE INDEX canned_replies_review ON canned_replies(review_key)",
+    ],
 ]
 
 LISTINGS_VERSION = 9
