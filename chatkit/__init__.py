@@ -17,6 +17,8 @@ Example:
 from __future__ import annotations
 
 from ._facade import AsyncChatKit, ChatKit, SyncDispatcher, SyncSubscription
+from .automation import Facts, Rule, RuleSet, Template
+from .automation.replies import AutoReplySettings
 from .errors import (
     AgentAtCapacityError,
     AlreadyClaimedError,
@@ -36,8 +38,10 @@ from .errors import (
     PluginError,
     PluginLoadError,
     PluginNotFoundError,
+    RemoteServiceError,
     SchemaVersionError,
     StoreError,
+    TemplateError,
     TooManyAttachmentsError,
     TransportError,
 )
@@ -71,6 +75,7 @@ from .models import (
     TicketNote,
     TicketStatus,
 )
+from .models.messages import EntityValue, MessageAnalysis
 from .models.tickets import SLAClock, SLATarget, TicketSLA
 from .services import (
     Dispatcher,
@@ -82,7 +87,12 @@ from .services import (
     Subscription,
     TypingPreview,
 )
-from .settings import AttachmentLimits, ChatKitSettings, PresenceSettings
+from .settings import (
+    AttachmentLimits,
+    ChatKitSettings,
+    PresenceSettings,
+    UnderstandingSettings,
+)
 from .sla import SLAPolicy
 from .stores.base import DispatchStatus
 from .transcripts import Transcript, TranscriptFormat
@@ -90,6 +100,16 @@ from .transcripts import Transcript, TranscriptFormat
 __version__ = "0.1.0"
 
 __all__ = [
+    "UnderstandingSettings",
+    "TemplateError",
+    "Template",
+    "RuleSet",
+    "Rule",
+    "RemoteServiceError",
+    "MessageAnalysis",
+    "Facts",
+    "EntityValue",
+    "AutoReplySettings",
     "Agent",
     "AgentAtCapacityError",
     "AgentStatus",

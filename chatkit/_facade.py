@@ -21,12 +21,15 @@ import anyio.to_thread
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from typing_extensions import ParamSpec, Self
 
+from .automation.rules import RuleSet
 from .blobs import BlobStore, LocalBlobStore
 from .errors import ChatKitError, ConfigurationError
 from .events import Event
 from .services import (
     Agents,
     Attachments,
+    Automation,
+    CannedReplies,
     Contacts,
     Conversations,
     Dispatcher,
@@ -41,12 +44,14 @@ from .services import (
     Tickets,
     Transcripts,
     TypingPreview,
+    Understanding,
 )
 from .services._core import Core
 from .settings import ChatKitSettings, default_url
 from .stores import Store, open_store
 from .stores.base import DispatchStatus
 from .transports import Transport, open_transport
+from .understanding import Classifier, SentimentAnalyzer
 
 __all__ = ["AsyncChatKit", "ChatKit", "SyncSubscription"]
 
@@ -85,6 +90,11 @@ class AsyncChatKit:
         previews: Live typing previews, never stored (`Previews`).
         teams: Teams, their hours and topics (`Teams`).
         routing: Routing conversations to agents, and queues (`Routing`).
+        understanding: Intent, entities, sentiment and question patterns
+            of customers' messages (`Understanding`).
+        automation: Declarative rules run on events (`Automation`).
+        canned: Canned replies (agent scripts): saved, suggested, rendered,
+            sent, reviewed (`CannedReplies`).
 
     Example:
         ```python
@@ -126,6 +136,9 @@ class AsyncChatKit:
         self.retention = Retention(self._core)
         self.teams = Teams(self._core)
         self.routing = Routing(self._core)
+        self.understanding = Understanding(self._core)
+        self.automation = Automation(self._core)
+        self.canned = CannedReplies(self._core)
         self.exports = Exports(self._core)
         self.previews = Previews(self._core)
 
@@ -508,6 +521,58 @@ class SyncRouting(_SyncResource[Routing]):
     escalate = _sync(Routing.escalate)
 
 
+class SyncUnderstanding(_SyncResource[Understanding]):
+    """Blocking twin of `Understanding`."""
+
+    analyze = _sync(Understanding.analyze)
+    patterns = _sync(Understanding.patterns)
+    negative_terms = _sync(Understanding.negative_terms)
+
+    def use(
+        self, *, classifier: Classifier | None = None, sentiment: SentimentAnalyzer | None = None
+    ) -> None:
+        self._target.use(classifier=classifier, sentiment=sentiment)
+
+    use.__doc__ = Understanding.use.__doc__
+
+
+class SyncAutomation(_SyncResource[Automation]):
+    """Blocking twin of `Automation`."""
+
+    drain = _sync(Automation.drain)
+    handle = _sync(Automation.handle)
+    check_idle = _sync(Automation.check_idle)
+
+    @property
+    def rules(self) -> RuleSet:
+        """The rules in effect."""
+        return self._target.rules
+
+    def dispatcher(self, *, batch_size: int = 50, lease_seconds: float = 30.0) -> SyncDispatcher:
+        """Blocking twin of `Automation.dispatcher`."""
+        return SyncDispatcher(
+            self._target.dispatcher(batch_size=batch_size, lease_seconds=lease_seconds),
+            self._runner,
+        )
+
+
+class SyncCannedReplies(_SyncResource[CannedReplies]):
+    """Blocking twin of `CannedReplies`."""
+
+    create = _sync(CannedReplies.create)
+    get = _sync(CannedReplies.get)
+    find = _sync(CannedReplies.find)
+    update = _sync(CannedReplies.update)
+    delete = _sync(CannedReplies.delete)
+    list = _sync(CannedReplies.list)
+    suggest = _sync(CannedReplies.suggest)
+    render = _sync(CannedReplies.render)
+    use = _sync(CannedReplies.use)
+    mark_reviewed = _sync(CannedReplies.mark_reviewed)
+    due_for_review = _sync(CannedReplies.due_for_review)
+    send = _sync(CannedReplies.send)
+
+
 class SyncTranscripts(_SyncResource[Transcripts]):
     """Blocking twin of `Transcripts`."""
 
@@ -593,6 +658,9 @@ class ChatKit:
         self.previews = SyncPreviews(self.aio.previews, self._runner)
         self.teams = SyncTeams(self.aio.teams, self._runner)
         self.routing = SyncRouting(self.aio.routing, self._runner)
+        self.understanding = SyncUnderstanding(self.aio.understanding, self._runner)
+        self.automation = SyncAutomation(self.aio.automation, self._runner)
+        self.canned = SyncCannedReplies(self.aio.canned, self._runner)
 
     def __repr__(self) -> str:
         return f"ChatKit(store={self.aio.store!r})"

@@ -39,7 +39,9 @@ __all__ = [
     "CannedReplyDeleted",
     "CannedReplyUpdated",
     "CannedReplyUsed",
+    "AutomationActionTaken",
     "ConversationEscalated",
+    "ConversationMoodChanged",
     "ConversationQueued",
     "TeamCreated",
     "TeamUpdated",
@@ -226,6 +228,38 @@ class ConversationEscalated(BaseEvent):
     opened), or nothing but this notification."""
 
 
+class ConversationMoodChanged(BaseEvent):
+    """The customer's mood changed label, or is getting worse (see `Understanding`)."""
+
+    type: Literal["conversation.mood_changed"] = "conversation.mood_changed"
+    mood: float
+    """The running mood now, -1 (angry) to 1 (happy)."""
+    previous: float | None
+    trend: float
+    """Change over the last few customer messages (negative: getting angrier)."""
+    label: str
+    worsening: bool
+
+
+class AutomationActionTaken(BaseEvent):
+    """An automation rule ran one of its actions (see `Automation`)."""
+
+    type: Literal["automation.action_taken"] = "automation.action_taken"
+    rule: str
+    trigger: str
+    action: str
+    """The action type: ``reply``, ``tag``, ``set_priority``, ``assign``, ``route``,
+    ``escalate``, ``create_ticket``, ``notify`` or ``webhook``."""
+    detail: str
+    """What was done (the message id, the tags, the ticket id, the HTTP status...)."""
+    ok: bool = True
+    error: str | None = None
+    source_event_id: str
+    """The event the rule fired on."""
+    target: str | None = None
+    """For ``notify``: who is to be told (``supervisors``, an agent's e-mail...)."""
+
+
 class ConversationCreated(BaseEvent):
     """A conversation was started."""
 
@@ -387,6 +421,8 @@ Event: TypeAlias = Annotated[
     | CannedReplyUsed
     | ConversationQueued
     | ConversationEscalated
+    | ConversationMoodChanged
+    | AutomationActionTaken
     | ConversationCreated
     | ConversationStatusChanged
     | ConversationAssigned

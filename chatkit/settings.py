@@ -6,11 +6,21 @@ import os
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .automation.replies import AutoReplySettings
+from .automation.rules import RuleSet
 from .escalation import EscalationRule
 from .models.retention import RetentionPolicy
 from .sla import SLAPolicies
 
-__all__ = ["DEFAULT_URL", "AttachmentLimits", "ChatKitSettings", "PresenceSettings", "default_url"]
+__all__ = [
+    "DEFAULT_URL",
+    "AttachmentLimits",
+    "AutoReplySettings",
+    "ChatKitSettings",
+    "PresenceSettings",
+    "UnderstandingSettings",
+    "default_url",
+]
 
 DEFAULT_URL = "sqlite:///chatkit.db"
 """Store used when no URL is given and ``CHATKIT_URL`` is unset: ``chatkit.db``
@@ -68,6 +78,52 @@ class PresenceSettings(BaseModel):
     offline_after: float = Field(default=90.0, gt=0)
 
 
+DEFAULT_INTENT_TOPICS: dict[str, str] = {
+    "order_status": "orders & billing",
+    "refund_return": "orders & billing",
+    "billing_payment": "orders & billing",
+    "cancel_service": "account",
+    "account_access": "account",
+    "technical_problem": "troubleshooting",
+    "product_question": "product advice",
+}
+"""Intents of the built-in taxonomy and the routing category each belongs to."""
+
+
+class UnderstandingSettings(BaseModel):
+    """How customers' messages are understood (see `chatkit.understanding`).
+
+    Attributes:
+        enabled: Analyse each customer text message as it is written: its
+            language, intent, entities and sentiment go on the message
+            (`Message.analysis`) and the conversation's mood, intent and
+            language follow, in the same commit.
+        classifier: The `chatkit.understanding.Classifier` by name
+            (``"default"``: built in, offline; ``"openai"`` or an installed one).
+        sentiment: The `chatkit.understanding.SentimentAnalyzer` by name
+            (``"default"``, ``"vader"``, ``"openai"`` or an installed one).
+        min_confidence: Least confidence for an intent to count (below it the
+            message has no intent).
+        products: Product names to recognise as ``product`` entities.
+        intent_topics: The routing topic (category) of each intent:
+            `Routing.route` sends a conversation with no team or topic to a
+            team with its intent's category, when there is one.
+        mood_alpha: Weight of the newest message in the running mood.
+        mood_window: How many messages back the mood trend looks.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    classifier: str = "default"
+    sentiment: str = "default"
+    min_confidence: float = Field(default=0.5, ge=0, le=1)
+    products: tuple[str, ...] = ()
+    intent_topics: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_INTENT_TOPICS))
+    mood_alpha: float = Field(default=0.5, gt=0, le=1)
+    mood_window: int = Field(default=3, ge=1, le=20)
+
+
 class ChatKitSettings(BaseModel):
     """Behaviour knobs of a kit. Every field has a working default.
 
@@ -97,6 +153,12 @@ class ChatKitSettings(BaseModel):
             a team has no resolved conversations yet to estimate waits from.
         escalation_rules: The escalation matrix `Routing.escalate` applies
             (see `chatkit.escalation.EscalationRule`).
+        understanding: Intent, entity and sentiment analysis of customers'
+            messages (on by default; built in and offline).
+        auto_replies: Instant replies that answer what the customer said
+            (off by default; `acknowledgement` turns the greeting on).
+        automation_rules: Declarative rules `Automation` runs on events
+            (see `chatkit.automation.RuleSet`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -114,3 +176,6 @@ class ChatKitSettings(BaseModel):
     routing_strategy: str = "least_busy"
     default_handle_time: float = Field(default=300.0, gt=0)
     escalation_rules: tuple[EscalationRule, ...] = ()
+    understanding: UnderstandingSettings = Field(default_factory=UnderstandingSettings)
+    auto_replies: AutoReplySettings = Field(default_factory=AutoReplySettings)
+    automation_rules: RuleSet = Field(default_factory=RuleSet)

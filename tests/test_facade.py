@@ -34,6 +34,9 @@ PAIRS = [
     ("previews", facade.SyncPreviews),
     ("teams", facade.SyncTeams),
     ("routing", facade.SyncRouting),
+    ("understanding", facade.SyncUnderstanding),
+    ("automation", facade.SyncAutomation),
+    ("canned", facade.SyncCannedReplies),
 ]
 
 
@@ -48,7 +51,11 @@ def _public_methods(obj: object) -> set[str]:
 @pytest.mark.parametrize(("resource", "sync_class"), PAIRS)
 def test_sync_facade_has_every_async_method(resource: str, sync_class: type) -> None:
     async_resource = getattr(AsyncChatKit("memory://"), resource)
-    sync_names = {n for n in vars(sync_class) if not n.startswith("_")}
+    sync_names = {
+        n
+        for n, v in vars(sync_class).items()
+        if not n.startswith("_") and not isinstance(v, property)
+    }
     assert sync_names == _public_methods(async_resource)
 
 

@@ -2,8 +2,10 @@
 
 Everything here is pure data and pure functions: nothing is stored, sent or
 scheduled. Parse templates and load rules when your application starts, so
-mistakes surface then; evaluate rules on each event and carry out the
-actions they return.
+mistakes surface then. The kit runs them: `ChatKitSettings.automation_rules`
+with `kit.automation` (`chatkit.services.Automation`), the automatic replies
+of `AutoReplySettings` from `kit.messages.receive` and `kit.routing.route`,
+and canned replies stored with `kit.canned`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .actions import (
 )
 from .canned import CannedResponse, suggest
 from .conditions import Conditions, Facts
+from .replies import AutoReplySettings
 from .rules import TRIGGERS, Firing, Rule, RuleSet, Trigger, trigger_of
 from .templates import DEFAULT_ROOTS, Template
 
@@ -32,6 +35,7 @@ __all__ = [
     "TRIGGERS",
     "Action",
     "AssignAction",
+    "AutoReplySettings",
     "CannedResponse",
     "Conditions",
     "CreateTicketAction",

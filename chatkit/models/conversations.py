@@ -98,6 +98,13 @@ class Conversation(Record):
         escalations: Names of the escalation rules that fired for it.
         open_tickets: Ids of the open tickets opened from it (kept by
             `Tickets`), so that its messages move their SLA clocks.
+        intent: The latest intent detected in the customer's messages.
+        mood_trend: How the mood moved over the last few customer messages
+            (negative: getting angrier).
+        mood_history: The last few mood values (kept to compute the trend).
+        auto_replies: The automatic replies already sent in it, by trigger
+            (``"greeting"``, ``"queued"``...), so none is sent twice.
+        auto_replied_at: When the last automatic reply went out.
     """
 
     table: ClassVar[str] = "conversations"
@@ -131,6 +138,11 @@ class Conversation(Record):
     mood: float | None = Field(default=None, ge=-1, le=1)
     escalations: list[str] = Field(default_factory=list)
     open_tickets: list[str] = Field(default_factory=list)
+    intent: SafeText | None = Field(default=None, max_length=100)
+    mood_trend: float | None = Field(default=None, ge=-2, le=2)
+    mood_history: list[float] = Field(default_factory=list)
+    auto_replies: list[str] = Field(default_factory=list)
+    auto_replied_at: UTCDateTime | None = None
 
     @property
     def waiting(self) -> bool:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from .agents import Agents
 from .attachments import Attachments
+from .automation import Automation
+from .autoreplies import AutoReplies
+from .canned import CannedReplies
 from .contacts import Contacts
 from .conversations import Conversations
 from .dispatch import Dispatcher, EventHandler
@@ -16,10 +19,14 @@ from .routing import Escalation, Routing, RoutingResult
 from .teams import Teams
 from .tickets import Tickets
 from .transcripts import SMTPSettings, Transcripts
+from .understanding import Understanding
 
 __all__ = [
     "Agents",
     "Attachments",
+    "AutoReplies",
+    "Automation",
+    "CannedReplies",
     "Contacts",
     "ConversationRecord",
     "Dispatcher",
@@ -42,4 +49,5 @@ __all__ = [
     "Tickets",
     "Transcripts",
     "TypingPreview",
+    "Understanding",
 ]

@@ -33,6 +33,7 @@ from ..models import (
 from ..models._base import new_id, utcnow
 from ..stores.base import Insert, Lt, Op, Update
 from ._core import bump, check_limit, checked, decode_cursor, encode_cursor
+from .autoreplies import AutoReplies
 from .contacts import (
     Contacts,
     IdentityLike,
@@ -44,6 +45,7 @@ from .contacts import (
 )
 from .conversations import Conversations, transition
 from .ticket_clocks import message_clocks
+from .understanding import Understanding
 from .workload import workload_changes
 
 __all__ = ["CHANNEL_IDENTITY", "Inbound", "Messages"]
@@ -186,14 +188,19 @@ class Messages(Service):
                 metadata=extra,
                 attachments=[a.info() for a in uploads],
             )
-            ops, events = self._append(
-                conversation, message, await self._customer(author, conversation)
+            customer = await self._customer(author, conversation)
+            message, understood, mood = await Understanding(self._core)._annotate(
+                conversation, message
             )
+            ops, events = self._append(conversation, message, customer)
             ops += [Update(bump(a, message_id=message.id)) for a in uploads]
             first = ops[0]
             assert isinstance(first, Update)
             assert isinstance(first.record, Conversation)
             updated = first.record
+            if understood:
+                updated = updated.model_copy(update=understood)
+                ops[0] = Update(updated)
             if updated.status is not conversation.status:  # a customer reopened it
                 load, updated, unassigned = await workload_changes(
                     self._core, conversation, updated, enforce=False
@@ -204,7 +211,7 @@ class Messages(Service):
                 self._core, updated, message, message.created_at
             )
             ops += clock_ops
-            events += clock_events
+            events += [*mood, *clock_events]
             try:
                 await self._core.commit(ops, events)
             except DuplicateKeyError as exc:
@@ -428,16 +435,7 @@ class Messages(Service):
             idempotency_key=idempotency_key,
             metadata=metadata,
         )
-        ack = None
-        greeting = self._core.settings.acknowledgement
-        if new and greeting:
-            ack = await self.send(
-                conversation.id,
-                greeting,
-                author=Author.bot(),
-                channel=via,
-                idempotency_key=f"ack:{message.id}",
-            )
+        ack = await AutoReplies(self._core).first_message(message) if new else None
         return Inbound(
             contact=await Contacts(self._core).get(contact.id),
             conversation=await conversations.get(conversation.id),

@@ -41,6 +41,7 @@ from ..models.contacts import normalize_identity
 from ..routing import RoutingContext, RoutingStrategy, strategies
 from ..stores.base import Gt, In, Lt, Update
 from ._core import Core, bump, check_limit
+from .autoreplies import AutoReplies
 from .contacts import Service, check_key
 from .conversations import Conversations
 from .messages import Messages
@@ -175,11 +176,14 @@ class Routing(Service):
             if conversation.assignee_id is not None:  # someone else routed it meanwhile
                 return RoutingResult(conversation, conversation.assignee_id, queued=False)
             conversation = await self._enqueue(conversation, fields)
-            return await self._waiting(conversation, chosen, open_now=True, opens_at=None)
-        conversation = await self._enqueue(conversation, fields)
-        return await self._waiting(
-            conversation, chosen, open_now=False, opens_at=chosen.hours.next_open(now)
-        )
+            waiting = await self._waiting(conversation, chosen, open_now=True, opens_at=None)
+        else:
+            conversation = await self._enqueue(conversation, fields)
+            waiting = await self._waiting(
+                conversation, chosen, open_now=False, opens_at=chosen.hours.next_open(now)
+            )
+        await AutoReplies(self._core).routed(waiting, chosen)
+        return waiting
 
     async def candidates(
         self,
@@ -245,6 +249,11 @@ class Routing(Service):
         if chosen is None and topic is not None:
             matches = await teams.for_topic(topic)
             chosen = matches[0] if matches else None
+        if chosen is None and topic is None and conversation.intent is not None:
+            category = self._core.settings.understanding.intent_topics.get(conversation.intent)
+            matches = await teams.for_topic(category) if category else []
+            if matches:  # the team that handles what the customer asked about
+                chosen, topic = matches[0], category
         fields = {
             "team": chosen.name if chosen else None,
             "topic": topic,
