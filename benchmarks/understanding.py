@@ -4,7 +4,7 @@ Run ``python benchmarks/understanding.py --quick`` (a few seconds on 2 cores)
 or without ``--quick`` for a longer throughput run. Progress goes to stderr;
 the last line on stdout is one JSON object with the figures.
 
-Two labelled sets live in ``tests/data/understanding/`` (see the README
+Three labelled sets live in ``tests/data/understanding/`` (see the README
 there):
 
 - ``test_{en,ko,tr}.jsonl``: written blind (without looking at the lexicons)
@@ -12,6 +12,10 @@ there):
 - ``dev_{en,ko,tr}.jsonl``: the development set; the lexicons were adjusted
   after looking at its errors, so its figures are optimistic. Reported under
   ``"dev"``.
+- ``train_{en,ko,tr}.jsonl``: the training set, written for the second round
+  of lexicon work (short and slang messages, defects described plainly,
+  questions naming problems); fitted to, so its figures are the most
+  optimistic. Reported under ``"train"``.
 
 1. **Quality**, per language (English, Korean, Turkish), with the product
    catalogue ``catalogue.json`` and language *detected* per message as in
@@ -24,7 +28,7 @@ there):
      ``(type, normalised value)`` pairs, micro-averaged per language;
    - ``language_accuracy``: detection.
 
-   The top-level figures (and those under ``"dev"``) are macro averages over
+   The top-level figures (and those under ``"dev"`` and ``"train"``) are macro averages over
    the three languages.
 
 2. **Throughput** (``msgs_per_s``): ``Analyzer.analyze`` (language detection,
@@ -59,7 +63,7 @@ from chatkit.understanding.evaluation import LabelledMessage, evaluate, read_lab
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "understanding"
 LANGUAGES = ("en", "ko", "tr")
-SETS = ("test", "dev")
+SETS = ("test", "dev", "train")
 GOALS = {"intent_accuracy": 0.85, "sentiment_accuracy": 0.80, "entity_f1": 0.9, "msgs_per_s": 5000}
 
 
@@ -161,6 +165,7 @@ def main() -> None:
     result: dict[str, Any] = {"benchmark": "understanding", "quick": args.quick}
     result.update(quality(analyzer, "test", sets["test"]))
     result["dev"] = quality(analyzer, "dev", sets["dev"])
+    result["train"] = quality(analyzer, "train", sets["train"])
     texts = [example.text for examples in sets["test"].values() for example in examples]
     result.update(throughput(analyzer, texts, messages, rounds))
     result["goals_met"] = {k: result[k] >= goal for k, goal in GOALS.items()}

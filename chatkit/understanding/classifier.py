@@ -153,6 +153,10 @@ class KeywordClassifier(Classifier):
         self._tables = {
             code: self._compile(self.languages.get(code)) for code in self.languages.codes
         }
+        # per token analysis (kept alive here, so its id stays its own): its weights
+        self._token_weights: dict[str, dict[int, _TokenWeights]] = {
+            code: {} for code in self.languages.codes
+        }
 
     def _compile(self, lexicon: Lexicon) -> _Table:
         table = _Table()
@@ -213,28 +217,25 @@ class KeywordClassifier(Classifier):
     ) -> Classification:
         """Classify already tokenised text (used to share one tokenisation)."""
         table = self._tables[language]
+        cache = self._token_weights[language]
         scores: dict[int, float] = {}
         seen: set[str] = set()
         for position, token in enumerate(tokens):
             if token.boundary or token.stem in seen:
                 continue
             seen.add(token.stem)
-            best_keyword: dict[int, float] = {}
-            best_example: dict[int, float] = {}
-            for key in token.keys:
-                for index, weight in table.single.get(key, {}).items():
-                    if weight > best_keyword.get(index, 0.0):
-                        best_keyword[index] = weight
-                if not token.stop:
-                    for index, weight in table.examples.get(key, {}).items():
-                        if weight > best_example.get(index, 0.0):
-                            best_example[index] = weight
-                for phrase, index, weight in table.phrases.get(key, ()):
-                    if _follows(tokens, position, phrase):
-                        scores[index] = scores.get(index, 0.0) + weight
-            for index, weight in best_keyword.items():
+            cached = cache.get(id(token))
+            if cached is None or cached[0] is not token:
+                cached = (token, *_token_weights(token, table))
+                if len(cache) < 200_000:
+                    cache[id(token)] = cached
+            _, phrases, keywords, examples = cached
+            for phrase, index, weight in phrases:
+                if _follows(tokens, position, phrase):
+                    scores[index] = scores.get(index, 0.0) + weight
+            for index, weight in keywords:
                 scores[index] = scores.get(index, 0.0) + weight
-            for index, weight in best_example.items():
+            for index, weight in examples:
                 scores[index] = scores.get(index, 0.0) + weight
         for entity in entities:
             hint = _ENTITY_HINTS.get(entity.type)
@@ -257,6 +258,28 @@ class KeywordClassifier(Classifier):
         )
         top = alternatives[0]
         return Classification(top.intent, top.confidence, alternatives, tuple(entities), language)
+
+
+_Weights = tuple[tuple[int, float], ...]
+_Phrases = tuple[tuple[tuple[str, ...], int, float], ...]
+_TokenWeights = tuple[Token, _Phrases, _Weights, _Weights]
+
+
+def _token_weights(token: Token, table: _Table) -> tuple[_Phrases, _Weights, _Weights]:
+    """A token's candidate phrases, and its best keyword and example weight per intent."""
+    phrases: list[tuple[tuple[str, ...], int, float]] = []
+    best_keyword: dict[int, float] = {}
+    best_example: dict[int, float] = {}
+    for key in token.keys:
+        for index, weight in table.single.get(key, {}).items():
+            if weight > best_keyword.get(index, 0.0):
+                best_keyword[index] = weight
+        if not token.stop:
+            for index, weight in table.examples.get(key, {}).items():
+                if weight > best_example.get(index, 0.0):
+                    best_example[index] = weight
+        phrases.extend(table.phrases.get(key, ()))
+    return tuple(phrases), tuple(best_keyword.items()), tuple(best_example.items())
 
 
 def _follows(tokens: Sequence[Token], start: int, keys: tuple[str, ...]) -> bool:

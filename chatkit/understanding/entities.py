@@ -11,27 +11,28 @@ type             examples                                    value
 ``email``        ``ayse@example.com``                        lower-cased
 ``phone``        ``+90 532 123 45 67``, ``010-1234-5678``    digits (and a ``+``)
 ``date``         "August 1st", "1 Ağustos", "8월 1일",        ``2026-08-01`` or
-                 ``2026-08-01``, "yesterday", "4 days ago"   ``--08-01``; relative:
-                                                             ``-P1D``, ``-P4D``
-``duration``     "4 days", "iki gündür", "이틀", "3일째"      ``P4D``, ``P2D``
+                 ``2026-08-01``, "yesterday", "4 days ago",  ``--08-01``; relative:
+                 "tomorrow", "yarın", "내일"                 ``-P1D``, ``-P4D``, ``+P1D``
+``duration``     "4 days", "iki gündür", "이틀", "3일째",     ``P4D``, ``P2D``,
+                 "30 minutes", "2 saattir", "3 iş günü"     ``PT30M``, ``PT2H``
 ``amount``       ``$12.50``, ``120 TL``, ``15,000원``, ``€9``  ``12.5 USD``
 ``product``      names from a `ProductCatalogue`             the catalogue name
 ===============  ==========================================  =====================
 
 Codes that could be anything (plain digit runs) count as order numbers only
 right after an order word of the message's language ("order", "sipariş",
-"주문"). When matches overlap, the earlier type in the table wins.
+"주문") or right before a numbering word ("55120934 numaralı"). When
+matches overlap, the earlier type in the table wins.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from .catalogue import Product, ProductCatalogue
+from .entity import Entity
 from .languages import Languages
 from .lexicons import Lexicon
 
@@ -64,7 +65,10 @@ _PHONE = re.compile(
     r"(?<![0-9A-Za-z+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]?\d{2,4}){2,4}"
     r"(?![0-9A-Za-z])"
 )
+_DIGIT = re.compile(r"\d")
 _NUMBER = r"\d(?:[\d.,]*\d)?"
+
+_PERIODS = {"MIN": "PT{}M", "H": "PT{}H", "D": "P{}D", "W": "P{}W", "M": "P{}M", "Y": "P{}Y"}
 
 _PRIORITY = {
     "email": 0,
@@ -75,86 +79,6 @@ _PRIORITY = {
     "phone": 5,
     "product": 6,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Entity:
-    """Something specific the customer mentioned.
-
-    Attributes:
-        type: ``order_number``, ``email``, ``phone``, ``date``, ``duration``,
-            ``amount`` or ``product``.
-        value: The normalised value (see the module docstring).
-        text: The text as written.
-        start: Offset of ``text`` in the message.
-        end: Offset just after it.
-    """
-
-    type: str
-    value: str
-    text: str
-    start: int
-    end: int
-
-
-class Product(BaseModel):
-    """A product the customer may name.
-
-    Attributes:
-        name: The canonical name, reported as the entity value.
-        aliases: Other names and spellings ("아이폰 15", "iphone15").
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1)
-    aliases: list[str] = []
-
-
-class ProductCatalogue:
-    """The products to recognise, matched case-insensitively, longest name first.
-
-    Args:
-        products: Names or `Product` objects.
-
-    Example:
-        ```python
-        catalogue = ProductCatalogue(["Nova X2", Product(name="AirBeat", aliases=["air beat"])])
-        ```
-    """
-
-    def __init__(self, products: Iterable[str | Product]) -> None:
-        self.products = [p if isinstance(p, Product) else Product(name=p) for p in products]
-        names: dict[str, str] = {}
-        for product in self.products:
-            for name in (product.name, *product.aliases):
-                if name.strip():
-                    names.setdefault(name.strip().lower(), product.name)
-        self._names = names
-        alternation = "|".join(
-            re.escape(n).replace(r"\ ", r"[\s-]?") for n in sorted(names, key=len, reverse=True)
-        )
-        self._pattern = (
-            re.compile(rf"(?<![0-9A-Za-z])(?:{alternation})(?![0-9A-Za-z])", re.IGNORECASE)
-            if names
-            else None
-        )
-
-    def find(self, text: str) -> list[Entity]:
-        """Products named in ``text``."""
-        if self._pattern is None:
-            return []
-        found = []
-        for match in self._pattern.finditer(text):
-            key = re.sub(r"[\s-]+", " ", match.group(0).lower())
-            name = self._names.get(key) or self._names.get(match.group(0).lower())
-            if name is None:  # matched with a different separator
-                name = next(
-                    (v for k, v in self._names.items() if re.sub(r"[\s-]+", " ", k) == key),
-                    match.group(0),
-                )
-            found.append(Entity("product", name, match.group(0), match.start(), match.end()))
-        return found
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -187,9 +111,12 @@ class _LanguagePatterns:
         units = _alternation(pack.time_units)
         ago = _alternation(pack.ago_words)
         ago_part = rf"(?:\s*(?P<ago>{ago}){suffix}{_LETTER_AFTER})?" if ago else ""
+        qualifiers = _alternation(pack.unit_qualifiers)
+        qualifier = rf"(?:(?:{qualifiers})\s+)?" if qualifiers else ""
         self.durations = (
             re.compile(
-                rf"(?<![\w.,])(?P<n>\d{{1,3}}|{numbers or '(?!x)x'})\s*(?P<unit>{units}){suffix}"
+                rf"(?<![\w.,])(?P<n>\d{{1,3}}|{numbers or '(?!x)x'})\s*{qualifier}"
+                rf"(?P<unit>{units}){suffix}"
                 rf"{_LETTER_AFTER}{ago_part}",
                 flags,
             )
@@ -211,6 +138,16 @@ class _LanguagePatterns:
         self.order_words = (
             re.compile(rf"{_LETTER_BEFORE}(?:{_alternation(pack.order_words)})", flags)
             if pack.order_words
+            else None
+        )
+        self.order_words_after = (
+            re.compile(
+                _ALNUM_BEFORE
+                + r"#?(?P<code>(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
+                + rf"['\s]*(?:{_alternation(pack.order_words_after)})",
+                flags,
+            )
+            if pack.order_words_after
             else None
         )
 
@@ -266,7 +203,7 @@ class EntityExtractor:
                 Entity("email", m.group(0).lower(), m.group(0), m.start(), m.end())
                 for m in _EMAIL.finditer(text)
             ]
-        has_digit = any(c.isdigit() for c in text)
+        has_digit = _DIGIT.search(text) is not None
         if has_digit:
             for pattern in _STRONG_ORDER:
                 found += [self._order(m) for m in pattern.finditer(text)]
@@ -280,16 +217,14 @@ class EntityExtractor:
         return _resolve(found)
 
     @staticmethod
-    def _order(match: re.Match[str]) -> Entity:
-        return Entity(
-            "order_number", match.group("code"), match.group(0), match.start(), match.end()
-        )
+    def _order(match: re.Match[str], *, end: int | None = None) -> Entity:
+        end = match.end() if end is None else end
+        text = match.string[match.start() : end]
+        return Entity("order_number", match.group("code"), text, match.start(), end)
 
     def _context_orders(self, text: str, patterns: _LanguagePatterns) -> list[Entity]:
-        if patterns.order_words is None:
-            return []
-        found = []
-        for word in patterns.order_words.finditer(text):
+        found: list[Entity] = []
+        for word in patterns.order_words.finditer(text) if patterns.order_words else ():
             window_start = word.end()
             window = text[window_start : window_start + 40]
             for match in _CODE.finditer(window):
@@ -306,6 +241,11 @@ class EntityExtractor:
                     )
                 )
                 break
+        if patterns.order_words_after is not None:
+            for match in patterns.order_words_after.finditer(text):
+                code = match.group("code")
+                if sum(c.isdigit() for c in code) >= 4 and not _ISO_DATE.fullmatch(code):
+                    found.append(self._order(match, end=match.end("code")))
         return found
 
     def _absolute_dates(self, text: str, patterns: _LanguagePatterns) -> list[Entity]:
@@ -346,7 +286,7 @@ class EntityExtractor:
                 unit = patterns.units.get(fold(match.group("unit")))
                 if number is None or unit is None:
                     continue
-                period = f"PT{number}H" if unit == "H" else f"P{number}{unit}"
+                period = _PERIODS[unit].format(number)
                 found.append(_duration(match, period))
         if patterns.duration_words is not None:
             for match in patterns.duration_words.finditer(text):

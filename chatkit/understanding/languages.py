@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -40,6 +41,7 @@ class _Detector:
     letters: dict[str, str] = field(default_factory=dict)
     words: dict[str, dict[str, int]] = field(default_factory=dict)
     prefixed: set[str] = field(default_factory=set)
+    suffixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class Languages:
@@ -78,7 +80,16 @@ class Languages:
                 } | {lex.fold(w): 1 for w in pack.detection_words}
                 if pack.prefix_match:
                     self._detector.prefixed.add(pack.code)
-        self._script_of: dict[str, str | None] = {}
+                if pack.detection_suffixes:
+                    self._detector.suffixes[pack.code] = tuple(
+                        dict.fromkeys(
+                            form
+                            for suffix in pack.detection_suffixes
+                            for form in (lex.lower(suffix), lex.fold(suffix))
+                        )
+                    )
+        self._char_info: dict[str, tuple[bool, str | None, tuple[str, ...]]] = {}
+        self._word_langs: dict[str, tuple[str, ...]] = {}
 
     @staticmethod
     def builtin_packs() -> list[LanguagePack]:
@@ -109,50 +120,77 @@ class Languages:
 
         A language with its own script (Korean) wins when at least a fifth of
         the letters are in it. Among Latin-script languages, each
-        language-specific letter and each frequent function word counts one
-        point; the highest score wins, the default on a tie or no evidence.
+        language-specific letter, each frequent function word and each word
+        with a typical ending counts one point; the highest score wins, the
+        default on a tie or no evidence.
         """
         letters = 0
         script_counts: dict[str, int] = {}
-        specials: dict[str, int] = {}
-        for char in text:
-            if not char.isalpha():
+        scores: dict[str, int] = {}
+        info = self._char_info
+        for char, count in Counter(text).items():
+            entry = info.get(char) or self._classify_char(char)
+            if not entry[0]:
                 continue
-            letters += 1
-            code = self._script_of.get(char, "")
-            if code == "":
-                code = self._classify_char(char)
-            if code is not None:
-                script_counts[code] = script_counts.get(code, 0) + 1
-            for lang, chars in self._detector.letters.items():
-                if chars and char in chars:
-                    specials[lang] = specials.get(lang, 0) + 1
+            letters += count
+            if entry[1] is not None:
+                script_counts[entry[1]] = script_counts.get(entry[1], 0) + count
+            for lang in entry[2]:
+                scores[lang] = scores.get(lang, 0) + count
         if script_counts and letters:
             code, count = max(script_counts.items(), key=lambda kv: kv[1])
             if count * 5 >= letters:
                 return code
-        lowered = text.lower()
-        scores = dict(specials)
-        for word in _TOKEN_RE.findall(lowered):
-            for lang, table in self._detector.words.items():
-                if word in table or (
-                    lang in self._detector.prefixed
-                    and any(word[:n] in table for n in range(4, len(word)))
-                ):
-                    scores[lang] = scores.get(lang, 0) + 1
+        cache = self._word_langs
+        for word in _TOKEN_RE.findall(text.lower()):
+            langs = cache.get(word)
+            if langs is None:
+                langs = self._word_languages(word)
+                if len(cache) < 100_000:
+                    cache[word] = langs
+            for lang in langs:
+                scores[lang] = scores.get(lang, 0) + 1
         if not scores:
             return self.default
         best = max(scores.values())
         winners = [lang for lang, score in scores.items() if score == best]
         return self.default if self.default in winners or len(winners) > 1 else winners[0]
 
-    def _classify_char(self, char: str) -> str | None:
+    def _classify_char(self, char: str) -> tuple[bool, str | None, tuple[str, ...]]:
+        """Whether a character is a letter, its own-script language, and the languages it hints."""
         point = ord(char)
-        found = None
-        for code, ranges in self._detector.scripts:
-            if any(low <= point <= high for low, high in ranges):
-                found = code
-                break
-        if len(self._script_of) < 50_000:
-            self._script_of[char] = found
-        return found
+        script = next(
+            (
+                code
+                for code, ranges in self._detector.scripts
+                if any(lo <= point <= hi for lo, hi in ranges)
+            ),
+            None,
+        )
+        hints = tuple(
+            lang for lang, chars in self._detector.letters.items() if chars and char in chars
+        )
+        entry = (char.isalpha(), script, hints)
+        if len(self._char_info) < 50_000:
+            self._char_info[char] = entry
+        return entry
+
+    def _word_languages(self, word: str) -> tuple[str, ...]:
+        """The Latin-script languages a lower-cased word points to."""
+        detector = self._detector
+        found = []
+        for lang, table in detector.words.items():
+            if (
+                word in table
+                or (
+                    lang in detector.prefixed
+                    and any(word[:n] in table for n in range(4, len(word)))
+                )
+                or (
+                    lang in detector.suffixes
+                    and len(word) >= 5
+                    and word.endswith(detector.suffixes[lang])
+                )
+            ):
+                found.append(lang)
+        return tuple(found)

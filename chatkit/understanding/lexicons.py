@@ -74,6 +74,9 @@ class Token:
         aspect: Aspect hint, e.g. ``"delivery"``.
         concept: Concept, e.g. ``"order"``.
         boundary: A punctuation token (ends negation scopes).
+        question: A question particle or ending (Turkish ``mi``, Korean
+            ``되나요``): its clause asks something.
+        emphasis: A word that makes a question a complaint (``why``).
     """
 
     text: str
@@ -91,6 +94,8 @@ class Token:
     aspect: str | None = None
     concept: str | None = None
     boundary: bool = False
+    question: bool = False
+    emphasis: bool = False
 
 
 @dataclass
@@ -139,6 +144,10 @@ class Lexicon:
             for word in words:
                 self.add_term(word, _Entry(concept=concept))
         self._negation_suffixes = tuple(self.fold(s) for s in pack.negation_suffixes)
+        particles = [self.fold(w) for w in pack.question_particles]
+        self._question_words = frozenset(w for w in particles if not w.startswith("-"))
+        self._question_endings = tuple(w[1:] for w in particles if w.startswith("-") and w[1:])
+        self._emphasis = frozenset(self.fold(w) for w in pack.question_emphasis)
         self._verb_negations = tuple(s for s in self._negation_suffixes if len(s) >= 4)
 
     # -- text -----------------------------------------------------------------
@@ -305,6 +314,9 @@ class Lexicon:
             stop=norm in self._stop or stem in self._stop,
             aspect=aspect if isinstance(aspect, str) else None,
             concept=concept if isinstance(concept, str) else None,
+            question=norm in self._question_words
+            or bool(self._question_endings and norm.endswith(self._question_endings)),
+            emphasis=norm in self._emphasis or stem in self._emphasis,
         )
 
 

@@ -46,6 +46,9 @@ class LanguagePack(BaseModel):
         letters: Letters that point to this language among Latin-script ones
             (``"çğış"`` for Turkish).
         detection_words: Frequent words that point to this language.
+        detection_suffixes: Word endings that point to this language
+            (Turkish ``-iyor``), counted on words at least two letters
+            longer than the ending.
         turkish_casing: Lower-case ``I`` to dotless ``\u0131`` and dotted
             ``\u0130`` to ``i``.
         fold: Characters replaced after lower-casing, so text typed without
@@ -90,12 +93,24 @@ class LanguagePack(BaseModel):
             named groups ``day``, ``month`` (a number), ``month_name`` and
             ``year``; ``{months}`` stands for the month-name alternation.
         relative_dates: Phrase → ISO 8601 offset (``"yesterday": "-P1D"``).
-        time_units: Unit word → ISO 8601 designator (``"day": "D"``).
+        time_units: Unit word → ISO 8601 designator (``"day": "D"``;
+            ``"MIN"`` for minutes, written ``PT30M``).
+        unit_qualifiers: Words allowed between a number and its unit
+            (``"business"`` in "3 business days").
         word_suffix: A regular expression for what may follow an entity
             word (Korean particles, Turkish case endings), e.g. ``어제부터``.
         ago_words: Words after a duration that make it a past date (``ago``).
         duration_words: Phrase → ISO 8601 duration (``"이틀": "P2D"``).
         order_words: Words after which a code is an order number.
+        order_words_after: Words before which a code is an order number
+            (Turkish ``"numaralı"`` in "55120934 numaralı sipariş").
+        question_particles: Words that make a clause a question without a
+            question mark (Turkish ``mi``); one starting with ``-`` is a
+            word ending (Korean ``-나요``).
+        question_emphasis: Words that keep a question's sentiment (``why``:
+            "why was I charged twice?" is a complaint, not a question).
+        question_damping: Factor on the sentiment of a plain question
+            ("is my delivery delayed?"); 1 turns damping off.
         currency_words: Currency word or sign → ISO 4217 code.
         amount_multipliers: Words that multiply an amount (``"만": 10000``).
         decimal_comma: ``12,50`` is twelve and a half (else twelve thousand
@@ -109,6 +124,7 @@ class LanguagePack(BaseModel):
     script_ranges: list[tuple[int, int]] = []
     letters: str = ""
     detection_words: list[str] = []
+    detection_suffixes: list[str] = []
     turkish_casing: bool = False
     fold: dict[str, str] = {}
     cut_after_apostrophe: bool = False
@@ -135,11 +151,16 @@ class LanguagePack(BaseModel):
     months: dict[str, int] = {}
     date_patterns: list[str] = []
     relative_dates: dict[str, str] = {}
-    time_units: dict[str, Literal["H", "D", "W", "M", "Y"]] = {}
+    time_units: dict[str, Literal["MIN", "H", "D", "W", "M", "Y"]] = {}
+    unit_qualifiers: list[str] = []
     word_suffix: str = ""
     ago_words: list[str] = []
     duration_words: dict[str, str] = {}
     order_words: list[str] = []
+    order_words_after: list[str] = []
+    question_particles: list[str] = []
+    question_emphasis: list[str] = []
+    question_damping: float = Field(default=1.0, ge=0, le=1)
     currency_words: dict[str, str] = {}
     amount_multipliers: dict[str, int] = {}
     decimal_comma: bool = False

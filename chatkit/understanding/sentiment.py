@@ -22,12 +22,12 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-from ..errors import InvalidInputError
 from ..plugins import Builtin, PluginLoader
+from .labels import SentimentLabel, label_for
 from .languages import Languages
 from .lexicons import Lexicon, Token
+from .mood import Mood, MoodTracker
 
 __all__ = [
     "Mood",
@@ -42,23 +42,10 @@ __all__ = [
     "sentiment_analyzers",
 ]
 
-SentimentLabel = Literal["negative", "neutral", "positive"]
-
-NEUTRAL_BAND = 0.2
-"""Scores within ±0.2 are ``neutral``."""
-
 _NEGATED = -0.6  # a negated sentiment word keeps 60 % of its weight, flipped ("not good")
 _UNMET = -1.5  # valence of an expectation that is negated ("hasn't arrived")
+_ENDS = frozenset(".!?")
 _ALPHA = 15.0  # normalisation: score = s / sqrt(s² + alpha), as in VADER
-
-
-def label_for(score: float) -> SentimentLabel:
-    """The label of a score: ``negative`` below -0.2, ``positive`` above 0.2."""
-    if score <= -NEUTRAL_BAND:
-        return "negative"
-    if score >= NEUTRAL_BAND:
-        return "positive"
-    return "neutral"
 
 
 @dataclass(frozen=True)
@@ -195,9 +182,39 @@ def _follows(tokens: Sequence[Token], start: int, keys: tuple[str, ...]) -> bool
     return all(key in tokens[start + k].keys for k, key in enumerate(keys))
 
 
+def question_factors(tokens: Sequence[Token], damping: float) -> list[float]:
+    """Per token, the factor on its sentiment: ``damping`` inside a plain question.
+
+    A clause (up to ``.``, ``!`` or ``?``) is a question when it ends with
+    ``?`` or holds a question particle. Only a message of questions alone is
+    damped ("is my delivery delayed?"; not "it's been a week. Is it lost?"),
+    and a question with an emphasis word (``why``) keeps its sentiment.
+    """
+    factors = [1.0] * len(tokens)
+    start = 0
+    for end in range(len(tokens) + 1):
+        mark = tokens[end].text if end < len(tokens) else ""
+        if end < len(tokens) and mark not in _ENDS:
+            continue
+        clause = tokens[start:end]
+        if any(not t.boundary for t in clause):
+            if not (mark == "?" or any(t.question for t in clause)):
+                return [1.0] * len(tokens)  # a statement too: the questions are not plain
+            if not any(t.emphasis for t in clause):
+                factors[start:end] = [damping] * (end - start)
+        start = end + 1
+    return factors
+
+
 def score_tokens(tokens: Sequence[Token], lexicon: Lexicon) -> tuple[float, tuple[str, ...]]:
     """Score and aspects of tokenised text (the built-in analyzer's core)."""
-    total = sum(c.valence for c in contributions(tokens, lexicon))
+    found = contributions(tokens, lexicon)
+    damping = lexicon.pack.question_damping
+    if found and damping < 1:
+        factors = question_factors(tokens, damping)
+        total = sum(c.valence * factors[c.position] for c in found)
+    else:
+        total = sum(c.valence for c in found)
     if total:
         bangs = min(3, sum(1 for t in tokens if t.text == "!"))
         total += math.copysign(0.25 * bangs, total)
@@ -249,82 +266,6 @@ class LexiconSentimentAnalyzer(SentimentAnalyzer):
         """Score already tokenised text (used to share one tokenisation)."""
         score, aspects = score_tokens(tokens, self.languages.get(language))
         return SentimentResult(score, label_for(score), aspects, language)
-
-
-@dataclass(frozen=True)
-class Mood:
-    """A conversation's mood after the latest message.
-
-    Attributes:
-        score: Exponential moving average of the message scores, -1 to 1.
-        label: Label of ``score``.
-        trend: Change of ``score`` over the last few messages (negative:
-            getting worse).
-        worsening: ``trend`` fell by more than the tracker's threshold.
-        messages: How many scores were added.
-    """
-
-    score: float
-    label: SentimentLabel
-    trend: float
-    worsening: bool
-    messages: int
-
-
-class MoodTracker:
-    """Follows the customer's mood across a conversation's messages.
-
-    Args:
-        alpha: Weight of the newest message in the moving average (0-1].
-        window: How many messages back the trend looks.
-        threshold: A trend at or below minus this means "getting worse".
-
-    Example:
-        ```python
-        tracker = MoodTracker()
-        for score in (0.3, -0.2, -0.6):
-            mood = tracker.add(score)
-        mood.worsening  # True; pass mood.score to Routing.set_mood
-        ```
-    """
-
-    def __init__(self, *, alpha: float = 0.5, window: int = 3, threshold: float = 0.15) -> None:
-        if not 0 < alpha <= 1:
-            raise InvalidInputError("alpha is in (0, 1]", field="alpha")
-        if window < 1:
-            raise InvalidInputError("window is at least 1", field="window")
-        self.alpha = alpha
-        self.window = window
-        self.threshold = threshold
-        self._history: list[float] = []
-
-    def add(self, score: float) -> Mood:
-        """Add the next message's score (-1 to 1) and return the mood.
-
-        Raises:
-            InvalidInputError: ``score`` is outside [-1, 1].
-        """
-        if isinstance(score, bool) or not -1 <= score <= 1:
-            raise InvalidInputError("a sentiment score is a number from -1 to 1", field="score")
-        previous = self._history[-1] if self._history else score
-        self._history.append(previous + self.alpha * (score - previous))
-        return self.mood
-
-    @property
-    def mood(self) -> Mood:
-        """The current mood (neutral with no messages yet)."""
-        if not self._history:
-            return Mood(0.0, "neutral", 0.0, False, 0)
-        current = self._history[-1]
-        before = self._history[max(0, len(self._history) - 1 - self.window)]
-        trend = current - before
-        return Mood(
-            round(current, 4),
-            label_for(current),
-            round(trend, 4),
-            trend <= -self.threshold,
-            len(self._history),
-        )
 
 
 @dataclass(frozen=True)
