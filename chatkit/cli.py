@@ -20,6 +20,7 @@ from rich.table import Table
 
 from . import __version__
 from ._facade import AsyncChatKit
+from .automation import AutoReplySettings, RuleSet
 from .errors import ChatKitError, ConfigurationError
 from .models import Author, AuthorRole, Message, MessageKind, RetentionPolicy
 from .models._base import utcnow
@@ -97,9 +98,34 @@ def _receipt_png() -> bytes:
     )
 
 
+_DEMO_RULES = [
+    {
+        "name": "late order",
+        "on": "message.received",
+        "when": {"intents": ["order_status"], "entities": ["order_number"]},
+        "then": [
+            {"type": "tag", "add": ["delivery", "late-order"]},
+            {"type": "set_priority", "priority": "high"},
+        ],
+    }
+]
+
+
+def _understood(message: Message) -> None:
+    found = message.analysis
+    if found is None:
+        return
+    entities = ", ".join(f"{e.type} {e.value}" for e in found.entities) or "no entities"
+    _step(
+        f"understood ({found.language}): intent {found.intent} ({found.confidence:.2f}), "
+        f"{entities}; sentiment {found.sentiment_label} ({found.sentiment:+.2f})"
+    )
+
+
 async def _demo(url: str, export_dir: Path) -> None:
     settings = ChatKitSettings(
-        acknowledgement="Thanks for reaching out! An agent will be with you in about 2 minutes."
+        auto_replies=AutoReplySettings(enabled=True),
+        automation_rules=RuleSet.from_list(_DEMO_RULES),
     )
     async with AsyncChatKit(url, settings=settings) as kit:
         await kit.teams.create("orders", categories=["orders", "refunds"])
@@ -116,6 +142,13 @@ async def _demo(url: str, export_dir: Path) -> None:
         )
         await kit.agents.set_presence(mia.id, "available")
         await kit.agents.set_presence(jin.id, "away")
+        await kit.canned.create(
+            "/late-order",
+            "Late order",
+            "Hi {{ contact.first_name }}, I'm sorry order {{ order.number }} is late. "
+            "Checking it with the carrier now.",
+            intents=["order_status"],
+        )
         inbound = await kit.messages.receive(
             channel="web",
             sender="visitor-7f3a",
@@ -126,16 +159,23 @@ async def _demo(url: str, export_dir: Path) -> None:
         names = {ada.id: "Ada", mia.id: "Mia", "bot": "chatkit bot"}
         console.rule(f"[bold]Conversation {conv.id}")
         _show(inbound.message, names)
+        _understood(inbound.message)
         if inbound.acknowledgement is not None:
             _show(inbound.acknowledgement, names)
+            _step("answered to the point, not with a generic greeting")
+        await kit.automation.drain()
+        tagged = await kit.conversations.get(conv.id)
+        _step(
+            f"rule 'late order': tagged {', '.join(tagged.tags)}; priority {tagged.priority.value}"
+        )
 
         routed = await kit.routing.route(conv.id, topic="orders", language="en")
         assert routed.agent_id == mia.id
         _step("Mia joins the conversation (routed: team orders, skill orders, speaks en)")
-        reply = await kit.messages.send(
-            conv.id,
-            "Hi Ada, I'm sorry order 245-12784 is late. Checking it with the carrier now.",
-            author=Author.agent(mia.id),
+        suggested = await kit.canned.suggest(intent=tagged.intent, language="en")
+        _step(f"suggested to Mia for intent {tagged.intent}: {suggested[0].shortcut}")
+        reply = await kit.canned.send(
+            conv.id, "/late-order", agent_id=mia.id, context={"order": {"number": "245-12784"}}
         )
         _show(reply, names)
         receipt = await kit.attachments.upload(
@@ -152,8 +192,6 @@ async def _demo(url: str, export_dir: Path) -> None:
             conv.id, "Carrier lost the parcel; ops approved a free reshipment.", agent_id=mia.id
         )
         _show(note, names)
-        await kit.conversations.add_tags(conv.id, "delivery", "late-order")
-        _step("tagged: delivery, late-order")
 
         await kit.contacts.add_identity(ada.id, ("phone", "+44 20 7946 0000"))
         sms = await kit.messages.receive(
@@ -173,22 +211,37 @@ async def _demo(url: str, export_dir: Path) -> None:
         resolved = await kit.conversations.resolve(conv.id)
         _step(f"conversation {resolved.status.value}")
 
+        console.rule("[bold]Meanwhile, an angry customer")
+        angry = await kit.messages.receive(
+            channel="web",
+            sender="visitor-5d10",
+            name="Sam",
+            text="Nobody answered my e-mails for two days and your team is terrible!",
+        )
+        names[angry.contact.id] = "Sam"
+        _show(angry.message, names)
+        _understood(angry.message)
+        if angry.acknowledgement is not None:
+            _show(angry.acknowledgement, names)
+        raised = await kit.conversations.get(angry.conversation.id)
+        _step(f"no cheerful template: an apology, and priority raised to {raised.priority.value}")
+
         console.rule("[bold]Meanwhile, another customer")
         other = await kit.messages.receive(
             channel="web", sender="visitor-91c2", name="Min-jun", text="환불은 언제 되나요?"
         )
         names[other.contact.id] = "Min-jun"
         _show(other.message, names)
+        if other.acknowledgement is not None:
+            _show(other.acknowledgement, names)
         waiting = await kit.routing.route(other.conversation.id, topic="refunds", language="ko")
+        latest = (await kit.messages.list(other.conversation.id)).items[-1]
+        _show(latest, names)
         wait = max(1, round((waiting.expected_wait or timedelta()).total_seconds() / 60))
-        told = await kit.messages.send(
-            other.conversation.id,
-            f"Our Korean-speaking refunds agent is on a break. You are number "
-            f"{waiting.position} in line, about {wait} minutes.",
-            author=Author.bot(),
+        _step(
+            f"queued: nobody available speaks Korean and handles refunds; "
+            f"number {waiting.position} in line, about {wait} minutes"
         )
-        _show(told, names)
-        _step("queued: nobody available speaks Korean and handles refunds")
 
         ticket = await kit.tickets.create(
             conversation_id=conv.id,

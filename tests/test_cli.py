@@ -21,11 +21,18 @@ def test_demo_runs_a_support_conversation_on_sqlite(tmp_path: Path) -> None:
     out = " ".join(result.output.split())  # undo rich's line wrapping
     for expected in (
         "Ada",
-        "An agent will be with you",
+        "understood (en): intent order_status",
+        "order_number 245-12784",
+        "chatkit bot via web: Sorry your order 245-12784 is late — I'm checking its status now.",
+        "rule 'late order': tagged delivery, late-order; priority high",
         "Mia joins the conversation (routed",
-        "You are number 1 in line",
+        "suggested to Mia for intent order_status: /late-order",
+        "Mia via web: Hi Ada, I'm sorry order 245-12784 is late.",
+        "chatkit bot via web: I'm really sorry about this.",
+        "no cheerful template: an apology, and priority raised to high",
+        "현재 대기 순번은 1번입니다",
+        "number 1 in line",
         "private note",
-        "tagged: delivery, late-order",
         "conversation resolved",
         "Reship order 245-12784",
         "web, sms",
@@ -41,7 +48,8 @@ def test_demo_runs_a_support_conversation_on_sqlite(tmp_path: Path) -> None:
     messages = raw.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
     tickets = raw.execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
     raw.close()
-    assert messages == 10  # Ada's seven, and Min-jun's message, greeting and place in line
+    # Ada's seven; Sam's message and the apology; Min-jun's message, reply and place in line.
+    assert messages == 12
     assert tickets == 1
 
 
