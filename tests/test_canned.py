@@ -27,7 +27,7 @@ LATE = "Sorry {{ contact.first_name | there }}, order {{ order.number }} is late
 
 
 def _canned(kit: AsyncChatKit) -> CannedReplies:
-    return CannedReplies(kit._core)
+    return kit.canned
 
 
 async def _events(kit: AsyncChatKit) -> list[Event]:
@@ -37,12 +37,12 @@ async def _events(kit: AsyncChatKit) -> list[Event]:
 async def test_create_get_and_find_with_language_fallback(kit: AsyncChatKit) -> None:
     canned = _canned(kit)
     en = await canned.create(
-        "/late-order", " Late order ", LATE, intents=["Order.Late"], tags=["Orders"]
+        "/late-order", " Late order ", LATE, intents=["Order_Status"], tags=["Orders"]
     )
     us = await canned.create("/late-order", "Late order (US)", LATE, language="en_us")
     assert en.id.startswith("canned_")
     assert en.title == "Late order"
-    assert (en.intents, en.tags, us.language) == (("order.late",), ("orders",), "en-US")
+    assert (en.intents, en.tags, us.language) == (("order_status",), ("orders",), "en-US")
     assert await canned.get(en.id) == en
     assert (await canned.find("/late-order", "en-US")).id == us.id  # exact first
     assert (await canned.find("/late-order", "en-GB")).id == en.id  # then the base language
@@ -58,7 +58,7 @@ async def test_create_get_and_find_with_language_fallback(kit: AsyncChatKit) -> 
     assert caught.value.field == "language"
     assert en.response() == CannedResponse(
         shortcut="/late-order", title="Late order", body=LATE, language="en",
-        intents=["order.late"], tags=["orders"],
+        intents=["order_status"], tags=["orders"],
     )  # fmt: skip
     assert CannedReply.from_response(en.response(), id=en.id).response() == en.response()
 
@@ -86,7 +86,7 @@ async def test_duplicates_and_bad_input_write_nothing(kit: AsyncChatKit) -> None
         with pytest.raises(InvalidInputError):
             await canned.create(shortcut, title, body, language=language)
     with pytest.raises(InvalidInputError) as labels:
-        await canned.create("/ok", "Ok", "Ok", intents="order.late")  # not a list
+        await canned.create("/ok", "Ok", "Ok", intents="order_status")  # not a list
     assert labels.value.field == "intents"
     page = await canned.list()
     assert [(r.shortcut, r.language) for r in page.items] == [("/hello", "en"), ("/hello", "tr")]
@@ -96,12 +96,17 @@ async def test_duplicates_and_bad_input_write_nothing(kit: AsyncChatKit) -> None
 
 async def test_update_changes_only_what_is_given(kit: AsyncChatKit) -> None:
     canned = _canned(kit)
-    reply = await canned.create("/late-order", "Late", LATE, intents=["order.late"])
+    reply = await canned.create("/late-order", "Late", LATE, intents=["order_status"])
     other = await canned.create("/refund", "Refund", "Refund on its way.")
     same = await canned.update(reply.id, title="Late")
     assert same == reply  # nothing differs: no write
     new = await canned.update(reply.id, body="Order {{ order.number }} is late.", tags=["Ops"])
-    assert (new.version, new.title, new.tags, new.intents) == (2, "Late", ("ops",), ("order.late",))
+    assert (new.version, new.title, new.tags, new.intents) == (
+        2,
+        "Late",
+        ("ops",),
+        ("order_status",),
+    )
     with pytest.raises(TemplateError):
         await canned.update(reply.id, body="{{ order.number")
     with pytest.raises(InvalidInputError) as caught:
@@ -154,15 +159,15 @@ async def test_suggest_puts_the_intent_first_within_the_language_family(
 ) -> None:
     canned = _canned(kit)
     popular = await canned.create("/greeting", "Greeting", "Hello!")
-    late = await canned.create("/late", "Late", LATE, intents=["order.late"])
-    late_us = await canned.create("/late", "Late", LATE, language="en-US", intents=["order.late"])
+    late = await canned.create("/late", "Late", LATE, intents=["order_status"])
+    late_us = await canned.create("/late", "Late", LATE, language="en-US", intents=["order_status"])
     billing = await canned.create("/invoice", "Invoice", "Invoice", topics=["billing"])
-    await canned.create("/late", "Geç", "Gecikme", language="tr", intents=["order.late"])
+    await canned.create("/late", "Geç", "Gecikme", language="tr", intents=["order_status"])
     for _ in range(3):
         await canned.use(popular.id)
-    found = await canned.suggest(intent="order.late", language="en-US", limit=10)
+    found = await canned.suggest(intent="order_status", language="en-US", limit=10)
     assert [r.id for r in found] == [late_us.id, late.id, popular.id, billing.id]
-    found = await canned.suggest(intent="order.late", language="en-GB", topic="billing")
+    found = await canned.suggest(intent="order_status", language="en-GB", topic="billing")
     assert [r.id for r in found][:3] == [late.id, late_us.id, billing.id]
     assert [r.id for r in await canned.suggest(language="en", limit=1)] == [popular.id]
     assert await canned.suggest(language="ko") == []

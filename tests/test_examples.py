@@ -56,3 +56,23 @@ def test_routing_day_example_serves_and_queues_every_customer() -> None:
     assert served + queued == customers
     assert served > 0
     assert queued > 0
+
+
+def test_rules_and_replies_example_answers_each_customer_to_the_point() -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "rules_and_replies.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "  bot: Sorry your order 245-12784 is late — I'm checking its status now." in out
+    assert "  bot: I'm really sorry about this." in out
+    assert "Mia (/late-order): Hi Ada, order 245-12784 is with the carrier" in out
+    assert "Mia (/gecikme): Merhaba Ece, 245-99001 numaralı" in out
+    assert "Hi Sam" not in out  # no order script for a complaint
+    assert "rule 'angry customer': notify Sam is upset" in out
+    assert out.count("rule 'late order': tag +late-order") == 2
+    assert "/late-order used 1 time(s)" in out

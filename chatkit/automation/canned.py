@@ -44,7 +44,7 @@ class CannedResponse(BaseModel):
         body: The reply `Template`; parsed when the response is created,
             so a broken template never reaches a customer.
         language: BCP 47 tag of the body (``"en"``, ``"en-US"``), normalised.
-        intents: Intents it answers (``"order.late"``), lower case.
+        intents: Intents it answers (``"order_status"``), lower case.
         topics: Topics (routing categories) it belongs to, lower case.
         tags: Free labels, lower case.
         usage_count: How often it was sent.
@@ -59,7 +59,7 @@ class CannedResponse(BaseModel):
         late = CannedResponse(
             shortcut="/late-order", title="Late order", language="en",
             body="Sorry {{ contact.first_name | there }}, order {{ order.number }} is late.",
-            intents=["order.late"],
+            intents=["order_status"],
         )
         late.render({"order": {"number": "A-17"}})
         ```

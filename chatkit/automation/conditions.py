@@ -67,7 +67,7 @@ class Facts(BaseModel):
 
     Attributes:
         text: The customer's message (for ``message.received``).
-        intent: The detected intent, e.g. ``"order.late"``.
+        intent: The detected intent, e.g. ``"order_status"``.
         intent_confidence: How sure the classifier is, 0 to 1.
         entities: Entities found in the text, by type:
             ``{"order_number": ["A-17"]}``.

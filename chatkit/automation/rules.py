@@ -5,7 +5,7 @@ A `Rule` is data, written in Python, JSON or YAML::
     - name: late-order
       on: message.received
       when:
-        intents: [order.late]
+        intents: [order_status]
         min_intent_confidence: 0.7
         sentiment_below: -0.3
       then:
@@ -209,7 +209,7 @@ class RuleSet(BaseModel):
     Example:
         ```python
         rules = RuleSet.from_yaml(Path("automation.yaml").read_text())
-        facts = Facts(text="Where is my order?", intent="order.late", intent_confidence=0.9)
+        facts = Facts(text="Where is my order?", intent="order_status", intent_confidence=0.9)
         for rule, actions in rules.evaluate("message.received", facts):
             print(rule.name, [a.type for a in actions])
         ```

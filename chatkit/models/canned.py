@@ -47,7 +47,7 @@ class CannedReply(Record):
         body: The template text (see `chatkit.automation.Template`);
             at most 10,000 characters.
         language: BCP 47 tag of the body, normalised (``"en-US"``).
-        intents: Intents it answers (``"order.late"``), lower case.
+        intents: Intents it answers (``"order_status"``), lower case.
         topics: Topics it belongs to, lower case.
         tags: Free labels, lower case.
         usage_count: How often it was sent.

@@ -81,9 +81,9 @@ class CannedReplies(Service):
             "/late-order", "Late order",
             "Sorry {{ contact.first_name | there }}, order {{ order.number }} is late. "
             "-- {{ agent.name }}",
-            intents=["order.late"],
+            intents=["order_status"],
         )
-        best = await kit.canned.suggest(intent="order.late", language="en-US")
+        best = await kit.canned.suggest(intent="order_status", language="en-US")
         await kit.canned.send(
             conversation.id, "/late-order", agent_id=agent.id,
             context={"order": {"number": "A-17"}},
@@ -112,7 +112,7 @@ class CannedReplies(Service):
             title: A human name for pickers.
             body: The template text (see `chatkit.automation.Template`).
             language: BCP 47 tag of the body.
-            intents: Intents it answers (``"order.late"``).
+            intents: Intents it answers (``"order_status"``).
             topics: Topics it belongs to.
             tags: Free labels.
 
