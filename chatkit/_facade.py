@@ -51,7 +51,7 @@ from .settings import ChatKitSettings, default_url
 from .stores import Store, open_store
 from .stores.base import DispatchStatus
 from .transports import Transport, open_transport
-from .understanding import Classifier, SentimentAnalyzer
+from .understanding import Analyzer, Classifier, SentimentAnalyzer
 
 __all__ = ["AsyncChatKit", "ChatKit", "SyncSubscription"]
 
@@ -529,9 +529,13 @@ class SyncUnderstanding(_SyncResource[Understanding]):
     negative_terms = _sync(Understanding.negative_terms)
 
     def use(
-        self, *, classifier: Classifier | None = None, sentiment: SentimentAnalyzer | None = None
+        self,
+        *,
+        classifier: Classifier | None = None,
+        sentiment: SentimentAnalyzer | None = None,
+        analyzer: Analyzer | None = None,
     ) -> None:
-        self._target.use(classifier=classifier, sentiment=sentiment)
+        self._target.use(classifier=classifier, sentiment=sentiment, analyzer=analyzer)
 
     use.__doc__ = Understanding.use.__doc__
 

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    model_validator,
+)
 
 from .automation.replies import AutoReplySettings
 from .automation.rules import RuleSet
+from .errors import InvalidInputError
 from .escalation import EscalationRule
 from .models.retention import RetentionPolicy
 from .sla import SLAPolicies
+from .understanding.intents import IntentDefinition
 
 __all__ = [
     "DEFAULT_URL",
@@ -105,6 +115,9 @@ class UnderstandingSettings(BaseModel):
         min_confidence: Least confidence for an intent to count (below it the
             message has no intent).
         products: Product names to recognise as ``product`` entities.
+        intents: Your own intents (or more words for built-in ones), added
+            to the built-in taxonomy: keywords and examples per language
+            (see `chatkit.understanding.IntentDefinition`).
         intent_topics: The routing topic (category) of each intent:
             `Routing.route` sends a conversation with no team or topic to a
             team with its intent's category, when there is one.
@@ -119,9 +132,26 @@ class UnderstandingSettings(BaseModel):
     sentiment: str = "default"
     min_confidence: float = Field(default=0.5, ge=0, le=1)
     products: tuple[str, ...] = ()
+    intents: tuple[IntentDefinition, ...] = ()
     intent_topics: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_INTENT_TOPICS))
     mood_alpha: float = Field(default=0.5, gt=0, le=1)
     mood_window: int = Field(default=3, ge=1, le=20)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _typed_errors(
+        cls, value: Any, handler: ModelWrapValidatorHandler[UnderstandingSettings]
+    ) -> UnderstandingSettings:
+        """Raise `InvalidInputError` naming the field, not pydantic's error."""
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or None
+            raise InvalidInputError(
+                f"invalid understanding settings: {where + ': ' if where else ''}{first['msg']}",
+                field=where,
+            ) from exc
 
 
 class ChatKitSettings(BaseModel):

@@ -107,6 +107,34 @@ async def test_understanding_can_be_turned_off(store_url: str, tmp_path: Path) -
         await kit.close()
 
 
+async def test_your_own_intents_join_the_built_in_ones(store_url: str, tmp_path: Path) -> None:
+    warranty = {
+        "name": "warranty_claim",
+        "languages": {
+            "en": {"keywords": {"warranty": 3, "guarantee": 3}},
+            "tr": {"keywords": {"garanti": 3}},
+        },
+    }
+    kit = await _kit(
+        store_url,
+        tmp_path,
+        understanding=UnderstandingSettings.model_validate({"intents": [warranty]}),
+    )
+    try:
+        found = await kit.understanding.analyze("Is my blender still under warranty?")
+        assert found.intent == "warranty_claim"
+        tr = await kit.understanding.analyze("Blenderim garanti kapsamında mı?")
+        assert tr.intent == "warranty_claim"
+        late = await kit.understanding.analyze("Where is my order 245-12784?")
+        assert late.intent == "order_status"  # the built-in ones stay
+        with pytest.raises(InvalidInputError):
+            UnderstandingSettings.model_validate(
+                {"intents": [{"name": "Bad Name!", "languages": {}}]}
+            )
+    finally:
+        await kit.close()
+
+
 async def test_analyze_rejects_empty_text(kit: AsyncChatKit) -> None:
     with pytest.raises(InvalidInputError):
         await kit.understanding.analyze("  ")

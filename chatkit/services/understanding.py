@@ -16,12 +16,14 @@ from ..understanding import (
     Analyzer,
     Classification,
     Classifier,
+    IntentSet,
     ProductCatalogue,
     QuestionPattern,
     SentimentAnalyzer,
     SentimentResult,
     TermCount,
     classifiers,
+    default_intents,
     label_for,
     negative_terms,
     question_patterns,
@@ -48,7 +50,8 @@ def _engines(core: Core) -> _Engines:
     if engines is None:
         settings = core.settings.understanding
         catalogue = ProductCatalogue(settings.products) if settings.products else None
-        engines = _Engines(Analyzer(catalogue=catalogue))
+        intents = default_intents().merge(IntentSet(settings.intents)) if settings.intents else None
+        engines = _Engines(Analyzer(intents=intents, catalogue=catalogue))
         if settings.classifier != "default":
             engines.classifier = classifiers.load(settings.classifier)()
         if settings.sentiment != "default":
@@ -80,10 +83,25 @@ class Understanding(Service):
     """
 
     def use(
-        self, *, classifier: Classifier | None = None, sentiment: SentimentAnalyzer | None = None
+        self,
+        *,
+        classifier: Classifier | None = None,
+        sentiment: SentimentAnalyzer | None = None,
+        analyzer: Analyzer | None = None,
     ) -> None:
-        """Use these back-ends instead of the configured ones (e.g. `OpenAICompatible(...)`)."""
+        """Use these back-ends instead of the configured ones.
+
+        Args:
+            classifier: Another intent classifier (e.g. `OpenAICompatible(...)`).
+            sentiment: Another sentiment analyzer.
+            analyzer: The built-in analyzer with your own languages, intents
+                or catalogue, e.g. ``Analyzer(languages=Languages([*packs, mine]))``.
+        """
         engines = _engines(self._core)
+        if analyzer is not None:
+            if not isinstance(analyzer, Analyzer):
+                raise InvalidInputError("analyzer must be an Analyzer", field="analyzer")
+            engines.analyzer = analyzer
         if classifier is not None:
             if not isinstance(classifier, Classifier):
                 raise InvalidInputError("classifier must be a Classifier", field="classifier")
