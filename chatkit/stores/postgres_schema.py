@@ -169,6 +169,55 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX canned_replies_family ON canned_replies(base_language)",
         "CREATE INDEX canned_replies_review ON canned_replies(review_key)",
     ],
+    # 11: self-service and follow-up. Knowledge-base articles with a generated
+    # full-text column ('simple' configuration: every language, no stemming)
+    # and its GIN index; surveys (CSAT), review notes, abuse incidents, blocks
+    # (unique per kind and value), and the log that deduplicates notifications.
+    [
+        """CREATE TABLE kb_articles (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            language TEXT NOT NULL,
+            published BIGINT NOT NULL,
+            data TEXT NOT NULL,
+            search tsvector GENERATED ALWAYS AS (
+                setweight(to_tsvector('simple', coalesce(data::jsonb ->> 'title', '')), 'A')
+                || setweight(to_tsvector('simple', coalesce(
+                    (data::jsonb -> 'tags')::text, '')), 'B')
+                || setweight(to_tsvector('simple', coalesce(data::jsonb ->> 'body', '')), 'C')
+            ) STORED)""",
+        "CREATE INDEX kb_articles_language ON kb_articles(language, published)",
+        "CREATE INDEX kb_articles_search ON kb_articles USING GIN (search)",
+        """CREATE TABLE surveys (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            score_key TEXT,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX surveys_conversation ON surveys(conversation_id)",
+        "CREATE INDEX surveys_score ON surveys(status, score_key)",
+        """CREATE TABLE reviews (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX reviews_conversation ON reviews(conversation_id)",
+        """CREATE TABLE incidents (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            contact_id TEXT NOT NULL,
+            occurred_key TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX incidents_contact ON incidents(contact_id, occurred_key)",
+        "CREATE INDEX incidents_time ON incidents(occurred_key)",
+        """CREATE TABLE blocks (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            data TEXT NOT NULL,
+            CONSTRAINT uq__blocks__kind__value UNIQUE (kind, value))""",
+        """CREATE TABLE notification_log (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            dedupe_key TEXT NOT NULL CONSTRAINT uq__notification_log__dedupe_key UNIQUE,
+            data TEXT NOT NULL)""",
+    ],
 ]
 
 LISTINGS_VERSION = 9

@@ -152,6 +152,67 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX canned_replies_family ON canned_replies(base_language)",
         "CREATE INDEX canned_replies_review ON canned_replies(review_key)",
     ],
+    # 11: self-service and follow-up. Knowledge-base articles with a full-text
+    # index kept by triggers (FTS5, diacritics folded); surveys (CSAT), review
+    # notes, abuse incidents, blocks (unique per kind and value), and the log
+    # that deduplicates notifications.
+    [
+        """CREATE TABLE kb_articles (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            language TEXT NOT NULL,
+            published INTEGER NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX kb_articles_language ON kb_articles(language, published)",
+        """CREATE VIRTUAL TABLE kb_search USING fts5(
+            title, body, tags, article_id UNINDEXED,
+            tokenize = 'unicode61 remove_diacritics 2')""",
+        """CREATE TRIGGER kb_articles_ai AFTER INSERT ON kb_articles BEGIN
+            INSERT INTO kb_search (rowid, title, body, tags, article_id) VALUES (
+                new.rowid, json_extract(new.data, '$.title'), json_extract(new.data, '$.body'),
+                coalesce((SELECT group_concat(value, ' ') FROM json_each(new.data, '$.tags')), ''),
+                new.id);
+        END""",
+        """CREATE TRIGGER kb_articles_ad AFTER DELETE ON kb_articles BEGIN
+            DELETE FROM kb_search WHERE rowid = old.rowid;
+        END""",
+        """CREATE TRIGGER kb_articles_au AFTER UPDATE ON kb_articles BEGIN
+            DELETE FROM kb_search WHERE rowid = old.rowid;
+            INSERT INTO kb_search (rowid, title, body, tags, article_id) VALUES (
+                new.rowid, json_extract(new.data, '$.title'), json_extract(new.data, '$.body'),
+                coalesce((SELECT group_concat(value, ' ') FROM json_each(new.data, '$.tags')), ''),
+                new.id);
+        END""",
+        """CREATE TABLE surveys (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            conversation_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            score_key TEXT,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX surveys_conversation ON surveys(conversation_id)",
+        "CREATE INDEX surveys_score ON surveys(status, score_key)",
+        """CREATE TABLE reviews (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            conversation_id TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX reviews_conversation ON reviews(conversation_id)",
+        """CREATE TABLE incidents (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            contact_id TEXT NOT NULL,
+            occurred_key TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX incidents_contact ON incidents(contact_id, occurred_key)",
+        "CREATE INDEX incidents_time ON incidents(occurred_key)",
+        """CREATE TABLE blocks (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            data TEXT NOT NULL,
+            UNIQUE (kind, value))""",
+        """CREATE TABLE notification_log (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            dedupe_key TEXT NOT NULL UNIQUE,
+            data TEXT NOT NULL)""",
+    ],
 ]
 
 LISTINGS_VERSION = 9
