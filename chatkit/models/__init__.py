@@ -9,6 +9,7 @@ from .canned import CannedReply
 from .contacts import Contact, Identity, IdentityKind, IdentityRecord, normalize_identity
 from .context import ConversationContext
 from .conversations import TRANSITIONS, Channel, Conversation, ConversationStatus, Priority
+from .kb import Article
 from .messages import Author, AuthorRole, Message, MessageKind
 from .retention import MINIMUM_RETENTION_DAYS, HoldTarget, LegalHold, RetentionPolicy
 from .teams import Team
@@ -30,6 +31,7 @@ __all__ = [
     "TRANSITIONS",
     "Agent",
     "AgentStatus",
+    "Article",
     "Attachment",
     "AttachmentInfo",
     "AttachmentKind",

@@ -9,11 +9,13 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter
 
 from ..models._base import Record
-from .base import Condition, Gt, In, Lt, column_value
+from .base import Condition, Gt, In, Lt, SearchTerm, column_value
 
 __all__ = [
     "Dialect",
     "NoMatch",
+    "fts5_query",
+    "tsquery",
     "list_adapter",
     "listed_kinds",
     "listing_rows",
@@ -72,6 +74,30 @@ def record_values(record: Record) -> list[Any]:
         *(column_value(getattr(record, c)) for c in kind.columns),
         record.model_dump_json(),
     ]
+
+
+def fts5_query(terms: Sequence[SearchTerm]) -> str:
+    """An FTS5 ``MATCH`` expression finding any of ``terms``.
+
+    Every term is a quoted string (``"order"``, or ``"order"*`` for a
+    prefix), so no word of user text is read as an operator (``OR``,
+    ``NEAR``, ``NOT``) or a column filter.
+    """
+    return " OR ".join(
+        '"' + t.text.replace('"', '""') + '"' + ("*" if t.prefix else "") for t in terms
+    )
+
+
+def tsquery(terms: Sequence[SearchTerm]) -> str:
+    """A PostgreSQL ``to_tsquery`` text finding any of ``terms``.
+
+    Every term is a quoted lexeme (``'order'``, or ``'order':*`` for a
+    prefix) joined with ``|``; pass the result as a query parameter.
+    """
+    return " | ".join(
+        "'" + t.text.replace("\\", "\\\\").replace("'", "''") + "'" + (":*" if t.prefix else "")
+        for t in terms
+    )
 
 
 class Dialect:
@@ -147,15 +173,32 @@ class Dialect:
             params.append(limit)
         return sql, params
 
+    def conditions(
+        self, kind: type[Record], where: Mapping[str, Condition] | None, *, alias: str = ""
+    ) -> tuple[list[str], list[Any]]:
+        """``WHERE`` clauses (to join with ``AND``) and parameters for `Store.find`'s ``where``.
+
+        Args:
+            kind: The record class.
+            where: The conditions.
+            alias: Table alias that qualifies each column (``"r"``), for joins.
+
+        Raises:
+            ValueError: A column is not queryable.
+            NoMatch: The conditions cannot match.
+        """
+        return self._where(kind, where, alias=alias)
+
     def _where(
-        self, kind: type[Record], where: Mapping[str, Condition] | None
+        self, kind: type[Record], where: Mapping[str, Condition] | None, *, alias: str = ""
     ) -> tuple[list[str], list[Any]]:
         allowed = {"id", *kind.columns}
         clauses: list[str] = []
         params: list[Any] = []
-        for name, condition in (where or {}).items():
-            if name not in allowed:
-                raise ValueError(f"{kind.__name__} has no queryable column {name!r}")
+        for column, condition in (where or {}).items():
+            if column not in allowed:
+                raise ValueError(f"{kind.__name__} has no queryable column {column!r}")
+            name = f"{alias}.{column}" if alias else column
             if isinstance(condition, In):
                 values = [column_value(v) for v in condition.values]
                 if not values:

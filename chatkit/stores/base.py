@@ -10,13 +10,17 @@ applies it only where the stored version is one less, otherwise it raises
 `ConflictError` and nothing of that commit is written. Unique keys declared
 on the record classes (`Record.unique`) raise `DuplicateKeyError`.
 
-A backend needs thirteen methods; `Store.find_listed` and `Store.count` have
-slow but correct defaults that a backend overrides with indexed queries.
+A backend needs thirteen methods; `Store.find_listed`, `Store.count` and
+`Store.search_text` have slow but correct defaults that a backend overrides
+with indexed queries.
 `chatkit.testing.StoreContract` is the test suite that proves one.
 """
 
 from __future__ import annotations
 
+import math
+import re
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,10 +43,14 @@ __all__ = [
     "Lease",
     "Lt",
     "Op",
+    "SearchTerm",
     "SetCursor",
     "Store",
     "Update",
     "column_value",
+    "fold_text",
+    "text_index_of",
+    "text_terms",
 ]
 
 R = TypeVar("R", bound=Record)
@@ -169,6 +177,122 @@ def column_value(value: Any) -> Any:
     return value
 
 
+# -- full-text search terms ----------------------------------------------------
+
+_WORD = re.compile(r"[^\W_]+")
+_MAX_WORDS = 32
+
+
+@dataclass(frozen=True)
+class SearchTerm:
+    """One term of a full-text query (see `text_terms`).
+
+    Attributes:
+        text: Lower-case letters and digits only (safe to quote in any
+            query language).
+        prefix: Whether it matches every word that starts with it.
+    """
+
+    text: str
+    prefix: bool
+
+
+def fold_text(text: str) -> str:
+    """Lower-case ``text`` and fold diacritics away (``"Sipariş"`` → ``"siparis"``).
+
+    NFKD decomposition without combining marks, and Turkish dotless ``ı``
+    read as ``i``, so a search typed without the accents finds the word.
+    """
+    lowered = text.replace("\u0130", "i").lower().replace("\u0131", "i")
+    decomposed = unicodedata.normalize("NFKD", lowered)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", stripped)  # Hangul syllables back together
+
+
+def text_index_of(kind: type[Record]) -> tuple[str, tuple[tuple[str, float], ...]]:
+    """The text index of ``kind``: its name and its ``(field, weight)`` pairs.
+
+    Raises:
+        TypeError: ``kind`` declares no ``text_index`` and ``text_fields``.
+    """
+    index = getattr(kind, "text_index", None)
+    fields = getattr(kind, "text_fields", None)
+    if not isinstance(index, str) or not fields:
+        raise TypeError(
+            f"{kind.__name__} has no full-text index: only kinds that declare "
+            "text_index and text_fields (such as Article) can be searched by text"
+        )
+    return index, tuple((str(name), float(weight)) for name, weight in fields)
+
+
+def _hangul(word: str) -> bool:
+    return any("\uac00" <= c <= "\ud7a3" for c in word)
+
+
+def text_terms(query: str) -> list[SearchTerm]:
+    """The terms a full-text search looks for, built from user text.
+
+    Every word (a run of letters or digits; punctuation, operators, quotes
+    and emoji are dropped, so no query syntax gets through) is looked for as
+    written in lower case and folded (`fold_text`). Words of four or more
+    letters also match as a prefix (``order`` finds ``orders``), Korean
+    words of two or more syllables too. Suffixed words also look for their
+    likely stem, so languages that attach suffixes find the base word: a
+    Korean word without its last syllable (``배송이`` → ``배송*``), a
+    longer word without its last three letters (``siparişim`` →
+    ``sipari*``). At most 32 distinct words are used.
+
+    Returns:
+        Distinct terms, in query order; empty when the text has no word.
+    """
+    terms: dict[str, SearchTerm] = {}
+
+    def add(text: str, prefix: bool) -> None:
+        known = terms.get(text)
+        if known is None or (prefix and not known.prefix):
+            terms[text] = SearchTerm(text, prefix)
+
+    words = dict.fromkeys(_WORD.findall(query.replace("\u0130", "i").lower()))
+    for word in list(words)[:_MAX_WORDS]:
+        for form in dict.fromkeys((word, fold_text(word))):
+            if not _WORD.fullmatch(form):
+                continue
+            size = len(form)
+            if _hangul(form):
+                add(form, size >= 2)
+                if size >= 3:
+                    add(form[:-1], True)
+                if size >= 4:
+                    add(form[:2], True)
+            else:
+                add(form, size >= 4)
+                if size >= 6:
+                    add(form[: max(4, size - 3)], True)
+    return list(terms.values())
+
+
+def _text_score(
+    fields: Sequence[tuple[str, float]], record: Record, terms: Sequence[SearchTerm]
+) -> float:
+    """Token-overlap relevance of ``record`` for ``terms`` (0 when nothing matches)."""
+    raw = 0.0
+    for name, weight in fields:
+        value = getattr(record, name, "")
+        text = " ".join(value) if isinstance(value, (list, tuple)) else str(value or "")
+        words = _WORD.findall(fold_text(text))
+        if not words:
+            continue
+        norm = 1.0 + math.log(len(words))  # a hit in a short field counts more
+        for term in terms:
+            if term.prefix:
+                hits = sum(1 for w in words if w.startswith(term.text))
+            else:
+                hits = words.count(term.text)
+            if hits:
+                raw += weight * hits / (hits + 1.0) / norm
+    return raw / (raw + 1.0)
+
+
 class Store(ABC):
     """Abstract store. Subclass it to add a backend.
 
@@ -264,6 +388,51 @@ class Store(ABC):
         The default reads them; the SQL stores count in the database.
         """
         return len(await self.find(kind, where))
+
+    async def search_text(
+        self,
+        kind: type[R],
+        query: str,
+        *,
+        where: Mapping[str, Condition] | None = None,
+        limit: int = 10,
+    ) -> list[tuple[R, float]]:
+        """Full-text search over a kind that has a text index, best match first.
+
+        Only kinds that declare ``text_index`` (the name of their index) and
+        ``text_fields`` (indexed fields and their weights, e.g. title 10,
+        body 1, tags 3) support it, such as `chatkit.models.Article`. The
+        query is user text: it is split into `text_terms`, any one of which
+        may match, so nothing in it is read as query syntax.
+
+        This default, for stores without a text index, ranks every record
+        matching ``where`` in memory by weighted token overlap. The SQLite
+        store ranks with FTS5's BM25 and the PostgreSQL store with
+        ``ts_rank`` over a weighted ``tsvector``, both with an index.
+
+        Args:
+            kind: The record class.
+            query: What the user typed.
+            where: Conditions on the record, as in `find`.
+            limit: Maximum number of results.
+
+        Returns:
+            ``(record, score)`` pairs, highest score first (ties by id). The
+            score is above 0 and below 1; it orders the results of one search
+            and is not comparable across stores.
+
+        Raises:
+            TypeError: ``kind`` has no text index.
+            ValueError: A column of ``where`` is not queryable.
+        """
+        _, fields = text_index_of(kind)
+        terms = text_terms(query)
+        if not terms or limit < 1:
+            return []
+        scored = [(r, _text_score(fields, r, terms)) for r in await self.find(kind, where)]
+        hits = [(r, score) for r, score in scored if score > 0]
+        hits.sort(key=lambda hit: (-hit[1], hit[0].id))
+        return hits[:limit]
 
     @abstractmethod
     async def commit(self, ops: Sequence[Op], events: Sequence[Event] = ()) -> list[int]:

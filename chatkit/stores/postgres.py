@@ -52,7 +52,15 @@ from ..errors import (
 )
 from ..events import Event, parse_event
 from ..models._base import Record, utcnow
-from ._sql import Dialect, NoMatch, listed_kinds, listing_rows, parse_rows, record_values
+from ._sql import (
+    Dialect,
+    NoMatch,
+    listed_kinds,
+    listing_rows,
+    parse_rows,
+    record_values,
+    tsquery,
+)
 from .base import (
     Condition,
     Delete,
@@ -65,6 +73,8 @@ from .base import (
     Store,
     Update,
     column_value,
+    text_index_of,
+    text_terms,
 )
 from .postgres_schema import LISTINGS_VERSION, MIGRATIONS, SCHEMA_VERSION
 
@@ -402,6 +412,43 @@ class PostgresStore(Store):
             return 0
         rows = await self._fetch(sql, params)
         return int(rows[0][0])
+
+    async def search_text(
+        self,
+        kind: type[R],
+        query: str,
+        *,
+        where: Mapping[str, Condition] | None = None,
+        limit: int = 10,
+    ) -> list[tuple[R, float]]:
+        """Rank with ``ts_rank`` over the kind's ``search`` column (a GIN-indexed tsvector).
+
+        The column weighs ``text_fields`` A, B, C, D from the heaviest down,
+        with the ``'simple'`` configuration; the ranks of A to D follow the
+        fields' weights. The query is built from `text_terms` and passed as
+        a parameter to ``to_tsquery``.
+        """
+        _, fields = text_index_of(kind)
+        terms = text_terms(query)
+        if not terms or limit < 1:
+            return []
+        try:
+            clauses, params = _SQL.conditions(kind, where, alias="r")
+        except NoMatch:
+            return []
+        ranked = sorted((w for _, w in fields), reverse=True)[:4]
+        ranked += [ranked[-1]] * (4 - len(ranked))  # weights of labels A, B, C, D
+        weights = "{" + ",".join(f"{w / ranked[0]:.4f}" for w in reversed(ranked)) + "}"
+        sql = (
+            f"SELECT r.data, ts_rank(%s::float4[], r.search, q, 32) AS rank "
+            f"FROM {kind.table} r, to_tsquery('simple', %s) q WHERE r.search @@ q"
+        )
+        for clause in clauses:
+            sql += f" AND {clause}"
+        sql += " ORDER BY rank DESC, r.id LIMIT %s"
+        rows = await self._fetch(sql, [weights, tsquery(terms), *params, limit])
+        ranks = [max(float(row[1]), 1e-9) for row in rows]  # rank / (rank + 1): in (0, 1)
+        return list(zip(parse_rows(kind, rows), ranks, strict=True))
 
     async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
         rows = await self._fetch(

@@ -51,7 +51,15 @@ from ..errors import (
 )
 from ..events import Event, parse_event
 from ..models._base import Record, utcnow
-from ._sql import Dialect, NoMatch, listed_kinds, listing_rows, parse_rows, record_values
+from ._sql import (
+    Dialect,
+    NoMatch,
+    fts5_query,
+    listed_kinds,
+    listing_rows,
+    parse_rows,
+    record_values,
+)
 from .base import (
     Condition,
     Delete,
@@ -64,6 +72,8 @@ from .base import (
     Store,
     Update,
     column_value,
+    text_index_of,
+    text_terms,
 )
 from .sqlite_schema import LISTINGS_VERSION, MIGRATIONS, SCHEMA_VERSION
 
@@ -112,6 +122,12 @@ _SQL = Dialect("?", nulls_last_clause=False)
 
 def _positioned(position: int, data: str) -> Event:
     return parse_event(data).model_copy(update={"position": position})
+
+
+def _unit(raw: float) -> float:
+    """Map a positive relevance onto (0, 1), keeping the order."""
+    raw = max(raw, 1e-9)
+    return raw / (raw + 1.0)
 
 
 class SQLiteStore(Store):
@@ -351,6 +367,39 @@ class SQLiteStore(Store):
             return 0
         rows = await self._read(sql, params)
         return int(rows[0][0])
+
+    async def search_text(
+        self,
+        kind: type[R],
+        query: str,
+        *,
+        where: Mapping[str, Condition] | None = None,
+        limit: int = 10,
+    ) -> list[tuple[R, float]]:
+        """Rank with FTS5's BM25 over the kind's index (``text_fields`` weights per column).
+
+        The index is an FTS5 table named ``kind.text_index`` whose rowid is
+        the record row's and whose columns are ``text_fields`` in order.
+        """
+        index, fields = text_index_of(kind)
+        terms = text_terms(query)
+        if not terms or limit < 1:
+            return []
+        try:
+            clauses, params = _SQL.conditions(kind, where, alias="r")
+        except NoMatch:
+            return []
+        weights = ", ".join(str(weight) for _, weight in fields)
+        sql = (
+            f"SELECT r.data, bm25({index}, {weights}) AS rank FROM {index} "
+            f"JOIN {kind.table} r ON r.rowid = {index}.rowid WHERE {index} MATCH ?"
+        )
+        for clause in clauses:
+            sql += f" AND {clause}"
+        sql += " ORDER BY rank, r.id LIMIT ?"
+        rows = await self._read(sql, [fts5_query(terms), *params, limit], bounded=False)
+        records = parse_rows(kind, rows)
+        return [(record, _unit(-row[1])) for record, row in zip(records, rows, strict=True)]
 
     async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
         rows = await self._read(

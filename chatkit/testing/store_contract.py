@@ -35,6 +35,7 @@ from ..events import ContactCreated, MessageCreated
 from ..models import (
     Agent,
     AgentStatus,
+    Article,
     Author,
     Contact,
     Conversation,
@@ -645,3 +646,92 @@ class StoreContract:
             assert await again.last_position() == 1
         finally:
             await again.close()
+
+    # -- full-text search ------------------------------------------------------
+
+    async def _articles(self, store: Store, *specs: dict[str, Any]) -> list[Article]:
+        articles = [Article(id=new_id("kb"), **{"published": True, **spec}) for spec in specs]
+        await store.commit([Insert(a) for a in articles])
+        return articles
+
+    async def test_search_text_ranks_a_title_hit_above_a_body_hit(self, store: Store) -> None:
+        body_hit, title_hit, _ = await self._articles(
+            store,
+            {"title": "Payments", "body": "Your refund reaches the card in five days."},
+            {"title": "Refund policy", "body": "Money back within thirty days."},
+            {"title": "Passwords", "body": "Reset it from the sign-in page."},
+        )
+        hits = await store.search_text(Article, "refund")
+        assert [a.id for a, _ in hits] == [title_hit.id, body_hit.id]
+        assert 0 < hits[1][1] < hits[0][1] < 1
+        assert len(await store.search_text(Article, "refund", limit=1)) == 1
+
+    async def test_search_text_filters_with_where(self, store: Store) -> None:
+        en, _, draft = await self._articles(
+            store,
+            {"title": "Delivery times", "language": "en"},
+            {"title": "Delivery times", "language": "de"},
+            {"title": "Delivery times", "language": "en", "published": False},
+        )
+        hits = await store.search_text(Article, "delivery", where={"language": "en"})
+        assert {a.id for a, _ in hits} == {en.id, draft.id}
+        published = await store.search_text(
+            Article, "delivery", where={"language": In(["en", "fr"]), "published": True}
+        )
+        assert [a.id for a, _ in published] == [en.id]
+        assert await store.search_text(Article, "delivery", where={"language": In([])}) == []
+
+    async def test_search_text_follows_updates_and_deletes(self, store: Store) -> None:
+        (article,) = await self._articles(store, {"title": "Invoices", "tags": ["billing"]})
+        assert [a for a, _ in await store.search_text(Article, "billing")] == [article]
+        renamed = article.model_copy(
+            update={"version": 2, "title": "Receipts", "tags": ["tax"], "body": "PDF copies."}
+        )
+        await store.commit([Update(renamed)])
+        assert await store.search_text(Article, "invoices") == []
+        assert await store.search_text(Article, "billing") == []
+        assert [a for a, _ in await store.search_text(Article, "receipts pdf")] == [renamed]
+        assert [a for a, _ in await store.search_text(Article, "tax")] == [renamed]
+        await store.commit([Delete(Article, article.id)])
+        assert await store.search_text(Article, "receipts") == []
+
+    async def test_search_text_takes_hostile_text_as_words(self, store: Store) -> None:
+        (article,) = await self._articles(store, {"title": "Order status", "body": "Near you."})
+        for query in [
+            '"',
+            "*",
+            "OR",
+            "NEAR(",
+            "'; DROP TABLE kb_articles; --",
+            "🚀🔥",
+            "",
+            "   ",
+            'order" OR "x',
+            "title:order",
+            "order*",
+            "-order",
+            "(order",
+            "order & | !",
+            "\\",
+        ]:
+            hits = await store.search_text(Article, query)
+            assert all(a.id == article.id for a, _ in hits), query
+        assert [a.id for a, _ in await store.search_text(Article, "NEAR(")] == [article.id]
+        assert [a.id for a, _ in await store.search_text(Article, '"order" OR')] == [article.id]
+
+    async def test_search_text_matches_suffixed_and_folded_words(self, store: Store) -> None:
+        korean, turkish = await self._articles(
+            store,
+            {"title": "배송 안내", "body": "배송 조회 방법", "language": "ko"},
+            {"title": "Sipariş takibi", "body": "Kargonuzu izleyin.", "language": "tr"},
+        )
+        assert [a.id for a, _ in await store.search_text(Article, "배송이 늦어요")] == [korean.id]
+        assert [a.id for a, _ in await store.search_text(Article, "방법은")] == [korean.id]
+        for query in ["siparişim nerede", "SİPARİŞ", "siparis", "takibini"]:
+            assert [a.id for a, _ in await store.search_text(Article, query)] == [turkish.id], query
+
+    async def test_search_text_needs_a_text_index(self, store: Store) -> None:
+        with pytest.raises(TypeError, match="full-text"):
+            await store.search_text(Contact, "ada")
+        with pytest.raises(ValueError, match="queryable"):
+            await store.search_text(Article, "ada", where={"title": "x"})
