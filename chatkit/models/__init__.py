@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._base import Page, Record, UTCDateTime, new_id, utcnow
+from .abuse import Block, BlockKind, Incident, IncidentCategory
 from .agents import Agent, AgentStatus, Presence
 from .attachments import Attachment, AttachmentInfo, AttachmentKind
 from .canned import CannedReply
@@ -12,6 +13,15 @@ from .conversations import TRANSITIONS, Channel, Conversation, ConversationStatu
 from .kb import Article
 from .messages import Author, AuthorRole, Message, MessageKind
 from .retention import MINIMUM_RETENTION_DAYS, HoldTarget, LegalHold, RetentionPolicy
+from .surveys import (
+    ReviewItem,
+    ReviewNote,
+    Survey,
+    SurveyForm,
+    SurveyQuestion,
+    SurveySettings,
+    SurveyStatus,
+)
 from .teams import Team
 from .tickets import (
     OPEN_TICKET_STATUSES,
@@ -22,6 +32,17 @@ from .tickets import (
 )
 
 __all__ = [
+    "Block",
+    "BlockKind",
+    "Incident",
+    "IncidentCategory",
+    "ReviewItem",
+    "ReviewNote",
+    "Survey",
+    "SurveyForm",
+    "SurveyQuestion",
+    "SurveySettings",
+    "SurveyStatus",
     "MINIMUM_RETENTION_DAYS",
     "HoldTarget",
     "LegalHold",
