@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._base import Page, Record, UTCDateTime, new_id, utcnow
 from .abuse import Block, BlockKind, Incident, IncidentCategory
+from .abuse import Block, BlockKind, Incident, IncidentCategory
 from .agents import Agent, AgentStatus, Presence
 from .attachments import Attachment, AttachmentInfo, AttachmentKind
 from .canned import CannedReply
@@ -13,6 +14,15 @@ from .conversations import TRANSITIONS, Channel, Conversation, ConversationStatu
 from .kb import Article
 from .messages import Author, AuthorRole, Message, MessageKind
 from .retention import MINIMUM_RETENTION_DAYS, HoldTarget, LegalHold, RetentionPolicy
+from .surveys import (
+    ReviewItem,
+    ReviewNote,
+    Survey,
+    SurveyForm,
+    SurveyQuestion,
+    SurveySettings,
+    SurveyStatus,
+)
 from .surveys import (
     ReviewItem,
     ReviewNote,
@@ -32,6 +42,17 @@ from .tickets import (
 )
 
 __all__ = [
+    "Block",
+    "BlockKind",
+    "Incident",
+    "IncidentCategory",
+    "ReviewItem",
+    "ReviewNote",
+    "Survey",
+    "SurveyForm",
+    "SurveyQuestion",
+    "SurveySettings",
+    "SurveyStatus",
     "Block",
     "BlockKind",
     "Incident",
