@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from ._base import Page, Record, UTCDateTime, new_id, utcnow
-from .abuse import Block, BlockKind, Incident, IncidentCategory
-from .abuse import Block, BlockKind, Incident, IncidentCategory
 from .agents import Agent, AgentStatus, Presence
 from .attachments import Attachment, AttachmentInfo, AttachmentKind
 from .canned import CannedReply
@@ -13,25 +11,8 @@ from .context import ConversationContext
 from .conversations import TRANSITIONS, Channel, Conversation, ConversationStatus, Priority
 from .kb import Article
 from .messages import Author, AuthorRole, Message, MessageKind
+from .notifications import NotificationRecord, NotificationStatus
 from .retention import MINIMUM_RETENTION_DAYS, HoldTarget, LegalHold, RetentionPolicy
-from .surveys import (
-    ReviewItem,
-    ReviewNote,
-    Survey,
-    SurveyForm,
-    SurveyQuestion,
-    SurveySettings,
-    SurveyStatus,
-)
-from .surveys import (
-    ReviewItem,
-    ReviewNote,
-    Survey,
-    SurveyForm,
-    SurveyQuestion,
-    SurveySettings,
-    SurveyStatus,
-)
 from .teams import Team
 from .tickets import (
     OPEN_TICKET_STATUSES,
@@ -42,28 +23,6 @@ from .tickets import (
 )
 
 __all__ = [
-    "Block",
-    "BlockKind",
-    "Incident",
-    "IncidentCategory",
-    "ReviewItem",
-    "ReviewNote",
-    "Survey",
-    "SurveyForm",
-    "SurveyQuestion",
-    "SurveySettings",
-    "SurveyStatus",
-    "Block",
-    "BlockKind",
-    "Incident",
-    "IncidentCategory",
-    "ReviewItem",
-    "ReviewNote",
-    "Survey",
-    "SurveyForm",
-    "SurveyQuestion",
-    "SurveySettings",
-    "SurveyStatus",
     "MINIMUM_RETENTION_DAYS",
     "HoldTarget",
     "LegalHold",
@@ -90,6 +49,8 @@ __all__ = [
     "IdentityRecord",
     "Message",
     "MessageKind",
+    "NotificationRecord",
+    "NotificationStatus",
     "Page",
     "Presence",
     "Priority",
