@@ -29,6 +29,7 @@ ChatKitError
 ├── TransportError                the transport (e.g. Redis) cannot be reached
 ├── RemoteServiceError            a remote service (e.g. an LLM endpoint) failed
 ├── AgentAtCapacityError          the agent holds max_concurrent_chats already
+├── ContactBlockedError           a blocked sender's message was refused (and counted)
 └── AlreadyClaimedError           another agent owns the conversation
 ```
 """
@@ -46,6 +47,7 @@ __all__ = [
     "ChatKitError",
     "ConfigurationError",
     "ConflictError",
+    "ContactBlockedError",
     "ConversationClosedError",
     "DuplicateIdentityError",
     "DuplicateKeyError",
@@ -357,6 +359,27 @@ class AgentAtCapacityError(ChatKitError):
         super().__init__(f"agent {agent_id} already has {limit} active conversations")
         self.agent_id = agent_id
         self.limit = limit
+
+
+class ContactBlockedError(ChatKitError):
+    """The sender is blocked: the message was refused, stored nowhere, and counted.
+
+    Not an `InvalidInputError`: the input is fine, the sender is not
+    welcome, and the refusal is recorded (the block's ``refused`` count and a
+    ``message.refused`` event).
+
+    Attributes:
+        block_id: The block that matched.
+        kind: What it matched: ``contact``, ``identity``, ``ip`` or ``email_domain``.
+        contact_id: The sender's contact, when one is known.
+    """
+
+    def __init__(self, *, block_id: str, kind: str, contact_id: str | None = None) -> None:
+        who = f"contact {contact_id}" if contact_id else "the sender"
+        super().__init__(f"{who} is blocked ({kind} block {block_id}); the message was refused")
+        self.block_id = block_id
+        self.kind = kind
+        self.contact_id = contact_id
 
 
 class AlreadyClaimedError(ChatKitError):

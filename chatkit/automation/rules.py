@@ -35,8 +35,8 @@ Triggers (`Trigger`) and the domain events they come from (`trigger_of`):
 - ``conversation.idle``: no event; a periodic sweep evaluates it with
   `Facts.idle_minutes`, and a rule fires once that reaches its
   ``idle_minutes``;
-- ``rating.received``: for satisfaction ratings (no event yet; evaluate it
-  from your survey code).
+- ``rating.received``: a ``survey.answered`` event (a customer answered a
+  satisfaction survey; see `Surveys`).
 
 How it is used: an automation worker consumes the event outbox; for each
 event it asks `trigger_of`, builds the `Facts` (from the event, the
@@ -86,6 +86,7 @@ from ..events import (
     ConversationStatusChanged,
     Event,
     MessageCreated,
+    SurveyAnswered,
 )
 from ..models import AuthorRole, ConversationStatus, MessageKind
 from ._loading import read_json, read_yaml
@@ -400,4 +401,6 @@ def trigger_of(event: Event) -> Trigger | None:
         return "conversation.queued"
     if isinstance(event, ConversationEscalated):
         return "conversation.escalated"
+    if isinstance(event, SurveyAnswered):
+        return "rating.received"
     return None

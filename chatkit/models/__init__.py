@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ._base import Page, Record, UTCDateTime, new_id, utcnow
+from .abuse import Block, BlockKind, Incident, IncidentCategory
+from .abuse import Block, BlockKind, Incident, IncidentCategory
 from .agents import Agent, AgentStatus, Presence
 from .attachments import Attachment, AttachmentInfo, AttachmentKind
 from .canned import CannedReply
@@ -13,6 +15,24 @@ from .kb import Article
 from .messages import Author, AuthorRole, Message, MessageKind
 from .notifications import NotificationRecord, NotificationStatus
 from .retention import MINIMUM_RETENTION_DAYS, HoldTarget, LegalHold, RetentionPolicy
+from .surveys import (
+    ReviewItem,
+    ReviewNote,
+    Survey,
+    SurveyForm,
+    SurveyQuestion,
+    SurveySettings,
+    SurveyStatus,
+)
+from .surveys import (
+    ReviewItem,
+    ReviewNote,
+    Survey,
+    SurveyForm,
+    SurveyQuestion,
+    SurveySettings,
+    SurveyStatus,
+)
 from .teams import Team
 from .tickets import (
     OPEN_TICKET_STATUSES,
@@ -23,6 +43,28 @@ from .tickets import (
 )
 
 __all__ = [
+    "Block",
+    "BlockKind",
+    "Incident",
+    "IncidentCategory",
+    "ReviewItem",
+    "ReviewNote",
+    "Survey",
+    "SurveyForm",
+    "SurveyQuestion",
+    "SurveySettings",
+    "SurveyStatus",
+    "Block",
+    "BlockKind",
+    "Incident",
+    "IncidentCategory",
+    "ReviewItem",
+    "ReviewNote",
+    "Survey",
+    "SurveyForm",
+    "SurveyQuestion",
+    "SurveySettings",
+    "SurveyStatus",
     "MINIMUM_RETENTION_DAYS",
     "HoldTarget",
     "LegalHold",
