@@ -29,6 +29,7 @@ from .models.agents import Agent, AgentStatus
 from .models.canned import CannedReply
 from .models.contacts import Contact, Identity
 from .models.conversations import Conversation, ConversationStatus, Priority
+from .models.kb import Article
 from .models.messages import Message
 from .models.surveys import ReviewNote, Survey
 from .models.surveys import ReviewNote, Survey
@@ -43,6 +44,9 @@ __all__ = [
     "CannedReplyDeleted",
     "CannedReplyUpdated",
     "CannedReplyUsed",
+    "ArticleCreated",
+    "ArticleDeleted",
+    "ArticleUpdated",
     "AutomationActionTaken",
     "AbuseIncidentRecorded",
     "ContactBlocked",
@@ -229,6 +233,29 @@ class CannedReplyUsed(BaseEvent):
     usage_count: int
     """The count after this use."""
     message_id: str | None = None
+
+
+class ArticleCreated(BaseEvent):
+    """A knowledge-base article was written (published or as a draft)."""
+
+    type: Literal["kb.article_created"] = "kb.article_created"
+    article: Article
+
+
+class ArticleUpdated(BaseEvent):
+    """A knowledge-base article changed: its text, labels or language, or was (un)published."""
+
+    type: Literal["kb.article_updated"] = "kb.article_updated"
+    article: Article
+    changed: list[str]
+
+
+class ArticleDeleted(BaseEvent):
+    """A knowledge-base article was deleted."""
+
+    type: Literal["kb.article_deleted"] = "kb.article_deleted"
+    article_id: str
+    language: str
 
 
 class ConversationQueued(BaseEvent):
@@ -639,6 +666,9 @@ Event: TypeAlias = Annotated[
     | CannedReplyUpdated
     | CannedReplyDeleted
     | CannedReplyUsed
+    | ArticleCreated
+    | ArticleUpdated
+    | ArticleDeleted
     | ConversationQueued
     | ConversationEscalated
     | ConversationMoodChanged

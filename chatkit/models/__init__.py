@@ -11,7 +11,7 @@ from .canned import CannedReply
 from .contacts import Contact, Identity, IdentityKind, IdentityRecord, normalize_identity
 from .context import ConversationContext
 from .conversations import TRANSITIONS, Channel, Conversation, ConversationStatus, Priority
-from .kb import Article
+from .kb import Article, ArticleHit
 from .messages import Author, AuthorRole, Message, MessageKind
 from .notifications import NotificationRecord, NotificationStatus
 from .retention import MINIMUM_RETENTION_DAYS, HoldTarget, LegalHold, RetentionPolicy
@@ -75,6 +75,7 @@ __all__ = [
     "Agent",
     "AgentStatus",
     "Article",
+    "ArticleHit",
     "Attachment",
     "AttachmentInfo",
     "AttachmentKind",

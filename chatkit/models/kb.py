@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._base import Record, SafeText
 
-__all__ = ["Article"]
+__all__ = ["Article", "ArticleHit"]
 
 MAX_BODY = 50_000
 """The longest article body, in characters."""
@@ -88,3 +88,22 @@ class Article(Record):
     @classmethod
     def _intents(cls, value: list[str]) -> list[str]:
         return _labels(value, "intents")
+
+
+class ArticleHit(BaseModel):
+    """One result of a knowledge-base search.
+
+    Attributes:
+        article: The article found.
+        score: Its relevance, above 0 and below 1; it orders the hits of one
+            search (each store computes it its own way).
+        snippet: A short piece of the body around the first word that
+            matched (the start of the body when only the title or tags did),
+            plain text, at most about 200 characters.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    article: Article
+    score: float
+    snippet: str
