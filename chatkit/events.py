@@ -22,6 +22,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from .bots.state import BotSummary, ShownArticle
 from .models._base import UTCDateTime, new_id, utcnow
 from .models.abuse import Block, Incident
 from .models.abuse import Block, Incident
@@ -48,6 +49,11 @@ __all__ = [
     "ArticleDeleted",
     "ArticleUpdated",
     "AutomationActionTaken",
+    "BotAnswered",
+    "BotFieldCollected",
+    "BotFinished",
+    "BotHandoff",
+    "BotStarted",
     "AbuseIncidentRecorded",
     "ContactBlocked",
     "ContactUnblocked",
@@ -309,6 +315,56 @@ class AutomationActionTaken(BaseEvent):
     """The event the rule fired on."""
     target: str | None = None
     """For ``notify``: who is to be told (``supervisors``, an agent's e-mail...)."""
+
+
+class BotStarted(BaseEvent):
+    """A bot flow started in a conversation (see `chatkit.services.Bots`)."""
+
+    type: Literal["bot.started"] = "bot.started"
+    flow: str
+    run: str
+    step: str | None
+
+
+class BotFieldCollected(BaseEvent):
+    """A bot stored the customer's answer to one of its questions."""
+
+    type: Literal["bot.field_collected"] = "bot.field_collected"
+    flow: str
+    step: str
+    field: str
+    value: str
+
+
+class BotAnswered(BaseEvent):
+    """A bot sent the customer a knowledge-base article."""
+
+    type: Literal["bot.answered"] = "bot.answered"
+    flow: str
+    step: str
+    article: ShownArticle
+    query: str
+
+
+class BotHandoff(BaseEvent):
+    """A bot handed the conversation over to a person, with what they need to know."""
+
+    type: Literal["bot.handoff"] = "bot.handoff"
+    flow: str
+    reason: str
+    summary: BotSummary
+
+
+class BotFinished(BaseEvent):
+    """A bot flow ended without a handover.
+
+    ``outcome`` is ``completed`` (the flow ran to its end), ``taken_over``
+    (an agent took the conversation) or ``stopped`` (`Bots.stop`).
+    """
+
+    type: Literal["bot.finished"] = "bot.finished"
+    flow: str
+    outcome: Literal["completed", "taken_over", "stopped"]
 
 
 class ConversationCreated(BaseEvent):
@@ -673,6 +729,11 @@ Event: TypeAlias = Annotated[
     | ConversationEscalated
     | ConversationMoodChanged
     | AutomationActionTaken
+    | BotStarted
+    | BotFieldCollected
+    | BotAnswered
+    | BotHandoff
+    | BotFinished
     | ConversationCreated
     | ConversationStatusChanged
     | ConversationAssigned

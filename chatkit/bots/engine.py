@@ -201,6 +201,14 @@ class _Runner:
             self.update(negative=negative, handled_seq=max(self.state.handled_seq, inbound.seq))
             if self.state.request is None:
                 self.update(request=inbound.text)
+            analysis = inbound.analysis
+            if (
+                self.state.intent is None
+                and analysis is not None
+                and analysis.intent is not None
+                and analysis.intent != self.handover_settings.intent
+            ):
+                self.update(intent=analysis.intent, intent_confidence=analysis.confidence)
             reason = self.handover_settings.reason(inbound.text, inbound.analysis, negative)
             if reason is not None:
                 self.hand_over(reason)

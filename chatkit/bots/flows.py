@@ -263,14 +263,19 @@ class AskStep(_Base):
 
     @model_validator(mode="after")
     def _fits(self) -> AskStep:
+        problem: tuple[str, str] | None = None
         if self.validate_as == "choice" and not self.choices:
-            raise ValueError("validate: choice needs choices")
-        if self.choices and self.validate_as != "choice":
-            raise ValueError("choices apply only to validate: choice")
-        if self.pattern is not None and self.validate_as not in ("text", "order_number"):
-            raise ValueError("pattern applies only to validate: text or order_number")
-        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
-            raise ValueError("minimum is above maximum")
+            problem = "choices", "validate: choice needs choices"
+        elif self.choices and self.validate_as != "choice":
+            problem = "choices", "apply only to validate: choice"
+        elif self.pattern is not None and self.validate_as not in ("text", "order_number"):
+            problem = "pattern", "applies only to validate: text or order_number"
+        elif self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            problem = "minimum", "is above maximum"
+        if problem is not None:  # raised as is: it names the step
+            raise InvalidInputError(
+                f"step {self.id!r} {problem[0]}: {problem[1]}", field=problem[0]
+            )
         return self
 
 

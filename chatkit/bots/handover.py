@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..automation._language import normalize_language
+from ..automation._validation import typed_error
 from ..models.messages import MessageAnalysis
 from .flows import Flow
 
@@ -199,6 +209,16 @@ class BotSettings(BaseModel):
         if isinstance(self.flow, str) and self.flow not in names:
             raise ValueError(f"flow {self.flow!r} is not one of flows ({', '.join(names)})")
         return self
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _typed_errors(
+        cls, value: Any, handler: ModelWrapValidatorHandler[BotSettings]
+    ) -> BotSettings:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            raise typed_error(exc, "bot settings") from exc
 
     def find(self, name: str) -> Flow | None:
         """The flow called ``name``, or ``None``."""

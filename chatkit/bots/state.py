@@ -145,6 +145,9 @@ class BotState(BaseModel):
         attempts: Answers to the current ``ask`` step that did not validate.
         language: The language the bot speaks with the customer.
         request: What the customer wants, in their words (the first message).
+        intent: What the customer wants, as understood: the first intent
+            detected in their messages (asking for a person aside).
+        intent_confidence: Confidence in ``intent``.
         fields: The answers collected so far.
         articles: The knowledge-base articles shown so far.
         negative: How many customer messages in a row were negative.
@@ -167,6 +170,8 @@ class BotState(BaseModel):
     attempts: int = Field(default=0, ge=0)
     language: str | None = None
     request: SafeText | None = None
+    intent: str | None = None
+    intent_confidence: float | None = None
     fields: dict[str, SafeText] = Field(default_factory=dict)
     articles: list[ShownArticle] = Field(default_factory=list)
     negative: int = Field(default=0, ge=0)

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from ..bots.state import BotState
 from ._base import Record, SafeText, UTCDateTime
 
 __all__ = [
@@ -105,6 +106,8 @@ class Conversation(Record):
         auto_replies: The automatic replies already sent in it, by trigger
             (``"greeting"``, ``"queued"``...), so none is sent twice.
         auto_replied_at: When the last automatic reply went out.
+        bot: The bot flow running (or that ran) in it, with its handoff
+            summary (see `chatkit.services.Bots`).
     """
 
     table: ClassVar[str] = "conversations"
@@ -143,6 +146,7 @@ class Conversation(Record):
     mood_history: list[float] = Field(default_factory=list)
     auto_replies: list[str] = Field(default_factory=list)
     auto_replied_at: UTCDateTime | None = None
+    bot: BotState | None = None
 
     @property
     def waiting(self) -> bool:

@@ -435,7 +435,13 @@ class Messages(Service):
             idempotency_key=idempotency_key,
             metadata=metadata,
         )
-        ack = await AutoReplies(self._core).first_message(message) if new else None
+        from .bots import Bots  # imported here: bots route, and routing imports this module
+
+        replies = await Bots(self._core).receive(message, new_conversation=new)
+        if replies is not None:  # a bot flow took the message
+            ack = replies[0] if replies else None
+        else:
+            ack = await AutoReplies(self._core).first_message(message) if new else None
         return Inbound(
             contact=await Contacts(self._core).get(contact.id),
             conversation=await conversations.get(conversation.id),

@@ -1,0 +1,456 @@
+"""Bot flows end to end through the public API: ask, check, answer, hand over."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from chatkit import AsyncChatKit, ChatKitSettings, InvalidInputError, TemplateError
+from chatkit.bots import BotSettings, Flow, HandoverSettings
+from chatkit.events import BotAnswered, BotFieldCollected, BotFinished, BotHandoff, BotStarted
+from chatkit.models import AuthorRole, Message, MessageKind, Priority
+from chatkit.services.bots import Bots
+from chatkit.understanding import label_for
+
+pytestmark = pytest.mark.anyio
+
+DATA = Path(__file__).parent / "data" / "bots"
+LATE = "Where is my order? It is two weeks late!"
+
+
+@dataclass(frozen=True)
+class _Article:
+    id: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class _Hit:
+    article: _Article
+    score: float
+
+
+class _Knowledge:
+    """A stand-in knowledge base: scores articles by shared words."""
+
+    def __init__(self, *articles: _Article) -> None:
+        self.articles = articles
+        self.queries: list[str] = []
+
+    async def search(
+        self, query: str, *, language: str | None = None, limit: int = 5
+    ) -> list[_Hit]:
+        self.queries.append(query)
+        words = set(query.lower().replace("?", " ").replace("!", " ").split())
+        hits = []
+        for article in self.articles:
+            shared = words & set(f"{article.title} {article.body}".lower().split())
+            if shared:
+                hits.append(_Hit(article, min(1.0, len(shared) / 4)))
+        return sorted(hits, key=lambda h: -h.score)[:limit]
+
+
+LATE_ARTICLE = _Article(
+    "kb_late",
+    "My order is late",
+    "Most late orders arrive within two days of the estimate. Track yours on the order page.",
+)
+
+
+def _flow() -> Flow:
+    return Flow.load(DATA / "late_order.yaml")
+
+
+async def _bots(kit: AsyncChatKit, **handover: object) -> Bots:
+    await kit.teams.create("orders", categories=["delivery"])
+    settings = BotSettings(
+        flows=(_flow(),), flow="late-order", handover=HandoverSettings(**handover)
+    )
+    return Bots(kit._core, settings=settings, knowledge=_Knowledge(LATE_ARTICLE))
+
+
+async def _history(kit: AsyncChatKit, conversation_id: str) -> list[Message]:
+    return (await kit.messages.list(conversation_id, limit=200)).items
+
+
+def _bot_texts(history: list[Message]) -> list[str]:
+    return [
+        m.text for m in history if m.author.role is AuthorRole.BOT and m.kind is MessageKind.TEXT
+    ]
+
+
+async def _events(kit: AsyncChatKit, conversation_id: str) -> list[object]:
+    page = await kit.events.list(limit=1000)
+    return [e for e in page.items if e.conversation_id == conversation_id]
+
+
+async def test_late_order_flow_collects_answers_and_hands_over(kit: AsyncChatKit) -> None:
+    bots = await _bots(kit)
+    first = await kit.messages.receive(channel="web", sender="v-1", text=LATE, name="Ada Lovelace")
+    conv = first.conversation
+    assert first.acknowledgement is not None
+    assert "order number" in first.acknowledgement.text
+    state = await bots.state(conv.id)
+    assert state is not None
+    assert (state.step, state.waiting, state.request) == ("ask_order", "answer", LATE)
+
+    wrong = await kit.messages.receive(channel="web", sender="v-1", text="no idea")
+    assert wrong.acknowledgement is not None
+    assert wrong.acknowledgement.text.startswith("I could not find an order number")
+    assert (await bots.state(conv.id)).attempts == 1  # type: ignore[union-attr]
+
+    right = await kit.messages.receive(channel="web", sender="v-1", text="it's 245-12784")
+    assert right.acknowledgement is not None
+    assert right.acknowledgement.text.startswith("My order is late")
+    state = await bots.state(conv.id)
+    assert state is not None
+    assert state.fields == {"order_number": "245-12784"}
+    assert (state.step, state.waiting) == ("answer", "feedback")
+    assert [a.id for a in state.articles] == ["kb_late"]
+
+    await kit.messages.receive(channel="web", sender="v-1", text="agent")
+    state = await bots.state(conv.id)
+    assert state is not None
+    assert state.status == "handed_over"
+    summary = state.summary
+    assert summary is not None
+    assert summary.reason == "the customer asked for a person ('agent')"
+    assert summary.request == LATE
+    assert summary.intent == "order_status"
+    assert summary.mood is not None
+    assert summary.mood < 0
+    assert summary.mood_label == label_for(summary.mood)
+    assert summary.fields == {"order_number": "245-12784"}
+    assert [(a.id, a.helped) for a in summary.articles] == [("kb_late", None)]
+
+    conversation = await kit.conversations.get(conv.id)
+    assert conversation.team == "orders"
+    assert conversation.topic == "delivery"
+    assert conversation.waiting
+    assert conversation.bot == state
+    queue = await kit.routing.queue(team="orders")
+    assert [c.id for c in queue.items] == [conv.id]
+
+    history = await _history(kit, conv.id)
+    [note] = [m for m in history if m.metadata.get("bot_summary")]
+    assert note.kind is MessageKind.SYSTEM
+    for part in (
+        "Customer wants: " + LATE,
+        "Intent: order_status",
+        f"Mood: {summary.mood_label} ({summary.mood:+.2f})",
+        "order_number = 245-12784",
+        "'My order is late' (kb_late",
+        "asked for a person ('agent')",
+        "team orders",
+    ):
+        assert part in note.text
+    texts = _bot_texts(history)
+    assert texts[-1].startswith("I'm connecting you with a person")
+    # Later messages go to the person, not the bot.
+    later = await kit.messages.receive(channel="web", sender="v-1", text="hello?")
+    assert later.acknowledgement is None
+    assert _bot_texts(await _history(kit, conv.id)) == texts
+
+    events = await _events(kit, conv.id)
+    kinds = [type(e) for e in events if type(e).__name__.startswith("Bot")]
+    assert kinds == [BotStarted, BotFieldCollected, BotAnswered, BotHandoff]
+    [handoff] = [e for e in events if isinstance(e, BotHandoff)]
+    assert handoff.summary == summary
+
+
+@pytest.mark.parametrize(
+    ("opening", "word"),
+    [
+        ("Where is my order?", "I want to talk to an agent"),
+        ("주문한 물건이 아직 안 왔어요", "상담원 연결해 주세요"),
+        ("Siparişim hâlâ gelmedi", "temsilciye bağlar mısınız"),
+    ],
+)
+async def test_asking_for_a_person_hands_over_at_once(
+    kit: AsyncChatKit, opening: str, word: str
+) -> None:
+    bots = await _bots(kit)
+    first = await kit.messages.receive(channel="web", sender="v-2", text=opening)
+    assert (await bots.state(first.conversation.id)).waiting == "answer"  # type: ignore[union-attr]
+    await kit.messages.receive(channel="web", sender="v-2", text=word)
+    state = await bots.state(first.conversation.id)
+    assert state is not None
+    assert state.status == "handed_over"
+    assert state.summary is not None
+    assert state.summary.step == "ask_order"
+    assert state.summary.request == opening
+    conversation = await kit.conversations.get(first.conversation.id)
+    assert (conversation.team, conversation.waiting) == ("orders", True)
+    language = {"I": "en", "상": "ko", "t": "tr"}[word[0]]
+    assert state.summary.language == language
+
+
+async def test_a_person_asked_for_in_the_first_message_gets_one_before_any_question(
+    kit: AsyncChatKit,
+) -> None:
+    bots = await _bots(kit)
+    first = await kit.messages.receive(channel="web", sender="v-3", text="human please")
+    texts = _bot_texts(await _history(kit, first.conversation.id))
+    assert len(texts) == 1
+    assert texts[0].startswith("I'm connecting you")
+    assert (await bots.state(first.conversation.id)).status == "handed_over"  # type: ignore[union-attr]
+
+
+async def test_an_order_number_in_the_first_message_is_not_asked_for_and_help_finishes(
+    kit: AsyncChatKit,
+) -> None:
+    bots = await _bots(kit)
+    first = await kit.messages.receive(
+        channel="web", sender="v-4", text="My order 245-12784 is late, where is it?", name="Ada"
+    )
+    conv_id = first.conversation.id
+    texts = _bot_texts(await _history(kit, conv_id))
+    assert texts[0].startswith("My order is late")
+    assert texts[1] == "Did that answer your question?"
+    await kit.messages.receive(channel="web", sender="v-4", text="yes, thanks!")
+    state = await bots.state(conv_id)
+    assert state is not None
+    assert (state.status, state.step) == ("finished", None)
+    assert state.articles[0].helped is True
+    assert _bot_texts(await _history(kit, conv_id))[-1] == (
+        "Glad I could help, Ada! Order 245-12784 is on its way."
+    )
+    events = await _events(kit, conv_id)
+    assert [e.outcome for e in events if isinstance(e, BotFinished)] == ["completed"]
+    assert (await kit.conversations.get(conv_id)).queued_at is None
+
+
+async def test_an_article_that_did_not_help_hands_over_with_its_verdict(kit: AsyncChatKit) -> None:
+    bots = await _bots(kit)
+    first = await kit.messages.receive(channel="web", sender="v-5", text="Order 245-12784 is late")
+    await kit.messages.receive(channel="web", sender="v-5", text="no, it did not help")
+    state = await bots.state(first.conversation.id)
+    assert state is not None
+    assert state.summary is not None
+    assert state.summary.reason == "the flow reached step 'to_person'"
+    assert [a.helped for a in state.summary.articles] == [False]
+    conversation = await kit.conversations.get(first.conversation.id)
+    assert conversation.priority is Priority.HIGH
+    assert conversation.team == "orders"
+
+
+async def test_wrong_answers_until_the_limit_hand_over(kit: AsyncChatKit) -> None:
+    bots = await _bots(kit)
+    first = await kit.messages.receive(channel="web", sender="v-6", text=LATE)
+    for text in ("no idea", "dunno", "what?"):
+        await kit.messages.receive(channel="web", sender="v-6", text=text)
+    state = await bots.state(first.conversation.id)
+    assert state is not None
+    assert state.summary is not None
+    assert state.summary.reason == "no valid order_number after 3 tries"
+    retries = [
+        t for t in _bot_texts(await _history(kit, first.conversation.id)) if "could not" in t
+    ]
+    assert len(retries) == 2
+
+
+async def test_no_double_sends_when_a_message_is_handled_again(kit: AsyncChatKit) -> None:
+    bots = await _bots(kit)
+    first = await kit.messages.receive(
+        channel="web", sender="v-7", text=LATE, idempotency_key="wa-1"
+    )
+    again = await kit.messages.receive(
+        channel="web", sender="v-7", text=LATE, idempotency_key="wa-1"
+    )
+    assert again.message.id == first.message.id
+    assert again.acknowledgement is not None
+    assert first.acknowledgement is not None
+    assert again.acknowledgement.id == first.acknowledgement.id
+    answer = await kit.messages.receive(
+        channel="web", sender="v-7", text="it's 245-12784", idempotency_key="wa-2"
+    )
+    before = await _history(kit, first.conversation.id)
+    assert (
+        await bots.handle(answer.message)
+        == [m for m in before if m.author.role is AuthorRole.BOT][-2:]
+    )
+    await bots.handle(first.message)  # an older message: nothing to do
+    await kit.messages.receive(
+        channel="web", sender="v-7", text="it's 245-12784", idempotency_key="wa-2"
+    )
+    assert await _history(kit, first.conversation.id) == before
+    events = await _events(kit, first.conversation.id)
+    assert sum(isinstance(e, BotFieldCollected) for e in events) == 1
+
+
+async def test_an_agent_taking_the_conversation_stops_the_bot(kit: AsyncChatKit) -> None:
+    bots = await _bots(kit)
+    mia = await kit.agents.create(name="Mia")
+    first = await kit.messages.receive(channel="web", sender="v-8", text=LATE)
+    await kit.conversations.assign(first.conversation.id, mia.id)
+    reply = await kit.messages.receive(channel="web", sender="v-8", text="245-12784")
+    assert reply.acknowledgement is None
+    state = await bots.state(first.conversation.id)
+    assert state is not None
+    assert state.status == "stopped"
+    events = await _events(kit, first.conversation.id)
+    assert [e.outcome for e in events if isinstance(e, BotFinished)] == ["taken_over"]
+
+
+async def test_start_handoff_and_stop_from_application_code(kit: AsyncChatKit) -> None:
+    await kit.teams.create("orders")
+    bots = Bots(kit._core, settings=BotSettings(), knowledge=_Knowledge())
+    first = await kit.messages.receive(channel="web", sender="v-9", text=LATE)
+    assert first.acknowledgement is None or first.acknowledgement.author.role is not AuthorRole.BOT
+    assert await bots.state(first.conversation.id) is None
+    state = await bots.start(first.conversation.id, _flow())
+    assert (state.step, state.request) == ("ask_order", LATE)
+    assert await bots.start(first.conversation.id, "late-order") == state
+    other = await kit.messages.receive(channel="web", sender="v-99", text="hello")
+    with pytest.raises(InvalidInputError, match="no bot is running"):
+        await bots.handoff(other.conversation.id, "x")
+    summary = await bots.handoff(first.conversation.id, "the customer called instead")
+    assert summary.reason == "the customer called instead"
+    assert (await kit.conversations.get(first.conversation.id)).team == "orders"
+    with pytest.raises(InvalidInputError):
+        await bots.handoff(first.conversation.id, "again")
+    assert (await bots.stop(first.conversation.id)).status == "handed_over"  # type: ignore[union-attr]
+
+
+async def test_state_survives_a_new_kit_on_the_same_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bots.db'}"
+    settings = BotSettings(flows=(_flow(),), flow="late-order")
+    async with AsyncChatKit(url) as kit:
+        await kit.teams.create("orders")
+        Bots(kit._core, settings=settings, knowledge=_Knowledge(LATE_ARTICLE))
+        first = await kit.messages.receive(channel="web", sender="v-10", text=LATE)
+        await kit.messages.receive(channel="web", sender="v-10", text="no idea")
+    async with AsyncChatKit(url, settings=ChatKitSettings()) as kit:
+        bots = Bots(kit._core, settings=settings, knowledge=_Knowledge(LATE_ARTICLE))
+        state = await bots.state(first.conversation.id)
+        assert state is not None
+        assert (state.step, state.attempts) == ("ask_order", 1)
+        await kit.messages.receive(channel="web", sender="v-10", text="245-12784")
+        state = await bots.state(first.conversation.id)
+        assert state is not None
+        assert state.fields == {"order_number": "245-12784"}
+        assert state.waiting == "feedback"
+
+
+async def test_a_process_without_the_flow_hands_over_rather_than_fall_silent(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'bots.db'}"
+    async with AsyncChatKit(url) as kit:
+        Bots(kit._core, settings=BotSettings(flows=(_flow(),), flow="late-order"))
+        first = await kit.messages.receive(channel="web", sender="v-11", text=LATE)
+    async with AsyncChatKit(url) as kit:
+        Bots(kit._core, settings=BotSettings())
+        await kit.messages.receive(channel="web", sender="v-11", text="245-12784")
+        state = (await kit.conversations.get(first.conversation.id)).bot
+        assert state is not None
+        assert state.status == "handed_over"
+        assert state.summary is not None
+        assert "not configured" in state.summary.reason
+
+
+# -- flows are checked when they are loaded ------------------------------------
+
+
+def test_the_example_flow_loads_from_yaml_and_json() -> None:
+    flow = _flow()
+    assert flow.first == "ask_order"
+    assert Flow.from_json(json.dumps(flow.model_dump(mode="json", by_alias=True))) == flow
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("unknown_next.json", "flow 'broken': step 'ask_email' next: no step 'answr'"),
+        (
+            "bad_validator.yaml",
+            "flow 'broken' step 'ask_order' validate: must be one of text, email, phone, "
+            "order_number, choice, number",
+        ),
+        ("loop.yaml", "flow 'loop': steps hello -> route -> hello loop without asking"),
+    ],
+)
+def test_malformed_flow_files_name_the_file_flow_step_and_field(path: str, message: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        Flow.load(DATA / path)
+    assert str(caught.value).startswith(f"{path}: {message}")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"steps": [{"id": "a", "type": "say", "text": "hi"}]}, "flow name: is required"),
+        ({"name": "f", "steps": []}, "flow 'f' steps:"),
+        (
+            {"name": "f", "start": "nope", "steps": [{"id": "a", "type": "say", "text": "hi"}]},
+            "flow 'f': start: no step 'nope'",
+        ),
+        (
+            {"name": "f", "steps": [{"id": "a", "type": "sing"}]},
+            "flow 'f' step 'a' type: unknown type 'sing'",
+        ),
+        (
+            {"name": "f", "steps": [{"type": "say", "text": "hi"}]},
+            "flow 'f' step #1 id: is required",
+        ),
+        (
+            {"name": "f", "steps": [{"id": "a", "type": "say", "text": "x", "colour": "red"}]},
+            "flow 'f' step 'a' colour: is not a known field",
+        ),
+        (
+            {
+                "name": "f",
+                "steps": [
+                    {"id": "a", "type": "ask", "field": "c", "question": "?", "validate": "choice"}
+                ],
+            },
+            "flow 'f' step 'a' choices: validate: choice needs choices",
+        ),
+        (
+            {
+                "name": "f",
+                "steps": [
+                    {"id": "a", "type": "say", "text": "x"},
+                    {"id": "b", "type": "say", "text": "y"},
+                ],
+            },
+            "flow 'f': step 'b' is never reached from 'a'",
+        ),
+        (
+            {"name": "f", "steps": [{"id": "a", "type": "say", "text": "x", "next": "a"}]},
+            "flow 'f': steps a -> a loop",
+        ),
+        (
+            {"name": "f", "steps": [{"id": "a", "type": "handoff", "priority": "asap"}]},
+            "flow 'f' step 'a' priority: must be one of low, normal, high, urgent",
+        ),
+    ],
+)
+def test_malformed_flow_dicts_are_refused_with_clear_errors(
+    data: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        Flow.from_dict(data)
+    assert str(caught.value).startswith(message)
+
+
+def test_broken_templates_and_documents_are_refused() -> None:
+    with pytest.raises(TemplateError, match=r"flow 'f' step 'a' text\.en: template line 1"):
+        Flow.from_dict(
+            {
+                "name": "f",
+                "steps": [{"id": "a", "type": "say", "text": {"en": "Hi {{ secret.x }}"}}],
+            }
+        )
+    with pytest.raises(InvalidInputError, match="JSON is malformed at line 1"):
+        Flow.from_json('{"name": ')
+    with pytest.raises(InvalidInputError, match="YAML is malformed"):
+        Flow.from_yaml("name: [f")
+    with pytest.raises(InvalidInputError, match="a flow must be a mapping"):
+        Flow.from_yaml("- a\n- b\n")
+    with pytest.raises(InvalidInputError, match="flow 'nope' is not one of flows"):
+        BotSettings(flow="nope")
