@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
@@ -33,6 +34,7 @@ from ..models import (
 from ..models._base import new_id, utcnow
 from ..stores.base import Insert, Lt, Op, Update
 from ._core import bump, check_limit, checked, decode_cursor, encode_cursor
+from .abuse import Abuse
 from .autoreplies import AutoReplies
 from .contacts import (
     Contacts,
@@ -60,6 +62,9 @@ CHANNEL_IDENTITY: dict[Channel, IdentityKind] = {
     Channel.EMAIL: IdentityKind.EMAIL,
 }
 """Which identity a channel's sender address is (SMS and WhatsApp share phone numbers)."""
+
+_screened: ContextVar[str | None] = ContextVar("chatkit_screened_contact", default=None)
+"""The contact `Messages.receive` already checked for blocks (so `send` does not read again)."""
 
 
 class Inbound(BaseModel):
@@ -130,6 +135,7 @@ class Messages(Service):
             MessageTooLargeError: The text is over the limit.
             InvalidInputError: Empty text, bad unicode, wrong author for the kind,
                 or the key was used before for a different text.
+            ContactBlockedError: The customer author is blocked (see `Abuse`).
         """
         check_key(conversation_id, "conversation_id")
         if not isinstance(author, Author):
@@ -166,6 +172,10 @@ class Messages(Service):
             raise InvalidInputError("private notes are written by agents", field="author")
         if author.role is AuthorRole.AGENT:
             await self._load(Agent, author.id or "", "agent")
+        if author.role is AuthorRole.CUSTOMER and _screened.get() != author.id:
+            await Abuse(self._core).screen(
+                contact_id=author.id, channel=chosen.value if chosen else None
+            )
         extra = dict(metadata or {})
 
         async def attempt() -> Message:
@@ -375,6 +385,8 @@ class Messages(Service):
         name: str | None = None,
         idempotency_key: str | None = None,
         metadata: Mapping[str, JsonValue] | None = None,
+        ip: str | None = None,
+        email: str | None = None,
     ) -> Inbound:
         """Take in a customer's message from a channel.
 
@@ -392,6 +404,12 @@ class Messages(Service):
             name: The sender's name, used when a contact is created.
             idempotency_key: The channel's message id, so redelivery is harmless.
             metadata: Free JSON for the application.
+            ip: The sender's IP address, as the web widget saw it (checked against IP blocks).
+            email: An e-mail address the widget collected (checked against e-mail domain blocks).
+
+        Raises:
+            ContactBlockedError: The sender is blocked (by contact, identity, IP
+                or e-mail domain); no contact, conversation or message was written.
         """
         try:
             via = Channel(channel)
@@ -424,17 +442,29 @@ class Messages(Service):
             idempotency_key=idempotency_key,
             metadata=dict(metadata or {}),
         )
-        contact = await Contacts(self._core).identify(identity, name=name)
+        known = await Contacts(self._core).find(identity)
+        await Abuse(self._core).screen(
+            contact_id=known.id if known else None,
+            identity=identity,
+            ip=ip,
+            email=email,
+            channel=via.value,
+        )
+        contact = known or await Contacts(self._core).identify(identity, name=name)
         conversations = Conversations(self._core)
         conversation, new = await self._core.retry(lambda: self._current(contact.id, via))
-        message = await self.send(
-            conversation.id,
-            text,
-            author=Author.customer(contact.id),
-            channel=via,
-            idempotency_key=idempotency_key,
-            metadata=metadata,
-        )
+        screened = _screened.set(contact.id)
+        try:
+            message = await self.send(
+                conversation.id,
+                text,
+                author=Author.customer(contact.id),
+                channel=via,
+                idempotency_key=idempotency_key,
+                metadata=metadata,
+            )
+        finally:
+            _screened.reset(screened)
         from .bots import Bots  # imported here: bots route, and routing imports this module
 
         replies = await Bots(self._core).receive(message, new_conversation=new)
