@@ -19,6 +19,7 @@ from .automation.rules import RuleSet
 from .errors import InvalidInputError
 from .escalation import EscalationRule
 from .models.retention import RetentionPolicy
+from .notifications.settings import NotificationSettings
 from .sla import SLAPolicies
 from .understanding.intents import IntentDefinition
 
@@ -189,6 +190,8 @@ class ChatKitSettings(BaseModel):
             (off by default; `acknowledgement` turns the greeting on).
         automation_rules: Declarative rules `Automation` runs on events
             (see `chatkit.automation.RuleSet`).
+        notifications: E-mail (and your notifiers) to customers and agents
+            when their tickets change (see `Notifications`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -209,3 +212,4 @@ class ChatKitSettings(BaseModel):
     understanding: UnderstandingSettings = Field(default_factory=UnderstandingSettings)
     auto_replies: AutoReplySettings = Field(default_factory=AutoReplySettings)
     automation_rules: RuleSet = Field(default_factory=RuleSet)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)

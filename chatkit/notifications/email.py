@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import anyio.to_thread
 
 from ..errors import ConfigurationError
-from ..services.transcripts import SMTPSettings
+from ..mail import SMTPSettings
 from .base import (
     Notification,
     NotificationError,

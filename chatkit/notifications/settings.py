@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from ..services.transcripts import SMTPSettings
+from ..mail import SMTPSettings
 from .base import NotificationKind
 from .templates import NotificationTemplate
 
