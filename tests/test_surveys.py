@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from chatkit import AsyncChatKit, InvalidInputError, InvalidTransitionError
+from chatkit import AsyncChatKit, ChatKitSettings, InvalidInputError, InvalidTransitionError
+from chatkit.automation import RuleSet
 from chatkit.automation.rules import trigger_of
 from chatkit.events import Event, SurveyAnswered, SurveyExpired, SurveyFollowUp, SurveySent
 from chatkit.models import (
@@ -282,3 +284,22 @@ async def test_an_unfinished_follow_up_is_resumed_once(kit: AsyncChatKit) -> Non
     assert [s.follow_up_ticket_id for s in resumed] == [answered.follow_up_ticket_id]
     assert len((await kit.tickets.list(conversation_id=survey.conversation_id)).items) == 1
     assert await surveys.resume_follow_ups() == []
+
+
+async def test_an_answer_fires_rating_received_rules(tmp_path: Path) -> None:
+    rules = RuleSet.from_list(
+        [
+            {
+                "name": "rated",
+                "on": "rating.received",
+                "then": [{"type": "tag", "add": ["rated"]}],
+            }
+        ]
+    )
+    settings = ChatKitSettings(automation_rules=rules, event_poll_interval=0.05)
+    async with AsyncChatKit(f"sqlite:///{tmp_path / 'rules.db'}", settings=settings) as kit:
+        surveys = Surveys(kit._core)
+        survey = await surveys.send((await resolved(kit)).id)
+        await surveys.answer(survey.id, GOOD)
+        await kit.automation.drain()
+        assert "rated" in (await kit.conversations.get(survey.conversation_id)).tags
