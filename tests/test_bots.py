@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from chatkit.bots import BotSettings, Flow, HandoverSettings
 from chatkit.events import BotAnswered, BotFieldCollected, BotFinished, BotHandoff, BotStarted
 from chatkit.models import AuthorRole, Message, MessageKind, Priority
 from chatkit.services.bots import Bots
+from chatkit.services.kb import KnowledgeBase
 from chatkit.understanding import label_for
 
 pytestmark = pytest.mark.anyio
@@ -21,44 +21,31 @@ DATA = Path(__file__).parent / "data" / "bots"
 LATE = "Where is my order? It is two weeks late!"
 
 
-@dataclass(frozen=True)
-class _Article:
-    id: str
-    title: str
-    body: str
-
-
-@dataclass(frozen=True)
-class _Hit:
-    article: _Article
-    score: float
-
-
-class _Knowledge:
-    """A stand-in knowledge base: scores articles by shared words."""
-
-    def __init__(self, *articles: _Article) -> None:
-        self.articles = articles
-        self.queries: list[str] = []
-
-    async def search(
-        self, query: str, *, language: str | None = None, limit: int = 5
-    ) -> list[_Hit]:
-        self.queries.append(query)
-        words = set(query.lower().replace("?", " ").replace("!", " ").split())
-        hits = []
-        for article in self.articles:
-            shared = words & set(f"{article.title} {article.body}".lower().split())
-            if shared:
-                hits.append(_Hit(article, min(1.0, len(shared) / 4)))
-        return sorted(hits, key=lambda h: -h.score)[:limit]
-
-
-LATE_ARTICLE = _Article(
-    "kb_late",
+LATE_ARTICLE = (
     "My order is late",
-    "Most late orders arrive within two days of the estimate. Track yours on the order page.",
+    "Most late orders arrive within two days of the estimated delivery date. "
+    "Track yours on the order page.",
 )
+
+
+OTHER_ARTICLES = (
+    ("Returns and refunds", "Send the item back within 30 days for a full refund."),
+    ("Changing your password", "Open settings, choose security and pick a new password."),
+    ("Payment methods", "We take cards, bank transfers and gift vouchers."),
+    ("Opening hours", "Support answers chats from 9:00 to 18:00 on weekdays."),
+    ("Gift wrapping", "Add gift wrapping at checkout for a small fee."),
+    ("Invoices", "Download invoices from your account page."),
+)
+"""A knowledge base of a few articles: relevance scores need more than two (BM25)."""
+
+
+async def _articles(kit: AsyncChatKit) -> str:
+    """The knowledge base of the tests: the late-order article and one beside the point."""
+    kb = KnowledgeBase(kit._core)
+    late = await kb.create(*LATE_ARTICLE, published=True, tags=["delivery"])
+    for title, body in OTHER_ARTICLES:
+        await kb.create(title, body, published=True)
+    return late.id
 
 
 def _flow() -> Flow:
@@ -70,7 +57,9 @@ async def _bots(kit: AsyncChatKit, **handover: object) -> Bots:
     settings = BotSettings(
         flows=(_flow(),), flow="late-order", handover=HandoverSettings(**handover)
     )
-    return Bots(kit._core, settings=settings, knowledge=_Knowledge(LATE_ARTICLE))
+    bots = Bots(kit._core, settings=settings)
+    bots.article_id = await _articles(kit)  # type: ignore[attr-defined]
+    return bots
 
 
 async def _history(kit: AsyncChatKit, conversation_id: str) -> list[Message]:
@@ -110,7 +99,7 @@ async def test_late_order_flow_collects_answers_and_hands_over(kit: AsyncChatKit
     assert state is not None
     assert state.fields == {"order_number": "245-12784"}
     assert (state.step, state.waiting) == ("answer", "feedback")
-    assert [a.id for a in state.articles] == ["kb_late"]
+    assert [a.id for a in state.articles] == [bots.article_id]  # type: ignore[attr-defined]
 
     await kit.messages.receive(channel="web", sender="v-1", text="agent")
     state = await bots.state(conv.id)
@@ -125,7 +114,7 @@ async def test_late_order_flow_collects_answers_and_hands_over(kit: AsyncChatKit
     assert summary.mood < 0
     assert summary.mood_label == label_for(summary.mood)
     assert summary.fields == {"order_number": "245-12784"}
-    assert [(a.id, a.helped) for a in summary.articles] == [("kb_late", None)]
+    assert [(a.title, a.helped) for a in summary.articles] == [("My order is late", None)]
 
     conversation = await kit.conversations.get(conv.id)
     assert conversation.team == "orders"
@@ -143,7 +132,7 @@ async def test_late_order_flow_collects_answers_and_hands_over(kit: AsyncChatKit
         "Intent: order_status",
         f"Mood: {summary.mood_label} ({summary.mood:+.2f})",
         "order_number = 245-12784",
-        "'My order is late' (kb_late",
+        f"'My order is late' ({bots.article_id}",  # type: ignore[attr-defined]
         "asked for a person ('agent')",
         "team orders",
     ):
@@ -298,7 +287,7 @@ async def test_an_agent_taking_the_conversation_stops_the_bot(kit: AsyncChatKit)
 
 async def test_start_handoff_and_stop_from_application_code(kit: AsyncChatKit) -> None:
     await kit.teams.create("orders")
-    bots = Bots(kit._core, settings=BotSettings(), knowledge=_Knowledge())
+    bots = Bots(kit._core, settings=BotSettings())
     first = await kit.messages.receive(channel="web", sender="v-9", text=LATE)
     assert first.acknowledgement is None or first.acknowledgement.author.role is not AuthorRole.BOT
     assert await bots.state(first.conversation.id) is None
@@ -321,11 +310,12 @@ async def test_state_survives_a_new_kit_on_the_same_file(tmp_path: Path) -> None
     settings = BotSettings(flows=(_flow(),), flow="late-order")
     async with AsyncChatKit(url) as kit:
         await kit.teams.create("orders")
-        Bots(kit._core, settings=settings, knowledge=_Knowledge(LATE_ARTICLE))
+        Bots(kit._core, settings=settings)
+        await _articles(kit)
         first = await kit.messages.receive(channel="web", sender="v-10", text=LATE)
         await kit.messages.receive(channel="web", sender="v-10", text="no idea")
     async with AsyncChatKit(url, settings=ChatKitSettings()) as kit:
-        bots = Bots(kit._core, settings=settings, knowledge=_Knowledge(LATE_ARTICLE))
+        bots = Bots(kit._core, settings=settings)
         state = await bots.state(first.conversation.id)
         assert state is not None
         assert (state.step, state.attempts) == ("ask_order", 1)

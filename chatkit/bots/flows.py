@@ -19,7 +19,7 @@ A `Flow` is data, written in Python, JSON or YAML::
         next: answer
       - id: answer
         type: answer
-        threshold: 0.5
+        threshold: 0.2
         helped: thanks
         next: to_person
       - {id: thanks, type: say, text: "Glad I could help!"}
@@ -284,7 +284,9 @@ class AnswerStep(_Base):
 
     Attributes:
         search: What to search for (default: the customer's request).
-        threshold: The least score (0-1) of an article worth sending.
+        threshold: The least score (0-1) of an article worth sending. Scores come
+            from the store (BM25 on SQLite, ts_rank on PostgreSQL) and differ in
+            scale: tune it on your store.
         reply: How an article is sent (default: its title and body).
         confirm: The "did that help?" question.
         helped: The step after "yes" (none: finished).
@@ -294,7 +296,7 @@ class AnswerStep(_Base):
 
     type: Literal["answer"] = "answer"
     search: Template | None = None
-    threshold: float = Field(default=0.5, ge=0, le=1)
+    threshold: float = Field(default=0.2, ge=0, le=1)
     reply: Texts | None = None
     confirm: Texts | None = None
     helped: Id | None = None
