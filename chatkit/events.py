@@ -25,14 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from .bots.state import BotSummary, ShownArticle
 from .models._base import UTCDateTime, new_id, utcnow
 from .models.abuse import Block, Incident
-from .models.abuse import Block, Incident
 from .models.agents import Agent, AgentStatus
 from .models.canned import CannedReply
 from .models.contacts import Contact, Identity
 from .models.conversations import Conversation, ConversationStatus, Priority
 from .models.kb import Article
 from .models.messages import Message
-from .models.surveys import ReviewNote, Survey
 from .models.surveys import ReviewNote, Survey
 from .models.teams import Team
 from .models.tickets import SLATarget, Ticket, TicketNote, TicketStatus
@@ -54,15 +52,6 @@ __all__ = [
     "BotFinished",
     "BotHandoff",
     "BotStarted",
-    "AbuseIncidentRecorded",
-    "ContactBlocked",
-    "ContactUnblocked",
-    "MessageRefused",
-    "ReviewNoteAdded",
-    "SurveyAnswered",
-    "SurveyExpired",
-    "SurveyFollowUp",
-    "SurveySent",
     "AbuseIncidentRecorded",
     "ContactBlocked",
     "ContactUnblocked",
@@ -445,84 +434,6 @@ class MessageCreated(BaseEvent):
     type: Literal["message.created"] = "message.created"
     message: Message
 
-class MessageRefused(BaseEvent):
-    """A blocked sender's message was refused (its text is stored nowhere).
-
-    ``contact_id`` is set when the sender is a known contact.
-    """
-
-    type: Literal["message.refused"] = "message.refused"
-    block_id: str
-    kind: str
-    """What the block matched: ``contact``, ``identity``, ``ip`` or ``email_domain``."""
-    value: str
-    channel: str | None
-    refused: int
-    """The block's count of refused messages, this one included."""
-
-
-class ContactBlocked(BaseEvent):
-    """A block was made: matching messages are refused from now on."""
-
-    type: Literal["contact.blocked"] = "contact.blocked"
-    block: Block
-
-
-class ContactUnblocked(BaseEvent):
-    """A block was lifted."""
-
-    type: Literal["contact.unblocked"] = "contact.unblocked"
-    block: Block
-    """The block as it was when lifted (with its count of refused messages)."""
-
-
-class AbuseIncidentRecorded(BaseEvent):
-    """An agent or a rule recorded an abuse incident."""
-
-    type: Literal["abuse.incident_recorded"] = "abuse.incident_recorded"
-    incident: Incident
-
-
-class SurveySent(BaseEvent):
-    """A satisfaction survey was posted into a resolved conversation."""
-
-    type: Literal["survey.sent"] = "survey.sent"
-    survey: Survey
-
-
-class SurveyAnswered(BaseEvent):
-    """The customer answered a survey; automation rules see it as ``rating.received``."""
-
-    type: Literal["survey.answered"] = "survey.answered"
-    survey: Survey
-    score: float
-    """0 (worst) to 1 (best)."""
-    low_rating: bool
-    """Whether it is at or below `SurveySettings.low_score` (a follow-up is opened)."""
-
-
-class SurveyFollowUp(BaseEvent):
-    """A low rating got its follow-up: a ticket for a supervisor, with the transcript."""
-
-    type: Literal["survey.follow_up"] = "survey.follow_up"
-    survey_id: str
-    ticket_id: str
-    score: float
-
-
-class SurveyExpired(BaseEvent):
-    """A survey was not answered in time and takes no answer any more."""
-
-    type: Literal["survey.expired"] = "survey.expired"
-    survey_id: str
-
-
-class ReviewNoteAdded(BaseEvent):
-    """A reviewer wrote a note on a conversation."""
-
-    type: Literal["review.note_added"] = "review.note_added"
-    note: ReviewNote
-
 
 class MessageRefused(BaseEvent):
     """A blocked sender's message was refused (its text is stored nowhere).
@@ -601,7 +512,6 @@ class ReviewNoteAdded(BaseEvent):
 
     type: Literal["review.note_added"] = "review.note_added"
     note: ReviewNote
-
 
 
 class TicketCreated(BaseEvent):
@@ -743,15 +653,6 @@ Event: TypeAlias = Annotated[
     | ConversationPurged
     | ConversationImported
     | MessageCreated
-    | MessageRefused
-    | ContactBlocked
-    | ContactUnblocked
-    | AbuseIncidentRecorded
-    | SurveySent
-    | SurveyAnswered
-    | SurveyFollowUp
-    | SurveyExpired
-    | ReviewNoteAdded
     | MessageRefused
     | ContactBlocked
     | ContactUnblocked

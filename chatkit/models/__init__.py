@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ._base import Page, Record, UTCDateTime, new_id, utcnow
 from .abuse import Block, BlockKind, Incident, IncidentCategory
-from .abuse import Block, BlockKind, Incident, IncidentCategory
 from .agents import Agent, AgentStatus, Presence
 from .attachments import Attachment, AttachmentInfo, AttachmentKind
 from .canned import CannedReply
@@ -24,15 +23,6 @@ from .surveys import (
     SurveySettings,
     SurveyStatus,
 )
-from .surveys import (
-    ReviewItem,
-    ReviewNote,
-    Survey,
-    SurveyForm,
-    SurveyQuestion,
-    SurveySettings,
-    SurveyStatus,
-)
 from .teams import Team
 from .tickets import (
     OPEN_TICKET_STATUSES,
@@ -43,17 +33,6 @@ from .tickets import (
 )
 
 __all__ = [
-    "Block",
-    "BlockKind",
-    "Incident",
-    "IncidentCategory",
-    "ReviewItem",
-    "ReviewNote",
-    "Survey",
-    "SurveyForm",
-    "SurveyQuestion",
-    "SurveySettings",
-    "SurveyStatus",
     "Block",
     "BlockKind",
     "Incident",
