@@ -114,7 +114,7 @@ async def test_late_order_flow_collects_answers_and_hands_over(kit: AsyncChatKit
     assert summary.mood < 0
     assert summary.mood_label == label_for(summary.mood)
     assert summary.fields == {"order_number": "245-12784"}
-    assert [(a.title, a.helped) for a in summary.articles] == [("My order is late", None)]
+    assert [(a.title, a.helped) for a in summary.articles] == [("My order is late", False)]
 
     conversation = await kit.conversations.get(conv.id)
     assert conversation.team == "orders"

@@ -211,6 +211,8 @@ class _Runner:
                 self.update(intent=analysis.intent, intent_confidence=analysis.confidence)
             reason = self.handover_settings.reason(inbound.text, inbound.analysis, negative)
             if reason is not None:
+                if self.state.waiting == "feedback":
+                    self._feedback()  # "no, I want a person": the article did not help
                 self.hand_over(reason)
                 return
         nxt: str | None = self.state.step
