@@ -325,3 +325,19 @@ async def test_bad_input_is_refused_and_changes_nothing(kit: AsyncChatKit) -> No
     assert [e.type for e in await _events(kit) if e.type.startswith("kb.")] == [
         "kb.article_created"
     ]
+
+
+async def test_scores_mean_the_same_on_every_store(kit: AsyncChatKit) -> None:
+    """The same articles and query give the same scores on memory, SQLite and PostgreSQL."""
+    kb = _kb(kit)
+    late = await kb.create(
+        title="Where is my order?",
+        body="Orders ship in two days. Track your parcel with the tracking number.",
+        tags=["orders", "delivery"],
+    )
+    await kb.create(title="Reset your password", body="Use the sign-in page.", tags=["account"])
+    for article in (await kb.list(published=False)).items:
+        await kb.publish(article.id)
+    hits = await kb.search("my order is late, where is my parcel?", language="en")
+    assert [h.article.id for h in hits][:1] == [late.id]
+    assert hits[0].score == pytest.approx(0.8463, abs=0.001)  # the same figure on each store

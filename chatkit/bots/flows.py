@@ -284,9 +284,8 @@ class AnswerStep(_Base):
 
     Attributes:
         search: What to search for (default: the customer's request).
-        threshold: The least score (0-1) of an article worth sending. Scores come
-            from the store (BM25 on SQLite, ts_rank on PostgreSQL) and differ in
-            scale: tune it on your store.
+        threshold: The least score (0-1) of an article worth sending
+            (`KnowledgeBase.search` scores alike on every store).
         reply: How an article is sent (default: its title and body).
         confirm: The "did that help?" question.
         helped: The step after "yes" (none: finished).

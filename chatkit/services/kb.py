@@ -16,7 +16,17 @@ from ..models import Conversation, Message, Page
 from ..models._base import new_id
 from ..models.kb import Article, ArticleHit
 from ..models.messages import AuthorRole, MessageKind
-from ..stores.base import Condition, Delete, In, Insert, Update, fold_text, text_terms
+from ..stores.base import (
+    Condition,
+    Delete,
+    In,
+    Insert,
+    Update,
+    fold_text,
+    text_index_of,
+    text_relevance,
+    text_terms,
+)
 from ._core import UNSET, Unset, bump, changed, check_limit, checked
 from .contacts import Service, check_key
 
@@ -334,10 +344,21 @@ class KnowledgeBase(Service):
         if not text:
             return []
         store = await self._core.ready()
-        found = await store.search_text(Article, text, where=where, limit=limit)
+        # The store's index finds and orders candidates; the score is
+        # recomputed the same way on every store, so thresholds (a bot's
+        # "answer when sure") mean the same on SQLite, PostgreSQL and memory.
+        found = await store.search_text(Article, text, where=where, limit=min(100, limit * 4))
+        _, fields = text_index_of(Article)
+        terms = text_terms(text)
+        rescored = [
+            (article, text_relevance(fields, article, terms), rank)
+            for rank, (article, _) in enumerate(found)
+        ]
+        rescored.sort(key=lambda hit: (-round(hit[1], 6), hit[2]))
         return [
             ArticleHit(article=article, score=score, snippet=snippet(article.body, text))
-            for article, score in found
+            for article, score, _ in rescored[:limit]
+            if score > 0
         ]
 
     async def suggest_for(

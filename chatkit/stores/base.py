@@ -50,6 +50,7 @@ __all__ = [
     "column_value",
     "fold_text",
     "text_index_of",
+    "text_relevance",
     "text_terms",
 ]
 
@@ -271,10 +272,14 @@ def text_terms(query: str) -> list[SearchTerm]:
     return list(terms.values())
 
 
-def _text_score(
+def text_relevance(
     fields: Sequence[tuple[str, float]], record: Record, terms: Sequence[SearchTerm]
 ) -> float:
-    """Token-overlap relevance of ``record`` for ``terms`` (0 when nothing matches)."""
+    """Token-overlap relevance of ``record`` for ``terms``, 0 to 1 (0 when nothing matches).
+
+    The same on every store, so a threshold on it means the same everywhere
+    (the stores' own ranks, BM25 or ``ts_rank``, only order one search).
+    """
     raw = 0.0
     for name, weight in fields:
         value = getattr(record, name, "")
@@ -429,7 +434,7 @@ class Store(ABC):
         terms = text_terms(query)
         if not terms or limit < 1:
             return []
-        scored = [(r, _text_score(fields, r, terms)) for r in await self.find(kind, where)]
+        scored = [(r, text_relevance(fields, r, terms)) for r in await self.find(kind, where)]
         hits = [(r, score) for r, score in scored if score > 0]
         hits.sort(key=lambda hit: (-hit[1], hit[0].id))
         return hits[:limit]
