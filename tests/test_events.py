@@ -245,7 +245,7 @@ async def test_failed_operations_emit_no_events(kit: AsyncChatKit) -> None:
         kit.messages.send(closed.id, "late", author=Author.bot()),
         kit.messages.send(conv.id, "other", author=Author.bot(), idempotency_key="k"),
         kit.messages.send(conv.id, "x" * 10_001, author=Author.bot()),
-        kit.messages.send(conv.id, "psst", author=Author.bot(), kind="note"),
+        kit.messages.send(conv.id, "psst", author=Author.system(), kind="note"),
         kit.agents.create(name="Mia 2", email="MIA@example.com"),
         kit.agents.update(mia.id, max_concurrent_chats=0),
         kit.tickets.reopen(ticket.id),

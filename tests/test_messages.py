@@ -230,12 +230,11 @@ async def test_agent_note_is_stored_as_a_note(kit: AsyncChatKit) -> None:
     assert stored.text == "Customer is a VIP"
 
 
-@pytest.mark.parametrize("who", ["customer", "bot", "system"])
-async def test_only_agents_write_notes(kit: AsyncChatKit, who: str) -> None:
+@pytest.mark.parametrize("who", ["customer", "system"])
+async def test_only_agents_and_bots_write_notes(kit: AsyncChatKit, who: str) -> None:
     conv = await _conversation(kit)
     author = {
         "customer": Author.customer(conv.contact_id),
-        "bot": Author.bot(),
         "system": Author.system(),
     }[who]
     before = await kit.store.last_position()
@@ -243,6 +242,15 @@ async def test_only_agents_write_notes(kit: AsyncChatKit, who: str) -> None:
         await kit.messages.send(conv.id, "psst", author=author, kind="note")
     assert await kit.store.last_position() == before
     assert await _history(kit, conv.id) == []
+
+
+async def test_a_bot_leaves_agents_a_note_the_customer_never_sees(kit: AsyncChatKit) -> None:
+    conv = await _conversation(kit)
+    note = await kit.messages.send(conv.id, "Wants a refund", author=Author.bot(), kind="note")
+    assert note.kind.value == "note"
+    assert [m.text for m in await _history(kit, conv.id)] == ["Wants a refund"]
+    transcript = await kit.transcripts.render(conv.id, format="text")
+    assert "Wants a refund" not in transcript
 
 
 async def test_note_by_an_unknown_agent_raises_not_found(kit: AsyncChatKit) -> None:

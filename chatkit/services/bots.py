@@ -485,7 +485,7 @@ class Bots(Service):
             conversation.id,
             summary.text(),
             author=Author.bot(self.settings.author),
-            kind=MessageKind.SYSTEM,
+            kind=MessageKind.NOTE,  # for agents: never in the customer's transcript
             idempotency_key=f"bot:{state.run}:summary",
             metadata={"bot_summary": summary.model_dump(mode="json")},
         )

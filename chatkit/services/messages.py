@@ -168,8 +168,10 @@ class Messages(Service):
             chosen = Channel(channel) if channel is not None else None
         except ValueError as exc:
             raise InvalidInputError(str(exc)) from exc
-        if kind is MessageKind.NOTE and author.role is not AuthorRole.AGENT:
-            raise InvalidInputError("private notes are written by agents", field="author")
+        if kind is MessageKind.NOTE and author.role not in (AuthorRole.AGENT, AuthorRole.BOT):
+            raise InvalidInputError(
+                "private notes are written by agents (or a bot, for agents)", field="author"
+            )
         if author.role is AuthorRole.AGENT:
             await self._load(Agent, author.id or "", "agent")
         if author.role is AuthorRole.CUSTOMER and _screened.get() != author.id:
