@@ -19,6 +19,7 @@ from __future__ import annotations
 from ._facade import AsyncChatKit, ChatKit, SyncDispatcher, SyncSubscription
 from .automation import Facts, Rule, RuleSet, Template
 from .automation.replies import AutoReplySettings
+from .bots import BotSettings, BotSummary, Flow, HandoverSettings
 from .errors import (
     AgentAtCapacityError,
     AlreadyClaimedError,
@@ -28,6 +29,7 @@ from .errors import (
     ChatKitError,
     ConfigurationError,
     ConflictError,
+    ContactBlockedError,
     ConversationClosedError,
     DuplicateIdentityError,
     DuplicateKeyError,
@@ -75,8 +77,12 @@ from .models import (
     TicketNote,
     TicketStatus,
 )
+from .models.abuse import Block, Incident, IncidentCategory
+from .models.kb import Article, ArticleHit
 from .models.messages import EntityValue, MessageAnalysis
+from .models.surveys import Survey, SurveyForm, SurveySettings
 from .models.tickets import SLAClock, SLATarget, TicketSLA
+from .notifications import Notification, NotificationSettings, Notifier
 from .services import (
     Dispatcher,
     Escalation,
@@ -100,6 +106,22 @@ from .transcripts import Transcript, TranscriptFormat
 __version__ = "0.1.0"
 
 __all__ = [
+    "SurveySettings",
+    "SurveyForm",
+    "Survey",
+    "Notifier",
+    "NotificationSettings",
+    "Notification",
+    "IncidentCategory",
+    "Incident",
+    "HandoverSettings",
+    "Flow",
+    "ContactBlockedError",
+    "BotSummary",
+    "BotSettings",
+    "Block",
+    "ArticleHit",
+    "Article",
     "UnderstandingSettings",
     "TemplateError",
     "Template",

@@ -25,21 +25,28 @@ from .automation.rules import RuleSet
 from .blobs import BlobStore, LocalBlobStore
 from .errors import ChatKitError, ConfigurationError
 from .events import Event
+from .notifications import Notifier
 from .services import (
+    Abuse,
     Agents,
     Attachments,
     Automation,
+    Bots,
     CannedReplies,
     Contacts,
     Conversations,
     Dispatcher,
     Events,
     Exports,
+    KnowledgeBase,
     Messages,
+    Notifications,
     Previews,
     Retention,
+    Reviews,
     Routing,
     Subscription,
+    Surveys,
     Teams,
     Tickets,
     Transcripts,
@@ -95,6 +102,13 @@ class AsyncChatKit:
         automation: Declarative rules run on events (`Automation`).
         canned: Canned replies (agent scripts): saved, suggested, rendered,
             sent, reviewed (`CannedReplies`).
+        kb: Knowledge-base articles and full-text search (`KnowledgeBase`).
+        bots: Bot flows on conversations, with human handoff (`Bots`).
+        surveys: Satisfaction surveys after resolution (`Surveys`).
+        reviews: Review queues of the best and worst chats (`Reviews`).
+        abuse: Incidents and blocks (`Abuse`).
+        notifications: Ticket notifications by e-mail and your notifiers
+            (`Notifications`).
 
     Example:
         ```python
@@ -139,6 +153,12 @@ class AsyncChatKit:
         self.understanding = Understanding(self._core)
         self.automation = Automation(self._core)
         self.canned = CannedReplies(self._core)
+        self.kb = KnowledgeBase(self._core)
+        self.bots = Bots(self._core)
+        self.surveys = Surveys(self._core)
+        self.reviews = Reviews(self._core)
+        self.abuse = Abuse(self._core)
+        self.notifications = Notifications(self._core)
         self.exports = Exports(self._core)
         self.previews = Previews(self._core)
 
@@ -577,6 +597,101 @@ class SyncCannedReplies(_SyncResource[CannedReplies]):
     send = _sync(CannedReplies.send)
 
 
+class SyncKnowledgeBase(_SyncResource[KnowledgeBase]):
+    """Blocking twin of `KnowledgeBase`."""
+
+    create = _sync(KnowledgeBase.create)
+    get = _sync(KnowledgeBase.get)
+    update = _sync(KnowledgeBase.update)
+    publish = _sync(KnowledgeBase.publish)
+    unpublish = _sync(KnowledgeBase.unpublish)
+    delete = _sync(KnowledgeBase.delete)
+    list = _sync(KnowledgeBase.list)
+    search = _sync(KnowledgeBase.search)
+    suggest_for = _sync(KnowledgeBase.suggest_for)
+
+
+class SyncBots(_SyncResource[Bots]):
+    """Blocking twin of `Bots`."""
+
+    start = _sync(Bots.start)
+    handle = _sync(Bots.handle)
+    receive = _sync(Bots.receive)
+    handoff = _sync(Bots.handoff)
+    stop = _sync(Bots.stop)
+    state = _sync(Bots.state)
+
+
+class SyncSurveys(_SyncResource[Surveys]):
+    """Blocking twin of `Surveys`."""
+
+    send = _sync(Surveys.send)
+    answer = _sync(Surveys.answer)
+    get = _sync(Surveys.get)
+    for_conversation = _sync(Surveys.for_conversation)
+    list = _sync(Surveys.list)
+    follow_up = _sync(Surveys.follow_up)
+    resume_follow_ups = _sync(Surveys.resume_follow_ups)
+    expire_due = _sync(Surveys.expire_due)
+
+
+class SyncReviews(_SyncResource[Reviews]):
+    """Blocking twin of `Reviews`."""
+
+    queue = _sync(Reviews.queue)
+    add_note = _sync(Reviews.add_note)
+    notes = _sync(Reviews.notes)
+
+
+class SyncAbuse(_SyncResource[Abuse]):
+    """Blocking twin of `Abuse`."""
+
+    record = _sync(Abuse.record)
+    incidents = _sync(Abuse.incidents)
+    block = _sync(Abuse.block)
+    unblock = _sync(Abuse.unblock)
+    is_blocked = _sync(Abuse.is_blocked)
+    blocks = _sync(Abuse.blocks)
+    get_block = _sync(Abuse.get_block)
+    screen = _sync(Abuse.screen)
+
+
+class SyncNotifications(_SyncResource[Notifications]):
+    """Blocking twin of `Notifications`."""
+
+    drain = _sync(Notifications.drain)
+    handle = _sync(Notifications.handle)
+    build = _sync(Notifications.build)
+    list_log = _sync(Notifications.list_log)
+    get_log = _sync(Notifications.get_log)
+
+    def register(self, notifier: Notifier) -> None:
+        self._target.register(notifier)
+
+    register.__doc__ = Notifications.register.__doc__
+
+    def dispatcher(
+        self,
+        *,
+        batch_size: int = 50,
+        lease_seconds: float = 60.0,
+        start: Literal["beginning", "end"] = "beginning",
+        retry_delay: float = 5.0,
+        max_retry_delay: float = 300.0,
+    ) -> SyncDispatcher:
+        """Blocking twin of `Notifications.dispatcher`."""
+        return SyncDispatcher(
+            self._target.dispatcher(
+                batch_size=batch_size,
+                lease_seconds=lease_seconds,
+                start=start,
+                retry_delay=retry_delay,
+                max_retry_delay=max_retry_delay,
+            ),
+            self._runner,
+        )
+
+
 class SyncTranscripts(_SyncResource[Transcripts]):
     """Blocking twin of `Transcripts`."""
 
@@ -665,6 +780,12 @@ class ChatKit:
         self.understanding = SyncUnderstanding(self.aio.understanding, self._runner)
         self.automation = SyncAutomation(self.aio.automation, self._runner)
         self.canned = SyncCannedReplies(self.aio.canned, self._runner)
+        self.kb = SyncKnowledgeBase(self.aio.kb, self._runner)
+        self.bots = SyncBots(self.aio.bots, self._runner)
+        self.surveys = SyncSurveys(self.aio.surveys, self._runner)
+        self.reviews = SyncReviews(self.aio.reviews, self._runner)
+        self.abuse = SyncAbuse(self.aio.abuse, self._runner)
+        self.notifications = SyncNotifications(self.aio.notifications, self._runner)
 
     def __repr__(self) -> str:
         return f"ChatKit(store={self.aio.store!r})"

@@ -28,6 +28,7 @@ ChatKitError
 │   └── SchemaVersionError        database made by a newer chatkit
 ├── TransportError                the transport (e.g. Redis) cannot be reached
 ├── RemoteServiceError            a remote service (e.g. an LLM endpoint) failed
+│   └── NotificationError         (chatkit.notifications) a notifier could not deliver
 ├── AgentAtCapacityError          the agent holds max_concurrent_chats already
 ├── ContactBlockedError           a blocked sender's message was refused (and counted)
 └── AlreadyClaimedError           another agent owns the conversation

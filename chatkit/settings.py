@@ -16,9 +16,11 @@ from pydantic import (
 
 from .automation.replies import AutoReplySettings
 from .automation.rules import RuleSet
+from .bots.handover import BotSettings
 from .errors import InvalidInputError
 from .escalation import EscalationRule
 from .models.retention import RetentionPolicy
+from .models.surveys import SurveySettings
 from .notifications.settings import NotificationSettings
 from .sla import SLAPolicies
 from .understanding.intents import IntentDefinition
@@ -192,6 +194,9 @@ class ChatKitSettings(BaseModel):
             (see `chatkit.automation.RuleSet`).
         notifications: E-mail (and your notifiers) to customers and agents
             when their tickets change (see `Notifications`).
+        bots: Bot flows and the words that hand over to a person (`Bots`).
+        surveys: The satisfaction survey form, its expiry and the low-score
+            follow-up (`Surveys`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -213,3 +218,5 @@ class ChatKitSettings(BaseModel):
     auto_replies: AutoReplySettings = Field(default_factory=AutoReplySettings)
     automation_rules: RuleSet = Field(default_factory=RuleSet)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    bots: BotSettings = Field(default_factory=BotSettings)
+    surveys: SurveySettings = Field(default_factory=SurveySettings)

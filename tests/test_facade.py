@@ -37,6 +37,12 @@ PAIRS = [
     ("understanding", facade.SyncUnderstanding),
     ("automation", facade.SyncAutomation),
     ("canned", facade.SyncCannedReplies),
+    ("kb", facade.SyncKnowledgeBase),
+    ("bots", facade.SyncBots),
+    ("surveys", facade.SyncSurveys),
+    ("reviews", facade.SyncReviews),
+    ("abuse", facade.SyncAbuse),
+    ("notifications", facade.SyncNotifications),
 ]
 
 

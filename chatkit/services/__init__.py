@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+from .abuse import Abuse
 from .agents import Agents
 from .attachments import Attachments
 from .automation import Automation
 from .autoreplies import AutoReplies
+from .bots import Bots
 from .canned import CannedReplies
 from .contacts import Contacts
 from .conversations import Conversations
 from .dispatch import Dispatcher, EventHandler
 from .events import Events, Subscription
 from .exports import ConversationRecord, Exports
+from .kb import KnowledgeBase
 from .messages import Inbound, Messages
+from .notifications import Notifications
 from .previews import Previews, PreviewWatch, TypingPreview
 from .retention import PurgeReport, Retention
+from .reviews import Reviews
 from .routing import Escalation, Routing, RoutingResult
+from .surveys import Surveys
 from .teams import Teams
 from .tickets import Tickets
 from .transcripts import SMTPSettings, Transcripts
 from .understanding import Understanding
 
 __all__ = [
+    "Abuse",
+    "Bots",
+    "KnowledgeBase",
+    "Notifications",
+    "Reviews",
+    "Surveys",
     "Agents",
     "Attachments",
     "AutoReplies",
