@@ -21,6 +21,7 @@ from rich.table import Table
 from . import __version__
 from ._facade import AsyncChatKit
 from .automation import AutoReplySettings, RuleSet
+from .bots import Flow
 from .errors import ChatKitError, ConfigurationError
 from .models import Author, AuthorRole, Message, MessageKind, RetentionPolicy
 from .models._base import utcnow
@@ -97,6 +98,25 @@ def _receipt_png() -> bytes:
         + chunk(b"IEND", b"")
     )
 
+
+_DEMO_FLOW = """
+name: late-order
+start: ask_order
+handoff: {team: orders, topic: orders, priority: high}
+steps:
+  - id: ask_order
+    type: ask
+    field: order_number
+    validate: order_number
+    question: {en: "Sorry about that! What is your order number? It looks like 245-12784."}
+    next: answer
+  - id: answer
+    type: answer
+    threshold: 0.3
+    next: to_person
+  - id: to_person
+    type: handoff
+"""
 
 _DEMO_RULES = [
     {
@@ -210,6 +230,18 @@ async def _demo(url: str, export_dir: Path) -> None:
         _show(answer, names)
         resolved = await kit.conversations.resolve(conv.id)
         _step(f"conversation {resolved.status.value}")
+        survey = await kit.surveys.send(conv.id)
+        _step(f"satisfaction survey posted in the chat ({len(survey.form.questions)} questions)")
+        answered = await kit.surveys.answer(
+            survey.id,
+            {"overall": 2, "time_to_resolve": 1, "agent_helped": "agree", "use_again": 3},
+            comment="Mia was kind, but four days is far too long.",
+        )
+        follow_up = await kit.tickets.get(answered.follow_up_ticket_id or "")
+        _step(
+            f"Ada rates it {answered.score:.0%}: low, so a follow-up lands with a supervisor: "
+            f"'{follow_up.subject.strip()}' ({follow_up.priority.value}, transcript attached)"
+        )
 
         console.rule("[bold]Meanwhile, an angry customer")
         angry = await kit.messages.receive(
@@ -242,6 +274,32 @@ async def _demo(url: str, export_dir: Path) -> None:
             f"queued: nobody available speaks Korean and handles refunds; "
             f"number {waiting.position} in line, about {wait} minutes"
         )
+
+        console.rule("[bold]At 3 a.m.: the bot answers from the knowledge base")
+        await kit.kb.create(
+            "My order is late",
+            "Most late orders arrive within two days of the estimated delivery date. "
+            "Track yours with the link in your confirmation e-mail.",
+            published=True,
+        )
+        await kit.kb.create(
+            "Returns and refunds", "Send items back within 30 days.", published=True
+        )
+        night = await kit.messages.receive(
+            channel="web", sender="visitor-0300", name="Lee", text="My order is late again!"
+        )
+        names[night.contact.id] = "Lee"
+        await kit.bots.start(night.conversation.id, Flow.from_yaml(_DEMO_FLOW))
+        for text in ("It's 245-13001", "No. I want to talk to a human."):
+            await kit.messages.receive(channel="web", sender="visitor-0300", text=text)
+        for message in (await kit.messages.list(night.conversation.id)).items:
+            if message.kind is not MessageKind.NOTE and not message.metadata.get("auto_reply"):
+                _show(message, names)
+        state = await kit.bots.state(night.conversation.id)
+        if state is not None and state.summary is not None:
+            _step("handed over; the agent's summary (a private note):")
+            for line in state.summary.text().splitlines():
+                console.print(f"             [dim]{line}[/]", markup=True, highlight=False)
 
         ticket = await kit.tickets.create(
             conversation_id=conv.id,

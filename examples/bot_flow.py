@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import asyncio
 
-from chatkit import AsyncChatKit
-from chatkit.bots import BotSettings, Flow
-from chatkit.services.bots import Bots
-from chatkit.services.kb import KnowledgeBase
+from chatkit import AsyncChatKit, BotSettings, ChatKitSettings, Flow
 
 LATE_ORDER = """
 name: late-order
@@ -71,13 +68,12 @@ CUSTOMER = [
 
 
 async def main() -> None:
-    async with AsyncChatKit("memory://") as kit:
+    flow = Flow.from_yaml(LATE_ORDER)  # checked here: a broken flow fails at start-up
+    settings = ChatKitSettings(bots=BotSettings(flows=(flow,), flow=flow.name))
+    async with AsyncChatKit("memory://", settings=settings) as kit:
         await kit.teams.create("orders", categories=["delivery"])
-        kb = KnowledgeBase(kit._core)
         for title, body in ARTICLES:
-            await kb.create(title, body, published=True)
-        flow = Flow.from_yaml(LATE_ORDER)  # checked here: a broken flow fails at start-up
-        bots = Bots(kit._core, settings=BotSettings(flows=(flow,), flow=flow.name))
+            await kit.kb.create(title, body, published=True)
 
         conversation_id = ""
         for text in CUSTOMER:
@@ -93,7 +89,7 @@ async def main() -> None:
             who = message.author.role.value
             print(f"  {who}: {message.text.replace(chr(10) * 2, ' / ')}")
 
-        state = await bots.state(conversation_id)
+        state = await kit.bots.state(conversation_id)
         assert state is not None
         assert state.summary is not None
         conversation = await kit.conversations.get(conversation_id)

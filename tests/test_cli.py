@@ -33,6 +33,12 @@ def test_demo_runs_a_support_conversation_on_sqlite(tmp_path: Path) -> None:
         "현재 대기 순번은 1번입니다",
         "number 1 in line",
         "private note",
+        "satisfaction survey posted in the chat (4 questions)",
+        "low, so a follow-up lands with a supervisor: 'Low satisfaction rating",
+        "At 3 a.m.: the bot answers from the knowledge base",
+        "chatkit bot via web: My order is late Most late orders arrive",
+        "Bot handoff: the customer asked for a person ('human')",
+        "Collected: order_number = 245-13001",
         "conversation resolved",
         "Reship order 245-12784",
         "web, sms",
@@ -48,9 +54,10 @@ def test_demo_runs_a_support_conversation_on_sqlite(tmp_path: Path) -> None:
     messages = raw.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
     tickets = raw.execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
     raw.close()
-    # Ada's seven; Sam's message and the apology; Min-jun's message, reply and place in line.
-    assert messages == 12
-    assert tickets == 1
+    # Ada's seven and the survey; Sam's message and the apology; Min-jun's message,
+    # reply and place in line; Lee's three, the bot's five and its note for the agent.
+    assert messages == 22
+    assert tickets == 2  # the reshipment, and the follow-up of Ada's low rating
 
 
 def test_demo_defaults_to_a_temporary_file() -> None:
