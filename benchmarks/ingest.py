@@ -27,6 +27,11 @@ stderr; the last line on stdout is one JSON object with the figures.
    - *Raw, message only* (for transparency): one ``INSERT INTO messages`` per
      transaction.
 
+   - *SDK without understanding* (for transparency): the same with
+     ``UnderstandingSettings(enabled=False)``; by default each customer
+     message is also analysed (language, intent, entities, sentiment) in the
+     same write, which the raw baseline does not do.
+
    Each variant runs ``rounds`` times on fresh files, in alternating order,
    after a short untimed warm-up; medians are reported. ``ingest_ratio`` is
    SDK ÷ raw three-write. Note that the SDK's concurrent senders share
@@ -68,7 +73,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatkit import AsyncChatKit, Author
+from chatkit import AsyncChatKit, Author, ChatKitSettings, UnderstandingSettings
 from chatkit.models import Contact, Conversation, Message
 from chatkit.models._base import new_id
 from chatkit.stores.base import Insert, Op, Update
@@ -98,8 +103,8 @@ class Config:
         return cls(
             quick=quick,
             senders=senders,
-            per_sender=1000 if quick else 3000,
-            rounds=5 if quick else 7,
+            per_sender=400 if quick else 3000,
+            rounds=3 if quick else 7,
             warmup_per_sender=25 if quick else 50,
             history_messages=100_000 if quick else 300_000,
             per_conversation=1000,
@@ -143,9 +148,15 @@ def raw_connect(db: Path) -> sqlite3.Connection:
 # -- ingest: SDK ---------------------------------------------------------------
 
 
-async def sdk_ingest(db: Path, cfg: Config) -> float:
-    """Messages/s through ``kit.messages.send`` with ``cfg.senders`` concurrent tasks."""
-    async with AsyncChatKit(f"sqlite:///{db}") as kit:
+async def sdk_ingest(db: Path, cfg: Config, *, understanding: bool = True) -> float:
+    """Messages/s through ``kit.messages.send`` with ``cfg.senders`` concurrent tasks.
+
+    With ``understanding=False`` the kit skips the analysis of each customer
+    message (`UnderstandingSettings.enabled`), which is otherwise part of
+    the write (intent, entities and sentiment go on the message).
+    """
+    settings = ChatKitSettings(understanding=UnderstandingSettings(enabled=understanding))
+    async with AsyncChatKit(f"sqlite:///{db}", settings=settings) as kit:
         assert isinstance(kit.store, SQLiteStore), kit.store
         assert kit.store.synchronous == "NORMAL", kit.store.synchronous
         pairs: list[tuple[str, str]] = []
@@ -422,22 +433,28 @@ async def run(cfg: Config, root: Path) -> dict[str, Any]:
     payloads, sdk_sizes = sdk_payloads(root / "warmup" / "bench.db")
     log(f"payload bytes (SDK-written averages): {json.dumps(sdk_sizes)}")
 
-    rates: dict[str, list[float]] = {"sdk": [], "raw": [], "raw_message_only": []}
+    rates: dict[str, list[float]] = {
+        "sdk": [],
+        "sdk_without_understanding": [],
+        "raw": [],
+        "raw_message_only": [],
+    }
     for n in range(cfg.rounds):
-        order = ["sdk", "raw", "raw_message_only"]
+        order = ["sdk", "sdk_without_understanding", "raw", "raw_message_only"]
         if n % 2:
             order.reverse()
         for name in order:
             folder = root / f"{name}-{n}"
             folder.mkdir()
             db = folder / "bench.db"
-            if name == "sdk":
-                rate = await sdk_ingest(db, cfg)
+            if name.startswith("sdk"):
+                rate = await sdk_ingest(db, cfg, understanding=name == "sdk")
             else:
                 rate = await raw_ingest(db, cfg, payloads, full=name == "raw")
             rates[name].append(rate)
         log(
-            f"ingest round {n + 1}/{cfg.rounds}: sdk {rates['sdk'][-1]:,.0f}/s, "
+            f"ingest round {n + 1}/{cfg.rounds}: sdk {rates['sdk'][-1]:,.0f}/s "
+            f"({rates['sdk_without_understanding'][-1]:,.0f}/s without understanding), "
             f"raw {rates['raw'][-1]:,.0f}/s, "
             f"raw message-only {rates['raw_message_only'][-1]:,.0f}/s"
         )
@@ -448,6 +465,7 @@ async def run(cfg: Config, root: Path) -> dict[str, Any]:
         f" ms, raw {reads['history_raw_p50_ms']:.3f}/{reads['history_raw_p99_ms']:.3f} ms"
     )
     sdk = statistics.median(rates["sdk"])
+    bare = statistics.median(rates["sdk_without_understanding"])
     raw = statistics.median(rates["raw"])
     return {
         "benchmark": "ingest",
@@ -459,6 +477,8 @@ async def run(cfg: Config, root: Path) -> dict[str, Any]:
         "raw_msgs_per_s": round(raw),
         "raw_message_only_msgs_per_s": round(statistics.median(rates["raw_message_only"])),
         "ingest_ratio": round(sdk / raw, 3),
+        "ingest_without_understanding_msgs_per_s": round(bare),
+        "ingest_without_understanding_ratio": round(bare / raw, 3),
         "ingest_rounds_msgs_per_s": {k: [round(r) for r in v] for k, v in rates.items()},
         "payload_bytes": {k: round(v) for k, v in sdk_sizes.items()},
         **{k: round(v, 4) if isinstance(v, float) else v for k, v in reads.items()},

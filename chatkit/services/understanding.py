@@ -143,12 +143,14 @@ class Understanding(Service):
         self, code: str, classification: Classification, feeling: SentimentResult
     ) -> MessageAnalysis:
         confident = classification.confidence >= self._core.settings.understanding.min_confidence
-        return MessageAnalysis(
+        # Values computed here, in range by construction: built without re-validation
+        # (this runs on every customer message).
+        return MessageAnalysis.model_construct(
             language=code,
             intent=classification.intent if confident else None,
             confidence=round(min(1.0, max(0.0, classification.confidence)), 4),
             entities=[
-                EntityValue(type=e.type, value=e.value, text=e.text)
+                EntityValue.model_construct(type=e.type, value=e.value, text=e.text)
                 for e in classification.entities
             ],
             sentiment=round(min(1.0, max(-1.0, feeling.score)), 4),
