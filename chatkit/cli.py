@@ -1,4 +1,4 @@
-"""The ``chatkit`` command: a demo, migrations, an event viewer and retention purges."""
+"""The ``chatkit`` command: a demo, migrations, an event viewer, retention purges, integrations."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from ._facade import AsyncChatKit
 from .automation import AutoReplySettings, RuleSet
 from .bots import Flow
 from .errors import ChatKitError, ConfigurationError
+from .integrations import integrations
 from .models import Author, AuthorRole, Message, MessageKind, RetentionPolicy
 from .models._base import utcnow
 from .settings import ChatKitSettings, default_url
@@ -485,6 +486,44 @@ def purge(
         )
 
     _run(run())
+
+
+integrations_app = typer.Typer(
+    help="CRM and help-desk integrations (plugins in the chatkit.integrations group).",
+    no_args_is_help=True,
+)
+app.add_typer(integrations_app, name="integrations")
+
+
+@integrations_app.command("list")
+def integrations_list(
+    config: Annotated[
+        Path | None,
+        typer.Option(help="JSON/YAML file with one section per integration."),
+    ] = None,
+) -> None:
+    """Show installed integrations, what they sync, and whether they are configured."""
+    table = Table("name", "package", "capabilities", "configured")
+    for item in integrations.installed():
+        package = f"{item.package or '?'} {item.version or ''}".strip()
+        try:
+            plugin = integrations.load(item.name)
+        except ChatKitError as exc:
+            table.add_row(item.name, package, f"[red]cannot load:[/] {exc}", "")
+            continue
+        try:
+            plugin.config_class.load(item.name, file=config)
+        except ConfigurationError as exc:  # messages name fields, never values
+            configured = f"[yellow]no[/]: {exc}"
+        else:
+            configured = "[green]yes[/]"
+        table.add_row(item.name, package, plugin.capabilities.summary(), configured)
+    if table.row_count:
+        console.print(table)
+    else:
+        console.print(
+            "no integrations installed (they register entry points in 'chatkit.integrations')"
+        )
 
 
 @app.command()

@@ -29,6 +29,13 @@ ChatKitError
 ├── TransportError                the transport (e.g. Redis) cannot be reached
 ├── RemoteServiceError            a remote service (e.g. an LLM endpoint) failed
 │   └── NotificationError         (chatkit.notifications) a notifier could not deliver
+├── IntegrationError              (chatkit.integrations) a CRM or help-desk integration failed
+│   ├── IntegrationConfigError    config missing or invalid (also a ConfigurationError)
+│   ├── IntegrationAuthError      the vendor refused the credentials; sync parks
+│   ├── IntegrationQuotaError     a hard or daily limit is used up; sync parks
+│   ├── RetryableIntegrationError a 429, 5xx or timeout: try again later
+│   ├── PermanentIntegrationError the vendor refused the request for good
+│   └── WebhookVerificationError  bad signature, outside the replay window, or malformed
 ├── AgentAtCapacityError          the agent holds max_concurrent_chats already
 ├── ContactBlockedError           a blocked sender's message was refused (and counted)
 └── AlreadyClaimedError           another agent owns the conversation
@@ -52,17 +59,24 @@ __all__ = [
     "ConversationClosedError",
     "DuplicateIdentityError",
     "DuplicateKeyError",
+    "IntegrationAuthError",
+    "IntegrationConfigError",
+    "IntegrationError",
+    "IntegrationQuotaError",
     "InvalidInputError",
     "InvalidTransitionError",
     "MessageTooLargeError",
     "NotFoundError",
+    "PermanentIntegrationError",
     "PluginError",
     "PluginLoadError",
     "PluginNotFoundError",
     "RemoteServiceError",
+    "RetryableIntegrationError",
     "SchemaVersionError",
     "StoreError",
     "TemplateError",
+    "WebhookVerificationError",
 ]
 
 
@@ -346,6 +360,91 @@ class RemoteServiceError(ChatKitError):
         self.service = service
         self.status_code = status_code
         self.retry_after = retry_after
+
+
+class IntegrationError(ChatKitError):
+    """A CRM or help-desk integration failed (see `chatkit.integrations`).
+
+    Messages never contain configuration values or credentials.
+
+    Attributes:
+        integration: The integration's name, e.g. ``"zendesk"``.
+    """
+
+    def __init__(self, message: str, *, integration: str) -> None:
+        super().__init__(message)
+        self.integration = integration
+
+
+class IntegrationConfigError(IntegrationError, ConfigurationError):
+    """An integration's configuration is missing or invalid.
+
+    Also a `ConfigurationError`. The message names the fields and what is
+    wrong with them, never the values given (they may be secrets).
+
+    Attributes:
+        fields: The offending fields, dotted for nested ones.
+    """
+
+    def __init__(self, message: str, *, integration: str, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message, integration=integration)
+        self.fields = fields
+
+
+class IntegrationAuthError(IntegrationError):
+    """The vendor refused the credentials. Retrying will not help; sync parks."""
+
+
+class IntegrationQuotaError(IntegrationError):
+    """A hard or daily API limit is used up; sync parks until it resets.
+
+    Attributes:
+        retry_after: Seconds until the limit resets, when the vendor said.
+    """
+
+    def __init__(self, message: str, *, integration: str, retry_after: float | None = None) -> None:
+        super().__init__(message, integration=integration)
+        self.retry_after = retry_after
+
+
+class RetryableIntegrationError(IntegrationError):
+    """A passing failure (429, 5xx, timeout, connection lost): try again later.
+
+    Attributes:
+        status_code: The HTTP status, when there was a response.
+        retry_after: Seconds the vendor asked to wait, when it said.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        integration: str,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, integration=integration)
+        self.status_code = status_code
+        self.retry_after = retry_after
+
+
+class PermanentIntegrationError(IntegrationError):
+    """The vendor refused the request for good (e.g. a 4xx validation error).
+
+    Attributes:
+        status_code: The HTTP status, when there was a response.
+    """
+
+    def __init__(self, message: str, *, integration: str, status_code: int | None = None) -> None:
+        super().__init__(message, integration=integration)
+        self.status_code = status_code
+
+
+class WebhookVerificationError(IntegrationError):
+    """A webhook delivery was refused: bad signature, too old, replayed or malformed.
+
+    Answer it with HTTP 401 (or 400); apply nothing from it.
+    """
 
 
 class AgentAtCapacityError(ChatKitError):
