@@ -1,0 +1,98 @@
+"""Serve an ASGI app with uvicorn in a background thread on a free local port.
+
+Shared by the vendor emulators. Needs the ``chatkit[emulators]`` extra.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+try:
+    import uvicorn
+    from starlette.types import ASGIApp
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "the vendor emulators need starlette and uvicorn: pip install 'chatkit[emulators]'"
+    ) from exc
+
+__all__ = ["BackgroundServer"]
+
+
+class BackgroundServer:
+    """Run ``app`` on ``http://host:port`` in a daemon thread until `stop`.
+
+    Args:
+        app: The ASGI application.
+        host: Interface to bind; loopback by default.
+        port: Port to bind; ``0`` picks a free one (read it from `port`).
+    """
+
+    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._app = app
+        self._host = host
+        self._requested_port = port
+        self._port: int | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port; raises `RuntimeError` before `start`."""
+        if self._port is None:
+            raise RuntimeError("the server is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:54321``."""
+        return f"http://{self._host}:{self.port}"
+
+    def start(self, *, timeout: float = 10.0) -> None:
+        """Bind the socket, start serving, and return once requests are accepted."""
+        if self._thread is not None:
+            raise RuntimeError("the server is already started")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, self._requested_port))
+        self._port = int(sock.getsockname()[1])
+        config = uvicorn.Config(
+            self._app,
+            log_level="warning",
+            lifespan="off",
+            ws="none",
+            http="h11",
+            access_log=False,
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="chatkit-emulator", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                sock.close()
+                raise RuntimeError(f"the emulator did not start on {self._host}:{self._port}")
+            time.sleep(0.01)
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        """Stop serving and wait for the thread to end. Idempotent."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._server = None
+        self._thread = None
+
+    def serve_forever(self) -> None:
+        """Block until interrupted (for the ``chatkit emulate`` command)."""
+        try:
+            while self._thread is not None and self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()

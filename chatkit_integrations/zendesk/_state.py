@@ -1,0 +1,424 @@
+"""The state of an emulated Zendesk account: users, tickets, comments, job statuses.
+
+Plain Python, no HTTP: the emulator's routes call these methods, and tests call
+them directly to read or change what is "in Zendesk". Shapes follow the
+Zendesk Support API as recorded in ``vendor-fixtures`` (ticket, audit,
+incremental page, job status, 400 ``TooManyValues``).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ._records import (
+    ADMIN_USER_ID,
+    BULK_LIMIT,
+    CREATE_EVENT_FIELDS,
+    TICKET_FIELDS,
+    USER_FIELDS,
+    Record,
+    ZendeskAPIError,
+    audit_record,
+    comment_record,
+    decode_cursor,
+    encode_cursor,
+    invalid,
+    iso,
+    not_found,
+    str_or_none,
+    ticket_record,
+    user_record,
+    via,
+)
+
+__all__ = ["BULK_LIMIT", "FailurePlan", "Record", "ZendeskAPIError", "ZendeskState"]
+
+
+@dataclass
+class FailurePlan:
+    """Fail the next ``remaining`` API calls with ``status`` (and ``Retry-After``)."""
+
+    status: int
+    remaining: int
+    retry_after: int | None = None
+
+
+@dataclass
+class _Job:
+    record: Record
+    results: list[Record]
+    polls_left: int
+    total: int = field(default=0)
+
+
+class ZendeskState:
+    """Users, tickets, comments and jobs of one emulated Zendesk account.
+
+    Thread-safe: the emulator serves from its own thread while a test reads and
+    edits the same state (an agent editing a ticket "in Zendesk").
+
+    Args:
+        subdomain: Used in the ``url`` fields until the emulator sets `base_url`.
+        clock: Returns the current time (timezone-aware); tests may pin it.
+        job_polls: How many polls of a job status answer ``working`` before
+            ``completed`` (the POST itself always answers ``queued``).
+    """
+
+    def __init__(
+        self,
+        *,
+        subdomain: str = "chatkit",
+        clock: Callable[[], datetime] | None = None,
+        job_polls: int = 1,
+    ) -> None:
+        self.base_url = f"https://{subdomain}.zendesk.com"
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.job_polls = job_polls
+        self.lock = threading.RLock()
+        self.users: dict[int, Record] = {}
+        self.tickets: dict[int, Record] = {}
+        self.comments: dict[int, list[Record]] = {}
+        self.jobs: dict[str, _Job] = {}
+        self.failures: list[FailurePlan] = []
+        self.requests: list[tuple[str, str]] = []
+        self._user_ids = itertools.count(ADMIN_USER_ID)
+        self._ticket_ids = itertools.count(1)
+        self._event_ids = itertools.count(6164039218714)
+        self._changes = itertools.count(1)
+        self._change_seq: dict[int, int] = {}
+        self._generated: dict[int, int] = {}
+        self.create_user({"name": "Admin", "email": "admin@example.com", "role": "admin"})
+
+    # -- failures ------------------------------------------------------------------
+
+    def fail_next(self, status: int, *, times: int = 1, retry_after: int | None = None) -> None:
+        """Answer the next ``times`` API calls with ``status`` (429, 500, 401, ...)."""
+        with self.lock:
+            self.failures.append(FailurePlan(status, times, retry_after))
+
+    def take_failure(self) -> FailurePlan | None:
+        """Consume one planned failure, if any."""
+        with self.lock:
+            while self.failures and self.failures[0].remaining <= 0:
+                self.failures.pop(0)
+            if not self.failures:
+                return None
+            plan = self.failures[0]
+            plan.remaining -= 1
+            return FailurePlan(plan.status, 1, plan.retry_after)
+
+    # -- users ---------------------------------------------------------------------
+
+    def _user_url(self, user_id: int) -> str:
+        return f"{self.base_url}/api/v2/users/{user_id}.json"
+
+    def _check_unique(self, data: Mapping[str, Any], *, except_id: int | None = None) -> None:
+        for user in self.users.values():
+            if user["id"] == except_id:
+                continue
+            email = data.get("email")
+            if email and user["email"] and user["email"].lower() == str(email).lower():
+                raise invalid(
+                    "email",
+                    f"Email: {email} is already being used by another user",
+                    "DuplicateValue",
+                )
+            external_id = data.get("external_id")
+            if external_id is not None and user["external_id"] == str(external_id):
+                raise invalid("external_id", "External has already been taken", "DuplicateValue")
+
+    def create_user(self, data: Mapping[str, Any]) -> Record:
+        """Create a user as ``POST /api/v2/users.json`` does; returns a copy."""
+        with self.lock:
+            if not data.get("name"):
+                raise invalid("name", "Name:  is too short (minimum one character)", "BlankValue")
+            self._check_unique(data)
+            user_id = next(self._user_ids)
+            now = iso(self.clock())
+            user = user_record(user_id, self._user_url(user_id), data, now)
+            self.users[user_id] = user
+            return copy.deepcopy(user)
+
+    def get_user(self, user_id: int) -> Record:
+        """The user ``user_id``; raises a 404 `ZendeskAPIError` when missing."""
+        with self.lock:
+            if user_id not in self.users:
+                raise not_found()
+            return copy.deepcopy(self.users[user_id])
+
+    def update_user(self, user_id: int, data: Mapping[str, Any]) -> Record:
+        """Change a user's fields (as an admin would in Zendesk)."""
+        with self.lock:
+            if user_id not in self.users:
+                raise not_found()
+            self._check_unique(data, except_id=user_id)
+            user = self.users[user_id]
+            for key in USER_FIELDS:
+                if key in data:
+                    value = data[key]
+                    user[key] = str(value) if key == "external_id" and value is not None else value
+            user["updated_at"] = iso(self.clock())
+            return copy.deepcopy(user)
+
+    def search_users(
+        self, *, external_id: str | None = None, email: str | None = None
+    ) -> list[Record]:
+        """Users whose external id or email (case-insensitive) matches."""
+        with self.lock:
+            found = [
+                u
+                for u in self.users.values()
+                if (external_id is not None and u["external_id"] == external_id)
+                or (email is not None and (u["email"] or "").lower() == email.lower())
+            ]
+            return copy.deepcopy(found)
+
+    def create_or_update_user(self, data: Mapping[str, Any]) -> tuple[Record, bool]:
+        """Update the user matched by external_id, else email; else create. ``(user, created)``."""
+        with self.lock:
+            matches: list[Record] = []
+            if data.get("external_id") is not None:
+                matches = self.search_users(external_id=str(data["external_id"]))
+            if not matches and data.get("email"):
+                matches = self.search_users(email=str(data["email"]))
+            if matches:
+                return self.update_user(matches[0]["id"], data), False
+            return self.create_user(data), True
+
+    # -- tickets -------------------------------------------------------------------
+
+    def _touch(self, ticket_id: int) -> None:
+        self._change_seq[ticket_id] = next(self._changes)
+        self._generated[ticket_id] = int(self.clock().timestamp())
+
+    def _audit(
+        self, audit_id: int, ticket_id: int, author_id: int, events: list[Record], client: str
+    ) -> Record:
+        return audit_record(audit_id, ticket_id, author_id, events, client, iso(self.clock()))
+
+    def _comment(self, data: Mapping[str, Any], author_id: int, audit_id: int) -> Record:
+        return comment_record(next(self._event_ids), data, author_id, audit_id)
+
+    def _resolve_requester(self, data: Mapping[str, Any], author_id: int) -> int:
+        if data.get("requester_id") is not None:
+            requester_id = int(data["requester_id"])
+            if requester_id not in self.users:
+                raise invalid("requester", "Requester: is invalid", "InvalidValue")
+            return requester_id
+        requester = data.get("requester")
+        if isinstance(requester, Mapping):
+            email = requester.get("email")
+            found = self.search_users(email=str(email)) if email else []
+            if found:
+                return int(found[0]["id"])
+            return int(
+                self.create_user({"name": requester.get("name") or email, **requester})["id"]
+            )
+        return author_id
+
+    def create_ticket(
+        self, data: Mapping[str, Any], *, author_id: int = ADMIN_USER_ID, client: str = "emulator"
+    ) -> tuple[Record, Record]:
+        """Create a ticket as ``POST /api/v2/tickets.json`` does: ``(ticket, audit)``."""
+        with self.lock:
+            comment_data = data.get("comment")
+            if not isinstance(comment_data, Mapping):
+                description = data.get("description")
+                if not description:
+                    raise invalid("base", "Description: cannot be blank", "BlankValue")
+                comment_data = {"body": description}
+            requester_id = self._resolve_requester(data, author_id)
+            ticket_id = next(self._ticket_ids)
+            audit_id = next(self._event_ids)
+            comment = self._comment(comment_data, author_id, audit_id)
+            now = iso(self.clock())
+            ticket = ticket_record(
+                ticket_id,
+                f"{self.base_url}/api/v2/tickets/{ticket_id}.json",
+                data,
+                comment=comment,
+                requester_id=requester_id,
+                author_id=author_id,
+                now=now,
+            )
+            events = [comment]
+            for name in CREATE_EVENT_FIELDS:
+                value = ticket[name]
+                events.append(
+                    {
+                        "id": next(self._event_ids),
+                        "type": "Create",
+                        "value": None if value is None else str(value),
+                        "field_name": name,
+                    }
+                )
+            self.tickets[ticket_id] = ticket
+            self.comments[ticket_id] = [{**comment, "via": via(), "created_at": now}]
+            self._touch(ticket_id)
+            audit = self._audit(audit_id, ticket_id, author_id, events, client)
+            return copy.deepcopy(ticket), audit
+
+    def get_ticket(self, ticket_id: int) -> Record:
+        """The ticket ``ticket_id``; raises a 404 `ZendeskAPIError` when missing."""
+        with self.lock:
+            if ticket_id not in self.tickets:
+                raise not_found()
+            return copy.deepcopy(self.tickets[ticket_id])
+
+    def update_ticket(
+        self,
+        ticket_id: int,
+        data: Mapping[str, Any],
+        *,
+        author_id: int = ADMIN_USER_ID,
+        client: str = "emulator",
+    ) -> tuple[Record, Record]:
+        """Change a ticket as ``PUT /api/v2/tickets/{id}.json`` does: ``(ticket, audit)``.
+
+        ``data`` may hold ticket fields and a ``comment`` (``body``,
+        ``public``). A closed ticket cannot be updated (422), as in Zendesk.
+        Tests call this to play an agent editing the ticket in Zendesk.
+        """
+        with self.lock:
+            if ticket_id not in self.tickets:
+                raise not_found()
+            ticket = self.tickets[ticket_id]
+            if ticket["status"] == "closed":
+                raise invalid("status", "Status: closed prevents ticket update", "InvalidValue")
+            audit_id = next(self._event_ids)
+            events: list[Record] = []
+            comment_data = data.get("comment")
+            if isinstance(comment_data, Mapping):
+                comment = self._comment(comment_data, author_id, audit_id)
+                events.append(comment)
+                self.comments[ticket_id].append(
+                    {**comment, "via": via(), "created_at": iso(self.clock())}
+                )
+            for name in TICKET_FIELDS:
+                if name not in data:
+                    continue
+                value = data[name]
+                if name == "external_id" and value is not None:
+                    value = str(value)
+                if name == "requester_id":
+                    value = self._resolve_requester(data, author_id)
+                if ticket[name] == value:
+                    continue
+                events.append(
+                    {
+                        "id": next(self._event_ids),
+                        "type": "Change",
+                        "value": value if isinstance(value, list) else str_or_none(value),
+                        "field_name": name,
+                        "previous_value": ticket[name]
+                        if isinstance(ticket[name], list)
+                        else str_or_none(ticket[name]),
+                    }
+                )
+                ticket[name] = value
+                if name == "subject":
+                    ticket["raw_subject"] = value
+                if name == "custom_fields":
+                    ticket["fields"] = value
+            if events:
+                ticket["updated_at"] = iso(self.clock())
+                self._touch(ticket_id)
+            audit = self._audit(audit_id, ticket_id, author_id, events, client)
+            return copy.deepcopy(ticket), audit
+
+    def add_comment(
+        self, ticket_id: int, body: str, *, public: bool = True, author_id: int = ADMIN_USER_ID
+    ) -> Record:
+        """Add a public reply or a private (internal) note; returns the comment."""
+        self.update_ticket(
+            ticket_id, {"comment": {"body": body, "public": public}}, author_id=author_id
+        )
+        return self.list_comments(ticket_id)[-1]
+
+    def list_comments(self, ticket_id: int) -> list[Record]:
+        """The comments of a ticket, oldest first."""
+        with self.lock:
+            if ticket_id not in self.tickets:
+                raise not_found()
+            return copy.deepcopy(self.comments[ticket_id])
+
+    # -- incremental export --------------------------------------------------------
+
+    def incremental_tickets(
+        self, *, start_time: int | None, cursor: str | None, per_page: int
+    ) -> tuple[list[Record], str, bool]:
+        """One page of the cursor-based export: ``(tickets, after_cursor, end_of_stream)``.
+
+        Tickets come in the order they last changed, each with
+        ``generated_timestamp``; a ticket changed again after being exported
+        comes again after the cursor.
+        """
+        with self.lock:
+            after_seq = 0
+            if cursor is not None:
+                after_seq = decode_cursor(cursor)
+            ordered = sorted(self.tickets, key=lambda tid: self._change_seq[tid])
+            pending = [
+                tid
+                for tid in ordered
+                if self._change_seq[tid] > after_seq
+                and (start_time is None or self._generated[tid] >= start_time)
+            ]
+            page = pending[:per_page]
+            if page:
+                last = page[-1]
+                after = encode_cursor(self._generated[last], last, self._change_seq[last])
+            elif cursor is not None:
+                after = cursor
+            else:
+                last_seq = max(self._change_seq.values(), default=0)
+                after = encode_cursor(start_time or 0, 0, last_seq)
+            tickets = [
+                {**copy.deepcopy(self.tickets[tid]), "generated_timestamp": self._generated[tid]}
+                for tid in page
+            ]
+            return tickets, after, len(pending) <= per_page
+
+    # -- bulk jobs -----------------------------------------------------------------
+
+    def start_job(self, results: list[Record]) -> Record:
+        """Record a finished bulk job whose status is revealed over the next polls."""
+        with self.lock:
+            job_id = "V3-" + secrets.token_hex(16)
+            record: Record = {
+                "id": job_id,
+                "url": f"{self.base_url}/api/v2/job_statuses/{job_id}.json",
+                "total": len(results),
+                "progress": None,
+                "status": "queued",
+                "message": None,
+                "results": None,
+            }
+            self.jobs[job_id] = _Job(record, results, self.job_polls, len(results))
+            return copy.deepcopy(record)
+
+    def poll_job(self, job_id: str) -> Record:
+        """The job's status now: ``working`` for `job_polls` polls, then ``completed``."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                raise not_found()
+            if job.polls_left > 0:
+                job.polls_left -= 1
+                job.record.update(status="working", progress=job.total // 2)
+            else:
+                stamp = self.clock().astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000")
+                job.record.update(
+                    status="completed",
+                    progress=job.total,
+                    message=f"Completed at {stamp}",
+                    results=job.results,
+                )
+            return copy.deepcopy(job.record)

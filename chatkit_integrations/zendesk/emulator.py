@@ -1,0 +1,447 @@
+"""An emulator of the Zendesk Support API, for testing with the real ``zenpy`` client.
+
+It serves, over real HTTP on 127.0.0.1, what chatkit syncs with Zendesk: users
+(create, show, search by external_id, create_or_update, create_many), tickets
+(create, show, update with public or private comments, create_many and
+update_many as jobs of at most 100 with job statuses), ticket comments, and the
+cursor-based incremental ticket export. Errors can be injected per test (the
+next N calls answer 429 with ``Retry-After``, 500, 401, ...), and
+`ZendeskEmulator.signed_webhook` builds webhook deliveries signed as Zendesk
+signs them. The state is plain Python (`ZendeskEmulator.state`), so a test can
+play an agent editing a ticket "in Zendesk".
+
+Needs ``pip install 'chatkit[emulators]'``.
+
+Example:
+    ```python
+    import os
+    from zenpy import Zenpy
+    from chatkit_integrations.zendesk.emulator import ZendeskEmulator
+
+    with ZendeskEmulator() as zendesk:
+        os.environ.update(zendesk.zenpy_env())   # ZENPY_FORCE_SCHEME / _NETLOC
+        client = Zenpy(subdomain="chatkit", email="a@example.com", token="t")
+        ...
+        zendesk.state.update_ticket(1, {"status": "solved"})   # an agent acts
+    ```
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+try:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "the Zendesk emulator needs starlette and uvicorn: pip install 'chatkit[emulators]'"
+    ) from exc
+
+from .._server import BackgroundServer
+from ._records import ACCOUNT_ID, BULK_LIMIT, Record, ZendeskAPIError
+from ._state import FailurePlan, ZendeskState
+from .webhooks import SignedWebhook, build_signed_webhook
+
+__all__ = ["BULK_LIMIT", "ZendeskAPIError", "ZendeskEmulator", "ZendeskState"]
+
+Handler = Callable[[Request], Awaitable[tuple[int, Record]]]
+
+TOO_MANY_VALUES: Record = {
+    "error": "TooManyValues",
+    "description": "Parameter  cannot specify more than 100 values",
+    "max_count": 100,
+}
+"""The 400 body of a bulk call with more than 100 items, exactly as Zendesk sends it."""
+
+_FAILURE_BODIES: dict[int, Record] = {
+    401: {"error": "Couldn't authenticate you"},
+    403: {"error": "Forbidden", "description": "You do not have access to this page."},
+    429: {
+        "error": "APIRateLimitExceeded",
+        "description": "Number of allowed API requests per minute exceeded",
+    },
+    500: {"error": "InternalServerError", "description": "Something went wrong"},
+    503: {"error": "ServiceUnavailable", "description": "Service temporarily unavailable"},
+}
+_RATE_LIMIT_HEADERS = {"X-Rate-Limit": "700", "X-Rate-Limit-Remaining": "699"}
+
+
+class ZendeskEmulator:
+    """The emulated Zendesk account and the ASGI app that serves it.
+
+    Args:
+        subdomain: The account's subdomain (only cosmetic: URLs point at the emulator).
+        api_token: When set, requests must authenticate with this API token
+            (``email/token:TOKEN``) or as a bearer; otherwise any credentials pass.
+        webhook_secret: The signing secret of the account's webhook; random by default.
+        clock: The emulator's clock (timezone-aware datetimes); now by default.
+        job_polls: Polls of a job status answering ``working`` before ``completed``.
+    """
+
+    def __init__(
+        self,
+        *,
+        subdomain: str = "chatkit",
+        api_token: str | None = None,
+        webhook_secret: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        job_polls: int = 1,
+    ) -> None:
+        self.subdomain = subdomain
+        self.state = ZendeskState(subdomain=subdomain, clock=clock, job_polls=job_polls)
+        self._api_token = api_token
+        self._webhook_secret = webhook_secret or secrets.token_urlsafe(32)
+        self.app = Starlette(routes=self._routes())
+        self._server: BackgroundServer | None = None
+
+    def __repr__(self) -> str:
+        where = self._server.url if self._server is not None else "not started"
+        return f"ZendeskEmulator(subdomain={self.subdomain!r}, {where})"
+
+    # -- running -------------------------------------------------------------------
+
+    def start(self, *, host: str = "127.0.0.1", port: int = 0) -> ZendeskEmulator:
+        """Serve in a background thread (``port=0``: a free one); returns self."""
+        server = BackgroundServer(self.app, host=host, port=port)
+        server.start()
+        self._server = server
+        self.state.base_url = server.url
+        return self
+
+    def stop(self) -> None:
+        """Stop serving. Idempotent."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def serve_forever(self, *, host: str = "127.0.0.1", port: int = 8765) -> None:
+        """Serve in the foreground until interrupted (``chatkit emulate zendesk``)."""
+        self.start(host=host, port=port)
+        assert self._server is not None
+        self._server.serve_forever()
+
+    def __enter__(self) -> ZendeskEmulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:54321``."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not started")
+        return self._server.url
+
+    @property
+    def netloc(self) -> str:
+        """``host:port`` of the running emulator."""
+        return self.url.removeprefix("http://")
+
+    def zenpy_env(self) -> dict[str, str]:
+        """The environment variables that point ``zenpy`` at this emulator."""
+        return {"ZENPY_FORCE_SCHEME": "http", "ZENPY_FORCE_NETLOC": self.netloc}
+
+    # -- test controls -------------------------------------------------------------
+
+    def fail_next(self, status: int, *, times: int = 1, retry_after: int | None = None) -> None:
+        """Answer the next ``times`` API calls with ``status`` (429 adds ``Retry-After``)."""
+        if status == 429 and retry_after is None:
+            retry_after = 1
+        self.state.fail_next(status, times=times, retry_after=retry_after)
+
+    @property
+    def webhook_secret(self) -> str:
+        """The signing secret of the account's webhook (give it to the receiver)."""
+        return self._webhook_secret
+
+    def signed_webhook(
+        self, payload: Mapping[str, object] | bytes, *, timestamp: datetime | str | None = None
+    ) -> SignedWebhook:
+        """A webhook delivery carrying ``payload``, signed with `webhook_secret`."""
+        return build_signed_webhook(payload, secret=self._webhook_secret, timestamp=timestamp)
+
+    # -- HTTP ----------------------------------------------------------------------
+
+    def _authenticated(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        if not header:
+            return False
+        if self._api_token is None:
+            return True
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            return hmac.compare_digest(value, self._api_token)
+        try:
+            decoded = base64.b64decode(value).decode()
+        except ValueError:
+            return False
+        _, _, token = decoded.partition("/token:")
+        return hmac.compare_digest(token, self._api_token)
+
+    def _wrap(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            self.state.requests.append((request.method, request.url.path))
+            plan = self.state.take_failure()
+            if plan is not None:
+                return _failure(plan)
+            if not self._authenticated(request):
+                return _failure(FailurePlan(401, 1))
+            try:
+                status, body = await handler(request)
+            except ZendeskAPIError as error:
+                return JSONResponse(
+                    error.body, error.status, headers={**_RATE_LIMIT_HEADERS, **error.headers}
+                )
+            return JSONResponse(body, status, headers=_RATE_LIMIT_HEADERS)
+
+        return endpoint
+
+    def _routes(self) -> list[Route]:
+        table: list[tuple[str, str, Handler]] = [
+            ("/api/v2/users.json", "POST", self._create_user),
+            ("/api/v2/users/search.json", "GET", self._search_users),
+            ("/api/v2/users/create_or_update.json", "POST", self._create_or_update_user),
+            ("/api/v2/users/create_many.json", "POST", self._create_many_users),
+            ("/api/v2/users/create_or_update_many.json", "POST", self._create_or_update_many),
+            ("/api/v2/users/{user_id:int}.json", "GET", self._show_user),
+            ("/api/v2/users/{user_id:int}.json", "PUT", self._update_user),
+            ("/api/v2/tickets.json", "POST", self._create_ticket),
+            ("/api/v2/tickets/create_many.json", "POST", self._create_many_tickets),
+            ("/api/v2/tickets/update_many.json", "PUT", self._update_many_tickets),
+            ("/api/v2/tickets/{ticket_id:int}.json", "GET", self._show_ticket),
+            ("/api/v2/tickets/{ticket_id:int}.json", "PUT", self._update_ticket),
+            ("/api/v2/tickets/{ticket_id:int}/comments.json", "GET", self._list_comments),
+            ("/api/v2/job_statuses/{job_id}.json", "GET", self._show_job),
+            ("/api/v2/incremental/tickets/cursor.json", "GET", self._incremental_tickets),
+        ]
+        return [
+            Route(path, self._wrap(handler), methods=[method]) for path, method, handler in table
+        ]
+
+    # -- users ---------------------------------------------------------------------
+
+    async def _create_user(self, request: Request) -> tuple[int, Record]:
+        data = await _payload(request, "user")
+        return 201, {"user": self.state.create_user(data)}
+
+    async def _show_user(self, request: Request) -> tuple[int, Record]:
+        return 200, {"user": self.state.get_user(request.path_params["user_id"])}
+
+    async def _update_user(self, request: Request) -> tuple[int, Record]:
+        data = await _payload(request, "user")
+        return 200, {"user": self.state.update_user(request.path_params["user_id"], data)}
+
+    async def _search_users(self, request: Request) -> tuple[int, Record]:
+        params = request.query_params
+        if "external_id" in params:
+            users = self.state.search_users(external_id=params["external_id"])
+        else:
+            query = params.get("query", "")
+            email = query.removeprefix("email:").strip()
+            users = self.state.search_users(email=email) if email else []
+        return 200, {"users": users, "next_page": None, "previous_page": None, "count": len(users)}
+
+    async def _create_or_update_user(self, request: Request) -> tuple[int, Record]:
+        data = await _payload(request, "user")
+        user, created = self.state.create_or_update_user(data)
+        return (201 if created else 200), {"user": user}
+
+    async def _create_many_users(self, request: Request) -> tuple[int, Record]:
+        items = await _bulk_payload(request, "users")
+        results = []
+        for index, item in enumerate(items):
+            try:
+                user = self.state.create_user(item)
+            except ZendeskAPIError as error:
+                results.append(_item_error(index, error))
+            else:
+                results.append({"index": index, "id": user["id"], "account_id": ACCOUNT_ID})
+        return 200, {"job_status": self.state.start_job(results)}
+
+    async def _create_or_update_many(self, request: Request) -> tuple[int, Record]:
+        items = await _bulk_payload(request, "users")
+        results = []
+        for index, item in enumerate(items):
+            try:
+                user, created = self.state.create_or_update_user(item)
+            except ZendeskAPIError as error:
+                results.append(_item_error(index, error))
+            else:
+                status = "Created" if created else "Updated"
+                results.append({"index": index, "id": user["id"], "status": status})
+        return 200, {"job_status": self.state.start_job(results)}
+
+    # -- tickets -------------------------------------------------------------------
+
+    async def _create_ticket(self, request: Request) -> tuple[int, Record]:
+        data = await _payload(request, "ticket")
+        ticket, audit = self.state.create_ticket(data, client=_client(request))
+        return 201, {"ticket": ticket, "audit": audit}
+
+    async def _show_ticket(self, request: Request) -> tuple[int, Record]:
+        return 200, {"ticket": self.state.get_ticket(request.path_params["ticket_id"])}
+
+    async def _update_ticket(self, request: Request) -> tuple[int, Record]:
+        data = await _payload(request, "ticket")
+        ticket_id = request.path_params["ticket_id"]
+        ticket, audit = self.state.update_ticket(ticket_id, data, client=_client(request))
+        return 200, {"ticket": ticket, "audit": audit}
+
+    async def _create_many_tickets(self, request: Request) -> tuple[int, Record]:
+        items = await _bulk_payload(request, "tickets")
+        results = []
+        for index, item in enumerate(items):
+            try:
+                ticket, _ = self.state.create_ticket(item, client=_client(request))
+            except ZendeskAPIError as error:
+                results.append(_item_error(index, error))
+            else:
+                results.append({"index": index, "id": ticket["id"], "account_id": ACCOUNT_ID})
+        return 200, {"job_status": self.state.start_job(results)}
+
+    async def _update_many_tickets(self, request: Request) -> tuple[int, Record]:
+        ids = request.query_params.get("ids")
+        if ids:  # one change applied to many tickets: ?ids=1,2 with {"ticket": {...}}
+            change = await _payload(request, "ticket")
+            items = [{**change, "id": int(i)} for i in ids.split(",") if i]
+            if len(items) > BULK_LIMIT:
+                raise ZendeskAPIError(400, TOO_MANY_VALUES)
+        else:
+            items = await _bulk_payload(request, "tickets")
+        results: list[Record] = []
+        for index, item in enumerate(items):
+            ticket_id = int(item.get("id") or 0)
+            try:
+                self.state.update_ticket(ticket_id, item, client=_client(request))
+            except ZendeskAPIError as error:
+                results.append({**_item_error(index, error), "id": ticket_id})
+            else:
+                results.append(
+                    {"id": ticket_id, "action": "update", "success": True, "status": "Updated"}
+                )
+        return 200, {"job_status": self.state.start_job(results)}
+
+    async def _list_comments(self, request: Request) -> tuple[int, Record]:
+        comments = self.state.list_comments(request.path_params["ticket_id"])
+        size = min(int(request.query_params.get("page[size]", "100")), 100)
+        after = request.query_params.get("page[after]")
+        start = int(base64.b64decode(after).decode()) if after else 0
+        page = comments[start : start + size]
+        has_more = start + size < len(comments)
+        after_cursor = base64.b64encode(str(start + len(page)).encode()).decode()
+        path = f"{self.state.base_url}{request.url.path}"
+        next_url = f"{path}?page%5Bafter%5D={quote(after_cursor)}&page%5Bsize%5D={size}"
+        return 200, {
+            "comments": page,
+            "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": None},
+            "links": {"next": next_url if has_more else None, "prev": None},
+        }
+
+    async def _show_job(self, request: Request) -> tuple[int, Record]:
+        return 200, {"job_status": self.state.poll_job(request.path_params["job_id"])}
+
+    async def _incremental_tickets(self, request: Request) -> tuple[int, Record]:
+        params = request.query_params
+        cursor = params.get("cursor")
+        start_time = params.get("start_time")
+        if (cursor is None) == (start_time is None):
+            raise ZendeskAPIError(
+                400,
+                {"error": "InvalidPaginationParameter", "description": "start_time or cursor"},
+            )
+        per_page = min(int(params.get("per_page", "1000")), 1000)
+        tickets, after_cursor, end_of_stream = self.state.incremental_tickets(
+            start_time=None if start_time is None else int(start_time),
+            cursor=cursor,
+            per_page=per_page,
+        )
+        after_url = (
+            f"{self.state.base_url}/api/v2/incremental/tickets/cursor.json"
+            f"?cursor={quote(after_cursor, safe='')}"
+        )
+        if "per_page" in params:
+            after_url += f"&per_page={per_page}"
+        return 200, {
+            "tickets": tickets,
+            "after_url": after_url,
+            "before_url": None,
+            "after_cursor": after_cursor,
+            "before_cursor": None,
+            "end_of_stream": end_of_stream,
+        }
+
+
+def _failure(plan: FailurePlan) -> Response:
+    body = _FAILURE_BODIES.get(plan.status, {"error": "Error", "description": "Injected failure"})
+    headers = dict(_RATE_LIMIT_HEADERS)
+    if plan.retry_after is not None:
+        headers["Retry-After"] = str(plan.retry_after)
+    return JSONResponse(body, plan.status, headers=headers)
+
+
+def _client(request: Request) -> str:
+    return request.headers.get("user-agent", "unknown")
+
+
+async def _payload(request: Request, key: str) -> Record:
+    try:
+        body: Any = await request.json()
+    except ValueError as exc:
+        raise ZendeskAPIError(400, {"error": "InvalidJSON", "description": str(exc)}) from exc
+    if not isinstance(body, dict) or not isinstance(body.get(key), dict):
+        raise ZendeskAPIError(
+            400, {"error": "InvalidParameter", "description": f"{key} parameter is required"}
+        )
+    return dict(body[key])
+
+
+async def _bulk_payload(request: Request, key: str) -> list[Record]:
+    try:
+        body: Any = await request.json()
+    except ValueError as exc:
+        raise ZendeskAPIError(400, {"error": "InvalidJSON", "description": str(exc)}) from exc
+    items = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ZendeskAPIError(
+            400, {"error": "InvalidParameter", "description": f"{key} parameter is required"}
+        )
+    if len(items) > BULK_LIMIT:
+        raise ZendeskAPIError(400, TOO_MANY_VALUES)
+    return [dict(item) for item in items]
+
+
+def _item_error(index: int, error: ZendeskAPIError) -> Record:
+    details = error.body.get("details") or error.body.get("description")
+    return {"index": index, "error": error.body.get("error"), "details": str(details)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the emulator until interrupted: ``python -m chatkit_integrations.zendesk.emulator``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Emulate the Zendesk Support API locally.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--api-token", default=None, help="require this API token")
+    parser.add_argument("--webhook-secret", default=None, help="sign webhooks with this secret")
+    args = parser.parse_args(argv)
+    emulator = ZendeskEmulator(api_token=args.api_token, webhook_secret=args.webhook_secret)
+    print(
+        f"Zendesk emulator on http://{args.host}:{args.port} - point zenpy at it with "
+        f"ZENPY_FORCE_SCHEME=http ZENPY_FORCE_NETLOC={args.host}:{args.port}"
+    )
+    emulator.serve_forever(host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,407 @@
+"""The Zendesk emulator, driven by the vendor's real client ``zenpy`` over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+zenpy = pytest.importorskip("zenpy")
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+from zenpy.lib.api_objects import Comment, Ticket, User  # noqa: E402
+from zenpy.lib.exception import (  # noqa: E402
+    APIException,
+    RatelimitBudgetExceeded,
+    RecordNotFoundException,
+    TooManyValuesException,
+)
+
+from chatkit_integrations.zendesk.emulator import ZendeskEmulator  # noqa: E402
+from chatkit_integrations.zendesk.webhooks import (  # noqa: E402
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    build_signed_webhook,
+    sign_webhook,
+)
+
+# Shapes of the recorded responses in vendor-fixtures (zendesk_*.json).
+TICKET_KEYS = [
+    "url", "id", "external_id", "via", "created_at", "updated_at", "type", "subject",
+    "raw_subject", "description", "priority", "status", "recipient", "requester_id",
+    "submitter_id", "assignee_id", "organization_id", "group_id", "collaborator_ids",
+    "follower_ids", "email_cc_ids", "forum_topic_id", "problem_id", "has_incidents",
+    "is_public", "due_at", "tags", "custom_fields", "satisfaction_rating",
+    "sharing_agreement_ids", "custom_status_id", "fields", "followup_ids", "ticket_form_id",
+    "brand_id", "allow_channelback", "allow_attachments", "from_messaging_channel",
+]  # fmt: skip
+AUDIT_KEYS = ["id", "ticket_id", "created_at", "author_id", "metadata", "events", "via"]
+SYSTEM_KEYS = ["client", "ip_address", "location", "latitude", "longitude"]
+COMMENT_EVENT_KEYS = [
+    "id", "type", "author_id", "body", "html_body", "plain_body", "public", "attachments",
+    "audit_id",
+]  # fmt: skip
+CREATE_EVENT_KEYS = ["id", "type", "value", "field_name"]
+PAGE_KEYS = ["tickets", "after_url", "before_url", "after_cursor", "before_cursor", "end_of_stream"]
+JOB_KEYS = ["id", "url", "total", "progress", "status", "message", "results"]
+RESULT_KEYS = ["index", "id", "account_id"]
+TOO_MANY_VALUES = {
+    "error": "TooManyValues",
+    "description": "Parameter  cannot specify more than 100 values",
+    "max_count": 100,
+}
+FIXTURES = Path(
+    os.environ.get(
+        "CHATKIT_VENDOR_FIXTURES",
+        Path(__file__).resolve().parents[2] / "shared" / "vendor-fixtures",
+    )
+)
+
+
+@pytest.fixture
+def zendesk(monkeypatch: pytest.MonkeyPatch) -> Iterator[ZendeskEmulator]:
+    with ZendeskEmulator(api_token="t0ken") as emulator:
+        for name, value in emulator.zenpy_env().items():
+            monkeypatch.setenv(name, value)
+        yield emulator
+
+
+@pytest.fixture
+def client(zendesk: ZendeskEmulator) -> Any:
+    client = zenpy.Zenpy(subdomain="chatkit", email="agent@example.com", token="t0ken")
+    client.disable_caching()  # zenpy caches objects by id; a sync must see edits made in Zendesk
+    return client
+
+
+@pytest.fixture
+def raw(zendesk: ZendeskEmulator) -> Iterator[httpx.Client]:
+    """Plain HTTP to the emulator, to check exact response bodies."""
+    with httpx.Client(
+        base_url=zendesk.url, auth=("agent@example.com/token", "t0ken"), trust_env=False
+    ) as http:
+        yield http
+
+
+def _ticket(**fields: Any) -> Ticket:
+    return Ticket(**{"subject": "Order late", "description": "Where is my order?", **fields})
+
+
+def _same_shape(actual: Any, recorded: Any, where: str = "$") -> None:
+    """Same keys at every level, same JSON types wherever both are non-null."""
+    if isinstance(recorded, dict):
+        assert isinstance(actual, dict), where
+        assert sorted(actual) == sorted(recorded), where
+        for key in recorded:
+            _same_shape(actual[key], recorded[key], f"{where}.{key}")
+    elif isinstance(recorded, list):
+        assert isinstance(actual, list), where
+        if actual and recorded:
+            _same_shape(actual[0], recorded[0], f"{where}[0]")
+    elif recorded is not None and actual is not None:
+        assert type(actual) is type(recorded), where
+
+
+# -- users ---------------------------------------------------------------------------
+
+
+def test_users_create_show_search_and_create_or_update(client: Any) -> None:
+    created = client.users.create(User(name="Ann", email="ann@example.com", external_id="ct_1"))
+    assert created.id
+    assert created.external_id == "ct_1"
+    assert client.users(id=created.id).email == "ann@example.com"
+    assert [u.id for u in client.users.search(external_id="ct_1")] == [created.id]
+    assert list(client.users.search(external_id="nobody")) == []
+
+    updated = client.users.create_or_update(User(name="Ann B", external_id="ct_1"))
+    assert (updated.id, updated.name) == (created.id, "Ann B")
+    other = client.users.create_or_update(User(name="Bob", email="bob@example.com"))
+    assert other.id != created.id
+
+    with pytest.raises(APIException) as caught:
+        client.users.create(User(name="Ann again", email="ANN@example.com"))
+    assert caught.value.response.status_code == 422
+    assert json.loads(str(caught.value))["details"]["email"][0]["error"] == "DuplicateValue"
+
+
+def test_users_create_many_is_a_job(client: Any, zendesk: ZendeskEmulator) -> None:
+    job = client.users.create([User(name=f"user {i}", email=f"u{i}@example.com") for i in range(3)])
+    assert job.status == "queued"
+    assert client.job_status(id=job.id).status == "working"
+    done = client.job_status(id=job.id)
+    assert done.status == "completed"
+    ids = [result.id for result in done.results]
+    assert [zendesk.state.get_user(i)["name"] for i in ids] == ["user 0", "user 1", "user 2"]
+
+
+# -- tickets -------------------------------------------------------------------------
+
+
+def test_ticket_create_answers_the_recorded_shape(raw: httpx.Client) -> None:
+    response = raw.post(
+        "/api/v2/tickets.json", json={"ticket": {"subject": "test", "comment": {"body": "test"}}}
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert list(body) == ["ticket", "audit"]
+    assert list(body["ticket"]) == TICKET_KEYS
+    assert list(body["audit"]) == AUDIT_KEYS
+    assert list(body["audit"]["metadata"]) == ["system", "custom"]
+    assert list(body["audit"]["metadata"]["system"]) == SYSTEM_KEYS
+    comment, *creates = body["audit"]["events"]
+    assert list(comment) == COMMENT_EVENT_KEYS
+    assert comment["html_body"] == (
+        '<div class="zd-comment" dir="auto"><p dir="auto">test</p></div>'
+    )
+    assert all(list(event) == CREATE_EVENT_KEYS for event in creates)
+    assert body["ticket"]["status"] == "new"
+    assert body["ticket"]["created_at"].endswith("Z")
+
+
+def test_tickets_create_show_update_and_not_found(client: Any) -> None:
+    requester = client.users.create(User(name="Ann", email="ann@example.com"))
+    audit = client.tickets.create(_ticket(requester_id=requester.id, external_id="conv_1"))
+    ticket = client.tickets(id=audit.ticket.id)
+    assert (ticket.requester_id, ticket.external_id, ticket.status) == (
+        requester.id,
+        "conv_1",
+        "new",
+    )
+    ticket.status = "open"
+    ticket.priority = "high"
+    changed = client.tickets.update(ticket)
+    assert (changed.ticket.status, changed.ticket.priority) == ("open", "high")
+    assert {e["field_name"] for e in changed.audit.events if e["type"] == "Change"} == {
+        "status",
+        "priority",
+    }
+    with pytest.raises(RecordNotFoundException):
+        client.tickets(id=999_999)
+
+
+def test_comments_public_and_private(client: Any, zendesk: ZendeskEmulator) -> None:
+    ticket = client.tickets.create(_ticket()).ticket
+    ticket.comment = Comment(body="We are on it", public=True)
+    client.tickets.update(ticket)
+    ticket = client.tickets(id=ticket.id)
+    ticket.comment = Comment(body="Customer is a VIP", public=False)
+    client.tickets.update(ticket)
+    zendesk.state.add_comment(ticket.id, "Agent note in Zendesk", public=False)
+
+    comments = [(c.body, c.public) for c in client.tickets.comments(ticket=ticket.id)]
+    assert comments == [
+        ("Where is my order?", True),
+        ("We are on it", True),
+        ("Customer is a VIP", False),
+        ("Agent note in Zendesk", False),
+    ]
+
+
+def test_an_agent_edits_in_zendesk_and_closed_stays_closed(
+    client: Any, zendesk: ZendeskEmulator
+) -> None:
+    ticket_id = client.tickets.create(_ticket()).ticket.id
+    zendesk.state.update_ticket(ticket_id, {"status": "closed"})
+    assert client.tickets(id=ticket_id).status == "closed"
+    ticket = client.tickets(id=ticket_id)
+    ticket.status = "open"
+    with pytest.raises(APIException) as caught:
+        client.tickets.update(ticket)
+    assert caught.value.response.status_code == 422
+    assert zendesk.state.get_ticket(ticket_id)["status"] == "closed"
+
+
+# -- bulk jobs -----------------------------------------------------------------------
+
+
+def test_create_many_polls_job_status_to_completion(client: Any, raw: httpx.Client) -> None:
+    job = client.tickets.create([_ticket(subject=f"t{i}") for i in range(100)])
+    assert (job.status, job.total) == ("queued", 100)
+    statuses = [job.status]
+    while statuses[-1] != "completed":
+        statuses.append(client.job_status(id=job.id).status)
+        assert len(statuses) < 10
+    assert statuses == ["queued", "working", "completed"]
+
+    body = raw.get(f"/api/v2/job_statuses/{job.id}.json").json()["job_status"]
+    assert list(body) == JOB_KEYS
+    assert body["id"].startswith("V3-")
+    assert body["message"].startswith("Completed at ")
+    assert [list(r) for r in body["results"]] == [RESULT_KEYS] * 100
+    assert [r["index"] for r in body["results"]] == list(range(100))
+    subjects = [client.tickets(id=r["id"]).subject for r in body["results"][:3]]
+    assert subjects == ["t0", "t1", "t2"]
+
+
+def test_more_than_100_per_job_is_the_recorded_400(client: Any, raw: httpx.Client) -> None:
+    with pytest.raises(TooManyValuesException) as caught:
+        client.tickets.create([_ticket() for _ in range(101)])
+    assert caught.value.response.status_code == 400
+    assert caught.value.response.json() == TOO_MANY_VALUES
+    response = raw.post("/api/v2/users/create_many.json", json={"users": [{"name": "x"}] * 101})
+    assert (response.status_code, response.json()) == (400, TOO_MANY_VALUES)
+
+
+def test_update_many_reports_each_ticket(client: Any, zendesk: ZendeskEmulator) -> None:
+    first = client.tickets.create(_ticket()).ticket
+    second = client.tickets.create(_ticket()).ticket
+    first.priority, second.priority = "urgent", "low"
+    job = client.tickets.update([first, second])
+    client.job_status(id=job.id)
+    done = client.job_status(id=job.id)
+    assert done.status == "completed"
+    assert [zendesk.state.get_ticket(t.id)["priority"] for t in (first, second)] == [
+        "urgent",
+        "low",
+    ]
+
+
+# -- incremental export --------------------------------------------------------------
+
+
+def test_incremental_cursor_export_across_pages(
+    client: Any, zendesk: ZendeskEmulator, raw: httpx.Client
+) -> None:
+    ids = [client.tickets.create(_ticket(subject=f"t{i}")).ticket.id for i in range(5)]
+    exported = [t.id for t in client.tickets.incremental(start_time=0, per_page=2)]
+    assert exported == ids
+
+    first = raw.get("/api/v2/incremental/tickets/cursor.json?start_time=0&per_page=2").json()
+    assert list(first) == PAGE_KEYS
+    assert list(first["tickets"][0]) == [*TICKET_KEYS, "generated_timestamp"]
+    assert isinstance(first["tickets"][0]["generated_timestamp"], int)
+    assert first["end_of_stream"] is False
+    assert first["before_cursor"] is None
+    assert first["after_url"].startswith(zendesk.url)
+    pages = [first]
+    while not pages[-1]["end_of_stream"]:
+        pages.append(raw.get(pages[-1]["after_url"]).json())
+    assert [len(p["tickets"]) for p in pages] == [2, 2, 1]
+
+    # Resume from the saved cursor: only what changed since comes back.
+    zendesk.state.update_ticket(ids[1], {"status": "solved"})
+    since = list(client.tickets.incremental(cursor=pages[-1]["after_cursor"]))
+    assert [(t.id, t.status) for t in since] == [(ids[1], "solved")]
+
+
+# -- injected failures ---------------------------------------------------------------
+
+
+def test_429_retry_after_is_surfaced_by_zenpy(zendesk: ZendeskEmulator) -> None:
+    budgeted = zenpy.Zenpy(
+        subdomain="chatkit", email="agent@example.com", token="t0ken", ratelimit_budget=1
+    )
+    zendesk.fail_next(429, retry_after=30)
+    started = time.monotonic()
+    with pytest.raises(RatelimitBudgetExceeded):
+        budgeted.users(id=zendesk.state.get_user(6130907993114)["id"])
+    assert time.monotonic() - started < 5
+
+    zendesk.fail_next(429, retry_after=0)
+    with pytest.raises(APIException) as caught:
+        budgeted.tickets(id=1)
+    assert caught.value.response.status_code == 429
+    assert caught.value.response.headers["Retry-After"] == "0"
+
+
+def test_zenpy_waits_for_retry_after_then_succeeds(client: Any, zendesk: ZendeskEmulator) -> None:
+    zendesk.fail_next(429, retry_after=1)
+    started = time.monotonic()
+    user = client.users.create(User(name="Patient"))
+    assert user.id
+    assert time.monotonic() - started >= 1
+    assert [path for _, path in zendesk.state.requests].count("/api/v2/users.json") == 2
+
+
+def test_500_and_401_for_the_next_calls(client: Any, zendesk: ZendeskEmulator) -> None:
+    zendesk.fail_next(500, times=2)
+    for _ in range(2):
+        with pytest.raises(APIException) as caught:
+            client.users.create(User(name="x"))
+        assert caught.value.response.status_code == 500
+    zendesk.fail_next(401)
+    with pytest.raises(APIException) as caught:
+        client.users.create(User(name="x"))
+    assert caught.value.response.status_code == 401
+    assert client.users.create(User(name="x")).id
+
+
+def test_a_wrong_token_is_401(zendesk: ZendeskEmulator) -> None:
+    intruder = zenpy.Zenpy(subdomain="chatkit", email="agent@example.com", token="wrong")
+    with pytest.raises(APIException) as caught:
+        intruder.users.create(User(name="x"))
+    assert caught.value.response.status_code == 401
+    assert caught.value.response.json() == {"error": "Couldn't authenticate you"}
+
+
+# -- webhooks ------------------------------------------------------------------------
+
+
+def test_webhook_signature_matches_an_independent_hmac(zendesk: ZendeskEmulator) -> None:
+    payload = {"type": "zen:event-type:ticket.created", "detail": {"id": "1"}}
+    at = datetime(2026, 12, 1, 3, 45, 54, tzinfo=timezone.utc)
+    request = zendesk.signed_webhook(payload, timestamp=at)
+
+    stamp = request.headers[TIMESTAMP_HEADER]
+    assert stamp == "2026-12-01T03:45:54Z"
+    expected = base64.b64encode(
+        hmac.new(
+            zendesk.webhook_secret.encode(), stamp.encode() + request.body, hashlib.sha256
+        ).digest()
+    ).decode()
+    assert request.headers[SIGNATURE_HEADER] == expected
+    assert json.loads(request.body) == payload
+    assert zendesk.webhook_secret not in repr(request)
+
+    tampered = request.body.replace(b'"1"', b'"2"')
+    assert sign_webhook(tampered, secret=zendesk.webhook_secret, timestamp=stamp) != expected
+    other = build_signed_webhook(request.body, secret="another", timestamp=stamp)
+    assert other.headers[SIGNATURE_HEADER] != expected
+
+
+# -- against the recorded fixtures themselves -----------------------------------------
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="vendor-fixtures not present")
+def test_responses_have_the_shapes_of_the_recorded_fixtures(client: Any, raw: httpx.Client) -> None:
+    def fixture(name: str) -> Any:
+        return json.loads((FIXTURES / name).read_text())
+
+    created = raw.post(
+        "/api/v2/tickets.json", json={"ticket": {"subject": "test", "comment": {"body": "test"}}}
+    ).json()
+    _same_shape(created, fixture("zendesk_ticket_create_201.json"))
+
+    page = raw.get("/api/v2/incremental/tickets/cursor.json?start_time=0&per_page=1").json()
+    _same_shape(page, fixture("zendesk_incremental_tickets_cursor_page.json"))
+
+    job = client.tickets.create([_ticket() for _ in range(3)])
+    client.job_status(id=job.id)
+    status = raw.get(f"/api/v2/job_statuses/{job.id}.json").json()
+    _same_shape(status, fixture("zendesk_create_many_job_status_completed.json"))
+
+    too_many = raw.post("/api/v2/tickets/create_many.json", json={"tickets": [{}] * 101})
+    assert too_many.json() == fixture("zendesk_create_many_400_too_many_values.json")
+
+
+def test_the_emulator_runs_as_a_command() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "chatkit_integrations.zendesk.emulator", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "--port" in done.stdout
