@@ -33,7 +33,9 @@ __all__ = [
     "bump",
     "changed",
     "check_id",
+    "check_language",
     "check_limit",
+    "check_names",
     "checked",
     "decode_cursor",
     "encode_cursor",
@@ -105,6 +107,25 @@ def check_limit(limit: int, maximum: int = 1000) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
         raise InvalidInputError(f"limit must be an integer from 1 to {maximum}", field="limit")
     return limit
+
+
+def check_language(value: object, field: str = "language") -> str:
+    """Validate a BCP 47 language tag and return its canonical spelling (``"en-US"``)."""
+    from ..automation._language import normalize_language
+
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{field} must be a BCP 47 language tag", field=field)
+    try:
+        return normalize_language(value)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc), field=field) from exc
+
+
+def check_names(value: object, field: str) -> list[Any]:
+    """Validate a list (or tuple) of names: a lone string is refused, not split."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise InvalidInputError(f"{field} must be a list of names", field=field)
+    return list(value)
 
 
 def check_id(value: object, field: str) -> str:

@@ -15,7 +15,16 @@ from ..events import CannedReplyCreated, CannedReplyDeleted, CannedReplyUpdated,
 from ..models import Agent, Author, CannedReply, Contact, Conversation, Message, Page
 from ..models._base import new_id, utcnow
 from ..stores.base import Delete, Insert, Lt, Update
-from ._core import UNSET, Unset, bump, changed, check_limit, checked
+from ._core import (
+    UNSET,
+    Unset,
+    bump,
+    changed,
+    check_language,
+    check_limit,
+    check_names,
+    checked,
+)
 from .contacts import Contacts, Service, check_key
 from .messages import Messages
 
@@ -24,21 +33,6 @@ __all__ = ["CannedReplies"]
 log = logging.getLogger(__name__)
 
 _STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-def _language(value: object, field: str = "language") -> str:
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{field} must be a BCP 47 language tag", field=field)
-    try:
-        return normalize_language(value)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc), field=field) from exc
-
-
-def _labels(value: object, field: str) -> builtins.list[Any]:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise InvalidInputError(f"{field} must be a list of names", field=field)
-    return list(value)
 
 
 def _aware(value: object, field: str) -> datetime:
@@ -130,10 +124,10 @@ class CannedReplies(Service):
             shortcut=shortcut,
             title=title,
             body=body,
-            language=_language(language),
-            intents=_labels(intents, "intents"),
-            topics=_labels(topics, "topics"),
-            tags=_labels(tags, "tags"),
+            language=check_language(language),
+            intents=check_names(intents, "intents"),
+            topics=check_names(topics, "topics"),
+            tags=check_names(tags, "tags"),
         )
         try:
             await self._core.commit([Insert(reply)], [CannedReplyCreated(reply=reply)])
@@ -160,7 +154,7 @@ class CannedReplies(Service):
             InvalidInputError: ``language`` is not a language tag.
         """
         check_key(shortcut, "shortcut")
-        wanted = _language(language)
+        wanted = check_language(language)
         store = await self._core.ready()
         for tag in dict.fromkeys((wanted, base_language(wanted))):
             found = await store.find(CannedReply, {"shortcut": shortcut, "language": tag}, limit=1)
@@ -200,10 +194,10 @@ class CannedReplies(Service):
         if not isinstance(body, Unset):
             updates["body"] = body
         if not isinstance(language, Unset):
-            updates["language"] = _language(language)
+            updates["language"] = check_language(language)
         for field, value in (("intents", intents), ("topics", topics), ("tags", tags)):
             if not isinstance(value, Unset):
-                updates[field] = _labels(value, field)
+                updates[field] = check_names(value, field)
 
         async def attempt() -> CannedReply:
             reply = await self.get(reply_id)
@@ -253,7 +247,7 @@ class CannedReplies(Service):
             limit: Page size, 1 to 1000.
             cursor: ``next_cursor`` of the previous page.
         """
-        where = {} if language is None else {"language": _language(language)}
+        where = {} if language is None else {"language": check_language(language)}
         return await self._core.paged(
             CannedReply, where, order_by="shortcut_key", limit=limit, cursor=cursor
         )
@@ -283,7 +277,7 @@ class CannedReplies(Service):
             InvalidInputError: ``language`` is not a language tag, or a bad ``limit``.
         """
         check_limit(limit)
-        wanted = _language(language)
+        wanted = check_language(language)
         store = await self._core.ready()
         family = await store.find(CannedReply, {"base_language": base_language(wanted)})
         by_key = {(r.shortcut, r.language): r for r in family}

@@ -27,7 +27,16 @@ from ..stores.base import (
     text_relevance,
     text_terms,
 )
-from ._core import UNSET, Unset, bump, changed, check_limit, checked
+from ._core import (
+    UNSET,
+    Unset,
+    bump,
+    changed,
+    check_language,
+    check_limit,
+    check_names,
+    checked,
+)
 from .contacts import Service, check_key
 
 __all__ = ["KnowledgeBase"]
@@ -39,21 +48,6 @@ _SNIPPET = 200
 _MAX_QUERY = 2_000
 _LOOKBACK = 50
 """How many of a conversation's latest messages `KnowledgeBase.suggest_for` reads."""
-
-
-def _language(value: object, field: str = "language") -> str:
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{field} must be a BCP 47 language tag", field=field)
-    try:
-        return normalize_language(value)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc), field=field) from exc
-
-
-def _labels(value: object, field: str) -> builtins.list[Any]:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise InvalidInputError(f"{field} must be a list of names", field=field)
-    return list(value)
 
 
 def _flag(value: object, field: str) -> bool:
@@ -177,9 +171,9 @@ class KnowledgeBase(Service):
             id=new_id("kb"),
             title=title,
             body=body,
-            language=_language(language),
-            tags=_labels(tags, "tags"),
-            intents=_labels(intents, "intents"),
+            language=check_language(language),
+            tags=check_names(tags, "tags"),
+            intents=check_names(intents, "intents"),
             published=_flag(published, "published"),
         )
         await self._core.commit([Insert(article)], [ArticleCreated(article=article)])
@@ -220,11 +214,11 @@ class KnowledgeBase(Service):
         if not isinstance(body, Unset):
             updates["body"] = body
         if not isinstance(language, Unset):
-            updates["language"] = _language(language)
+            updates["language"] = check_language(language)
         if not isinstance(tags, Unset):
-            updates["tags"] = _labels(tags, "tags")
+            updates["tags"] = check_names(tags, "tags")
         if not isinstance(intents, Unset):
-            updates["intents"] = _labels(intents, "intents")
+            updates["intents"] = check_names(intents, "intents")
         if not isinstance(published, Unset):
             updates["published"] = _flag(published, "published")
 
@@ -294,7 +288,7 @@ class KnowledgeBase(Service):
         """
         where: dict[str, Condition] = {}
         if language is not None:
-            where["language"] = _language(language)
+            where["language"] = check_language(language)
         if published is not None:
             where["published"] = _flag(published, "published")
         return await self._core.paged(Article, where, limit=limit, cursor=cursor)
@@ -335,7 +329,7 @@ class KnowledgeBase(Service):
             raise InvalidInputError("query must be a string", field="query")
         check_limit(limit, 100)
         where: dict[str, Condition] = {}
-        wanted = None if language is None else _language(language)
+        wanted = None if language is None else check_language(language)
         if wanted is not None:
             where["language"] = In(_languages(wanted))
         if _flag(published_only, "published_only"):

@@ -12,7 +12,7 @@ from ..hours import BusinessHours
 from ..models import Page, Team
 from ..models._base import new_id
 from ..stores.base import Insert, Update
-from ._core import UNSET, Unset, changed, checked
+from ._core import UNSET, Unset, changed, check_names, checked
 from .contacts import Service
 
 __all__ = ["Teams"]
@@ -24,12 +24,6 @@ def _hours(value: object) -> BusinessHours | None:
     raise InvalidInputError(
         "hours must be a BusinessHours (see BusinessHours.weekly) or None", field="hours"
     )
-
-
-def _categories(value: object) -> list[Any]:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise InvalidInputError("categories must be a list of names", field="categories")
-    return list(value)
 
 
 class Teams(Service):
@@ -65,7 +59,7 @@ class Teams(Service):
             id=new_id("team"),
             name=name,
             hours=_hours(hours),
-            categories=_categories(categories),
+            categories=check_names(categories, "categories"),
             description=description,
         )
         try:
@@ -101,7 +95,7 @@ class Teams(Service):
         if not isinstance(hours, Unset):
             updates["hours"] = _hours(hours)
         if not isinstance(categories, Unset):
-            updates["categories"] = _categories(categories)
+            updates["categories"] = check_names(categories, "categories")
         if not isinstance(description, Unset):
             updates["description"] = description
 
