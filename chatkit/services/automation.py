@@ -390,7 +390,8 @@ class Automation(Service):
     async def _escalate(self, rule: Rule, conversation_id: str, reason: str) -> str:
         """Record the escalation once per conversation and rule, with its event."""
         marker = f"automation:{rule.name}"
-        for _ in range(self._core.settings.conflict_retries + 1):
+
+        async def attempt() -> str:
             current = await self._load(Conversation, conversation_id, "conversation")
             if marker in current.escalations:
                 return "already escalated"
@@ -402,12 +403,10 @@ class Automation(Service):
                 reason=reason,
                 actions=[],
             )
-            try:
-                await self._core.commit([Update(updated)], [event])
-                return event.id
-            except ConflictError:
-                continue
-        raise ConflictError(f"{conversation_id} kept changing", resource_id=conversation_id)
+            await self._core.commit([Update(updated)], [event])
+            return event.id
+
+        return await self._core.retry(attempt)
 
     async def _webhook(
         self, action: WebhookAction, rule: Rule, event: Event, context: dict[str, Any]

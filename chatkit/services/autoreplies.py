@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -154,12 +155,12 @@ class AutoReplies(Service):
         return sent
 
     async def _remember(self, conversation_id: str, entry: str) -> None:
-        for _ in range(self._core.settings.conflict_retries + 1):
+        async def attempt() -> None:
             conversation = await self._load(Conversation, conversation_id, "conversation")
             kept = conversation.auto_replies[-19:]
             updated = bump(conversation, auto_replies=[*kept, entry], auto_replied_at=utcnow())
-            try:
-                await self._core.commit([Update(updated)])
-                return
-            except ConflictError:
-                continue
+            await self._core.commit([Update(updated)])
+
+        # Under endless contention the note is lost; the reply's key still keeps it single.
+        with contextlib.suppress(ConflictError):
+            await self._core.retry(attempt)
