@@ -44,11 +44,21 @@ class OutboundChange(BaseModel):
         action: Upsert or delete.
         local_id: The chatkit id (``conv_…``, ``msg_…``, ``ct_…``).
         remote_id: The vendor's id, when the id map knows it.
-        parent_local_id: For messages, notes and transcripts: their conversation.
-        parent_remote_id: The conversation's vendor id, when known.
-        data: The record's current state as JSON (the chatkit model dumped
-            in JSON mode); the integration maps it to the vendor's fields.
+        parent_local_id: The record this one hangs off: a conversation's
+            contact; a message's, note's or transcript's conversation.
+        parent_remote_id: The parent's vendor id. The engine pushes parents
+            first, so it is set whenever the parent is synced outbound.
+        data: The record's current state as JSON: the chatkit model
+            (`Contact`, `Conversation`, `Message`) dumped in JSON mode, plus
+            ``"email"`` and ``"phone"`` for contacts (their first identity of
+            that kind). For transcripts: ``"filename"``, ``"content_type"``
+            and ``"text"`` (the plain-text transcript). The integration maps
+            it to the vendor's fields.
         occurred_at: When the change was made (UTC).
+        attempt: 1 on the first try. Above 1, an earlier try may have reached
+            the vendor before the worker stopped: an integration whose
+            vendor has no external id for this kind looks the record up
+            before creating it.
     """
 
     model_config = _FROZEN
@@ -62,6 +72,7 @@ class OutboundChange(BaseModel):
     parent_remote_id: str | None = None
     data: dict[str, JsonValue] = Field(default_factory=dict)
     occurred_at: AwareDatetime = Field(default_factory=utcnow)
+    attempt: int = Field(default=1, ge=1)
 
 
 class PushStatus(str, Enum):
@@ -163,9 +174,17 @@ class InboundChange(BaseModel):
         remote_version: The vendor's version or etag, used to skip stale and
             echoed changes.
         local_id: The chatkit id, when the vendor record carries our external id.
-        parent_remote_id: For comments and notes: the vendor id of their case.
-        data: The vendor's fields as JSON; the integration's mapping decides
-            which ones.
+        parent_remote_id: The vendor id of the parent: a case's contact
+            (requester); a comment's or note's case.
+        data: The record in chatkit's terms: the integration maps the
+            vendor's fields to these keys, and leaves out what the vendor
+            does not have (the engine only changes the keys present).
+            Contacts: ``name``, ``email``, ``phone``. Conversations:
+            ``subject``, ``status`` (``open``, ``pending``, ``resolved``,
+            ``closed``), ``priority`` (``low``, ``normal``, ``high``,
+            ``urgent``), ``tags`` (a list). Messages and notes: ``text``,
+            ``author_name``, and ``from_integration`` (true when the vendor
+            says our own API user wrote it).
         changed_at: When the vendor says it changed (UTC).
     """
 
