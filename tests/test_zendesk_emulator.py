@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,11 @@ COMMENT_EVENT_KEYS = [
 ]  # fmt: skip
 CREATE_EVENT_KEYS = ["id", "type", "value", "field_name"]
 PAGE_KEYS = ["tickets", "after_url", "before_url", "after_cursor", "before_cursor", "end_of_stream"]
+ATTACHMENT_KEYS = [
+    "url", "id", "file_name", "content_url", "mapped_content_url", "content_type", "size",
+    "width", "height", "inline", "deleted", "malware_access_override", "malware_scan_result",
+    "thumbnails",
+]  # fmt: skip
 JOB_KEYS = ["id", "url", "total", "progress", "status", "message", "results"]
 RESULT_KEYS = ["index", "id", "account_id"]
 TOO_MANY_VALUES = {
@@ -292,6 +298,94 @@ def test_incremental_cursor_export_across_pages(
     zendesk.state.update_ticket(ids[1], {"status": "solved"})
     since = list(client.tickets.incremental(cursor=pages[-1]["after_cursor"]))
     assert [(t.id, t.status) for t in since] == [(ids[1], "solved")]
+
+
+def test_incremental_user_export_across_pages_and_resume(
+    client: Any, zendesk: ZendeskEmulator, raw: httpx.Client
+) -> None:
+    ids = [client.users.create(User(name=f"u{i}", external_id=f"ct_{i}")).id for i in range(3)]
+    first = raw.get("/api/v2/incremental/users/cursor.json?start_time=0&per_page=2").json()
+    assert list(first) == ["users", *PAGE_KEYS[1:]]
+    assert [u["name"] for u in first["users"]] == ["Admin", "u0"]
+    assert first["end_of_stream"] is False
+    second = raw.get(first["after_url"]).json()
+    assert [u["id"] for u in second["users"]] == ids[1:]
+    assert second["end_of_stream"] is True
+
+    zendesk.state.update_user(ids[0], {"name": "u0 renamed"})
+    since = raw.get(
+        "/api/v2/incremental/users/cursor.json", params={"cursor": second["after_cursor"]}
+    ).json()
+    assert [(u["id"], u["name"]) for u in since["users"]] == [(ids[0], "u0 renamed")]
+    exported = [u.id for u in client.users.incremental(start_time=0)]
+    assert exported == [zendesk.state.get_user(6130907993114)["id"], ids[1], ids[2], ids[0]]
+
+
+def test_me_is_the_authenticated_user_and_writes_in_their_name(
+    client: Any, zendesk: ZendeskEmulator
+) -> None:
+    assert client.users.me().id == 6130907993114  # unknown email: the admin
+    agent = zendesk.state.create_user(
+        {"name": "Agent", "email": "api@example.com", "role": "agent"}
+    )
+    as_agent = zenpy.Zenpy(subdomain="chatkit", email="api@example.com", token="t0ken")
+    assert as_agent.users.me().id == agent["id"]
+    ticket = as_agent.tickets.create(_ticket()).ticket
+    ticket.comment = Comment(body="From the API user", public=True)
+    as_agent.tickets.update(ticket)
+    authors = [c["author_id"] for c in zendesk.state.list_comments(ticket.id)]
+    assert authors == [agent["id"], agent["id"]]
+
+
+def test_list_tickets_by_external_id(client: Any, raw: httpx.Client) -> None:
+    first = client.tickets.create(_ticket(external_id="conv_1")).ticket.id
+    client.tickets.create(_ticket(external_id="conv_2"))
+    second = client.tickets.create(_ticket(external_id="conv_1")).ticket.id  # not unique
+    assert [t.id for t in client.tickets(external_id="conv_1")] == [first, second]
+    assert list(client.tickets(external_id="conv_9")) == []
+
+    body = raw.get("/api/v2/tickets.json", params={"external_id": "conv_1", "page[size]": 1}).json()
+    assert list(body) == ["tickets", "meta", "links"]
+    assert list(body["tickets"][0]) == TICKET_KEYS
+    assert body["meta"]["has_more"] is True
+    rest = raw.get(body["links"]["next"]).json()
+    assert [t["id"] for t in rest["tickets"]] == [second]
+    assert rest["meta"]["has_more"] is False
+
+
+def test_uploads_attach_to_a_private_comment(
+    client: Any, zendesk: ZendeskEmulator, raw: httpx.Client
+) -> None:
+    content = b"Customer: hello\nAgent: hi\n"
+    upload = client.attachments.upload(
+        BytesIO(content), target_name="transcript.txt", content_type="text/plain"
+    )
+    assert upload.token
+    assert upload.attachment.file_name == "transcript.txt"
+    assert (upload.attachment.size, upload.attachment.content_type) == (len(content), "text/plain")
+
+    body = raw.post(
+        "/api/v2/uploads.json",
+        params={"filename": "second.txt"},
+        content=b"more",
+        headers={"Content-Type": "text/plain"},
+    )
+    assert body.status_code == 201
+    recorded = body.json()["upload"]
+    assert list(recorded) == ["token", "expires_at", "attachments", "attachment"]
+    assert list(recorded["attachment"]) == ATTACHMENT_KEYS
+
+    ticket = client.tickets.create(_ticket()).ticket
+    ticket.comment = Comment(body="Transcript", public=False, uploads=[upload.token])
+    client.tickets.update(ticket)
+    last = zendesk.state.list_comments(ticket.id)[-1]
+    assert (last["body"], last["public"]) == ("Transcript", False)
+    assert [a["file_name"] for a in last["attachments"]] == ["transcript.txt"]
+    attachment_id = last["attachments"][0]["id"]
+    assert client.attachments(id=attachment_id).file_name == "transcript.txt"
+    downloaded = httpx.get(last["attachments"][0]["content_url"], trust_env=False)
+    assert (downloaded.status_code, downloaded.content) == (200, content)
+    assert raw.post("/api/v2/uploads.json", content=b"x").status_code == 422  # no filename
 
 
 # -- injected failures ---------------------------------------------------------------

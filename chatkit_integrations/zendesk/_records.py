@@ -11,6 +11,7 @@ import html
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 Record = dict[str, Any]
 
@@ -239,6 +240,29 @@ def comment_record(
         "public": bool(data.get("public", True)),
         "attachments": [],
         "audit_id": audit_id,
+    }
+
+
+def attachment_record(
+    attachment_id: int, *, base_url: str, token: str, filename: str, content_type: str, size: int
+) -> Record:
+    """An attachment in the shape of the Attachments API (``upload.attachment``)."""
+    content_url = f"{base_url}/attachments/token/{token}/?name={quote(filename)}"
+    return {
+        "url": f"{base_url}/api/v2/attachments/{attachment_id}.json",
+        "id": attachment_id,
+        "file_name": filename,
+        "content_url": content_url,
+        "mapped_content_url": content_url,
+        "content_type": content_type,
+        "size": size,
+        "width": None,
+        "height": None,
+        "inline": False,
+        "deleted": False,
+        "malware_access_override": False,
+        "malware_scan_result": "malware_not_found",
+        "thumbnails": [],
     }
 
 

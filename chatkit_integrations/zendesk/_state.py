@@ -1,4 +1,4 @@
-"""The state of an emulated Zendesk account: users, tickets, comments, job statuses.
+"""The state of an emulated Zendesk account: users, tickets, comments, uploads, job statuses.
 
 Plain Python, no HTTP: the emulator's routes call these methods, and tests call
 them directly to read or change what is "in Zendesk". Shapes follow the
@@ -14,7 +14,7 @@ import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ._records import (
@@ -25,6 +25,7 @@ from ._records import (
     USER_FIELDS,
     Record,
     ZendeskAPIError,
+    attachment_record,
     audit_record,
     comment_record,
     decode_cursor,
@@ -86,6 +87,8 @@ class ZendeskState:
         self.tickets: dict[int, Record] = {}
         self.comments: dict[int, list[Record]] = {}
         self.jobs: dict[str, _Job] = {}
+        self.uploads: dict[str, list[int]] = {}
+        self.attachments: dict[int, tuple[Record, bytes]] = {}
         self.failures: list[FailurePlan] = []
         self.requests: list[tuple[str, str]] = []
         self._user_ids = itertools.count(ADMIN_USER_ID)
@@ -94,6 +97,9 @@ class ZendeskState:
         self._changes = itertools.count(1)
         self._change_seq: dict[int, int] = {}
         self._generated: dict[int, int] = {}
+        self._user_seq: dict[int, int] = {}
+        self._user_generated: dict[int, int] = {}
+        self._attachment_ids = itertools.count(6164039200000)
         self.create_user({"name": "Admin", "email": "admin@example.com", "role": "admin"})
 
     # -- failures ------------------------------------------------------------------
@@ -144,6 +150,7 @@ class ZendeskState:
             now = iso(self.clock())
             user = user_record(user_id, self._user_url(user_id), data, now)
             self.users[user_id] = user
+            self._touch_user(user_id)
             return copy.deepcopy(user)
 
     def get_user(self, user_id: int) -> Record:
@@ -165,7 +172,18 @@ class ZendeskState:
                     value = data[key]
                     user[key] = str(value) if key == "external_id" and value is not None else value
             user["updated_at"] = iso(self.clock())
+            self._touch_user(user_id)
             return copy.deepcopy(user)
+
+    def _touch_user(self, user_id: int) -> None:
+        self._user_seq[user_id] = next(self._changes)
+        self._user_generated[user_id] = int(self.clock().timestamp())
+
+    def user_id_by_email(self, email: str) -> int | None:
+        """The id of the user with this email (case-insensitive), if any."""
+        with self.lock:
+            found = self.search_users(email=email)
+            return int(found[0]["id"]) if found else None
 
     def search_users(
         self, *, external_id: str | None = None, email: str | None = None
@@ -204,7 +222,12 @@ class ZendeskState:
         return audit_record(audit_id, ticket_id, author_id, events, client, iso(self.clock()))
 
     def _comment(self, data: Mapping[str, Any], author_id: int, audit_id: int) -> Record:
-        return comment_record(next(self._event_ids), data, author_id, audit_id)
+        comment = comment_record(next(self._event_ids), data, author_id, audit_id)
+        # Upload tokens become the comment's attachments; unknown tokens are ignored.
+        for token in data.get("uploads") or []:
+            for attachment_id in self.uploads.pop(str(token), []):
+                comment["attachments"].append(copy.deepcopy(self.attachments[attachment_id][0]))
+        return comment
 
     def _resolve_requester(self, data: Mapping[str, Any], author_id: int) -> int:
         if data.get("requester_id") is not None:
@@ -349,6 +372,63 @@ class ZendeskState:
                 raise not_found()
             return copy.deepcopy(self.comments[ticket_id])
 
+    def find_tickets(self, *, external_id: str) -> list[Record]:
+        """Tickets whose external id is ``external_id`` (not unique in Zendesk), oldest first."""
+        with self.lock:
+            return [
+                copy.deepcopy(t) for t in self.tickets.values() if t["external_id"] == external_id
+            ]
+
+    # -- uploads -------------------------------------------------------------------
+
+    def create_upload(
+        self, filename: str, content: bytes, *, content_type: str, token: str | None = None
+    ) -> Record:
+        """Store a file as ``POST /api/v2/uploads.json`` does; returns the ``upload`` record.
+
+        Passing the ``token`` of an earlier upload adds the file to it. A
+        comment that names the token in ``uploads`` gets the files attached.
+        """
+        with self.lock:
+            if not filename:
+                raise invalid("filename", "Filename: cannot be blank", "BlankValue")
+            if token is not None and token not in self.uploads:
+                raise not_found()
+            token = token or secrets.token_urlsafe(18)
+            attachment_id = next(self._attachment_ids)
+            attachment = attachment_record(
+                attachment_id,
+                base_url=self.base_url,
+                token=token,
+                filename=filename,
+                content_type=content_type,
+                size=len(content),
+            )
+            self.attachments[attachment_id] = (attachment, bytes(content))
+            self.uploads.setdefault(token, []).append(attachment_id)
+            attachments = [copy.deepcopy(self.attachments[i][0]) for i in self.uploads[token]]
+            expires = self.clock() + timedelta(days=3)
+            return {
+                "token": token,
+                "expires_at": iso(expires),
+                "attachments": attachments,
+                "attachment": copy.deepcopy(attachment),
+            }
+
+    def get_attachment(self, attachment_id: int) -> Record:
+        """The attachment ``attachment_id``; raises a 404 `ZendeskAPIError` when missing."""
+        with self.lock:
+            if attachment_id not in self.attachments:
+                raise not_found()
+            return copy.deepcopy(self.attachments[attachment_id][0])
+
+    def attachment_content(self, attachment_id: int) -> bytes:
+        """The bytes of an uploaded file."""
+        with self.lock:
+            if attachment_id not in self.attachments:
+                raise not_found()
+            return self.attachments[attachment_id][1]
+
     # -- incremental export --------------------------------------------------------
 
     def incremental_tickets(
@@ -385,6 +465,35 @@ class ZendeskState:
                 for tid in page
             ]
             return tickets, after, len(pending) <= per_page
+
+    def incremental_users(
+        self, *, start_time: int | None, cursor: str | None, per_page: int
+    ) -> tuple[list[Record], str, bool]:
+        """One page of ``/api/v2/incremental/users/cursor.json``: ``(users, after_cursor, end)``.
+
+        Users come in the order they last changed; a user changed again after
+        being exported comes again after the cursor.
+        """
+        with self.lock:
+            after_seq = decode_cursor(cursor) if cursor is not None else 0
+            ordered = sorted(self.users, key=lambda uid: self._user_seq[uid])
+            pending = [
+                uid
+                for uid in ordered
+                if self._user_seq[uid] > after_seq
+                and (start_time is None or self._user_generated[uid] >= start_time)
+            ]
+            page = pending[:per_page]
+            if page:
+                last = page[-1]
+                after = encode_cursor(self._user_generated[last], last, self._user_seq[last])
+            elif cursor is not None:
+                after = cursor
+            else:
+                last_seq = max(self._user_seq.values(), default=0)
+                after = encode_cursor(start_time or 0, 0, last_seq)
+            users = [copy.deepcopy(self.users[uid]) for uid in page]
+            return users, after, len(pending) <= per_page
 
     # -- bulk jobs -----------------------------------------------------------------
 

@@ -1,11 +1,15 @@
 """An emulator of the Zendesk Support API, for testing with the real ``zenpy`` client.
 
 It serves, over real HTTP on 127.0.0.1, what chatkit syncs with Zendesk: users
-(create, show, search by external_id, create_or_update, create_many), tickets
-(create, show, update with public or private comments, create_many and
-update_many as jobs of at most 100 with job statuses), ticket comments, and the
-cursor-based incremental ticket export. Errors can be injected per test (the
-next N calls answer 429 with ``Retry-After``, 500, 401, ...), and
+(create, show, ``me``, search by external_id, create_or_update, create_many,
+create_or_update_many), tickets (create, show, list by external_id, update with
+public or private comments, create_many and update_many as jobs of at most 100
+with job statuses), ticket comments, file uploads attached to comments
+(``uploads`` tokens, attachments and their content), and the cursor-based
+incremental exports of tickets and users. Writes are made by the authenticated
+user: the user whose email signs the request, else the account's admin. Errors
+can be injected per test (the next N calls answer 429 with ``Retry-After``,
+500, 401, ...), and
 `ZendeskEmulator.signed_webhook` builds webhook deliveries signed as Zendesk
 signs them. The state is plain Python (`ZendeskEmulator.state`), so a test can
 play an agent editing a ticket "in Zendesk".
@@ -34,7 +38,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 try:
     from starlette.applications import Starlette
@@ -47,7 +51,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from .._server import BackgroundServer
-from ._records import ACCOUNT_ID, BULK_LIMIT, Record, ZendeskAPIError
+from ._records import ACCOUNT_ID, ADMIN_USER_ID, BULK_LIMIT, Record, ZendeskAPIError
 from ._state import FailurePlan, ZendeskState
 from .webhooks import SignedWebhook, build_signed_webhook
 
@@ -188,6 +192,19 @@ class ZendeskEmulator:
         _, _, token = decoded.partition("/token:")
         return hmac.compare_digest(token, self._api_token)
 
+    def _caller(self, request: Request) -> int:
+        """The authenticated user: the one whose email signs the request, else the admin."""
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                email = base64.b64decode(value).decode().partition(":")[0]
+            except ValueError:
+                email = ""
+            found = self.state.user_id_by_email(email.removesuffix("/token"))
+            if found is not None:
+                return found
+        return ADMIN_USER_ID
+
     def _wrap(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             self.state.requests.append((request.method, request.url.path))
@@ -196,6 +213,7 @@ class ZendeskEmulator:
                 return _failure(plan)
             if not self._authenticated(request):
                 return _failure(FailurePlan(401, 1))
+            request.state.caller = self._caller(request)
             try:
                 status, body = await handler(request)
             except ZendeskAPIError as error:
@@ -213,9 +231,11 @@ class ZendeskEmulator:
             ("/api/v2/users/create_or_update.json", "POST", self._create_or_update_user),
             ("/api/v2/users/create_many.json", "POST", self._create_many_users),
             ("/api/v2/users/create_or_update_many.json", "POST", self._create_or_update_many),
+            ("/api/v2/users/me.json", "GET", self._me),
             ("/api/v2/users/{user_id:int}.json", "GET", self._show_user),
             ("/api/v2/users/{user_id:int}.json", "PUT", self._update_user),
             ("/api/v2/tickets.json", "POST", self._create_ticket),
+            ("/api/v2/tickets.json", "GET", self._list_tickets),
             ("/api/v2/tickets/create_many.json", "POST", self._create_many_tickets),
             ("/api/v2/tickets/update_many.json", "PUT", self._update_many_tickets),
             ("/api/v2/tickets/{ticket_id:int}.json", "GET", self._show_ticket),
@@ -223,16 +243,25 @@ class ZendeskEmulator:
             ("/api/v2/tickets/{ticket_id:int}/comments.json", "GET", self._list_comments),
             ("/api/v2/job_statuses/{job_id}.json", "GET", self._show_job),
             ("/api/v2/incremental/tickets/cursor.json", "GET", self._incremental_tickets),
+            ("/api/v2/incremental/users/cursor.json", "GET", self._incremental_users),
+            ("/api/v2/uploads.json", "POST", self._upload),
+            ("/api/v2/attachments/{attachment_id:int}.json", "GET", self._show_attachment),
         ]
-        return [
+        routes = [
             Route(path, self._wrap(handler), methods=[method]) for path, method, handler in table
         ]
+        # The content URL of an attachment: its token is the credential, as in Zendesk.
+        routes.append(Route("/attachments/token/{token}/", self._attachment_content))
+        return routes
 
     # -- users ---------------------------------------------------------------------
 
     async def _create_user(self, request: Request) -> tuple[int, Record]:
         data = await _payload(request, "user")
         return 201, {"user": self.state.create_user(data)}
+
+    async def _me(self, request: Request) -> tuple[int, Record]:
+        return 200, {"user": self.state.get_user(request.state.caller)}
 
     async def _show_user(self, request: Request) -> tuple[int, Record]:
         return 200, {"user": self.state.get_user(request.path_params["user_id"])}
@@ -285,7 +314,9 @@ class ZendeskEmulator:
 
     async def _create_ticket(self, request: Request) -> tuple[int, Record]:
         data = await _payload(request, "ticket")
-        ticket, audit = self.state.create_ticket(data, client=_client(request))
+        ticket, audit = self.state.create_ticket(
+            data, author_id=request.state.caller, client=_client(request)
+        )
         return 201, {"ticket": ticket, "audit": audit}
 
     async def _show_ticket(self, request: Request) -> tuple[int, Record]:
@@ -294,7 +325,9 @@ class ZendeskEmulator:
     async def _update_ticket(self, request: Request) -> tuple[int, Record]:
         data = await _payload(request, "ticket")
         ticket_id = request.path_params["ticket_id"]
-        ticket, audit = self.state.update_ticket(ticket_id, data, client=_client(request))
+        ticket, audit = self.state.update_ticket(
+            ticket_id, data, author_id=request.state.caller, client=_client(request)
+        )
         return 200, {"ticket": ticket, "audit": audit}
 
     async def _create_many_tickets(self, request: Request) -> tuple[int, Record]:
@@ -302,7 +335,9 @@ class ZendeskEmulator:
         results = []
         for index, item in enumerate(items):
             try:
-                ticket, _ = self.state.create_ticket(item, client=_client(request))
+                ticket, _ = self.state.create_ticket(
+                    item, author_id=request.state.caller, client=_client(request)
+                )
             except ZendeskAPIError as error:
                 results.append(_item_error(index, error))
             else:
@@ -322,7 +357,9 @@ class ZendeskEmulator:
         for index, item in enumerate(items):
             ticket_id = int(item.get("id") or 0)
             try:
-                self.state.update_ticket(ticket_id, item, client=_client(request))
+                self.state.update_ticket(
+                    ticket_id, item, author_id=request.state.caller, client=_client(request)
+                )
             except ZendeskAPIError as error:
                 results.append({**_item_error(index, error), "id": ticket_id})
             else:
@@ -331,21 +368,21 @@ class ZendeskEmulator:
                 )
         return 200, {"job_status": self.state.start_job(results)}
 
+    async def _list_tickets(self, request: Request) -> tuple[int, Record]:
+        # ``GET /api/v2/tickets.json?external_id=X``: external ids are not unique in
+        # Zendesk, so this lists every match (cursor pagination with page[size]).
+        params = request.query_params
+        external_id = params.get("external_id")
+        if external_id is not None:
+            tickets = self.state.find_tickets(external_id=external_id)
+        else:
+            with self.state.lock:
+                tickets = [self.state.get_ticket(tid) for tid in sorted(self.state.tickets)]
+        return 200, _cursor_page(request, "tickets", tickets, self.state.base_url)
+
     async def _list_comments(self, request: Request) -> tuple[int, Record]:
         comments = self.state.list_comments(request.path_params["ticket_id"])
-        size = min(int(request.query_params.get("page[size]", "100")), 100)
-        after = request.query_params.get("page[after]")
-        start = int(base64.b64decode(after).decode()) if after else 0
-        page = comments[start : start + size]
-        has_more = start + size < len(comments)
-        after_cursor = base64.b64encode(str(start + len(page)).encode()).decode()
-        path = f"{self.state.base_url}{request.url.path}"
-        next_url = f"{path}?page%5Bafter%5D={quote(after_cursor)}&page%5Bsize%5D={size}"
-        return 200, {
-            "comments": page,
-            "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": None},
-            "links": {"next": next_url if has_more else None, "prev": None},
-        }
+        return 200, _cursor_page(request, "comments", comments, self.state.base_url)
 
     async def _show_job(self, request: Request) -> tuple[int, Record]:
         return 200, {"job_status": self.state.poll_job(request.path_params["job_id"])}
@@ -379,6 +416,86 @@ class ZendeskEmulator:
             "before_cursor": None,
             "end_of_stream": end_of_stream,
         }
+
+    async def _incremental_users(self, request: Request) -> tuple[int, Record]:
+        params = request.query_params
+        cursor = params.get("cursor")
+        start_time = params.get("start_time")
+        if (cursor is None) == (start_time is None):
+            raise ZendeskAPIError(
+                400,
+                {"error": "InvalidPaginationParameter", "description": "start_time or cursor"},
+            )
+        per_page = min(int(params.get("per_page", "1000")), 1000)
+        users, after_cursor, end_of_stream = self.state.incremental_users(
+            start_time=None if start_time is None else int(start_time),
+            cursor=cursor,
+            per_page=per_page,
+        )
+        after_url = (
+            f"{self.state.base_url}/api/v2/incremental/users/cursor.json"
+            f"?cursor={quote(after_cursor, safe='')}"
+        )
+        if "per_page" in params:
+            after_url += f"&per_page={per_page}"
+        return 200, {
+            "users": users,
+            "after_url": after_url,
+            "before_url": None,
+            "after_cursor": after_cursor,
+            "before_cursor": None,
+            "end_of_stream": end_of_stream,
+        }
+
+    # -- uploads -------------------------------------------------------------------
+
+    async def _upload(self, request: Request) -> tuple[int, Record]:
+        filename = request.query_params.get("filename", "")
+        content_type = request.headers.get("content-type") or "application/octet-stream"
+        upload = self.state.create_upload(
+            filename,
+            await request.body(),
+            content_type=content_type.split(";")[0].strip(),
+            token=request.query_params.get("token"),
+        )
+        return 201, {"upload": upload}
+
+    async def _show_attachment(self, request: Request) -> tuple[int, Record]:
+        return 200, {"attachment": self.state.get_attachment(request.path_params["attachment_id"])}
+
+    async def _attachment_content(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        name = request.query_params.get("name")
+        with self.state.lock:
+            for attachment, content in self.state.attachments.values():
+                if f"/attachments/token/{token}/" in attachment["content_url"] and (
+                    name is None or attachment["file_name"] == name
+                ):
+                    return Response(content, 200, media_type=attachment["content_type"])
+        return JSONResponse({"error": "RecordNotFound", "description": "Not found"}, 404)
+
+
+def _cursor_page(request: Request, key: str, items: list[Record], base_url: str) -> Record:
+    """A page of a list endpoint with cursor pagination (``page[size]``, ``page[after]``)."""
+    size = min(int(request.query_params.get("page[size]", "100")), 100)
+    after = request.query_params.get("page[after]")
+    try:
+        start = int(base64.b64decode(after).decode()) if after else 0
+    except ValueError as exc:
+        raise ZendeskAPIError(
+            400, {"error": "InvalidPaginationParameter", "description": "page[after] is invalid"}
+        ) from exc
+    page = items[start : start + size]
+    has_more = start + size < len(items)
+    after_cursor = base64.b64encode(str(start + len(page)).encode()).decode()
+    params = {k: v for k, v in request.query_params.items() if not k.startswith("page[")}
+    params.update({"page[after]": after_cursor, "page[size]": str(size)})
+    next_url = f"{base_url}{request.url.path}?{urlencode(params)}"
+    return {
+        key: page,
+        "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": None},
+        "links": {"next": next_url if has_more else None, "prev": None},
+    }
 
 
 def _failure(plan: FailurePlan) -> Response:
