@@ -12,7 +12,7 @@ import builtins
 import functools
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Concatenate, Generic, Literal, TypeVar, overload
@@ -25,6 +25,7 @@ from .automation.rules import RuleSet
 from .blobs import BlobStore, LocalBlobStore
 from .errors import ChatKitError, ConfigurationError
 from .events import Event
+from .models.sync import SyncState
 from .notifications import Notifier
 from .services import (
     Abuse,
@@ -57,6 +58,8 @@ from .services._core import Core
 from .settings import ChatKitSettings, default_url
 from .stores import Store, open_store
 from .stores.base import DispatchStatus
+from .sync import Sync, SyncEngine, SyncReport
+from .sync.policy import ConflictPolicy
 from .transports import Transport, open_transport
 from .understanding import Analyzer, Classifier, SentimentAnalyzer
 
@@ -94,6 +97,7 @@ class AsyncChatKit:
         transcripts: Render, export and e-mail transcripts (`Transcripts`).
         retention: Legal holds and purges (`Retention`).
         exports: JSON-lines export and import (`Exports`).
+        sync: Two-way sync with CRMs and help desks (`chatkit.sync.Sync`).
         previews: Live typing previews, never stored (`Previews`).
         teams: Teams, their hours and topics (`Teams`).
         routing: Routing conversations to agents, and queues (`Routing`).
@@ -161,6 +165,7 @@ class AsyncChatKit:
         self.notifications = Notifications(self._core)
         self.exports = Exports(self._core)
         self.previews = Previews(self._core)
+        self.sync = Sync(self._core)
 
     def __repr__(self) -> str:
         return f"AsyncChatKit(store={self._core.store!r})"
@@ -718,6 +723,95 @@ class SyncExports(_SyncResource[Exports]):
     read_jsonl = _sync(Exports.read_jsonl)
 
 
+class BlockingSyncEngine(AbstractContextManager["BlockingSyncEngine"]):
+    """Blocking twin of `chatkit.sync.SyncEngine`."""
+
+    def __init__(self, engine: SyncEngine, runner: _Runner) -> None:
+        self.engine = engine
+        """The async engine underneath."""
+        self._runner = runner
+
+    @property
+    def name(self) -> str:
+        """The integration's name."""
+        return self.engine.name
+
+    def run_once(self) -> SyncReport:
+        """One full cycle: queue, push, pull (see `SyncEngine.run_once`)."""
+        return self._runner.portal().call(self.engine.run_once)
+
+    def collect(self) -> int:
+        """Queue new outbox events; how many were read."""
+        return self._runner.portal().call(self.engine.collect)
+
+    def push(self) -> SyncReport:
+        """Push what is due (see `SyncEngine.push`)."""
+        return self._runner.portal().call(self.engine.push)
+
+    def pull(self) -> SyncReport:
+        """Apply the vendor's changes since the saved cursor."""
+        return self._runner.portal().call(self.engine.pull)
+
+    def resync(self) -> int:
+        """Queue every local record of the synced kinds again."""
+        return self._runner.portal().call(self.engine.resync)
+
+    def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> SyncReport:
+        """Verify and apply a webhook delivery (see `SyncEngine.handle_webhook`)."""
+        return self._runner.portal().call(
+            functools.partial(self.engine.handle_webhook, headers, body)
+        )
+
+    def state(self) -> SyncState:
+        """The integration's saved state."""
+        return self._runner.portal().call(self.engine.state)
+
+    def close(self) -> None:
+        """Close the integration."""
+        self._runner.portal().call(self.engine.close)
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SyncSync(_SyncResource[Sync]):
+    """Blocking twin of `chatkit.sync.Sync`."""
+
+    status = _sync(Sync.status)
+    link = _sync(Sync.link)
+    dead_letters = _sync(Sync.dead_letters)
+    retry = _sync(Sync.retry)
+    resume = _sync(Sync.resume)
+    decisions = _sync(Sync.decisions)
+
+    def engine(
+        self,
+        integration: Any,
+        *,
+        policy: ConflictPolicy | None = None,
+        max_attempts: int = 8,
+        call_retries: int = 3,
+        max_wait: float = 60.0,
+        retry_delay: float = 1.0,
+        park_seconds: float = 300.0,
+        page_size: int = 100,
+    ) -> BlockingSyncEngine:
+        """Blocking twin of `chatkit.sync.Sync.engine`."""
+        return BlockingSyncEngine(
+            self._target.engine(
+                integration,
+                policy=policy,
+                max_attempts=max_attempts,
+                call_retries=call_retries,
+                max_wait=max_wait,
+                retry_delay=retry_delay,
+                park_seconds=park_seconds,
+                page_size=page_size,
+            ),
+            self._runner,
+        )
+
+
 class SyncPreviews(_SyncResource[Previews]):
     """Blocking twin of `Previews`."""
 
@@ -775,6 +869,7 @@ class ChatKit:
         self.retention = SyncRetention(self.aio.retention, self._runner)
         self.exports = SyncExports(self.aio.exports, self._runner)
         self.previews = SyncPreviews(self.aio.previews, self._runner)
+        self.sync = SyncSync(self.aio.sync, self._runner)
         self.teams = SyncTeams(self.aio.teams, self._runner)
         self.routing = SyncRouting(self.aio.routing, self._runner)
         self.understanding = SyncUnderstanding(self.aio.understanding, self._runner)

@@ -4,7 +4,7 @@ An integration is a package that subclasses `Integration`, declares its
 `Capabilities` and its `IntegrationConfig`, and registers the class under the
 entry-point group ``chatkit.integrations``. chatkit itself ships none: the
 first-party ones in ``chatkit_integrations`` use this contract exactly as a
-third-party package does. The sync engine that drives them comes next.
+third-party package does. `chatkit.sync` drives them.
 
 Example:
     ```python

@@ -218,6 +218,38 @@ MIGRATIONS: list[list[str]] = [
             dedupe_key TEXT NOT NULL CONSTRAINT uq__notification_log__dedupe_key UNIQUE,
             data TEXT NOT NULL)""",
     ],
+    # 12: the sync engine. Links between local records and their twins at an
+    # integration (the id map and the outbound queue: due_key is set while a
+    # change waits for the vendor), each integration's state (pull cursor,
+    # parking, call counts) and the audit of field-level decisions.
+    [
+        """CREATE TABLE sync_links (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            integration TEXT NOT NULL,
+            local_id TEXT NOT NULL,
+            parent_local_id TEXT,
+            remote_key TEXT,
+            due_key TEXT,
+            dead BIGINT NOT NULL,
+            data TEXT NOT NULL,
+            CONSTRAINT uq__sync_links__integration__local_id UNIQUE (integration, local_id),
+            CONSTRAINT uq__sync_links__integration__remote_key UNIQUE (integration, remote_key))""",
+        "CREATE INDEX sync_links_due ON sync_links(integration, due_key)",
+        "CREATE INDEX sync_links_dead ON sync_links(integration, dead)",
+        "CREATE INDEX sync_links_parent ON sync_links(integration, parent_local_id)",
+        """CREATE TABLE sync_states (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            integration TEXT NOT NULL CONSTRAINT uq__sync_states__integration UNIQUE,
+            data TEXT NOT NULL)""",
+        """CREATE TABLE sync_decisions (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            integration TEXT NOT NULL,
+            local_id TEXT NOT NULL,
+            at_key TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX sync_decisions_record ON sync_decisions(integration, local_id, at_key)",
+        "CREATE INDEX sync_decisions_time ON sync_decisions(integration, at_key)",
+    ],
 ]
 
 LISTINGS_VERSION = 9
