@@ -25,6 +25,7 @@ from .automation.rules import RuleSet
 from .blobs import BlobStore, LocalBlobStore
 from .errors import ChatKitError, ConfigurationError
 from .events import Event
+from .integrations import Integration
 from .models.sync import SyncState
 from .notifications import Notifier
 from .services import (
@@ -786,7 +787,7 @@ class SyncSync(_SyncResource[Sync]):
 
     def engine(
         self,
-        integration: Any,
+        integration: Integration | str,
         *,
         policy: ConflictPolicy | None = None,
         max_attempts: int = 8,

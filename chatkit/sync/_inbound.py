@@ -233,6 +233,8 @@ class Applier:
             if remote == local:
                 continue
             synced = link.synced.get(name, _MISSING)
+            if remote == synced:
+                continue  # only ours changed: it goes out on the next push
             if synced is _MISSING or synced == local:
                 policy, wins = "no_conflict", True
             else:
@@ -278,10 +280,28 @@ class Applier:
         return "skipped"
 
     def _linked(
-        self, link: SyncLink, change: InboundChange, synced: dict[str, JsonValue]
+        self,
+        link: SyncLink,
+        change: InboundChange,
+        local: dict[str, JsonValue],
+        vendor: dict[str, JsonValue] | None = None,
     ) -> SyncLink:
+        """``link`` after applying ``change``: what the vendor now holds, field by field.
+
+        Where the vendor's value differs from ours after the decisions (ours
+        kept, a guard refused theirs), the link is queued so the next push
+        writes ours to the vendor.
+        """
+        synced = dict(local)
+        for name, value in (vendor or {}).items():
+            if name in synced:
+                synced[name] = value
+        update: dict[str, object] = {}
+        if synced != local:
+            update = {"wanted": link.wanted + 1, "due_key": key_of(utcnow()), "dead": False}
         return link.model_copy(
             update={
+                **update,
                 "remote_id": change.remote_id,
                 "remote_type": change.remote_type,
                 "remote_key": self.remote_key(change.object, change.remote_id),
@@ -335,7 +355,7 @@ class Applier:
             work.events.append(
                 ContactUpdated(contact_id=contact.id, contact=contact, changed=["name"])
             )
-        self._set(work, self._linked(link, change, contact_fields(contact)))
+        self._set(work, self._linked(link, change, contact_fields(contact), _vendor(change)))
         return "applied" if take else "unchanged"
 
     async def _conversation(
@@ -419,7 +439,7 @@ class Applier:
         if take:
             current = current.model_copy(update={"updated_at": utcnow()})
             self._set(work, checked(Conversation, **current.model_dump()))
-        self._set(work, self._linked(link, change, conversation_fields(current)))
+        self._set(work, self._linked(link, change, conversation_fields(current), _vendor(change)))
         return "applied" if take else "unchanged"
 
     def _refuse(
@@ -550,6 +570,17 @@ class Applier:
                 )
                 return "applied"
         return "unchanged"
+
+
+def _vendor(change: InboundChange) -> dict[str, JsonValue]:
+    """The vendor's values in ``change``, tags compared as a sorted set."""
+    values = dict(change.data)
+    tags = values.get("tags")
+    if isinstance(tags, list):
+        values["tags"] = cast(
+            JsonValue, sorted({str(t).strip().lower() for t in tags if str(t).strip()})
+        )
+    return values
 
 
 def _is(op: Op, rid: str) -> bool:

@@ -203,6 +203,7 @@ class SyncEngine:
         self._opened = False
         self._calls = 0
         self._unsaved_calls = 0
+        self._blocked: set[str] = set()  # parents that children are waiting for
         self.calls = 0
         """Calls made to the integration by this engine (push, pull, check)."""
 
@@ -642,7 +643,7 @@ class SyncEngine:
         records = await self._records(kind, links)
         parents = await self._parents(kind, links)
         needs_parent = PARENT_KIND.get(kind) in self._outbound
-        sends: list[tuple[SyncLink, OutboundChange, dict[str, JsonValue]]] = []
+        sends: list[tuple[SyncLink, OutboundChange, dict[str, JsonValue] | None]] = []
         settled: list[tuple[SyncLink, PushResult | None, dict[str, JsonValue] | None]] = []
         waiting: list[SyncLink] = []
         for link in links:
@@ -662,7 +663,7 @@ class SyncEngine:
                     parent_remote_id=parent.remote_id if parent else None,
                     attempt=link.attempts + 1,
                 )
-                sends.append((link, change, {}))
+                sends.append((link, change, None))
                 continue
             data, fields = self._outbound_data(kind, record, link.local_id)
             if needs_parent and (parent is None or parent.remote_id is None):
@@ -686,6 +687,7 @@ class SyncEngine:
         if waiting:
             await self._wait_for_parents(waiting)
             report.waiting += len(waiting)
+            self._blocked.update(link.parent_local_id for link in waiting if link.parent_local_id)
         if settled:
             await self._settle([(link, None, fields) for link, _, fields in settled], report)
         if not sends:
@@ -716,11 +718,11 @@ class SyncEngine:
             results = [PushResult.retryable(change, str(exc) or "failed") for change in changes]
         by_id = {result.change_id: result for result in results}
         outcome: list[tuple[SyncLink, PushResult | None, dict[str, JsonValue] | None]] = []
-        for link, change, fields in sends:
+        for link, change, synced in sends:
             result = by_id.get(change.change_id) or PushResult.retryable(
                 change, f"{self.name} returned no result for this record"
             )
-            outcome.append((link, result, fields))
+            outcome.append((link, result, synced))
         await self._settle(outcome, report)
 
     async def _mark_attempt(self, links: list[SyncLink]) -> dict[str, SyncLink]:
@@ -785,8 +787,9 @@ class SyncEngine:
         due_now = key_of(now)
         base: dict[str, object] = {"version": now_link.version + 1, "updated_at": now}
         if result is None or result.status is PushStatus.OK:
-            if result is not None and result.remote_id is None:  # a delete the vendor confirmed
-                report.pushed += 1
+            if fields is None:  # the record is gone here, and now at the vendor too
+                if result is not None:
+                    report.pushed += 1
                 return Delete(SyncLink, now_link.id)
             if result is None:
                 report.unchanged += 1
@@ -871,6 +874,9 @@ class SyncEngine:
 
         try:
             report.add(await self._core.retry(lambda: attempt(outcome)))
+            await self._wake_children(
+                [item for item in outcome if item[0].local_id in self._blocked]
+            )
         except DuplicateKeyError:
             # Two local records answered with one vendor id: settle one by one,
             # and dead-letter the record whose id is taken.
@@ -887,6 +893,35 @@ class SyncEngine:
                     )
                     refused: list[_Outcome] = [(link, taken, None)]
                     report.add(await self._core.retry(functools.partial(attempt, refused)))
+
+    async def _wake_children(self, parents: list[_Outcome]) -> None:
+        """Make the children waiting for these (now pushed) parents due at once."""
+        done = [
+            link.local_id
+            for link, result, _ in parents
+            if result is None or result.status is PushStatus.OK
+        ]
+        if not done:
+            return
+        self._blocked.difference_update(done)
+        store = await self._core.ready()
+
+        async def attempt() -> None:
+            now = utcnow()
+            children = await store.find(
+                SyncLink, {"integration": self.name, "parent_local_id": In(done)}
+            )
+            ops: list[Op] = [
+                Update(
+                    child.model_copy(update={"due_key": key_of(now), "version": child.version + 1})
+                )
+                for child in children
+                if child.pending and (child.due_key or "") > key_of(now)
+            ]
+            if ops:
+                await self._core.commit(ops)
+
+        await self._core.retry(attempt)
 
     async def _children_of_deleted(
         self, ops: list[Op], current: Mapping[str, SyncLink]
