@@ -44,11 +44,12 @@ __all__ = ["BULK_LIMIT", "FailurePlan", "Record", "ZendeskAPIError", "ZendeskSta
 
 @dataclass
 class FailurePlan:
-    """Fail the next ``remaining`` API calls with ``status`` (and ``Retry-After``)."""
+    """Fail ``remaining`` API calls with ``status`` (and ``Retry-After``) after ``skip`` pass."""
 
     status: int
     remaining: int
     retry_after: int | None = None
+    skip: int = 0
 
 
 @dataclass
@@ -104,10 +105,12 @@ class ZendeskState:
 
     # -- failures ------------------------------------------------------------------
 
-    def fail_next(self, status: int, *, times: int = 1, retry_after: int | None = None) -> None:
-        """Answer the next ``times`` API calls with ``status`` (429, 500, 401, ...)."""
+    def fail_next(
+        self, status: int, *, times: int = 1, retry_after: int | None = None, after: int = 0
+    ) -> None:
+        """Answer ``times`` API calls with ``status`` (429, 500, 401, ...), after ``after`` pass."""
         with self.lock:
-            self.failures.append(FailurePlan(status, times, retry_after))
+            self.failures.append(FailurePlan(status, times, retry_after, after))
 
     def take_failure(self) -> FailurePlan | None:
         """Consume one planned failure, if any."""
@@ -117,6 +120,9 @@ class ZendeskState:
             if not self.failures:
                 return None
             plan = self.failures[0]
+            if plan.skip > 0:
+                plan.skip -= 1
+                return None
             plan.remaining -= 1
             return FailurePlan(plan.status, 1, plan.retry_after)
 
@@ -184,6 +190,20 @@ class ZendeskState:
         with self.lock:
             found = self.search_users(email=email)
             return int(found[0]["id"]) if found else None
+
+    def delete_user(self, user_id: int) -> Record:
+        """Soft-delete a user as ``DELETE /api/v2/users/{id}.json`` does: ``active`` false.
+
+        The user is still shown (and exported once more), but no longer found
+        by search, external id or email.
+        """
+        with self.lock:
+            user = self.users.get(user_id)
+            if user is None or not user["active"]:
+                raise not_found()
+            user.update(active=False, external_id=None, email=None, updated_at=iso(self.clock()))
+            self._touch_user(user_id)
+            return copy.deepcopy(user)
 
     def search_users(
         self, *, external_id: str | None = None, email: str | None = None
@@ -291,7 +311,7 @@ class ZendeskState:
     def get_ticket(self, ticket_id: int) -> Record:
         """The ticket ``ticket_id``; raises a 404 `ZendeskAPIError` when missing."""
         with self.lock:
-            if ticket_id not in self.tickets:
+            if ticket_id not in self.tickets or self.tickets[ticket_id]["status"] == "deleted":
                 raise not_found()
             return copy.deepcopy(self.tickets[ticket_id])
 
@@ -310,7 +330,7 @@ class ZendeskState:
         Tests call this to play an agent editing the ticket in Zendesk.
         """
         with self.lock:
-            if ticket_id not in self.tickets:
+            if ticket_id not in self.tickets or self.tickets[ticket_id]["status"] == "deleted":
                 raise not_found()
             ticket = self.tickets[ticket_id]
             if ticket["status"] == "closed":
@@ -372,11 +392,27 @@ class ZendeskState:
                 raise not_found()
             return copy.deepcopy(self.comments[ticket_id])
 
+    def delete_ticket(self, ticket_id: int) -> None:
+        """Delete a ticket as ``DELETE /api/v2/tickets/{id}.json`` does.
+
+        It is gone from show, list and update (404), and the incremental
+        export reports it once more with status ``deleted``.
+        """
+        with self.lock:
+            ticket = self.tickets.get(ticket_id)
+            if ticket is None or ticket["status"] == "deleted":
+                raise not_found()
+            ticket["status"] = "deleted"
+            ticket["updated_at"] = iso(self.clock())
+            self._touch(ticket_id)
+
     def find_tickets(self, *, external_id: str) -> list[Record]:
         """Tickets whose external id is ``external_id`` (not unique in Zendesk), oldest first."""
         with self.lock:
             return [
-                copy.deepcopy(t) for t in self.tickets.values() if t["external_id"] == external_id
+                copy.deepcopy(t)
+                for t in self.tickets.values()
+                if t["external_id"] == external_id and t["status"] != "deleted"
             ]
 
     # -- uploads -------------------------------------------------------------------

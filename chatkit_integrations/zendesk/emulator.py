@@ -157,11 +157,16 @@ class ZendeskEmulator:
 
     # -- test controls -------------------------------------------------------------
 
-    def fail_next(self, status: int, *, times: int = 1, retry_after: int | None = None) -> None:
-        """Answer the next ``times`` API calls with ``status`` (429 adds ``Retry-After``)."""
+    def fail_next(
+        self, status: int, *, times: int = 1, retry_after: int | None = None, after: int = 0
+    ) -> None:
+        """Answer ``times`` API calls with ``status`` (429 adds ``Retry-After``).
+
+        ``after`` lets that many calls pass first (an outage in the middle of a batch).
+        """
         if status == 429 and retry_after is None:
             retry_after = 1
-        self.state.fail_next(status, times=times, retry_after=retry_after)
+        self.state.fail_next(status, times=times, retry_after=retry_after, after=after)
 
     @property
     def webhook_secret(self) -> str:
@@ -220,6 +225,8 @@ class ZendeskEmulator:
                 return JSONResponse(
                     error.body, error.status, headers={**_RATE_LIMIT_HEADERS, **error.headers}
                 )
+            if status == 204:
+                return Response(status_code=204, headers=_RATE_LIMIT_HEADERS)
             return JSONResponse(body, status, headers=_RATE_LIMIT_HEADERS)
 
         return endpoint
@@ -232,14 +239,18 @@ class ZendeskEmulator:
             ("/api/v2/users/create_many.json", "POST", self._create_many_users),
             ("/api/v2/users/create_or_update_many.json", "POST", self._create_or_update_many),
             ("/api/v2/users/me.json", "GET", self._me),
+            ("/api/v2/users/show_many.json", "GET", self._show_many_users),
             ("/api/v2/users/{user_id:int}.json", "GET", self._show_user),
             ("/api/v2/users/{user_id:int}.json", "PUT", self._update_user),
+            ("/api/v2/users/{user_id:int}.json", "DELETE", self._delete_user),
             ("/api/v2/tickets.json", "POST", self._create_ticket),
             ("/api/v2/tickets.json", "GET", self._list_tickets),
             ("/api/v2/tickets/create_many.json", "POST", self._create_many_tickets),
             ("/api/v2/tickets/update_many.json", "PUT", self._update_many_tickets),
+            ("/api/v2/tickets/show_many.json", "GET", self._show_many_tickets),
             ("/api/v2/tickets/{ticket_id:int}.json", "GET", self._show_ticket),
             ("/api/v2/tickets/{ticket_id:int}.json", "PUT", self._update_ticket),
+            ("/api/v2/tickets/{ticket_id:int}.json", "DELETE", self._delete_ticket),
             ("/api/v2/tickets/{ticket_id:int}/comments.json", "GET", self._list_comments),
             ("/api/v2/job_statuses/{job_id}.json", "GET", self._show_job),
             ("/api/v2/incremental/tickets/cursor.json", "GET", self._incremental_tickets),
@@ -262,6 +273,21 @@ class ZendeskEmulator:
 
     async def _me(self, request: Request) -> tuple[int, Record]:
         return 200, {"user": self.state.get_user(request.state.caller)}
+
+    async def _delete_user(self, request: Request) -> tuple[int, Record]:
+        return 200, {"user": self.state.delete_user(request.path_params["user_id"])}
+
+    async def _show_many_users(self, request: Request) -> tuple[int, Record]:
+        # ?ids=1,2 or ?external_ids=a,b (at most 100); unknown ones are left out.
+        params = request.query_params
+        with self.state.lock:
+            if "external_ids" in params:
+                wanted = _id_list(params["external_ids"], int_ids=False)
+                users = [u for e in wanted for u in self.state.search_users(external_id=str(e))]
+            else:
+                wanted = _id_list(params.get("ids", ""))
+                users = [self.state.get_user(int(i)) for i in wanted if int(i) in self.state.users]
+        return 200, {"users": users, "next_page": None, "previous_page": None, "count": len(users)}
 
     async def _show_user(self, request: Request) -> tuple[int, Record]:
         return 200, {"user": self.state.get_user(request.path_params["user_id"])}
@@ -318,6 +344,22 @@ class ZendeskEmulator:
             data, author_id=request.state.caller, client=_client(request)
         )
         return 201, {"ticket": ticket, "audit": audit}
+
+    async def _delete_ticket(self, request: Request) -> tuple[int, Record]:
+        self.state.delete_ticket(request.path_params["ticket_id"])
+        return 204, {}
+
+    async def _show_many_tickets(self, request: Request) -> tuple[int, Record]:
+        wanted = _id_list(request.query_params.get("ids", ""))
+        with self.state.lock:
+            live = {tid for tid, t in self.state.tickets.items() if t["status"] != "deleted"}
+            tickets = [self.state.get_ticket(int(i)) for i in wanted if int(i) in live]
+        return 200, {
+            "tickets": tickets,
+            "next_page": None,
+            "previous_page": None,
+            "count": len(tickets),
+        }
 
     async def _show_ticket(self, request: Request) -> tuple[int, Record]:
         return 200, {"ticket": self.state.get_ticket(request.path_params["ticket_id"])}
@@ -377,7 +419,11 @@ class ZendeskEmulator:
             tickets = self.state.find_tickets(external_id=external_id)
         else:
             with self.state.lock:
-                tickets = [self.state.get_ticket(tid) for tid in sorted(self.state.tickets)]
+                tickets = [
+                    self.state.get_ticket(tid)
+                    for tid, ticket in sorted(self.state.tickets.items())
+                    if ticket["status"] != "deleted"
+                ]
         return 200, _cursor_page(request, "tickets", tickets, self.state.base_url)
 
     async def _list_comments(self, request: Request) -> tuple[int, Record]:
@@ -473,6 +519,18 @@ class ZendeskEmulator:
                 ):
                     return Response(content, 200, media_type=attachment["content_type"])
         return JSONResponse({"error": "RecordNotFound", "description": "Not found"}, 404)
+
+
+def _id_list(raw: str, *, int_ids: bool = True) -> list[str]:
+    """The comma-separated ids of a show_many call: at most 100, integers unless external."""
+    items = [item for item in raw.split(",") if item]
+    if len(items) > BULK_LIMIT:
+        raise ZendeskAPIError(400, TOO_MANY_VALUES)
+    if int_ids and not all(item.isdigit() for item in items):
+        raise ZendeskAPIError(
+            400, {"error": "InvalidParameter", "description": "ids must be integers"}
+        )
+    return items
 
 
 def _cursor_page(request: Request, key: str, items: list[Record], base_url: str) -> Record:

@@ -1,0 +1,964 @@
+"""The Zendesk Support integration, on the vendor's own client ``zenpy``.
+
+What is synced, and how:
+
+| chatkit | Zendesk | push | pull |
+|---|---|---|---|
+| contact | end-user | ``create_or_update_many`` job | incremental user export |
+| conversation | ticket | ``create_many`` / ``update_many`` jobs | incremental ticket export |
+| message | public comment | ticket update with a public comment | the ticket's comments |
+| note | private comment | ticket update with a private comment | the ticket's comments |
+| transcript | file on a private comment | ``POST /uploads``, then a comment | (not read) |
+
+Users and tickets carry the chatkit id as ``external_id``; jobs take 100 records.
+
+Idempotency: users are upserted by external id. A conversation whose ticket
+id is not known yet is looked up by external id before it is created (so a
+retry after a crash finds the ticket it created). Comments have no external
+id: on a retried change (``attempt > 1``) the ticket's comments are read and
+ours (same text, same visibility, by our API user) is reused.
+
+Errors: 401/403 raise `IntegrationAuthError`; 429 (with ``Retry-After``),
+5xx and connection failures raise `RetryableIntegrationError`; zenpy is given
+a response hook that stops it from sleeping and retrying on 429 itself (the
+engine owns retries). A 4xx for one record (and a job result with an error)
+makes that record's `PushResult` permanent, with Zendesk's message.
+
+zenpy always calls ``https://{subdomain}.zendesk.com``. To point it at an
+emulator, set the environment variables zenpy reads on every request:
+``ZENPY_FORCE_SCHEME=http`` and ``ZENPY_FORCE_NETLOC=127.0.0.1:PORT``
+(`ZendeskEmulator.zenpy_env` gives both). They apply to the whole process;
+zenpy has no per-client setting for them.
+
+Example:
+    ```python
+    config = ZendeskConfig(subdomain="acme", email="bot@acme.com", api_token="...")
+    async with ZendeskIntegration(config) as zendesk:
+        results = await zendesk.push(changes)
+        page = await zendesk.pull(saved_cursor)
+    ```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import partial
+from io import BytesIO
+from typing import Any, TypeVar
+
+from pydantic import Field, SecretStr
+
+from chatkit.errors import (
+    IntegrationAuthError,
+    IntegrationError,
+    PermanentIntegrationError,
+    RetryableIntegrationError,
+    WebhookVerificationError,
+)
+from chatkit.integrations import (
+    Capabilities,
+    ChangeAction,
+    HealthState,
+    HealthStatus,
+    InboundChange,
+    Integration,
+    IntegrationConfig,
+    ObjectSync,
+    OutboundChange,
+    PullPage,
+    PushResult,
+    RateBudget,
+    SyncObject,
+)
+
+from ._mapping import (
+    comment_change,
+    first_comment,
+    parse_time,
+    ticket_change,
+    ticket_fields,
+    user_change,
+    user_fields,
+)
+from .webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_webhook
+
+try:
+    import requests
+    from zenpy import Zenpy  # type: ignore[import-untyped]
+    from zenpy.lib.api_objects import (  # type: ignore[import-untyped]
+        Comment,
+        Ticket,
+        User,
+    )
+    from zenpy.lib.exception import (  # type: ignore[import-untyped]
+        APIException,
+        RecordNotFoundException,
+        ZenpyException,
+    )
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "the Zendesk integration needs zenpy: pip install 'chatkit[zendesk]'"
+    ) from exc
+
+__all__ = ["ZendeskConfig", "ZendeskIntegration"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+BATCH = 100
+"""Zendesk's limit for create_many, update_many, create_or_update_many and show_many."""
+
+_CURSOR_VERSION = 1
+
+
+class ZendeskConfig(IntegrationConfig):
+    """Settings, from code, ``CHATKIT_ZENDESK_*`` variables or a file.
+
+    Attributes:
+        subdomain: The account, as in ``https://{subdomain}.zendesk.com``.
+        email: The API user's email (comments are written in their name).
+        api_token: An API token of that user (Admin Center → Apps and integrations).
+        webhook_secret: The signing secret of the Zendesk webhook that calls
+            chatkit; needed by `ZendeskIntegration.verify_webhook`.
+        webhook_replay_seconds: Deliveries signed longer ago (or further
+            ahead) than this are refused.
+        timeout: Seconds to wait for one HTTP answer.
+        job_poll_interval: Seconds between polls of a bulk job's status.
+        job_timeout: Seconds to wait for a bulk job; its records are retried
+            after that.
+        look_up_new_tickets: Look a conversation up by external id before
+            creating its ticket whenever its ticket id is unknown (one call
+            per new ticket). When false, only retried changes (``attempt > 1``)
+            are looked up.
+    """
+
+    subdomain: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+    email: str = Field(min_length=3, max_length=254)
+    api_token: SecretStr = Field(min_length=1)
+    webhook_secret: SecretStr | None = None
+    webhook_replay_seconds: float = Field(default=300, gt=0, le=86_400)
+    timeout: float = Field(default=30, gt=0, le=600)
+    job_poll_interval: float = Field(default=1.0, ge=0, le=60)
+    job_timeout: float = Field(default=120, gt=0, le=3600)
+    look_up_new_tickets: bool = True
+
+
+class _Throttled(Exception):
+    """A 429, raised from the response hook before zenpy can sleep on it."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("429 Too Many Requests")
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Outcome:
+    """Results of one push, filled as records finish."""
+
+    results: dict[str, PushResult] = field(default_factory=dict)
+
+    def set(self, result: PushResult) -> None:
+        self.results[result.change_id] = result
+
+
+class ZendeskIntegration(Integration):
+    """Zendesk Support: contacts ⇄ users, conversations ⇄ tickets, messages and notes ⇄ comments.
+
+    See the module documentation for the mapping, idempotency and errors.
+
+    Attributes:
+        api_calls: HTTP requests made so far (every answer, including errors).
+        api_writes: Of those, the ones that were not ``GET``.
+    """
+
+    name = "zendesk"
+    config_class = ZendeskConfig
+    capabilities = Capabilities(
+        objects=(
+            ObjectSync(
+                object=SyncObject.CONTACT,
+                remote_type="user",
+                directions={"outbound", "inbound"},
+                batch_size=BATCH,
+            ),
+            ObjectSync(
+                object=SyncObject.CONVERSATION,
+                remote_type="ticket",
+                directions={"outbound", "inbound"},
+                batch_size=BATCH,
+            ),
+            ObjectSync(
+                object=SyncObject.MESSAGE,
+                remote_type="comment",
+                directions={"outbound", "inbound"},
+                batch_size=50,
+            ),
+            ObjectSync(
+                object=SyncObject.NOTE,
+                remote_type="private_comment",
+                directions={"outbound", "inbound"},
+                batch_size=50,
+            ),
+            ObjectSync(
+                object=SyncObject.TRANSCRIPT,
+                remote_type="upload",
+                directions={"outbound"},
+                batch_size=10,
+            ),
+        ),
+        webhooks=True,
+        rate=RateBudget(calls=700, per_seconds=60),
+    )
+    config: ZendeskConfig
+
+    def __init__(self, config: IntegrationConfig) -> None:
+        super().__init__(config)
+        self._client: Any = None
+        self._session: requests.Session | None = None
+        self._me: int | None = None
+        self._lock = threading.Lock()
+        self.api_calls = 0
+        self.api_writes = 0
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the zenpy client (no call is made). Idempotent."""
+        if self._client is not None:
+            return
+        session = requests.Session()
+        session.hooks["response"].append(self._on_response)
+        self._session = session
+        self._client = Zenpy(
+            subdomain=self.config.subdomain,
+            email=self.config.email,
+            token=self.config.api_token.get_secret_value(),
+            session=session,
+            timeout=self.config.timeout,
+            disable_cache=True,  # a sync must see edits made in Zendesk
+        )
+
+    async def close(self) -> None:
+        """Close the HTTP session. Idempotent; never raises."""
+        session, self._session, self._client = self._session, None, None
+        if session is not None:
+            try:
+                session.close()
+            except Exception:  # pragma: no cover - closing must not fail the caller
+                logger.debug("zendesk: closing the session failed", exc_info=True)
+
+    def _on_response(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        """requests' response hook: count the call; turn a 429 into `_Throttled` at once."""
+        with self._lock:
+            self.api_calls += 1
+            if response.request.method != "GET":
+                self.api_writes += 1
+        if response.status_code == 429:
+            retry_after = _seconds(response.headers.get("Retry-After"))
+            response.close()
+            raise _Throttled(retry_after)
+
+    async def _run(self, work: Callable[[], T]) -> T:
+        """Run blocking zenpy work in a thread, with zenpy's errors classified."""
+        if self._client is None:
+            await self.open()
+        return await asyncio.to_thread(self._classified, work)
+
+    def _classified(self, work: Callable[[], T]) -> T:
+        try:
+            return work()
+        except IntegrationError:
+            raise
+        except Exception as exc:
+            raise self._whole_call_error(exc) from None
+
+    def _whole_call_error(self, exc: BaseException) -> IntegrationError:
+        """The contract's error for a failure of a whole call."""
+        name = self.name
+        if isinstance(exc, _Throttled):
+            return RetryableIntegrationError(
+                "Zendesk rate limit reached (429)",
+                integration=name,
+                status_code=429,
+                retry_after=exc.retry_after,
+            )
+        if isinstance(exc, APIException) and exc.response is not None:
+            status = int(exc.response.status_code)
+            message = _vendor_message(exc)
+            if status in (401, 403):
+                return IntegrationAuthError(
+                    f"Zendesk refused the credentials ({status}): {message}", integration=name
+                )
+            if status >= 500 or status in (408, 409):
+                return RetryableIntegrationError(
+                    f"Zendesk answered {status}: {message}",
+                    integration=name,
+                    status_code=status,
+                    retry_after=_seconds(exc.response.headers.get("Retry-After")),
+                )
+            return PermanentIntegrationError(
+                f"Zendesk answered {status}: {message}", integration=name, status_code=status
+            )
+        if isinstance(exc, requests.RequestException):
+            return RetryableIntegrationError(
+                f"Zendesk cannot be reached: {type(exc).__name__}", integration=name
+            )
+        if isinstance(exc, ZenpyException):
+            return RetryableIntegrationError(f"zenpy: {exc}", integration=name)
+        return IntegrationError(f"unexpected {type(exc).__name__}: {exc}", integration=name)
+
+    # -- check ---------------------------------------------------------------------
+
+    async def check(self) -> HealthStatus:
+        """``GET /api/v2/users/me``: whether the credentials work and Zendesk answers."""
+        try:
+            me = await self._run(self._fetch_me)
+        except IntegrationAuthError as exc:
+            return HealthStatus(state=HealthState.AUTH_FAILED, detail=str(exc))
+        except RetryableIntegrationError as exc:
+            if exc.status_code == 429:
+                wait = f"; retry after {exc.retry_after:g}s" if exc.retry_after else ""
+                return HealthStatus(state=HealthState.QUOTA_EXHAUSTED, detail=f"rate limited{wait}")
+            return HealthStatus(state=HealthState.UNREACHABLE, detail=str(exc))
+        except IntegrationError as exc:
+            return HealthStatus(state=HealthState.UNREACHABLE, detail=str(exc))
+        return HealthStatus(state=HealthState.OK, detail=f"{self.config.subdomain}: API user {me}")
+
+    def _fetch_me(self) -> int:
+        user = self._client.users.me()
+        if user is None or getattr(user, "id", None) is None:
+            raise IntegrationAuthError("Zendesk answered no current user", integration=self.name)
+        self._me = int(user.id)
+        return self._me
+
+    def _me_id(self) -> int:
+        return self._me if self._me is not None else self._fetch_me()
+
+    # -- push ----------------------------------------------------------------------
+
+    async def push(self, changes: Sequence[OutboundChange]) -> list[PushResult]:
+        """Write a batch: users, then tickets, then comments and transcripts.
+
+        Returns one result per change. A whole-call failure before anything
+        was written raises; after some records were written, those keep their
+        results and the rest are retryable (their retry finds what was written).
+        """
+        outcome = _Outcome()
+        await self._run(lambda: self._push_all(changes, outcome))
+        return [outcome.results[change.change_id] for change in changes]
+
+    def _push_all(self, changes: Sequence[OutboundChange], outcome: _Outcome) -> None:
+        order = (
+            SyncObject.CONTACT,
+            SyncObject.CONVERSATION,
+            SyncObject.MESSAGE,
+            SyncObject.NOTE,
+            SyncObject.TRANSCRIPT,
+        )
+        steps: dict[SyncObject, Callable[[list[OutboundChange], _Outcome], None]] = {
+            SyncObject.CONTACT: self._push_users,
+            SyncObject.CONVERSATION: self._push_tickets,
+            SyncObject.MESSAGE: self._push_comments,
+            SyncObject.NOTE: self._push_comments,
+            SyncObject.TRANSCRIPT: self._push_transcripts,
+        }
+        try:
+            for kind in order:
+                group = [c for c in changes if c.object is kind]
+                for start in range(0, len(group), BATCH):
+                    steps[kind](group[start : start + BATCH], outcome)
+        except Exception as exc:
+            error = exc if isinstance(exc, IntegrationError) else self._whole_call_error(exc)
+            if not outcome.results or not isinstance(error, RetryableIntegrationError):
+                raise error from None
+            logger.info("zendesk: push stopped after %d records: %s", len(outcome.results), error)
+            for change in changes:
+                if change.change_id not in outcome.results:
+                    outcome.set(
+                        PushResult.retryable(change, str(error), retry_after=error.retry_after)
+                    )
+
+    # users -------------------------------------------------------------------------
+
+    def _push_users(self, changes: list[OutboundChange], outcome: _Outcome) -> None:
+        upserts = []
+        for change in changes:
+            if change.action is ChangeAction.DELETE:
+                outcome.set(self._delete_user(change))
+            else:
+                upserts.append(change)
+        if not upserts:
+            return
+        job = self._client.users.create_or_update([User(**user_fields(c)) for c in upserts])
+        results = self._await_job(job, upserts, outcome)
+        if results is None:
+            return
+        done: dict[str, int] = {}
+        for index, change in enumerate(upserts):
+            result = _job_result(results, index)
+            if result is None:
+                outcome.set(PushResult.retryable(change, "the job reported nothing for it"))
+            elif result.get("error"):
+                outcome.set(PushResult.permanent(change, _job_error(result)))
+            else:
+                done[change.change_id] = int(result["id"])
+        versions = self._versions(self._client.users, list(done.values()))
+        for change in upserts:
+            if change.change_id in done:
+                user_id = done[change.change_id]
+                outcome.set(
+                    PushResult.ok(
+                        change,
+                        str(user_id),
+                        remote_type="user",
+                        remote_version=versions.get(user_id),
+                    )
+                )
+
+    def _delete_user(self, change: OutboundChange) -> PushResult:
+        if not change.remote_id:
+            return PushResult.ok(change, None)  # never reached Zendesk
+        try:
+            self._client.users.delete(User(id=int(change.remote_id)))
+        except RecordNotFoundException:
+            pass  # already gone counts as done
+        except APIException as exc:
+            return self._record_error(change, exc)
+        return PushResult.ok(change, None, remote_type="user")
+
+    # tickets -----------------------------------------------------------------------
+
+    def _push_tickets(self, changes: list[OutboundChange], outcome: _Outcome) -> None:
+        creates: list[OutboundChange] = []
+        updates: list[tuple[OutboundChange, int]] = []
+        for change in changes:
+            if change.action is ChangeAction.DELETE:
+                outcome.set(self._delete_ticket(change))
+                continue
+            if change.remote_id and change.remote_id.isdigit():
+                updates.append((change, int(change.remote_id)))
+                continue
+            if self.config.look_up_new_tickets or change.attempt > 1:
+                found = self._ticket_by_external_id(change.local_id)
+                if found is not None:
+                    updates.append((change, found))
+                    continue
+            if not change.parent_remote_id:
+                outcome.set(PushResult.retryable(change, "its contact is not in Zendesk yet"))
+                continue
+            creates.append(change)
+        done: dict[str, int] = {}
+        if creates:
+            tickets = [Ticket(**ticket_fields(c), comment=first_comment(c)) for c in creates]
+            results = self._await_job(self._client.tickets.create(tickets), creates, outcome)
+            for index, change in enumerate(creates if results is not None else []):
+                result = _job_result(results or [], index)
+                if result is None:
+                    outcome.set(PushResult.retryable(change, "the job reported nothing for it"))
+                elif result.get("error"):
+                    outcome.set(PushResult.permanent(change, _job_error(result)))
+                else:
+                    done[change.change_id] = int(result["id"])
+        if updates:
+            items = [Ticket(id=ticket_id, **ticket_fields(c)) for c, ticket_id in updates]
+            pending = [c for c, _ in updates]
+            results = self._await_job(self._client.tickets.update(items), pending, outcome)
+            for index, (change, ticket_id) in enumerate(updates if results is not None else []):
+                result = _update_result(results or [], index, ticket_id)
+                if result is None:
+                    outcome.set(PushResult.retryable(change, "the job reported nothing for it"))
+                elif result.get("error") or result.get("success") is False:
+                    outcome.set(PushResult.permanent(change, _job_error(result)))
+                else:
+                    done[change.change_id] = ticket_id
+        versions = self._versions(self._client.tickets, list(done.values()))
+        for change in changes:
+            if change.change_id in done:
+                ticket_id = done[change.change_id]
+                outcome.set(
+                    PushResult.ok(
+                        change,
+                        str(ticket_id),
+                        remote_type="ticket",
+                        remote_version=versions.get(ticket_id),
+                    )
+                )
+
+    def _ticket_by_external_id(self, external_id: str) -> int | None:
+        """The oldest ticket carrying ``external_id`` (external ids are not unique)."""
+        ids = [int(t.id) for t in self._client.tickets(external_id=external_id)]
+        return min(ids) if ids else None
+
+    def _delete_ticket(self, change: OutboundChange) -> PushResult:
+        if not change.remote_id:
+            return PushResult.ok(change, None)
+        try:
+            self._client.tickets.delete(Ticket(id=int(change.remote_id)))
+        except RecordNotFoundException:
+            pass
+        except APIException as exc:
+            return self._record_error(change, exc)
+        return PushResult.ok(change, None, remote_type="ticket")
+
+    # comments ----------------------------------------------------------------------
+
+    def _push_comments(self, changes: list[OutboundChange], outcome: _Outcome) -> None:
+        listed: dict[int, list[dict[str, Any]]] = {}
+        for change in changes:
+            public = change.object is SyncObject.MESSAGE
+            remote_type = "comment" if public else "private_comment"
+            if change.action is ChangeAction.DELETE:
+                outcome.set(
+                    PushResult.permanent(
+                        change, "Zendesk comments cannot be deleted; redact them in Zendesk"
+                    )
+                )
+                continue
+            if change.remote_id:  # comments never change once written
+                outcome.set(PushResult.ok(change, change.remote_id, remote_type=remote_type))
+                continue
+            ticket_id = _ticket_id(change)
+            if ticket_id is None:
+                outcome.set(PushResult.retryable(change, "its conversation is not in Zendesk yet"))
+                continue
+            text = str(change.data.get("text") or "").strip()
+            if not text:
+                outcome.set(PushResult.permanent(change, "an empty message"))
+                continue
+            if change.attempt > 1:
+                found = self._find_comment(
+                    listed, ticket_id, partial(_same_comment, text=text, public=public)
+                )
+                if found is not None:
+                    outcome.set(self._comment_ok(change, found, remote_type))
+                    continue
+            outcome.set(
+                self._add_comment(change, ticket_id, {"body": text, "public": public}, remote_type)
+            )
+
+    def _push_transcripts(self, changes: list[OutboundChange], outcome: _Outcome) -> None:
+        listed: dict[int, list[dict[str, Any]]] = {}
+        for change in changes:
+            if change.action is ChangeAction.DELETE:
+                outcome.set(
+                    PushResult.permanent(
+                        change, "Zendesk attachments cannot be deleted here; redact in Zendesk"
+                    )
+                )
+                continue
+            if change.remote_id:
+                outcome.set(PushResult.ok(change, change.remote_id, remote_type="upload"))
+                continue
+            ticket_id = _ticket_id(change)
+            if ticket_id is None:
+                outcome.set(PushResult.retryable(change, "its conversation is not in Zendesk yet"))
+                continue
+            filename = str(change.data.get("filename") or f"transcript-{change.local_id}.txt")
+            if change.attempt > 1:
+                found = self._find_comment(
+                    listed, ticket_id, partial(_has_attachment, filename=filename)
+                )
+                if found is not None:
+                    outcome.set(self._comment_ok(change, found, "upload"))
+                    continue
+            content = str(change.data.get("text") or "").encode("utf-8")
+            content_type = str(change.data.get("content_type") or "text/plain; charset=utf-8")
+            try:
+                upload = self._client.attachments.upload(
+                    BytesIO(content), target_name=filename, content_type=content_type
+                )
+            except APIException as exc:
+                outcome.set(self._record_error(change, exc))
+                continue
+            comment = {
+                "body": f"Transcript of the conversation: {filename}",
+                "public": False,
+                "uploads": [upload.token],
+            }
+            outcome.set(self._add_comment(change, ticket_id, comment, "upload"))
+
+    def _find_comment(
+        self,
+        listed: dict[int, list[dict[str, Any]]],
+        ticket_id: int,
+        matches: Callable[[dict[str, Any]], bool],
+    ) -> dict[str, Any] | None:
+        """Our comment on ``ticket_id`` that ``matches`` (the ticket's comments read once)."""
+        if ticket_id not in listed:
+            try:
+                comments = self._client.tickets.comments(ticket=ticket_id)
+                listed[ticket_id] = [c.to_dict() for c in comments]
+            except RecordNotFoundException:
+                listed[ticket_id] = []
+        me = self._me_id()
+        return next((c for c in listed[ticket_id] if c.get("author_id") == me and matches(c)), None)
+
+    def _comment_ok(
+        self, change: OutboundChange, comment: Mapping[str, Any], remote_type: str
+    ) -> PushResult:
+        created = comment.get("created_at")
+        return PushResult.ok(
+            change,
+            str(comment["id"]),
+            remote_type=remote_type,
+            remote_version=str(created) if created else None,
+        )
+
+    def _add_comment(
+        self, change: OutboundChange, ticket_id: int, comment: dict[str, Any], remote_type: str
+    ) -> PushResult:
+        """One ticket update carrying the comment; the audit names the new comment's id."""
+        try:
+            audit = self._client.tickets.update(Ticket(id=ticket_id, comment=Comment(**comment)))
+        except APIException as exc:
+            return self._record_error(change, exc)
+        events = audit.audit.to_dict().get("events") or []
+        made = next((e for e in events if e.get("type") == "Comment"), None)
+        if made is None:
+            return PushResult.retryable(change, "Zendesk recorded no comment")
+        return PushResult.ok(
+            change,
+            str(made["id"]),
+            remote_type=remote_type,
+            remote_version=audit.audit.created_at,
+        )
+
+    # helpers -----------------------------------------------------------------------
+
+    def _record_error(self, change: OutboundChange, exc: APIException) -> PushResult:
+        """A 4xx for one record is permanent; anything else fails the whole call."""
+        status = exc.response.status_code if exc.response is not None else None
+        if status is None or status in (401, 403, 408, 409) or status >= 500:
+            raise exc
+        return PushResult.permanent(change, f"Zendesk answered {status}: {_vendor_message(exc)}")
+
+    def _await_job(
+        self, job: Any, changes: list[OutboundChange], outcome: _Outcome
+    ) -> list[dict[str, Any]] | None:
+        """Poll a bulk job until it ends; its ``results``, or ``None`` (records then retryable)."""
+        deadline = time.monotonic() + self.config.job_timeout
+        status = job.to_dict()
+        while status.get("status") in ("queued", "working"):
+            if time.monotonic() > deadline:
+                for change in changes:
+                    outcome.set(PushResult.retryable(change, f"job {status['id']} still running"))
+                return None
+            time.sleep(self.config.job_poll_interval)
+            status = self._client.job_status(id=status["id"]).to_dict()
+        if status.get("status") != "completed":
+            message = status.get("message") or status.get("status")
+            for change in changes:
+                outcome.set(PushResult.retryable(change, f"job {status.get('id')}: {message}"))
+            return None
+        results = status.get("results") or []
+        return [r for r in results if isinstance(r, dict)]
+
+    def _versions(self, api: Any, ids: list[int]) -> dict[int, str]:
+        """``updated_at`` of the records just written (one show_many call per 100)."""
+        versions: dict[int, str] = {}
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            for record in api(ids=chunk):
+                data = record.to_dict()
+                if data.get("updated_at"):
+                    versions[int(data["id"])] = str(data["updated_at"])
+        return versions
+
+    # -- pull ----------------------------------------------------------------------
+
+    async def pull(self, cursor: str | None, *, limit: int = 100) -> PullPage:
+        """Users and tickets changed after ``cursor``, each ticket followed by its comments.
+
+        Reads one page of the incremental user export and one of the ticket
+        export (``limit`` records each, Zendesk's own opaque cursors), then the
+        comments of every changed ticket (all of them: the apply step skips
+        the ones it has seen). Agents and admins are not contacts and are left
+        out. ``has_more`` is true until both exports reach ``end_of_stream``.
+
+        Raises:
+            PermanentIntegrationError: ``cursor`` is not one this integration made.
+        """
+        state = self._decode_cursor(cursor)
+        return await self._run(lambda: self._pull(state, max(1, min(limit, 1000))))
+
+    def _pull(self, state: dict[str, str | None], limit: int) -> PullPage:
+        users, user_cursor, users_done = self._export(self._client.users, state["users"], limit)
+        tickets, ticket_cursor, tickets_done = self._export(
+            self._client.tickets, state["tickets"], limit
+        )
+        me = self._me_id()
+        names = {int(u["id"]): u.get("name") for u in users}
+        changes: list[InboundChange] = []
+        for user in users:
+            change = user_change(user)
+            if change is not None:
+                changes.append(change)
+        comments: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        for ticket in tickets:
+            changes_of_ticket: list[dict[str, Any]] = []
+            if str(ticket.get("status")) != "deleted":
+                try:
+                    listed = self._client.tickets.comments(ticket=ticket["id"])
+                    changes_of_ticket = [c.to_dict() for c in listed]
+                except RecordNotFoundException:
+                    changes_of_ticket = []
+            comments.append((ticket, changes_of_ticket))
+        authors = {int(c["author_id"]) for _, cs in comments for c in cs if c.get("author_id")}
+        names.update(self._user_names(sorted(authors - set(names))))
+        for ticket, ticket_comments in comments:
+            changes.append(ticket_change(ticket))
+            for comment in ticket_comments:
+                changes.append(
+                    comment_change(
+                        comment,
+                        ticket_id=ticket["id"],
+                        our_user_id=me,
+                        author_name=names.get(int(comment.get("author_id") or 0)),
+                    )
+                )
+        next_cursor = _encode_cursor({"users": user_cursor, "tickets": ticket_cursor})
+        return PullPage(
+            changes=tuple(changes),
+            cursor=next_cursor,
+            has_more=not (users_done and tickets_done),
+        )
+
+    def _export(
+        self, api: Any, cursor: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None, bool]:
+        """One page of a cursor-based incremental export: ``(records, after_cursor, end)``."""
+        if cursor is None:
+            page = api.incremental(start_time=0, per_page=limit)
+        else:
+            page = api.incremental(cursor=cursor, per_page=limit)
+        records = [item.to_dict() for item in (page.values or [])]
+        after = getattr(page, "after_cursor", None) or cursor
+        return records, after, bool(getattr(page, "end_of_stream", True))
+
+    def _user_names(self, ids: list[int]) -> dict[int, str | None]:
+        names: dict[int, str | None] = {}
+        for start in range(0, len(ids), BATCH):
+            for user in self._client.users(ids=ids[start : start + BATCH]):
+                names[int(user.id)] = user.name
+        return names
+
+    def _decode_cursor(self, cursor: str | None) -> dict[str, str | None]:
+        if cursor is None:
+            return {"users": None, "tickets": None}
+        try:
+            state = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+            if state.get("v") != _CURSOR_VERSION:
+                raise ValueError("unknown cursor version")
+            users, tickets = state.get("users"), state.get("tickets")
+            if not all(v is None or isinstance(v, str) for v in (users, tickets)):
+                raise ValueError("malformed cursor")
+        except (ValueError, TypeError, AttributeError, binascii.Error):
+            raise PermanentIntegrationError(
+                "not a Zendesk pull cursor of this integration", integration=self.name
+            ) from None
+        return {"users": users, "tickets": tickets}
+
+    # -- webhooks ------------------------------------------------------------------
+
+    async def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundChange]:
+        """Check a Zendesk webhook's signature and age, and map its event.
+
+        Signature: ``X-Zendesk-Webhook-Signature`` is
+        ``base64(HMAC-SHA256(webhook_secret, timestamp + body))`` with the
+        timestamp from ``X-Zendesk-Webhook-Signature-Timestamp``; it is
+        compared in constant time, and deliveries signed more than
+        ``webhook_replay_seconds`` away from now are refused.
+
+        Payload: a Zendesk event (``type``, ``detail``, ``event``, ``time``), as
+        webhooks subscribed to events send them and as a trigger's webhook
+        should be configured to send them:
+
+        - ``zen:event-type:ticket.*``: ``detail`` is the ticket (``id``,
+          ``external_id``, ``subject``, ``status``, ``priority``, ``tags``,
+          ``requester_id``, ``updated_at``; ids may be strings and status and
+          priority upper case); gives a conversation change. With
+          ``ticket.comment_added``, ``event.comment`` (``id``, ``body``,
+          ``is_public``, ``author`` with ``id`` and ``name``) also gives a
+          message or note. ``ticket.soft_deleted`` and
+          ``ticket.permanently_deleted`` give a delete.
+        - ``zen:event-type:user.*``: ``detail`` is the user (``id``, ``name``,
+          ``email``, ``phone``, ``external_id``, ``role``, ``updated_at``);
+          gives a contact change for end users. ``user.deleted`` gives a delete.
+
+        Other event types give no change.
+
+        Raises:
+            WebhookVerificationError: No secret configured, missing or bad
+                signature, outside the replay window, or not a JSON event.
+        """
+        secret = self.config.webhook_secret
+        if secret is None:
+            raise WebhookVerificationError(
+                "no webhook_secret is configured for zendesk", integration=self.name
+            )
+        lowered = {key.lower(): value for key, value in headers.items()}
+        signature = lowered.get(SIGNATURE_HEADER.lower())
+        stamp = lowered.get(TIMESTAMP_HEADER.lower())
+        if not signature or not stamp:
+            raise WebhookVerificationError(
+                "the Zendesk signature headers are missing", integration=self.name
+            )
+        expected = sign_webhook(body, secret=secret.get_secret_value(), timestamp=stamp)
+        if not hmac.compare_digest(signature.encode(), expected.encode()):
+            raise WebhookVerificationError("bad webhook signature", integration=self.name)
+        try:
+            signed_at = parse_time(stamp)
+        except ValueError:
+            raise WebhookVerificationError(
+                "the signature timestamp is not a time", integration=self.name
+            ) from None
+        age = abs((datetime.now(timezone.utc) - signed_at).total_seconds())
+        if age > self.config.webhook_replay_seconds:
+            raise WebhookVerificationError(
+                f"the delivery was signed {age:.0f}s away from now "
+                f"(window {self.config.webhook_replay_seconds:g}s)",
+                integration=self.name,
+            )
+        try:
+            payload = json.loads(body)
+            if not isinstance(payload, dict):
+                raise ValueError("not an object")
+            event_type = str(payload.get("type") or "")
+            needs_me = event_type.endswith("ticket.comment_added")
+            me = (await self._run(self._me_id)) if needs_me else self._me
+            return _webhook_changes(payload, event_type, me)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WebhookVerificationError(
+                f"not a Zendesk event payload: {type(exc).__name__}", integration=self.name
+            ) from None
+
+
+# -- module helpers ------------------------------------------------------------------
+
+
+def _webhook_changes(
+    payload: Mapping[str, Any], event_type: str, me: int | None
+) -> list[InboundChange]:
+    detail = payload.get("detail")
+    if not isinstance(detail, dict):
+        raise ValueError("no detail")
+    kind = event_type.removeprefix("zen:event-type:")
+    when = detail.get("updated_at") or payload.get("time")
+    if kind.startswith("user."):
+        user = {**detail, "updated_at": when}
+        if kind == "user.deleted":
+            user["active"] = False
+        change = user_change(user)
+        return [change] if change is not None else []
+    if not kind.startswith("ticket."):
+        return []
+    ticket = {**detail, "updated_at": when}
+    if kind in ("ticket.soft_deleted", "ticket.permanently_deleted"):
+        ticket["status"] = "deleted"
+    changes = [ticket_change(ticket)]
+    event = payload.get("event")
+    comment = event.get("comment") if isinstance(event, dict) else None
+    if kind == "ticket.comment_added" and isinstance(comment, dict):
+        found = comment.get("author")
+        author: dict[str, Any] = found if isinstance(found, dict) else {}
+        changes.append(
+            comment_change(
+                {
+                    "id": comment["id"],
+                    "body": comment.get("body") or "",
+                    "public": comment.get("is_public", True),
+                    "author_id": author.get("id"),
+                    "created_at": payload.get("time") or when,
+                },
+                ticket_id=detail["id"],
+                our_user_id=me,
+                author_name=author.get("name"),
+            )
+        )
+    return changes
+
+
+def _encode_cursor(state: Mapping[str, str | None]) -> str:
+    raw = json.dumps({"v": _CURSOR_VERSION, **state}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _vendor_message(exc: APIException) -> str:
+    """Zendesk's error text (``error``, ``description``, ``details``), shortened."""
+    try:
+        body = exc.response.json()
+    except ValueError:
+        return (exc.response.text or "")[:300]
+    if not isinstance(body, dict):
+        return str(body)[:300]
+    parts = [str(body.get("error") or ""), str(body.get("description") or "")]
+    details = body.get("details")
+    if isinstance(details, dict):
+        for name, problems in details.items():
+            for problem in problems if isinstance(problems, list) else [problems]:
+                text = problem.get("description") if isinstance(problem, dict) else problem
+                parts.append(f"{name}: {text}")
+    return "; ".join(p for p in parts if p)[:500] or "no message"
+
+
+def _job_result(results: list[dict[str, Any]], index: int) -> dict[str, Any] | None:
+    """The result for item ``index`` of a create job (results carry ``index``)."""
+    for result in results:
+        if result.get("index") == index:
+            return result
+    return results[index] if index < len(results) and "index" not in results[index] else None
+
+
+def _update_result(
+    results: list[dict[str, Any]], index: int, ticket_id: int
+) -> dict[str, Any] | None:
+    """The result for item ``index`` of an update job (by index, else position and id)."""
+    for result in results:
+        if result.get("index") == index:
+            return result
+    if index < len(results) and results[index].get("id") == ticket_id:
+        return results[index]
+    return next((r for r in results if r.get("id") == ticket_id and "index" not in r), None)
+
+
+def _job_error(result: Mapping[str, Any]) -> str:
+    error = str(result.get("error") or "failed")
+    details = result.get("details")
+    return f"{error}: {details}" if details else error
+
+
+def _ticket_id(change: OutboundChange) -> int | None:
+    parent = change.parent_remote_id
+    return int(parent) if parent and parent.isdigit() else None
+
+
+def _same_comment(comment: Mapping[str, Any], text: str, public: bool) -> bool:
+    body = str(comment.get("plain_body") or comment.get("body") or "").strip()
+    return body == text and bool(comment.get("public")) is public
+
+
+def _has_attachment(comment: Mapping[str, Any], filename: str) -> bool:
+    attachments = comment.get("attachments") or []
+    return comment.get("public") is False and any(
+        isinstance(a, dict) and a.get("file_name") == filename for a in attachments
+    )
