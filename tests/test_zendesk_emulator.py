@@ -388,6 +388,36 @@ def test_uploads_attach_to_a_private_comment(
     assert raw.post("/api/v2/uploads.json", content=b"x").status_code == 422  # no filename
 
 
+def test_show_many_users_and_tickets(client: Any, raw: httpx.Client) -> None:
+    users = [client.users.create(User(name=f"u{i}", external_id=f"ct_{i}")).id for i in range(2)]
+    assert [u.id for u in client.users(ids=[*users, 999])] == users
+    by_external = raw.get("/api/v2/users/show_many.json", params={"external_ids": "ct_1,ct_9"})
+    assert [u["id"] for u in by_external.json()["users"]] == [users[1]]
+    tickets = [client.tickets.create(_ticket()).ticket.id for _ in range(2)]
+    assert [t.id for t in client.tickets(ids=tickets)] == tickets
+    body = raw.get("/api/v2/tickets/show_many.json", params={"ids": str(tickets[0])}).json()
+    assert list(body["tickets"][0]) == TICKET_KEYS
+    too_many = raw.get("/api/v2/tickets/show_many.json", params={"ids": ",".join(["1"] * 101)})
+    assert (too_many.status_code, too_many.json()) == (400, TOO_MANY_VALUES)
+
+
+def test_delete_tickets_and_users(client: Any, zendesk: ZendeskEmulator, raw: httpx.Client) -> None:
+    ticket = client.tickets.create(_ticket(external_id="conv_1")).ticket
+    client.tickets.delete(ticket)
+    with pytest.raises(RecordNotFoundException):
+        client.tickets(id=ticket.id)
+    assert list(client.tickets(external_id="conv_1")) == []
+    assert raw.delete(f"/api/v2/tickets/{ticket.id}.json").status_code == 404
+    exported = raw.get("/api/v2/incremental/tickets/cursor.json?start_time=0").json()["tickets"]
+    assert [(t["id"], t["status"]) for t in exported] == [(ticket.id, "deleted")]
+
+    user = client.users.create(User(name="Ann", email="ann@example.com", external_id="ct_1"))
+    answer = raw.delete(f"/api/v2/users/{user.id}.json")
+    assert (answer.status_code, answer.json()["user"]["active"]) == (200, False)
+    assert list(client.users.search(external_id="ct_1")) == []
+    assert zendesk.state.get_user(user.id)["active"] is False
+
+
 # -- injected failures ---------------------------------------------------------------
 
 
@@ -428,6 +458,15 @@ def test_500_and_401_for_the_next_calls(client: Any, zendesk: ZendeskEmulator) -
         client.users.create(User(name="x"))
     assert caught.value.response.status_code == 401
     assert client.users.create(User(name="x")).id
+
+
+def test_failures_can_start_after_some_calls(client: Any, zendesk: ZendeskEmulator) -> None:
+    zendesk.fail_next(503, after=1)
+    assert client.users.create(User(name="passes")).id
+    with pytest.raises(APIException) as caught:
+        client.users.create(User(name="fails"))
+    assert caught.value.response.status_code == 503
+    assert client.users.create(User(name="passes again")).id
 
 
 def test_a_wrong_token_is_401(zendesk: ZendeskEmulator) -> None:
