@@ -382,6 +382,15 @@ async def test_an_outage_mid_batch_keeps_what_was_written(
     assert bodies == ["Order 1 is late", "one", "two"]
 
 
+async def test_a_bulk_call_refused_for_good_fails_its_records(
+    integration: ZendeskIntegration, zendesk: ZendeskEmulator
+) -> None:
+    zendesk.fail_next(422)
+    results = await integration.push([contact(1), contact(2)])
+    assert [r.status for r in results] == [PushStatus.PERMANENT] * 2
+    assert "422" in (results[0].error or "")
+
+
 async def test_deletes_remove_users_and_tickets(
     integration: ZendeskIntegration, zendesk: ZendeskEmulator
 ) -> None:

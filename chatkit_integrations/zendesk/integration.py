@@ -377,12 +377,27 @@ class ZendeskIntegration(Integration):
             for kind in order:
                 group = [c for c in changes if c.object is kind]
                 for start in range(0, len(group), BATCH):
-                    steps[kind](group[start : start + BATCH], outcome)
+                    chunk = group[start : start + BATCH]
+                    try:
+                        steps[kind](chunk, outcome)
+                    except APIException as exc:
+                        refused = self._whole_call_error(exc)
+                        if not isinstance(refused, PermanentIntegrationError):
+                            raise
+                        # A bulk call refused for good (400, 422): its records are, too.
+                        for change in chunk:
+                            if change.change_id not in outcome.results:
+                                outcome.set(PushResult.permanent(change, str(refused)))
         except Exception as exc:
             error = exc if isinstance(exc, IntegrationError) else self._whole_call_error(exc)
             if not outcome.results or not isinstance(error, RetryableIntegrationError):
                 raise error from None
-            logger.info("zendesk: push stopped after %d records: %s", len(outcome.results), error)
+            logger.info(
+                "zendesk: push stopped after %d of %d records (HTTP %s)",
+                len(outcome.results),
+                len(changes),
+                error.status_code,
+            )
             for change in changes:
                 if change.change_id not in outcome.results:
                     outcome.set(
