@@ -778,6 +778,7 @@ class BlockingSyncEngine(AbstractContextManager["BlockingSyncEngine"]):
 class SyncSync(_SyncResource[Sync]):
     """Blocking twin of `chatkit.sync.Sync`."""
 
+    integrations = _sync(Sync.integrations)
     status = _sync(Sync.status)
     link = _sync(Sync.link)
     dead_letters = _sync(Sync.dead_letters)

@@ -1,4 +1,4 @@
-"""The ``chatkit`` command: a demo, migrations, an event viewer, retention purges, integrations."""
+"""The ``chatkit`` command: a demo, migrations, events, purges, integrations, sync, emulators."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ from .integrations import integrations
 from .models import Author, AuthorRole, Message, MessageKind, RetentionPolicy
 from .models._base import utcnow
 from .settings import ChatKitSettings, default_url
+from .sync import SyncEngine, SyncReport
 
 __all__ = ["app", "main"]
 
@@ -524,6 +526,233 @@ def integrations_list(
         console.print(
             "no integrations installed (they register entry points in 'chatkit.integrations')"
         )
+
+
+sync_app = typer.Typer(
+    help="Two-way sync with CRMs and help desks (see the concept page 'Sync').",
+    no_args_is_help=True,
+)
+app.add_typer(sync_app, name="sync")
+
+IntegrationName = Annotated[str, typer.Argument(help="The integration, e.g. zendesk.")]
+ConfigFile = Annotated[
+    Path | None, typer.Option("--config", help="JSON/YAML file with one section per integration.")
+]
+
+
+def _engine(kit: AsyncChatKit, name: str, config: Path | None) -> SyncEngine:
+    plugin = integrations.load(name)
+    return kit.sync.engine(plugin.from_env(file=str(config) if config else None))
+
+
+def _quiet(report: SyncReport) -> bool:
+    return not (
+        report.events
+        or report.pushed
+        or report.retried
+        or report.dead
+        or report.unchanged
+        or report.pulled
+        or report.pulled_unchanged
+    )
+
+
+@sync_app.command("run")
+def sync_run(
+    name: IntegrationName,
+    url: StoreUrl = None,
+    config: ConfigFile = None,
+    resync: Annotated[
+        bool, typer.Option(help="Queue every local record again first (a full re-sync).")
+    ] = False,
+    watch: Annotated[
+        bool, typer.Option(help="Keep running, pulling every --interval seconds, until Ctrl-C.")
+    ] = False,
+    interval: Annotated[float, typer.Option(min=1.0, help="Seconds between pulls.")] = 30.0,
+) -> None:
+    """Sync one integration: queue outbox events, push what is due, pull what changed."""
+
+    async def run() -> None:
+        async with (
+            AsyncChatKit(url or default_url()) as kit,
+            _engine(kit, name, config) as engine,
+        ):
+            if resync:
+                console.print(f"queued {await engine.resync()} records again")
+            if watch:
+                console.print(f"syncing {name} every {interval:g} s; Ctrl-C stops")
+                await engine.run(interval=interval)
+                return
+            total = SyncReport()
+            status = await kit.sync.status(name)
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as bar:
+                pushing = bar.add_task("pushing", total=status.pending + status.backlog)
+                pulling = bar.add_task("pulling", total=None)
+                done = {"push": 0, "pull": 0}
+
+                def advance(step: str, report: SyncReport) -> None:
+                    if step == "push":
+                        count = report.pushed + report.unchanged + report.dead
+                        bar.update(pushing, completed=done["push"] + count)
+                    else:
+                        count = report.pulled + report.pulled_unchanged + report.pulled_skipped
+                        bar.update(pulling, completed=done["pull"] + count)
+
+                engine.on_progress = advance
+                for _ in range(100):
+                    report = await engine.run_once()
+                    total.add(report)
+                    done["push"] += report.pushed + report.unchanged + report.dead
+                    done["pull"] += report.pulled + report.pulled_unchanged + report.pulled_skipped
+                    if report.events:
+                        pending = (await kit.sync.status(name)).pending
+                        bar.update(pushing, total=done["push"] + pending)
+                    if report.parked or _quiet(report):
+                        break
+                bar.update(pushing, total=max(done["push"], 1), completed=done["push"])
+                bar.update(pulling, total=max(done["pull"], 1), completed=done["pull"])
+        _print_report(name, total)
+        if total.parked:
+            console.print(f"[red]parked:[/] {total.parked} (see 'chatkit sync status {name}')")
+            raise typer.Exit(2)
+
+    _run(run())
+
+
+def _print_report(name: str, report: SyncReport) -> None:
+    table = Table(title=f"sync {name}")
+    for column in ("pushed", "unchanged", "retried", "dead", "pulled", "echoes", "calls"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(report.pushed),
+        str(report.unchanged),
+        str(report.retried),
+        str(report.dead),
+        str(report.pulled),
+        str(report.pulled_unchanged),
+        str(report.calls),
+    )
+    console.print(table)
+
+
+@sync_app.command("status")
+def sync_status(
+    name: Annotated[str | None, typer.Argument(help="One integration (default: all).")] = None,
+    url: StoreUrl = None,
+    dead: Annotated[bool, typer.Option(help="Also list the dead letters.")] = False,
+) -> None:
+    """Show where each integration's sync stands: parked, pending, dead letters, backlog."""
+
+    async def run() -> None:
+        async with AsyncChatKit(url or default_url()) as kit:
+            names = [name] if name else await kit.sync.integrations()
+            if not names:
+                console.print("no integration has synced with this store yet")
+                return
+            table = Table(
+                "integration", "state", "linked", "pending", "dead", "backlog", "pushed",
+                "pulled", "calls today", "last push", "last pull",
+            )  # fmt: skip
+            letters = []
+            for each in names:
+                status = await kit.sync.status(each)
+                state = (
+                    f"[red]parked: {status.parked}[/]\n{status.parked_detail or ''}"
+                    if status.parked
+                    else "[green]running[/]"
+                )
+                table.add_row(
+                    each,
+                    state,
+                    str(status.linked),
+                    str(status.pending),
+                    str(status.dead),
+                    str(status.backlog),
+                    str(status.pushed),
+                    str(status.pulled),
+                    str(status.calls_today),
+                    _when(status.last_push_at),
+                    _when(status.last_pull_at),
+                )
+                if dead:
+                    letters += [(each, link) for link in await kit.sync.dead_letters(each)]
+            console.print(table)
+            if dead:
+                listing = Table("integration", "kind", "local id", "attempts", "vendor's message")
+                for each, link in letters:
+                    listing.add_row(
+                        each, link.object, link.local_id, str(link.attempts), link.last_error or ""
+                    )
+                console.print(listing if letters else "no dead letters")
+
+    _run(run())
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "never"
+
+
+@sync_app.command("retry")
+def sync_retry(
+    name: IntegrationName,
+    local_ids: Annotated[
+        list[str] | None, typer.Argument(help="Only these records (default: every dead letter).")
+    ] = None,
+    url: StoreUrl = None,
+) -> None:
+    """Put dead-lettered records back in the queue; the next 'chatkit sync run' pushes them."""
+
+    async def run() -> None:
+        async with AsyncChatKit(url or default_url()) as kit:
+            count = await kit.sync.retry(name, local_ids or None)
+        console.print(f"queued {count} dead letters of {name} again")
+
+    _run(run())
+
+
+@sync_app.command("resume")
+def sync_resume(name: IntegrationName, url: StoreUrl = None) -> None:
+    """Unpark an integration now (after fixing its credentials)."""
+
+    async def run() -> None:
+        async with AsyncChatKit(url or default_url()) as kit:
+            resumed = await kit.sync.resume(name)
+        console.print(f"{name} resumed" if resumed else f"{name} was not parked")
+
+    _run(run())
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def emulate(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The vendor, e.g. zendesk.")],
+) -> None:
+    """Serve a vendor API emulator locally, e.g. 'chatkit emulate zendesk --port 8765'.
+
+    Emulators are plugins in the entry-point group chatkit.emulators; the
+    first-party ones need 'pip install chatkit[emulators]'. Options after the
+    name, --help included, go to the emulator ('chatkit emulate zendesk --help').
+    """
+    found = {ep.name: ep for ep in entry_points(group="chatkit.emulators")}
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none installed"
+        console.print(f"[red]error:[/] no emulator named {name!r} (installed: {known})")
+        raise typer.Exit(1)
+    try:
+        serve = found[name].load()
+    except ImportError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    serve(list(ctx.args))
 
 
 @app.command()

@@ -204,6 +204,9 @@ class SyncEngine:
         self._calls = 0
         self._unsaved_calls = 0
         self._blocked: set[str] = set()  # parents that children are waiting for
+        self.on_progress: Callable[[str, SyncReport], None] | None = None
+        """Called after each pushed batch (``"push"``) and applied page (``"pull"``)
+        with the step's running report: for progress bars."""
         self.calls = 0
         """Calls made to the integration by this engine (push, pull, check)."""
 
@@ -584,6 +587,8 @@ class SyncEngine:
                     size = self.integration.capabilities.batch_size(kind)
                     for chunk in _chunks(links, size):
                         await self._push_batch(kind, chunk, report)
+                        if self.on_progress is not None:
+                            self.on_progress("push", report)
         except _Parked:
             report.parked = (await self.state()).parked
         return report
@@ -971,6 +976,8 @@ class SyncEngine:
                 report.pulled += applied.applied
                 report.pulled_unchanged += applied.unchanged
                 report.pulled_skipped += applied.skipped
+                if self.on_progress is not None:
+                    self.on_progress("pull", report)
                 if not page.has_more:
                     break
         except _Parked:

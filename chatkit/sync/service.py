@@ -142,6 +142,11 @@ class Sync:
             page_size=page_size,
         )
 
+    async def integrations(self) -> builtins.list[str]:
+        """The names of the integrations that have synced with this store, sorted."""
+        store = await self._core.ready()
+        return sorted(state.integration for state in await store.find(SyncState))
+
     async def status(self, integration: str) -> SyncStatus:
         """Where ``integration``'s sync stands (all zero when it never ran)."""
         store = await self._core.ready()
