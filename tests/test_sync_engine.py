@@ -276,6 +276,9 @@ async def test_closed_stays_closed(kit: AsyncChatKit, vendor: MemoryVendor) -> N
     assert ("message", DecisionOutcome.REFUSED, "closed_stays_closed") in outcomes
     texts = [m.text for m in (await kit.messages.list(conversation_id)).items]
     assert "Reopening this" not in texts
+    async with engine_for(kit, vendor) as engine:
+        await engine.run_once()
+    assert case["status"] == "closed"  # ours went back to the vendor
 
 
 # -- failures ------------------------------------------------------------------

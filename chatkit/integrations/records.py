@@ -94,7 +94,7 @@ class PushResult(BaseModel):
     Attributes:
         change_id: The change this answers.
         status: Done, retry later, or give up.
-        remote_id: The vendor's id of the record (required when an upsert is OK).
+        remote_id: The vendor's id of the record (see `ok` for when it may be left out).
         remote_type: The vendor's type, e.g. ``"ticket"``.
         remote_version: The vendor's version or etag after the write, if any.
         error: The vendor's message (required unless OK). Never put secrets here.
@@ -130,12 +130,21 @@ class PushResult(BaseModel):
         remote_type: str | None = None,
         remote_version: str | None = None,
     ) -> PushResult:
-        """The vendor confirmed ``change``; ``remote_id`` is required for upserts.
+        """The vendor confirmed ``change``.
+
+        ``remote_id`` is required for upserts of contacts and conversations
+        (their children need it). Messages, notes and transcripts may leave
+        it out when the vendor's batch write does not return ids: the engine
+        links them when a pull brings them back as written by the integration.
 
         Raises:
-            ValueError: An upsert without a ``remote_id``.
+            ValueError: A contact or conversation upsert without a ``remote_id``.
         """
-        if change.action is ChangeAction.UPSERT and not remote_id:
+        if (
+            change.action is ChangeAction.UPSERT
+            and not remote_id
+            and change.object in (SyncObject.CONTACT, SyncObject.CONVERSATION)
+        ):
             raise ValueError(f"{change.change_id}: an OK upsert needs the remote id")
         return cls(
             change_id=change.change_id,

@@ -674,7 +674,7 @@ class SyncEngine:
             if needs_parent and (parent is None or parent.remote_id is None):
                 waiting.append(link)
                 continue
-            if link.remote_id is not None and fields == link.synced:
+            if link.synced and fields == link.synced:  # the vendor has it like this
                 settled.append((link, None, fields))
                 continue
             change = OutboundChange(
