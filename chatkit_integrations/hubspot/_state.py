@@ -60,12 +60,14 @@ class FailurePlan:
         remaining: How many calls still fail.
         retry_after: Seconds for a ``Retry-After`` header (none when ``None``).
         policy: For 429: the ``policyName`` (``"SECONDLY"``, ``"DAILY"``, ...).
+        skip: Calls to serve normally before the failures start.
     """
 
     status: int
     remaining: int
     retry_after: int | None = None
     policy: str = "SECONDLY"
+    skip: int = 0
 
 
 class InputError(Exception):
@@ -153,10 +155,11 @@ class HubSpotState:
         times: int = 1,
         retry_after: int | None = None,
         policy: str = "SECONDLY",
+        after: int = 0,
     ) -> None:
-        """Answer the next ``times`` API calls with ``status`` (429, 500, 401, ...)."""
+        """Answer ``times`` API calls with ``status``, after serving ``after`` calls normally."""
         with self.lock:
-            self.failures.append(FailurePlan(status, times, retry_after, policy))
+            self.failures.append(FailurePlan(status, times, retry_after, policy, after))
 
     def take_failure(self) -> FailurePlan | None:
         """Consume one planned failure, or a rate-limit refusal; ``None`` to serve the call."""
@@ -165,6 +168,9 @@ class HubSpotState:
                 self.failures.pop(0)
             if self.failures:
                 plan = self.failures[0]
+                if plan.skip > 0:
+                    plan.skip -= 1
+                    return self._throttle()
                 plan.remaining -= 1
                 return FailurePlan(plan.status, 1, plan.retry_after, plan.policy)
             return self._throttle()

@@ -200,14 +200,17 @@ class HubSpotEmulator:
         times: int = 1,
         retry_after: int | None = None,
         policy: str = "SECONDLY",
+        after: int = 0,
     ) -> None:
-        """Answer the next ``times`` API calls with ``status``.
+        """Answer ``times`` API calls with ``status``, once ``after`` calls were served.
 
         A 429 carries HubSpot's rate-limit body with ``policyName`` ``policy``
         (``"SECONDLY"``, ``"TEN_SECONDLY_ROLLING"`` or ``"DAILY"``) and, when
         ``retry_after`` is given, a ``Retry-After`` header.
         """
-        self.state.fail_next(status, times=times, retry_after=retry_after, policy=policy)
+        self.state.fail_next(
+            status, times=times, retry_after=retry_after, policy=policy, after=after
+        )
 
     def set_rate_limit(
         self, calls: int | None, per_seconds: float = 10.0, *, daily: int | None = None
