@@ -62,6 +62,8 @@ class SyncLink(Record):
         synced: The synced fields as of the last push or applied pull, for
             conflict detection and echo suppression.
         synced_at: When the two sides were last known to agree.
+        remote_changed_at: The vendor's time of the newest inbound change
+            applied; an older one arriving later (a late webhook) is ignored.
     """
 
     table: ClassVar[str] = "sync_links"
@@ -94,6 +96,7 @@ class SyncLink(Record):
     dead: bool = False
     synced: dict[str, JsonValue] = Field(default_factory=dict)
     synced_at: UTCDateTime | None = None
+    remote_changed_at: UTCDateTime | None = None
 
     @property
     def pending(self) -> bool:

@@ -266,11 +266,10 @@ class Applier:
         link = await self._link_for(work, change)
         if (
             link is not None
-            and change.remote_version is not None
-            and link.remote_version == change.remote_version
-            and link.remote_id == change.remote_id
+            and link.remote_changed_at is not None
+            and change.changed_at < link.remote_changed_at
         ):
-            return "unchanged"  # our own write coming back, or a replay
+            return "unchanged"  # older than what was applied already: a late replay
         if change.object is SyncObject.CONTACT:
             return await self._contact(change, link, work, report)
         if change.object is SyncObject.CONVERSATION:
@@ -308,6 +307,9 @@ class Applier:
                 "remote_version": change.remote_version,
                 "synced": synced,
                 "synced_at": utcnow(),
+                "remote_changed_at": max(
+                    change.changed_at, link.remote_changed_at or change.changed_at
+                ),
                 "updated_at": utcnow(),
             }
         )
