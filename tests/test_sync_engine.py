@@ -1,12 +1,14 @@
-"""The sync engine against the in-memory vendor of chatkit.testing, on real SQLite files."""
+"""The sync engine against the in-memory vendor of chatkit.testing.
+
+Every test runs on each store (``kit`` and ``store_url`` from conftest): memory,
+a SQLite file and a PostgreSQL schema.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -18,12 +20,6 @@ from chatkit.sync import ConflictPolicy, DecisionOutcome, FieldPolicy
 from chatkit.testing import MemoryIntegration, MemoryVendor, SimulatedCrash
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def kit(tmp_path: Path) -> AsyncIterator[AsyncChatKit]:
-    async with AsyncChatKit(f"sqlite:///{tmp_path / 'sync.db'}") as kit:
-        yield kit
 
 
 @pytest.fixture
@@ -411,10 +407,17 @@ async def test_the_daily_budget_parks_before_the_vendor_refuses(
 # -- crash safety --------------------------------------------------------------
 
 
+def shared(url: str) -> str:
+    """``url``, or a skip for the memory store (its kits share nothing)."""
+    if url.startswith("memory"):
+        pytest.skip("kits on the memory store share nothing across instances")
+    return url
+
+
 async def test_a_crash_after_the_vendor_wrote_creates_no_duplicate(
-    tmp_path: Path, vendor: MemoryVendor
+    store_url: str, vendor: MemoryVendor
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'crash.db'}"
+    url = shared(store_url)
     async with AsyncChatKit(url) as kit:
         await chat(kit, 5, messages=2)
     # Each run dies right after the vendor wrote: after the people; then after
@@ -444,9 +447,9 @@ async def test_a_crash_after_the_vendor_wrote_creates_no_duplicate(
 
 
 async def test_two_workers_share_the_work_without_duplicates(
-    tmp_path: Path, vendor: MemoryVendor
+    store_url: str, vendor: MemoryVendor
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'two.db'}"
+    url = shared(store_url)
     async with AsyncChatKit(url) as first, AsyncChatKit(url) as second:
         await chat(first, 30, messages=2)
         one = first.sync.engine(MemoryIntegration(vendor=vendor))
