@@ -5,6 +5,7 @@ Shared by the vendor emulators. Needs the ``chatkit[emulators]`` extra.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -23,16 +24,36 @@ __all__ = ["BackgroundServer"]
 class BackgroundServer:
     """Run ``app`` on ``http://host:port`` in a daemon thread until `stop`.
 
+    With ``ssl_certfile`` it serves HTTPS instead (``https://host:port``), for
+    vendor clients that only build ``https://`` URLs; `trustme` makes a
+    throw-away CA and certificate for that.
+
     Args:
         app: The ASGI application.
         host: Interface to bind; loopback by default.
         port: Port to bind; ``0`` picks a free one (read it from `port`).
+        ssl_certfile: PEM file with the server certificate (and its chain);
+            enables TLS.
+        ssl_keyfile: PEM file with the certificate's private key, when it is
+            not in ``ssl_certfile``.
     """
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_certfile: str | os.PathLike[str] | None = None,
+        ssl_keyfile: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if ssl_keyfile is not None and ssl_certfile is None:
+            raise ValueError("ssl_keyfile needs ssl_certfile")
         self._app = app
         self._host = host
         self._requested_port = port
+        self._ssl_certfile = ssl_certfile
+        self._ssl_keyfile = ssl_keyfile
         self._port: int | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -45,9 +66,14 @@ class BackgroundServer:
         return self._port
 
     @property
+    def scheme(self) -> str:
+        """``https`` when serving TLS, else ``http``."""
+        return "https" if self._ssl_certfile is not None else "http"
+
+    @property
     def url(self) -> str:
-        """The base URL, e.g. ``http://127.0.0.1:54321``."""
-        return f"http://{self._host}:{self.port}"
+        """The base URL, e.g. ``http://127.0.0.1:54321`` (``https://`` with TLS)."""
+        return f"{self.scheme}://{self._host}:{self.port}"
 
     def start(self, *, timeout: float = 10.0) -> None:
         """Bind the socket, start serving, and return once requests are accepted."""
@@ -64,6 +90,8 @@ class BackgroundServer:
             ws="none",
             http="h11",
             access_log=False,
+            ssl_certfile=self._ssl_certfile,
+            ssl_keyfile=self._ssl_keyfile,
         )
         server = uvicorn.Server(config)
         self._server = server
