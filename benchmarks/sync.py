@@ -1,0 +1,424 @@
+"""Two-way CRM sync against each vendor's emulator: API calls, quiet re-syncs, fault runs.
+
+For each vendor (Zendesk, Salesforce, HubSpot), through ``kit.sync`` and the
+vendor's real Python client talking HTTP to its emulator:
+
+1. **First sync.** N conversations, each with its own contact and M
+   messages, are pushed. ``calls_used`` counts the vendor API calls of the
+   push; ``calls_minimum`` is the fewest the vendor's batch endpoints allow
+   for those records (the baseline, computed from the batch limits, see
+   `Harness.minimum`); ``calls_ratio`` = used ÷ minimum (goal ≤ 1.1).
+2. **Quiet re-sync.** Every record is queued again (``engine.resync()``) with
+   nothing changed, and a full cycle runs: ``resync_write_calls`` counts the
+   vendor write calls it made (goal 0).
+3. **Fault run.** A fresh store and emulator; the emulator answers some calls
+   with 429 (with ``Retry-After``) and 5xx, and the sync worker, a separate
+   process, is killed with SIGKILL in the middle of its run, then started
+   again until done. ``lost`` counts local records without their vendor
+   twin, ``duplicated`` vendor records beyond one per local record (goals 0
+   and 0).
+
+The last line printed is one JSON object with the figures per vendor.
+
+    python benchmarks/sync.py --quick        # 150 conversations, 3 messages each
+    python benchmarks/sync.py                # 600 conversations, 4 messages each
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatkit import AsyncChatKit, Author
+from chatkit.sync import SyncReport
+
+HERE = Path(__file__).resolve()
+
+
+@dataclass
+class Local:
+    """What the store holds: the records the vendor should hold once each."""
+
+    contacts: list[str] = field(default_factory=list)
+    conversations: list[str] = field(default_factory=list)
+    messages: dict[str, list[str]] = field(default_factory=dict)  # conversation → texts
+
+
+async def make_data(url: str, n: int, m: int) -> Local:
+    """``n`` conversations, each with its own contact and ``m`` customer messages."""
+    local = Local()
+    async with AsyncChatKit(url) as kit:
+        for i in range(n):
+            contact = await kit.contacts.create(
+                name=f"Customer {i}", identities=[("email", f"customer{i}@example.com")]
+            )
+            conversation = await kit.conversations.create(contact_id=contact.id)
+            texts = []
+            for j in range(m):
+                text = f"Message {j} from customer {i}: where is order {1000 + i}?"
+                await kit.messages.send(conversation.id, text, author=Author.customer(contact.id))
+                texts.append(text)
+            local.contacts.append(contact.id)
+            local.conversations.append(conversation.id)
+            local.messages[conversation.id] = texts
+    return local
+
+
+def _quiet(report: SyncReport) -> bool:
+    return not (report.events or report.pushed or report.retried or report.dead or report.pulled)
+
+
+async def sync_until_done(url: str, name: str, *, rounds: int = 40) -> SyncReport:
+    """Run cycles until one has nothing to do (what a worker process does)."""
+    total = SyncReport()
+    async with (
+        AsyncChatKit(url) as kit,
+        kit.sync.engine(name, retry_delay=0.05, max_wait=5) as engine,
+    ):
+        for _ in range(rounds):
+            report = await engine.run_once()
+            total.add(report)
+            status = await kit.sync.status(name)
+            if _quiet(report) and status.pending == 0:
+                break
+            if status.pending and not report.pushed:
+                await asyncio.sleep(0.1)  # records waiting for their backoff
+    return total
+
+
+class Harness(ABC):
+    """One vendor: its emulator, its settings, its call counts and its records."""
+
+    name: str
+
+    @abstractmethod
+    def start(self, stack: ExitStack) -> dict[str, str]:
+        """Start a fresh emulator; the environment that points the integration at it."""
+
+    @abstractmethod
+    def calls(self) -> int:
+        """API calls served since the last `reset`."""
+
+    @abstractmethod
+    def writes(self) -> int:
+        """Write calls served since the last `reset`."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Forget the call log."""
+
+    @abstractmethod
+    def minimum(self, contacts: int, conversations: int, per_conversation: int) -> int:
+        """The fewest calls the vendor's batch endpoints allow to create these records."""
+
+    @abstractmethod
+    def twins(self, local: Local) -> tuple[Counter[str], Counter[str], Counter[tuple[str, str]]]:
+        """Vendor records per contact id, per conversation id, per (conversation, text)."""
+
+    @abstractmethod
+    def inject(self) -> None:
+        """Make the emulator answer some calls with 429 (Retry-After) and 5xx."""
+
+
+class ZendeskHarness(Harness):
+    name = "zendesk"
+
+    def start(self, stack: ExitStack) -> dict[str, str]:
+        from chatkit_integrations.zendesk.emulator import ZendeskEmulator
+
+        self.emulator = stack.enter_context(ZendeskEmulator(api_token="bench-token", job_polls=0))
+        self.emulator.state.create_user(
+            {"name": "chatkit", "email": "sync@example.com", "role": "agent"}
+        )
+        return {
+            **self.emulator.zenpy_env(),
+            "CHATKIT_ZENDESK_SUBDOMAIN": "bench",
+            "CHATKIT_ZENDESK_EMAIL": "sync@example.com",
+            "CHATKIT_ZENDESK_API_TOKEN": "bench-token",
+            "CHATKIT_ZENDESK_JOB_POLL_INTERVAL": "0.01",
+        }
+
+    def calls(self) -> int:
+        return len(self.emulator.state.requests)
+
+    def writes(self) -> int:
+        return sum(1 for method, _ in self.emulator.state.requests if method != "GET")
+
+    def reset(self) -> None:
+        self.emulator.state.requests.clear()
+
+    def minimum(self, contacts: int, conversations: int, per_conversation: int) -> int:
+        # Bulk jobs take 100 records and cost the POST plus at least one status
+        # poll. Comments go through tickets/update_many: one comment per ticket
+        # per job, so M comments on each ticket need M jobs per 100 tickets.
+        jobs = math.ceil(contacts / 100) + math.ceil(conversations / 100)
+        jobs += per_conversation * math.ceil(conversations / 100)
+        return 2 * jobs
+
+    def twins(self, local: Local) -> tuple[Counter[str], Counter[str], Counter[tuple[str, str]]]:
+        state = self.emulator.state
+        people = Counter(u["external_id"] for u in state.users.values() if u["external_id"])
+        cases: Counter[str] = Counter()
+        comments: Counter[tuple[str, str]] = Counter()
+        for ticket in state.tickets.values():
+            if ticket.get("status") == "deleted" or not ticket.get("external_id"):
+                continue
+            cases[ticket["external_id"]] += 1
+            for comment in state.comments.get(ticket["id"], []):
+                comments[(ticket["external_id"], comment["body"])] += 1
+        return people, cases, comments
+
+    def inject(self) -> None:
+        self.emulator.fail_next(429, times=2, retry_after=1)
+        self.emulator.fail_next(500, times=2, after=6)
+        self.emulator.fail_next(503, times=1, after=15)
+
+
+class HubSpotHarness(Harness):
+    name = "hubspot"
+
+    def start(self, stack: ExitStack) -> dict[str, str]:
+        from chatkit_integrations.hubspot.emulator import HubSpotEmulator
+
+        self.emulator = stack.enter_context(HubSpotEmulator(access_token="bench-token"))
+        return {
+            "CHATKIT_HUBSPOT_ACCESS_TOKEN": "bench-token",
+            "CHATKIT_HUBSPOT_HOST": self.emulator.url,
+        }
+
+    def calls(self) -> int:
+        return self.emulator.calls()
+
+    def writes(self) -> int:
+        return self.emulator.write_calls()
+
+    def reset(self) -> None:
+        self.emulator.reset_calls()
+
+    def minimum(self, contacts: int, conversations: int, per_conversation: int) -> int:
+        # Batch upserts take 100 inputs. Upserts carry no associations, so each
+        # batch of tickets needs one batch call to associate them with their
+        # contacts; notes are batch-created with their association inline.
+        notes = conversations * per_conversation
+        return (
+            math.ceil(contacts / 100) + 2 * math.ceil(conversations / 100) + math.ceil(notes / 100)
+        )
+
+    def twins(self, local: Local) -> tuple[Counter[str], Counter[str], Counter[tuple[str, str]]]:
+        state = self.emulator.state
+        people = Counter(
+            c["properties"].get("chatkit_id")
+            for c in state.all("contacts")
+            if c["properties"].get("chatkit_id")
+        )
+        cases: Counter[str] = Counter()
+        ticket_ids: dict[str, str] = {}
+        for ticket in state.all("tickets"):
+            ours = ticket["properties"].get("chatkit_id")
+            if ours:
+                cases[ours] += 1
+                ticket_ids[str(ticket["id"])] = ours
+        comments: Counter[tuple[str, str]] = Counter()
+        for note in state.all("notes"):
+            body = str(note["properties"].get("hs_note_body") or "")
+            for association in state.associated("notes", note["id"], "tickets"):
+                conversation = ticket_ids.get(str(association["toObjectId"]))
+                if conversation is None:
+                    continue
+                for text in local.messages.get(conversation, []):
+                    if text in body:
+                        comments[(conversation, text)] += 1
+        return people, cases, comments
+
+    def inject(self) -> None:
+        self.emulator.fail_next(429, times=2, retry_after=1)
+        self.emulator.fail_next(502, times=2, after=4)
+
+
+def harnesses() -> list[Harness]:
+    found: list[Harness] = [ZendeskHarness()]
+    try:
+        from chatkit_integrations.salesforce import integration as _salesforce  # noqa: F401
+
+        found.append(SalesforceHarness())
+    except ImportError:
+        pass
+    found.append(HubSpotHarness())
+    return found
+
+
+class SalesforceHarness(Harness):
+    name = "salesforce"
+
+    def start(self, stack: ExitStack) -> dict[str, str]:
+        from chatkit_integrations.salesforce.emulator import SalesforceEmulator
+
+        self.emulator = stack.enter_context(SalesforceEmulator())
+        return dict(self.emulator.integration_env())
+
+    def calls(self) -> int:
+        return self.emulator.calls()
+
+    def writes(self) -> int:
+        return self.emulator.write_calls()
+
+    def reset(self) -> None:
+        self.emulator.reset_calls()
+
+    def minimum(self, contacts: int, conversations: int, per_conversation: int) -> int:
+        # sObject Collections take 200 records per call: Contacts and Cases by
+        # external-id upsert, CaseComments by create.
+        comments = conversations * per_conversation
+        return (
+            math.ceil(contacts / 200) + math.ceil(conversations / 200) + math.ceil(comments / 200)
+        )
+
+    def twins(self, local: Local) -> tuple[Counter[str], Counter[str], Counter[tuple[str, str]]]:
+        return self.emulator.twins()
+
+    def inject(self) -> None:
+        self.emulator.fail_next(503, times=2, retry_after=1)
+        self.emulator.fail_next(500, times=1, after=3)
+
+
+def judge(harness: Harness, local: Local) -> tuple[int, int]:
+    """``(lost, duplicated)``: local records without a twin, twins beyond one each."""
+    people, cases, comments = harness.twins(local)
+    wanted: list[tuple[Counter[Any], Any]] = [(people, c) for c in local.contacts]
+    wanted += [(cases, c) for c in local.conversations]
+    wanted += [(comments, (c, t)) for c, texts in local.messages.items() for t in texts]
+    lost = sum(1 for counter, key in wanted if counter[key] == 0)
+    duplicated = sum(max(0, counter[key] - 1) for counter, key in wanted)
+    return lost, duplicated
+
+
+def run_worker(env: dict[str, str], url: str, name: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(HERE), "--worker", name, "--url", url],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def measure(harness: Harness, n: int, m: int, workdir: Path) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    with ExitStack() as stack:
+        env = harness.start(stack)
+        os.environ.update(env)
+        url = f"sqlite:///{workdir / f'{harness.name}-first.db'}"
+        local = asyncio.run(make_data(url, n, m))
+
+        async def first() -> tuple[float, SyncReport, int, SyncReport]:
+            async with AsyncChatKit(url) as kit, kit.sync.engine(harness.name) as engine:
+                await engine.collect()
+                harness.reset()
+                started = time.perf_counter()
+                pushed = await engine.push()
+                elapsed = time.perf_counter() - started
+                used = harness.calls()
+                await engine.pull()
+                await engine.resync()
+                harness.reset()
+                quiet = await engine.run_once()
+                return elapsed, pushed, used, quiet
+
+        elapsed, pushed, used, quiet = asyncio.run(first())
+        minimum = harness.minimum(len(local.contacts), len(local.conversations), m)
+        figures.update(
+            records=pushed.pushed,
+            push_seconds=round(elapsed, 2),
+            calls_used=used,
+            calls_minimum=minimum,
+            calls_ratio=round(used / minimum, 3),
+            resync_queued=quiet.unchanged,
+            resync_write_calls=harness.writes(),
+            resync_calls=harness.calls(),
+        )
+        lost, duplicated = judge(harness, local)
+        figures["first_sync_lost"], figures["first_sync_duplicated"] = lost, duplicated
+
+    with ExitStack() as stack:
+        env = harness.start(stack)
+        os.environ.update(env)
+        url = f"sqlite:///{workdir / f'{harness.name}-faults.db'}"
+        local = asyncio.run(make_data(url, n, m))
+        harness.inject()
+        harness.reset()
+        worker = run_worker(env, url, harness.name)
+        target = max(3, harness.minimum(n, n, m) // 2)
+        deadline = time.monotonic() + 30
+        while harness.writes() < target and worker.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        killed_after = harness.writes()
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        restart = run_worker(env, url, harness.name)
+        _, errors = restart.communicate(timeout=300)
+        if restart.returncode != 0:
+            raise RuntimeError(f"{harness.name} worker failed: {errors.decode()[-2000:]}")
+        lost, duplicated = judge(harness, local)
+        figures.update(
+            killed_after_writes=killed_after,
+            killed_mid_run=worker.returncode == -signal.SIGKILL,
+            lost=lost,
+            duplicated=duplicated,
+        )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="150 conversations, 3 messages each")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        asyncio.run(sync_until_done(args.url, args.worker))
+        return
+    n, m = (150, 3) if args.quick else (600, 4)
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for harness in harnesses():
+            figures = measure(harness, n, m, Path(tmp))
+            results[harness.name] = figures
+            print(
+                f"{harness.name:>10}: {figures['calls_used']} calls for {figures['records']} "
+                f"records (minimum {figures['calls_minimum']}, ratio {figures['calls_ratio']}); "
+                f"quiet re-sync {figures['resync_write_calls']} writes; "
+                f"faults + kill: lost {figures['lost']}, duplicated {figures['duplicated']}",
+                flush=True,
+            )
+    summary = {
+        "benchmark": "sync",
+        "conversations": n,
+        "messages_per_conversation": m,
+        "vendors": results,
+        "calls_ratio": {name: r["calls_ratio"] for name, r in results.items()},
+        "calls_ratio_max": max(r["calls_ratio"] for r in results.values()),
+        "resync_write_calls_max": max(r["resync_write_calls"] for r in results.values()),
+        "lost": sum(r["lost"] for r in results.values()),
+        "duplicated": sum(r["duplicated"] for r in results.values()),
+        "baseline": "the fewest calls each vendor's batch limits allow",
+        "goals": {"calls_ratio": 1.1, "resync_write_calls": 0, "lost": 0, "duplicated": 0},
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
