@@ -1,0 +1,78 @@
+"""Every integration passes `chatkit.testing.IntegrationContract`: the in-memory reference,
+Zendesk (zenpy), Salesforce (simple-salesforce) and HubSpot (hubspot-api-client),
+each against its emulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from chatkit.integrations import Integration
+from chatkit.testing import IntegrationContract, MemoryIntegration, MemoryVendor
+
+pytestmark = pytest.mark.anyio
+
+
+class TestMemoryIntegration(IntegrationContract):
+    @pytest.fixture
+    async def integration(self) -> AsyncIterator[Integration]:
+        async with MemoryIntegration(vendor=MemoryVendor()) as memory:
+            yield memory
+
+
+class TestZendesk(IntegrationContract):
+    @pytest.fixture
+    def emulator(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+        pytest.importorskip("zenpy")
+        from chatkit_integrations.zendesk.emulator import ZendeskEmulator
+
+        with ZendeskEmulator(api_token="contract-token", webhook_secret="contract-webhook-secret") as zendesk:
+            for name, value in zendesk.zenpy_env().items():
+                monkeypatch.setenv(name, value)
+            zendesk.state.create_user(
+                {"name": "chatkit", "email": "sync@example.com", "role": "agent"}
+            )
+            yield zendesk
+
+    @pytest.fixture
+    async def integration(self, emulator: Any) -> AsyncIterator[Integration]:
+        from chatkit_integrations.zendesk.integration import ZendeskConfig, ZendeskIntegration
+
+        config = ZendeskConfig.create(
+            {
+                "subdomain": "acme",
+                "email": "sync@example.com",
+                "api_token": "contract-token",
+                "webhook_secret": "contract-webhook-secret",
+                "job_poll_interval": 0,
+            }
+        )
+        async with ZendeskIntegration(config) as zendesk:
+            yield zendesk
+
+
+class TestHubSpot(IntegrationContract):
+    @pytest.fixture
+    def emulator(self) -> Iterator[Any]:
+        pytest.importorskip("hubspot")
+        from chatkit_integrations.hubspot.emulator import HubSpotEmulator
+
+        with HubSpotEmulator(access_token="contract-token", client_secret="contract") as hub:
+            yield hub
+
+    @pytest.fixture
+    async def integration(self, emulator: Any) -> AsyncIterator[Integration]:
+        from chatkit_integrations.hubspot.integration import HubSpotConfig, HubSpotIntegration
+
+        config = HubSpotConfig.create(
+            {
+                "access_token": "contract-token",
+                "host": emulator.url,
+                "client_secret": "contract",
+                "webhook_url": "https://example.com/hooks/hubspot",
+            }
+        )
+        async with HubSpotIntegration(config) as hubspot:
+            yield hubspot
