@@ -234,31 +234,33 @@ async def test_re_push_finds_users_and_tickets_without_duplicates(
     user_id, ticket_id = await _ticket_for_contact(integration)
     users_before, tickets_before = len(zendesk.state.users), len(zendesk.state.tickets)
 
-    # The same changes again, ids unknown to chatkit (the results were lost).
+    # The same changes again, ids unknown to chatkit (the results were lost, so
+    # the engine tries them again: attempt 2).
     (again_user,) = await integration.push([contact(1, name="Customer One")])
-    (again_ticket,) = await integration.push([conversation(1, user_id, data={"status": "pending"})])
+    (again_ticket,) = await integration.push(
+        [conversation(1, user_id, attempt=2, data={"status": "pending"})]
+    )
     assert (_ok(again_user), _ok(again_ticket)) == (user_id, ticket_id)
     assert (len(zendesk.state.users), len(zendesk.state.tickets)) == (users_before, tickets_before)
     assert zendesk.state.get_user(int(user_id))["name"] == "Customer One"
     assert zendesk.state.get_ticket(int(ticket_id))["status"] == "pending"
 
-    # With the ids known, an update is one update_many job, no lookup.
+    # With the id known, one update is one call: no lookup, no job.
     zendesk.state.requests.clear()
     (known,) = await integration.push(
         [conversation(1, user_id, remote_id=ticket_id, data={"priority": "low"})]
     )
     assert _ok(known) == ticket_id
-    paths = [path for _, path in zendesk.state.requests]
-    assert "/api/v2/tickets.json" not in paths
-    assert paths.count("/api/v2/tickets/update_many.json") == 1
+    assert zendesk.state.requests == [("PUT", f"/api/v2/tickets/{ticket_id}.json")]
+    assert known.remote_version == zendesk.state.get_ticket(int(ticket_id))["updated_at"]
     assert zendesk.state.get_ticket(int(ticket_id))["priority"] == "low"
 
 
 async def test_attempt_two_after_a_crash_finds_what_the_vendor_got(
     zendesk: ZendeskEmulator,
 ) -> None:
-    # Only retried changes are looked up in this configuration.
-    async with ZendeskIntegration(_config(look_up_new_tickets=False)) as integration:
+    # Only retried changes are looked up (the default).
+    async with ZendeskIntegration(_config()) as integration:
         user_id, ticket_id = await _ticket_for_contact(integration)
         first = await integration.push([message(1, ticket_id, "Hello from chat")])
         comment_id = _ok(first[0])
@@ -386,8 +388,8 @@ async def test_a_bulk_call_refused_for_good_fails_its_records(
     integration: ZendeskIntegration, zendesk: ZendeskEmulator
 ) -> None:
     zendesk.fail_next(422)
-    results = await integration.push([contact(1), contact(2)])
-    assert [r.status for r in results] == [PushStatus.PERMANENT] * 2
+    results = await integration.push([contact(1), contact(2), contact(3)])
+    assert [r.status for r in results] == [PushStatus.PERMANENT] * 3
     assert "422" in (results[0].error or "")
 
 

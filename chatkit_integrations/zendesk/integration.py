@@ -49,7 +49,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
@@ -77,6 +78,7 @@ from chatkit.integrations import (
     OutboundChange,
     PullPage,
     PushResult,
+    PushStatus,
     RateBudget,
     SyncObject,
 )
@@ -119,6 +121,13 @@ T = TypeVar("T")
 BATCH = 100
 """Zendesk's limit for create_many, update_many, create_or_update_many and show_many."""
 
+_DIRECT_MAX = 2
+"""Write this many records or fewer one by one: a job costs a POST and at least one poll."""
+
+COMMENT_BATCH = 1000
+"""Comments taken in one push: they are written in jobs of 100 tickets, so the
+more a push holds, the fuller its jobs (see `ZendeskIntegration._write_comments`)."""
+
 _CURSOR_VERSION = 1
 
 
@@ -139,8 +148,10 @@ class ZendeskConfig(IntegrationConfig):
             after that.
         look_up_new_tickets: Look a conversation up by external id before
             creating its ticket whenever its ticket id is unknown (one call
-            per new ticket). When false, only retried changes (``attempt > 1``)
-            are looked up.
+            per new ticket), for callers that cannot promise what the sync
+            engine does: that a change with ``attempt == 1`` was never sent
+            before. When false (the default), only retried changes
+            (``attempt > 1``) are looked up.
     """
 
     subdomain: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
@@ -151,7 +162,7 @@ class ZendeskConfig(IntegrationConfig):
     timeout: float = Field(default=30, gt=0, le=600)
     job_poll_interval: float = Field(default=1.0, ge=0, le=60)
     job_timeout: float = Field(default=120, gt=0, le=3600)
-    look_up_new_tickets: bool = True
+    look_up_new_tickets: bool = False
 
 
 class _Throttled(Exception):
@@ -164,12 +175,36 @@ class _Throttled(Exception):
 
 @dataclass
 class _Outcome:
-    """Results of one push, filled as records finish."""
+    """Results of one push, filled as records finish.
+
+    ``uncertain`` is set once a write that is not idempotent (a ticket
+    create, a comment) may have reached Zendesk: from then on the push must
+    not fail as a whole (the engine would retry it with the same ``attempt``).
+    """
 
     results: dict[str, PushResult] = field(default_factory=dict)
+    uncertain: bool = False
 
     def set(self, result: PushResult) -> None:
         self.results[result.change_id] = result
+
+
+@dataclass
+class _CommentWrite:
+    """A comment to add to a ticket for one change."""
+
+    change: OutboundChange
+    ticket_id: int
+    comment: dict[str, Any]
+    remote_type: str
+
+
+@dataclass
+class _Found:
+    """Comments read for the lookups of one push, and the ones already matched."""
+
+    listed: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    taken: set[Any] = field(default_factory=set)
 
 
 class ZendeskIntegration(Integration):
@@ -202,19 +237,19 @@ class ZendeskIntegration(Integration):
                 object=SyncObject.MESSAGE,
                 remote_type="comment",
                 directions={"outbound", "inbound"},
-                batch_size=50,
+                batch_size=COMMENT_BATCH,
             ),
             ObjectSync(
                 object=SyncObject.NOTE,
                 remote_type="private_comment",
                 directions={"outbound", "inbound"},
-                batch_size=50,
+                batch_size=COMMENT_BATCH,
             ),
             ObjectSync(
                 object=SyncObject.TRANSCRIPT,
                 remote_type="upload",
                 directions={"outbound"},
-                batch_size=10,
+                batch_size=BATCH,
             ),
         ),
         webhooks=True,
@@ -350,96 +385,173 @@ class ZendeskIntegration(Integration):
     async def push(self, changes: Sequence[OutboundChange]) -> list[PushResult]:
         """Write a batch: users, then tickets, then comments and transcripts.
 
-        Returns one result per change. A whole-call failure before anything
-        was written raises; after some records were written, those keep their
-        results and the rest are retryable (their retry finds what was written).
+        Returns one result per change. A whole-call failure raises only while
+        nothing can have been written; once a write that is not idempotent
+        (a ticket create, a comment) may have reached Zendesk, the records
+        without a result come back retryable instead, so that their next try
+        has ``attempt > 1`` and looks up what was written.
         """
         outcome = _Outcome()
         await self._run(lambda: self._push_all(changes, outcome))
         return [outcome.results[change.change_id] for change in changes]
 
     def _push_all(self, changes: Sequence[OutboundChange], outcome: _Outcome) -> None:
-        order = (
-            SyncObject.CONTACT,
-            SyncObject.CONVERSATION,
-            SyncObject.MESSAGE,
-            SyncObject.NOTE,
-            SyncObject.TRANSCRIPT,
+        steps: tuple[
+            tuple[frozenset[SyncObject], Callable[[list[OutboundChange], _Outcome], None]], ...
+        ] = (
+            (frozenset({SyncObject.CONTACT}), self._push_users),
+            (frozenset({SyncObject.CONVERSATION}), self._push_tickets),
+            (frozenset({SyncObject.MESSAGE, SyncObject.NOTE}), self._push_comments),
+            (frozenset({SyncObject.TRANSCRIPT}), self._push_transcripts),
         )
-        steps: dict[SyncObject, Callable[[list[OutboundChange], _Outcome], None]] = {
-            SyncObject.CONTACT: self._push_users,
-            SyncObject.CONVERSATION: self._push_tickets,
-            SyncObject.MESSAGE: self._push_comments,
-            SyncObject.NOTE: self._push_comments,
-            SyncObject.TRANSCRIPT: self._push_transcripts,
-        }
         try:
-            for kind in order:
-                group = [c for c in changes if c.object is kind]
-                for start in range(0, len(group), BATCH):
-                    chunk = group[start : start + BATCH]
-                    try:
-                        steps[kind](chunk, outcome)
-                    except APIException as exc:
-                        refused = self._whole_call_error(exc)
-                        if not isinstance(refused, PermanentIntegrationError):
-                            raise
-                        # A bulk call refused for good (400, 422): its records are, too.
-                        for change in chunk:
-                            if change.change_id not in outcome.results:
-                                outcome.set(PushResult.permanent(change, str(refused)))
+            for kinds, step in steps:
+                group = [c for c in changes if c.object in kinds]
+                if group:
+                    step(group, outcome)
         except Exception as exc:
             error = exc if isinstance(exc, IntegrationError) else self._whole_call_error(exc)
-            if not outcome.results or not isinstance(error, RetryableIntegrationError):
+            retryable = isinstance(error, RetryableIntegrationError)
+            if not retryable or not (outcome.results or outcome.uncertain):
                 raise error from None
             logger.info(
                 "zendesk: push stopped after %d of %d records (HTTP %s)",
                 len(outcome.results),
                 len(changes),
-                error.status_code,
+                getattr(error, "status_code", None),
             )
+            retry_after = getattr(error, "retry_after", None)
             for change in changes:
                 if change.change_id not in outcome.results:
-                    outcome.set(
-                        PushResult.retryable(change, str(error), retry_after=error.retry_after)
-                    )
+                    outcome.set(PushResult.retryable(change, str(error), retry_after=retry_after))
+
+    @contextmanager
+    def _writing(self, outcome: _Outcome, *, idempotent: bool) -> Iterator[None]:
+        """Around a write: note when one that is not idempotent may have reached Zendesk.
+
+        A 429 and a 4xx answer mean Zendesk did not apply it; anything else
+        (accepted, 5xx, no answer) means it may have.
+        """
+        try:
+            yield
+        except _Throttled:
+            raise
+        except APIException as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            if not idempotent and (status is None or status >= 500 or status == 408):
+                outcome.uncertain = True
+            raise
+        except BaseException:
+            if not idempotent:
+                outcome.uncertain = True
+            raise
+        if not idempotent:
+            outcome.uncertain = True
+
+    def _job(
+        self,
+        changes: list[OutboundChange],
+        outcome: _Outcome,
+        post: Callable[[], Any],
+        *,
+        idempotent: bool,
+    ) -> list[dict[str, Any]] | None:
+        """Start a bulk job and wait for it: its ``results``, or ``None`` (results set)."""
+        try:
+            with self._writing(outcome, idempotent=idempotent):
+                job = post()
+        except APIException as exc:
+            refused = self._whole_call_error(exc)
+            if not isinstance(refused, PermanentIntegrationError):
+                raise
+            # A bulk call refused for good (400, 422): its records are, too.
+            for change in changes:
+                outcome.set(PushResult.permanent(change, str(refused)))
+            return None
+        return self._await_job(job, changes, outcome)
+
+    def _await_job(
+        self, job: Any, changes: list[OutboundChange], outcome: _Outcome
+    ) -> list[dict[str, Any]] | None:
+        """Poll a bulk job until it ends; its ``results``, or ``None`` (records then retryable).
+
+        The first poll is made at once (small jobs are often done by then);
+        while the job is still queued or working, the wait between polls
+        starts at ``job_poll_interval`` and doubles, up to 8 times that.
+        """
+        deadline = time.monotonic() + self.config.job_timeout
+        status = job.to_dict()
+        job_id = status.get("id")
+        interval = self.config.job_poll_interval
+        polls = 0
+        while status.get("status") in ("queued", "working"):
+            if polls:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    for change in changes:
+                        outcome.set(PushResult.retryable(change, f"job {job_id} still running"))
+                    return None
+                time.sleep(min(interval * min(2 ** (polls - 1), 8), left))
+            status = self._client.job_status(id=job_id).to_dict()
+            polls += 1
+        if status.get("status") != "completed":
+            message = status.get("message") or status.get("status")
+            for change in changes:
+                outcome.set(PushResult.retryable(change, f"job {job_id}: {message}"))
+            return None
+        results = status.get("results") or []
+        return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
 
     # users -------------------------------------------------------------------------
 
     def _push_users(self, changes: list[OutboundChange], outcome: _Outcome) -> None:
+        """Upserts by external id: ``create_or_update_many`` jobs of 100 (POST and polls).
+
+        Two users or fewer are written one by one (one call each, and the
+        answer carries the version); a job costs at least two calls.
+        """
         upserts = []
         for change in changes:
             if change.action is ChangeAction.DELETE:
                 outcome.set(self._delete_user(change))
             else:
                 upserts.append(change)
-        if not upserts:
-            return
-        job = self._client.users.create_or_update([User(**user_fields(c)) for c in upserts])
-        results = self._await_job(job, upserts, outcome)
-        if results is None:
-            return
-        done: dict[str, int] = {}
-        for index, change in enumerate(upserts):
-            result = _job_result(results, index)
-            if result is None:
-                outcome.set(PushResult.retryable(change, "the job reported nothing for it"))
-            elif result.get("error"):
-                outcome.set(PushResult.permanent(change, _job_error(result)))
-            else:
-                done[change.change_id] = int(result["id"])
-        versions = self._versions(self._client.users, list(done.values()))
-        for change in upserts:
-            if change.change_id in done:
-                user_id = done[change.change_id]
-                outcome.set(
-                    PushResult.ok(
-                        change,
-                        str(user_id),
-                        remote_type="user",
-                        remote_version=versions.get(user_id),
-                    )
-                )
+        for start in range(0, len(upserts), BATCH):
+            chunk = upserts[start : start + BATCH]
+            if len(chunk) <= _DIRECT_MAX:
+                for change in chunk:
+                    outcome.set(self._upsert_user(change, outcome))
+                continue
+            users = [User(**user_fields(c)) for c in chunk]
+            results = self._job(
+                chunk,
+                outcome,
+                partial(self._client.users.create_or_update, users),
+                idempotent=True,
+            )
+            for index, change in enumerate(chunk if results is not None else []):
+                result = _job_result(results or [], index)
+                if result is None:
+                    outcome.set(PushResult.retryable(change, "the job reported nothing for it"))
+                elif result.get("error"):
+                    outcome.set(PushResult.permanent(change, _job_error(result)))
+                else:
+                    outcome.set(PushResult.ok(change, str(result["id"]), remote_type="user"))
+
+    def _upsert_user(self, change: OutboundChange, outcome: _Outcome) -> PushResult:
+        try:
+            with self._writing(outcome, idempotent=True):
+                user = self._client.users.create_or_update(User(**user_fields(change)))
+        except APIException as exc:
+            return self._record_error(change, exc)
+        data = user.to_dict()
+        updated = data.get("updated_at")
+        return PushResult.ok(
+            change,
+            str(data["id"]),
+            remote_type="user",
+            remote_version=str(updated) if updated else None,
+        )
 
     def _delete_user(self, change: OutboundChange) -> PushResult:
         if not change.remote_id:
@@ -455,6 +567,12 @@ class ZendeskIntegration(Integration):
     # tickets -----------------------------------------------------------------------
 
     def _push_tickets(self, changes: list[OutboundChange], outcome: _Outcome) -> None:
+        """``create_many`` and ``update_many`` jobs of 100 (POST and polls).
+
+        A conversation without a ticket id is looked up by external id first
+        only on a retried change (``attempt > 1``), or always with
+        ``look_up_new_tickets``. Two tickets or fewer are written one by one.
+        """
         creates: list[OutboundChange] = []
         updates: list[tuple[OutboundChange, int]] = []
         for change in changes:
@@ -473,42 +591,70 @@ class ZendeskIntegration(Integration):
                 outcome.set(PushResult.retryable(change, "its contact is not in Zendesk yet"))
                 continue
             creates.append(change)
-        done: dict[str, int] = {}
-        if creates:
-            tickets = [Ticket(**ticket_fields(c), comment=first_comment(c)) for c in creates]
-            results = self._await_job(self._client.tickets.create(tickets), creates, outcome)
-            for index, change in enumerate(creates if results is not None else []):
-                result = _job_result(results or [], index)
-                if result is None:
-                    outcome.set(PushResult.retryable(change, "the job reported nothing for it"))
-                elif result.get("error"):
-                    outcome.set(PushResult.permanent(change, _job_error(result)))
+        for start in range(0, len(creates), BATCH):
+            self._create_tickets(creates[start : start + BATCH], outcome)
+        for start in range(0, len(updates), BATCH):
+            self._update_tickets(updates[start : start + BATCH], outcome)
+
+    def _create_tickets(self, chunk: list[OutboundChange], outcome: _Outcome) -> None:
+        if len(chunk) <= _DIRECT_MAX:
+            for change in chunk:
+                ticket = Ticket(**ticket_fields(change), comment=first_comment(change))
+                outcome.set(self._write_ticket(change, outcome, ticket, create=True))
+            return
+        tickets = [Ticket(**ticket_fields(c), comment=first_comment(c)) for c in chunk]
+        results = self._job(
+            chunk, outcome, lambda: self._client.tickets.create(tickets), idempotent=False
+        )
+        for index, change in enumerate(chunk if results is not None else []):
+            result = _job_result(results or [], index)
+            if result is None:
+                outcome.set(PushResult.retryable(change, "the job reported nothing for it"))
+            elif result.get("error"):
+                outcome.set(PushResult.permanent(change, _job_error(result)))
+            else:
+                outcome.set(PushResult.ok(change, str(result["id"]), remote_type="ticket"))
+
+    def _update_tickets(self, chunk: list[tuple[OutboundChange, int]], outcome: _Outcome) -> None:
+        if len(chunk) <= _DIRECT_MAX:
+            for change, ticket_id in chunk:
+                ticket = Ticket(id=ticket_id, **ticket_fields(change))
+                outcome.set(self._write_ticket(change, outcome, ticket, create=False))
+            return
+        items = [Ticket(id=ticket_id, **ticket_fields(c)) for c, ticket_id in chunk]
+        pending = [c for c, _ in chunk]
+        results = self._job(
+            pending, outcome, lambda: self._client.tickets.update(items), idempotent=True
+        )
+        for index, (change, ticket_id) in enumerate(chunk if results is not None else []):
+            result = _update_result(results or [], index, ticket_id)
+            if result is None:
+                outcome.set(PushResult.retryable(change, "the job reported nothing for it"))
+            elif result.get("error") or result.get("success") is False:
+                outcome.set(PushResult.permanent(change, _job_error(result)))
+            else:
+                outcome.set(PushResult.ok(change, str(ticket_id), remote_type="ticket"))
+
+    def _write_ticket(
+        self, change: OutboundChange, outcome: _Outcome, ticket: Any, *, create: bool
+    ) -> PushResult:
+        """One ticket created or updated by itself (one call; the answer has its version)."""
+        try:
+            with self._writing(outcome, idempotent=not create):
+                if create:
+                    audit = self._client.tickets.create(ticket)
                 else:
-                    done[change.change_id] = int(result["id"])
-        if updates:
-            items = [Ticket(id=ticket_id, **ticket_fields(c)) for c, ticket_id in updates]
-            pending = [c for c, _ in updates]
-            results = self._await_job(self._client.tickets.update(items), pending, outcome)
-            for index, (change, ticket_id) in enumerate(updates if results is not None else []):
-                result = _update_result(results or [], index, ticket_id)
-                if result is None:
-                    outcome.set(PushResult.retryable(change, "the job reported nothing for it"))
-                elif result.get("error") or result.get("success") is False:
-                    outcome.set(PushResult.permanent(change, _job_error(result)))
-                else:
-                    done[change.change_id] = ticket_id
-        versions = self._versions(self._client.tickets, list(done.values()))
-        for change in changes:
-            if change.change_id in done:
-                ticket_id = done[change.change_id]
-                outcome.set(
-                    PushResult.ok(
-                        change,
-                        str(ticket_id),
-                        remote_type="ticket",
-                        remote_version=versions.get(ticket_id),
-                    )
-                )
+                    audit = self._client.tickets.update(ticket)
+        except APIException as exc:
+            return self._record_error(change, exc)
+        data = audit.ticket.to_dict()
+        updated = data.get("updated_at")
+        return PushResult.ok(
+            change,
+            str(data["id"]),
+            remote_type="ticket",
+            remote_version=str(updated) if updated else None,
+        )
 
     def _ticket_by_external_id(self, external_id: str) -> int | None:
         """The oldest ticket carrying ``external_id`` (external ids are not unique)."""
@@ -529,7 +675,9 @@ class ZendeskIntegration(Integration):
     # comments ----------------------------------------------------------------------
 
     def _push_comments(self, changes: list[OutboundChange], outcome: _Outcome) -> None:
-        listed: dict[int, list[dict[str, Any]]] = {}
+        """Messages and notes as ticket updates carrying a comment, in ``update_many`` jobs."""
+        found = _Found()
+        writes: list[_CommentWrite] = []
         for change in changes:
             public = change.object is SyncObject.MESSAGE
             remote_type = "comment" if public else "private_comment"
@@ -552,18 +700,21 @@ class ZendeskIntegration(Integration):
                 outcome.set(PushResult.permanent(change, "an empty message"))
                 continue
             if change.attempt > 1:
-                found = self._find_comment(
-                    listed, ticket_id, partial(_same_comment, text=text, public=public)
+                comment = self._find_comment(
+                    found, ticket_id, partial(_same_comment, text=text, public=public)
                 )
-                if found is not None:
-                    outcome.set(self._comment_ok(change, found, remote_type))
+                if comment is not None:
+                    outcome.set(_comment_ok(change, comment, remote_type))
                     continue
-            outcome.set(
-                self._add_comment(change, ticket_id, {"body": text, "public": public}, remote_type)
+            writes.append(
+                _CommentWrite(change, ticket_id, {"body": text, "public": public}, remote_type)
             )
+        self._write_comments(writes, outcome)
 
     def _push_transcripts(self, changes: list[OutboundChange], outcome: _Outcome) -> None:
-        listed: dict[int, list[dict[str, Any]]] = {}
+        """Each transcript uploaded (``POST /uploads``), then private comments as for notes."""
+        found = _Found()
+        writes: list[_CommentWrite] = []
         for change in changes:
             if change.action is ChangeAction.DELETE:
                 outcome.set(
@@ -581,61 +732,110 @@ class ZendeskIntegration(Integration):
                 continue
             filename = str(change.data.get("filename") or f"transcript-{change.local_id}.txt")
             if change.attempt > 1:
-                found = self._find_comment(
-                    listed, ticket_id, partial(_has_attachment, filename=filename)
+                comment = self._find_comment(
+                    found, ticket_id, partial(_has_attachment, filename=filename)
                 )
-                if found is not None:
-                    outcome.set(self._comment_ok(change, found, "upload"))
+                if comment is not None:
+                    outcome.set(_comment_ok(change, comment, "upload"))
                     continue
             content = str(change.data.get("text") or "").encode("utf-8")
             content_type = str(change.data.get("content_type") or "text/plain; charset=utf-8")
             try:
-                upload = self._client.attachments.upload(
-                    BytesIO(content), target_name=filename, content_type=content_type
-                )
+                with self._writing(outcome, idempotent=True):  # an unused upload expires
+                    upload = self._client.attachments.upload(
+                        BytesIO(content), target_name=filename, content_type=content_type
+                    )
             except APIException as exc:
                 outcome.set(self._record_error(change, exc))
                 continue
-            comment = {
+            comment_fields = {
                 "body": f"Transcript of the conversation: {filename}",
                 "public": False,
                 "uploads": [upload.token],
             }
-            outcome.set(self._add_comment(change, ticket_id, comment, "upload"))
+            writes.append(_CommentWrite(change, ticket_id, comment_fields, "upload"))
+        self._write_comments(writes, outcome)
 
     def _find_comment(
-        self,
-        listed: dict[int, list[dict[str, Any]]],
-        ticket_id: int,
-        matches: Callable[[dict[str, Any]], bool],
+        self, found: _Found, ticket_id: int, matches: Callable[[dict[str, Any]], bool]
     ) -> dict[str, Any] | None:
-        """Our comment on ``ticket_id`` that ``matches`` (the ticket's comments read once)."""
-        if ticket_id not in listed:
+        """Our first comment on ``ticket_id`` that ``matches`` and no other change took.
+
+        The ticket's comments are read once per push (only retried changes
+        need this).
+        """
+        if ticket_id not in found.listed:
             try:
                 comments = self._client.tickets.comments(ticket=ticket_id)
-                listed[ticket_id] = [c.to_dict() for c in comments]
+                found.listed[ticket_id] = [c.to_dict() for c in comments]
             except RecordNotFoundException:
-                listed[ticket_id] = []
+                found.listed[ticket_id] = []
         me = self._me_id()
-        return next((c for c in listed[ticket_id] if c.get("author_id") == me and matches(c)), None)
+        for comment in found.listed[ticket_id]:
+            if comment.get("id") in found.taken or comment.get("author_id") != me:
+                continue
+            if matches(comment):
+                found.taken.add(comment.get("id"))
+                return comment
+        return None
 
-    def _comment_ok(
-        self, change: OutboundChange, comment: Mapping[str, Any], remote_type: str
-    ) -> PushResult:
-        created = comment.get("created_at")
-        return PushResult.ok(
-            change,
-            str(comment["id"]),
-            remote_type=remote_type,
-            remote_version=str(created) if created else None,
+    def _write_comments(self, writes: list[_CommentWrite], outcome: _Outcome) -> None:
+        """Write comments in as few ``update_many`` jobs as Zendesk allows.
+
+        A job updates each ticket at most once and 100 tickets at most, so
+        ``k`` comments on one ticket need ``k`` jobs: the jobs are
+        ``max(k, ceil(n / 100))``, filled evenly (`_schedule`), one after
+        the other so that a ticket's comments arrive in order. A job of two
+        comments or fewer is made of plain ticket updates instead (one call
+        each, and the answer names the comment). When a comment of a ticket
+        is not confirmed, the ticket's later comments wait for the next try.
+        The job results carry no comment ids: those results are OK without
+        a remote id (a pull links them).
+        """
+        blocked: set[int] = set()
+        for job in _schedule(writes):
+            ready: list[_CommentWrite] = []
+            for write in job:
+                if write.ticket_id in blocked:
+                    outcome.set(
+                        PushResult.retryable(
+                            write.change, "an earlier comment on its ticket is not confirmed yet"
+                        )
+                    )
+                else:
+                    ready.append(write)
+            if len(ready) <= _DIRECT_MAX:
+                for write in ready:
+                    outcome.set(self._add_comment(write, outcome))
+            else:
+                self._comment_job(ready, outcome)
+            for write in ready:
+                if outcome.results[write.change.change_id].status is PushStatus.RETRYABLE:
+                    blocked.add(write.ticket_id)
+
+    def _comment_job(self, writes: list[_CommentWrite], outcome: _Outcome) -> None:
+        tickets = [Ticket(id=w.ticket_id, comment=Comment(**w.comment)) for w in writes]
+        changes = [w.change for w in writes]
+        results = self._job(
+            changes, outcome, lambda: self._client.tickets.update(tickets), idempotent=False
         )
+        for index, write in enumerate(writes if results is not None else []):
+            result = _update_result(results or [], index, write.ticket_id)
+            if result is None:
+                outcome.set(PushResult.retryable(write.change, "the job reported nothing for it"))
+            elif result.get("error") or result.get("success") is False:
+                outcome.set(PushResult.permanent(write.change, _job_error(result)))
+            else:
+                outcome.set(PushResult.ok(write.change, None, remote_type=write.remote_type))
 
-    def _add_comment(
-        self, change: OutboundChange, ticket_id: int, comment: dict[str, Any], remote_type: str
-    ) -> PushResult:
+    def _add_comment(self, write: _CommentWrite, outcome: _Outcome) -> PushResult:
         """One ticket update carrying the comment; the audit names the new comment's id."""
+        change = write.change
         try:
-            audit = self._client.tickets.update(Ticket(id=ticket_id, comment=Comment(**comment)))
+            with self._writing(outcome, idempotent=False):
+                audit = self._client.tickets.update(
+                    Ticket(id=write.ticket_id, comment=Comment(**write.comment))
+                )
         except APIException as exc:
             return self._record_error(change, exc)
         events = audit.audit.to_dict().get("events") or []
@@ -645,7 +845,7 @@ class ZendeskIntegration(Integration):
         return PushResult.ok(
             change,
             str(made["id"]),
-            remote_type=remote_type,
+            remote_type=write.remote_type,
             remote_version=audit.audit.created_at,
         )
 
@@ -657,38 +857,6 @@ class ZendeskIntegration(Integration):
         if status is None or status in (401, 403, 408, 409) or status >= 500:
             raise exc
         return PushResult.permanent(change, f"Zendesk answered {status}: {_vendor_message(exc)}")
-
-    def _await_job(
-        self, job: Any, changes: list[OutboundChange], outcome: _Outcome
-    ) -> list[dict[str, Any]] | None:
-        """Poll a bulk job until it ends; its ``results``, or ``None`` (records then retryable)."""
-        deadline = time.monotonic() + self.config.job_timeout
-        status = job.to_dict()
-        while status.get("status") in ("queued", "working"):
-            if time.monotonic() > deadline:
-                for change in changes:
-                    outcome.set(PushResult.retryable(change, f"job {status['id']} still running"))
-                return None
-            time.sleep(self.config.job_poll_interval)
-            status = self._client.job_status(id=status["id"]).to_dict()
-        if status.get("status") != "completed":
-            message = status.get("message") or status.get("status")
-            for change in changes:
-                outcome.set(PushResult.retryable(change, f"job {status.get('id')}: {message}"))
-            return None
-        results = status.get("results") or []
-        return [r for r in results if isinstance(r, dict)]
-
-    def _versions(self, api: Any, ids: list[int]) -> dict[int, str]:
-        """``updated_at`` of the records just written (one show_many call per 100)."""
-        versions: dict[int, str] = {}
-        for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            for record in api(ids=chunk):
-                data = record.to_dict()
-                if data.get("updated_at"):
-                    versions[int(data["id"])] = str(data["updated_at"])
-        return versions
 
     # -- pull ----------------------------------------------------------------------
 
@@ -960,6 +1128,41 @@ def _job_error(result: Mapping[str, Any]) -> str:
     error = str(result.get("error") or "failed")
     details = result.get("details")
     return f"{error}: {details}" if details else error
+
+
+def _schedule(writes: list[_CommentWrite]) -> list[list[_CommentWrite]]:
+    """Comments spread over the fewest jobs: each ticket at most once per job, 100 per job.
+
+    With ``n`` comments and at most ``k`` on one ticket, that is
+    ``m = max(k, ceil(n / 100))`` jobs. Going round the jobs, each ticket
+    takes the next ``k_i`` of them (distinct, as ``k_i <= m``), and its
+    comments go to those jobs in ascending order, so they are written in
+    order; every job gets ``floor(n / m)`` or ``ceil(n / m) <= 100`` comments.
+    """
+    if not writes:
+        return []
+    by_ticket: dict[int, list[_CommentWrite]] = {}
+    for write in writes:
+        by_ticket.setdefault(write.ticket_id, []).append(write)
+    count = max(max(len(group) for group in by_ticket.values()), -(-len(writes) // BATCH))
+    jobs: list[list[_CommentWrite]] = [[] for _ in range(count)]
+    position = 0
+    for group in by_ticket.values():
+        slots = sorted((position + offset) % count for offset in range(len(group)))
+        for slot, write in zip(slots, group, strict=True):
+            jobs[slot].append(write)
+        position = (position + len(group)) % count
+    return jobs
+
+
+def _comment_ok(change: OutboundChange, comment: Mapping[str, Any], remote_type: str) -> PushResult:
+    created = comment.get("created_at")
+    return PushResult.ok(
+        change,
+        str(comment["id"]),
+        remote_type=remote_type,
+        remote_version=str(created) if created else None,
+    )
 
 
 def _ticket_id(change: OutboundChange) -> int | None:
