@@ -76,3 +76,20 @@ def test_rules_and_replies_example_answers_each_customer_to_the_point() -> None:
     assert "rule 'angry customer': notify Sam is upset" in out
     assert out.count("rule 'late order': tag +late-order") == 2
     assert "/late-order used 1 time(s)" in out
+
+
+def test_crm_sync_example_goes_both_ways() -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "crm_sync.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "pushed 3 records: ticket #1 'Order 245-12784'"
+    assert lines[1] == "pulled 2 changes from Zendesk"
+    assert lines[2] == "conversation status: resolved"
+    assert lines[3:5] == ["  customer: Where is my order?", "  bot: It left our warehouse today."]
+    assert lines[-1] == "linked 4, pending 0, dead letters 0"
