@@ -335,6 +335,255 @@ async def test_job_results_fail_single_records_with_the_vendors_message(
     assert "422" in (comments[0].error or "")
 
 
+# -- push: call counts and comment jobs ------------------------------------------------
+
+
+def _paths(zendesk: ZendeskEmulator) -> list[tuple[str, str]]:
+    """The requests so far, job status ids folded into one path; then forgotten."""
+    seen = [
+        (method, "/api/v2/job_statuses/ID.json" if "/job_statuses/" in path else path)
+        for method, path in zendesk.state.requests
+    ]
+    zendesk.state.requests.clear()
+    return seen
+
+
+def _contacts(n: int) -> list[OutboundChange]:
+    return [contact(i) for i in range(1, n + 1)]
+
+
+def _tickets(users: list[PushResult]) -> list[OutboundChange]:
+    return [conversation(i, _ok(user)) for i, user in enumerate(users, start=1)]
+
+
+def _comments(tickets: list[PushResult], per_ticket: int, **fields: Any) -> list[OutboundChange]:
+    return [
+        message(
+            i * 10 + k,
+            ticket.remote_id,
+            f"ticket {ticket.remote_id} comment {k}",
+            kind=SyncObject.NOTE if k % 2 else SyncObject.MESSAGE,
+            **fields,
+        )
+        for i, ticket in enumerate(tickets)
+        for k in range(per_ticket)
+    ]
+
+
+POLL = ("GET", "/api/v2/job_statuses/ID.json")
+
+
+async def test_a_first_push_costs_what_zendesks_batch_limits_allow(
+    integration: ZendeskIntegration, zendesk: ZendeskEmulator
+) -> None:
+    zendesk.state.job_polls = 0  # jobs are done by the first poll
+    zendesk.state.requests.clear()
+    # 150 contacts: two create_or_update_many jobs, a POST and a poll each.
+    users = await integration.push(_contacts(150))
+    assert all(r.status is PushStatus.OK and r.remote_id for r in users)
+    users_post = ("POST", "/api/v2/users/create_or_update_many.json")
+    assert _paths(zendesk) == [users_post, POLL, users_post, POLL]
+
+    # 150 tickets: two create_many jobs; no lookup on a first attempt, no show_many.
+    tickets = await integration.push(_tickets(users))
+    assert len({_ok(r) for r in tickets}) == 150
+    tickets_post = ("POST", "/api/v2/tickets/create_many.json")
+    assert _paths(zendesk) == [tickets_post, POLL, tickets_post, POLL]
+
+    # 300 comments, 2 on each ticket (a message, then a note): 3 update_many jobs
+    # of 100 tickets (each ticket once per job), the least Zendesk allows.
+    comments = _comments(tickets, 2)
+    results = await integration.push(comments)
+    assert [r.status for r in results] == [PushStatus.OK] * 300
+    assert {r.remote_id for r in results} == {None}  # jobs do not name the comments
+    assert [r.remote_type for r in results[:2]] == ["comment", "private_comment"]
+    update_many = ("PUT", "/api/v2/tickets/update_many.json")
+    assert _paths(zendesk) == [update_many, POLL] * 3
+    me = _me(zendesk)
+    for ticket in tickets:
+        written = zendesk.state.list_comments(int(_ok(ticket)))[1:]
+        assert [(c["body"], c["public"], c["author_id"]) for c in written] == [
+            (f"ticket {ticket.remote_id} comment 0", True, me),
+            (f"ticket {ticket.remote_id} comment 1", False, me),
+        ]
+    assert integration.api_calls == 14
+
+    # Pushing the same contacts and tickets again (ids known): a job per 100 each.
+    await integration.push(_contacts(150))
+    known = [
+        conversation(i, _ok(u), remote_id=_ok(t))
+        for i, (u, t) in enumerate(zip(users, tickets, strict=True), start=1)
+    ]
+    assert all(r.status is PushStatus.OK for r in await integration.push(known))
+    # Comments with their ids known cost nothing.
+    linked = [c.model_copy(update={"remote_id": "1"}) for c in comments]
+    assert all(r.status is PushStatus.OK for r in await integration.push(linked))
+    assert _paths(zendesk) == [users_post, POLL, users_post, POLL, *[update_many, POLL] * 2]
+
+
+async def test_comment_jobs_are_few_full_and_keep_each_tickets_order(
+    integration: ZendeskIntegration, zendesk: ZendeskEmulator
+) -> None:
+    zendesk.state.job_polls = 0
+    users = await integration.push(_contacts(5))
+    tickets = await integration.push(_tickets(users))
+    # 4 comments on the first ticket, 1 on each other: 4 jobs are needed anyway.
+    first = _comments(tickets[:1], 4)
+    others = _comments(tickets[1:], 1)
+    zendesk.state.requests.clear()
+    results = await integration.push([*others, *first])
+    assert all(r.status is PushStatus.OK for r in results)
+    paths = _paths(zendesk)
+    jobs = paths.count(("PUT", "/api/v2/tickets/update_many.json"))
+    direct = [
+        p for p in paths if p[0] == "PUT" and p != ("PUT", "/api/v2/tickets/update_many.json")
+    ]
+    assert (jobs, len(direct)) == (0, 8)  # 4 jobs of 2: plain updates are cheaper
+    bodies = [c["body"] for c in zendesk.state.list_comments(int(_ok(tickets[0])))]
+    assert bodies[1:] == [f"ticket {tickets[0].remote_id} comment {k}" for k in range(4)]
+
+    # 3 comments on each of 5 tickets: 3 jobs of 5 tickets.
+    zendesk.state.requests.clear()
+    three = _comments(tickets, 3)
+    three = [c.model_copy(update={"change_id": c.change_id + "_b"}) for c in three]
+    results = await integration.push(three)
+    assert all(r.status is PushStatus.OK for r in results)
+    assert _paths(zendesk) == [("PUT", "/api/v2/tickets/update_many.json"), POLL] * 3
+    for ticket in tickets:
+        bodies = [c["body"] for c in zendesk.state.list_comments(int(_ok(ticket)))]
+        assert bodies[-3:] == [f"ticket {ticket.remote_id} comment {k}" for k in range(3)]
+
+
+async def test_comment_job_results_are_mapped_per_ticket(
+    integration: ZendeskIntegration, zendesk: ZendeskEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = await integration.push(_contacts(4))
+    tickets = await integration.push(_tickets(users))
+    closed, lost = int(_ok(tickets[1])), int(_ok(tickets[2]))
+    zendesk.state.update_ticket(closed, {"status": "closed"})
+    # The job "forgets" the result for one ticket (as if it stopped halfway).
+    start_job = zendesk.state.start_job
+
+    def forgetful(results: list[dict[str, Any]]) -> dict[str, Any]:
+        return start_job([r for r in results if r.get("id") != lost])
+
+    monkeypatch.setattr(zendesk.state, "start_job", forgetful)
+    results = await integration.push(_comments(tickets, 2))
+    statuses = [r.status for r in results]
+    assert statuses == [
+        PushStatus.OK,
+        PushStatus.OK,  # ticket 1
+        PushStatus.PERMANENT,
+        PushStatus.PERMANENT,  # ticket 2 is closed: refused, with Zendesk's message
+        PushStatus.RETRYABLE,
+        PushStatus.RETRYABLE,  # ticket 3: no result, and its second comment waits
+        PushStatus.OK,
+        PushStatus.OK,  # ticket 4
+    ]
+    assert "closed prevents ticket update" in (results[2].error or "")
+    assert "earlier comment" in (results[5].error or "")
+    bodies = [c["body"] for c in zendesk.state.list_comments(lost)]
+    assert bodies[1:] == [f"ticket {lost} comment 0"]  # the second was not sent
+
+
+async def test_retried_comments_find_what_the_lost_job_wrote(
+    integration: ZendeskIntegration, zendesk: ZendeskEmulator
+) -> None:
+    zendesk.state.job_polls = 0
+    users = await integration.push(_contacts(3))
+    tickets = await integration.push(_tickets(users))
+    comments = _comments(tickets, 1)
+    # The job is accepted, then its status cannot be read: nothing is known.
+    zendesk.fail_next(503, times=3, after=1)
+    lost = await integration.push(comments)
+    assert [r.status for r in lost] == [PushStatus.RETRYABLE] * 3  # not a failed call
+    zendesk.state.failures.clear()
+    before = {t.remote_id: len(zendesk.state.list_comments(int(_ok(t)))) for t in tickets}
+
+    # The retry reads each ticket's comments once and reuses ours; one more
+    # comment with the same text as one already there is written.
+    again = _comments(tickets, 1, attempt=2)
+    twin = message(99, tickets[0].remote_id, again[0].data["text"], attempt=2)  # type: ignore[arg-type]
+    zendesk.state.requests.clear()
+    results = await integration.push([*again, twin])
+    found: dict[str, int] = {}
+    for ticket in tickets:
+        for comment in zendesk.state.list_comments(int(_ok(ticket))):
+            found.setdefault(comment["body"], comment["id"])  # the first one of a text
+    assert [r.remote_id for r in results[:3]] == [str(found[str(c.data["text"])]) for c in again]
+    assert results[3].status is PushStatus.OK
+    assert results[3].remote_id != results[0].remote_id
+    after = {t.remote_id: len(zendesk.state.list_comments(int(_ok(t)))) for t in tickets}
+    assert after == {**before, tickets[0].remote_id: before[tickets[0].remote_id] + 1}
+    paths = _paths(zendesk)
+    assert paths.count(("GET", "/api/v2/users/me.json")) == 1
+    assert sorted(p for m, p in paths if p.endswith("/comments.json")) == sorted(
+        f"/api/v2/tickets/{t.remote_id}/comments.json" for t in tickets
+    )
+
+
+async def test_a_429_between_comment_jobs_keeps_the_first(
+    integration: ZendeskIntegration, zendesk: ZendeskEmulator
+) -> None:
+    zendesk.state.job_polls = 0
+    users = await integration.push(_contacts(3))
+    tickets = await integration.push(_tickets(users))
+    # 2 jobs of 3 tickets; the second POST is throttled.
+    zendesk.fail_next(429, retry_after=7, after=2)
+    results = await integration.push(_comments(tickets, 2))
+    assert [r.status for r in results] == [PushStatus.OK, PushStatus.RETRYABLE] * 3
+    assert {r.retry_after for r in results[1::2]} == {7}
+    # Throttled before anything was written: the call fails, for the engine to retry.
+    zendesk.fail_next(429, retry_after=5)
+    with pytest.raises(RetryableIntegrationError) as caught:
+        await integration.push(_comments(tickets, 1))
+    assert caught.value.retry_after == 5
+
+
+async def test_a_lost_ticket_job_is_looked_up_on_the_retry(
+    integration: ZendeskIntegration, zendesk: ZendeskEmulator
+) -> None:
+    zendesk.state.job_polls = 0
+    users = await integration.push(_contacts(3))
+    zendesk.fail_next(500, times=3, after=1)  # create_many accepted, its status unreadable
+    lost = await integration.push(_tickets(users))
+    assert [r.status for r in lost] == [PushStatus.RETRYABLE] * 3
+    zendesk.state.failures.clear()
+    retried = [c.model_copy(update={"attempt": 2}) for c in _tickets(users)]
+    zendesk.state.requests.clear()
+    found = await integration.push(retried)
+    assert len(zendesk.state.tickets) == 3
+    assert sorted(int(_ok(r)) for r in found) == sorted(zendesk.state.tickets)
+    assert _paths(zendesk).count(("GET", "/api/v2/tickets.json")) == 3
+
+
+async def test_look_up_new_tickets_looks_up_first_attempts_too(zendesk: ZendeskEmulator) -> None:
+    async with ZendeskIntegration(_config(look_up_new_tickets=True)) as integration:
+        user_id, ticket_id = await _ticket_for_contact(integration)
+        (again,) = await integration.push([conversation(1, user_id)])
+    assert _ok(again) == ticket_id
+
+
+async def test_job_polls_start_at_once_then_back_off(
+    zendesk: ZendeskEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chatkit_integrations.zendesk.integration as module
+
+    sleeps: list[float] = []
+    clock = type("Clock", (), {"monotonic": staticmethod(time.monotonic)})()
+    clock.sleep = sleeps.append  # type: ignore[attr-defined]
+    monkeypatch.setattr(module, "time", clock)
+    async with ZendeskIntegration(_config(job_poll_interval=0.5)) as integration:
+        zendesk.state.job_polls = 0
+        await integration.push(_contacts(3))
+        assert sleeps == []  # done at the first poll, made at once
+        zendesk.state.job_polls = 4
+        zendesk.state.requests.clear()
+        await integration.push(_contacts(3))
+    assert sleeps == [0.5, 1.0, 2.0, 4.0]
+    assert _paths(zendesk).count(POLL) == 5
+
+
 # -- push: whole-call errors -----------------------------------------------------------
 
 

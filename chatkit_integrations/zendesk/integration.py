@@ -4,25 +4,41 @@ What is synced, and how:
 
 | chatkit | Zendesk | push | pull |
 |---|---|---|---|
-| contact | end-user | ``create_or_update_many`` job | incremental user export |
+| contact | end-user | ``create_or_update_many`` jobs | incremental user export |
 | conversation | ticket | ``create_many`` / ``update_many`` jobs | incremental ticket export |
-| message | public comment | ticket update with a public comment | the ticket's comments |
-| note | private comment | ticket update with a private comment | the ticket's comments |
-| transcript | file on a private comment | ``POST /uploads``, then a comment | (not read) |
+| message | public comment | ``update_many`` jobs, a comment per ticket | the ticket's comments |
+| note | private comment | ``update_many`` jobs, a comment per ticket | the ticket's comments |
+| transcript | file on a private comment | ``POST /uploads``, then as notes | (not read) |
 
 Users and tickets carry the chatkit id as ``external_id``; jobs take 100 records.
 
+Calls: a job is a POST and its status polls (the first at once, then every
+``job_poll_interval``, doubling). Comments go in the fewest jobs Zendesk
+allows: a job updates 100 tickets at most, each once, so ``k`` comments on
+one ticket take ``k`` jobs, run one after the other to keep them in order.
+Two records or fewer are written by plain calls instead of a job (one call
+each). No call is spent on reading versions back: job results carry ids only.
+
 Idempotency: users are upserted by external id. A conversation whose ticket
-id is not known yet is looked up by external id before it is created (so a
-retry after a crash finds the ticket it created). Comments have no external
-id: on a retried change (``attempt > 1``) the ticket's comments are read and
-ours (same text, same visibility, by our API user) is reused.
+id is not known is looked up by external id before it is created when its
+change is retried (``attempt > 1``; the sync engine counts a try before
+making it), so a retry after a crash finds the ticket it created
+(``look_up_new_tickets`` looks up every new ticket, for callers that cannot
+promise that). Comments have no external id: on a retried change the
+ticket's comments are read (once per ticket and push) and ours (same text,
+same visibility, by our API user, not matched by another change) is reused.
+Comments written by a job come back OK without their id, as job results
+do not name it; the engine links them when a pull brings them back as
+written by our API user.
 
 Errors: 401/403 raise `IntegrationAuthError`; 429 (with ``Retry-After``),
 5xx and connection failures raise `RetryableIntegrationError`; zenpy is given
 a response hook that stops it from sleeping and retrying on 429 itself (the
 engine owns retries). A 4xx for one record (and a job result with an error)
-makes that record's `PushResult` permanent, with Zendesk's message.
+makes that record's `PushResult` permanent, with Zendesk's message. Once a
+ticket create or a comment may have reached Zendesk, a push no longer fails
+as a whole: its unfinished records come back retryable (their next try looks
+up what was written).
 
 zenpy always calls ``https://{subdomain}.zendesk.com``. To point it at an
 emulator, set the environment variables zenpy reads on every request:
@@ -143,7 +159,8 @@ class ZendeskConfig(IntegrationConfig):
         webhook_replay_seconds: Deliveries signed longer ago (or further
             ahead) than this are refused.
         timeout: Seconds to wait for one HTTP answer.
-        job_poll_interval: Seconds between polls of a bulk job's status.
+        job_poll_interval: Seconds before the second poll of a bulk job's status
+            (the first is made at once); the wait doubles, up to 8 times this.
         job_timeout: Seconds to wait for a bulk job; its records are retried
             after that.
         look_up_new_tickets: Look a conversation up by external id before
