@@ -82,12 +82,12 @@ def _quiet(report: SyncReport) -> bool:
     return not (report.events or report.pushed or report.retried or report.dead or report.pulled)
 
 
-async def sync_until_done(url: str, name: str, *, rounds: int = 40) -> SyncReport:
+async def sync_until_done(url: str, name: str, *, rounds: int = 400) -> SyncReport:
     """Run cycles until one has nothing to do (what a worker process does)."""
     total = SyncReport()
     async with (
         AsyncChatKit(url) as kit,
-        kit.sync.engine(name, retry_delay=0.05, max_wait=5) as engine,
+        kit.sync.engine(name, retry_delay=0.05, max_wait=5, claim_seconds=1) as engine,
     ):
         for _ in range(rounds):
             report = await engine.run_once()
@@ -96,7 +96,7 @@ async def sync_until_done(url: str, name: str, *, rounds: int = 40) -> SyncRepor
             if _quiet(report) and status.pending == 0:
                 break
             if status.pending and not report.pushed:
-                await asyncio.sleep(0.1)  # records waiting for their backoff
+                await asyncio.sleep(0.1)  # records waiting: backoff, or a dead worker's claim
     return total
 
 

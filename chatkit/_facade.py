@@ -796,6 +796,7 @@ class SyncSync(_SyncResource[Sync]):
         max_wait: float = 60.0,
         retry_delay: float = 1.0,
         park_seconds: float = 300.0,
+        claim_seconds: float = 60.0,
         page_size: int = 100,
     ) -> BlockingSyncEngine:
         """Blocking twin of `chatkit.sync.Sync.engine`."""
@@ -808,6 +809,7 @@ class SyncSync(_SyncResource[Sync]):
                 max_wait=max_wait,
                 retry_delay=retry_delay,
                 park_seconds=park_seconds,
+                claim_seconds=claim_seconds,
                 page_size=page_size,
             ),
             self._runner,

@@ -422,9 +422,11 @@ async def test_a_crash_after_the_vendor_wrote_creates_no_duplicate(
         await chat(kit, 5, messages=2)
     # Each run dies right after the vendor wrote: after the people; then after
     # the cases (the people again first); then after the comments.
+    # A dead worker's claim runs out after claim_seconds; then the next one retries.
     for on_call in (1, 2, 2):
+        await asyncio.sleep(0.1)
         async with AsyncChatKit(url) as kit:
-            engine = kit.sync.engine(MemoryIntegration(vendor=vendor))
+            engine = kit.sync.engine(MemoryIntegration(vendor=vendor), claim_seconds=0.05)
             vendor.crash_after_write(on_call=on_call)
             with pytest.raises(SimulatedCrash):
                 await engine.run_once()
@@ -433,6 +435,7 @@ async def test_a_crash_after_the_vendor_wrote_creates_no_duplicate(
         5,
         10,
     )
+    await asyncio.sleep(0.1)
     async with AsyncChatKit(url) as kit:
         async with kit.sync.engine(MemoryIntegration(vendor=vendor)) as engine:
             await engine.run_once()
@@ -452,13 +455,15 @@ async def test_two_workers_share_the_work_without_duplicates(
     url = shared(store_url)
     async with AsyncChatKit(url) as first, AsyncChatKit(url) as second:
         await chat(first, 30, messages=2)
+        vendor.latency = 0.02  # each push waits: the two workers interleave
         one = first.sync.engine(MemoryIntegration(vendor=vendor))
         two = second.sync.engine(MemoryIntegration(vendor=vendor))
-        await asyncio.gather(one.run_once(), two.run_once())
-        await asyncio.gather(one.run_once(), two.run_once())
+        reports = await asyncio.gather(one.run_once(), two.run_once())
+        reports += await asyncio.gather(one.run_once(), two.run_once())
         await one.close()
         await two.close()
         status = await first.sync.status("memory")
+    assert sum(report.pushed for report in reports) == 120  # each record pushed once
     assert (vendor.created["person"], vendor.created["case"], vendor.created["comment"]) == (
         30,
         30,

@@ -179,6 +179,7 @@ class SyncEngine:
         retry_delay: float = 1.0,
         max_retry_delay: float = 3600.0,
         park_seconds: float = 300.0,
+        claim_seconds: float = 60.0,
         page_size: int = 100,
         max_pages: int = 100,
     ) -> None:
@@ -192,6 +193,7 @@ class SyncEngine:
         self._retry_delay = retry_delay
         self._max_retry_delay = max_retry_delay
         self._park_seconds = park_seconds
+        self._claim_seconds = claim_seconds
         self._page_size = page_size
         self._max_pages = max_pages
         caps = integration.capabilities
@@ -697,17 +699,25 @@ class SyncEngine:
             await self._settle([(link, None, fields) for link, _, fields in settled], report)
         if not sends:
             return
-        marked = await self._mark_attempt([link for link, _, _ in sends])
-        sends = [(marked[link.id], change, fields) for link, change, fields in sends]
+        claimed = await self._claim([link for link, _, _ in sends])
+        sends = [
+            (claimed[link.id], change.model_copy(update={"attempt": claimed[link.id].attempts}), f)
+            for link, change, f in sends
+            if link.id in claimed
+        ]
+        if not sends:
+            return
         changes = [change for _, change, _ in sends]
         try:
             results = await self._call(lambda: self.integration.push(changes))
         except IntegrationAuthError as exc:
+            await self._release([link for link, _, _ in sends])
             await self._park(
                 HealthState.AUTH_FAILED, str(exc), utcnow() + _seconds(self._park_seconds)
             )
             raise _Parked from exc
         except IntegrationQuotaError as exc:
+            await self._release([link for link, _, _ in sends])
             now = utcnow()
             until = now + _seconds(exc.retry_after) if exc.retry_after else next_midnight(now)
             await self._park(HealthState.QUOTA_EXHAUSTED, str(exc), until)
@@ -730,28 +740,75 @@ class SyncEngine:
             outcome.append((link, result, synced))
         await self._settle(outcome, report)
 
-    async def _mark_attempt(self, links: list[SyncLink]) -> dict[str, SyncLink]:
-        """Count the try before making it, so a crash after the vendor got it is known."""
-        store = await self._core.ready()
+    async def _claim(self, links: list[SyncLink]) -> dict[str, SyncLink]:
+        """Claim ``links`` for this worker and count the try, before making it.
 
-        async def attempt() -> dict[str, SyncLink]:
-            current = await store.find(SyncLink, {"id": In([link.id for link in links])})
+        The try is counted first, so a crash after the vendor got it is known
+        (the next try looks the record up before creating it). The claim moves
+        ``due_key`` ``claim_seconds`` ahead: no other worker pushes these
+        records meanwhile, and if this one dies they come due again. A link
+        another worker changed since it was read is left out.
+
+        Returns:
+            The claimed links (a subset of ``links``), by id.
+        """
+        store = await self._core.ready()
+        wanted = {link.id: link for link in links}
+        for _ in range(self._core.settings.conflict_retries + 1):
+            if not wanted:
+                break
             now = utcnow()
+            lease = key_of(now + _seconds(self._claim_seconds))
             new = [
                 link.model_copy(
                     update={
                         "attempts": link.attempts + 1,
+                        "due_key": lease,
                         "version": link.version + 1,
                         "updated_at": now,
                     }
                 )
-                for link in current
+                for link in wanted.values()
             ]
-            await self._core.commit([Update(link) for link in new])
+            try:
+                await self._core.commit([Update(link) for link in new])
+            except ConflictError:
+                current = await store.find(SyncLink, {"id": In(list(wanted))})
+                due = key_of(now)
+                wanted = {
+                    link.id: link
+                    for link in current
+                    if link.version == wanted[link.id].version
+                    and link.pending
+                    and (link.due_key or "~") <= due
+                }
+                continue
             return {link.id: link for link in new}
+        return {}
 
-        marked = await self._core.retry(attempt)
-        return {link.id: marked.get(link.id, link) for link in links}
+    async def _release(self, links: list[SyncLink]) -> None:
+        """Give claimed links back untried: the vendor refused the whole call, wrote nothing."""
+        store = await self._core.ready()
+
+        async def attempt() -> None:
+            current = await store.find(SyncLink, {"id": In([link.id for link in links])})
+            now = key_of(utcnow())
+            await self._core.commit(
+                [
+                    Update(
+                        link.model_copy(
+                            update={
+                                "attempts": max(0, link.attempts - 1),
+                                "due_key": now if link.pending else None,
+                                "version": link.version + 1,
+                            }
+                        )
+                    )
+                    for link in current
+                ]
+            )
+
+        await self._core.retry(attempt)
 
     async def _wait_for_parents(self, links: list[SyncLink]) -> None:
         store = await self._core.ready()

@@ -87,6 +87,7 @@ class Sync:
         max_wait: float = 60.0,
         retry_delay: float = 1.0,
         park_seconds: float = 300.0,
+        claim_seconds: float = 60.0,
         page_size: int = 100,
     ) -> SyncEngine:
         """A sync engine for ``integration`` on this kit.
@@ -103,6 +104,8 @@ class Sync:
                 longer one sends the records back to the queue instead.
             retry_delay: First backoff, in seconds; doubles per attempt.
             park_seconds: How long a parked integration waits between checks.
+            claim_seconds: How long records a worker is pushing stay its own;
+                if it dies, other workers push them after this.
             page_size: Changes asked for per pull.
 
         Raises:
@@ -127,6 +130,7 @@ class Sync:
             ("max_wait", max_wait),
             ("retry_delay", retry_delay),
             ("park_seconds", park_seconds),
+            ("claim_seconds", claim_seconds),
         ):
             if not isinstance(number, (int, float)) or number < 0:
                 raise InvalidInputError(f"{name} must be a number >= 0", field=name)
@@ -139,6 +143,7 @@ class Sync:
             max_wait=float(max_wait),
             retry_delay=float(retry_delay),
             park_seconds=float(park_seconds),
+            claim_seconds=float(claim_seconds),
             page_size=page_size,
         )
 

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -84,6 +85,8 @@ class MemoryVendor:
     """A CRM kept in memory, with the behaviours the sync engine must cope with.
 
     Attributes:
+        latency: Seconds each push and pull waits (as a network would), so
+            concurrent workers interleave.
         records: Per type (``person``, ``case``, ``comment``, ``file``), id to fields.
         calls: Calls per method (``push``, ``pull``, ``check``).
         writes: Records created, updated or deleted through the API.
@@ -104,6 +107,7 @@ class MemoryVendor:
         self._failures: deque[_Failure] = deque()
         self._refuse: Callable[[OutboundChange], str | None] | None = None
         self._crash = 0
+        self.latency = 0.0
 
     # -- what tests do ---------------------------------------------------------
 
@@ -290,6 +294,8 @@ class MemoryIntegration(Integration):
     async def push(self, changes: Sequence[OutboundChange]) -> list[PushResult]:
         vendor = self.vendor
         vendor.calls["push"] += 1
+        if vendor.latency:
+            await asyncio.sleep(vendor.latency)
         vendor._failure(self.name)
         results = []
         for change in changes:
@@ -339,6 +345,8 @@ class MemoryIntegration(Integration):
     async def pull(self, cursor: str | None, *, limit: int = 100) -> PullPage:
         vendor = self.vendor
         vendor.calls["pull"] += 1
+        if vendor.latency:
+            await asyncio.sleep(vendor.latency)
         vendor._failure(self.name)
         after = int(cursor) if cursor else 0
         entries = [e for e in vendor._log if e[0] > after][:limit]
