@@ -272,6 +272,74 @@ def test_update_many_reports_each_ticket(client: Any, zendesk: ZendeskEmulator) 
     ]
 
 
+def test_update_many_with_a_comment_per_ticket(
+    client: Any, zendesk: ZendeskEmulator, raw: httpx.Client
+) -> None:
+    agent = zendesk.state.create_user(
+        {"name": "Agent", "email": "agent@example.com", "role": "agent"}
+    )["id"]
+    first, second, third = (client.tickets.create(_ticket()).ticket for _ in range(3))
+    zendesk.state.update_ticket(second.id, {"status": "closed"})
+    response = raw.put(
+        "/api/v2/tickets/update_many.json",
+        json={
+            "tickets": [
+                {"id": first.id, "comment": {"body": "Shipped today", "public": True}},
+                {"id": second.id, "comment": {"body": "Too late", "public": True}},
+                {
+                    "id": third.id,
+                    "status": "pending",
+                    "comment": {"body": "VIP customer", "public": False},
+                },
+            ]
+        },
+    )
+    assert response.status_code == 200
+    job = response.json()["job_status"]
+    assert (job["status"], job["results"]) == ("queued", None)
+    assert raw.get(f"/api/v2/job_statuses/{job['id']}.json").json()["job_status"]["status"] == (
+        "working"
+    )
+    done = raw.get(f"/api/v2/job_statuses/{job['id']}.json").json()["job_status"]
+    assert (done["status"], done["total"], done["progress"]) == ("completed", 3, 3)
+    assert done["results"] == [
+        {"id": first.id, "action": "update", "success": True, "status": "Updated"},
+        {
+            "id": second.id,
+            "index": 1,
+            "action": "update",
+            "success": False,
+            "status": "Failed",
+            "error": "RecordInvalid",
+            "details": "Status: closed prevents ticket update",
+        },
+        {"id": third.id, "action": "update", "success": True, "status": "Updated"},
+    ]
+    added = [zendesk.state.list_comments(t.id)[1:] for t in (first, second, third)]
+    assert [[(c["body"], c["public"], c["author_id"]) for c in cs] for cs in added] == [
+        [("Shipped today", True, agent)],
+        [],
+        [("VIP customer", False, agent)],
+    ]
+    assert zendesk.state.get_ticket(third.id)["status"] == "pending"
+
+    # zenpy sends the same request for a list of tickets with comments.
+    job = client.tickets.update(
+        [Ticket(id=t.id, comment=Comment(body="Any news?", public=True)) for t in (first, third)]
+    )
+    client.job_status(id=job.id)
+    assert client.job_status(id=job.id).status == "completed"
+    assert [zendesk.state.list_comments(t.id)[-1]["body"] for t in (first, third)] == [
+        "Any news?"
+    ] * 2
+
+
+def test_update_many_with_more_than_100_tickets_is_the_recorded_400(raw: httpx.Client) -> None:
+    items = [{"id": i, "comment": {"body": "x"}} for i in range(1, 102)]
+    response = raw.put("/api/v2/tickets/update_many.json", json={"tickets": items})
+    assert (response.status_code, response.json()) == (400, TOO_MANY_VALUES)
+
+
 # -- incremental export --------------------------------------------------------------
 
 

@@ -4,7 +4,8 @@ It serves, over real HTTP on 127.0.0.1, what chatkit syncs with Zendesk: users
 (create, show, ``me``, search by external_id, create_or_update, create_many,
 create_or_update_many), tickets (create, show, list by external_id, update with
 public or private comments, create_many and update_many as jobs of at most 100
-with job statuses), ticket comments, file uploads attached to comments
+with job statuses; update_many takes one change for many ids, or a list of
+individual updates, each with its own comment), ticket comments, file uploads attached to comments
 (``uploads`` tokens, attachments and their content), and the cursor-based
 incremental exports of tickets and users. Writes are made by the authenticated
 user: the user whose email signs the request, else the account's admin. Errors
@@ -387,6 +388,11 @@ class ZendeskEmulator:
         return 200, {"job_status": self.state.start_job(results)}
 
     async def _update_many_tickets(self, request: Request) -> tuple[int, Record]:
+        # Two forms, as in Zendesk: ``?ids=1,2`` with one ``ticket`` change for all, or a
+        # ``tickets`` array of individual updates (``id`` and fields, and a ``comment``
+        # each). Items are applied in order by the caller; each gets a job result
+        # (``id``, ``action``, ``success``, ``status``; failures add ``index``,
+        # ``error`` and ``details``).
         ids = request.query_params.get("ids")
         if ids:  # one change applied to many tickets: ?ids=1,2 with {"ticket": {...}}
             change = await _payload(request, "ticket")
@@ -403,7 +409,15 @@ class ZendeskEmulator:
                     ticket_id, item, author_id=request.state.caller, client=_client(request)
                 )
             except ZendeskAPIError as error:
-                results.append({**_item_error(index, error), "id": ticket_id})
+                results.append(
+                    {
+                        **_item_error(index, error),
+                        "id": ticket_id,
+                        "action": "update",
+                        "success": False,
+                        "status": "Failed",
+                    }
+                )
             else:
                 results.append(
                     {"id": ticket_id, "action": "update", "success": True, "status": "Updated"}
@@ -596,8 +610,18 @@ async def _bulk_payload(request: Request, key: str) -> list[Record]:
 
 
 def _item_error(index: int, error: ZendeskAPIError) -> Record:
-    details = error.body.get("details") or error.body.get("description")
-    return {"index": index, "error": error.body.get("error"), "details": str(details)}
+    """A job result for a failed item: ``details`` is text, as in Zendesk's job results."""
+    details = error.body.get("details")
+    if isinstance(details, dict):
+        texts = [
+            str(problem.get("description") if isinstance(problem, dict) else problem)
+            for problems in details.values()
+            for problem in (problems if isinstance(problems, list) else [problems])
+        ]
+        text = "; ".join(texts)
+    else:
+        text = str(details or error.body.get("description") or "")
+    return {"index": index, "error": error.body.get("error"), "details": text}
 
 
 def main(argv: list[str] | None = None) -> None:
