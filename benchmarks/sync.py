@@ -250,15 +250,7 @@ class HubSpotHarness(Harness):
 
 
 def harnesses() -> list[Harness]:
-    found: list[Harness] = [ZendeskHarness()]
-    try:
-        from chatkit_integrations.salesforce import integration as _salesforce  # noqa: F401
-
-        found.append(SalesforceHarness())
-    except ImportError:
-        pass
-    found.append(HubSpotHarness())
-    return found
+    return [ZendeskHarness(), SalesforceHarness(), HubSpotHarness()]
 
 
 class SalesforceHarness(Harness):
@@ -268,16 +260,22 @@ class SalesforceHarness(Harness):
         from chatkit_integrations.salesforce.emulator import SalesforceEmulator
 
         self.emulator = stack.enter_context(SalesforceEmulator())
-        return dict(self.emulator.integration_env())
+        self.emulator.close_connections = False  # keep-alive, as a long-running worker would
+        return {
+            "CHATKIT_SALESFORCE_INSTANCE_URL": self.emulator.url,
+            "CHATKIT_SALESFORCE_SESSION_ID": self.emulator.session_id,
+            "CHATKIT_SALESFORCE_CA_BUNDLE": self.emulator.ca_pem,
+            "CHATKIT_SALESFORCE_API_USER_ID": self.emulator.state.api_user_id,
+        }
 
     def calls(self) -> int:
-        return self.emulator.calls()
+        return self.emulator.state.call_count()
 
     def writes(self) -> int:
-        return self.emulator.write_calls()
+        return self.emulator.state.write_count()
 
     def reset(self) -> None:
-        self.emulator.reset_calls()
+        self.emulator.state.reset_calls()
 
     def minimum(self, contacts: int, conversations: int, per_conversation: int) -> int:
         # sObject Collections take 200 records per call: Contacts and Cases by
@@ -288,11 +286,27 @@ class SalesforceHarness(Harness):
         )
 
     def twins(self, local: Local) -> tuple[Counter[str], Counter[str], Counter[tuple[str, str]]]:
-        return self.emulator.twins()
+        state = self.emulator.state
+        people = Counter(
+            c.get("Chatkit_Id__c") for c in state.all("Contact") if c.get("Chatkit_Id__c")
+        )
+        cases: Counter[str] = Counter()
+        case_of: dict[str, str] = {}
+        for case in state.all("Case"):
+            ours = case.get("Chatkit_Id__c")
+            if ours:
+                cases[ours] += 1
+                case_of[case["Id"]] = ours
+        comments: Counter[tuple[str, str]] = Counter()
+        for comment in state.all("CaseComment"):
+            conversation = case_of.get(comment.get("ParentId", ""))
+            if conversation is not None:
+                comments[(conversation, comment.get("CommentBody") or "")] += 1
+        return people, cases, comments
 
     def inject(self) -> None:
         self.emulator.fail_next(503, times=2, retry_after=1)
-        self.emulator.fail_next(500, times=1, after=3)
+        self.emulator.fail_next(500, times=1)
 
 
 def judge(harness: Harness, local: Local) -> tuple[int, int]:

@@ -28,7 +28,9 @@ class TestZendesk(IntegrationContract):
         pytest.importorskip("zenpy")
         from chatkit_integrations.zendesk.emulator import ZendeskEmulator
 
-        with ZendeskEmulator(api_token="contract-token", webhook_secret="contract-webhook-secret") as zendesk:
+        with ZendeskEmulator(
+            api_token="contract-token", webhook_secret="contract-webhook-secret"
+        ) as zendesk:
             for name, value in zendesk.zenpy_env().items():
                 monkeypatch.setenv(name, value)
             zendesk.state.create_user(
@@ -76,3 +78,30 @@ class TestHubSpot(IntegrationContract):
         )
         async with HubSpotIntegration(config) as hubspot:
             yield hubspot
+
+
+class TestSalesforce(IntegrationContract):
+    @pytest.fixture
+    def emulator(self) -> Iterator[Any]:
+        pytest.importorskip("simple_salesforce")
+        from chatkit_integrations.salesforce.emulator import SalesforceEmulator
+
+        with SalesforceEmulator() as org:
+            yield org
+
+    @pytest.fixture
+    async def integration(self, emulator: Any) -> AsyncIterator[Integration]:
+        from chatkit_integrations.salesforce.integration import (
+            SalesforceConfig,
+            SalesforceIntegration,
+        )
+
+        config = SalesforceConfig.create(
+            {
+                "instance_url": emulator.url,
+                "session_id": emulator.session_id,
+                "ca_bundle": emulator.ca_pem,
+            }
+        )
+        async with SalesforceIntegration(config) as salesforce:
+            yield salesforce
