@@ -31,6 +31,7 @@ import asyncio
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -43,7 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatkit import AsyncChatKit, Author
+from chatkit import AsyncChatKit, Author, ChatKitSettings
+from chatkit.settings import UnderstandingSettings
 from chatkit.sync import SyncReport
 
 HERE = Path(__file__).resolve()
@@ -59,9 +61,14 @@ class Local:
 
 
 async def make_data(url: str, n: int, m: int) -> Local:
-    """``n`` conversations, each with its own contact and ``m`` customer messages."""
+    """``n`` conversations, each with its own contact and ``m`` customer messages.
+
+    Written once (message analysis off: it is not what is measured) and copied
+    for each run.
+    """
     local = Local()
-    async with AsyncChatKit(url) as kit:
+    settings = ChatKitSettings(understanding=UnderstandingSettings(enabled=False))
+    async with AsyncChatKit(url, settings=settings) as kit:
         for i in range(n):
             contact = await kit.contacts.create(
                 name=f"Customer {i}", identities=[("email", f"customer{i}@example.com")]
@@ -163,10 +170,11 @@ class ZendeskHarness(Harness):
 
     def minimum(self, contacts: int, conversations: int, per_conversation: int) -> int:
         # Bulk jobs take 100 records and cost the POST plus at least one status
-        # poll. Comments go through tickets/update_many: one comment per ticket
-        # per job, so M comments on each ticket need M jobs per 100 tickets.
+        # poll. Comments go through tickets/update_many: 100 tickets a job and
+        # one comment per ticket per job, so the comments need at least
+        # ceil(all comments / 100) jobs, and at least M (the comments of one ticket).
         jobs = math.ceil(contacts / 100) + math.ceil(conversations / 100)
-        jobs += per_conversation * math.ceil(conversations / 100)
+        jobs += max(math.ceil(conversations * per_conversation / 100), per_conversation)
         return 2 * jobs
 
     def twins(self, local: Local) -> tuple[Counter[str], Counter[str], Counter[tuple[str, str]]]:
@@ -329,13 +337,22 @@ def run_worker(env: dict[str, str], url: str, name: str) -> subprocess.Popen[byt
     )
 
 
-def measure(harness: Harness, n: int, m: int, workdir: Path) -> dict[str, Any]:
+def copy_of(template: Path, path: Path) -> str:
+    """A copy of the template store at ``path``, as a store URL."""
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
+def measure(
+    harness: Harness, template: Path, local: Local, m: int, workdir: Path
+) -> dict[str, Any]:
     figures: dict[str, Any] = {}
+    n = len(local.conversations)
+    started = time.perf_counter()
     with ExitStack() as stack:
         env = harness.start(stack)
         os.environ.update(env)
-        url = f"sqlite:///{workdir / f'{harness.name}-first.db'}"
-        local = asyncio.run(make_data(url, n, m))
+        url = copy_of(template, workdir / f"{harness.name}-first.db")
 
         async def first() -> tuple[float, SyncReport, int, SyncReport]:
             async with AsyncChatKit(url) as kit, kit.sync.engine(harness.name) as engine:
@@ -366,11 +383,12 @@ def measure(harness: Harness, n: int, m: int, workdir: Path) -> dict[str, Any]:
         lost, duplicated = judge(harness, local)
         figures["first_sync_lost"], figures["first_sync_duplicated"] = lost, duplicated
 
+    figures["first_phase_seconds"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
     with ExitStack() as stack:
         env = harness.start(stack)
         os.environ.update(env)
-        url = f"sqlite:///{workdir / f'{harness.name}-faults.db'}"
-        local = asyncio.run(make_data(url, n, m))
+        url = copy_of(template, workdir / f"{harness.name}-faults.db")
         harness.inject()
         harness.reset()
         worker = run_worker(env, url, harness.name)
@@ -382,6 +400,7 @@ def measure(harness: Harness, n: int, m: int, workdir: Path) -> dict[str, Any]:
         if worker.poll() is None:
             worker.send_signal(signal.SIGKILL)
         worker.wait()
+        killed_at = time.perf_counter() - started
         restart = run_worker(env, url, harness.name)
         _, errors = restart.communicate(timeout=300)
         if restart.returncode != 0:
@@ -390,6 +409,8 @@ def measure(harness: Harness, n: int, m: int, workdir: Path) -> dict[str, Any]:
         figures.update(
             killed_after_writes=killed_after,
             killed_mid_run=worker.returncode == -signal.SIGKILL,
+            killed_at_seconds=round(killed_at, 1),
+            fault_phase_seconds=round(time.perf_counter() - started, 1),
             lost=lost,
             duplicated=duplicated,
         )
@@ -408,8 +429,10 @@ def main() -> None:
     n, m = (150, 3) if args.quick else (600, 4)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        template = Path(tmp) / "template.db"
+        local = asyncio.run(make_data(f"sqlite:///{template}", n, m))
         for harness in harnesses():
-            figures = measure(harness, n, m, Path(tmp))
+            figures = measure(harness, template, local, m, Path(tmp))
             results[harness.name] = figures
             print(
                 f"{harness.name:>10}: {figures['calls_used']} calls for {figures['records']} "
