@@ -140,9 +140,10 @@ BATCH = 100
 _DIRECT_MAX = 2
 """Write this many records or fewer one by one: a job costs a POST and at least one poll."""
 
-COMMENT_BATCH = 1000
-"""Comments taken in one push: they are written in jobs of 100 tickets, so the
-more a push holds, the fuller its jobs (see `ZendeskIntegration._write_comments`)."""
+COMMENT_BATCH = 2000
+"""Comments taken in one push (the sync engine reads 2000 due records a round):
+they are written in jobs of 100 tickets, so the more a push holds, the fuller
+its jobs (see `ZendeskIntegration._write_comments`)."""
 
 _CURSOR_VERSION = 1
 
