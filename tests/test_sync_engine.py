@@ -16,7 +16,7 @@ from chatkit import AsyncChatKit, Author
 from chatkit.errors import NotFoundError, WebhookVerificationError
 from chatkit.integrations import RateBudget
 from chatkit.models import ConversationStatus, Priority, utcnow
-from chatkit.sync import ConflictPolicy, DecisionOutcome, FieldPolicy
+from chatkit.sync import ConflictPolicy, DecisionOutcome, FieldPolicy, SyncReport
 from chatkit.testing import MemoryIntegration, MemoryVendor, SimulatedCrash
 
 pytestmark = pytest.mark.anyio
@@ -344,12 +344,14 @@ async def test_records_out_of_retries_are_dead_lettered(
     kit: AsyncChatKit, vendor: MemoryVendor
 ) -> None:
     await chat(kit, 1, messages=0)
-    async with engine_for(kit, vendor, max_attempts=2, call_retries=1) as engine:
+    integration = MemoryIntegration(vendor=vendor)
+    options = {"max_attempts": 2, "call_retries": 1, "retry_delay": 0.5}
+    async with kit.sync.engine(integration, **options) as engine:  # type: ignore[arg-type]
         await engine.collect()
-        for _ in range(2):
+        for _ in range(2):  # each push fails once, and its retry is not due before it ends
             vendor.fail_next(1, kind="server")
             await engine.push()
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.55)
     [dead] = await kit.sync.dead_letters("memory")
     assert dead.object == "contact"
     assert dead.last_error == "500 from the vendor"
@@ -470,6 +472,37 @@ async def test_two_workers_share_the_work_without_duplicates(
         60,
     )
     assert (status.linked, status.pending, status.dead) == (120, 0, 0)
+
+
+async def test_a_push_longer_than_the_claim_keeps_it(store_url: str, vendor: MemoryVendor) -> None:
+    url = shared(store_url)
+    async with AsyncChatKit(url) as first, AsyncChatKit(url) as second:
+        await chat(first, 4, messages=0)
+        vendor.latency = 0.4  # each push outlasts the claim several times over
+        one = first.sync.engine(
+            MemoryIntegration(vendor=vendor), claim_seconds=0.1, retry_delay=0.01
+        )
+        two = second.sync.engine(
+            MemoryIntegration(vendor=vendor), claim_seconds=0.1, retry_delay=0.01
+        )
+        await one.collect()
+
+        async def later() -> SyncReport:
+            await asyncio.sleep(0.2)  # the first worker is mid-push; its claim renewed
+            return await two.push()
+
+        await asyncio.gather(one.push(), later())
+        vendor.latency = 0
+        await asyncio.sleep(0.05)
+        await one.push()
+        await one.close()
+        await two.close()
+        status = await first.sync.status("memory")
+    assert (vendor.created["person"], vendor.created["case"]) == (4, 4)
+    assert (status.linked, status.pending) == (8, 0)
+    # The contacts once, the conversations once: an expired claim would have
+    # let the second worker push the contacts again while the first still was.
+    assert vendor.calls["push"] == 2
 
 
 async def test_a_purged_conversation_is_deleted_at_the_vendor(

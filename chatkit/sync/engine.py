@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -709,7 +709,8 @@ class SyncEngine:
             return
         changes = [change for _, change, _ in sends]
         try:
-            results = await self._call(lambda: self.integration.push(changes))
+            async with self._claim_kept([link for link, _, _ in sends]):
+                results = await self._call(lambda: self.integration.push(changes))
         except IntegrationAuthError as exc:
             await self._release([link for link, _, _ in sends])
             await self._park(
@@ -785,6 +786,39 @@ class SyncEngine:
                 continue
             return {link.id: link for link in new}
         return {}
+
+    @contextlib.asynccontextmanager
+    async def _claim_kept(self, links: list[SyncLink]) -> AsyncIterator[None]:
+        """Keep the claim on ``links`` alive while the body runs."""
+        keeper = asyncio.get_running_loop().create_task(self._keep_claim(links))
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    async def _keep_claim(self, links: list[SyncLink]) -> None:
+        """Extend the claim on ``links`` while a long push runs (until cancelled).
+
+        A link is still ours while its due time is the one this worker set
+        (queueing a new local change keeps it); one another worker took over
+        is let go.
+        """
+        store = await self._core.ready()
+        ours = {link.id: link.due_key for link in links}
+        while ours:
+            await asyncio.sleep(max(0.05, self._claim_seconds / 3))
+            current = await store.find(SyncLink, {"id": In(list(ours))})
+            lease = key_of(utcnow() + _seconds(self._claim_seconds))
+            renewed = [
+                link.model_copy(update={"due_key": lease, "version": link.version + 1})
+                for link in current
+                if link.due_key is not None and ours.get(link.id) == link.due_key
+            ]
+            with contextlib.suppress(ConflictError):  # changed meanwhile: read again
+                await self._core.commit([Update(link) for link in renewed])
+                ours = {link.id: lease for link in renewed}
 
     async def _release(self, links: list[SyncLink]) -> None:
         """Give claimed links back untried: the vendor refused the whole call, wrote nothing."""
