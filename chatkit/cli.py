@@ -61,6 +61,9 @@ def _run(job: Coroutine[Any, Any, None]) -> None:
     except ChatKitError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        console.print("stopped")
+        raise typer.Exit(130) from None
 
 
 def _sqlite_url(path: Path) -> str:

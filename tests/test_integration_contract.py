@@ -1,10 +1,11 @@
 """Every integration passes `chatkit.testing.IntegrationContract`: the in-memory reference,
 Zendesk (zenpy), Salesforce (simple-salesforce) and HubSpot (hubspot-api-client),
-each against its emulator."""
+each against its emulator, and the guide's example plugin."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from chatkit.integrations import Integration
 from chatkit.testing import IntegrationContract, MemoryIntegration, MemoryVendor
 
 pytestmark = pytest.mark.anyio
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "plugin"
 
 
 class TestMemoryIntegration(IntegrationContract):
@@ -105,3 +108,20 @@ class TestSalesforce(IntegrationContract):
         )
         async with SalesforceIntegration(config) as salesforce:
             yield salesforce
+
+
+class TestExamplePlugin(IntegrationContract):
+    """The example plugin of the guide (examples/plugin): outbound only, to a folder."""
+
+    @pytest.fixture
+    async def integration(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> AsyncIterator[Integration]:
+        monkeypatch.syspath_prepend(str(EXAMPLE))
+        from chatkit_example_notes import NotesConfig, NotesIntegration
+
+        config = NotesConfig.create(
+            {"folder": str(tmp_path), "signing_key": "contract-signing-key"}
+        )
+        async with NotesIntegration(config) as notes:
+            yield notes
