@@ -243,6 +243,63 @@ def comment_record(
     }
 
 
+def ticket_event_record(audit: Record, *, timestamp: int) -> Record:
+    """An item of ``GET /api/v2/incremental/ticket_events.json``: an audit and its child events.
+
+    Shaped as Zendesk exports them: ``timestamp`` (Unix seconds), ``updater_id``,
+    ``via`` as a name (``Web service`` for the API), ``event_type`` ``Audit``, and
+    ``child_events`` each with ``event_type`` (``Comment``, ``Create``, ``Change``)
+    and ``via_reference_id``. A comment child carries the comment (``body``,
+    ``html_body``, ``plain_body``, ``public``, ``author_id``, ``attachments``,
+    ``audit_id``, ``created_at``); `export_event` trims it to ``comment_present``
+    and ``comment_public`` when ``comment_events`` is not included.
+    """
+    children: list[Record] = []
+    for event in audit["events"]:
+        child: Record = {"id": event["id"], "via": audit["via"], "via_reference_id": None}
+        if event["type"] == "Comment":
+            child.update({k: v for k, v in event.items() if k not in ("id", "type")})
+            child.update(type="Comment", created_at=audit["created_at"])
+        elif event.get("field_name"):
+            child[event["field_name"]] = event.get("value")
+            if event["type"] == "Change":
+                child["previous_value"] = event.get("previous_value")
+        child["event_type"] = event["type"]
+        children.append(child)
+    return {
+        "id": audit["id"],
+        "ticket_id": audit["ticket_id"],
+        "timestamp": timestamp,
+        "created_at": audit["created_at"],
+        "updater_id": audit["author_id"],
+        "via": "Web service",
+        "system": dict(audit["metadata"]["system"]),
+        "metadata": {"custom": {}},
+        "merged_ticket_ids": [],
+        "event_type": "Audit",
+        "child_events": children,
+    }
+
+
+def export_event(event: Record, *, comments: bool) -> Record:
+    """A copy of a ticket event as exported, with or without the ``comment_events`` sideload."""
+    if comments:
+        return {**event, "child_events": [dict(c) for c in event["child_events"]]}
+    children = []
+    for child in event["child_events"]:
+        if child["event_type"] == "Comment":
+            child = {
+                "id": child["id"],
+                "via": child["via"],
+                "via_reference_id": None,
+                "comment_present": True,
+                "comment_public": child["public"],
+                "event_type": "Comment",
+            }
+        children.append(dict(child))
+    return {**event, "child_events": children}
+
+
 def attachment_record(
     attachment_id: int, *, base_url: str, token: str, filename: str, content_type: str, size: int
 ) -> Record:

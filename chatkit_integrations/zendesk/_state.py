@@ -30,10 +30,12 @@ from ._records import (
     comment_record,
     decode_cursor,
     encode_cursor,
+    export_event,
     invalid,
     iso,
     not_found,
     str_or_none,
+    ticket_event_record,
     ticket_record,
     user_record,
     via,
@@ -87,6 +89,7 @@ class ZendeskState:
         self.users: dict[int, Record] = {}
         self.tickets: dict[int, Record] = {}
         self.comments: dict[int, list[Record]] = {}
+        self.ticket_events: list[Record] = []
         self.jobs: dict[str, _Job] = {}
         self.uploads: dict[str, list[int]] = {}
         self.attachments: dict[int, tuple[Record, bytes]] = {}
@@ -237,9 +240,19 @@ class ZendeskState:
         self._generated[ticket_id] = int(self.clock().timestamp())
 
     def _audit(
-        self, audit_id: int, ticket_id: int, author_id: int, events: list[Record], client: str
+        self,
+        audit_id: int,
+        ticket_id: int,
+        author_id: int,
+        events: list[Record],
+        client: str,
+        moment: datetime,
     ) -> Record:
-        return audit_record(audit_id, ticket_id, author_id, events, client, iso(self.clock()))
+        """The audit of one ticket change; a change with events also joins the event export."""
+        audit = audit_record(audit_id, ticket_id, author_id, events, client, iso(moment))
+        if events:
+            self.ticket_events.append(ticket_event_record(audit, timestamp=int(moment.timestamp())))
+        return audit
 
     def _comment(self, data: Mapping[str, Any], author_id: int, audit_id: int) -> Record:
         comment = comment_record(next(self._event_ids), data, author_id, audit_id)
@@ -281,7 +294,8 @@ class ZendeskState:
             ticket_id = next(self._ticket_ids)
             audit_id = next(self._event_ids)
             comment = self._comment(comment_data, author_id, audit_id)
-            now = iso(self.clock())
+            moment = self.clock()
+            now = iso(moment)
             ticket = ticket_record(
                 ticket_id,
                 f"{self.base_url}/api/v2/tickets/{ticket_id}.json",
@@ -305,7 +319,7 @@ class ZendeskState:
             self.tickets[ticket_id] = ticket
             self.comments[ticket_id] = [{**comment, "via": via(), "created_at": now}]
             self._touch(ticket_id)
-            audit = self._audit(audit_id, ticket_id, author_id, events, client)
+            audit = self._audit(audit_id, ticket_id, author_id, events, client, moment)
             return copy.deepcopy(ticket), audit
 
     def get_ticket(self, ticket_id: int) -> Record:
@@ -336,13 +350,14 @@ class ZendeskState:
             if ticket["status"] == "closed":
                 raise invalid("status", "Status: closed prevents ticket update", "InvalidValue")
             audit_id = next(self._event_ids)
+            moment = self.clock()  # the comment, the audit and its export event share it
             events: list[Record] = []
             comment_data = data.get("comment")
             if isinstance(comment_data, Mapping):
                 comment = self._comment(comment_data, author_id, audit_id)
                 events.append(comment)
                 self.comments[ticket_id].append(
-                    {**comment, "via": via(), "created_at": iso(self.clock())}
+                    {**comment, "via": via(), "created_at": iso(moment)}
                 )
             for name in TICKET_FIELDS:
                 if name not in data:
@@ -371,9 +386,9 @@ class ZendeskState:
                 if name == "custom_fields":
                     ticket["fields"] = value
             if events:
-                ticket["updated_at"] = iso(self.clock())
+                ticket["updated_at"] = iso(moment)
                 self._touch(ticket_id)
-            audit = self._audit(audit_id, ticket_id, author_id, events, client)
+            audit = self._audit(audit_id, ticket_id, author_id, events, client, moment)
             return copy.deepcopy(ticket), audit
 
     def add_comment(
@@ -530,6 +545,29 @@ class ZendeskState:
                 after = encode_cursor(start_time or 0, 0, last_seq)
             users = [copy.deepcopy(self.users[uid]) for uid in page]
             return users, after, len(pending) <= per_page
+
+    def incremental_ticket_events(
+        self, *, start_time: int, per_page: int, comments: bool
+    ) -> tuple[list[Record], int, bool]:
+        """One page of the time-based ticket event export: ``(events, end_time, end_of_stream)``.
+
+        Events at or after ``start_time`` (Unix seconds), oldest first (by
+        ``timestamp``, then id), at most ``per_page``. ``end_time`` is the
+        ``timestamp`` of the page's last event (``start_time`` for an empty
+        page), and the next page starts there, so the events of that second
+        come again, as in Zendesk: the reader skips the ones it has. As in
+        Zendesk, more than ``per_page`` events in one second cannot be paged
+        past (the same page comes back). ``end_of_stream`` is true when the
+        page is not full. ``comments`` is the ``comment_events`` sideload.
+        """
+        with self.lock:
+            pending = sorted(
+                (e for e in self.ticket_events if e["timestamp"] >= start_time),
+                key=lambda e: (e["timestamp"], e["id"]),
+            )
+            page = [export_event(e, comments=comments) for e in pending[:per_page]]
+            end_time = page[-1]["timestamp"] if page else start_time
+            return page, end_time, len(page) < per_page
 
     # -- bulk jobs -----------------------------------------------------------------
 

@@ -6,8 +6,11 @@ create_or_update_many), tickets (create, show, list by external_id, update with
 public or private comments, create_many and update_many as jobs of at most 100
 with job statuses; update_many takes one change for many ids, or a list of
 individual updates, each with its own comment), ticket comments, file uploads attached to comments
-(``uploads`` tokens, attachments and their content), and the cursor-based
-incremental exports of tickets and users. Writes are made by the authenticated
+(``uploads`` tokens, attachments and their content), the cursor-based
+incremental exports of tickets and users, and the time-based incremental
+ticket event export (each audit with its child events; comments in full with
+``include=comment_events``), recorded for every change that makes an audit:
+API calls, update_many jobs and the state methods tests call. Writes are made by the authenticated
 user: the user whose email signs the request, else the account's admin. Errors
 can be injected per test (the next N calls answer 429 with ``Retry-After``,
 500, 401, ...), and
@@ -256,6 +259,7 @@ class ZendeskEmulator:
             ("/api/v2/job_statuses/{job_id}.json", "GET", self._show_job),
             ("/api/v2/incremental/tickets/cursor.json", "GET", self._incremental_tickets),
             ("/api/v2/incremental/users/cursor.json", "GET", self._incremental_users),
+            ("/api/v2/incremental/ticket_events.json", "GET", self._incremental_ticket_events),
             ("/api/v2/uploads.json", "POST", self._upload),
             ("/api/v2/attachments/{attachment_id:int}.json", "GET", self._show_attachment),
         ]
@@ -505,6 +509,35 @@ class ZendeskEmulator:
             "after_cursor": after_cursor,
             "before_cursor": None,
             "end_of_stream": end_of_stream,
+        }
+
+    async def _incremental_ticket_events(self, request: Request) -> tuple[int, Record]:
+        # Time-based: ``start_time`` (required), ``include=comment_events``, ``per_page``
+        # (at most 1000); ``next_page`` starts at ``end_time``, the last event's second.
+        params = request.query_params
+        start_time = params.get("start_time", "")
+        per_page = params.get("per_page", "1000")
+        if not start_time.isdigit() or not per_page.isdigit() or int(per_page) < 1:
+            raise ZendeskAPIError(
+                400,
+                {"error": "InvalidValue", "description": "start_time and per_page are integers"},
+            )
+        size = min(int(per_page), 1000)
+        include = {item.strip() for item in params.get("include", "").split(",")}
+        events, end_time, end_of_stream = self.state.incremental_ticket_events(
+            start_time=int(start_time), per_page=size, comments="comment_events" in include
+        )
+        query = {"start_time": str(end_time)}
+        if "include" in params:
+            query["include"] = params["include"]
+        if "per_page" in params:
+            query["per_page"] = str(size)
+        return 200, {
+            "ticket_events": events,
+            "next_page": f"{self.state.base_url}{request.url.path}?{urlencode(query)}",
+            "count": len(events),
+            "end_of_stream": end_of_stream,
+            "end_time": end_time,
         }
 
     # -- uploads -------------------------------------------------------------------
