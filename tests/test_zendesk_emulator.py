@@ -9,7 +9,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -387,6 +387,155 @@ def test_incremental_user_export_across_pages_and_resume(
     assert [(u["id"], u["name"]) for u in since["users"]] == [(ids[0], "u0 renamed")]
     exported = [u.id for u in client.users.incremental(start_time=0)]
     assert exported == [zendesk.state.get_user(6130907993114)["id"], ids[1], ids[2], ids[0]]
+
+
+EVENT_KEYS = [
+    "id", "ticket_id", "timestamp", "created_at", "updater_id", "via", "system", "metadata",
+    "merged_ticket_ids", "event_type", "child_events",
+]  # fmt: skip
+COMMENT_CHILD_KEYS = [
+    "id", "via", "via_reference_id", "author_id", "body", "html_body", "plain_body", "public",
+    "attachments", "audit_id", "type", "created_at", "event_type",
+]  # fmt: skip
+
+
+class _Clock:
+    """A clock a test moves by hand (the emulator stamps events with it)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, seconds: float = 1) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> _Clock:
+    return _Clock()
+
+
+@pytest.fixture
+def timed(zendesk: ZendeskEmulator, clock: _Clock) -> ZendeskEmulator:
+    zendesk.state.clock = clock
+    return zendesk
+
+
+def _events(raw: httpx.Client, **params: Any) -> dict[str, Any]:
+    response = raw.get("/api/v2/incremental/ticket_events.json", params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_ticket_event_export_records_every_comment_with_its_audit(
+    client: Any, timed: ZendeskEmulator, raw: httpx.Client, clock: _Clock
+) -> None:
+    created = client.tickets.create(_ticket())  # API: the first comment
+    ticket_id = created.ticket.id
+    clock.tick()
+    client.tickets.update(Ticket(id=ticket_id, comment=Comment(body="Via PUT", public=True)))
+    clock.tick()
+    job = client.tickets.update(  # update_many: a comment each
+        [Ticket(id=ticket_id, comment=Comment(body="Via job", public=False))]
+    )
+    while job.status not in ("completed", "failed"):
+        job = client.job_status(id=job.id)
+    clock.tick()
+    timed.state.add_comment(ticket_id, "An agent's note", public=False)  # an agent in Zendesk
+    timed.state.update_ticket(ticket_id, {"status": "solved"})  # no comment, still an event
+    timed.state.update_ticket(ticket_id, {"status": "solved"})  # no change: no event
+
+    body = _events(raw, start_time=0, include="comment_events")
+    assert list(body) == ["ticket_events", "next_page", "count", "end_of_stream", "end_time"]
+    events = body["ticket_events"]
+    assert [list(e) for e in events] == [EVENT_KEYS] * 5
+    assert (body["count"], body["end_of_stream"]) == (5, True)
+    start = int(datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc).timestamp())
+    assert [e["timestamp"] for e in events] == [start, start + 1, start + 2, start + 3, start + 3]
+    assert body["end_time"] == start + 3
+    assert body["next_page"] == (
+        f"{timed.url}/api/v2/incremental/ticket_events.json"
+        f"?start_time={start + 3}&include=comment_events"
+    )
+    comments = [c for e in events for c in e["child_events"] if c["event_type"] == "Comment"]
+    assert [list(c) for c in comments] == [COMMENT_CHILD_KEYS] * 4
+    assert [(c["body"], c["public"]) for c in comments] == [
+        ("Where is my order?", True),
+        ("Via PUT", True),
+        ("Via job", False),
+        ("An agent's note", False),
+    ]
+    # The export's comments are the ticket's comments: same ids, times and audits.
+    listed = timed.state.list_comments(ticket_id)
+    assert [(c["id"], c["created_at"], c["audit_id"]) for c in comments] == [
+        (c["id"], c["created_at"], c["audit_id"]) for c in listed
+    ]
+    assert [e["id"] for e in events[:4]] == [c["audit_id"] for c in comments]
+    assert events[4]["child_events"] == [
+        {
+            "id": events[4]["child_events"][0]["id"],
+            "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
+            "via_reference_id": None,
+            "status": "solved",
+            "previous_value": "new",
+            "event_type": "Change",
+        }
+    ]
+    assert {e["event_type"] for e in events} == {"Audit"}
+    assert all(e["ticket_id"] == ticket_id for e in events)
+
+    # Without the sideload, a comment is only flagged.
+    plain = _events(raw, start_time=0)["ticket_events"]
+    flagged = [c for e in plain for c in e["child_events"] if c["event_type"] == "Comment"]
+    assert [(sorted(c), c["comment_public"]) for c in flagged][:1] == [
+        (
+            ["comment_present", "comment_public", "event_type", "id", "via", "via_reference_id"],
+            True,
+        )
+    ]
+
+    # Through zenpy, with its attributes of a time-based page.
+    page = client.tickets.events(start_time=start + 2, include="comment_events")
+    assert (page.count, page.end_time, page.end_of_stream) == (3, start + 3, True)
+    assert [e.id for e in page.values] == [e["id"] for e in events[2:]]
+    assert page.values[0].to_dict()["child_events"][0]["body"] == "Via job"
+
+
+def test_ticket_event_pages_start_again_at_the_last_second(
+    timed: ZendeskEmulator, raw: httpx.Client, clock: _Clock
+) -> None:
+    ticket_id = timed.state.create_ticket({"subject": "s", "comment": {"body": "c0"}})[0]["id"]
+    for n in range(1, 5):  # c0..c2 in one second, c3 and c4 in the next
+        if n == 3:
+            clock.tick()
+        timed.state.add_comment(ticket_id, f"c{n}")
+
+    first = _events(raw, start_time=0, per_page=2, include="comment_events")
+    assert (first["count"], first["end_of_stream"]) == (2, False)
+    assert "per_page=2" in first["next_page"]
+    second = raw.get(first["next_page"]).json()
+    # The page starts at the second the last one ended in: its events come again.
+    assert [e["id"] for e in second["ticket_events"]][:1] == [first["ticket_events"][0]["id"]]
+    assert second["end_time"] == first["end_time"]  # three events in one second, pages of two
+    bodies = [c["body"] for e in second["ticket_events"] for c in e["child_events"] if "body" in c]
+    assert bodies == ["c0", "c1"]  # the same page: Zendesk cannot page past a full second
+
+    later = _events(raw, start_time=first["end_time"] + 1, per_page=2, include="comment_events")
+    assert [c["body"] for e in later["ticket_events"] for c in e["child_events"]] == ["c3", "c4"]
+    assert later["end_of_stream"] is False  # a full page
+    last = raw.get(later["next_page"]).json()
+    assert (last["count"], last["end_of_stream"]) == (2, False)
+    empty = _events(raw, start_time=later["end_time"] + 1)
+    assert (empty["ticket_events"], empty["end_of_stream"], empty["end_time"]) == (
+        [],
+        True,
+        later["end_time"] + 1,
+    )
+    refused = raw.get("/api/v2/incremental/ticket_events.json")
+    assert refused.status_code == 400
 
 
 def test_me_is_the_authenticated_user_and_writes_in_their_name(
