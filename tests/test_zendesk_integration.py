@@ -845,3 +845,222 @@ async def test_webhook_without_a_secret_is_refused(zendesk: ZendeskEmulator) -> 
         delivery = zendesk.signed_webhook({"type": "zen:event-type:ticket.created", "detail": {}})
         with pytest.raises(WebhookVerificationError, match="webhook_secret"):
             await integration.verify_webhook(delivery.headers, delivery.body)
+
+
+# -- pull: comments from the ticket event export --------------------------------------
+
+
+class _Clock:
+    """The emulator's clock, moved by hand: events land in the seconds a test picks."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, seconds: float = 1) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(zendesk: ZendeskEmulator) -> _Clock:
+    pinned = _Clock()
+    zendesk.state.clock = pinned
+    return pinned
+
+
+def _tickets_with_comments(
+    zendesk: ZendeskEmulator,
+    tickets: int,
+    comments: int,
+    *,
+    clock: _Clock | None = None,
+    first: int = 0,
+) -> list[int]:
+    """``tickets`` tickets of their own requesters, each with ``comments`` more comments."""
+    me = _me(zendesk)
+    ids = []
+    for n in range(first, first + tickets):
+        user = zendesk.state.create_user({"name": f"Customer {n}", "external_id": f"ct_{n}"})
+        ticket, _ = zendesk.state.create_ticket(
+            {
+                "subject": f"Order {n}",
+                "external_id": f"conv_{n}",
+                "requester_id": user["id"],
+                "comment": {"body": f"Order {n}", "public": False},
+            },
+            author_id=me,
+        )
+        ids.append(int(ticket["id"]))
+    for k in range(comments):
+        if clock is not None:
+            clock.tick()
+        for ticket_id in ids:
+            author = me if k % 2 else ADMIN_ID
+            zendesk.state.add_comment(ticket_id, f"c{k} on {ticket_id}", author_id=author)
+    return ids
+
+
+def _check_order(changes: list[InboundChange]) -> None:
+    """Every comment comes after its ticket (the engine skips one whose ticket it lacks)."""
+    seen: set[str] = set()
+    for change in changes:
+        if change.object is SyncObject.CONVERSATION:
+            seen.add(change.remote_id)
+        elif change.object in (SyncObject.MESSAGE, SyncObject.NOTE):
+            assert change.parent_remote_id in seen, change
+
+
+def _comment_ids(changes: list[InboundChange]) -> list[str]:
+    return [c.remote_id for c in changes if c.object in (SyncObject.MESSAGE, SyncObject.NOTE)]
+
+
+def _all_comment_ids(zendesk: ZendeskEmulator, ids: list[int]) -> list[str]:
+    return sorted(str(c["id"]) for t in ids for c in zendesk.state.list_comments(t))
+
+
+@pytest.mark.parametrize("limit", [200, 100])
+async def test_a_pull_after_150_tickets_with_3_comments_costs_a_few_calls(
+    integration: ZendeskIntegration, zendesk: ZendeskEmulator, limit: int
+) -> None:
+    ids = _tickets_with_comments(zendesk, 150, 3)
+    zendesk.state.requests.clear()
+
+    changes, cursor, pages = await _pull_all(integration, None, limit=limit)
+
+    calls = list(zendesk.state.requests)
+    # Before: one call per changed ticket for its comments (150 + the exports).
+    assert not [path for _, path in calls if path.endswith("/comments.json")]
+    assert len(calls) <= 4 * pages, calls
+    assert len(calls) <= (7 if limit == 200 else 10), calls
+    assert [p for _, p in calls].count("/api/v2/incremental/ticket_events.json") == 1
+    assert sorted(_comment_ids(changes)) == _all_comment_ids(zendesk, ids)  # 600, once each
+    _check_order(changes)
+    messages = [c for c in changes if c.object is SyncObject.MESSAGE]
+    by_id = {str(c["id"]): c for t in ids for c in zendesk.state.list_comments(t)}
+    me = _me(zendesk)
+    for change in messages:
+        comment = by_id[change.remote_id]
+        assert change.data == {
+            "text": comment["body"],
+            "author_name": "chatkit" if comment["author_id"] == me else "Admin",
+            "from_integration": comment["author_id"] == me,
+        }
+        assert change.remote_version == comment["created_at"]
+        assert change.changed_at == datetime.fromisoformat(comment["created_at"])
+        assert change.parent_remote_id == str(
+            next(t for t in ids if comment in zendesk.state.list_comments(t))
+        )
+    notes = [c for c in changes if c.object is SyncObject.NOTE]
+    assert len(notes) == 150  # each ticket's first (private) comment
+    assert {n.remote_type for n in notes} == {"private_comment"}
+
+    # A quiet pull: three exports, nothing new.
+    zendesk.state.requests.clear()
+    quiet = await integration.pull(cursor, limit=limit)
+    assert (quiet.changes, quiet.has_more) == ((), False)
+    assert len(zendesk.state.requests) == 3
+
+
+async def test_comments_in_the_last_second_read_are_neither_skipped_nor_repeated(
+    integration: ZendeskIntegration, zendesk: ZendeskEmulator, clock: _Clock
+) -> None:
+    ids = _tickets_with_comments(zendesk, 2, 1)
+    first, cursor, _ = await _pull_all(integration, None, limit=50)
+    assert len(_comment_ids(first)) == 4
+
+    # More comments land in the second the last pull ended in, then in the next.
+    late = zendesk.state.add_comment(ids[0], "Same second", author_id=ADMIN_ID)
+    clock.tick()
+    later = zendesk.state.add_comment(ids[1], "Next second", author_id=ADMIN_ID)
+    since, cursor2, _ = await _pull_all(integration, cursor, limit=50)
+    assert _comment_ids(since) == [str(late["id"]), str(later["id"])]
+    _check_order(since)
+
+    # Replaying the saved cursor gives the same changes; the next one gives none.
+    replay, _, _ = await _pull_all(integration, cursor, limit=50)
+    assert [(c.object, c.remote_id) for c in replay] == [(c.object, c.remote_id) for c in since]
+    quiet = await integration.pull(cursor2, limit=50)
+    assert quiet.changes == ()
+
+
+async def test_small_event_pages_and_a_second_fuller_than_a_page(
+    zendesk: ZendeskEmulator, clock: _Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Pages of 4 events; 3 tickets (3 events) in one second, then 5 comments in the next:
+    # more than a page in one second, which the export cannot page past.
+    ids = _tickets_with_comments(zendesk, 3, 0)
+    clock.tick()
+    for n in range(5):
+        zendesk.state.add_comment(ids[n % 3], f"burst {n}", author_id=ADMIN_ID)
+    clock.tick()
+    zendesk.state.add_comment(ids[0], "after the burst", author_id=ADMIN_ID)
+
+    async with ZendeskIntegration(_config(events_per_page=4)) as small:
+        pages: list[list[InboundChange]] = []
+        cursors: list[str | None] = [None]
+        changes: list[InboundChange] = []
+        with caplog.at_level(logging.WARNING):
+            while True:
+                page = await small.pull(cursors[-1], limit=50)
+                pages.append(list(page.changes))
+                changes.extend(page.changes)
+                cursors.append(page.cursor)
+                if not page.has_more:
+                    break
+                assert len(pages) < 20
+        assert "more ticket events" in caplog.text
+        ids_read = _comment_ids(changes)
+        assert sorted(ids_read) == _all_comment_ids(zendesk, ids)
+        assert len(ids_read) == len(set(ids_read))  # none twice
+        _check_order(changes)
+
+        # Every page replays from its saved cursor.
+        for cursor, expected in zip(cursors[:-1], pages, strict=True):
+            again = await small.pull(cursor, limit=50)
+            assert [(c.object, c.remote_id) for c in again.changes] == [
+                (c.object, c.remote_id) for c in expected
+            ]
+
+
+async def test_comments_wait_for_a_ticket_export_that_has_not_caught_up(
+    integration: ZendeskIntegration, zendesk: ZendeskEmulator
+) -> None:
+    ids = _tickets_with_comments(zendesk, 5, 1)
+    zendesk.state.requests.clear()
+    changes: list[InboundChange] = []
+    cursor: str | None = None
+    events_read_at = []
+    for pages in range(1, 10):
+        page = await integration.pull(cursor, limit=2)  # tickets in pages of 2
+        changes.extend(page.changes)
+        cursor = page.cursor
+        paths = [path for _, path in zendesk.state.requests]
+        if "/api/v2/incremental/ticket_events.json" in paths:
+            events_read_at.append(pages)
+        zendesk.state.requests.clear()
+        if not page.has_more:
+            break
+    # Two pages of tickets (2, then the other 3: zenpy sends per_page only with a
+    # start_time), and only the pull after that reads the events.
+    assert events_read_at == [3]
+    assert sorted(_comment_ids(changes)) == _all_comment_ids(zendesk, ids)
+    _check_order(changes)
+
+
+async def test_pull_takes_a_version_1_cursor(
+    integration: ZendeskIntegration, zendesk: ZendeskEmulator
+) -> None:
+    import base64
+    import json
+
+    ids = _tickets_with_comments(zendesk, 2, 1)
+    old = base64.urlsafe_b64encode(
+        json.dumps({"v": 1, "users": None, "tickets": None}).encode()
+    ).decode()
+    changes, _, _ = await _pull_all(integration, old, limit=50)
+    assert sorted(_comment_ids(changes)) == _all_comment_ids(zendesk, ids)
+    bad = json.dumps({"v": 2, "users": None, "tickets": None, "tickets_done": True})
+    with pytest.raises(PermanentIntegrationError):
+        await integration.pull(base64.urlsafe_b64encode(bad.encode()).decode())
