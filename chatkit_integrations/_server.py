@@ -10,6 +10,8 @@ import socket
 import threading
 import time
 
+from typing_extensions import Self
+
 try:
     import uvicorn
     from starlette.types import ASGIApp
@@ -18,7 +20,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "the vendor emulators need starlette and uvicorn: pip install 'chatkit[emulators]'"
     ) from exc
 
-__all__ = ["BackgroundServer"]
+__all__ = ["BackgroundServer", "Emulator"]
 
 
 class BackgroundServer:
@@ -124,3 +126,60 @@ class BackgroundServer:
             pass
         finally:
             self.stop()
+
+
+class Emulator:
+    """Base of the vendor emulators: an ASGI ``app`` served on a local port.
+
+    Subclasses set ``self.app`` in ``__init__``; TLS emulators override
+    `_server_for` (and `stop` to clean up), others may use `_started`.
+    """
+
+    app: ASGIApp
+    _server: BackgroundServer | None = None
+    default_port: int = 8765
+    """The port ``serve_forever`` binds when none is given."""
+
+    def _server_for(self, host: str, port: int) -> BackgroundServer:
+        """The server to run ``app`` on (plain HTTP here)."""
+        return BackgroundServer(self.app, host=host, port=port)
+
+    def _started(self, server: BackgroundServer) -> None:
+        """Called once the server accepts requests."""
+
+    def start(self, *, host: str = "127.0.0.1", port: int = 0) -> Self:
+        """Serve in a background thread (``port=0``: a free one); returns self."""
+        server = self._server_for(host, port)
+        server.start()
+        self._server = server
+        self._started(server)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving. Idempotent."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def serve_forever(self, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+        """Serve in the foreground until interrupted (``chatkit emulate <vendor>``)."""
+        if self._server is None:
+            self.start(host=host, port=self.default_port if port is None else port)
+        assert self._server is not None
+        try:
+            self._server.serve_forever()
+        finally:
+            self.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:54321``."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not started")
+        return self._server.url

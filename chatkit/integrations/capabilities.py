@@ -54,6 +54,30 @@ class ObjectSync(BaseModel):
     directions: frozenset[Direction] = Field(min_length=1)
     batch_size: int = Field(default=1, ge=1, le=10_000)
 
+    @classmethod
+    def both_ways(
+        cls, object: SyncObject | str, remote_type: str, batch_size: int = 1
+    ) -> ObjectSync:
+        """Synced outbound and inbound: ``ObjectSync.both_ways("contact", "user", 100)``."""
+        return cls(
+            object=SyncObject(object),
+            remote_type=remote_type,
+            directions=frozenset(Direction),
+            batch_size=batch_size,
+        )
+
+    @classmethod
+    def outbound_only(
+        cls, object: SyncObject | str, remote_type: str, batch_size: int = 1
+    ) -> ObjectSync:
+        """Pushed, never read back: ``ObjectSync.outbound_only("transcript", "file")``."""
+        return cls(
+            object=SyncObject(object),
+            remote_type=remote_type,
+            directions=frozenset({Direction.OUTBOUND}),
+            batch_size=batch_size,
+        )
+
 
 class RateBudget(BaseModel):
     """How many API calls the integration may make; the engine stays under it.

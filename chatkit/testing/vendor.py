@@ -252,24 +252,11 @@ class MemoryIntegration(Integration):
     config_class = MemoryConfig
     capabilities = Capabilities(
         objects=(
-            ObjectSync(
-                object=SyncObject.CONTACT, remote_type="person", directions=_BOTH, batch_size=50
-            ),
-            ObjectSync(
-                object=SyncObject.CONVERSATION, remote_type="case", directions=_BOTH, batch_size=50
-            ),
-            ObjectSync(
-                object=SyncObject.MESSAGE, remote_type="comment", directions=_BOTH, batch_size=100
-            ),
-            ObjectSync(
-                object=SyncObject.NOTE, remote_type="comment", directions=_BOTH, batch_size=100
-            ),
-            ObjectSync(
-                object=SyncObject.TRANSCRIPT,
-                remote_type="file",
-                directions=frozenset({Direction.OUTBOUND}),
-                batch_size=10,
-            ),
+            ObjectSync.both_ways(SyncObject.CONTACT, "person", 50),
+            ObjectSync.both_ways(SyncObject.CONVERSATION, "case", 50),
+            ObjectSync.both_ways(SyncObject.MESSAGE, "comment", 100),
+            ObjectSync.both_ways(SyncObject.NOTE, "comment", 100),
+            ObjectSync.outbound_only(SyncObject.TRANSCRIPT, "file", 10),
         ),
         webhooks=True,
         rate=RateBudget(calls=1000, per_seconds=1),

@@ -50,7 +50,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "the HubSpot emulator needs starlette and uvicorn: pip install 'chatkit[emulators]'"
     ) from exc
 
-from .._server import BackgroundServer
+from .._server import Emulator
 from ._records import (
     BATCH_LIMIT,
     DEFAULT_ASSOCIATION_TYPES,
@@ -113,7 +113,7 @@ def rate_limit_body(policy: str) -> Record:
     }
 
 
-class HubSpotEmulator:
+class HubSpotEmulator(Emulator):
     """The emulated HubSpot portal and the ASGI app that serves it.
 
     Args:
@@ -126,6 +126,8 @@ class HubSpotEmulator:
         clock: The emulator's clock (timezone-aware datetimes); now by default.
         search_cap: Results a search can page through (HubSpot: 10,000).
     """
+
+    default_port = 8767
 
     def __init__(
         self,
@@ -144,45 +146,12 @@ class HubSpotEmulator:
         self._access_token = access_token
         self._client_secret = client_secret or secrets.token_urlsafe(32)
         self.app = Starlette(routes=self._routes())
-        self._server: BackgroundServer | None = None
 
     def __repr__(self) -> str:
         where = self._server.url if self._server is not None else "not started"
         return f"HubSpotEmulator({where})"
 
     # -- running -------------------------------------------------------------------
-
-    def start(self, *, host: str = "127.0.0.1", port: int = 0) -> HubSpotEmulator:
-        """Serve in a background thread (``port=0``: a free one); returns self."""
-        server = BackgroundServer(self.app, host=host, port=port)
-        server.start()
-        self._server = server
-        return self
-
-    def stop(self) -> None:
-        """Stop serving. Idempotent."""
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def serve_forever(self, *, host: str = "127.0.0.1", port: int = 8766) -> None:
-        """Serve in the foreground until interrupted."""
-        self.start(host=host, port=port)
-        assert self._server is not None
-        self._server.serve_forever()
-
-    def __enter__(self) -> HubSpotEmulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The base URL, e.g. ``http://127.0.0.1:54321`` (the client's ``host``)."""
-        if self._server is None:
-            raise RuntimeError("the emulator is not started")
-        return self._server.url
 
     def client(self, access_token: str | None = None) -> Any:
         """A ``hubspot.Client`` pointed at this emulator (needs ``hubspot-api-client``)."""

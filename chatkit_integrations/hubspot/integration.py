@@ -153,36 +153,11 @@ class HubSpotIntegration(Integration):
     config_class = HubSpotConfig
     capabilities = Capabilities(
         objects=(
-            ObjectSync(
-                object=SyncObject.CONTACT,
-                remote_type="contact",
-                directions={"outbound", "inbound"},
-                batch_size=BATCH,
-            ),
-            ObjectSync(
-                object=SyncObject.CONVERSATION,
-                remote_type="ticket",
-                directions={"outbound", "inbound"},
-                batch_size=BATCH,
-            ),
-            ObjectSync(
-                object=SyncObject.MESSAGE,
-                remote_type="note",
-                directions={"outbound"},
-                batch_size=BATCH,
-            ),
-            ObjectSync(
-                object=SyncObject.NOTE,
-                remote_type="note",
-                directions={"outbound", "inbound"},
-                batch_size=BATCH,
-            ),
-            ObjectSync(
-                object=SyncObject.TRANSCRIPT,
-                remote_type="note",
-                directions={"outbound"},
-                batch_size=BATCH,
-            ),
+            ObjectSync.both_ways(SyncObject.CONTACT, "contact", BATCH),
+            ObjectSync.both_ways(SyncObject.CONVERSATION, "ticket", BATCH),
+            ObjectSync.outbound_only(SyncObject.MESSAGE, "note", BATCH),
+            ObjectSync.both_ways(SyncObject.NOTE, "note", BATCH),
+            ObjectSync.outbound_only(SyncObject.TRANSCRIPT, "note", BATCH),
         ),
         webhooks=True,
         # Private apps: 100 calls per 10 s (190 on Professional/Enterprise), 250,000 a day.

@@ -65,7 +65,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "pip install 'chatkit[emulators]'"
     ) from exc
 
-from .._server import BackgroundServer
+from .._server import BackgroundServer, Emulator
 from ._records import (
     COLLECTION_LIMIT,
     DEFAULT_API_VERSION,
@@ -109,7 +109,7 @@ class _Answer:
     raw: bytes | None = None
 
 
-class SalesforceEmulator:
+class SalesforceEmulator(Emulator):
     """The emulated Salesforce org and the HTTPS app that serves it.
 
     Args:
@@ -124,6 +124,8 @@ class SalesforceEmulator:
         query_batch_size: Records per SOQL page (Salesforce: 2000; smaller
             values make paging cheap to test).
     """
+
+    default_port = 8766
 
     def __init__(
         self,
@@ -146,7 +148,6 @@ class SalesforceEmulator:
         self._password = password
         self._security_token = security_token
         self.app = Starlette(routes=self._routes())
-        self._server: BackgroundServer | None = None
         self.close_connections = True
         """Answer every call with ``Connection: close`` (the default).
 
@@ -166,11 +167,8 @@ class SalesforceEmulator:
 
     # -- running -------------------------------------------------------------------
 
-    def start(self, *, host: str = "127.0.0.1", port: int = 0) -> SalesforceEmulator:
-        """Serve HTTPS in a background thread (``port=0``: a free one); returns self.
-
-        A new throw-away CA signs a certificate for ``host``; its PEM is at `ca_pem`.
-        """
+    def _server_for(self, host: str, port: int) -> BackgroundServer:
+        """HTTPS: a new throw-away CA signs a certificate for ``host``; its PEM is at `ca_pem`."""
         self._tls_dir = tempfile.TemporaryDirectory(prefix="chatkit-salesforce-")
         folder = Path(self._tls_dir.name)
         ca = trustme.CA()
@@ -181,47 +179,22 @@ class SalesforceEmulator:
         cert.private_key_pem.write_to_path(str(key_file))
         for index, blob in enumerate(cert.cert_chain_pems):
             blob.write_to_path(str(cert_file), append=index > 0)
-        server = BackgroundServer(
+        return BackgroundServer(
             self.app, host=host, port=port, ssl_certfile=cert_file, ssl_keyfile=key_file
         )
-        server.start()
-        self._server = server
-        return self
 
     def stop(self) -> None:
         """Stop serving and remove the certificate files. Idempotent."""
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        super().stop()
         if self._tls_dir is not None:
             self._tls_dir.cleanup()
             self._tls_dir = None
             self._ca_pem = None
 
-    def serve_forever(self, *, host: str = "127.0.0.1", port: int = 8766) -> None:
-        """Serve in the foreground until interrupted."""
-        if self._server is None:
-            self.start(host=host, port=port)
-        assert self._server is not None
-        try:
-            self._server.serve_forever()
-        finally:
-            self.stop()
-
-    def __enter__(self) -> SalesforceEmulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     @property
-    def url(self) -> str:
+    def instance_url(self) -> str:
         """The instance URL, e.g. ``https://127.0.0.1:54321``."""
-        if self._server is None:
-            raise RuntimeError("the emulator is not started")
-        return self._server.url
-
-    instance_url = url
+        return self.url
 
     @property
     def ca_pem(self) -> str:

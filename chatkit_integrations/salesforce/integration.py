@@ -208,36 +208,11 @@ class SalesforceIntegration(Integration):
     config_class = SalesforceConfig
     capabilities = Capabilities(
         objects=(
-            ObjectSync(
-                object=SyncObject.CONTACT,
-                remote_type="Contact",
-                directions={"outbound", "inbound"},
-                batch_size=BATCH,
-            ),
-            ObjectSync(
-                object=SyncObject.CONVERSATION,
-                remote_type="Case",
-                directions={"outbound", "inbound"},
-                batch_size=BATCH,
-            ),
-            ObjectSync(
-                object=SyncObject.MESSAGE,
-                remote_type="CaseComment",
-                directions={"outbound", "inbound"},
-                batch_size=BATCH,
-            ),
-            ObjectSync(
-                object=SyncObject.NOTE,
-                remote_type="CaseComment",
-                directions={"outbound", "inbound"},
-                batch_size=BATCH,
-            ),
-            ObjectSync(
-                object=SyncObject.TRANSCRIPT,
-                remote_type="ContentVersion",
-                directions={"outbound"},
-                batch_size=20,
-            ),
+            ObjectSync.both_ways(SyncObject.CONTACT, "Contact", BATCH),
+            ObjectSync.both_ways(SyncObject.CONVERSATION, "Case", BATCH),
+            ObjectSync.both_ways(SyncObject.MESSAGE, "CaseComment", BATCH),
+            ObjectSync.both_ways(SyncObject.NOTE, "CaseComment", BATCH),
+            ObjectSync.outbound_only(SyncObject.TRANSCRIPT, "ContentVersion", 20),
         ),
         webhooks=False,
         # Salesforce counts calls per 24 hours; the engine also paces itself within it.

@@ -54,7 +54,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "the Zendesk emulator needs starlette and uvicorn: pip install 'chatkit[emulators]'"
     ) from exc
 
-from .._server import BackgroundServer
+from .._server import BackgroundServer, Emulator
 from ._records import ACCOUNT_ID, ADMIN_USER_ID, BULK_LIMIT, Record, ZendeskAPIError
 from ._state import FailurePlan, ZendeskState
 from .webhooks import SignedWebhook, build_signed_webhook
@@ -83,7 +83,7 @@ _FAILURE_BODIES: dict[int, Record] = {
 _RATE_LIMIT_HEADERS = {"X-Rate-Limit": "700", "X-Rate-Limit-Remaining": "699"}
 
 
-class ZendeskEmulator:
+class ZendeskEmulator(Emulator):
     """The emulated Zendesk account and the ASGI app that serves it.
 
     Args:
@@ -94,6 +94,8 @@ class ZendeskEmulator:
         clock: The emulator's clock (timezone-aware datetimes); now by default.
         job_polls: Polls of a job status answering ``working`` before ``completed``.
     """
+
+    default_port = 8765
 
     def __init__(
         self,
@@ -109,7 +111,6 @@ class ZendeskEmulator:
         self._api_token = api_token
         self._webhook_secret = webhook_secret or secrets.token_urlsafe(32)
         self.app = Starlette(routes=self._routes())
-        self._server: BackgroundServer | None = None
 
     def __repr__(self) -> str:
         where = self._server.url if self._server is not None else "not started"
@@ -117,38 +118,8 @@ class ZendeskEmulator:
 
     # -- running -------------------------------------------------------------------
 
-    def start(self, *, host: str = "127.0.0.1", port: int = 0) -> ZendeskEmulator:
-        """Serve in a background thread (``port=0``: a free one); returns self."""
-        server = BackgroundServer(self.app, host=host, port=port)
-        server.start()
-        self._server = server
+    def _started(self, server: BackgroundServer) -> None:
         self.state.base_url = server.url
-        return self
-
-    def stop(self) -> None:
-        """Stop serving. Idempotent."""
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def serve_forever(self, *, host: str = "127.0.0.1", port: int = 8765) -> None:
-        """Serve in the foreground until interrupted (``chatkit emulate zendesk``)."""
-        self.start(host=host, port=port)
-        assert self._server is not None
-        self._server.serve_forever()
-
-    def __enter__(self) -> ZendeskEmulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The base URL, e.g. ``http://127.0.0.1:54321``."""
-        if self._server is None:
-            raise RuntimeError("the emulator is not started")
-        return self._server.url
 
     @property
     def netloc(self) -> str:

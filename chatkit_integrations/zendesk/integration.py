@@ -316,36 +316,11 @@ class ZendeskIntegration(Integration):
     config_class = ZendeskConfig
     capabilities = Capabilities(
         objects=(
-            ObjectSync(
-                object=SyncObject.CONTACT,
-                remote_type="user",
-                directions={"outbound", "inbound"},
-                batch_size=BATCH,
-            ),
-            ObjectSync(
-                object=SyncObject.CONVERSATION,
-                remote_type="ticket",
-                directions={"outbound", "inbound"},
-                batch_size=BATCH,
-            ),
-            ObjectSync(
-                object=SyncObject.MESSAGE,
-                remote_type="comment",
-                directions={"outbound", "inbound"},
-                batch_size=COMMENT_BATCH,
-            ),
-            ObjectSync(
-                object=SyncObject.NOTE,
-                remote_type="private_comment",
-                directions={"outbound", "inbound"},
-                batch_size=COMMENT_BATCH,
-            ),
-            ObjectSync(
-                object=SyncObject.TRANSCRIPT,
-                remote_type="upload",
-                directions={"outbound"},
-                batch_size=BATCH,
-            ),
+            ObjectSync.both_ways(SyncObject.CONTACT, "user", BATCH),
+            ObjectSync.both_ways(SyncObject.CONVERSATION, "ticket", BATCH),
+            ObjectSync.both_ways(SyncObject.MESSAGE, "comment", COMMENT_BATCH),
+            ObjectSync.both_ways(SyncObject.NOTE, "private_comment", COMMENT_BATCH),
+            ObjectSync.outbound_only(SyncObject.TRANSCRIPT, "upload", BATCH),
         ),
         webhooks=True,
         rate=RateBudget(calls=700, per_seconds=60),
