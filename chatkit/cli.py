@@ -690,7 +690,7 @@ def sync_status(
                 listing = Table("integration", "kind", "local id", "attempts", "vendor's message")
                 for each, link in letters:
                     listing.add_row(
-                        each, link.object, link.local_id, str(link.attempts), link.last_error or ""
+                        each, link.kind, link.local_id, str(link.attempts), link.last_error or ""
                     )
                 console.print(listing if letters else "no dead letters")
 

@@ -353,7 +353,7 @@ async def test_records_out_of_retries_are_dead_lettered(
             await engine.push()
             await asyncio.sleep(0.55)
     [dead] = await kit.sync.dead_letters("memory")
-    assert dead.object == "contact"
+    assert dead.kind == "contact"
     assert dead.last_error == "500 from the vendor"
 
 

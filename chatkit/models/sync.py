@@ -44,7 +44,7 @@ class SyncLink(Record):
 
     Attributes:
         integration: The integration's name.
-        object: ``contact``, ``conversation``, ``message``, ``note`` or ``transcript``.
+        kind: ``contact``, ``conversation``, ``message``, ``note`` or ``transcript``.
         local_id: The chatkit id (``#transcript`` appended for a conversation's transcript).
         parent_local_id: The record it hangs off (a conversation's contact, a
             message's conversation).
@@ -56,6 +56,8 @@ class SyncLink(Record):
         pushed: Up to which of them the vendor confirmed.
         due_key: When the next push is due (a sortable UTC time), or ``None``.
         attempts: Failed tries since the last success.
+        waiting: Its parent is not at the vendor yet; it comes due when the
+            parent lands.
         last_error: The vendor's message for the last failure.
         dead: Refused for good, or out of retries: on the dead-letter list
             until retried (`Sync.retry`) or changed again.
@@ -69,6 +71,7 @@ class SyncLink(Record):
     table: ClassVar[str] = "sync_links"
     columns: ClassVar[tuple[str, ...]] = (
         "integration",
+        "kind",
         "local_id",
         "parent_local_id",
         "remote_key",
@@ -81,7 +84,7 @@ class SyncLink(Record):
     )
 
     integration: str
-    object: str
+    kind: str
     local_id: str
     parent_local_id: str | None = None
     remote_type: str | None = None
@@ -92,6 +95,7 @@ class SyncLink(Record):
     pushed: int = 0
     due_key: str | None = None
     attempts: int = 0
+    waiting: bool = False
     last_error: SafeText | None = None
     dead: bool = False
     synced: dict[str, JsonValue] = Field(default_factory=dict)

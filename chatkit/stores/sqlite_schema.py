@@ -221,6 +221,7 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE sync_links (
             id TEXT PRIMARY KEY, version INTEGER NOT NULL,
             integration TEXT NOT NULL,
+            kind TEXT NOT NULL,
             local_id TEXT NOT NULL,
             parent_local_id TEXT,
             remote_key TEXT,
@@ -229,7 +230,7 @@ MIGRATIONS: list[list[str]] = [
             data TEXT NOT NULL,
             UNIQUE (integration, local_id),
             UNIQUE (integration, remote_key))""",
-        "CREATE INDEX sync_links_due ON sync_links(integration, due_key)",
+        "CREATE INDEX sync_links_due ON sync_links(integration, kind, due_key)",
         "CREATE INDEX sync_links_dead ON sync_links(integration, dead)",
         "CREATE INDEX sync_links_parent ON sync_links(integration, parent_local_id)",
         """CREATE TABLE sync_states (

@@ -337,7 +337,7 @@ class Applier:
             link = SyncLink(
                 id=lid,
                 integration=self._name,
-                object=SyncObject.CONTACT.value,
+                kind=SyncObject.CONTACT.value,
                 local_id=found.id,
                 synced=contact_fields(found),
             )
@@ -530,7 +530,7 @@ class Applier:
         new_link = SyncLink(
             id=lid,
             integration=self._name,
-            object=change.object.value,
+            kind=change.object.value,
             local_id=message.id,
             parent_local_id=conversation.id,
             remote_type=change.remote_type,
@@ -558,7 +558,7 @@ class Applier:
         for candidate in await store.find(
             SyncLink, {"integration": self._name, "parent_local_id": conversation.id}
         ):
-            if candidate.remote_id is not None or candidate.object not in ("message", "note"):
+            if candidate.remote_id is not None or candidate.kind not in ("message", "note"):
                 continue
             message = await store.get(Message, candidate.local_id)
             if message is not None and message_fields(message)["hash"] == wanted:

@@ -82,6 +82,11 @@ _ORDER = (
 )
 _DONE = (ConversationStatus.RESOLVED, ConversationStatus.CLOSED)
 
+_PARENTS = (SyncObject.CONTACT.value, SyncObject.CONVERSATION.value)
+
+SCAN = 10_000
+"""The most due records of one kind a push round takes at once."""
+
 
 class SyncReport(BaseModel):
     """What one `SyncEngine.run_once` (or one of its steps) did.
@@ -205,7 +210,6 @@ class SyncEngine:
         self._opened = False
         self._calls = 0
         self._unsaved_calls = 0
-        self._blocked: set[str] = set()  # parents that children are waiting for
         self.on_progress: Callable[[str, SyncReport], None] | None = None
         """Called after each pushed batch (``"push"``) and applied page (``"pull"``)
         with the step's running report: for progress bars."""
@@ -498,7 +502,7 @@ class SyncEngine:
                             SyncLink(
                                 id=lid,
                                 integration=self.name,
-                                object=kind.value,
+                                kind=kind.value,
                                 local_id=local_id,
                                 parent_local_id=parent,
                                 wanted=1,
@@ -566,31 +570,38 @@ class SyncEngine:
     # -- outbound: pushing ---------------------------------------------------------
 
     async def push(self, *, max_rounds: int = 50) -> SyncReport:
-        """Push every record that is due, parents first, in the largest batches allowed."""
+        """Push every record that is due, parents first, in the largest batches allowed.
+
+        Each round takes the due records kind by kind (contacts, conversations,
+        messages, notes, transcripts), up to `SCAN` of a kind, oldest first, and
+        pushes them in batches of the kind's declared size; rounds repeat while
+        anything is due.
+        """
         await self.open()
         report = SyncReport()
         store = await self._core.ready()
         try:
             for _ in range(max_rounds):
-                now = utcnow()
-                due = await store.find(
-                    SyncLink,
-                    {
-                        "integration": self.name,
-                        "due_key": Lt(key_of(now + timedelta(microseconds=1))),
-                    },
-                    order_by="due_key",
-                    limit=2000,
-                )
-                if not due:
-                    break
+                pushed_any = False
                 for kind in self._outbound:
-                    links = [link for link in due if link.object == kind.value]
+                    due = await store.find(
+                        SyncLink,
+                        {
+                            "integration": self.name,
+                            "kind": kind.value,
+                            "due_key": Lt(key_of(utcnow() + timedelta(microseconds=1))),
+                        },
+                        order_by="due_key",
+                        limit=SCAN,
+                    )
                     size = self.integration.capabilities.batch_size(kind)
-                    for chunk in _chunks(links, size):
+                    for chunk in _chunks(due, size):
+                        pushed_any = True
                         await self._push_batch(kind, chunk, report)
                         if self.on_progress is not None:
                             self.on_progress("push", report)
+                if not pushed_any:
+                    break
         except _Parked:
             report.parked = (await self.state()).parked
         return report
@@ -694,7 +705,6 @@ class SyncEngine:
         if waiting:
             await self._wait_for_parents(waiting)
             report.waiting += len(waiting)
-            self._blocked.update(link.parent_local_id for link in waiting if link.parent_local_id)
         if settled:
             await self._settle([(link, None, fields) for link, _, fields in settled], report)
         if not sends:
@@ -764,6 +774,7 @@ class SyncEngine:
                 link.model_copy(
                     update={
                         "attempts": link.attempts + 1,
+                        "waiting": False,
                         "due_key": lease,
                         "version": link.version + 1,
                         "updated_at": now,
@@ -857,6 +868,7 @@ class SyncEngine:
                             update={
                                 "due_key": later if link.pending else link.due_key,
                                 "last_error": "waiting for its parent to reach the vendor",
+                                "waiting": True,
                                 "version": link.version + 1,
                             }
                         )
@@ -891,7 +903,7 @@ class SyncEngine:
                 report.unchanged += 1
             else:
                 report.pushed += 1
-            kind = SyncObject(now_link.object)
+            kind = SyncObject(now_link.kind)
             remote_id = result.remote_id if result is not None else now_link.remote_id
             remote_type = self._remote_types.get(kind, kind.value)
             update: dict[str, object] = {
@@ -970,9 +982,7 @@ class SyncEngine:
 
         try:
             report.add(await self._core.retry(lambda: attempt(outcome)))
-            await self._wake_children(
-                [item for item in outcome if item[0].local_id in self._blocked]
-            )
+            await self._wake_children([item for item in outcome if item[0].remote_id is None])
         except DuplicateKeyError:
             # Two local records answered with one vendor id: settle one by one,
             # and dead-letter the record whose id is taken.
@@ -991,15 +1001,18 @@ class SyncEngine:
                     report.add(await self._core.retry(functools.partial(attempt, refused)))
 
     async def _wake_children(self, parents: list[_Outcome]) -> None:
-        """Make the children waiting for these (now pushed) parents due at once."""
+        """Make the children waiting for these parents, now at the vendor, due at once.
+
+        Any worker's children: the one that found a parent missing may not be
+        the one that pushed it.
+        """
         done = [
             link.local_id
             for link, result, _ in parents
-            if result is None or result.status is PushStatus.OK
+            if link.kind in _PARENTS and result is not None and result.status is PushStatus.OK
         ]
         if not done:
             return
-        self._blocked.difference_update(done)
         store = await self._core.ready()
 
         async def attempt() -> None:
@@ -1009,10 +1022,16 @@ class SyncEngine:
             )
             ops: list[Op] = [
                 Update(
-                    child.model_copy(update={"due_key": key_of(now), "version": child.version + 1})
+                    child.model_copy(
+                        update={
+                            "due_key": key_of(now),
+                            "waiting": False,
+                            "version": child.version + 1,
+                        }
+                    )
                 )
                 for child in children
-                if child.pending and (child.due_key or "") > key_of(now)
+                if child.waiting and child.pending and (child.due_key or "") > key_of(now)
             ]
             if ops:
                 await self._core.commit(ops)
