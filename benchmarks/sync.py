@@ -11,7 +11,8 @@ vendor's real Python client talking HTTP to its emulator:
 2. **Quiet re-sync.** Every record is queued again (``engine.resync()``) with
    nothing changed, and a full cycle runs: ``resync_write_calls`` counts the
    vendor write calls it made (goal 0).
-3. **Fault run.** A fresh store and emulator; the emulator answers some calls
+3. **Fault run.** A fresh store and emulator (60 conversations with
+   ``--quick``, else the same N); the emulator answers some calls
    with 429 (with ``Retry-After``) and 5xx, and the sync worker, a separate
    process, is killed with SIGKILL in the middle of its run, then started
    again until done. ``lost`` counts local records without their vendor
@@ -344,10 +345,14 @@ def copy_of(template: Path, path: Path) -> str:
 
 
 def measure(
-    harness: Harness, template: Path, local: Local, m: int, workdir: Path
+    harness: Harness,
+    data: tuple[Path, Local],
+    faults: tuple[Path, Local],
+    m: int,
+    workdir: Path,
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    n = len(local.conversations)
+    template, local = data
     started = time.perf_counter()
     with ExitStack() as stack:
         env = harness.start(stack)
@@ -388,6 +393,8 @@ def measure(
     with ExitStack() as stack:
         env = harness.start(stack)
         os.environ.update(env)
+        template, local = faults
+        n = len(local.conversations)
         url = copy_of(template, workdir / f"{harness.name}-faults.db")
         harness.inject()
         harness.reset()
@@ -430,9 +437,13 @@ def main() -> None:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         template = Path(tmp) / "template.db"
-        local = asyncio.run(make_data(f"sqlite:///{template}", n, m))
+        data = (template, asyncio.run(make_data(f"sqlite:///{template}", n, m)))
+        faults = data
+        if args.quick:  # the fault run is about correctness, not volume: fewer chats
+            small = Path(tmp) / "faults.db"
+            faults = (small, asyncio.run(make_data(f"sqlite:///{small}", 60, m)))
         for harness in harnesses():
-            figures = measure(harness, template, local, m, Path(tmp))
+            figures = measure(harness, data, faults, m, Path(tmp))
             results[harness.name] = figures
             print(
                 f"{harness.name:>10}: {figures['calls_used']} calls for {figures['records']} "
