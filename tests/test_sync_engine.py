@@ -106,6 +106,24 @@ async def test_local_changes_go_out_coalesced(kit: AsyncChatKit, vendor: MemoryV
     assert vendor.calls["push"] == pushes + 1  # three changes, one record, one call
 
 
+async def test_the_agent_sees_the_crm_records_in_the_context(
+    kit: AsyncChatKit, vendor: MemoryVendor
+) -> None:
+    [conversation_id] = await chat(kit, 1)
+    assert (await kit.conversations.context(conversation_id)).external_records == []
+    async with engine_for(kit, vendor) as engine:
+        await engine.run_once()
+    context = await kit.conversations.context(conversation_id)
+    case = vendor.find("case", external_id=conversation_id)
+    assert case is not None
+    assert [
+        (r.integration, r.kind, r.remote_type, r.remote_id) for r in context.external_records
+    ] == [
+        ("memory", "contact", "person", case["requester_id"]),
+        ("memory", "conversation", "case", case["id"]),
+    ]
+
+
 async def test_the_transcript_goes_to_the_case_on_resolution(
     kit: AsyncChatKit, vendor: MemoryVendor
 ) -> None:

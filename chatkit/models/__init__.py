@@ -8,7 +8,7 @@ from .agents import Agent, AgentStatus, Presence
 from .attachments import Attachment, AttachmentInfo, AttachmentKind
 from .canned import CannedReply
 from .contacts import Contact, Identity, IdentityKind, IdentityRecord, normalize_identity
-from .context import ConversationContext
+from .context import ConversationContext, ExternalRecord
 from .conversations import TRANSITIONS, Channel, Conversation, ConversationStatus, Priority
 from .kb import Article, ArticleHit
 from .messages import Author, AuthorRole, Message, MessageKind
@@ -65,6 +65,7 @@ __all__ = [
     "Contact",
     "Conversation",
     "ConversationContext",
+    "ExternalRecord",
     "ConversationStatus",
     "Identity",
     "IdentityKind",

@@ -33,6 +33,8 @@ from ..models import (
     Ticket,
 )
 from ..models._base import new_id, utcnow
+from ..models.context import ExternalRecord
+from ..models.sync import SyncLink, SyncState, link_id
 from ..stores.base import In, Insert, Update
 from ._core import UNSET, Unset, bump, changed, checked
 from .contacts import Contacts, Service, check_key, encodable
@@ -446,4 +448,25 @@ class Conversations(Service):
             notes=[m for m in history if m.kind is MessageKind.NOTE],
             open_tickets=tickets,
             previous_conversations=[c for c in conversations if c.id != conversation.id],
+            external_records=await self._external(contact.id, conversation.id),
         )
+
+    async def _external(self, *local_ids: str) -> builtins.list[ExternalRecord]:
+        """The synced twins of ``local_ids`` in every integration that synced here."""
+        store = self._core.store
+        found = []
+        for state in await store.find(SyncState, order_by="integration"):
+            for local_id in local_ids:
+                link = await store.get(SyncLink, link_id(state.integration, local_id))
+                if link is not None and link.remote_id is not None:
+                    found.append(
+                        ExternalRecord(
+                            integration=link.integration,
+                            kind=link.kind,
+                            local_id=local_id,
+                            remote_type=link.remote_type,
+                            remote_id=link.remote_id,
+                            synced_at=link.synced_at,
+                        )
+                    )
+        return found
