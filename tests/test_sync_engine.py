@@ -124,6 +124,24 @@ async def test_the_agent_sees_the_crm_records_in_the_context(
     ]
 
 
+async def test_the_owner_goes_out_as_the_agent_email(
+    kit: AsyncChatKit, vendor: MemoryVendor
+) -> None:
+    [conversation_id] = await chat(kit, 1)
+    mia = await kit.agents.create(name="Mia", email="mia@example.com")
+    async with engine_for(kit, vendor) as engine:
+        await engine.run_once()
+        case = vendor.find("case", external_id=conversation_id)
+        assert case is not None
+        assert case["owner_email"] is None
+        await kit.conversations.assign(conversation_id, mia.id)
+        await engine.run_once()
+        assert case["owner_email"] == "mia@example.com"
+        await kit.conversations.assign(conversation_id, None)
+        await engine.run_once()
+    assert case["owner_email"] is None
+
+
 async def test_the_transcript_goes_to_the_case_on_resolution(
     kit: AsyncChatKit, vendor: MemoryVendor
 ) -> None:

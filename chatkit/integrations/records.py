@@ -51,9 +51,12 @@ class OutboundChange(BaseModel):
         data: The record's current state as JSON: the chatkit model
             (`Contact`, `Conversation`, `Message`) dumped in JSON mode, plus
             ``"email"`` and ``"phone"`` for contacts (their first identity of
-            that kind). For transcripts: ``"filename"``, ``"content_type"``
-            and ``"text"`` (the plain-text transcript). The integration maps
-            it to the vendor's fields.
+            that kind), and ``"assignee_email"`` and ``"assignee_name"`` for
+            conversations (the assigned agent, the case owner to map to a
+            vendor user; ``None`` when unassigned). For transcripts:
+            ``"filename"``, ``"content_type"`` and ``"text"`` (the
+            plain-text transcript). The integration maps it to the vendor's
+            fields.
         occurred_at: When the change was made (UTC).
         attempt: 1 on the first try. Above 1, an earlier try may have reached
             the vendor before the worker stopped: an integration whose

@@ -66,7 +66,7 @@ def contact_fields(contact: Contact) -> dict[str, JsonValue]:
 
 
 def conversation_fields(conversation: Conversation) -> dict[str, JsonValue]:
-    """The synced fields of a conversation.
+    """The synced fields of a conversation (its owner, the assigned agent, goes out only).
 
     Vendors have no "snoozed": a snoozed conversation is compared as
     ``pending`` (waiting), so a vendor's "pending" does not wake it.
@@ -79,6 +79,7 @@ def conversation_fields(conversation: Conversation) -> dict[str, JsonValue]:
         "status": status.value,
         "priority": conversation.priority.value,
         "tags": list(conversation.tags),
+        "assignee_id": conversation.assignee_id,
     }
 
 

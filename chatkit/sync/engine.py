@@ -47,7 +47,7 @@ from ..integrations import (
     PushStatus,
     SyncObject,
 )
-from ..models import Contact, Conversation, ConversationStatus, Message, MessageKind, utcnow
+from ..models import Agent, Contact, Conversation, ConversationStatus, Message, MessageKind, utcnow
 from ..models.sync import SyncLink, SyncState, link_id, state_id
 from ..services._core import Core
 from ..services.dispatch import Dispatcher
@@ -623,15 +623,28 @@ class SyncEngine:
             return out
         return {m.id: m for m in await store.find(Message, {"id": In(ids)})}
 
+    async def _owners(self, records: Mapping[str, object]) -> dict[str, Agent]:
+        """The agents assigned to the conversations among ``records``, by id."""
+        ids = {r.assignee_id for r in records.values() if isinstance(r, Conversation)}
+        ids.discard(None)
+        if not ids:
+            return {}
+        store = await self._core.ready()
+        return {a.id: a for a in await store.find(Agent, {"id": In(sorted(ids))})}
+
     def _outbound_data(
-        self, kind: SyncObject, record: object, local_id: str
+        self, kind: SyncObject, record: object, local_id: str, owners: Mapping[str, Agent]
     ) -> tuple[dict[str, JsonValue], dict[str, JsonValue]]:
         """The data pushed for ``record`` and its synced fields."""
         if isinstance(record, Contact):
             fields = contact_fields(record)
             return {**record.model_dump(mode="json"), **fields}, fields
         if isinstance(record, Conversation):
-            return record.model_dump(mode="json"), conversation_fields(record)
+            owner = owners.get(record.assignee_id or "")
+            dumped = record.model_dump(mode="json")
+            dumped["assignee_email"] = owner.email if owner is not None else None
+            dumped["assignee_name"] = owner.name if owner is not None else None
+            return dumped, conversation_fields(record)
         if isinstance(record, Message):
             return record.model_dump(mode="json"), message_fields(record)
         assert isinstance(record, str), kind
@@ -659,6 +672,7 @@ class SyncEngine:
         self, kind: SyncObject, links: list[SyncLink], report: SyncReport
     ) -> None:
         records = await self._records(kind, links)
+        owners = await self._owners(records)
         parents = await self._parents(kind, links)
         needs_parent = PARENT_KIND.get(kind) in self._outbound
         sends: list[tuple[SyncLink, OutboundChange, dict[str, JsonValue] | None]] = []
@@ -683,7 +697,7 @@ class SyncEngine:
                 )
                 sends.append((link, change, None))
                 continue
-            data, fields = self._outbound_data(kind, record, link.local_id)
+            data, fields = self._outbound_data(kind, record, link.local_id, owners)
             if needs_parent and (parent is None or parent.remote_id is None):
                 waiting.append(link)
                 continue

@@ -422,6 +422,7 @@ def _fields(change: OutboundChange) -> dict[str, Any]:
             "priority": data.get("priority"),
             "tags": list(data.get("tags") or []),  # type: ignore[arg-type]
             "requester_id": change.parent_remote_id,
+            "owner_email": data.get("assignee_email"),
         }
     if change.object is SyncObject.TRANSCRIPT:
         return {
