@@ -194,6 +194,28 @@ async def test_vendor_changes_reach_the_chat_and_do_not_echo_back(
     }
 
 
+async def test_a_customer_reply_in_the_crm_is_the_customers_message(
+    kit: AsyncChatKit, vendor: MemoryVendor
+) -> None:
+    [conversation_id] = await chat(kit, 1)
+    async with engine_for(kit, vendor) as engine:
+        await engine.run_once()
+        await kit.conversations.resolve(conversation_id)
+        await engine.run_once()
+        case = vendor.find("case", external_id=conversation_id)
+        assert case is not None
+        vendor.comment(case["id"], "Still not here", by_customer=True)
+        await engine.run_once()
+    conversation = await kit.conversations.get(conversation_id)
+    last = (await kit.messages.list(conversation_id)).items[-1]
+    assert (last.text, last.author.role.value, last.author.id) == (
+        "Still not here",
+        "customer",
+        conversation.contact_id,
+    )
+    assert conversation.status is ConversationStatus.OPEN  # the customer reopened it
+
+
 async def test_applying_the_same_changes_twice_changes_nothing_more(
     kit: AsyncChatKit, vendor: MemoryVendor
 ) -> None:

@@ -195,8 +195,10 @@ class InboundChange(BaseModel):
             ``subject``, ``status`` (``open``, ``pending``, ``resolved``,
             ``closed``), ``priority`` (``low``, ``normal``, ``high``,
             ``urgent``), ``tags`` (a list). Messages and notes: ``text``,
-            ``author_name``, and ``from_integration`` (true when the vendor
-            says our own API user wrote it).
+            ``author_name``, ``from_integration`` (true when the vendor
+            says our own API user wrote it) and ``from_customer`` (true when
+            the case's contact wrote it, e.g. a reply by e-mail: it becomes
+            the customer's message, and reopens a resolved conversation).
         changed_at: When the vendor says it changed (UTC).
     """
 

@@ -500,13 +500,14 @@ class Applier:
             return "unchanged"
         limit = self._core.settings.max_message_length
         author_name = change.data.get("author_name")
+        customer = kind is MessageKind.TEXT and change.data.get("from_customer") is True
         message = checked(
             Message,
             id=new_id("msg"),
             conversation_id=conversation.id,
             seq=conversation.last_seq + 1,
             kind=kind,
-            author=Author.bot(self._name),
+            author=Author.customer(conversation.contact_id) if customer else Author.bot(self._name),
             channel=conversation.channel,
             text=text[:limit],
             idempotency_key=key,
@@ -518,7 +519,9 @@ class Applier:
                 }
             },
         )
-        ops, events = Messages(self._core)._append(conversation, message, None)
+        ops, events = Messages(self._core)._append(
+            conversation, message, conversation.contact_id if customer else None
+        )
         updated = ops[0]
         assert isinstance(updated, Update)
         after = updated.record.model_copy(update={"version": conversation.version})

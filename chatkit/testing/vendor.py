@@ -158,8 +158,10 @@ class MemoryVendor:
         self._touch(type_, record)
         return record
 
-    def comment(self, case_id: str, text: str, *, public: bool = True) -> dict[str, Any]:
-        """An agent's comment on a case, written in the CRM."""
+    def comment(
+        self, case_id: str, text: str, *, public: bool = True, by_customer: bool = False
+    ) -> dict[str, Any]:
+        """A comment on a case written in the CRM: an agent's, or the customer's (by e-mail)."""
         return self._create(
             "comment",
             {
@@ -167,7 +169,8 @@ class MemoryVendor:
                 "body": text,
                 "public": public,
                 "by_api": False,
-                "author": "Agent",
+                "by_customer": by_customer,
+                "author": "Customer" if by_customer else "Agent",
             },
         )
 
@@ -372,6 +375,7 @@ class MemoryIntegration(Integration):
                 "text": record.get("body"),
                 "author_name": record.get("author"),
                 "from_integration": bool(record.get("by_api")),
+                "from_customer": bool(record.get("by_customer")),
             }
             parent = record.get("case_id")
         return InboundChange(
