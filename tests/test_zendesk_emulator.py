@@ -230,6 +230,35 @@ def test_an_agent_edits_in_zendesk_and_closed_stays_closed(
 # -- bulk jobs -----------------------------------------------------------------------
 
 
+def test_assignee_email_assigns_an_agent_and_anyone_else_is_refused(
+    raw: httpx.Client, zendesk: ZendeskEmulator
+) -> None:
+    agent = zendesk.state.create_user({"name": "Ann", "email": "ann@example.com", "role": "agent"})
+    zendesk.state.create_user({"name": "Eve", "email": "eve@example.com"})  # an end user
+    body = {"subject": "Order late", "comment": {"body": "Where?"}}
+    made = raw.post(
+        "/api/v2/tickets.json", json={"ticket": {**body, "assignee_email": "ANN@example.com"}}
+    )
+    assert made.status_code == 201
+    ticket = made.json()["ticket"]
+    assert ticket["assignee_id"] == agent["id"]
+    assert "assignee_email" not in ticket  # write only
+    path = f"/api/v2/tickets/{ticket['id']}.json"
+    cleared = raw.put(path, json={"ticket": {"assignee_id": None}})
+    assert cleared.json()["ticket"]["assignee_id"] is None
+    for email in ("eve@example.com", "nobody@example.com"):
+        for answer in (
+            raw.post("/api/v2/tickets.json", json={"ticket": {**body, "assignee_email": email}}),
+            raw.put(path, json={"ticket": {"assignee_email": email}}),
+        ):
+            assert answer.status_code == 422
+            assert answer.json()["details"] == {
+                "assignee": [{"description": "Assignee: is invalid", "error": "InvalidValue"}]
+            }
+    assert len(zendesk.state.tickets) == 1
+    assert zendesk.state.get_ticket(ticket["id"])["assignee_id"] is None
+
+
 def test_create_many_polls_job_status_to_completion(client: Any, raw: httpx.Client) -> None:
     job = client.tickets.create([_ticket(subject=f"t{i}") for i in range(100)])
     assert (job.status, job.total) == ("queued", 100)

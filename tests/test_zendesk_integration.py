@@ -1064,3 +1064,112 @@ async def test_pull_takes_a_version_1_cursor(
     bad = json.dumps({"v": 2, "users": None, "tickets": None, "tickets_done": True})
     with pytest.raises(PermanentIntegrationError):
         await integration.pull(base64.urlsafe_b64encode(bad.encode()).decode())
+
+
+# -- the owner (assignee) ----------------------------------------------------------------
+
+AGENT_A = "ann.agent@example.com"
+AGENT_B = "bob.agent@example.com"
+
+
+def _owned(n: int, requester: str, owner: str | None, **fields: Any) -> OutboundChange:
+    data = {"assignee_email": owner, "assignee_name": owner and owner.split("@")[0]}
+    return conversation(n, requester, data=data, **fields)
+
+
+def _agents(zendesk: ZendeskEmulator) -> dict[str, int]:
+    ids = {}
+    for email in (AGENT_A, AGENT_B):
+        ids[email] = int(
+            zendesk.state.create_user({"name": email, "email": email, "role": "agent"})["id"]
+        )
+    zendesk.state.create_user({"name": "Eve", "email": "eve@example.com"})  # an end user
+    return ids
+
+
+async def test_the_owner_is_set_changed_and_cleared_without_lookups(
+    integration: ZendeskIntegration, zendesk: ZendeskEmulator
+) -> None:
+    agents = _agents(zendesk)
+    (user,) = await integration.push([contact(1)])
+    zendesk.state.requests.clear()
+    (made,) = await integration.push([_owned(1, _ok(user), AGENT_A)])
+    ticket_id = int(_ok(made))
+    assert zendesk.state.get_ticket(ticket_id)["assignee_id"] == agents[AGENT_A]
+    assert _paths(zendesk) == [("POST", "/api/v2/tickets.json")]  # no lookup
+
+    (changed,) = await integration.push([_owned(1, _ok(user), AGENT_B, remote_id=str(ticket_id))])
+    assert changed.status is PushStatus.OK
+    assert zendesk.state.get_ticket(ticket_id)["assignee_id"] == agents[AGENT_B]
+
+    (cleared,) = await integration.push([_owned(1, _ok(user), None, remote_id=str(ticket_id))])
+    assert cleared.status is PushStatus.OK
+    assert zendesk.state.get_ticket(ticket_id)["assignee_id"] is None
+    assert _paths(zendesk) == [("PUT", f"/api/v2/tickets/{ticket_id}.json")] * 2
+
+    # Data without the owner's key leaves the assignee alone.
+    zendesk.state.update_ticket(ticket_id, {"assignee_id": agents[AGENT_A]})
+    (kept,) = await integration.push([conversation(1, _ok(user), remote_id=str(ticket_id))])
+    assert kept.status is PushStatus.OK
+    assert zendesk.state.get_ticket(ticket_id)["assignee_id"] == agents[AGENT_A]
+
+
+async def test_an_owner_who_is_not_an_agent_is_dropped_not_the_ticket(
+    integration: ZendeskIntegration, zendesk: ZendeskEmulator
+) -> None:
+    agents = _agents(zendesk)
+    users = await integration.push(_contacts(2))
+    zendesk.state.requests.clear()
+    # A direct create: refused for its owner, then written without it.
+    (made,) = await integration.push([_owned(1, _ok(users[0]), "eve@example.com")])
+    ticket_id = int(_ok(made))
+    assert zendesk.state.get_ticket(ticket_id)["assignee_id"] is None
+    create = ("POST", "/api/v2/tickets.json")
+    assert _paths(zendesk) == [create, create]
+    # The refusal is remembered: the next ticket it owns goes without it, in one call.
+    (other,) = await integration.push([_owned(2, _ok(users[1]), "eve@example.com")])
+    assert other.status is PushStatus.OK
+    assert _paths(zendesk) == [create]
+
+    # An update to an unknown email clears the old assignee rather than failing.
+    zendesk.state.update_ticket(ticket_id, {"assignee_id": agents[AGENT_A]})
+    (updated,) = await integration.push(
+        [_owned(1, _ok(users[0]), "nobody@example.com", remote_id=str(ticket_id))]
+    )
+    assert updated.status is PushStatus.OK
+    assert zendesk.state.get_ticket(ticket_id)["assignee_id"] is None
+    assert _paths(zendesk) == [("PUT", f"/api/v2/tickets/{ticket_id}.json")] * 2
+
+
+async def test_jobs_retry_only_the_tickets_whose_owner_is_refused(
+    integration: ZendeskIntegration, zendesk: ZendeskEmulator
+) -> None:
+    zendesk.state.job_polls = 0
+    agents = _agents(zendesk)
+    users = await integration.push(_contacts(5))
+    owners = [AGENT_A, "x@example.com", None, AGENT_B, "x@example.com"]
+    zendesk.state.requests.clear()
+    made = await integration.push(
+        [_owned(i, _ok(u), o) for i, (u, o) in enumerate(zip(users, owners, strict=True), 1)]
+    )
+    ids = [int(_ok(r)) for r in made]
+    assigned = [zendesk.state.get_ticket(i)["assignee_id"] for i in ids]
+    assert assigned == [agents[AGENT_A], None, None, agents[AGENT_B], None]
+    create_many = ("POST", "/api/v2/tickets/create_many.json")
+    # One job, then the two refused tickets again: two plain creates.
+    assert _paths(zendesk) == [create_many, POLL, *[("POST", "/api/v2/tickets.json")] * 2]
+    assert len(zendesk.state.tickets) == 5
+
+    # Updates in a job: the refused owner is known by now (no retry); the rest change.
+    owners = [AGENT_B, "x@example.com", AGENT_A, None, "y@example.com"]
+    updated = await integration.push(
+        [
+            _owned(i, _ok(u), o, remote_id=str(t))
+            for i, (u, o, t) in enumerate(zip(users, owners, ids, strict=True), 1)
+        ]
+    )
+    assert all(r.status is PushStatus.OK for r in updated)
+    assigned = [zendesk.state.get_ticket(i)["assignee_id"] for i in ids]
+    assert assigned == [agents[AGENT_B], None, agents[AGENT_A], None, None]
+    update_many = ("PUT", "/api/v2/tickets/update_many.json")
+    assert _paths(zendesk) == [update_many, POLL, ("PUT", f"/api/v2/tickets/{ids[4]}.json")]

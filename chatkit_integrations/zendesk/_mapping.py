@@ -20,6 +20,7 @@ __all__ = [
     "OUTBOUND_STATUS",
     "PRIORITIES",
     "comment_change",
+    "owner_email",
     "parse_time",
     "ticket_change",
     "ticket_fields",
@@ -87,14 +88,25 @@ def user_fields(change: OutboundChange) -> dict[str, Any]:
     return fields
 
 
-def ticket_fields(change: OutboundChange) -> dict[str, Any]:
+def ticket_fields(change: OutboundChange, *, owner: bool = True) -> dict[str, Any]:
     """The Zendesk ticket fields for a conversation; ``external_id`` is the chatkit id.
 
     Status and priority are mapped (see `OUTBOUND_STATUS`); the requester is
-    the contact's user (``parent_remote_id``) when it is known.
+    the contact's user (``parent_remote_id``) when it is known. The owner
+    (``assignee_email`` of the data, the assigned chatkit agent) becomes the
+    ticket's ``assignee_email``, which Zendesk resolves to that agent; an
+    unassigned conversation, or one whose owner is dropped (``owner=False``:
+    not a Zendesk agent), gets ``assignee_id: None`` (unassigned). Data
+    without the ``assignee_email`` key leaves the assignee alone.
     """
     data = change.data
     fields: dict[str, Any] = {"external_id": change.local_id}
+    if "assignee_email" in data:
+        email = owner_email(change)
+        if email is not None and owner:
+            fields["assignee_email"] = email
+        else:
+            fields["assignee_id"] = None
     subject = data.get("subject")
     if isinstance(subject, str) and subject:
         fields["subject"] = subject
@@ -110,6 +122,14 @@ def ticket_fields(change: OutboundChange) -> dict[str, Any]:
     if change.parent_remote_id and change.parent_remote_id.isdigit():
         fields["requester_id"] = int(change.parent_remote_id)
     return fields
+
+
+def owner_email(change: OutboundChange) -> str | None:
+    """The owner's email of a conversation (``assignee_email``), trimmed; ``None`` if none."""
+    email = change.data.get("assignee_email")
+    if isinstance(email, str) and email.strip():
+        return email.strip()
+    return None
 
 
 def _tag(tag: str) -> str:

@@ -279,11 +279,42 @@ class ZendeskState:
             )
         return author_id
 
+    def _resolve_assignee(self, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``data`` with a write-only ``assignee_email`` turned into ``assignee_id``.
+
+        The assignee must be an active agent or admin: an email or id of
+        anyone else (an end user, no user at all) is refused with 422
+        ``RecordInvalid`` on ``assignee``, as Zendesk does.
+        """
+        if "assignee_email" not in data and data.get("assignee_id") is None:
+            return data
+        resolved = {k: v for k, v in data.items() if k != "assignee_email"}
+        email = data.get("assignee_email")
+        if email:
+            found = [
+                u
+                for u in self.users.values()
+                if u["active"] and (u["email"] or "").lower() == str(email).lower()
+            ]
+            if not found or found[0]["role"] not in ("agent", "admin"):
+                raise invalid("assignee", "Assignee: is invalid", "InvalidValue")
+            resolved["assignee_id"] = int(found[0]["id"])
+        elif resolved.get("assignee_id") is not None:
+            user = self.users.get(int(resolved["assignee_id"]))
+            if user is None or not user["active"] or user["role"] not in ("agent", "admin"):
+                raise invalid("assignee", "Assignee: is invalid", "InvalidValue")
+            resolved["assignee_id"] = int(resolved["assignee_id"])
+        return resolved
+
     def create_ticket(
         self, data: Mapping[str, Any], *, author_id: int = ADMIN_USER_ID, client: str = "emulator"
     ) -> tuple[Record, Record]:
-        """Create a ticket as ``POST /api/v2/tickets.json`` does: ``(ticket, audit)``."""
+        """Create a ticket as ``POST /api/v2/tickets.json`` does: ``(ticket, audit)``.
+
+        ``assignee_email`` (write only) assigns the agent with that email.
+        """
         with self.lock:
+            data = self._resolve_assignee(data)
             comment_data = data.get("comment")
             if not isinstance(comment_data, Mapping):
                 description = data.get("description")
@@ -340,8 +371,10 @@ class ZendeskState:
         """Change a ticket as ``PUT /api/v2/tickets/{id}.json`` does: ``(ticket, audit)``.
 
         ``data`` may hold ticket fields and a ``comment`` (``body``,
-        ``public``). A closed ticket cannot be updated (422), as in Zendesk.
-        Tests call this to play an agent editing the ticket in Zendesk.
+        ``public``); ``assignee_email`` (write only) assigns the agent with
+        that email, ``assignee_id: None`` unassigns. A closed ticket cannot be
+        updated (422), as in Zendesk. Tests call this to play an agent
+        editing the ticket in Zendesk.
         """
         with self.lock:
             if ticket_id not in self.tickets or self.tickets[ticket_id]["status"] == "deleted":
@@ -349,6 +382,7 @@ class ZendeskState:
             ticket = self.tickets[ticket_id]
             if ticket["status"] == "closed":
                 raise invalid("status", "Status: closed prevents ticket update", "InvalidValue")
+            data = self._resolve_assignee(data)
             audit_id = next(self._event_ids)
             moment = self.clock()  # the comment, the audit and its export event share it
             events: list[Record] = []

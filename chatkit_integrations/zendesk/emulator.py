@@ -5,7 +5,9 @@ It serves, over real HTTP on 127.0.0.1, what chatkit syncs with Zendesk: users
 create_or_update_many), tickets (create, show, list by external_id, update with
 public or private comments, create_many and update_many as jobs of at most 100
 with job statuses; update_many takes one change for many ids, or a list of
-individual updates, each with its own comment), ticket comments, file uploads attached to comments
+individual updates, each with its own comment; a write-only ``assignee_email``
+assigns the agent or admin with that email, and any other assignee is refused
+with 422 ``RecordInvalid``), ticket comments, file uploads attached to comments
 (``uploads`` tokens, attachments and their content), the cursor-based
 incremental exports of tickets and users, and the time-based incremental
 ticket event export (each audit with its child events; comments in full with

@@ -6,11 +6,21 @@ What is synced, and how:
 |---|---|---|---|
 | contact | end-user | ``create_or_update_many`` jobs | incremental user export |
 | conversation | ticket | ``create_many`` / ``update_many`` jobs | incremental ticket export |
+| owner (assignee) | ticket assignee | ``assignee_email``; else ``assignee_id: null`` | (not read) |
 | message | public comment | ``update_many`` jobs, a comment per ticket | ticket event export |
 | note | private comment | ``update_many`` jobs, a comment per ticket | ticket event export |
 | transcript | file on a private comment | ``POST /uploads``, then as notes | (not read) |
 
 Users and tickets carry the chatkit id as ``external_id``; jobs take 100 records.
+
+Owner: a ticket is written with its conversation's ``assignee_email`` (the
+assigned chatkit agent), which Zendesk resolves to the agent with that email
+(no lookup call); an unassigned conversation clears the assignee. Zendesk
+refuses a ticket whose ``assignee_email`` is not one of its agents (422
+``RecordInvalid``, or a job result with an error, about the assignee): such a
+ticket is written again at once without its owner (left unassigned) rather
+than failed, and that email is left out of tickets for ``_REFUSED_OWNER_TTL``
+seconds (per integration instance) without asking Zendesk again.
 
 Calls: a job is a POST and its status polls (the first at once, then every
 ``job_poll_interval``, doubling). Comments go in the fewest jobs Zendesk
@@ -105,6 +115,7 @@ from chatkit.integrations import (
 from ._mapping import (
     comment_change,
     first_comment,
+    owner_email,
     parse_time,
     ticket_change,
     ticket_fields,
@@ -152,6 +163,10 @@ EVENTS_PER_PAGE = 1000
 """Zendesk's page of the ticket event export (its most, and its default)."""
 
 _CURSOR_VERSION = 2
+
+_REFUSED_OWNER_TTL = 600.0
+"""Seconds an owner Zendesk refused as assignee (not an agent) is left out of tickets
+without asking again; then the next ticket it owns tries it once more."""
 
 
 @dataclass(frozen=True)
@@ -332,6 +347,7 @@ class ZendeskIntegration(Integration):
         self._client: Any = None
         self._session: requests.Session | None = None
         self._me: int | None = None
+        self._refused_owners: dict[str, float] = {}
         self._lock = threading.Lock()
         self.api_calls = 0
         self.api_writes = 0
@@ -666,56 +682,122 @@ class ZendeskIntegration(Integration):
         for start in range(0, len(updates), BATCH):
             self._update_tickets(updates[start : start + BATCH], outcome)
 
-    def _create_tickets(self, chunk: list[OutboundChange], outcome: _Outcome) -> None:
+    def _ticket(self, change: OutboundChange, ticket_id: int | None, *, owner: bool) -> Any:
+        """The zenpy ticket to write for ``change`` (a new one carries its first comment).
+
+        The owner is left out when ``owner`` is false or Zendesk recently
+        refused it (`_refused_owners`). ``None`` fields (``assignee_id``) are
+        set after construction, as zenpy sends only the attributes set so.
+        """
+        fields = ticket_fields(change, owner=self._sends_owner(change, owner=owner))
+        unset = {name for name, value in fields.items() if value is None}
+        ticket = Ticket(**{k: v for k, v in fields.items() if k not in unset})
+        for name in sorted(unset):
+            setattr(ticket, name, None)
+        if ticket_id is not None:
+            ticket.id = ticket_id
+        else:
+            ticket.comment = first_comment(change)
+        return ticket
+
+    def _owner_refused(self, email: str | None) -> bool:
+        """Whether Zendesk refused ``email`` as an assignee in the last ``_REFUSED_OWNER_TTL`` s."""
+        if email is None:
+            return False
+        refused_at = self._refused_owners.get(email.lower())
+        return refused_at is not None and time.monotonic() - refused_at < _REFUSED_OWNER_TTL
+
+    def _sends_owner(self, change: OutboundChange, *, owner: bool) -> bool:
+        """Whether the ticket written for ``change`` carries its owner's ``assignee_email``."""
+        email = owner_email(change)
+        return owner and email is not None and not self._owner_refused(email)
+
+    def _refuse_owner(self, change: OutboundChange) -> None:
+        """Note that Zendesk refused the owner of ``change`` as assignee."""
+        email = owner_email(change)
+        if email is not None and not self._owner_refused(email):
+            self._refused_owners[email.lower()] = time.monotonic()
+            logger.info("zendesk: %s is not an agent; its tickets are left unassigned", email)
+
+    def _create_tickets(
+        self, chunk: list[OutboundChange], outcome: _Outcome, *, owner: bool = True
+    ) -> None:
         if len(chunk) <= _DIRECT_MAX:
             for change in chunk:
-                ticket = Ticket(**ticket_fields(change), comment=first_comment(change))
-                outcome.set(self._write_ticket(change, outcome, ticket, create=True))
+                outcome.set(self._write_ticket(change, outcome, None, owner=owner))
             return
-        tickets = [Ticket(**ticket_fields(c), comment=first_comment(c)) for c in chunk]
+        tickets = [self._ticket(c, None, owner=owner) for c in chunk]
+        owned = {c.change_id for c in chunk if self._sends_owner(c, owner=owner)}
         results = self._job(
             chunk, outcome, lambda: self._client.tickets.create(tickets), idempotent=False
         )
+        refused: list[OutboundChange] = []
         for index, change in enumerate(chunk if results is not None else []):
             result = _job_result(results or [], index)
             if result is None:
                 outcome.set(PushResult.retryable(change, "the job reported nothing for it"))
             elif result.get("error"):
-                outcome.set(PushResult.permanent(change, _job_error(result)))
+                if change.change_id in owned and _owner_error(_job_error(result)):
+                    self._refuse_owner(change)
+                    refused.append(change)
+                else:
+                    outcome.set(PushResult.permanent(change, _job_error(result)))
             else:
                 outcome.set(PushResult.ok(change, str(result["id"]), remote_type="ticket"))
+        if refused:  # not created (a validation error): again, without their owners
+            self._create_tickets(refused, outcome, owner=False)
 
-    def _update_tickets(self, chunk: list[tuple[OutboundChange, int]], outcome: _Outcome) -> None:
+    def _update_tickets(
+        self, chunk: list[tuple[OutboundChange, int]], outcome: _Outcome, *, owner: bool = True
+    ) -> None:
         if len(chunk) <= _DIRECT_MAX:
             for change, ticket_id in chunk:
-                ticket = Ticket(id=ticket_id, **ticket_fields(change))
-                outcome.set(self._write_ticket(change, outcome, ticket, create=False))
+                outcome.set(self._write_ticket(change, outcome, ticket_id, owner=owner))
             return
-        items = [Ticket(id=ticket_id, **ticket_fields(c)) for c, ticket_id in chunk]
+        items = [self._ticket(c, ticket_id, owner=owner) for c, ticket_id in chunk]
+        owned = {c.change_id for c, _ in chunk if self._sends_owner(c, owner=owner)}
         pending = [c for c, _ in chunk]
         results = self._job(
             pending, outcome, lambda: self._client.tickets.update(items), idempotent=True
         )
+        refused: list[tuple[OutboundChange, int]] = []
         for index, (change, ticket_id) in enumerate(chunk if results is not None else []):
             result = _update_result(results or [], index, ticket_id)
             if result is None:
                 outcome.set(PushResult.retryable(change, "the job reported nothing for it"))
             elif result.get("error") or result.get("success") is False:
-                outcome.set(PushResult.permanent(change, _job_error(result)))
+                if change.change_id in owned and _owner_error(_job_error(result)):
+                    self._refuse_owner(change)
+                    refused.append((change, ticket_id))
+                else:
+                    outcome.set(PushResult.permanent(change, _job_error(result)))
             else:
                 outcome.set(PushResult.ok(change, str(ticket_id), remote_type="ticket"))
+        if refused:
+            self._update_tickets(refused, outcome, owner=False)
 
     def _write_ticket(
-        self, change: OutboundChange, outcome: _Outcome, ticket: Any, *, create: bool
+        self, change: OutboundChange, outcome: _Outcome, ticket_id: int | None, *, owner: bool
     ) -> PushResult:
-        """One ticket created or updated by itself (one call; the answer has its version)."""
+        """One ticket created (no ``ticket_id``) or updated by itself.
+
+        One call, and the answer has its version; a second one, without the
+        owner, when Zendesk refuses the owner (not an agent).
+        """
+        create = ticket_id is None
+        owned = self._sends_owner(change, owner=owner)
         try:
             with self._writing(outcome, idempotent=not create):
+                ticket = self._ticket(change, ticket_id, owner=owner)
                 if create:
                     audit = self._client.tickets.create(ticket)
                 else:
                     audit = self._client.tickets.update(ticket)
         except APIException as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            if owned and status == 422 and _owner_error(_vendor_message(exc)):
+                self._refuse_owner(change)
+                return self._write_ticket(change, outcome, ticket_id, owner=False)
             return self._record_error(change, exc)
         data = audit.ticket.to_dict()
         updated = data.get("updated_at")
@@ -1288,6 +1370,11 @@ def _update_result(
     if index < len(results) and results[index].get("id") == ticket_id:
         return results[index]
     return next((r for r in results if r.get("id") == ticket_id and "index" not in r), None)
+
+
+def _owner_error(message: str) -> bool:
+    """Whether Zendesk's validation message is about the assignee (e.g. not an agent)."""
+    return "assignee" in message.lower()
 
 
 def _job_error(result: Mapping[str, Any]) -> str:
