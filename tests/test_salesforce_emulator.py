@@ -165,6 +165,25 @@ def test_validation_errors_have_salesforce_bodies(sf: Salesforce) -> None:
     assert _body(caught.value)[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
 
 
+def test_users_are_queried_by_email_and_only_active_ones_own_cases(
+    sf: Salesforce, org: SalesforceEmulator
+) -> None:
+    ann = org.state.add_user("Ann", "Agent", "ann.agent@example.com")
+    old = org.state.add_user("Old", "Agent", "old.agent@example.com", active=False)
+    rows = sf.query(
+        "SELECT Id, Email FROM User WHERE Email IN "
+        "('ANN.agent@example.com', 'old.agent@example.com', 'nobody@example.com') "
+        "AND IsActive = true"
+    )["records"]
+    assert [(r["Id"], r["Email"]) for r in rows] == [(ann, "ann.agent@example.com")]
+    case = sf.Case.create({"Subject": "x", "OwnerId": ann})["id"]
+    assert org.state.get("Case", case)["OwnerId"] == ann
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.Case.update(case, {"OwnerId": old})
+    assert _body(caught.value)[0]["errorCode"] == "INACTIVE_OWNER_OR_USER"
+    assert org.state.get("Case", case)["OwnerId"] == ann
+
+
 def test_upsert_by_external_id_201_then_200_and_204_before_api_46(
     sf: Salesforce, org: SalesforceEmulator
 ) -> None:

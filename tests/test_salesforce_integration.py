@@ -525,3 +525,72 @@ async def test_pull_reports_deletions(
         (case_id, ChangeAction.DELETE),
         (comment["Id"], ChangeAction.DELETE),
     }
+
+
+# -- the owner -----------------------------------------------------------------------
+
+
+def _owned(n: int, contact_id: str, owner: str | None) -> OutboundChange:
+    return conversation(n, contact_id, assignee_email=owner, assignee_name=owner and "Agent")
+
+
+async def test_the_case_owner_is_the_user_with_the_assignees_email(
+    sf: SalesforceIntegration, org: SalesforceEmulator
+) -> None:
+    ann_user = org.state.add_user("Ann", "Agent", "ann.agent@example.com")
+    bob_user = org.state.add_user("Bob", "Agent", "bob.agent@example.com")
+    org.state.add_user("Old", "Agent", "gone@example.com", active=False)
+    contacts = _ok(await sf.push([contact(i) for i in (1, 2, 3, 4)]))
+    ids = [contacts[f"chg_ct_{i}"] for i in (1, 2, 3, 4)]
+    queries = org.state.call_count(route="query")
+    owners = ["ANN.agent@example.com", "bob.agent@example.com", "gone@example.com", None]
+    made = _ok(
+        await sf.push(
+            [_owned(i, c, o) for i, (c, o) in enumerate(zip(ids, owners, strict=True), 1)]
+        )
+    )
+    cases = [made[f"chg_conv_{i}"] for i in (1, 2, 3, 4)]
+    default = org.state.api_user_id  # no OwnerId: the case is the API user's
+    assert [org.state.get("Case", c)["OwnerId"] for c in cases] == [
+        ann_user,
+        bob_user,
+        default,
+        default,
+    ]
+    assert org.state.call_count(route="query") == queries + 1  # one lookup for the batch
+
+    # Changed, cleared and unknown: all cached, so no query; no owner keeps the old one.
+    owners = ["bob.agent@example.com", None, "gone@example.com", "ann.agent@example.com"]
+    _ok(
+        await sf.push(
+            [_owned(i, c, o) for i, (c, o) in enumerate(zip(ids, owners, strict=True), 1)]
+        )
+    )
+    assert [org.state.get("Case", c)["OwnerId"] for c in cases] == [
+        bob_user,
+        bob_user,
+        default,
+        ann_user,
+    ]
+    assert org.state.call_count(route="query") == queries + 1
+
+    # A new email costs one query, for it alone; unassigned conversations cost none.
+    _ok(await sf.push([_owned(1, ids[0], "nobody@example.com"), _owned(2, ids[1], None)]))
+    assert org.state.call_count(route="query") == queries + 2
+    assert org.state.get("Case", cases[0])["OwnerId"] == bob_user
+
+
+async def test_a_cached_owner_deactivated_since_is_looked_up_again(
+    sf: SalesforceIntegration, org: SalesforceEmulator
+) -> None:
+    ann_user = org.state.add_user("Ann", "Agent", "ann.agent@example.com")
+    contact_id = _ok(await sf.push([contact(1)]))["chg_ct_1"]
+    case_id = _ok(await sf.push([_owned(1, contact_id, "ann.agent@example.com")]))["chg_conv_1"]
+    assert org.state.get("Case", case_id)["OwnerId"] == ann_user
+    org.state.records["User"][ann_user]["IsActive"] = False
+    (refused,) = await sf.push([_owned(1, contact_id, "ann.agent@example.com")])
+    assert refused.status is PushStatus.RETRYABLE
+    assert "inactive" in (refused.error or "")
+    (again,) = await sf.push([_owned(1, contact_id, "ann.agent@example.com")])
+    assert again.status is PushStatus.OK  # looked up again: no active user, OwnerId left out
+    assert org.state.get("Case", case_id)["OwnerId"] == ann_user

@@ -13,6 +13,7 @@ __all__ = [
     "comment_body",
     "contact_fields",
     "contact_to_chatkit",
+    "owner_email",
 ]
 
 COMMENT_BODY_BYTES = 4000
@@ -65,8 +66,23 @@ def contact_fields(data: dict[str, JsonValue]) -> dict[str, Any]:
     }
 
 
-def case_fields(data: dict[str, JsonValue], *, origin: str | None) -> dict[str, Any]:
-    """Case fields for a chatkit conversation: Subject, Status, Priority (and Origin)."""
+def owner_email(data: dict[str, JsonValue]) -> str | None:
+    """The email of a conversation's owner (``assignee_email``), lower case; ``None`` if none."""
+    email = data.get("assignee_email")
+    if isinstance(email, str) and email.strip():
+        return email.strip().lower()
+    return None
+
+
+def case_fields(
+    data: dict[str, JsonValue], *, origin: str | None, owner_id: str | None = None
+) -> dict[str, Any]:
+    """Case fields for a chatkit conversation: Subject, Status, Priority (and Origin).
+
+    ``owner_id`` is the Salesforce User owning the case (the conversation's
+    assignee, looked up by email); without one, OwnerId is left out: a new
+    case gets the org's default owner, an existing one keeps its owner.
+    """
     status = str(data.get("status") or "open")
     escalated = bool(data.get("escalations"))
     if status in ("resolved", "closed"):
@@ -84,6 +100,8 @@ def case_fields(data: dict[str, JsonValue], *, origin: str | None) -> dict[str, 
     }
     if origin:
         fields["Origin"] = origin
+    if owner_id:
+        fields["OwnerId"] = owner_id
     return fields
 
 

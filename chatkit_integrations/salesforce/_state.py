@@ -163,6 +163,17 @@ class SalesforceState:
         self.api_user_id = self._add_user("Chatkit", "Integration", "api@chatkit.example")
         self.agent_user_id = self._add_user("Alice", "Agent", "alice.agent@chatkit.example")
 
+    def add_user(self, first: str, last: str, email: str, *, active: bool = True) -> str:
+        """Add a user (an agent of the org) with this Email and Username; returns its Id.
+
+        Cases can be assigned to it (``OwnerId``) while it is active; set
+        ``IsActive`` false in `records` to play its deactivation.
+        """
+        with self.lock:
+            user_id = self._add_user(first, last, email)
+            self.records["User"][user_id]["IsActive"] = active
+            return user_id
+
     def _add_user(self, first: str, last: str, username: str) -> str:
         now = sf_datetime(self.clock())
         user_id = make_id("User", next(self._ids["User"]))
@@ -474,6 +485,12 @@ class SalesforceState:
                 )
             if target["IsDeleted"]:
                 raise RecordError("ENTITY_IS_DELETED", "entity is deleted", [name])
+            if name == "OwnerId" and target.get("IsActive") is False:
+                raise RecordError(
+                    "INACTIVE_OWNER_OR_USER",
+                    f"operation performed with inactive user [{value}] as owner of "
+                    f"{sobject.lower()}",
+                )
 
     # -- writing -------------------------------------------------------------------
 

@@ -13,7 +13,10 @@ It serves, over HTTPS on 127.0.0.1 with a throw-away certificate authority
   upsert): at most 200 records (more is the real 400 ``EXCEEDED_ID_LIMIT``),
   per-record results, ``allOrNone``;
 - SOQL ``query?q=`` / ``queryAll?q=`` (a subset, see `_soql`), paged with
-  ``done`` and ``nextRecordsUrl`` (``query/01g...-2000``);
+  ``done`` and ``nextRecordsUrl`` (``query/01g...-2000``), on every object
+  including ``User`` (e.g. ``SELECT Id, Email FROM User WHERE Email IN (...)
+  AND IsActive = true``; `SalesforceState.add_user` adds agents, and an
+  inactive user as ``OwnerId`` is refused with ``INACTIVE_OWNER_OR_USER``);
 - ``limits`` (``DailyApiRequests``), the ``Sforce-Limit-Info`` header, the
   SOAP ``login`` of username + password + security token and
   ``/services/oauth2/userinfo``.

@@ -6,6 +6,7 @@ What is synced, and how:
 |---|---|---|---|
 | contact | Contact | sObject Collections upsert on the external id | SOQL on SystemModstamp |
 | conversation | Case | sObject Collections upsert on the external id | SOQL on SystemModstamp |
+| owner (assignee) | Case OwnerId | a User by Email (one SOQL per batch, cached) | (not read) |
 | message | CaseComment, published | Collections create / update | SOQL on SystemModstamp |
 | note | CaseComment, private | Collections create / update | SOQL on SystemModstamp |
 | transcript | ContentVersion on the case | ``POST sobjects/ContentVersion`` | (not read) |
@@ -18,6 +19,17 @@ our API user are read first, and one with the same text and visibility is
 reused. Transcripts are files published to the case (``FirstPublishLocationId``);
 the id kept for them is the ContentDocument, and a new transcript of the
 same conversation becomes its next version.
+
+Owner: a case's ``OwnerId`` is the active User whose Email is the
+conversation's ``assignee_email``. The owners of a push not cached yet are
+looked up in one query (``SELECT Id, Email FROM User WHERE Email IN (...)
+AND IsActive = true``, 200 emails a query) and kept per integration instance:
+users found for good, emails with no active user for
+``_UNKNOWN_OWNER_TTL`` seconds. With no such user, or no assignee, OwnerId
+is left out: a new case gets the org's default owner (the API user, or the
+assignment rules), an existing case keeps its owner (a Case always has one).
+A case refused with ``INACTIVE_OWNER_OR_USER`` (a cached owner deactivated
+since) is retryable, and its owner is looked up again.
 
 Inbound is polling (Salesforce has no signed webhooks for this): one SOQL
 query per object ordered by ``SystemModstamp, Id``, through ``queryAll`` so
@@ -57,6 +69,7 @@ import base64
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -94,6 +107,7 @@ from ._mapping import (
     comment_body,
     contact_fields,
     contact_to_chatkit,
+    owner_email,
 )
 
 try:
@@ -133,6 +147,9 @@ _RETRYABLE_CODES = frozenset(
 )
 _GONE_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
 _DAILY_LIMIT = "TotalRequests"
+_UNKNOWN_OWNER_TTL = 600.0
+"""Seconds an owner email with no active Salesforce User is taken as unknown
+without asking again (users found are kept for the instance's life)."""
 _PULLED = ("Contact", "Case", "CaseComment")
 
 
@@ -227,6 +244,7 @@ class SalesforceIntegration(Integration):
         self._lock = threading.Lock()
         self._retry_after: float | None = None
         self._api_user_id: str | None = self.config.api_user_id
+        self._owners: dict[str, tuple[str | None, float]] = {}
 
     # -- connection ------------------------------------------------------------------
 
@@ -480,19 +498,59 @@ class SalesforceIntegration(Integration):
 
     def _upsert_cases(self, batch: list[OutboundChange], outcome: _Outcome) -> None:
         field = self.config.external_id_field
+        owners = self._owner_ids(batch)
         for chunk in _chunks(batch):
             records = []
             for change in chunk:
+                email = owner_email(change.data)
+                owner_id = owners.get(email) if email else None
                 record: dict[str, Any] = {
                     "attributes": {"type": "Case"},
                     field: change.local_id,
-                    **case_fields(change.data, origin=self.config.case_origin),
+                    **case_fields(change.data, origin=self.config.case_origin, owner_id=owner_id),
                 }
                 if change.parent_remote_id:
                     record["ContactId"] = change.parent_remote_id
                 records.append(record)
             answers = self._collection("PATCH", f"composite/sobjects/Case/{field}", records)
             self._apply(chunk, answers, outcome, "Case")
+            for change, answer in zip(chunk, answers, strict=False):
+                codes = {str(e.get("statusCode")) for e in answer.get("errors") or []}
+                email = owner_email(change.data)
+                if "INACTIVE_OWNER_OR_USER" in codes and email:
+                    self._owners.pop(email, None)  # deactivated since: look it up again
+                    outcome.results[change.change_id] = PushResult.retryable(
+                        change, f"its owner {email} is an inactive Salesforce user"
+                    )
+
+    def _owner_ids(self, changes: list[OutboundChange]) -> dict[str, str]:
+        """``{email: User Id}`` for the owners of ``changes`` that are active users.
+
+        Emails not cached (or cached as unknown longer than
+        ``_UNKNOWN_OWNER_TTL``) are looked up in one SOQL query per 200.
+        """
+        now = time.monotonic()
+        wanted = sorted({e for e in (owner_email(c.data) for c in changes) if e})
+        missing = [
+            email
+            for email in wanted
+            if email not in self._owners
+            or (
+                self._owners[email][0] is None
+                and now - self._owners[email][1] >= _UNKNOWN_OWNER_TTL
+            )
+        ]
+        for chunk in _chunks(missing):
+            soql = (
+                "SELECT Id, Email FROM User "
+                f"WHERE Email IN ({', '.join(_quote(e) for e in chunk)}) AND IsActive = true"
+            )
+            found: dict[str, str] = {}
+            for row in sorted(self._call(_query_all(soql))["records"], key=lambda r: r["Id"]):
+                found.setdefault(str(row.get("Email") or "").lower(), str(row["Id"]))
+            for email in chunk:
+                self._owners[email] = (found.get(email), now)
+        return {e: owner for e in wanted if (owner := self._owners[e][0]) is not None}
 
     def _upsert_comments(self, batch: list[OutboundChange], outcome: _Outcome) -> None:
         ready: list[OutboundChange] = []
