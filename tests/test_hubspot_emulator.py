@@ -122,6 +122,40 @@ def _upserts(*items: tuple[str, dict[str, str]]) -> Any:
 # -- single objects ------------------------------------------------------------------
 
 
+def test_owners_are_listed_by_page_and_email_and_own_tickets(
+    client: Any, emulator: HubSpotEmulator, raw: httpx.Client
+) -> None:
+    ids = [emulator.state.add_owner(f"agent{i}@example.com", f"A{i}", "Agent") for i in range(3)]
+    gone = emulator.state.add_owner("gone@example.com", archived=True)
+    api = client.crm.owners.owners_api
+    first = api.get_page(limit=2)
+    assert [o.id for o in first.results] == ids[:2]
+    assert first.results[0].email == "agent0@example.com"
+    second = api.get_page(limit=2, after=first.paging.next.after)
+    assert [o.id for o in second.results] == ids[2:]
+    assert second.paging is None
+    assert [o.id for o in api.get_page(email="AGENT1@example.com").results] == [ids[1]]
+    assert [o.id for o in api.get_page(archived=True).results] == [gone]
+    assert raw.get("/crm/v3/owners/", params={"limit": 501}).status_code == 400
+
+    made = raw.post(
+        "/crm/v3/objects/tickets",
+        json={"properties": {"subject": "x", "hs_pipeline_stage": "1", "hubspot_owner_id": ids[0]}},
+    )
+    assert made.status_code == 201
+    ticket = made.json()["id"]
+    for refused in (gone, "999"):
+        answer = raw.patch(
+            f"/crm/v3/objects/tickets/{ticket}", json={"properties": {"hubspot_owner_id": refused}}
+        )
+        assert answer.status_code == 400
+        assert answer.json()["category"] == "VALIDATION_ERROR"
+    cleared = raw.patch(
+        f"/crm/v3/objects/tickets/{ticket}", json={"properties": {"hubspot_owner_id": ""}}
+    )
+    assert cleared.status_code == 200
+
+
 def test_create_answers_201_and_get_patch_archive(client: Any, clock: Clock) -> None:
     created = client.crm.contacts.basic_api.create(
         SimplePublicObjectInputForCreate(

@@ -579,3 +579,68 @@ async def test_config_hides_secrets(emulator: HubSpotEmulator) -> None:
     assert integration.capabilities.webhooks is True
     assert integration.capabilities.rate is not None
     assert integration.capabilities.rate.calls == 100
+
+
+# -- the owner -----------------------------------------------------------------------
+
+
+def _owned(local_id: str, contact_id: str, owner: str | None) -> OutboundChange:
+    change = conversation(local_id, contact_id)
+    data = {**change.data, "assignee_email": owner, "assignee_name": owner and "Agent"}
+    return change.model_copy(update={"data": data})
+
+
+def _owner_of(emulator: HubSpotEmulator, local_id: str) -> str | None:
+    (ticket,) = emulator.state.find("tickets", "chatkit_id", local_id)
+    owner: str | None = ticket["properties"].get("hubspot_owner_id")
+    return owner
+
+
+async def test_the_ticket_owner_is_the_hubspot_owner_with_the_assignees_email(
+    hubspot: HubSpotIntegration, emulator: HubSpotEmulator
+) -> None:
+    ann = emulator.state.add_owner("ann.agent@example.com", "Ann", "Agent")
+    bob = emulator.state.add_owner("bob.agent@example.com", "Bob", "Agent")
+    emulator.state.add_owner("gone@example.com", archived=True)
+    await hubspot.push([contact(f"ct_{i}", f"c{i}@example.com") for i in (1, 2, 3, 4)])
+    emulator.state.reset_calls()
+    owners = ["ANN.agent@example.com", "bob.agent@example.com", "gone@example.com", None]
+    results = await hubspot.push(
+        [_owned(f"conv_{i}", f"ct_{i}", o) for i, o in enumerate(owners, 1)]
+    )
+    assert [r.status for r in results] == [PushStatus.OK] * 4, [r.error for r in results]
+    assert [_owner_of(emulator, f"conv_{i}") for i in (1, 2, 3, 4)] == [ann, bob, "", ""]
+    assert emulator.state.calls("GET", "/crm/v3/owners") == 1  # one listing for the batch
+
+    # Changed and cleared, with every owner cached: no owner call.
+    owners = ["bob.agent@example.com", None, "ann.agent@example.com", "ann.agent@example.com"]
+    results = await hubspot.push(
+        [_owned(f"conv_{i}", f"ct_{i}", o) for i, o in enumerate(owners, 1)]
+    )
+    assert [r.status for r in results] == [PushStatus.OK] * 4
+    assert [_owner_of(emulator, f"conv_{i}") for i in (1, 2, 3, 4)] == [bob, "", ann, ann]
+    assert emulator.state.calls("GET", "/crm/v3/owners") == 1
+
+    # An unknown email right after a listing is no owner, without listing again.
+    (unknown,) = await hubspot.push([_owned("conv_1", "ct_1", "nobody@example.com")])
+    assert unknown.status is PushStatus.OK
+    assert _owner_of(emulator, "conv_1") == ""
+    assert emulator.state.calls("GET", "/crm/v3/owners") == 1
+
+    # Data without the owner's key leaves the owner alone.
+    await hubspot.push([conversation("conv_3", "ct_3")])
+    assert _owner_of(emulator, "conv_3") == ann
+
+
+async def test_a_new_owner_is_found_once_the_listing_is_old(
+    hubspot: HubSpotIntegration, emulator: HubSpotEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await hubspot.push([contact("ct_1", "c1@example.com")])
+    (first,) = await hubspot.push([_owned("conv_1", "ct_1", "new.agent@example.com")])
+    assert first.status is PushStatus.OK
+    assert _owner_of(emulator, "conv_1") == ""
+    new = emulator.state.add_owner("new.agent@example.com")
+    monkeypatch.setattr("chatkit_integrations.hubspot.integration._OWNERS_TTL", 0.0)
+    await hubspot.push([_owned("conv_1", "ct_1", "new.agent@example.com")])
+    assert _owner_of(emulator, "conv_1") == new
+    assert emulator.state.calls("GET", "/crm/v3/owners") == 2

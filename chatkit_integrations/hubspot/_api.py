@@ -26,6 +26,10 @@ __all__ = [
 ]
 
 
+OWNERS_PAGE = 500
+"""Owners read per page of ``GET /crm/v3/owners/`` (HubSpot's most)."""
+
+
 class HubSpotHTTPError(Exception):
     """A whole call failed: HTTP status (0: no answer), parsed JSON body, headers.
 
@@ -180,6 +184,7 @@ class HubSpotAPI:
         self._batch = {name: d.batch_api for name, d in discovery.items()}
         self._search = {name: d.search_api for name, d in discovery.items()}
         self._associations = client.crm.associations.v4.batch_api
+        self._owners = client.crm.owners.owners_api
 
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -265,6 +270,27 @@ class HubSpotAPI:
             total=int(getattr(page, "total", 0) or 0),
             next_after=_text(getattr(following, "after", None)),
         )
+
+    def owners(self, *, limit: int = OWNERS_PAGE) -> dict[str, str]:
+        """Every active owner with an email: ``{email (lower case): owner id}``.
+
+        ``GET /crm/v3/owners/`` page by page (``limit`` a page, HubSpot's most
+        is 500): one call for up to 500 owners. Where two owners share an
+        email, the first listed wins.
+        """
+        found: dict[str, str] = {}
+        after: str | None = None
+        while True:
+            page = self._call(self._owners.get_page, limit=limit, after=after, archived=False)
+            for owner in getattr(page, "results", None) or []:
+                email = _text(getattr(owner, "email", None))
+                if email and getattr(owner, "id", None) is not None:
+                    found.setdefault(email.strip().lower(), str(owner.id))
+            paging = getattr(page, "paging", None)
+            following = getattr(paging, "next", None) if paging is not None else None
+            after = _text(getattr(following, "after", None))
+            if not after:
+                return found
 
     def associate(
         self, from_type: str, to_type: str, pairs: Sequence[tuple[str, str]]

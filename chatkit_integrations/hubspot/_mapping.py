@@ -80,14 +80,30 @@ def contact_data(properties: Mapping[str, str | None]) -> dict[str, JsonValue]:
     return data
 
 
+def owner_email(data: Mapping[str, JsonValue]) -> str | None:
+    """The email of a conversation's owner (``assignee_email``), lower case; ``None`` if none."""
+    email = data.get("assignee_email")
+    if isinstance(email, str) and email.strip():
+        return email.strip().lower()
+    return None
+
+
 def ticket_properties(
-    data: Mapping[str, JsonValue], local_id: str, *, pipeline: str, stages: Mapping[str, str]
+    data: Mapping[str, JsonValue],
+    local_id: str,
+    *,
+    pipeline: str,
+    stages: Mapping[str, str],
+    owners: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """HubSpot ticket properties from a chatkit conversation.
 
     ``subject`` (``Conversation <id>`` when it has none), the pipeline and the
-    stage of its status, ``hs_ticket_priority`` (urgent becomes ``HIGH``) and
-    ``content`` naming the channel and tags.
+    stage of its status, ``hs_ticket_priority`` (urgent becomes ``HIGH``),
+    ``content`` naming the channel and tags, and ``hubspot_owner_id``: the
+    owner in ``owners`` (email → owner id) with the email of the assignee,
+    or ``""`` (no owner) when it is unassigned or not a HubSpot owner. Data
+    without the ``assignee_email`` key leaves the owner alone.
     """
     status = _text(data.get("status")) or "open"
     priority = _text(data.get("priority")) or "normal"
@@ -98,13 +114,17 @@ def ticket_properties(
     content = f"chatkit conversation {local_id} ({channel})"
     if tags:
         content += f"; tags: {', '.join(tags)}"
-    return {
+    properties = {
         "subject": subject[:500],
         "content": content,
         "hs_pipeline": pipeline,
         "hs_pipeline_stage": stages.get(status, stages.get("open", "1")),
         "hs_ticket_priority": PRIORITY_OUT.get(priority, "MEDIUM"),
     }
+    if "assignee_email" in data:
+        email = owner_email(data)
+        properties["hubspot_owner_id"] = (owners or {}).get(email or "", "")
+    return properties
 
 
 def ticket_data(

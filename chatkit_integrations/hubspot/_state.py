@@ -135,6 +135,8 @@ class HubSpotState:
             "notes": itertools.count(3001),
         }
         self._event_ids = itertools.count(100_000_001)
+        self.owners: dict[str, Record] = {}
+        self._owner_ids = itertools.count(41_000_001)
 
     # -- properties ----------------------------------------------------------------
 
@@ -327,6 +329,13 @@ class HubSpotState:
                 f"{stage} is not a valid pipeline stage of pipeline {pipeline}",
                 "INVALID_OPTION",
             )
+        owner = clean.get("hubspot_owner_id")
+        if owner and (owner not in self.owners or self.owners[owner]["archived"]):
+            raise _invalid_property(
+                "hubspot_owner_id",
+                f"{owner} was not one of the allowed options",
+                "INVALID_OPTION",
+            )
         priority = clean.get("hs_ticket_priority")
         if priority and priority not in TICKET_PRIORITIES:
             raise _invalid_property(
@@ -506,6 +515,57 @@ class HubSpotState:
             obj.archived = True
             obj.archived_at = now
             self._event(obj, "deletion", source=source)
+
+    # -- owners --------------------------------------------------------------------
+
+    def add_owner(
+        self, email: str, first_name: str = "", last_name: str = "", *, archived: bool = False
+    ) -> str:
+        """Add an owner (a HubSpot user who can own records); returns its id."""
+        with self.lock:
+            owner_id = str(next(self._owner_ids))
+            now = iso(self.clock())
+            self.owners[owner_id] = {
+                "id": owner_id,
+                "email": email,
+                "type": "PERSON",
+                "firstName": first_name,
+                "lastName": last_name,
+                "userId": int(owner_id) + 1_000_000,
+                "userIdIncludingInactive": int(owner_id) + 1_000_000,
+                "createdAt": now,
+                "updatedAt": now,
+                "archived": archived,
+                "teams": [],
+            }
+            return owner_id
+
+    def owners_page(
+        self,
+        *,
+        email: str | None = None,
+        limit: int = 100,
+        after: str | None = None,
+        archived: bool = False,
+    ) -> Record:
+        """One page of ``GET /crm/v3/owners/``: by id, filtered by ``email`` and ``archived``."""
+        with self.lock:
+            if not 1 <= limit <= 500:
+                raise validation_error("limit must be between 1 and 500")
+            listed = [
+                o
+                for _, o in sorted(self.owners.items(), key=lambda item: int(item[0]))
+                if o["archived"] is archived
+                and (email is None or str(o["email"]).lower() == email.lower())
+            ]
+            start = int(after or 0)
+            page = listed[start : start + limit]
+            body: Record = {"results": [dict(o) for o in page]}
+            if start + limit < len(listed):
+                body["paging"] = {
+                    "next": {"after": str(start + limit), "link": f"?after={start + limit}"}
+                }
+            return body
 
     def list_page(self, object_type: str, *, limit: int = 10, after: str | None = None) -> Record:
         """One page of ``GET /crm/v3/objects/{type}``, by id."""

@@ -6,7 +6,10 @@ read, patch, archive; batch create / update / read / upsert / archive of at
 most 100 inputs, with HTTP 207 multi-status answers for partial failures;
 upsert by a unique property such as ``chatkit_id``; search with filter groups,
 one sort, ``after`` paging up to 200 a page and the 10,000-result cap) and the
-v4 default associations (ticket ↔ contact, note ↔ ticket). Records carry
+v4 default associations (ticket ↔ contact, note ↔ ticket), and the owners
+(``GET /crm/v3/owners/`` with ``email``, ``limit`` up to 500, ``after`` and
+``archived``; `HubSpotState.add_owner` adds them, and a ticket's
+``hubspot_owner_id`` must name an active one). Records carry
 ``createdAt``/``updatedAt``, ``hs_lastmodifieddate`` (``lastmodifieddate`` for
 contacts) and ``hs_object_id``. Errors can be injected per test (the next N
 calls answer 429 with HubSpot's body and ``policyName``, 401, 5xx), or a
@@ -302,10 +305,23 @@ class HubSpotEmulator(Emulator):
                 self._associate_batch,
             ),
             ("/crm/v4/associations/{from_type}/{to_type}/batch/read", "POST", self._read_batch),
+            ("/crm/v3/owners/", "GET", self._owners),
+            ("/crm/v3/owners", "GET", self._owners),
         ]
         return [
             Route(path, self._wrap(handler), methods=[method]) for path, method, handler in table
         ]
+
+    # -- owners --------------------------------------------------------------------
+
+    async def _owners(self, request: Request) -> tuple[int, Record | None]:
+        params = request.query_params
+        return 200, self.state.owners_page(
+            email=params.get("email"),
+            limit=int(params.get("limit", "100")),
+            after=params.get("after"),
+            archived=params.get("archived", "false").lower() == "true",
+        )
 
     # -- single objects ------------------------------------------------------------
 

@@ -5,6 +5,12 @@ What goes where:
 - contacts ⇄ HubSpot contacts (``email``, ``firstname``/``lastname``, ``phone``);
 - conversations ⇄ tickets (``subject``, ``hs_pipeline``, ``hs_pipeline_stage``
   from the status, ``hs_ticket_priority``), associated with their contact;
+- a conversation's owner (its assignee) → the ticket's ``hubspot_owner_id``:
+  the HubSpot owner with the assignee's email, from the owners API
+  (``GET /crm/v3/owners/``, 500 a page) read when a push has an owner not
+  cached yet and kept per integration instance (read again at most every
+  ``_OWNERS_TTL`` seconds for emails still unknown); unassigned, or not a
+  HubSpot owner: ``""`` (no owner). Not read back;
 - messages → notes on the ticket, private notes ⇄ notes, transcripts → a note
   on the ticket. HubSpot notes have no public/private flag: the first line of
   the body says what the note is (see `_mapping`), and notes written by agents
@@ -41,6 +47,7 @@ import base64
 import binascii
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -78,6 +85,10 @@ from ._api import ApiObject, BatchAnswer, BatchError, HubSpotAPI, HubSpotHTTPErr
 from .webhooks import MAX_AGE_SECONDS, SignatureError, verify_v3
 
 __all__ = ["HubSpotConfig", "HubSpotIntegration"]
+
+_OWNERS_TTL = 600.0
+"""Seconds after reading HubSpot's owners during which an owner email they did not
+list is taken as no owner without reading them again."""
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +179,8 @@ class HubSpotIntegration(Integration):
     def __init__(self, config: IntegrationConfig) -> None:
         super().__init__(config)
         self._api: HubSpotAPI | None = None
+        self._owners: dict[str, str] = {}
+        self._owners_read_at: float | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -405,6 +418,7 @@ class HubSpotIntegration(Integration):
     def _push_tickets(self, changes: list[OutboundChange], run: _Run) -> None:
         upserts = [c for c in changes if c.action is ChangeAction.UPSERT]
         self._delete("tickets", [c for c in changes if c.action is ChangeAction.DELETE], run)
+        owners = self._owner_ids(upserts)
         prepared = [
             (
                 change,
@@ -413,6 +427,7 @@ class HubSpotIntegration(Integration):
                     change.local_id,
                     pipeline=self.config.pipeline,
                     stages=self.config.stages,
+                    owners=owners,
                 ),
             )
             for change in upserts
@@ -437,6 +452,21 @@ class HubSpotIntegration(Integration):
                 run.results[change.change_id] = PushResult.retryable(
                     change, f"the ticket is saved but not linked to its contact ({message})"
                 )
+
+    def _owner_ids(self, changes: Sequence[OutboundChange]) -> dict[str, str]:
+        """``{email: owner id}`` of HubSpot's owners, read again when needed.
+
+        The owners are listed (`HubSpotAPI.owners`) when an owner of
+        ``changes`` is not known, unless they were listed less than
+        ``_OWNERS_TTL`` seconds ago (then that email is taken as no owner).
+        """
+        wanted = {e for e in (mapping.owner_email(c.data) for c in changes) if e}
+        now = time.monotonic()
+        fresh = self._owners_read_at is not None and now - self._owners_read_at < _OWNERS_TTL
+        if wanted - self._owners.keys() and not fresh:
+            self._owners = self.api.owners()
+            self._owners_read_at = now
+        return self._owners
 
     def _find_notes(self, local_ids: Sequence[str]) -> dict[str, str]:
         """Notes carrying these chatkit ids: ``{local id: note id}`` (one search per 100)."""
