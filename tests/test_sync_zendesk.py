@@ -118,6 +118,12 @@ async def test_both_ways_end_to_end(kit: AsyncChatKit, zendesk: ZendeskEmulator)
         assert all("uploads" in p or "tickets" in p for _, p in writes(zendesk))
         assert ticket_of(zendesk, ids[0])["status"] == "solved"
 
+        # The customer answers the ticket by e-mail: it is the customer's message.
+        zendesk.state.add_comment(ticket["id"], "Thanks, got it", author_id=ticket["requester_id"])
+        await engine.run_once()
+        last = (await kit.messages.list(ids[0])).items[-1]
+        assert (last.text, last.author.role.value) == ("Thanks, got it", "customer")
+
         # A local change goes out.
         await kit.conversations.set_priority(ids[1], "high")
         await engine.run_once()

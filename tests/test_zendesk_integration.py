@@ -732,6 +732,7 @@ async def test_pull_pages_with_the_cursor_and_sees_edits_made_in_zendesk(
         "text": "Refunded, closing",
         "author_name": "Admin",
         "from_integration": False,
+        "from_customer": False,
     }
     assert note.remote_type == "private_comment"
 
@@ -804,6 +805,7 @@ async def test_webhook_good_bad_and_old(
         "text": "Any news?",
         "author_name": "Customer 1",
         "from_integration": False,
+        "from_customer": True,  # is_staff false: the requester wrote it
     }
 
     ours = zendesk.signed_webhook(_comment_event("35", _me(zendesk)))
@@ -946,6 +948,7 @@ async def test_a_pull_after_150_tickets_with_3_comments_costs_a_few_calls(
             "text": comment["body"],
             "author_name": "chatkit" if comment["author_id"] == me else "Admin",
             "from_integration": comment["author_id"] == me,
+            "from_customer": False,
         }
         assert change.remote_version == comment["created_at"]
         assert change.changed_at == datetime.fromisoformat(comment["created_at"])

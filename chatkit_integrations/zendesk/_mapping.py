@@ -203,8 +203,13 @@ def comment_change(
     ticket_id: object,
     our_user_id: int | None,
     author_name: str | None,
+    from_customer: bool = False,
 ) -> InboundChange:
-    """A message (public comment) or note (private comment) of ticket ``ticket_id``."""
+    """A message (public comment) or note (private comment) of ticket ``ticket_id``.
+
+    ``from_customer``: the author is an end user (a reply by e-mail or from
+    the help center), so chatkit shows it as the customer's message.
+    """
     public = bool(comment.get("public", True))
     created = comment.get("created_at")
     author = comment.get("author_id")
@@ -221,6 +226,7 @@ def comment_change(
             "from_integration": author is not None
             and our_user_id is not None
             and str(author) == str(our_user_id),
+            "from_customer": from_customer,
         },
         changed_at=parse_time(created),
     )

@@ -1053,7 +1053,7 @@ class ZendeskIntegration(Integration):
         if read is not None and not tickets_done:
             read = None  # tickets changed faster than a page: their comments wait
         me = self._me_id()
-        names = {int(u["id"]): u.get("name") for u in users}
+        names = {int(u["id"]): (u.get("name"), u.get("role") == "end-user") for u in users}
         changes = [c for c in (user_change(u) for u in users) if c is not None]
         ticket_changes = {str(t["id"]): t for t in tickets}
         if read is not None:
@@ -1066,12 +1066,14 @@ class ZendeskIntegration(Integration):
         authors = {int(c["author_id"]) for c, _ in comments if c.get("author_id")}
         names.update(self._user_names(sorted(authors - set(names))))
         for comment, ticket_id in comments:
+            name, customer = names.get(int(comment.get("author_id") or 0), (None, False))
             changes.append(
                 comment_change(
                     comment,
                     ticket_id=ticket_id,
                     our_user_id=me,
-                    author_name=names.get(int(comment.get("author_id") or 0)),
+                    author_name=name,
+                    from_customer=customer,
                 )
             )
         events = state.events if read is None else read.position
@@ -1188,11 +1190,12 @@ class ZendeskIntegration(Integration):
         after = getattr(page, "after_cursor", None) or cursor
         return records, after, bool(getattr(page, "end_of_stream", True))
 
-    def _user_names(self, ids: list[int]) -> dict[int, str | None]:
-        names: dict[int, str | None] = {}
+    def _user_names(self, ids: list[int]) -> dict[int, tuple[str | None, bool]]:
+        """Name, and whether an end user (a customer), of each of ``ids``."""
+        names: dict[int, tuple[str | None, bool]] = {}
         for start in range(0, len(ids), BATCH):
             for user in self._client.users(ids=ids[start : start + BATCH]):
-                names[int(user.id)] = user.name
+                names[int(user.id)] = (user.name, user.role == "end-user")
         return names
 
     def _decode_cursor(self, cursor: str | None) -> _PullState:
@@ -1320,6 +1323,7 @@ def _webhook_changes(
                 ticket_id=detail["id"],
                 our_user_id=me,
                 author_name=author.get("name"),
+                from_customer=author.get("is_staff") is False,
             )
         )
     return changes
