@@ -125,3 +125,26 @@ async def test_a_daily_limit_parks_and_a_passing_check_resumes(
         report = await engine.run_once()
     assert report.parked is None
     assert report.pushed == 2
+
+
+def test_the_cli_syncs_through_the_entry_point(hubspot: HubSpotEmulator, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from chatkit import ChatKit
+    from chatkit.cli import app
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    with ChatKit(url) as kit:
+        ada = kit.contacts.create(name="Ada", identities=[("email", "ada@example.com")])
+        conversation = kit.conversations.create(contact_id=ada.id)
+        kit.messages.send(conversation.id, "Hello", author=Author.customer(ada.id))
+    env = {
+        "COLUMNS": "250",
+        "CHATKIT_HUBSPOT_ACCESS_TOKEN": "hs-token",
+        "CHATKIT_HUBSPOT_HOST": hubspot.url,
+    }
+    result = CliRunner().invoke(app, ["sync", "run", "hubspot", "--url", url], env=env)
+    assert result.exit_code == 0, result.output
+    assert ticket_of(hubspot, conversation.id)["properties"]["chatkit_id"] == conversation.id
+    status = CliRunner().invoke(app, ["sync", "status", "hubspot", "--url", url], env=env)
+    assert "running" in status.output

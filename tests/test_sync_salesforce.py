@@ -100,3 +100,27 @@ async def test_a_used_up_daily_limit_parks(kit: AsyncChatKit, org: SalesforceEmu
     status = await kit.sync.status("salesforce")
     assert status.parked_until is not None
     assert org.state.all("Contact") == []
+
+
+def test_the_cli_syncs_through_the_entry_point(org: SalesforceEmulator, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from chatkit import ChatKit
+    from chatkit.cli import app
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    with ChatKit(url) as kit:
+        ada = kit.contacts.create(name="Ada", identities=[("email", "ada@example.com")])
+        conversation = kit.conversations.create(contact_id=ada.id)
+        kit.messages.send(conversation.id, "Hello", author=Author.customer(ada.id))
+    env = {
+        "COLUMNS": "250",
+        "CHATKIT_SALESFORCE_INSTANCE_URL": org.url,
+        "CHATKIT_SALESFORCE_SESSION_ID": org.session_id,
+        "CHATKIT_SALESFORCE_CA_BUNDLE": org.ca_pem,
+    }
+    result = CliRunner().invoke(app, ["sync", "run", "salesforce", "--url", url], env=env)
+    assert result.exit_code == 0, result.output
+    assert org.state.by_external_id("Case", "Chatkit_Id__c", conversation.id) is not None
+    status = CliRunner().invoke(app, ["sync", "status", "salesforce", "--url", url], env=env)
+    assert "running" in status.output
