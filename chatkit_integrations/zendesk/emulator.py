@@ -425,36 +425,18 @@ class ZendeskEmulator(Emulator):
         return 200, {"job_status": self.state.poll_job(request.path_params["job_id"])}
 
     async def _incremental_tickets(self, request: Request) -> tuple[int, Record]:
-        params = request.query_params
-        cursor = params.get("cursor")
-        start_time = params.get("start_time")
-        if (cursor is None) == (start_time is None):
-            raise ZendeskAPIError(
-                400,
-                {"error": "InvalidPaginationParameter", "description": "start_time or cursor"},
-            )
-        per_page = min(int(params.get("per_page", "1000")), 1000)
-        tickets, after_cursor, end_of_stream = self.state.incremental_tickets(
-            start_time=None if start_time is None else int(start_time),
-            cursor=cursor,
-            per_page=per_page,
-        )
-        after_url = (
-            f"{self.state.base_url}/api/v2/incremental/tickets/cursor.json"
-            f"?cursor={quote(after_cursor, safe='')}"
-        )
-        if "per_page" in params:
-            after_url += f"&per_page={per_page}"
-        return 200, {
-            "tickets": tickets,
-            "after_url": after_url,
-            "before_url": None,
-            "after_cursor": after_cursor,
-            "before_cursor": None,
-            "end_of_stream": end_of_stream,
-        }
+        return self._cursor_export(request, "tickets", self.state.incremental_tickets)
 
     async def _incremental_users(self, request: Request) -> tuple[int, Record]:
+        return self._cursor_export(request, "users", self.state.incremental_users)
+
+    def _cursor_export(
+        self,
+        request: Request,
+        key: str,
+        export: Callable[..., tuple[list[Record], str, bool]],
+    ) -> tuple[int, Record]:
+        """A cursor-based incremental export page (``/api/v2/incremental/{key}/cursor``)."""
         params = request.query_params
         cursor = params.get("cursor")
         start_time = params.get("start_time")
@@ -464,19 +446,19 @@ class ZendeskEmulator(Emulator):
                 {"error": "InvalidPaginationParameter", "description": "start_time or cursor"},
             )
         per_page = min(int(params.get("per_page", "1000")), 1000)
-        users, after_cursor, end_of_stream = self.state.incremental_users(
+        items, after_cursor, end_of_stream = export(
             start_time=None if start_time is None else int(start_time),
             cursor=cursor,
             per_page=per_page,
         )
         after_url = (
-            f"{self.state.base_url}/api/v2/incremental/users/cursor.json"
+            f"{self.state.base_url}/api/v2/incremental/{key}/cursor.json"
             f"?cursor={quote(after_cursor, safe='')}"
         )
         if "per_page" in params:
             after_url += f"&per_page={per_page}"
         return 200, {
-            "users": users,
+            key: items,
             "after_url": after_url,
             "before_url": None,
             "after_cursor": after_cursor,
