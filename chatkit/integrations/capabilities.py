@@ -43,8 +43,11 @@ class ObjectSync(BaseModel):
         object: The chatkit object.
         remote_type: The vendor's name for it, e.g. ``"ticket"`` or ``"Case"``.
         directions: Which ways it flows.
-        batch_size: The most records of this kind the vendor takes in one call;
-            the sync engine never pushes more at once.
+        batch_size: The most records of this kind one ``push`` takes; the
+            sync engine never passes more at once. Usually the vendor's batch
+            limit (one call per push); an integration that splits a push into
+            several vendor calls itself (Zendesk packs comments into jobs of
+            100 tickets) may declare more, so it can fill its calls.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

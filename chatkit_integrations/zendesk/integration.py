@@ -155,9 +155,8 @@ _DIRECT_MAX = 2
 """Write this many records or fewer one by one: a job costs a POST and at least one poll."""
 
 COMMENT_BATCH = 2000
-"""Comments taken in one push (the sync engine reads 2000 due records a round):
-they are written in jobs of 100 tickets, so the more a push holds, the fuller
-its jobs (see `ZendeskIntegration._write_comments`)."""
+"""Comments taken in one push: they are written in jobs of 100 tickets, so the
+more a push holds, the fuller its jobs (see `ZendeskIntegration._write_comments`)."""
 
 EVENTS_PER_PAGE = 1000
 """Zendesk's page of the ticket event export (its most, and its default)."""
