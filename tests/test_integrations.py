@@ -410,3 +410,23 @@ def test_cli_lists_installed_integrations(
     notes = next(line for line in result.output.splitlines() if "example-notes" in line)
     assert "yes" in notes
     assert SECRET not in result.output
+
+
+def test_the_core_never_imports_the_first_party_integrations() -> None:
+    """chatkit_integrations uses the public contract; chatkit never reaches into it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, chatkit, chatkit.cli, chatkit.sync, chatkit.testing, chatkit.integrations\n"
+        "from chatkit.integrations import integrations\n"
+        "names = [item.name for item in integrations.installed()]\n"
+        "assert 'zendesk' in names, names\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('chatkit_integrations'))\n"
+        "print(loaded)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
