@@ -644,3 +644,23 @@ async def test_a_new_owner_is_found_once_the_listing_is_old(
     await hubspot.push([_owned("conv_1", "ct_1", "new.agent@example.com")])
     assert _owner_of(emulator, "conv_1") == new
     assert emulator.state.calls("GET", "/crm/v3/owners") == 2
+
+
+async def test_an_owner_archived_since_the_listing_is_read_again(
+    hubspot: HubSpotIntegration, emulator: HubSpotEmulator
+) -> None:
+    ann = emulator.state.add_owner("ann.agent@example.com", "Ann", "Agent")
+    await hubspot.push([contact("ct_1", "c1@example.com")])
+    (first,) = await hubspot.push([_owned("conv_1", "ct_1", "ann.agent@example.com")])
+    assert first.status is PushStatus.OK
+    assert _owner_of(emulator, "conv_1") == ann
+    emulator.state.owners[ann]["archived"] = True  # Ann leaves; the cache still has her
+    (refused,) = await hubspot.push([_owned("conv_1", "ct_1", "ann.agent@example.com")])
+    assert refused.status is PushStatus.RETRYABLE
+    assert "hubspot_owner_id" in (refused.error or "")
+    (again,) = await hubspot.push(
+        [_owned("conv_1", "ct_1", "ann.agent@example.com").model_copy(update={"attempt": 2})]
+    )
+    assert again.status is PushStatus.OK  # the owners were read again: no owner now
+    assert _owner_of(emulator, "conv_1") == ""
+    assert emulator.state.calls("GET", "/crm/v3/owners") == 2

@@ -76,6 +76,7 @@ from chatkit.integrations import (
     OutboundChange,
     PullPage,
     PushResult,
+    PushStatus,
     RateBudget,
     SyncObject,
 )
@@ -433,6 +434,7 @@ class HubSpotIntegration(Integration):
             for change in upserts
         ]
         done = self._upsert("tickets", prepared, run)
+        self._forget_stale_owners(upserts, run)
         pairs: list[tuple[str, str, OutboundChange]] = []
         for change in upserts:
             record = done.get(change.change_id)
@@ -452,6 +454,26 @@ class HubSpotIntegration(Integration):
                 run.results[change.change_id] = PushResult.retryable(
                     change, f"the ticket is saved but not linked to its contact ({message})"
                 )
+
+    def _forget_stale_owners(self, changes: Sequence[OutboundChange], run: _Run) -> None:
+        """A ticket refused for its owner (archived since the owners were read):
+        forget the owners, and retry the ticket, which then goes out with the
+        owners read again."""
+        stale = [
+            change
+            for change in changes
+            if (result := run.results.get(change.change_id)) is not None
+            and result.status is PushStatus.PERMANENT
+            and "hubspot_owner_id" in (result.error or "")
+        ]
+        if not stale:
+            return
+        self._owners, self._owners_read_at = {}, None
+        for change in stale:
+            failed = run.results[change.change_id]
+            run.results[change.change_id] = PushResult.retryable(
+                change, f"{failed.error} (the owners will be read again)"
+            )
 
     def _owner_ids(self, changes: Sequence[OutboundChange]) -> dict[str, str]:
         """``{email: owner id}`` of HubSpot's owners, read again when needed.
