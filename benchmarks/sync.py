@@ -138,8 +138,8 @@ class Harness(ABC):
         """Vendor records per contact id, per conversation id, per (conversation, text)."""
 
     @abstractmethod
-    def inject(self) -> None:
-        """Make the emulator answer some calls with 429 (Retry-After) and 5xx."""
+    def inject(self) -> int:
+        """Make the emulator answer some calls with 429 (Retry-After) and 5xx; how many."""
 
 
 class ZendeskHarness(Harness):
@@ -191,10 +191,11 @@ class ZendeskHarness(Harness):
                 comments[(ticket["external_id"], comment["body"])] += 1
         return people, cases, comments
 
-    def inject(self) -> None:
+    def inject(self) -> int:
         self.emulator.fail_next(429, times=2, retry_after=1)
         self.emulator.fail_next(500, times=2, after=6)
         self.emulator.fail_next(503, times=1, after=15)
+        return 5
 
 
 class HubSpotHarness(Harness):
@@ -253,9 +254,10 @@ class HubSpotHarness(Harness):
                         comments[(conversation, text)] += 1
         return people, cases, comments
 
-    def inject(self) -> None:
+    def inject(self) -> int:
         self.emulator.fail_next(429, times=2, retry_after=1)
         self.emulator.fail_next(502, times=2, after=4)
+        return 4
 
 
 def harnesses() -> list[Harness]:
@@ -313,9 +315,10 @@ class SalesforceHarness(Harness):
                 comments[(conversation, comment.get("CommentBody") or "")] += 1
         return people, cases, comments
 
-    def inject(self) -> None:
+    def inject(self) -> int:
         self.emulator.fail_next(503, times=2, retry_after=1)
         self.emulator.fail_next(500, times=1)
+        return 3
 
 
 def judge(harness: Harness, local: Local) -> tuple[int, int]:
@@ -396,10 +399,12 @@ def measure(
         template, local = faults
         n = len(local.conversations)
         url = copy_of(template, workdir / f"{harness.name}-faults.db")
-        harness.inject()
+        failures = harness.inject()
         harness.reset()
         worker = run_worker(env, url, harness.name)
-        target = max(3, harness.minimum(n, n, m) // 2)
+        # Kill it in the middle of real work: after about half the writes the
+        # job needs, and after more writes than there are injected failures.
+        target = max(3, harness.minimum(n, n, m) // 2, failures + 1)
         deadline = time.monotonic() + 30
         while harness.writes() < target and worker.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -414,6 +419,7 @@ def measure(
             raise RuntimeError(f"{harness.name} worker failed: {errors.decode()[-2000:]}")
         lost, duplicated = judge(harness, local)
         figures.update(
+            injected_failures=failures,
             killed_after_writes=killed_after,
             killed_mid_run=worker.returncode == -signal.SIGKILL,
             killed_at_seconds=round(killed_at, 1),
