@@ -398,6 +398,25 @@ async def test_a_refused_record_is_dead_lettered_and_blocks_nothing(
     assert await kit.sync.dead_letters("memory") == []
 
 
+async def test_a_retried_dead_letter_is_due_at_once_in_any_time_zone(
+    kit: AsyncChatKit, vendor: MemoryVendor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # the machine's local time is 9 hours ahead
+    time.tzset()
+    try:
+        await chat(kit, 1, messages=0)
+        vendor.refuse(lambda change: "refused" if change.object.value == "contact" else None)
+        async with engine_for(kit, vendor) as engine:
+            await engine.run_once()
+            vendor.refuse(None)
+            assert await kit.sync.retry("memory") == 1
+            report = await engine.run_once()
+        assert report.pushed == 2  # the contact at once, then its conversation
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 async def test_records_out_of_retries_are_dead_lettered(
     kit: AsyncChatKit, vendor: MemoryVendor
 ) -> None:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..errors import InvalidInputError, NotFoundError
 from ..integrations import Integration, integrations
+from ..models import utcnow
 from ..models.sync import SyncDecision, SyncLink, SyncState, link_id, state_id
 from ..services._core import Core, check_limit
 from ..stores.base import Gt, Update
@@ -211,7 +212,7 @@ class Sync:
                 missing = wanted - {link.local_id for link in dead}
                 if missing:
                     raise NotFoundError("dead letter", sorted(missing)[0])
-            now = key_of(datetime.now().astimezone())
+            now = key_of(utcnow())
             ops = [
                 Update(
                     link.model_copy(
