@@ -222,14 +222,10 @@ class Applier:
     ) -> dict[str, JsonValue]:
         """Which of the vendor's values to take, field by field (decisions recorded)."""
         take: dict[str, JsonValue] = {}
-        for name, remote in change.data.items():
+        for name, remote in _vendor(change).items():
             if name not in local_now:
                 continue
             local = local_now[name]
-            if name == "tags" and isinstance(remote, list):
-                remote = cast(
-                    JsonValue, sorted({str(t).strip().lower() for t in remote if str(t).strip()})
-                )
             if remote == local:
                 continue
             synced = link.synced.get(name, _MISSING)

@@ -8,7 +8,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
@@ -391,6 +391,20 @@ class SyncEngine:
         log.warning("sync %s parked (%s) until %s", self.name, reason.value, until.isoformat())
         await self._save_state(parked=reason.value, parked_detail=detail[:500], parked_until=until)
 
+    async def _park_for(self, exc: IntegrationAuthError | IntegrationQuotaError) -> NoReturn:
+        """Park after a refused credential or a used-up quota, then raise `_Parked`.
+
+        Credentials are checked again after ``park_seconds``; a quota when
+        the vendor said it resets, else at the next UTC midnight.
+        """
+        now = utcnow()
+        if isinstance(exc, IntegrationAuthError):
+            await self._park(HealthState.AUTH_FAILED, str(exc), now + _seconds(self._park_seconds))
+        else:
+            until = now + _seconds(exc.retry_after) if exc.retry_after else next_midnight(now)
+            await self._park(HealthState.QUOTA_EXHAUSTED, str(exc), until)
+        raise _Parked from exc
+
     async def _unparked(self, report: SyncReport) -> bool:
         """Whether sync may run now; checks a parked integration once its time came."""
         state = await self.state()
@@ -735,18 +749,9 @@ class SyncEngine:
         try:
             async with self._claim_kept([link for link, _, _ in sends]):
                 results = await self._call(lambda: self.integration.push(changes))
-        except IntegrationAuthError as exc:
+        except (IntegrationAuthError, IntegrationQuotaError) as exc:
             await self._release([link for link, _, _ in sends])
-            await self._park(
-                HealthState.AUTH_FAILED, str(exc), utcnow() + _seconds(self._park_seconds)
-            )
-            raise _Parked from exc
-        except IntegrationQuotaError as exc:
-            await self._release([link for link, _, _ in sends])
-            now = utcnow()
-            until = now + _seconds(exc.retry_after) if exc.retry_after else next_midnight(now)
-            await self._park(HealthState.QUOTA_EXHAUSTED, str(exc), until)
-            raise _Parked from exc
+            await self._park_for(exc)
         except RetryableIntegrationError as exc:
             results = [
                 PushResult.retryable(change, str(exc) or "retry", retry_after=exc.retry_after)
@@ -845,53 +850,52 @@ class SyncEngine:
                 await self._core.commit([Update(link) for link in renewed])
                 ours = {link.id: lease for link in renewed}
 
+    async def _rewrite(
+        self,
+        where: Mapping[str, object],
+        change: Callable[[SyncLink], Mapping[str, object] | None],
+    ) -> None:
+        """Read the links matching ``where`` and commit ``change(link)``'s updates to each.
+
+        ``change`` returns the fields to set, or ``None`` to leave a link be.
+        A lost write race reads the links again (`Core.retry`).
+        """
+        store = await self._core.ready()
+
+        async def attempt() -> None:
+            ops: list[Op] = []
+            for link in await store.find(SyncLink, where):
+                updates = change(link)
+                if updates is not None:
+                    ops.append(
+                        Update(link.model_copy(update={**updates, "version": link.version + 1}))
+                    )
+            if ops:
+                await self._core.commit(ops)
+
+        await self._core.retry(attempt)
+
     async def _release(self, links: list[SyncLink]) -> None:
         """Give claimed links back untried: the vendor refused the whole call, wrote nothing."""
-        store = await self._core.ready()
-
-        async def attempt() -> None:
-            current = await store.find(SyncLink, {"id": In([link.id for link in links])})
-            now = key_of(utcnow())
-            await self._core.commit(
-                [
-                    Update(
-                        link.model_copy(
-                            update={
-                                "attempts": max(0, link.attempts - 1),
-                                "due_key": now if link.pending else None,
-                                "version": link.version + 1,
-                            }
-                        )
-                    )
-                    for link in current
-                ]
-            )
-
-        await self._core.retry(attempt)
+        now = key_of(utcnow())
+        await self._rewrite(
+            {"id": In([link.id for link in links])},
+            lambda link: {
+                "attempts": max(0, link.attempts - 1),
+                "due_key": now if link.pending else None,
+            },
+        )
 
     async def _wait_for_parents(self, links: list[SyncLink]) -> None:
-        store = await self._core.ready()
         later = key_of(utcnow() + _seconds(self._retry_delay))
-
-        async def attempt() -> None:
-            current = await store.find(SyncLink, {"id": In([link.id for link in links])})
-            await self._core.commit(
-                [
-                    Update(
-                        link.model_copy(
-                            update={
-                                "due_key": later if link.pending else link.due_key,
-                                "last_error": "waiting for its parent to reach the vendor",
-                                "waiting": True,
-                                "version": link.version + 1,
-                            }
-                        )
-                    )
-                    for link in current
-                ]
-            )
-
-        await self._core.retry(attempt)
+        await self._rewrite(
+            {"id": In([link.id for link in links])},
+            lambda link: {
+                "due_key": later if link.pending else link.due_key,
+                "last_error": "waiting for its parent to reach the vendor",
+                "waiting": True,
+            },
+        )
 
     def _backoff(self, attempts: int) -> float:
         return float(min(self._max_retry_delay, self._retry_delay * 2 ** max(0, attempts - 1)))
@@ -1027,30 +1031,15 @@ class SyncEngine:
         ]
         if not done:
             return
-        store = await self._core.ready()
-
-        async def attempt() -> None:
-            now = utcnow()
-            children = await store.find(
-                SyncLink, {"integration": self.name, "parent_local_id": In(done)}
-            )
-            ops: list[Op] = [
-                Update(
-                    child.model_copy(
-                        update={
-                            "due_key": key_of(now),
-                            "waiting": False,
-                            "version": child.version + 1,
-                        }
-                    )
-                )
-                for child in children
-                if child.waiting and child.pending and (child.due_key or "") > key_of(now)
-            ]
-            if ops:
-                await self._core.commit(ops)
-
-        await self._core.retry(attempt)
+        now = key_of(utcnow())
+        await self._rewrite(
+            {"integration": self.name, "parent_local_id": In(done)},
+            lambda child: (
+                {"due_key": now, "waiting": False}
+                if child.waiting and child.pending and (child.due_key or "") > now
+                else None
+            ),
+        )
 
     async def _children_of_deleted(
         self, ops: list[Op], current: Mapping[str, SyncLink]
@@ -1084,18 +1073,8 @@ class SyncEngine:
                     page = await self._call(
                         lambda cursor=cursor: self.integration.pull(cursor, limit=self._page_size)  # type: ignore[misc]
                     )
-                except IntegrationAuthError as exc:
-                    await self._park(
-                        HealthState.AUTH_FAILED, str(exc), utcnow() + _seconds(self._park_seconds)
-                    )
-                    raise _Parked from exc
-                except IntegrationQuotaError as exc:
-                    now = utcnow()
-                    until = (
-                        now + _seconds(exc.retry_after) if exc.retry_after else next_midnight(now)
-                    )
-                    await self._park(HealthState.QUOTA_EXHAUSTED, str(exc), until)
-                    raise _Parked from exc
+                except (IntegrationAuthError, IntegrationQuotaError) as exc:
+                    await self._park_for(exc)
                 applied = await self._apply(page.changes, cursor=page.cursor, expect=cursor)
                 report.pulled += applied.applied
                 report.pulled_unchanged += applied.unchanged
