@@ -1,34 +1,37 @@
-"""The ``chatkit`` command: a demo, migrations, events, purges, integrations, sync, emulators."""
+"""The ``chatkit`` command: a demo, migrations, events, purges, integrations, sync, emulators.
+
+This module holds the app and its entry point (`main`); the command groups live
+in ``chatkit._cli`` (one module each) and are registered here.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import struct
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Coroutine
-from datetime import datetime, timedelta
-from importlib.metadata import entry_points
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
+from ._cli.core import CliGroup, StoreUrl
+from ._cli.emulate import EMULATE_SETTINGS, EmulateCommand, emulate
+from ._cli.events import dispatch_status, events
+from ._cli.integrations import integrations_app
+from ._cli.output import console
+from ._cli.output import run as _run
+from ._cli.purge import purge
+from ._cli.sync import sync_app
 from ._facade import AsyncChatKit
 from .automation import AutoReplySettings, RuleSet
 from .bots import Flow
-from .errors import ChatKitError, ConfigurationError
-from .integrations import integrations
-from .models import Author, AuthorRole, Message, MessageKind, RetentionPolicy
+from .models import Author, AuthorRole, Message, MessageKind
 from .models._base import utcnow
 from .settings import ChatKitSettings, default_url
-from .sync import SyncEngine, SyncReport
 
 __all__ = ["app", "main"]
 
@@ -37,8 +40,8 @@ app = typer.Typer(
     help="chatkit: embeddable live-chat customer service.",
     no_args_is_help=True,
     add_completion=False,
+    cls=CliGroup,
 )
-console = Console(highlight=False)
 
 _ROLE_STYLE = {
     AuthorRole.CUSTOMER: "bold cyan",
@@ -46,24 +49,6 @@ _ROLE_STYLE = {
     AuthorRole.BOT: "magenta",
     AuthorRole.SYSTEM: "dim",
 }
-
-
-StoreUrl = Annotated[
-    str | None, typer.Option(help="Store URL; default $CHATKIT_URL or sqlite:///chatkit.db.")
-]
-"""The ``--url`` option every store command takes."""
-
-
-def _run(job: Coroutine[Any, Any, None]) -> None:
-    """Run ``job``; a chatkit error becomes a red message and exit status 1."""
-    try:
-        asyncio.run(job)
-    except ChatKitError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
-    except KeyboardInterrupt:
-        console.print("stopped")
-        raise typer.Exit(130) from None
 
 
 def _sqlite_url(path: Path) -> str:
@@ -357,7 +342,7 @@ async def _demo(url: str, export_dir: Path) -> None:
 def demo(
     db: Annotated[
         Path | None,
-        typer.Option(help="SQLite file to write; a new temporary one by default."),
+        typer.Option(metavar="PATH", help="SQLite file to write; a new temporary one by default."),
     ] = None,
 ) -> None:
     """Run a scripted support conversation on SQLite and print it."""
@@ -382,386 +367,20 @@ def migrate(
     _run(run())
 
 
-@app.command()
-def events(
-    url: StoreUrl = None,
-    after: Annotated[int, typer.Option(min=0, help="Show events after this position.")] = 0,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many events.")] = 50,
-) -> None:
-    """Print events from a store's outbox."""
-
-    async def run() -> None:
-        async with AsyncChatKit(url or default_url()) as kit:
-            page = await kit.events.list(after=after, limit=limit)
-            table = Table("position", "type", "conversation", "when (UTC)")
-            for event in page.items:
-                table.add_row(
-                    str(event.position),
-                    event.type,
-                    event.conversation_id or "",
-                    event.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
-                )
-            console.print(table)
-            if page.next_cursor:
-                console.print(f"[dim]more: --after {page.next_cursor}[/]")
-
-    _run(run())
-
-
-@app.command("dispatch-status")
-def dispatch_status(
-    groups: Annotated[list[str], typer.Argument(help="Dispatch group names.")],
-    url: StoreUrl = None,
-) -> None:
-    """Show how far dispatch groups are: handed out, done, behind, in flight, expired."""
-
-    async def run() -> None:
-        async with AsyncChatKit(url or default_url()) as kit:
-            newest = await kit.store.last_position()
-            table = Table("group", "handed out to", "done up to", "behind", "in flight", "expired")
-            for group in groups:
-                status = await kit.events.dispatch_status(group)
-                table.add_row(
-                    group,
-                    str(status.claimed_upto),
-                    str(status.done_upto),
-                    str(max(0, newest - status.done_upto)),
-                    str(status.in_flight),
-                    str(status.expired),
-                )
-            console.print(table)
-
-    _run(run())
-
-
-@app.command()
-def purge(
-    url: StoreUrl = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would go.")] = False,
-    default_days: Annotated[
-        int | None, typer.Option(min=1, help="Keep period in days (default: 31).")
-    ] = None,
-    allow_shorter: Annotated[
-        bool, typer.Option("--allow-shorter", help="Allow a keep period under 31 days.")
-    ] = False,
-    batch_size: Annotated[int, typer.Option(min=1, help="Conversations per commit.")] = 100,
-) -> None:
-    """Delete conversations past the retention policy (resumable, batched)."""
-
-    async def run() -> None:
-        settings = ChatKitSettings()
-        if default_days is not None or allow_shorter:
-            try:
-                policy = RetentionPolicy(
-                    default_days=default_days or 31, allow_shorter=allow_shorter
-                )
-            except ValidationError as exc:
-                reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
-                raise ConfigurationError(reason) from None
-            settings = ChatKitSettings(retention=policy)
-        async with AsyncChatKit(url or default_url(), settings=settings) as kit:
-            with Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as bar:
-                task = bar.add_task("checking" if dry_run else "purging", total=None)
-
-                def advance(done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total)
-
-                report = await kit.retention.purge(
-                    dry_run=dry_run, batch_size=batch_size, progress=advance
-                )
-        verb = "would purge" if dry_run else "purged"
-        table = Table(title=f"{verb}: {report.conversations} conversations")
-        for name in ("messages", "attachments", "attachment_bytes", "tickets"):
-            table.add_column(name.replace("_", " "))
-        table.add_row(
-            str(report.messages),
-            str(report.attachments),
-            str(report.attachment_bytes),
-            str(report.tickets),
-        )
-        console.print(table)
-        console.print(
-            f"kept: {report.held} under legal hold, {report.open_tickets} with unfinished tickets"
-        )
-
-    _run(run())
-
-
-integrations_app = typer.Typer(
-    help="CRM and help-desk integrations (plugins in the chatkit.integrations group).",
-    no_args_is_help=True,
-)
-app.add_typer(integrations_app, name="integrations")
-
-
-@integrations_app.command("list")
-def integrations_list(
-    config: Annotated[
-        Path | None,
-        typer.Option(help="JSON/YAML file with one section per integration."),
-    ] = None,
-) -> None:
-    """Show installed integrations, what they sync, and whether they are configured."""
-    table = Table("name", "package", "capabilities", "configured")
-    for item in integrations.installed():
-        package = f"{item.package or '?'} {item.version or ''}".strip()
-        try:
-            plugin = integrations.load(item.name)
-        except ChatKitError as exc:
-            table.add_row(item.name, package, f"[red]cannot load:[/] {exc}", "")
-            continue
-        try:
-            plugin.config_class.load(item.name, file=config)
-        except ConfigurationError as exc:  # messages name fields, never values
-            configured = f"[yellow]no[/]: {exc}"
-        else:
-            configured = "[green]yes[/]"
-        table.add_row(item.name, package, plugin.capabilities.summary(), configured)
-    if table.row_count:
-        console.print(table)
-    else:
-        console.print(
-            "no integrations installed (they register entry points in 'chatkit.integrations')"
-        )
-
-
-sync_app = typer.Typer(
-    help="Two-way sync with CRMs and help desks (see the concept page 'Sync').",
-    no_args_is_help=True,
-)
-app.add_typer(sync_app, name="sync")
-
-IntegrationName = Annotated[str, typer.Argument(help="The integration, e.g. zendesk.")]
-ConfigFile = Annotated[
-    Path | None, typer.Option("--config", help="JSON/YAML file with one section per integration.")
-]
-
-
-def _engine(kit: AsyncChatKit, name: str, config: Path | None) -> SyncEngine:
-    plugin = integrations.load(name)
-    return kit.sync.engine(plugin.from_env(file=str(config) if config else None))
-
-
-def _quiet(report: SyncReport) -> bool:
-    return not (
-        report.events
-        or report.pushed
-        or report.retried
-        or report.dead
-        or report.unchanged
-        or report.pulled
-        or report.pulled_unchanged
-    )
-
-
-@sync_app.command("run")
-def sync_run(
-    name: IntegrationName,
-    url: StoreUrl = None,
-    config: ConfigFile = None,
-    resync: Annotated[
-        bool, typer.Option(help="Queue every local record again first (a full re-sync).")
-    ] = False,
-    watch: Annotated[
-        bool, typer.Option(help="Keep running, pulling every --interval seconds, until Ctrl-C.")
-    ] = False,
-    interval: Annotated[float, typer.Option(min=1.0, help="Seconds between pulls.")] = 30.0,
-) -> None:
-    """Sync one integration: queue outbox events, push what is due, pull what changed."""
-
-    async def run() -> None:
-        async with (
-            AsyncChatKit(url or default_url()) as kit,
-            _engine(kit, name, config) as engine,
-        ):
-            if resync:
-                console.print(f"queued {await engine.resync()} records again")
-            if watch:
-                console.print(f"syncing {name} every {interval:g} s; Ctrl-C stops")
-                await engine.run(interval=interval)
-                return
-            total = SyncReport()
-            status = await kit.sync.status(name)
-            with Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as bar:
-                pushing = bar.add_task("pushing", total=status.pending + status.backlog)
-                pulling = bar.add_task("pulling", total=None)
-                done = {"push": 0, "pull": 0}
-
-                def advance(step: str, report: SyncReport) -> None:
-                    if step == "push":
-                        count = report.pushed + report.unchanged + report.dead
-                        bar.update(pushing, completed=done["push"] + count)
-                    else:
-                        count = report.pulled + report.pulled_unchanged + report.pulled_skipped
-                        bar.update(pulling, completed=done["pull"] + count)
-
-                engine.on_progress = advance
-                for _ in range(100):
-                    report = await engine.run_once()
-                    total.add(report)
-                    done["push"] += report.pushed + report.unchanged + report.dead
-                    done["pull"] += report.pulled + report.pulled_unchanged + report.pulled_skipped
-                    if report.events:
-                        pending = (await kit.sync.status(name)).pending
-                        bar.update(pushing, total=done["push"] + pending)
-                    if report.parked or _quiet(report):
-                        break
-                bar.update(pushing, total=max(done["push"], 1), completed=done["push"])
-                bar.update(pulling, total=max(done["pull"], 1), completed=done["pull"])
-        _print_report(name, total)
-        if total.parked:
-            console.print(f"[red]parked:[/] {total.parked} (see 'chatkit sync status {name}')")
-            raise typer.Exit(2)
-
-    _run(run())
-
-
-def _print_report(name: str, report: SyncReport) -> None:
-    table = Table(title=f"sync {name}")
-    for column in ("pushed", "unchanged", "retried", "dead", "pulled", "echoes", "calls"):
-        table.add_column(column, justify="right")
-    table.add_row(
-        str(report.pushed),
-        str(report.unchanged),
-        str(report.retried),
-        str(report.dead),
-        str(report.pulled),
-        str(report.pulled_unchanged),
-        str(report.calls),
-    )
-    console.print(table)
-
-
-@sync_app.command("status")
-def sync_status(
-    name: Annotated[str | None, typer.Argument(help="One integration (default: all).")] = None,
-    url: StoreUrl = None,
-    dead: Annotated[bool, typer.Option(help="Also list the dead letters.")] = False,
-) -> None:
-    """Show where each integration's sync stands: parked, pending, dead letters, backlog."""
-
-    async def run() -> None:
-        async with AsyncChatKit(url or default_url()) as kit:
-            names = [name] if name else await kit.sync.integrations()
-            if not names:
-                console.print("no integration has synced with this store yet")
-                return
-            table = Table(
-                "integration", "state", "linked", "pending", "dead", "backlog", "pushed",
-                "pulled", "calls today", "last push", "last pull",
-            )  # fmt: skip
-            letters = []
-            for each in names:
-                status = await kit.sync.status(each)
-                state = (
-                    f"[red]parked: {status.parked}[/]\n{status.parked_detail or ''}"
-                    if status.parked
-                    else "[green]running[/]"
-                )
-                table.add_row(
-                    each,
-                    state,
-                    str(status.linked),
-                    str(status.pending),
-                    str(status.dead),
-                    str(status.backlog),
-                    str(status.pushed),
-                    str(status.pulled),
-                    str(status.calls_today),
-                    _when(status.last_push_at),
-                    _when(status.last_pull_at),
-                )
-                if dead:
-                    letters += [(each, link) for link in await kit.sync.dead_letters(each)]
-            console.print(table)
-            if dead:
-                listing = Table("integration", "kind", "local id", "attempts", "vendor's message")
-                for each, link in letters:
-                    listing.add_row(
-                        each, link.kind, link.local_id, str(link.attempts), link.last_error or ""
-                    )
-                console.print(listing if letters else "no dead letters")
-
-    _run(run())
-
-
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "never"
-
-
-@sync_app.command("retry")
-def sync_retry(
-    name: IntegrationName,
-    local_ids: Annotated[
-        list[str] | None, typer.Argument(help="Only these records (default: every dead letter).")
-    ] = None,
-    url: StoreUrl = None,
-) -> None:
-    """Put dead-lettered records back in the queue; the next 'chatkit sync run' pushes them."""
-
-    async def run() -> None:
-        async with AsyncChatKit(url or default_url()) as kit:
-            count = await kit.sync.retry(name, local_ids or None)
-        console.print(f"queued {count} dead letters of {name} again")
-
-    _run(run())
-
-
-@sync_app.command("resume")
-def sync_resume(name: IntegrationName, url: StoreUrl = None) -> None:
-    """Unpark an integration now (after fixing its credentials)."""
-
-    async def run() -> None:
-        async with AsyncChatKit(url or default_url()) as kit:
-            resumed = await kit.sync.resume(name)
-        console.print(f"{name} resumed" if resumed else f"{name} was not parked")
-
-    _run(run())
-
-
-@app.command(
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    add_help_option=False,
-)
-def emulate(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The vendor, e.g. zendesk.")],
-) -> None:
-    """Serve a vendor API emulator locally, e.g. 'chatkit emulate zendesk --port 8765'.
-
-    Emulators are plugins in the entry-point group chatkit.emulators; the
-    first-party ones need 'pip install chatkit[emulators]'. Options after the
-    name, --help included, go to the emulator ('chatkit emulate zendesk --help').
-    """
-    found = {ep.name: ep for ep in entry_points(group="chatkit.emulators")}
-    if name not in found:
-        known = ", ".join(sorted(found)) or "none installed"
-        console.print(f"[red]error:[/] no emulator named {name!r} (installed: {known})")
-        raise typer.Exit(1)
-    try:
-        serve = found[name].load()
-    except ImportError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
-    serve(list(ctx.args))
+app.command()(events)
+app.command("dispatch-status")(dispatch_status)
+app.command()(purge)
+app.command(cls=EmulateCommand, context_settings=EMULATE_SETTINGS, no_args_is_help=True)(emulate)
 
 
 @app.command()
 def version() -> None:
     """Print the chatkit version."""
     console.print(f"chatkit {__version__}")
+
+
+app.add_typer(integrations_app, name="integrations")
+app.add_typer(sync_app, name="sync")
 
 
 def main() -> None:
