@@ -53,6 +53,7 @@ def piped(args: Sequence[str], **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(CHATKIT), *args],
         capture_output=True,
+        stdin=subprocess.DEVNULL,
         text=True,
         env=_env(**env),
         timeout=120,
@@ -317,3 +318,37 @@ def test_the_cli_page_documents_every_command_and_option() -> None:
             for opt in param.opts:
                 if opt.startswith("--"):
                     assert f"`{opt}" in page or f" {opt}" in page, (path, opt)
+
+
+def _sessions(page: str) -> Iterator[tuple[str, str]]:
+    """The page's ``console`` blocks as (command after ``$ ``, the output shown)."""
+    for block in re.findall(r"```console\n(.*?)```", page, re.DOTALL):
+        command, shown = None, []
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                if command is not None:
+                    yield command, "\n".join(shown).strip("\n")
+                command, shown = line[2:], []
+            else:
+                shown.append(line)
+        if command is not None:
+            yield command, "\n".join(shown).strip("\n")
+
+
+def test_the_cli_page_shows_the_real_help_and_integrations_list() -> None:
+    page = DOCS.read_text()
+    checked = []
+    for command, shown in _sessions(page):
+        words = command.split()
+        if words[0] != "chatkit" or not (
+            words[-1] == "--help" or words[1:] == ["integrations", "list"]
+        ):
+            continue
+        done = piped(words[1:], COLUMNS="80")
+        assert done.returncode == 0, done.stderr
+        real = "\n".join(line.rstrip() for line in done.stdout.splitlines()).strip("\n")
+        assert shown == real, f"docs/cli.md shows an old '{command}'; the real output:\n{real}"
+        checked.append(command)
+    assert "chatkit --help" in checked
+    assert "chatkit integrations list" in checked
+    assert len(checked) >= 5

@@ -44,6 +44,8 @@ def purge(
                 )
             except ValidationError as exc:
                 reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                if "allow_shorter" in reason:
+                    reason += " (pass --allow-shorter)"
                 raise ConfigurationError(reason) from None
             settings = ChatKitSettings(retention=policy)
         async with AsyncChatKit(url or default_url(), settings=settings) as kit:
