@@ -352,3 +352,40 @@ def test_the_cli_page_shows_the_real_help_and_integrations_list() -> None:
     assert "chatkit --help" in checked
     assert "chatkit integrations list" in checked
     assert len(checked) >= 5
+
+
+def test_commands_registered_with_plain_typer_read_the_same() -> None:
+    """A command another module adds with plain typer (as ``chatkit worker`` may) is adopted."""
+    from chatkit._cli.core import CliGroup
+
+    other = typer.Typer(cls=CliGroup, no_args_is_help=True)
+
+    @other.command()
+    def worker(
+        status: bool = typer.Option(False, "--status", help="Print the health line."),
+        every: float = typer.Option(5.0, help="Seconds between rounds."),
+    ) -> None:
+        """Run the background jobs."""
+
+    jobs = typer.Typer()
+
+    @jobs.command("go")
+    def go(name: str) -> None:
+        """Run one job."""
+
+    other.add_typer(jobs, name="jobs")
+    runner = CliRunner()
+    for path in ([], ["worker"], ["jobs"], ["jobs", "go"]):
+        result = runner.invoke(other, [*path, "--help"], prog_name="chatkit")
+        assert result.exit_code == 0, result.output
+        assert "<bool>" not in result.output
+        assert "<float>" not in result.output
+        assert "{" not in result.output
+    worker_help = runner.invoke(other, ["worker", "--help"], prog_name="chatkit").output
+    assert re.search(r"--status\s+Print the health line", worker_help), worker_help
+    assert re.search(r"--every\s+EVERY\s+Seconds between rounds", worker_help), worker_help
+    go_help = runner.invoke(other, ["jobs", "go", "--help"], prog_name="chatkit").output
+    assert "Usage: chatkit jobs go [OPTIONS] NAME" in go_help
+    missing = runner.invoke(other, ["jobs", "go"], prog_name="chatkit")
+    assert missing.exit_code == 2
+    assert missing.stderr == "error: Missing argument 'NAME' (see 'chatkit jobs go --help')\n"
