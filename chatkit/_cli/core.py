@@ -131,9 +131,9 @@ class CliGroup(TyperGroup):
         except ClickException as exc:
             errors.print(Text.assemble(("error:", "bold red"), " ", one_line(exc.format_message())))
             sys.exit(exc.exit_code)
-        except (typer.Abort, KeyboardInterrupt):
-            errors.print("stopped")
-            sys.exit(130)
+        except typer.Abort:  # end of input at a prompt
+            errors.print(Text.assemble(("error:", "bold red"), " aborted"))
+            sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
 
