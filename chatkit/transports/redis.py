@@ -100,7 +100,7 @@ class RedisTransport(Transport):
                 delay = min(delay * 2, 10.0)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
 
     async def publish(self, position: int) -> None:
         """Publish; a failure is logged, not raised (subscribers will poll)."""
