@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -59,7 +60,7 @@ def _run(job: Coroutine[Any, Any, None]) -> None:
     try:
         asyncio.run(job)
     except ChatKitError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     except KeyboardInterrupt:
         console.print("stopped")
@@ -516,12 +517,12 @@ def integrations_list(
         try:
             plugin = integrations.load(item.name)
         except ChatKitError as exc:
-            table.add_row(item.name, package, f"[red]cannot load:[/] {exc}", "")
+            table.add_row(item.name, package, f"[red]cannot load:[/] {escape(str(exc))}", "")
             continue
         try:
             plugin.config_class.load(item.name, file=config)
         except ConfigurationError as exc:  # messages name fields, never values
-            configured = f"[yellow]no[/]: {exc}"
+            configured = f"[yellow]no[/]: {escape(str(exc))}"
         else:
             configured = "[green]yes[/]"
         table.add_row(item.name, package, plugin.capabilities.summary(), configured)
@@ -755,7 +756,7 @@ def emulate(
     try:
         serve = found[name].load()
     except ImportError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     serve(list(ctx.args))
 

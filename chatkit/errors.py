@@ -8,9 +8,10 @@ everything the SDK raises deliberately. Errors from third-party libraries
 ```text
 ChatKitError
 ├── ConfigurationError            bad URL, bad settings
-│   └── PluginError
-│       ├── PluginNotFoundError   no built-in or entry point of that name
-│       └── PluginLoadError       found, but importing it failed
+│   ├── PluginError
+│   │   ├── PluginNotFoundError   no built-in or entry point of that name
+│   │   └── PluginLoadError       found, but importing it failed
+│   └── MissingDependencyError    an optional extra is not installed (also an ImportError)
 ├── InvalidInputError             bad arguments; nothing was written
 │   ├── MessageTooLargeError
 │   ├── TemplateError             a reply template that cannot parse or render
@@ -66,6 +67,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidTransitionError",
     "MessageTooLargeError",
+    "MissingDependencyError",
     "NotFoundError",
     "PermanentIntegrationError",
     "PluginError",
@@ -108,6 +110,33 @@ class PluginNotFoundError(PluginError):
 
 class PluginLoadError(PluginError):
     """The plugin exists but importing it failed (usually a missing extra)."""
+
+
+class MissingDependencyError(ConfigurationError, ImportError):
+    """A feature needs a package from an optional extra that is not installed.
+
+    Also an `ImportError`, so code that guards an import with
+    ``except ImportError`` keeps working. The message is one line ending in
+    the command that fixes it, e.g. ``reading rules from YAML needs PyYAML:
+    pip install 'chatkit[yaml]'``.
+
+    Attributes:
+        feature: What needed it, e.g. ``"reading rules from YAML"``.
+        module: The module that could not be imported, e.g. ``"yaml"``.
+        package: The distribution that provides it, e.g. ``"PyYAML"``.
+        extra: The chatkit extra that installs it, e.g. ``"yaml"``.
+        hint: The command to run, e.g. ``"pip install 'chatkit[yaml]'"``.
+    """
+
+    def __init__(self, *, feature: str, module: str, package: str, extra: str) -> None:
+        hint = f"pip install 'chatkit[{extra}]'"
+        super().__init__(f"{feature} needs {package}: {hint}")
+        self.name = module  # ImportError's attribute: the module that is missing
+        self.feature = feature
+        self.module = module
+        self.package = package
+        self.extra = extra
+        self.hint = hint
 
 
 class InvalidInputError(ChatKitError):

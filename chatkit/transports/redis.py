@@ -20,10 +20,14 @@ import logging
 import random
 from urllib.parse import parse_qs, urlsplit
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
+from .._optional import missing
 from ..errors import ConfigurationError, TransportError
+
+try:
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
+except ImportError as exc:
+    raise missing("redis", "the Redis transport", exc) from exc
 from .base import Listener, Transport
 
 __all__ = ["RedisTransport"]
