@@ -19,6 +19,7 @@ ChatKitError
 │   └── AttachmentError           an upload breaks a limit
 │       ├── AttachmentTooLargeError
 │       ├── AttachmentTypeError
+│       │   └── ActiveContentError  HTML, or SVG/XML a browser would run
 │       └── TooManyAttachmentsError
 │   └── InvalidTransitionError    e.g. closed -> open
 ├── NotFoundError                 unknown id
@@ -46,6 +47,7 @@ ChatKitError
 from __future__ import annotations
 
 __all__ = [
+    "ActiveContentError",
     "AgentAtCapacityError",
     "AlreadyClaimedError",
     "AttachmentError",
@@ -257,9 +259,33 @@ class AttachmentTypeError(AttachmentError):
         mime_type: The type sniffed from the content.
     """
 
-    def __init__(self, *, mime_type: str) -> None:
-        super().__init__(f"attachments of type {mime_type} are not allowed", field="source")
+    def __init__(self, *, mime_type: str, message: str | None = None) -> None:
+        super().__init__(
+            message or f"attachments of type {mime_type} are not allowed", field="source"
+        )
         self.mime_type = mime_type
+
+
+class ActiveContentError(AttachmentTypeError):
+    """The content is something a browser would run: refused, whatever the name or type claimed.
+
+    HTML documents, and SVG or XML with a script, an event handler, a
+    ``javascript:`` URL, embedded HTML or an ``xml-stylesheet`` instruction.
+    Nothing was stored. ``AttachmentLimits(active_content="download")``
+    stores such files as ``application/octet-stream`` downloads instead.
+
+    Attributes:
+        mime_type: The type sniffed from the content, e.g. ``"image/svg+xml"``.
+        reason: What was found, e.g. ``"an SVG image with an event handler
+            attribute (onload)"``.
+    """
+
+    def __init__(self, *, mime_type: str, reason: str) -> None:
+        super().__init__(
+            mime_type=mime_type,
+            message=f"attachment refused: {reason} ({mime_type}), which a browser would run",
+        )
+        self.reason = reason
 
 
 class TooManyAttachmentsError(AttachmentError):
