@@ -349,3 +349,20 @@ def test_the_helper_raises_a_typed_error() -> None:
     assert str(other) == "the emulator needs uvicorn: pip install 'chatkit[emulators]'"
     with pytest.raises(KeyError):
         missing("not_an_optional_package", "a test")
+
+
+def test_every_install_hint_written_anywhere_names_real_extras() -> None:
+    """Docstrings, docs, README, examples: ``pip install 'chatkit[x]'`` names real extras."""
+    extras = set(PYPROJECT["project"]["optional-dependencies"])
+    files = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    for folder in (*PACKAGES_DIRS, "examples"):
+        files.extend(sorted((ROOT / folder).rglob("*.py")))
+    seen = 0
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert "chatkit-integrations[" not in text, f"{path}: no such distribution"
+        for found in re.finditer(r"chatkit\[([a-z0-9_,-]+)\]", text):
+            seen += 1
+            unknown = set(found.group(1).split(",")) - extras
+            assert not unknown, f"{path.relative_to(ROOT)}: unknown extra {unknown}"
+    assert seen > 20
