@@ -8,9 +8,10 @@ everything the SDK raises deliberately. Errors from third-party libraries
 ```text
 ChatKitError
 ├── ConfigurationError            bad URL, bad settings
-│   └── PluginError
-│       ├── PluginNotFoundError   no built-in or entry point of that name
-│       └── PluginLoadError       found, but importing it failed
+│   ├── PluginError
+│   │   ├── PluginNotFoundError   no built-in or entry point of that name
+│   │   └── PluginLoadError       found, but importing it failed
+│   └── MissingDependencyError    an optional extra is not installed (also an ImportError)
 ├── InvalidInputError             bad arguments; nothing was written
 │   ├── MessageTooLargeError
 │   ├── TemplateError             a reply template that cannot parse or render
@@ -18,6 +19,7 @@ ChatKitError
 │   └── AttachmentError           an upload breaks a limit
 │       ├── AttachmentTooLargeError
 │       ├── AttachmentTypeError
+│       │   └── ActiveContentError  HTML, or SVG/XML a browser would run
 │       └── TooManyAttachmentsError
 │   └── InvalidTransitionError    e.g. closed -> open
 ├── NotFoundError                 unknown id
@@ -45,6 +47,7 @@ ChatKitError
 from __future__ import annotations
 
 __all__ = [
+    "ActiveContentError",
     "AgentAtCapacityError",
     "AlreadyClaimedError",
     "AttachmentError",
@@ -66,6 +69,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidTransitionError",
     "MessageTooLargeError",
+    "MissingDependencyError",
     "NotFoundError",
     "PermanentIntegrationError",
     "PluginError",
@@ -108,6 +112,33 @@ class PluginNotFoundError(PluginError):
 
 class PluginLoadError(PluginError):
     """The plugin exists but importing it failed (usually a missing extra)."""
+
+
+class MissingDependencyError(ConfigurationError, ImportError):
+    """A feature needs a package from an optional extra that is not installed.
+
+    Also an `ImportError`, so code that guards an import with
+    ``except ImportError`` keeps working. The message is one line ending in
+    the command that fixes it, e.g. ``reading rules from YAML needs PyYAML:
+    pip install 'chatkit[yaml]'``.
+
+    Attributes:
+        feature: What needed it, e.g. ``"reading rules from YAML"``.
+        module: The module that could not be imported, e.g. ``"yaml"``.
+        package: The distribution that provides it, e.g. ``"PyYAML"``.
+        extra: The chatkit extra that installs it, e.g. ``"yaml"``.
+        hint: The command to run, e.g. ``"pip install 'chatkit[yaml]'"``.
+    """
+
+    def __init__(self, *, feature: str, module: str, package: str, extra: str) -> None:
+        hint = f"pip install 'chatkit[{extra}]'"
+        super().__init__(f"{feature} needs {package}: {hint}")
+        self.name = module  # ImportError's attribute: the module that is missing
+        self.feature = feature
+        self.module = module
+        self.package = package
+        self.extra = extra
+        self.hint = hint
 
 
 class InvalidInputError(ChatKitError):
@@ -228,9 +259,33 @@ class AttachmentTypeError(AttachmentError):
         mime_type: The type sniffed from the content.
     """
 
-    def __init__(self, *, mime_type: str) -> None:
-        super().__init__(f"attachments of type {mime_type} are not allowed", field="source")
+    def __init__(self, *, mime_type: str, message: str | None = None) -> None:
+        super().__init__(
+            message or f"attachments of type {mime_type} are not allowed", field="source"
+        )
         self.mime_type = mime_type
+
+
+class ActiveContentError(AttachmentTypeError):
+    """The content is something a browser would run: refused, whatever the name or type claimed.
+
+    HTML documents, and SVG or XML with a script, an event handler, a
+    ``javascript:`` URL, embedded HTML or an ``xml-stylesheet`` instruction.
+    Nothing was stored. ``AttachmentLimits(active_content="download")``
+    stores such files as ``application/octet-stream`` downloads instead.
+
+    Attributes:
+        mime_type: The type sniffed from the content, e.g. ``"image/svg+xml"``.
+        reason: What was found, e.g. ``"an SVG image with an event handler
+            attribute (onload)"``.
+    """
+
+    def __init__(self, *, mime_type: str, reason: str) -> None:
+        super().__init__(
+            mime_type=mime_type,
+            message=f"attachment refused: {reason} ({mime_type}), which a browser would run",
+        )
+        self.reason = reason
 
 
 class TooManyAttachmentsError(AttachmentError):

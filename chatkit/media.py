@@ -3,16 +3,35 @@
 The MIME type of an upload is decided from its first bytes, never from the
 name or the type the client claimed. Image dimensions are read from the
 header where that is cheap (PNG, GIF, JPEG, WebP).
+
+Content a browser would run is flagged (`Sniffed.active`): every HTML
+document, and SVG or other XML with a script, an event handler attribute, a
+``javascript:`` URL, embedded HTML (the XHTML namespace, ``foreignObject``,
+frames), an ``xml-stylesheet`` instruction or entity declarations. Markup
+documents are scanned to their end (`ActiveContentScanner`), not only in
+the sniffed window.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 import struct
 import unicodedata
 from dataclasses import dataclass
+from typing import Final, Protocol
+from urllib.parse import quote
 
-__all__ = ["SNIFF_BYTES", "Sniffed", "safe_filename", "sniff"]
+__all__ = [
+    "MARKUP_TYPES",
+    "SNIFF_BYTES",
+    "ActiveContentScanner",
+    "Sniffed",
+    "find_active_content",
+    "http_headers",
+    "safe_filename",
+    "sniff",
+]
 
 SNIFF_BYTES = 64 * 1024
 """How many leading bytes `sniff` looks at (JPEG frame headers can sit behind EXIF data)."""
@@ -31,6 +50,9 @@ class Sniffed:
     mime_type: str
     width: int | None = None
     height: int | None = None
+    active: str | None = None
+    """Why a browser would run this content, e.g. ``"an SVG image with an
+    event handler attribute (onload)"``; ``None`` for inert content."""
 
 
 def _png(head: bytes) -> Sniffed:
@@ -100,12 +122,198 @@ def _looks_like_text(head: bytes) -> bool:
     return controls == 0
 
 
+MARKUP_TYPES: Final = {"image/svg+xml": "an SVG image", "application/xml": "an XML document"}
+"""Types whose whole content is scanned for active parts as it is uploaded, and their names."""
+
+# Elements that make a document HTML when they are its first element (the
+# WHATWG sniffing list and the other common ones).
+_HTML_ROOTS: Final = frozenset(
+    "html head body script iframe frameset frame object embed applet h1 h2 h3 h4 h5 h6 "  # noqa: SIM905
+    "div span font table a style title b i u br p pre img form input button meta base "
+    "link ul ol li section article header footer nav main center marquee template "
+    "video audio canvas details dialog textarea select noscript plaintext xmp".split()
+)
+# Tags that make a browser (IE's sniffing, famously) treat "text" as HTML when
+# they appear early; looked for in the first `_HTML_WINDOW` characters.
+_HTML_ANYWHERE: Final = re.compile(
+    r"<(?:!doctype\s+html|html|head|body|script|iframe|frameset|frame|object|embed|applet|"
+    r"svg|math|meta|base|form|img|link|style|title|a\s+href)[\s/>]",
+    re.IGNORECASE,
+)
+_HTML_WINDOW: Final = 1024
+_PROLOG: Final = re.compile(
+    r"(?:\s+|<\?.*?\?>|<!--.*?-->|<!doctype(?:[^\[>]|\[.*?\])*>)*", re.IGNORECASE | re.DOTALL
+)
+_ELEMENT: Final = re.compile(r"<([a-z_][\w.-]*)(?::([a-z_][\w.-]*))?[\s/>]", re.IGNORECASE)
+_DOCTYPE_HTML: Final = re.compile(r"<!doctype\s+html[\s>]", re.IGNORECASE)
+
+_HANDLER: Final = re.compile(r"[\s\"'/](on[a-z]+)\s*=")
+_HANDLER_NAME: Final = re.compile(r"on[a-z]+\s*=")
+# Active parts of SVG and other XML, searched in text with character
+# references decoded, lower-cased (so ``&#106;avascript:`` is found). The
+# last item is a substring every match contains: a pattern runs only when the
+# text has it (a large SVG is mostly path data and is scanned at memory speed).
+_ACTIVE: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
+    (re.compile(r"<\s*(?:[\w.-]+:)?script[\s/>]"), "a <script> element", "script"),
+    (_HANDLER, "an event handler attribute ({0})", "on"),
+    (re.compile(r"((?:java|vb|live)script)\s*:"), "a {0}: URL", "script"),
+    (
+        re.compile(r"\bdata\s*:(?!\s*image/(?:png|gif|jpe?g|webp|bmp)[;,])"),
+        "a data: URL that is not a plain image",
+        "data",
+    ),
+    (
+        re.compile(
+            r"<\s*(?:[\w.-]+:)?(iframe|frame|frameset|embed|object|applet|foreignobject|"
+            r"handler|listener|base|meta)[\s/>]"
+        ),
+        "an <{0}> element",
+        "<",
+    ),
+    (
+        re.compile(r"http://www\.w3\.org/1999/xhtml"),
+        "HTML inside it (the XHTML namespace)",
+        "xhtml",
+    ),
+    (re.compile(r"<\?xml-stylesheet[\s?]"), "an xml-stylesheet instruction", "stylesheet"),
+    (re.compile(r"<!entity[\s%]"), "an entity declaration", "entity"),
+)
+_REFERENCE: Final = re.compile(r"&#(?:x([0-9a-f]+)|([0-9]+));?", re.IGNORECASE)
+_URL_SPACE: Final = re.compile(r"[\t\n\r]+")
+_NAMED: Final = (("&colon;", ":"), ("&tab;", "\t"), ("&newline;", "\n"))
+"""HTML's named references that can spell a URL scheme (XML has none of them)."""
+
+
+def _decode_reference(match: re.Match[str]) -> str:
+    try:
+        code = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+        return chr(code)
+    except (ValueError, OverflowError):
+        return "\ufffd"
+
+
+def find_active_content(text: str) -> str | None:
+    """What in this SVG or XML text a browser would run, or ``None``.
+
+    Character references are decoded first (``&#x6A;avascript:``), and
+    tabs and line breaks, which browsers drop inside URLs, are removed
+    before URL schemes are looked for.
+    """
+    plain = _REFERENCE.sub(_decode_reference, text).lower() if "&" in text else text.lower()
+    if "&" in plain:
+        for name, char in _NAMED:
+            plain = plain.replace(name, char)
+    squeezed = _URL_SPACE.sub("", plain) if "script" in plain or "data" in plain else plain
+    for pattern, reason, needed in _ACTIVE:
+        if needed not in plain:
+            continue
+        if pattern is _HANDLER:
+            found = _handler(plain)
+        else:
+            found = pattern.search(squeezed if "URL" in reason else plain)
+        if found is not None:
+            return reason.format(*found.groups())
+    return None
+
+
+def _handler(text: str) -> re.Match[str] | None:
+    """`_HANDLER`, found faster: from the literal ``on``, then the character before it."""
+    for found in _HANDLER_NAME.finditer(text):
+        if found.start() > 0:
+            match = _HANDLER.match(text, found.start() - 1)
+            if match is not None:
+                return match
+    return None
+
+
+def _text(head: bytes) -> str:
+    text = head.decode("utf-8", errors="ignore")
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _markup(head: bytes) -> Sniffed | None:
+    """HTML, SVG or XML, judged by the first element; ``None`` for plain text."""
+    text = _text(head)
+    start = text.lstrip(" \t\n\r\f")
+    if not (start.startswith("<") and len(start) > 1 and (start[1].isalpha() or start[1] in "!?")):
+        if _HTML_ANYWHERE.search(text[:_HTML_WINDOW]):
+            return Sniffed("text/html", active="an HTML document")
+        return None
+    prolog = _PROLOG.match(start)
+    rest = start[prolog.end() if prolog else 0 :]
+    if _DOCTYPE_HTML.search(start[: prolog.end() if prolog else 0]):
+        return Sniffed("text/html", active="an HTML document")
+    element = _ELEMENT.match(rest)
+    if element is None:
+        if _HTML_ANYWHERE.search(text[:_HTML_WINDOW]):
+            return Sniffed("text/html", active="an HTML document")
+        return None
+    prefix, local = element.group(1), element.group(2)
+    name = (local or prefix).lower()
+    if name == "svg":
+        return _scanned("image/svg+xml", text)
+    if name in _HTML_ROOTS and local is None and not start.startswith("<?xml"):
+        return Sniffed("text/html", active="an HTML document")
+    if name == "html":
+        return Sniffed("application/xhtml+xml", active="an XHTML document")
+    return _scanned("application/xml", text)
+
+
+def _scanned(mime_type: str, text: str) -> Sniffed:
+    reason = find_active_content(text)
+    return Sniffed(mime_type, active=f"{MARKUP_TYPES[mime_type]} with {reason}" if reason else None)
+
+
+class ActiveContentScanner:
+    """Looks for active content in an SVG or XML document fed chunk by chunk.
+
+    Each chunk is searched together with the end of the one before
+    (`OVERLAP` characters), so a construct cut by a chunk boundary is still
+    found.
+
+    Args:
+        mime_type: The sniffed type, one of `MARKUP_TYPES`; it names the
+            document in the reasons.
+
+    Example:
+        ```python
+        scanner = ActiveContentScanner("image/svg+xml")
+        for chunk in chunks:
+            if (reason := scanner.feed(chunk)) is not None:
+                raise ValueError(reason)
+        ```
+    """
+
+    OVERLAP: Final = 4096
+    """Characters of the previous chunk searched again with the next."""
+
+    def __init__(self, mime_type: str = "application/xml") -> None:
+        self._kind = MARKUP_TYPES.get(mime_type, "a document")
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._tail = ""
+
+    def feed(self, chunk: bytes, *, final: bool = False) -> str | None:
+        """Search ``chunk`` (with the end of the previous one).
+
+        Returns:
+            Why a browser would run the document (``"an SVG image with a
+            <script> element"``), or ``None`` when nothing was found so far.
+        """
+        text = self._tail + self._decoder.decode(chunk, final)
+        self._tail = text[-self.OVERLAP :]
+        reason = find_active_content(text)
+        return f"{self._kind} with {reason}" if reason else None
+
+
 def sniff(head: bytes) -> Sniffed:
     """Detect the type of a file from its first bytes (up to `SNIFF_BYTES`).
 
     Recognises PNG, GIF, JPEG, WebP, BMP, MP4/QuickTime/3GP, WebM/Matroska,
-    AVI, PDF, ZIP, MP3, Ogg, WAV and UTF-8 text; anything else is
-    ``application/octet-stream``.
+    AVI, PDF, ZIP, MP3, Ogg, WAV, and UTF-8 text: HTML (``text/html``), SVG
+    (``image/svg+xml``), other XML (``application/xml``) or ``text/plain``;
+    anything else is ``application/octet-stream``. `Sniffed.active` says
+    why a browser would run it (HTML always; SVG and XML when they carry
+    script, handlers or embedded HTML), as far as these bytes show.
     """
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return _png(head)
@@ -136,8 +344,54 @@ def sniff(head: bytes) -> Sniffed:
     if head.startswith(b"OggS"):
         return Sniffed("audio/ogg")
     if _looks_like_text(head):
-        return Sniffed("text/plain")
+        return _markup(head) or Sniffed("text/plain")
     return Sniffed("application/octet-stream")
+
+
+class _Served(Protocol):
+    @property
+    def mime_type(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+_INLINE: Final = frozenset(
+    {"image/png", "image/gif", "image/jpeg", "image/webp", "image/bmp", "application/pdf"}
+)
+
+
+def http_headers(attachment: _Served) -> dict[str, str]:
+    """The HTTP headers to serve an attachment's bytes with, from your own web app.
+
+    ``Content-Type`` is the sniffed type (never the client's); images,
+    video, audio, PDF and plain text are ``inline``, everything else (SVG
+    included, and ``application/octet-stream``: the active content stored
+    with ``active_content="download"``) is a forced download
+    (``Content-Disposition: attachment``). ``nosniff`` stops the browser
+    from guessing another type, and the content security policy forbids
+    scripts should a document be opened anyway.
+
+    Example:
+        ```python
+        attachment = await kit.attachments.get(attachment_id)
+        return StreamingResponse(kit.attachments.open(attachment.id),
+                                 headers=http_headers(attachment))
+        ```
+    """
+    mime_type = attachment.mime_type
+    major = mime_type.partition("/")[0]
+    inline = mime_type in _INLINE or major in ("video", "audio") or mime_type == "text/plain"
+    fallback = attachment.name.encode("ascii", "replace").decode().replace("?", "_")
+    fallback = fallback.replace('"', "_").replace("\\", "_")
+    return {
+        "Content-Type": f"{mime_type}; charset=utf-8" if major == "text" else mime_type,
+        "Content-Disposition": (
+            f'{"inline" if inline else "attachment"}; filename="{fallback}"; '
+            f"filename*=UTF-8''{quote(attachment.name, safe='')}"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+    }
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")

@@ -106,7 +106,7 @@ class PluginLoader(Generic[T]):
             module = importlib.import_module(module_name)
             return cast(T, getattr(module, attribute))
         except ImportError as exc:
-            advice = f"; install it with: {hint}" if hint else ""
+            advice = f"; install it with: {hint}" if hint and hint not in str(exc) else ""
             raise PluginLoadError(
                 f"can't load plugin {self.group}:{name}: {exc}{advice}", group=self.group, name=name
             ) from exc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -53,6 +53,12 @@ class AttachmentLimits(BaseModel):
         max_per_message: Most attachments on one message.
         allowed_types: MIME types accepted, ``*`` as a subtype wildcard
             (``"image/*"``). Types are sniffed from the content.
+        active_content: What happens to content a browser would run (HTML;
+            SVG or XML with script, event handlers, ``javascript:`` URLs or
+            embedded HTML): ``"refuse"`` (the default) raises
+            `ActiveContentError`; ``"download"`` stores it as
+            ``application/octet-stream``, which browsers only download,
+            when its sniffed type is in `allowed_types`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -65,8 +71,10 @@ class AttachmentLimits(BaseModel):
         "audio/*",
         "application/pdf",
         "application/zip",
+        "application/xml",
         "text/plain",
     )
+    active_content: Literal["refuse", "download"] = "refuse"
 
     def allows(self, mime_type: str) -> bool:
         """Whether ``mime_type`` matches one of `allowed_types`."""

@@ -12,13 +12,13 @@ import time
 
 from typing_extensions import Self
 
+from chatkit._optional import missing
+
 try:
     import uvicorn
     from starlette.types import ASGIApp
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "the vendor emulators need starlette and uvicorn: pip install 'chatkit[emulators]'"
-    ) from exc
+except ImportError as exc:
+    raise missing("uvicorn", "the vendor emulators", exc) from exc
 
 __all__ = ["BackgroundServer", "Emulator"]
 

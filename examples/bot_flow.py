@@ -1,6 +1,9 @@
-"""A bot for the late-order case: collect the order number, answer, hand over.
+"""A late-order bot: collect the order number, answer, hand over. Needs chatkit[yaml].
 
-Run: ``python examples/bot_flow.py`` (an in-memory kit; nothing is kept).
+It collects the order number, answers from the knowledge base and hands over.
+
+Run: ``pip install 'chatkit[yaml]'`` once, then ``python examples/bot_flow.py``
+(an in-memory kit; nothing is kept). Without PyYAML it exits with that hint.
 
 The flow is YAML (the same file could live beside your app). A customer
 writes that their order is late; the bot asks for the order number,
@@ -14,8 +17,10 @@ the summary the agent sees.
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from chatkit import AsyncChatKit, BotSettings, ChatKitSettings, Flow
+from chatkit.errors import MissingDependencyError
 
 LATE_ORDER = """
 name: late-order
@@ -105,4 +110,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except MissingDependencyError as exc:  # no PyYAML: say what to install, in one line
+        sys.exit(str(exc))

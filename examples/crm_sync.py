@@ -1,9 +1,13 @@
-"""Two-way sync with Zendesk, offline: a chat becomes a ticket, the ticket's progress comes back.
+"""Two-way sync with Zendesk, offline. Needs chatkit[emulators,zendesk].
 
-Runs the Zendesk emulator that ships with chatkit (``pip install
-'chatkit[emulators,zendesk]'``) and talks to it with the real ``zenpy`` client:
+A chat becomes a ticket, the ticket's progress comes back. Runs the Zendesk
+emulator that ships with chatkit and talks to it with the real ``zenpy``
+client:
 
+    pip install 'chatkit[emulators,zendesk]'
     python examples/crm_sync.py
+
+Without those extras it exits with that hint.
 
 Against a real Zendesk account, drop the emulator and set
 ``CHATKIT_ZENDESK_SUBDOMAIN``, ``CHATKIT_ZENDESK_EMAIL`` and
@@ -15,12 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 from chatkit import AsyncChatKit, Author
-from chatkit_integrations.zendesk.emulator import ZendeskEmulator
-from chatkit_integrations.zendesk.integration import ZendeskConfig, ZendeskIntegration
+
+try:
+    from chatkit_integrations.zendesk.emulator import ZendeskEmulator
+    from chatkit_integrations.zendesk.integration import ZendeskConfig, ZendeskIntegration
+except ImportError:  # an extra is missing: say what to install, in one line
+    sys.exit(
+        "this example needs the Zendesk emulator and zenpy: "
+        "pip install 'chatkit[emulators,zendesk]'"
+    )
 
 
 async def main(folder: Path, zendesk: ZendeskEmulator) -> None:

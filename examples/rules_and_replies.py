@@ -1,6 +1,7 @@
-"""Rules, automatic replies and canned replies on one afternoon of a support team.
+"""Rules, automatic and canned replies on one afternoon of a support team. Needs chatkit[yaml].
 
-Run: ``python examples/rules_and_replies.py`` (an in-memory kit; nothing is kept).
+Run: ``pip install 'chatkit[yaml]'`` once, then ``python examples/rules_and_replies.py``
+(an in-memory kit; nothing is kept). Without PyYAML it exits with that hint.
 
 Three customers write. chatkit reads each message (language, intent,
 entities, sentiment), answers at once to what was said, runs the team's
@@ -11,10 +12,12 @@ intent. The script prints each conversation and the actions the rules took.
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 from pathlib import Path
 
 from chatkit import AsyncChatKit, AutoReplySettings, ChatKitSettings, RuleSet
+from chatkit.errors import MissingDependencyError
 from chatkit.events import AutomationActionTaken
 
 RULES_YAML = """
@@ -110,4 +113,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except MissingDependencyError as exc:  # no PyYAML: say what to install, in one line
+        sys.exit(str(exc))

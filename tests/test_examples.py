@@ -2,11 +2,67 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+from types import ModuleType
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+import pytest
+
+from chatkit._optional import EXTRAS
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def _ci_examples() -> ModuleType:
+    """``.ci/examples.py``, which reads what an example needs from its docstring."""
+    spec = importlib.util.spec_from_file_location("ci_examples", ROOT / ".ci" / "examples.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+NEEDS = {path.name: _ci_examples().needs(path) for path in sorted(EXAMPLES.glob("*.py"))}
+
+
+def test_every_example_names_real_extras_and_a_test_runs_it() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    tests = "".join(p.read_text() for p in (ROOT / "tests").glob("test_*example*.py"))
+    assert NEEDS["bot_flow.py"] == ["yaml"]
+    assert NEEDS["crm_sync.py"] == ["emulators", "zendesk"]
+    assert NEEDS["quickstart.py"] == []
+    for name, needed in NEEDS.items():
+        assert set(needed) <= set(extras), name
+        assert f'"{name}"' in tests, f"no test runs examples/{name}"
+
+
+@pytest.mark.parametrize("name", [name for name, needed in NEEDS.items() if needed])
+def test_an_example_without_its_extra_exits_with_one_line_saying_what_to_install(
+    name: str,
+) -> None:
+    blocked = sorted(module for module, extra in EXTRAS.items() if extra in NEEDS[name])
+    assert blocked
+    code = (
+        "import runpy, sys\n"
+        + "".join(f"sys.modules[{module!r}] = None\n" for module in blocked)
+        + f"runpy.run_path({str(EXAMPLES / name)!r}, run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].endswith(f"pip install 'chatkit[{','.join(NEEDS[name])}]'"), lines[0]
 
 
 def test_quickstart_example() -> None:

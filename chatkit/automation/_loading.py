@@ -8,11 +8,12 @@ import json
 import re
 from typing import Any
 
-from ..errors import ConfigurationError, InvalidInputError
+from .._optional import import_optional
+from ..errors import InvalidInputError
 
 __all__ = ["read_json", "read_yaml"]
 
-_YAML_HINT = "reading rules from YAML needs PyYAML: pip install 'chatkit[yaml]'"
+_FEATURE = "reading YAML"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
@@ -50,10 +51,7 @@ def _loader() -> Any:
     (every rule has one) or a value ``no`` (Norwegian) would become a
     boolean. Duplicate keys are an error instead of the last one winning.
     """
-    try:
-        yaml = importlib.import_module("yaml")
-    except ImportError as exc:
-        raise ConfigurationError(_YAML_HINT) from exc
+    yaml = import_optional("yaml", _FEATURE)
     base = yaml.SafeLoader
     resolvers = {
         first: [(tag, regexp) for tag, regexp in entries if tag != _BOOL_TAG]
@@ -93,7 +91,8 @@ def read_yaml(text: str | bytes) -> object:
     """Parse YAML safely (plain data only; ``true``/``false`` are the only booleans).
 
     Raises:
-        ConfigurationError: PyYAML is not installed (with the install hint).
+        MissingDependencyError: PyYAML is not installed (a `ConfigurationError`
+            whose message says ``pip install 'chatkit[yaml]'``).
         InvalidInputError: Malformed YAML, with the line and column.
     """
     loader = _loader()

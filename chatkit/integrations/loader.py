@@ -21,11 +21,11 @@ GROUP = "chatkit.integrations"
 """The entry-point group integrations register in."""
 
 INSTALL_HINTS: dict[str, str] = {
-    "zendesk": "pip install 'chatkit-integrations[zendesk]'",
-    "salesforce": "pip install 'chatkit-integrations[salesforce]'",
-    "hubspot": "pip install 'chatkit-integrations[hubspot]'",
+    "zendesk": "pip install 'chatkit[zendesk]'",
+    "salesforce": "pip install 'chatkit[salesforce]'",
+    "hubspot": "pip install 'chatkit[hubspot]'",
 }
-"""What to install for integrations that are known but live in other packages."""
+"""What to install for the first-party integrations when their entry points are missing."""
 
 
 @dataclass(frozen=True)

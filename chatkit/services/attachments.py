@@ -11,12 +11,13 @@ import anyio
 import anyio.to_thread
 
 from ..errors import (
+    ActiveContentError,
     AttachmentTooLargeError,
     AttachmentTypeError,
     InvalidInputError,
     NotFoundError,
 )
-from ..media import SNIFF_BYTES, safe_filename, sniff
+from ..media import MARKUP_TYPES, SNIFF_BYTES, ActiveContentScanner, safe_filename, sniff
 from ..models import Attachment, Author, AuthorRole, Conversation
 from ..models._base import new_id
 from ..models.attachments import kind_of
@@ -73,6 +74,32 @@ class _Limited:
             yield chunk
 
 
+class _Scanned:
+    """Re-yields chunks, looking for active content in an SVG or XML document.
+
+    With ``refuse`` set, what is found raises `ActiveContentError` (the blob
+    store then drops the partial bytes); otherwise it is kept in `found`.
+    """
+
+    def __init__(self, chunks: AsyncIterator[bytes], mime_type: str, *, refuse: bool) -> None:
+        self.chunks, self.mime_type, self.refuse = chunks, mime_type, refuse
+        self.scanner = ActiveContentScanner(mime_type)
+        self.found: str | None = None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.chunks:
+            self._check(chunk)
+            yield chunk
+        self._check(b"", final=True)
+
+    def _check(self, chunk: bytes, *, final: bool = False) -> None:
+        if self.found is not None:
+            return
+        self.found = self.scanner.feed(chunk, final=final)
+        if self.found is not None and self.refuse:
+            raise ActiveContentError(mime_type=self.mime_type, reason=self.found)
+
+
 class Attachments(Service):
     """Images, GIFs, files and video messages.
 
@@ -97,10 +124,15 @@ class Attachments(Service):
 
         The MIME type is sniffed from the first bytes; the name is made safe;
         size and SHA-256 are measured while streaming, so memory use stays
-        bounded whatever the size.
+        bounded whatever the size. Content a browser would run (HTML; SVG or
+        XML with script, handlers or embedded HTML, searched to the last
+        byte) is refused, or with ``AttachmentLimits(active_content="download")``
+        stored as ``application/octet-stream``.
 
         Raises:
             NotFoundError: No such conversation.
+            ActiveContentError: A browser would run the content (an
+                `AttachmentTypeError`).
             AttachmentTypeError: The content's type is not allowed.
             AttachmentTooLargeError: It is bigger than the limit.
             InvalidInputError: Bad source, name or author.
@@ -125,27 +157,36 @@ class Attachments(Service):
             if len(head) > limits.max_bytes:
                 raise AttachmentTooLargeError(limit=limits.max_bytes)
             found = sniff(head[:SNIFF_BYTES])
+            refuse = limits.active_content == "refuse"
+            if found.active is not None and refuse:
+                raise ActiveContentError(mime_type=found.mime_type, reason=found.active)
             if not limits.allows(found.mime_type):
                 raise AttachmentTypeError(mime_type=found.mime_type)
             attachment_id = new_id("att")
             key = f"att/{attachment_id[4:6]}/{attachment_id}"
-            info = await self._core.blobs.put(
-                key, _Limited(head, chunks, limits.max_bytes).__aiter__()
-            )
+            body: AsyncIterator[bytes] = _Limited(head, chunks, limits.max_bytes).__aiter__()
+            scanned = None
+            if found.active is None and found.mime_type in MARKUP_TYPES:
+                scanned = _Scanned(body, found.mime_type, refuse=refuse)
+                body = scanned.__aiter__()
+            info = await self._core.blobs.put(key, body)
         finally:
             await chunks.aclose()
+        mime_type, width, height = found.mime_type, found.width, found.height
+        if found.active is not None or (scanned is not None and scanned.found is not None):
+            mime_type, width, height = "application/octet-stream", None, None  # download only
         attachment = Attachment(
             id=attachment_id,
             conversation_id=conversation.id,
             uploaded_by=author,
             blob_key=key,
             name=safe_filename(name),
-            mime_type=found.mime_type,
-            kind=kind_of(found.mime_type),
+            mime_type=mime_type,
+            kind=kind_of(mime_type),
             size=info.size,
             sha256=info.sha256,
-            width=found.width,
-            height=found.height,
+            width=width,
+            height=height,
         )
         try:
             await self._core.commit([Insert(attachment)])

@@ -20,10 +20,14 @@ import logging
 import random
 from urllib.parse import parse_qs, urlsplit
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
+from .._optional import missing
 from ..errors import ConfigurationError, TransportError
+
+try:
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
+except ImportError as exc:
+    raise missing("redis", "the Redis transport", exc) from exc
 from .base import Listener, Transport
 
 __all__ = ["RedisTransport"]
@@ -100,7 +104,7 @@ class RedisTransport(Transport):
                 delay = min(delay * 2, 10.0)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
 
     async def publish(self, position: int) -> None:
         """Publish; a failure is logged, not raised (subscribers will poll)."""

@@ -17,15 +17,14 @@ are passed to the built-in analyzer unless ``english_only=False``.
 
 from __future__ import annotations
 
+from .._optional import missing
+
 try:
     from vaderSentiment.vaderSentiment import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
         SentimentIntensityAnalyzer,
     )
-except ImportError as exc:  # pragma: no cover - exercised without the extra
-    raise ImportError(
-        "the vader sentiment analyzer needs the vadersentiment package; "
-        "install it with: pip install 'chatkit[vader]'"
-    ) from exc
+except ImportError as exc:
+    raise missing("vaderSentiment", "the VADER sentiment analyzer", exc) from exc
 
 from .languages import Languages
 from .sentiment import LexiconSentimentAnalyzer, SentimentAnalyzer, SentimentResult, label_for

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, cast
 
-import urllib3
+from chatkit._optional import import_optional, missing
+
+try:
+    import urllib3  # hubspot-api-client's HTTP library
+except ImportError as exc:
+    raise missing("hubspot", "the HubSpot integration", exc) from exc
 
 __all__ = [
     "ApiObject",
@@ -157,8 +162,7 @@ class HubSpotAPI:
     OBJECT_TYPES = ("contacts", "tickets", "notes")
 
     def __init__(self, *, access_token: str, host: str, timeout: float) -> None:
-        import hubspot  # type: ignore[import-untyped]
-
+        hubspot = import_optional("hubspot", "the HubSpot integration")
         # No automatic retries on statuses: urllib3 would otherwise sleep on a
         # Retry-After by itself; the sync engine schedules retries. Connection
         # failures are still retried twice.

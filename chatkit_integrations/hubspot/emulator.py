@@ -43,15 +43,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from chatkit._optional import import_optional, missing
+
 try:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "the HubSpot emulator needs starlette and uvicorn: pip install 'chatkit[emulators]'"
-    ) from exc
+except ImportError as exc:
+    raise missing("starlette", "the HubSpot emulator", exc) from exc
 
 from .._server import Emulator
 from ._records import (
@@ -158,8 +158,7 @@ class HubSpotEmulator(Emulator):
 
     def client(self, access_token: str | None = None) -> Any:
         """A ``hubspot.Client`` pointed at this emulator (needs ``hubspot-api-client``)."""
-        import hubspot  # type: ignore[import-untyped]
-
+        hubspot = import_optional("hubspot", "a HubSpot client")
         token = access_token or self._access_token or "pat-emulator"
         return hubspot.Client.create(access_token=token, host=self.url)
 

@@ -53,8 +53,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
+
+from chatkit._optional import import_optional, missing
 
 try:
     import trustme
@@ -62,11 +64,8 @@ try:
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "the Salesforce emulator needs starlette, uvicorn and trustme: "
-        "pip install 'chatkit[emulators]'"
-    ) from exc
+except ImportError as exc:
+    raise missing("starlette", "the Salesforce emulator", exc) from exc
 
 from .._server import BackgroundServer, Emulator
 from ._records import (
@@ -220,9 +219,11 @@ class SalesforceEmulator(Emulator):
         return session
 
     def client(self, **kwargs: Any) -> Salesforce:
-        """A ``simple_salesforce.Salesforce`` logged in to this org with `session_id`."""
-        from simple_salesforce.api import Salesforce
+        """A ``simple_salesforce.Salesforce`` logged in to this org with `session_id`.
 
+        Needs ``chatkit[salesforce]`` besides ``chatkit[emulators]``.
+        """
+        api = import_optional("simple_salesforce.api", "the Salesforce emulator's client")
         options: dict[str, Any] = {
             "instance_url": self.url,
             "session_id": self.session_id,
@@ -230,7 +231,7 @@ class SalesforceEmulator(Emulator):
             "session": self.session(),
         }
         options.update(kwargs)
-        return Salesforce(**options)
+        return cast("Salesforce", api.Salesforce(**options))
 
     # -- test controls -------------------------------------------------------------
 

@@ -78,6 +78,7 @@ from typing import Any, TypeVar, cast
 from pydantic import Field, JsonValue, SecretStr, model_validator
 from typing_extensions import Self
 
+from chatkit._optional import missing
 from chatkit.errors import (
     IntegrationAuthError,
     IntegrationError,
@@ -121,10 +122,8 @@ try:
         SalesforceRefusedRequest,
     )
     from simple_salesforce.login import SalesforceLogin
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "the Salesforce integration needs simple-salesforce: pip install 'chatkit[salesforce]'"
-    ) from exc
+except ImportError as exc:
+    raise missing("simple_salesforce", "the Salesforce integration", exc) from exc
 
 __all__ = ["BATCH", "SalesforceConfig", "SalesforceIntegration"]
 
