@@ -16,18 +16,11 @@ from typing import Annotated, Any, NoReturn, cast
 
 import typer
 from rich.text import Text
-from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-try:  # typer carries its own copy of click since 0.2x
-    from typer._click import Context
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
-except ImportError:  # pragma: no cover - a typer built on click
-    from click import Context  # type: ignore[assignment]
-    from click.exceptions import (  # type: ignore[assignment]
-        ClickException,
-        NoArgsIsHelpError,
-        UsageError,
-    )
+# typer carries its own copy of click since 0.29 (pyproject requires it).
+from typer._click import Context
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from .output import errors, one_line, prepare
 
