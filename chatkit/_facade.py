@@ -8,7 +8,10 @@ original, so the two can never drift apart.
 
 from __future__ import annotations
 
+import signal
+import threading
 import weakref
+from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
 
 from typing_extensions import Self
@@ -41,6 +44,7 @@ from ._sync_services import (
 )
 from .blobs import BlobStore, LocalBlobStore
 from .errors import ConfigurationError
+from .integrations import Integration
 from .services import (
     Abuse,
     Agents,
@@ -70,6 +74,7 @@ from .settings import ChatKitSettings, default_url
 from .stores import Store, open_store
 from .sync import Sync
 from .transports import Transport, open_transport
+from .worker import Health, PeriodicJob, Worker, read_health
 
 __all__ = [
     "AsyncChatKit",
@@ -226,6 +231,87 @@ class AsyncChatKit:
         """Close the store. Pending writes finish first."""
         await self._core.close()
 
+    async def run_worker(
+        self,
+        *,
+        only: Collection[str] | None = None,
+        skip: Collection[str] = (),
+        every: Mapping[str, float] | None = None,
+        sync: Sequence[str | Integration] = (),
+        jobs: Sequence[PeriodicJob] = (),
+        duration: float | None = None,
+        handle_signals: bool = False,
+        lease_seconds: float = 60.0,
+        heartbeat: float = 10.0,
+    ) -> None:
+        """Run the background jobs (a `chatkit.worker.Worker`) until stopped.
+
+        Periodic jobs (snoozes, SLA checks, idle rules, agent presence,
+        escalations, survey expiry and follow-ups, purges) run on one worker
+        at a time under a lease in the store; dispatchers (automation,
+        notifications, sync) share their dispatch groups with every other
+        worker. Start as many workers as you like, in any processes. A job
+        that fails is logged, recorded for `health`, and tried again.
+
+        Args:
+            only: Run only these jobs.
+            skip: Do not run these jobs.
+            every: Intervals in seconds by job name, e.g. ``{"check_sla": 30}``.
+            sync: Integrations to sync (installed names configured from the
+                environment, or `Integration` objects).
+            jobs: Extra periodic jobs of your own.
+            duration: Return after this many seconds (default: run until
+                cancelled, or until a signal with ``handle_signals``).
+            handle_signals: Stop cleanly on SIGTERM and SIGINT (main thread only).
+            lease_seconds: How long a dead worker's periodic job waits
+                before another worker takes it.
+            heartbeat: Seconds between the worker's heartbeats in the store.
+
+        Cancelling the task stops it too: the job in hand is interrupted and
+        its lease released.
+
+        Raises:
+            InvalidInputError: An unknown job name or a bad interval.
+            ConfigurationError: A notifier or an integration cannot be built.
+
+        Example:
+            ```python
+            async with AsyncChatKit("postgresql://chat@db/support") as kit:
+                await kit.run_worker(handle_signals=True)
+            ```
+        """
+        worker = Worker(
+            self,
+            only=only,
+            skip=skip,
+            every=every,
+            sync=sync,
+            jobs=jobs,
+            lease_seconds=lease_seconds,
+            heartbeat=heartbeat,
+        )
+        await worker.run(duration=duration, handle_signals=handle_signals)
+
+    async def health(self, *, max_lag: int = 1000) -> Health:
+        """The health of the background work on this store, for a health endpoint.
+
+        Per job: last run, last success, last error, next due, whether it is
+        running and where; per dispatch group: how far behind the outbox it
+        is, and the sync dead letters; the workers alive. ``status`` is
+        ``degraded`` when no worker runs, a job's last run failed, a
+        periodic job is overdue, a group lags more than ``max_lag`` events,
+        or a sync has dead letters or is parked. Read from the store, so it
+        sees workers in every process.
+
+        Example:
+            ```python
+            health = await kit.health()
+            return JSONResponse(health.model_dump(mode="json"),
+                                status_code=200 if health.status == "ok" else 503)
+            ```
+        """
+        return await read_health(self._core, max_lag=max_lag)
+
     async def __aenter__(self) -> Self:
         await self.open()
         return self
@@ -319,6 +405,56 @@ class ChatKit:
     def close(self) -> None:
         """Close the store and stop the background loop. Idempotent."""
         self._finalizer()
+
+    def worker(
+        self,
+        *,
+        only: Collection[str] | None = None,
+        skip: Collection[str] = (),
+        every: Mapping[str, float] | None = None,
+        sync: Sequence[str | Integration] = (),
+        jobs: Sequence[PeriodicJob] = (),
+        duration: float | None = None,
+        handle_signals: bool = True,
+        lease_seconds: float = 60.0,
+        heartbeat: float = 10.0,
+    ) -> None:
+        """Blocking twin of `AsyncChatKit.run_worker`: run the background jobs until stopped.
+
+        Called from the main thread it stops cleanly on SIGTERM and Ctrl-C
+        (``handle_signals``, on by default here); otherwise it runs for
+        ``duration`` seconds, or until the process ends.
+
+        Example:
+            ```python
+            with ChatKit("postgresql://chat@db/support") as kit:
+                kit.worker()  # until SIGTERM or Ctrl-C
+            ```
+        """
+        worker = Worker(
+            self.aio,
+            only=only,
+            skip=skip,
+            every=every,
+            sync=sync,
+            jobs=jobs,
+            lease_seconds=lease_seconds,
+            heartbeat=heartbeat,
+        )
+        portal = self._runner.portal()
+        restore: dict[signal.Signals, object] = {}
+        if handle_signals and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                restore[sig] = signal.signal(sig, lambda *_: worker.stop())
+        try:
+            portal.call(lambda: worker.run(duration=duration))
+        finally:
+            for sig, previous in restore.items():
+                signal.signal(sig, previous)  # type: ignore[arg-type]
+
+    def health(self, *, max_lag: int = 1000) -> Health:
+        """Blocking twin of `AsyncChatKit.health`."""
+        return self._runner.portal().call(lambda: self.aio.health(max_lag=max_lag))
 
     def __enter__(self) -> Self:
         self.open()
