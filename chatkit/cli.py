@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
+from ._cli_worker import worker as _worker
 from ._facade import AsyncChatKit
 from .automation import AutoReplySettings, RuleSet
 from .bots import Flow
@@ -756,6 +757,9 @@ def emulate(
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
     serve(list(ctx.args))
+
+
+app.command("worker")(_worker)
 
 
 @app.command()
