@@ -280,6 +280,8 @@ class Health(BaseModel):
             parts = [f"{job.name:<20} {job.status:<8} {job.kind:<10} every {_seconds(job.every)}"]
             parts.append(f"last run {_at(job.last_run_at)}")
             parts.append(f"last success {_at(job.last_success_at)}")
+            if job.last_result is not None:
+                parts.append(f"({job.last_result})")
             if job.next_due_at is not None:
                 parts.append(f"next due {_at(job.next_due_at)}")
             if job.running:

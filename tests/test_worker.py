@@ -1,0 +1,466 @@
+"""The background worker: jobs on schedule, leases across workers, clean stops, health."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from chatkit import AsyncChatKit, ChatKit, ChatKitSettings, InvalidInputError, SLAPolicy
+from chatkit.automation import RuleSet
+from chatkit.models import ConversationStatus, utcnow
+from chatkit.worker import PeriodicJob, Worker
+from chatkit.worker.health import JobState, WorkerState, job_state_id
+
+pytestmark = pytest.mark.anyio
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+CHATKIT = Path(sys.executable).parent / "chatkit"
+FAST = dict.fromkeys(("wake_snoozed", "check_sla", "refresh_agents", "escalate"), 0.2)
+
+
+@pytest.fixture
+def shared_url(store_url: str) -> str:
+    """A store two kits (or processes) can share: a SQLite file or a PostgreSQL schema."""
+    if store_url == "memory://":
+        pytest.skip("a memory store is not shared between kits")
+    return store_url
+
+
+def _kit(url: str, **settings: object) -> AsyncChatKit:
+    return AsyncChatKit(url, settings=ChatKitSettings(event_poll_interval=0.05, **settings))  # type: ignore[arg-type]
+
+
+async def _until(check: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+# -- the jobs run on schedule -------------------------------------------------------------
+
+
+async def test_worker_wakes_snoozed_conversations_and_checks_sla() -> None:
+    policy = SLAPolicy(name="fast", first_response=timedelta(seconds=0.5), warn_before=None)
+    url = f"sqlite:///{Path.cwd() / 'support.db'}"
+    async with _kit(url, sla_policies=(policy,)) as kit:
+        inbound = await kit.messages.receive(channel="web", sender="v1", text="Hi")
+        conv = await kit.conversations.snooze(
+            inbound.conversation.id, until=utcnow() + timedelta(seconds=0.5)
+        )
+        assert conv.status is ConversationStatus.SNOOZED
+        ticket = await kit.tickets.create(contact_id=conv.contact_id, subject="Late order")
+        worker = Worker(kit, every=FAST, heartbeat=0.2)
+        task = asyncio.ensure_future(worker.run())
+
+        async def woken_and_breached() -> bool:
+            status = (await kit.conversations.get(conv.id)).status
+            events = (await kit.events.list(limit=1000)).items
+            breaches = [e for e in events if e.type == "ticket.sla_breached"]
+            return status is ConversationStatus.OPEN and len(breaches) == 1
+
+        await _until(woken_and_breached)
+        await asyncio.sleep(0.5)  # more SLA checks: the breach is still published once
+        worker.stop()
+        await task
+        events = (await kit.events.list(limit=1000)).items
+        breaches = [e for e in events if e.type == "ticket.sla_breached"]
+        assert [e.ticket_id for e in breaches] == [ticket.id]  # type: ignore[attr-defined]
+        woken = [e for e in events if e.type == "conversation.status_changed"]
+        reasons = [e.reason for e in woken]  # type: ignore[attr-defined]
+        assert reasons == [None, "snooze_expired"]  # snoozed by hand, woken by the worker once
+        health = await kit.health()
+        by_name = {job.name: job for job in health.jobs}
+        assert by_name["wake_snoozed"].last_success_at is not None
+        assert by_name["check_sla"].last_error is None
+        assert by_name["check_sla"].last_success_at is not None
+
+
+async def test_one_failing_job_keeps_the_others_running_and_health_shows_it(
+    kit: AsyncChatKit,
+) -> None:
+    calls = {"boom": 0}
+
+    async def boom(_kit: AsyncChatKit) -> None:
+        calls["boom"] += 1
+        raise RuntimeError("the report server is down")
+
+    inbound = await kit.messages.receive(channel="web", sender="v1", text="Hi")
+    await kit.conversations.snooze(inbound.conversation.id, until=utcnow() + timedelta(seconds=0.6))
+    worker = Worker(kit, jobs=[PeriodicJob("boom", boom, 0.1)], every=FAST, heartbeat=0.2)
+    task = asyncio.ensure_future(worker.run())
+
+    async def woken() -> bool:
+        conv = await kit.conversations.get(inbound.conversation.id)
+        return conv.status is ConversationStatus.OPEN and calls["boom"] >= 3
+
+    await _until(woken)
+    health = await kit.health()
+    assert health.status == "degraded"
+    assert "boom failing: RuntimeError: the report server is down" in health.problems
+    boom_health = next(j for j in health.jobs if j.name == "boom")
+    assert boom_health.status == "failing"
+    assert boom_health.failures >= 2  # tried again each tick
+    assert boom_health.last_success_at is None
+    wake = next(j for j in health.jobs if j.name == "wake_snoozed")
+    assert wake.status == "ok"
+    assert wake.last_error is None
+    assert [w.name for w in health.workers if w.alive] == [worker.name]
+    assert any(line.startswith("boom") and "failing" in line for line in health.lines())
+    worker.stop()
+    await task
+    assert not task.exception()
+    after = await kit.health()
+    assert after.problems == ["no worker is running"]
+    assert all(not w.alive for w in after.workers)
+
+
+# -- several workers ---------------------------------------------------------------------
+
+
+async def test_two_workers_never_run_the_same_periodic_job_at_once(shared_url: str) -> None:
+    runs: list[tuple[str, float, float]] = []
+
+    def slow_job(tag: str) -> PeriodicJob:
+        async def run(_kit: AsyncChatKit) -> str:
+            start = time.monotonic()
+            await asyncio.sleep(0.1)
+            runs.append((tag, start, time.monotonic()))
+            return "ok"
+
+        return PeriodicJob("slow", run, 0.3)
+
+    async with _kit(shared_url) as one, _kit(shared_url) as two:
+        first = Worker(one, only=["slow"], jobs=[slow_job("one")], heartbeat=0.2)
+        second = Worker(two, only=["slow"], jobs=[slow_job("two")], heartbeat=0.2)
+        tasks = [asyncio.ensure_future(first.run()), asyncio.ensure_future(second.run())]
+        await asyncio.sleep(3.0)
+        first.stop()
+        second.stop()
+        await asyncio.gather(*tasks)
+        state = await one.store.get(JobState, job_state_id("slow"))
+    runs.sort(key=lambda run: run[1])
+    assert len(runs) >= 6
+    for (_, before, end), (_, start, _) in itertools.pairwise(runs):
+        assert start >= end, "two workers ran the job at the same time"
+        assert start - before >= 0.25, "the interval is shared: once per 0.3 s for both"
+    assert state is not None
+    assert state.runs == len(runs)
+    assert state.owner is None  # both released it
+    assert {tag for tag, _, _ in runs} == {"one", "two"}  # the job went from one to the other
+
+
+async def test_a_dead_workers_lease_runs_out_and_another_worker_takes_the_job(
+    shared_url: str,
+) -> None:
+    ran: list[float] = []
+
+    async def job(_kit: AsyncChatKit) -> None:
+        ran.append(time.monotonic())
+
+    async with _kit(shared_url) as kit:
+        store = await kit._core.ready()
+        from chatkit.stores.base import Insert
+
+        await store.commit(
+            [
+                Insert(
+                    JobState(
+                        id=job_state_id("tidy"),
+                        name="tidy",
+                        every=0.1,
+                        owner="crashed-host:1:abc",
+                        lease_until=utcnow() + timedelta(seconds=1.0),
+                    )
+                )
+            ]
+        )
+        started = time.monotonic()
+        worker = Worker(kit, only=["tidy"], jobs=[PeriodicJob("tidy", job, 0.1)], heartbeat=0.2)
+        task = asyncio.ensure_future(worker.run())
+        await _until(lambda: asyncio.sleep(0, bool(ran)), timeout=5)
+        worker.stop()
+        await task
+        assert ran[0] - started >= 0.9  # not before the dead worker's lease ran out
+        state = await store.get(JobState, job_state_id("tidy"))
+        assert state is not None
+        assert state.owner is None
+        assert state.runs >= 1
+
+
+# -- stopping --------------------------------------------------------------------------
+
+
+def _wait_for(check: object, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_chatkit_worker_process_stops_on_sigterm_exits_0_and_releases_its_leases(
+    shared_url: str, tmp_path: Path
+) -> None:
+    process = subprocess.Popen(
+        [str(CHATKIT), "worker", "--url", shared_url, "--every", "wake_snoozed=0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with ChatKit(shared_url) as kit:
+            _wait_for(lambda: _alive_with_runs(kit))
+            process.send_signal(signal.SIGTERM)
+            _out, err = process.communicate(timeout=30)
+            assert process.returncode == 0, err
+            assert "stopped" in err
+            states = kit.aio.store
+            leases = kit._runner.portal().call(states.find, JobState)
+            assert leases, "the worker ran its jobs"
+            assert all(state.owner is None for state in leases)
+            workers = kit._runner.portal().call(states.find, WorkerState)
+            assert len(workers) == 1
+            assert workers[0].stopped_at is not None
+            health = kit.health()
+            assert health.problems == ["no worker is running"]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def _alive_with_runs(kit: ChatKit) -> bool:
+    health = kit.health()
+    wake = [j for j in health.jobs if j.name == "wake_snoozed"]
+    return (
+        any(w.alive for w in health.workers) and bool(wake) and wake[0].last_success_at is not None
+    )
+
+
+SLOW_WORKER = """
+import sys, time
+from chatkit import ChatKit
+from chatkit.worker import PeriodicJob
+
+async def slow(kit):
+    import asyncio
+    await asyncio.sleep(1.5)
+    return "finished"
+
+with ChatKit(sys.argv[1]) as kit:
+    kit.worker(only=["slow"], jobs=[PeriodicJob("slow", slow, 60)], heartbeat=0.2)
+print("exited cleanly")
+"""
+
+
+def test_sigterm_lets_the_job_in_hand_finish_then_releases_its_lease(
+    shared_url: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "slow_worker.py"
+    script.write_text(SLOW_WORKER)
+    process = subprocess.Popen(
+        [sys.executable, str(script), shared_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with ChatKit(shared_url) as kit:
+            portal = kit._runner.portal()
+
+            def holding() -> bool:
+                assert process.poll() is None, process.communicate()
+                state = portal.call(kit.aio.store.get, JobState, job_state_id("slow"))
+                return state is not None and state.owner is not None
+
+            _wait_for(holding)
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=30)
+            assert process.returncode == 0, err
+            assert out.strip() == "exited cleanly"
+            state = portal.call(kit.aio.store.get, JobState, job_state_id("slow"))
+            assert state is not None
+            assert state.owner is None
+            assert state.lease_until is None
+            assert state.last_result == "finished"  # the step in hand was finished first
+            assert state.failures == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+async def test_a_cancelled_worker_releases_its_lease(kit: AsyncChatKit) -> None:
+    started = asyncio.Event()
+
+    async def forever(_kit: AsyncChatKit) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    task = asyncio.ensure_future(
+        kit.run_worker(only=["forever"], jobs=[PeriodicJob("forever", forever, 60)])
+    )
+    await asyncio.wait_for(started.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    state = await kit.store.get(JobState, job_state_id("forever"))
+    assert state is not None
+    assert state.owner is None
+    assert state.next_due_at is not None
+    assert state.next_due_at <= utcnow()
+    (worker,) = await kit.store.find(WorkerState)
+    assert worker.stopped_at is not None
+
+
+# -- dispatchers and health --------------------------------------------------------------
+
+
+async def test_automation_dispatcher_runs_with_rules_and_health_shows_its_lag(
+    shared_url: str,
+) -> None:
+    rules = RuleSet.model_validate(
+        {
+            "rules": [
+                {
+                    "name": "tag refunds",
+                    "on": "message.received",
+                    "when": {"channels": ["web"]},
+                    "then": [{"type": "tag", "add": ["refund"]}],
+                }
+            ]
+        }
+    )
+    async with _kit(shared_url, automation_rules=rules) as kit:
+        worker = Worker(kit, only=["automation"], heartbeat=0.2)
+        task = asyncio.ensure_future(worker.run())
+        inbound = await kit.messages.receive(channel="web", sender="v1", text="I want a refund")
+
+        async def tagged() -> bool:
+            conv = await kit.conversations.get(inbound.conversation.id)
+            return "refund" in conv.tags
+
+        await _until(tagged)
+        await asyncio.sleep(0.5)  # a heartbeat carries the dispatcher's outcome
+        health = await kit.health()
+        worker.stop()
+        await task
+    automation = next(j for j in health.jobs if j.name == "automation")
+    assert automation.kind == "dispatcher"
+    assert automation.running
+    assert automation.running_on == [worker.name]
+    assert automation.last_success_at is not None
+    (group,) = health.dispatchers
+    assert group.group == "automation"
+    assert group.lag <= 1  # the tag's own events may still be in hand
+    assert group.outbox_position >= group.done_upto > 0
+
+
+async def test_a_worker_without_rules_or_notifiers_leaves_those_events_alone(
+    kit: AsyncChatKit,
+) -> None:
+    worker = Worker(kit, only=["automation", "notifications"], heartbeat=0.2)
+    await kit.messages.receive(channel="web", sender="v1", text="Hello")
+    await worker.run(duration=0.5)
+    status = await kit.events.dispatch_status("automation")
+    assert status.done_upto == 0  # an app that has rules still gets every event
+    assert (await kit.events.dispatch_status("notifications")).done_upto == 0
+
+
+async def test_bad_worker_options_raise_typed_errors(kit: AsyncChatKit) -> None:
+    with pytest.raises(InvalidInputError, match="unknown job 'nope'"):
+        Worker(kit, only=["nope"])
+    with pytest.raises(InvalidInputError, match="unknown job"):
+        Worker(kit, every={"wake_snoozd": 5})
+    with pytest.raises(InvalidInputError, match="between"):
+        Worker(kit, every={"check_sla": 0})
+    with pytest.raises(InvalidInputError, match="used twice"):
+        Worker(kit, jobs=[PeriodicJob("purge", lambda k: asyncio.sleep(0), 10)])
+    with pytest.raises(InvalidInputError, match="job name"):
+        PeriodicJob("Bad Name", lambda k: asyncio.sleep(0), 10)
+    with pytest.raises(InvalidInputError, match="list of job names"):
+        Worker(kit, skip="purge")
+    assert await kit.store.find(JobState) == []
+
+
+# -- the command line and the example ----------------------------------------------------
+
+
+def test_cli_status_prints_one_line_per_job_and_json(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'support.db'}"
+    with ChatKit(url) as kit:
+        kit.worker(every=FAST, duration=0.6, handle_signals=False)
+    done = subprocess.run(
+        [str(CHATKIT), "worker", "--url", url, "--status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1  # no worker running: degraded
+    lines = done.stdout.splitlines()
+    assert lines[0] == "status degraded: 0 worker(s) running; no worker is running"
+    names = [line.split()[0] for line in lines[1:]]
+    assert sorted(names) == sorted(
+        [
+            "check_idle",
+            "check_sla",
+            "escalate",
+            "expire_surveys",
+            "purge",
+            "refresh_agents",
+            "survey_follow_ups",
+            "wake_snoozed",
+        ]
+    )
+    as_json = subprocess.run(
+        [str(CHATKIT), "worker", "--url", url, "--status", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    report = json.loads(as_json.stdout)
+    assert report["status"] == "degraded"
+    assert {job["name"] for job in report["jobs"]} == set(names)
+    bad = subprocess.run(
+        [str(CHATKIT), "worker", "--url", url, "--skip", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 1
+    assert "unknown job 'nope'" in bad.stdout
+    assert "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_worker_example_runs_the_jobs_and_reports_health(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "worker.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "CHATKIT_URL": ""},
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "snoozed conversation: snoozed"
+    assert "snoozed conversation after the worker: open" in lines
+    assert any(line.startswith("wake_snoozed") and " ok " in line for line in lines)
