@@ -233,5 +233,8 @@ def worker(
     except ChatKitError as exc:
         _console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        _console.print("interrupted")  # a second SIGTERM or Ctrl-C: leases were released
+        raise typer.Exit(130) from None
     if code:
         raise typer.Exit(code)

@@ -8,6 +8,8 @@ original, so the two can never drift apart.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import signal
 import threading
 import weakref
@@ -422,8 +424,10 @@ class ChatKit:
         """Blocking twin of `AsyncChatKit.run_worker`: run the background jobs until stopped.
 
         Called from the main thread it stops cleanly on SIGTERM and Ctrl-C
-        (``handle_signals``, on by default here); otherwise it runs for
-        ``duration`` seconds, or until the process ends.
+        (``handle_signals``, on by default here): the step in hand finishes,
+        leases are released, and it returns. A second signal interrupts the
+        job in hand (its lease is released) and raises `KeyboardInterrupt`.
+        Otherwise it runs for ``duration`` seconds, or until the process ends.
 
         Example:
             ```python
@@ -445,9 +449,11 @@ class ChatKit:
         restore: dict[signal.Signals, object] = {}
         if handle_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
-                restore[sig] = signal.signal(sig, lambda *_: worker.stop())
+                restore[sig] = signal.signal(sig, lambda *_: worker.signal())
         try:
             portal.call(lambda: worker.run(duration=duration))
+        except (asyncio.CancelledError, concurrent.futures.CancelledError):
+            raise KeyboardInterrupt from None  # a second signal interrupted the job in hand
         finally:
             for sig, previous in restore.items():
                 signal.signal(sig, previous)  # type: ignore[arg-type]

@@ -304,6 +304,63 @@ def test_sigterm_lets_the_job_in_hand_finish_then_releases_its_lease(
             process.communicate()
 
 
+STUCK_WORKER = """
+import sys
+from chatkit import ChatKit
+from chatkit.worker import PeriodicJob
+
+async def stuck(kit):
+    import asyncio
+    await asyncio.sleep(3600)
+
+with ChatKit(sys.argv[1]) as kit:
+    try:
+        kit.worker(only=["stuck"], jobs=[PeriodicJob("stuck", stuck, 60)], heartbeat=0.2)
+    except KeyboardInterrupt:
+        print("interrupted")
+        sys.exit(130)
+"""
+
+
+def test_a_second_sigterm_interrupts_the_job_in_hand_and_releases_its_lease(
+    shared_url: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "stuck_worker.py"
+    script.write_text(STUCK_WORKER)
+    process = subprocess.Popen(
+        [sys.executable, str(script), shared_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with ChatKit(shared_url) as kit:
+            portal = kit._runner.portal()
+
+            def holding() -> bool:
+                assert process.poll() is None, process.communicate()
+                state = portal.call(kit.aio.store.get, JobState, job_state_id("stuck"))
+                return state is not None and state.owner is not None
+
+            _wait_for(holding)
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            assert process.poll() is None  # the first one waits for the job in hand
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=30)
+            assert process.returncode == 130, err
+            assert out.strip() == "interrupted"
+            state = portal.call(kit.aio.store.get, JobState, job_state_id("stuck"))
+            assert state is not None
+            assert state.owner is None  # released: another worker may take it at once
+            assert state.next_due_at is not None
+            assert state.next_due_at <= utcnow()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 async def test_a_cancelled_worker_releases_its_lease(kit: AsyncChatKit) -> None:
     started = asyncio.Event()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -20,6 +21,7 @@ from ..integrations import Integration
 from ..models._base import utcnow
 from ..services._core import bump
 from ..stores.base import Delete, Insert, Store, Update
+from ..sync import SyncEngine
 from .health import JobRun, JobState, WorkerState, job_state_id
 from .jobs import (
     AUTOMATION,
@@ -50,6 +52,12 @@ class _Continuous:
     every: float
     step: Callable[[], Awaitable[bool]]
     close: Callable[[], Awaitable[None]]
+
+
+async def _sync_step(engine: SyncEngine) -> bool:
+    """One sync cycle; whether to go on at once (it moved records and is not parked)."""
+    report = await engine.run_once()
+    return not report.parked and bool(report.events or report.pushed or report.pulled)
 
 
 def _describe(exc: BaseException) -> str:
@@ -174,6 +182,7 @@ class Worker:
         self._stopping = False
         self._stop_event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[object] | None = None
         self._running = False
         self._state: WorkerState | None = None
 
@@ -203,13 +212,36 @@ class Worker:
             with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to wake
                 loop.call_soon_threadsafe(event.set)
 
+    def signal(self) -> None:
+        """What SIGTERM and Ctrl-C do: the first `stop`, the second interrupts the job in hand.
+
+        An interrupted periodic job gets its lease released and is due again
+        at once (for another worker). Safe from any thread or a signal handler.
+        """
+        loop, task = self._loop, self._task
+        if loop is None or task is None:
+            self.stop()
+            return
+
+        def received() -> None:
+            if self._stopping:
+                log.warning("worker %s: interrupted; releasing its leases", self.name)
+                task.cancel()
+            else:
+                log.info("worker %s: stopping after the step in hand", self.name)
+                self.stop()
+
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to stop
+            loop.call_soon_threadsafe(received)
+
     async def run(self, *, duration: float | None = None, handle_signals: bool = False) -> None:
         """Run until `stop` (or for ``duration`` seconds), then release everything.
 
         Args:
             duration: Stop on its own after this many seconds (default: never).
-            handle_signals: Stop on SIGTERM and SIGINT (Ctrl-C). Only in the
-                main thread; the previous handlers are restored at the end.
+            handle_signals: Stop on SIGTERM and SIGINT (Ctrl-C); a second one
+                interrupts the job in hand (see `signal`). Only in the main
+                thread; the previous handlers are restored at the end.
 
         Raises:
             ChatKitError: This worker is running already.
@@ -219,6 +251,7 @@ class Worker:
             raise ChatKitError("this worker is running already")
         self._running = True
         self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
         self._stop_event = asyncio.Event()
         if self._stopping:
             self._stop_event.set()
@@ -243,9 +276,9 @@ class Worker:
         try:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 try:
-                    loop.add_signal_handler(sig, self.stop)
+                    loop.add_signal_handler(sig, self.signal)
                 except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
-                    signal.signal(sig, lambda *_: self.stop())
+                    signal.signal(sig, lambda *_: self.signal())
                 else:
                     installed.append(sig)
             yield
@@ -333,20 +366,12 @@ class Worker:
             if name not in self._wanted:
                 continue
             engine = kit.sync.engine(target)
-
-            async def sync_step(engine: object = engine) -> bool:
-                from ..sync import SyncEngine
-
-                assert isinstance(engine, SyncEngine)
-                report = await engine.run_once()
-                return not report.parked and bool(report.events or report.pushed or report.pulled)
-
             jobs.append(
                 _Continuous(
                     name,
                     engine.group,
                     self._intervals.get(name, SYNC_EVERY),
-                    sync_step,
+                    functools.partial(_sync_step, engine),
                     engine.close,
                 )
             )
