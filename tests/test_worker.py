@@ -451,6 +451,8 @@ async def test_bad_worker_options_raise_typed_errors(kit: AsyncChatKit) -> None:
         PeriodicJob("Bad Name", lambda k: asyncio.sleep(0), 10)
     with pytest.raises(InvalidInputError, match="list of job names"):
         Worker(kit, skip="purge")
+    with pytest.raises(InvalidInputError, match="takes an AsyncChatKit"):
+        Worker(ChatKit("memory://"))  # type: ignore[arg-type]
     assert await kit.store.find(JobState) == []
 
 
@@ -521,3 +523,118 @@ def test_worker_example_runs_the_jobs_and_reports_health(tmp_path: Path) -> None
     assert lines[0] == "snoozed conversation: snoozed"
     assert "snoozed conversation after the worker: open" in lines
     assert any(line.startswith("wake_snoozed") and " ok " in line for line in lines)
+
+
+async def test_worker_syncs_an_integration_and_health_shows_its_dead_letters(
+    kit: AsyncChatKit,
+) -> None:
+    from chatkit.testing import MemoryIntegration, MemoryVendor
+
+    vendor = MemoryVendor()
+    vendor.refuse(lambda change: "Email: is invalid" if change.object.value == "contact" else None)
+    integration = MemoryIntegration(vendor=vendor)
+    worker = Worker(kit, only=[f"sync:{integration.name}"], sync=[integration], heartbeat=0.2)
+    task = asyncio.ensure_future(worker.run())
+    await kit.messages.receive(channel="web", sender="ada@example.com", text="Hi")
+
+    async def dead_lettered() -> bool:
+        return bool(await kit.sync.dead_letters(integration.name))
+
+    await _until(dead_lettered)
+    await asyncio.sleep(0.5)  # a heartbeat carries the engine's outcome
+    health = await kit.health()
+    worker.stop()
+    await task
+    group = next(d for d in health.dispatchers if d.group == f"sync:{integration.name}")
+    assert group.dead_letters == 1
+    assert health.status == "degraded"
+    assert f"sync:{integration.name} has 1 dead letters" in health.problems
+    job = next(j for j in health.jobs if j.name == f"sync:{integration.name}")
+    assert job.kind == "dispatcher"
+    assert job.last_success_at is not None
+
+
+APP = """
+from chatkit import AsyncChatKit, ChatKitSettings
+from chatkit.automation import RuleSet
+
+RULES = RuleSet.model_validate({"rules": [{
+    "name": "tag web", "on": "message.received", "when": {"channels": ["web"]},
+    "then": [{"type": "tag", "add": ["from-web"]}],
+}]})
+
+def kit():
+    return AsyncChatKit(URL, settings=ChatKitSettings(automation_rules=RULES))
+"""
+
+
+@pytest.mark.parametrize("how", ["app", "settings"])
+def test_cli_worker_takes_the_apps_kit_or_settings(how: str, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'support.db'}"
+    (tmp_path / "support_app.py").write_text(f"URL = {url!r}\n" + APP)
+    rules = {
+        "automation_rules": {
+            "rules": [
+                {
+                    "name": "tag web",
+                    "on": "message.received",
+                    "when": {"channels": ["web"]},
+                    "then": [{"type": "tag", "add": ["from-web"]}],
+                }
+            ]
+        }
+    }
+    (tmp_path / "settings.json").write_text(json.dumps(rules))
+    args = (
+        ["--app", "support_app:kit"]
+        if how == "app"
+        else ["--url", url, "--settings", str(tmp_path / "settings.json")]
+    )
+    with ChatKit(url) as kit:
+        inbound = kit.messages.receive(channel="web", sender="v1", text="Hello")
+    process = subprocess.Popen(
+        [str(CHATKIT), "worker", "--only", "automation", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        with ChatKit(url) as kit:
+
+            def tagged() -> bool:
+                assert process.poll() is None, process.communicate()
+                conv = kit.conversations.get(inbound.conversation.id)
+                return "from-web" in conv.tags
+
+            _wait_for(tagged)
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=30)
+        assert process.returncode == 0, err
+        assert "started: automation" in err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_cli_worker_refuses_a_bad_app_or_settings_file(tmp_path: Path) -> None:
+    (tmp_path / "settings.json").write_text('{"retention": {"default_days": 3}}')
+    for args, message in (
+        (["--app", "nowhere_at_all:kit"], "cannot import 'nowhere_at_all'"),
+        (["--app", "json"], "--app takes MODULE:NAME"),
+        (["--settings", str(tmp_path / "settings.json")], "retention"),
+        (["--settings", str(tmp_path / "missing.json")], "cannot read settings file"),
+        (["--every", "check_sla=soon"], "--every takes JOB=SECONDS"),
+    ):
+        done = subprocess.run(
+            [str(CHATKIT), "worker", "--url", f"sqlite:///{tmp_path / 'x.db'}", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 1, args
+        assert message in done.stdout, (args, done.stdout)
+        assert "Traceback" not in done.stdout + done.stderr

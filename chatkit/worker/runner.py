@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ..errors import ChatKitError, ConflictError, DuplicateKeyError, InvalidInputError
 from ..integrations import Integration
 from ..models._base import utcnow
-from ..services._core import bump
+from ..services._core import Core, bump
 from ..stores.base import Delete, Insert, Store, Update
 from ..sync import SyncEngine
 from .health import JobRun, JobState, WorkerState, job_state_id
@@ -128,8 +128,14 @@ class Worker:
         lease_seconds: float = 60.0,
         heartbeat: float = 10.0,
     ) -> None:
+        core = getattr(kit, "_core", None)
+        if not isinstance(core, Core):
+            raise InvalidInputError(
+                "Worker takes an AsyncChatKit (for a ChatKit, pass kit.aio or call kit.worker())",
+                field="kit",
+            )
         self._kit = kit
-        self._core = kit._core
+        self._core = core
         periodic = list(BUILTIN_JOBS)
         for job in jobs:
             if not isinstance(job, PeriodicJob):
