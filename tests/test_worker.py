@@ -162,6 +162,31 @@ async def test_two_workers_never_run_the_same_periodic_job_at_once(shared_url: s
     assert {tag for tag, _, _ in runs} == {"one", "two"}  # the job went from one to the other
 
 
+async def test_a_job_longer_than_its_lease_keeps_it_while_it_runs(shared_url: str) -> None:
+    runs: list[tuple[float, float]] = []
+
+    async def long(_kit: AsyncChatKit) -> None:
+        start = time.monotonic()
+        await asyncio.sleep(1.0)  # more than three lease lengths
+        runs.append((start, time.monotonic()))
+
+    job = PeriodicJob("long", long, 0.1)
+    async with _kit(shared_url) as one, _kit(shared_url) as two:
+        workers = [
+            Worker(k, only=["long"], jobs=[job], lease_seconds=0.3, heartbeat=0.2)
+            for k in (one, two)
+        ]
+        tasks = [asyncio.ensure_future(w.run()) for w in workers]
+        await asyncio.sleep(2.5)
+        for worker in workers:
+            worker.stop()
+        await asyncio.gather(*tasks)
+    runs.sort()
+    assert len(runs) >= 2
+    for (_, end), (start, _) in itertools.pairwise(runs):
+        assert start >= end, "the lease was taken from a worker still running the job"
+
+
 async def test_a_dead_workers_lease_runs_out_and_another_worker_takes_the_job(
     shared_url: str,
 ) -> None:

@@ -457,9 +457,15 @@ class Worker:
         lock = asyncio.Lock()
         held: list[JobState | None] = [state]
 
+        finished_event = asyncio.Event()
+
         async def keep() -> None:
+            """Renew the lease every third of its length until the job is done."""
             while True:
-                await asyncio.sleep(self._lease_seconds / 3)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(finished_event.wait(), self._lease_seconds / 3)
+                if finished_event.is_set():
+                    return
                 async with lock:
                     current = held[0]
                     if current is None:
@@ -473,6 +479,9 @@ class Worker:
                         log.warning("worker %s lost its lease on %s", self.name, job.name)
                         held[0] = None
                         return
+                    except Exception:
+                        log.exception("worker %s: could not renew %s", self.name, job.name)
+                        continue
                     held[0] = renewed
 
         started = utcnow()
@@ -490,8 +499,8 @@ class Worker:
             error = exc
             raise
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            finished_event.set()  # the keeper ends after any renewal in hand, never mid-write
+            with contextlib.suppress(Exception):
                 await keeper
             finished = utcnow()
             due = max(started + timedelta(seconds=job.every), finished)
