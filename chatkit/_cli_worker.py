@@ -110,6 +110,7 @@ async def _main(
     status: bool,
     as_json: bool,
     max_lag: int,
+    groups: list[str],
 ) -> int:
     settings = _settings(settings_file)
     target = _app_kit(app) if app else None
@@ -123,7 +124,7 @@ async def _main(
         kit = AsyncChatKit(url or default_url(), settings=target or settings)
     async with kit:
         if status:
-            health = await kit.health(max_lag=max_lag)
+            health = await kit.health(max_lag=max_lag, groups=groups)
             if as_json:
                 print(health.model_dump_json())
             else:
@@ -195,6 +196,12 @@ def worker(
     max_lag: Annotated[
         int, typer.Option(min=0, help="With --status: events a dispatch group may lag behind.")
     ] = 1000,
+    group: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--group", metavar="GROUP", help="With --status: also report this dispatch group."
+        ),
+    ] = None,
     list_jobs: Annotated[
         bool, typer.Option("--list", help="List the jobs and their default intervals, and exit.")
     ] = False,
@@ -228,6 +235,7 @@ def worker(
                 status,
                 as_json,
                 max_lag,
+                group or [],
             )
         )
     except ChatKitError as exc:

@@ -294,7 +294,7 @@ class AsyncChatKit:
         )
         await worker.run(duration=duration, handle_signals=handle_signals)
 
-    async def health(self, *, max_lag: int = 1000) -> Health:
+    async def health(self, *, max_lag: int = 1000, groups: Collection[str] = ()) -> Health:
         """The health of the background work on this store, for a health endpoint.
 
         Per job: last run, last success, last error, next due, whether it is
@@ -305,6 +305,13 @@ class AsyncChatKit:
         or a sync has dead letters or is parked. Read from the store, so it
         sees workers in every process.
 
+        Args:
+            max_lag: Events a dispatch group may be behind the outbox.
+            groups: More dispatch groups to report (your own dispatchers').
+
+        Raises:
+            InvalidInputError: A negative ``max_lag``, or ``groups`` not a list of names.
+
         Example:
             ```python
             health = await kit.health()
@@ -312,7 +319,7 @@ class AsyncChatKit:
                                 status_code=200 if health.status == "ok" else 503)
             ```
         """
-        return await read_health(self._core, max_lag=max_lag)
+        return await read_health(self._core, max_lag=max_lag, groups=groups)
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -458,9 +465,9 @@ class ChatKit:
             for sig, previous in restore.items():
                 signal.signal(sig, previous)  # type: ignore[arg-type]
 
-    def health(self, *, max_lag: int = 1000) -> Health:
+    def health(self, *, max_lag: int = 1000, groups: Collection[str] = ()) -> Health:
         """Blocking twin of `AsyncChatKit.health`."""
-        return self._runner.portal().call(lambda: self.aio.health(max_lag=max_lag))
+        return self._runner.portal().call(lambda: self.aio.health(max_lag=max_lag, groups=groups))
 
     def __enter__(self) -> Self:
         self.open()

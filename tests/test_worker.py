@@ -663,3 +663,30 @@ def test_cli_worker_refuses_a_bad_app_or_settings_file(tmp_path: Path) -> None:
         assert done.returncode == 1, args
         assert message in done.stdout, (args, done.stdout)
         assert "Traceback" not in done.stdout + done.stderr
+
+
+async def test_health_reports_your_own_dispatch_groups_and_their_lag(kit: AsyncChatKit) -> None:
+    for n in range(3):
+        await kit.messages.receive(channel="web", sender=f"v{n}", text="Hi")
+    newest = await kit.store.last_position()
+    health = await kit.health(groups=["webhooks"], max_lag=newest - 1)
+    (webhooks,) = health.dispatchers
+    assert webhooks.group == "webhooks"
+    assert webhooks.lag == newest  # never ran: everything is behind
+    assert f"dispatch group webhooks is {newest} events behind" in health.problems
+
+    async def handle(_events: object) -> None:
+        return None
+
+    dispatcher = kit.events.dispatcher("webhooks", handle)  # type: ignore[arg-type]
+    await dispatcher.drain()
+    await dispatcher.close()
+    health = await kit.health(groups=["webhooks"], max_lag=0)
+    (webhooks,) = health.dispatchers
+    assert webhooks.lag == 0
+    assert webhooks.done_upto == newest
+    assert health.problems == ["no worker is running"]
+    with pytest.raises(InvalidInputError):
+        await kit.health(groups="webhooks")
+    with pytest.raises(InvalidInputError):
+        await kit.health(max_lag=-1)

@@ -14,12 +14,13 @@ any process sharing the store sees every running worker.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import InvalidInputError
 from ..models._base import Record, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -313,15 +314,32 @@ def _seconds(value: float) -> str:
     return f"{value:g} s"
 
 
-async def read_health(core: Core, *, max_lag: int = 1000, now: datetime | None = None) -> Health:
+async def read_health(
+    core: Core,
+    *,
+    max_lag: int = 1000,
+    groups: Collection[str] = (),
+    now: datetime | None = None,
+) -> Health:
     """Build the `Health` report of the store behind ``core`` (see `Health`).
 
     Args:
         core: The kit's core.
         max_lag: A dispatch group further behind the outbox than this many
             events makes the report ``degraded``.
+        groups: More dispatch groups to report, such as your own
+            dispatchers' (the workers' groups and every synced
+            integration's are always reported).
         now: The time to judge at (default: now).
+
+    Raises:
+        InvalidInputError: ``max_lag`` is negative, or ``groups`` is not a
+            list of names.
     """
+    if isinstance(max_lag, bool) or not isinstance(max_lag, int) or max_lag < 0:
+        raise InvalidInputError("max_lag must be a whole number >= 0", field="max_lag")
+    if isinstance(groups, str) or not all(isinstance(g, str) and g for g in groups):
+        raise InvalidInputError("groups must be a list of dispatch group names", field="groups")
     moment = now or utcnow()
     store = await core.ready()
     states = await store.find(JobState)
@@ -364,12 +382,12 @@ async def read_health(core: Core, *, max_lag: int = 1000, now: datetime | None =
             )
         )
 
-    groups: dict[str, str] = {}
+    job_groups: dict[str, str] = {}
     by_job: dict[str, list[tuple[WorkerState, JobRun]]] = {}
     for worker in workers:
         for name, run in worker.dispatchers.items():
             by_job.setdefault(name, []).append((worker, run))
-            groups[name] = run.group
+            job_groups[name] = run.group
     for name in sorted(by_job):
         runs = by_job[name]
         on = [w.name for w, _ in runs if w.alive(moment)]
@@ -404,7 +422,7 @@ async def read_health(core: Core, *, max_lag: int = 1000, now: datetime | None =
     position = await store.last_position()
     dispatchers: list[DispatcherHealth] = []
     sync_groups = {f"sync:{name}" for name in await _integrations(core)}
-    for group in sorted({*groups.values(), *sync_groups}):
+    for group in sorted({*job_groups.values(), *sync_groups, *groups}):
         status_ = await store.dispatch_status(group)
         dead: int | None = None
         parked: str | None = None
