@@ -146,20 +146,25 @@ async def test_two_workers_never_run_the_same_periodic_job_at_once(shared_url: s
         first = Worker(one, only=["slow"], jobs=[slow_job("one")], heartbeat=0.2)
         second = Worker(two, only=["slow"], jobs=[slow_job("two")], heartbeat=0.2)
         tasks = [asyncio.ensure_future(first.run()), asyncio.ensure_future(second.run())]
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(2.0)
         first.stop()
+        await tasks[0]
+        first_stopped = time.monotonic()
+        await asyncio.sleep(1.5)  # the other worker carries on alone, on the same schedule
         second.stop()
-        await asyncio.gather(*tasks)
+        await tasks[1]
         state = await one.store.get(JobState, job_state_id("slow"))
     runs.sort(key=lambda run: run[1])
-    assert len(runs) >= 6
+    assert len(runs) >= 8
     for (_, before, end), (_, start, _) in itertools.pairwise(runs):
         assert start >= end, "two workers ran the job at the same time"
-        assert start - before >= 0.25, "the interval is shared: once per 0.3 s for both"
+        assert start - before >= 0.2, "the interval is shared: once per 0.3 s for both"
     assert state is not None
     assert state.runs == len(runs)
     assert state.owner is None  # both released it
-    assert {tag for tag, _, _ in runs} == {"one", "two"}  # the job went from one to the other
+    after = [tag for tag, start, _ in runs if start > first_stopped]
+    assert len(after) >= 3
+    assert set(after) == {"two"}
 
 
 async def test_a_job_longer_than_its_lease_keeps_it_while_it_runs(shared_url: str) -> None:
@@ -199,6 +204,7 @@ async def test_a_dead_workers_lease_runs_out_and_another_worker_takes_the_job(
         store = await kit._core.ready()
         from chatkit.stores.base import Insert
 
+        started = time.monotonic()  # before the lease's end is computed
         await store.commit(
             [
                 Insert(
@@ -212,13 +218,12 @@ async def test_a_dead_workers_lease_runs_out_and_another_worker_takes_the_job(
                 )
             ]
         )
-        started = time.monotonic()
         worker = Worker(kit, only=["tidy"], jobs=[PeriodicJob("tidy", job, 0.1)], heartbeat=0.2)
         task = asyncio.ensure_future(worker.run())
         await _until(lambda: asyncio.sleep(0, bool(ran)), timeout=5)
         worker.stop()
         await task
-        assert ran[0] - started >= 0.9  # not before the dead worker's lease ran out
+        assert ran[0] - started >= 0.95  # not before the dead worker's lease ran out
         state = await store.get(JobState, job_state_id("tidy"))
         assert state is not None
         assert state.owner is None
