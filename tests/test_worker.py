@@ -345,7 +345,12 @@ async def stuck(kit):
 
 with ChatKit(sys.argv[1]) as kit:
     try:
-        kit.worker(only=["stuck"], jobs=[PeriodicJob("stuck", stuck, 60)], heartbeat=0.2)
+        kit.worker(
+            only=["stuck"],
+            jobs=[PeriodicJob("stuck", stuck, 60)],
+            heartbeat=0.2,
+            lease_seconds=float(sys.argv[2]) if len(sys.argv) > 2 else 60.0,
+        )
     except KeyboardInterrupt:
         print("interrupted")
         sys.exit(130)
@@ -385,6 +390,57 @@ def test_a_second_sigterm_interrupts_the_job_in_hand_and_releases_its_lease(
             assert state.owner is None  # released: another worker may take it at once
             assert state.next_due_at is not None
             assert state.next_due_at <= utcnow()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_a_killed_worker_process_leaves_its_job_to_another_after_the_lease(
+    shared_url: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "stuck_worker.py"
+    script.write_text(STUCK_WORKER)
+    process = subprocess.Popen(
+        [sys.executable, str(script), shared_url, "1.0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with ChatKit(shared_url) as kit:
+            portal = kit._runner.portal()
+
+            def holding() -> bool:
+                assert process.poll() is None, process.communicate()
+                state = portal.call(kit.aio.store.get, JobState, job_state_id("stuck"))
+                return state is not None and state.owner is not None
+
+            _wait_for(holding)
+            process.kill()  # no chance to release anything
+            process.communicate()
+            dead = portal.call(kit.aio.store.get, JobState, job_state_id("stuck"))
+            assert dead is not None
+            assert dead.owner is not None  # still leased to the dead process
+            ran: list[str] = []
+
+            async def stuck(_kit: AsyncChatKit) -> str:
+                ran.append("here")
+                return "taken over"
+
+            kit.worker(
+                only=["stuck"],
+                jobs=[PeriodicJob("stuck", stuck, 60)],
+                duration=4.0,
+                heartbeat=0.2,
+                handle_signals=False,
+            )
+            assert ran == ["here"]
+            state = portal.call(kit.aio.store.get, JobState, job_state_id("stuck"))
+            assert state is not None
+            assert state.last_result == "taken over"
+            assert state.owner is None
+            assert state.lease_until is None
     finally:
         if process.poll() is None:
             process.kill()
