@@ -174,10 +174,6 @@ class Worker:
             for j in periodic
             if j.name in wanted
         ]
-        self._dispatch_every = {
-            AUTOMATION: intervals.get(AUTOMATION),
-            NOTIFICATIONS: intervals.get(NOTIFICATIONS),
-        }
         self._wanted = wanted
         self._intervals = intervals
         self._lease_seconds = check_every("lease_seconds", lease_seconds)
@@ -344,7 +340,7 @@ class Worker:
                     _Continuous(
                         AUTOMATION,
                         dispatcher.group,
-                        self._dispatch_every[AUTOMATION] or poll,
+                        self._intervals.get(AUTOMATION, poll),
                         self._dispatch_step(dispatcher.run_once, dispatcher.group),
                         dispatcher.close,
                     )
@@ -359,7 +355,7 @@ class Worker:
                     _Continuous(
                         NOTIFICATIONS,
                         notifier.group,
-                        self._dispatch_every[NOTIFICATIONS] or poll,
+                        self._intervals.get(NOTIFICATIONS, poll),
                         self._dispatch_step(notifier.run_once, notifier.group),
                         notifier.close,
                     )
