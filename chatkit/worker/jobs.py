@@ -73,14 +73,13 @@ class PeriodicJob:
         check_every(self.name, self.every)
 
 
-def check_every(name: str, every: object) -> float:
-    """Validate an interval in seconds (0.05 s to 7 days)."""
+def check_every(name: str, every: object, *, field: str = "every") -> float:
+    """Validate a number of seconds (0.05 s to 7 days): a job's interval, or ``field``."""
+    what = f"the interval of {name}" if field == "every" else field
     if isinstance(every, bool) or not isinstance(every, (int, float)):
-        raise InvalidInputError(f"the interval of {name} must be a number", field="every")
+        raise InvalidInputError(f"{what} must be a number of seconds", field=field)
     if not 0.05 <= every <= 7 * 86_400:
-        raise InvalidInputError(
-            f"the interval of {name} must be between 0.05 s and 7 days", field="every"
-        )
+        raise InvalidInputError(f"{what} must be between 0.05 s and 7 days", field=field)
     return float(every)
 
 

@@ -176,8 +176,8 @@ class Worker:
         ]
         self._wanted = wanted
         self._intervals = intervals
-        self._lease_seconds = check_every("lease_seconds", lease_seconds)
-        self._heartbeat = check_every("heartbeat", heartbeat)
+        self._lease_seconds = check_every("lease_seconds", lease_seconds, field="lease_seconds")
+        self._heartbeat = check_every("heartbeat", heartbeat, field="heartbeat")
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         """This worker's name in leases and health reports (host, process id, random part)."""
         self._runs: dict[str, JobRun] = {}
@@ -259,7 +259,9 @@ class Worker:
             self._stop_event.set()
         timer = None
         if duration is not None:
-            timer = self._loop.call_later(check_every("duration", duration), self.stop)
+            timer = self._loop.call_later(
+                check_every("duration", duration, field="duration"), self.stop
+            )
         try:
             with self._signals(handle_signals):
                 await self._run()
