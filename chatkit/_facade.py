@@ -8,26 +8,45 @@ original, so the two can never drift apart.
 
 from __future__ import annotations
 
-import builtins
-import functools
+import asyncio
+import concurrent.futures
+import signal
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Concatenate, Generic, Literal, TypeVar, overload
 
-import anyio.to_thread
-from anyio.from_thread import BlockingPortal, start_blocking_portal
-from typing_extensions import ParamSpec, Self
+from typing_extensions import Self
 
-from .automation.rules import RuleSet
+from ._portal import Runner
+from ._sync_crm import BlockingSyncEngine, SyncSync
+from ._sync_events import SyncDispatcher, SyncEvents, SyncSubscription
+from ._sync_services import (
+    SyncAbuse,
+    SyncAgents,
+    SyncAttachments,
+    SyncAutomation,
+    SyncBots,
+    SyncCannedReplies,
+    SyncContacts,
+    SyncConversations,
+    SyncExports,
+    SyncKnowledgeBase,
+    SyncMessages,
+    SyncNotifications,
+    SyncPreviews,
+    SyncRetention,
+    SyncReviews,
+    SyncRouting,
+    SyncSurveys,
+    SyncTeams,
+    SyncTickets,
+    SyncTranscripts,
+    SyncUnderstanding,
+)
 from .blobs import BlobStore, LocalBlobStore
-from .errors import ChatKitError, ConfigurationError
-from .events import Event
+from .errors import ConfigurationError
 from .integrations import Integration
-from .models.sync import SyncState
-from .notifications import Notifier
 from .services import (
     Abuse,
     Agents,
@@ -37,7 +56,6 @@ from .services import (
     CannedReplies,
     Contacts,
     Conversations,
-    Dispatcher,
     Events,
     Exports,
     KnowledgeBase,
@@ -47,28 +65,49 @@ from .services import (
     Retention,
     Reviews,
     Routing,
-    Subscription,
     Surveys,
     Teams,
     Tickets,
     Transcripts,
-    TypingPreview,
     Understanding,
 )
 from .services._core import Core
 from .settings import ChatKitSettings, default_url
 from .stores import Store, open_store
-from .stores.base import DispatchStatus
-from .sync import Sync, SyncEngine, SyncReport
-from .sync.policy import ConflictPolicy
+from .sync import Sync
 from .transports import Transport, open_transport
-from .understanding import Analyzer, Classifier, SentimentAnalyzer
+from .worker import Health, PeriodicJob, Worker, read_health
 
-__all__ = ["AsyncChatKit", "ChatKit", "SyncSubscription"]
-
-P = ParamSpec("P")
-T = TypeVar("T")
-S = TypeVar("S")
+__all__ = [
+    "AsyncChatKit",
+    "BlockingSyncEngine",
+    "ChatKit",
+    "SyncAbuse",
+    "SyncAgents",
+    "SyncAttachments",
+    "SyncAutomation",
+    "SyncBots",
+    "SyncCannedReplies",
+    "SyncContacts",
+    "SyncConversations",
+    "SyncDispatcher",
+    "SyncEvents",
+    "SyncExports",
+    "SyncKnowledgeBase",
+    "SyncMessages",
+    "SyncNotifications",
+    "SyncPreviews",
+    "SyncRetention",
+    "SyncReviews",
+    "SyncRouting",
+    "SyncSubscription",
+    "SyncSurveys",
+    "SyncSync",
+    "SyncTeams",
+    "SyncTickets",
+    "SyncTranscripts",
+    "SyncUnderstanding",
+]
 
 
 class AsyncChatKit:
@@ -194,6 +233,94 @@ class AsyncChatKit:
         """Close the store. Pending writes finish first."""
         await self._core.close()
 
+    async def run_worker(
+        self,
+        *,
+        only: Collection[str] | None = None,
+        skip: Collection[str] = (),
+        every: Mapping[str, float] | None = None,
+        sync: Sequence[str | Integration] = (),
+        jobs: Sequence[PeriodicJob] = (),
+        duration: float | None = None,
+        handle_signals: bool = False,
+        lease_seconds: float = 60.0,
+        heartbeat: float = 10.0,
+    ) -> None:
+        """Run the background jobs (a `chatkit.worker.Worker`) until stopped.
+
+        Periodic jobs (snoozes, SLA checks, idle rules, agent presence,
+        escalations, survey expiry and follow-ups, purges) run on one worker
+        at a time under a lease in the store; dispatchers (automation,
+        notifications, sync) share their dispatch groups with every other
+        worker. Start as many workers as you like, in any processes. A job
+        that fails is logged, recorded for `health`, and tried again.
+
+        Args:
+            only: Run only these jobs.
+            skip: Do not run these jobs.
+            every: Intervals in seconds by job name, e.g. ``{"check_sla": 30}``.
+            sync: Integrations to sync (installed names configured from the
+                environment, or `Integration` objects).
+            jobs: Extra periodic jobs of your own.
+            duration: Return after this many seconds (default: run until
+                cancelled, or until a signal with ``handle_signals``).
+            handle_signals: Stop cleanly on SIGTERM and SIGINT (main thread only).
+            lease_seconds: How long a dead worker's periodic job waits
+                before another worker takes it.
+            heartbeat: Seconds between the worker's heartbeats in the store.
+
+        Cancelling the task stops it too: the job in hand is interrupted and
+        its lease released.
+
+        Raises:
+            InvalidInputError: An unknown job name or a bad interval.
+            ConfigurationError: A notifier or an integration cannot be built.
+
+        Example:
+            ```python
+            async with AsyncChatKit("postgresql://chat@db/support") as kit:
+                await kit.run_worker(handle_signals=True)
+            ```
+        """
+        worker = Worker(
+            self,
+            only=only,
+            skip=skip,
+            every=every,
+            sync=sync,
+            jobs=jobs,
+            lease_seconds=lease_seconds,
+            heartbeat=heartbeat,
+        )
+        await worker.run(duration=duration, handle_signals=handle_signals)
+
+    async def health(self, *, max_lag: int = 1000, groups: Collection[str] = ()) -> Health:
+        """The health of the background work on this store, for a health endpoint.
+
+        Per job: last run, last success, last error, next due, whether it is
+        running and where; per dispatch group: how far behind the outbox it
+        is, and the sync dead letters; the workers alive. ``status`` is
+        ``degraded`` when no worker runs, a job's last run failed, a
+        periodic job is overdue, a group lags more than ``max_lag`` events,
+        or a sync has dead letters or is parked. Read from the store, so it
+        sees workers in every process.
+
+        Args:
+            max_lag: Events a dispatch group may be behind the outbox.
+            groups: More dispatch groups to report (your own dispatchers').
+
+        Raises:
+            InvalidInputError: A negative ``max_lag``, or ``groups`` not a list of names.
+
+        Example:
+            ```python
+            health = await kit.health()
+            return JSONResponse(health.model_dump(mode="json"),
+                                status_code=200 if health.status == "ok" else 503)
+            ```
+        """
+        return await read_health(self._core, max_lag=max_lag, groups=groups)
+
     async def __aenter__(self) -> Self:
         await self.open()
         return self
@@ -205,630 +332,6 @@ class AsyncChatKit:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
-
-
-# -- the synchronous facade ----------------------------------------------------
-
-
-class _Runner:
-    """Owns the background event loop of one `ChatKit`."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cm: AbstractContextManager[BlockingPortal] | None = None
-        self._portal: BlockingPortal | None = None
-        self._stopped = False
-
-    def portal(self) -> BlockingPortal:
-        with self._lock:
-            if self._stopped:
-                raise ChatKitError("this ChatKit is closed; create a new one")
-            if self._portal is None:
-                self._cm = start_blocking_portal()
-                self._portal = self._cm.__enter__()
-            return self._portal
-
-    def stop(self, kit: AsyncChatKit) -> None:
-        with self._lock:
-            portal, cm = self._portal, self._cm
-            self._portal = self._cm = None
-            self._stopped = True
-        if portal is not None and cm is not None:
-            try:
-                portal.call(kit.close)
-            finally:
-                cm.__exit__(None, None, None)
-
-
-def _blocking(
-    runner: _Runner, stream: AsyncIterator[T], close: Callable[[], Awaitable[None]]
-) -> Iterator[T]:
-    """Iterate an async iterator from blocking code; ``close`` runs when iteration ends."""
-    portal = runner.portal()
-    try:
-        while True:
-            try:
-                yield portal.call(stream.__anext__)
-            except StopAsyncIteration:
-                return
-    finally:
-        portal.call(close)
-
-
-class _SyncResource(Generic[S]):
-    def __init__(self, target: S, runner: _Runner) -> None:
-        self._target = target
-        self._runner = runner
-
-
-class _sync(Generic[P, T]):
-    """Expose the async method ``method`` as a blocking one with the same signature."""
-
-    def __init__(self, method: Callable[Concatenate[Any, P], Awaitable[T]]) -> None:
-        self._method = method
-        self.__doc__ = method.__doc__
-        self.__name__ = method.__name__
-
-    @overload
-    def __get__(self, obj: None, owner: type[Any]) -> Self: ...
-
-    @overload
-    def __get__(self, obj: _SyncResource[Any], owner: type[Any]) -> Callable[P, T]: ...
-
-    def __get__(self, obj: _SyncResource[Any] | None, owner: type[Any]) -> Self | Callable[P, T]:
-        if obj is None:
-            return self
-        bound: Callable[P, Awaitable[T]] = functools.partial(self._method, obj._target)
-        runner = obj._runner
-
-        @functools.wraps(getattr(obj._target, self.__name__))
-        def call(*args: P.args, **kwargs: P.kwargs) -> T:
-            return runner.portal().call(functools.partial(bound, *args, **kwargs))
-
-        return call
-
-
-class SyncContacts(_SyncResource[Contacts]):
-    """Blocking twin of `Contacts`."""
-
-    create = _sync(Contacts.create)
-    get = _sync(Contacts.get)
-    find = _sync(Contacts.find)
-    identify = _sync(Contacts.identify)
-    update = _sync(Contacts.update)
-    add_identity = _sync(Contacts.add_identity)
-    list = _sync(Contacts.list)
-    merge = _sync(Contacts.merge)
-
-
-class SyncAttachments(_SyncResource[Attachments]):
-    """Blocking twin of `Attachments`."""
-
-    upload = _sync(Attachments.upload)
-    get = _sync(Attachments.get)
-    read = _sync(Attachments.read)
-
-    def open(self, attachment_id: str) -> Iterator[bytes]:
-        """Blocking twin of `Attachments.open`: iterate the bytes in chunks."""
-        stream = self._target.open(attachment_id)
-        return _blocking(self._runner, stream, stream.aclose)
-
-
-class SyncAgents(_SyncResource[Agents]):
-    """Blocking twin of `Agents`."""
-
-    create = _sync(Agents.create)
-    get = _sync(Agents.get)
-    update = _sync(Agents.update)
-    list = _sync(Agents.list)
-    set_presence = _sync(Agents.set_presence)
-    touch = _sync(Agents.touch)
-    heartbeat = _sync(Agents.heartbeat)
-    refresh = _sync(Agents.refresh)
-    on_duty = _sync(Agents.on_duty)
-
-
-class SyncConversations(_SyncResource[Conversations]):
-    """Blocking twin of `Conversations`."""
-
-    create = _sync(Conversations.create)
-    get = _sync(Conversations.get)
-    list = _sync(Conversations.list)
-    set_status = _sync(Conversations.set_status)
-    resolve = _sync(Conversations.resolve)
-    close = _sync(Conversations.close)
-    reopen = _sync(Conversations.reopen)
-    snooze = _sync(Conversations.snooze)
-    wake_snoozed = _sync(Conversations.wake_snoozed)
-    assign = _sync(Conversations.assign)
-    claim = _sync(Conversations.claim)
-    set_priority = _sync(Conversations.set_priority)
-    add_tags = _sync(Conversations.add_tags)
-    remove_tags = _sync(Conversations.remove_tags)
-    add_watcher = _sync(Conversations.add_watcher)
-    remove_watcher = _sync(Conversations.remove_watcher)
-    context = _sync(Conversations.context)
-
-
-class SyncMessages(_SyncResource[Messages]):
-    """Blocking twin of `Messages`."""
-
-    send = _sync(Messages.send)
-    note = _sync(Messages.note)
-    get = _sync(Messages.get)
-    list = _sync(Messages.list)
-    receive = _sync(Messages.receive)
-
-
-class SyncTickets(_SyncResource[Tickets]):
-    """Blocking twin of `Tickets`."""
-
-    create = _sync(Tickets.create)
-    get = _sync(Tickets.get)
-    update = _sync(Tickets.update)
-    set_status = _sync(Tickets.set_status)
-    solve = _sync(Tickets.solve)
-    close = _sync(Tickets.close)
-    reopen = _sync(Tickets.reopen)
-    add_note = _sync(Tickets.add_note)
-    respond = _sync(Tickets.respond)
-    check_sla = _sync(Tickets.check_sla)
-    at_a_glance = _sync(Tickets.at_a_glance)
-    list_open = _sync(Tickets.list_open)
-    list = _sync(Tickets.list)
-
-
-class SyncSubscription(Iterator[Event], AbstractContextManager["SyncSubscription"]):
-    """Blocking twin of `Subscription`: iterate it, close it (or use ``with``)."""
-
-    def __init__(self, subscription: Subscription, runner: _Runner) -> None:
-        self._subscription = subscription
-        self._runner = runner
-
-    @property
-    def position(self) -> int | None:
-        """Position of the last event handed out."""
-        return self._subscription.position
-
-    def __next__(self) -> Event:
-        try:
-            return self._runner.portal().call(self._subscription.__anext__)
-        except StopAsyncIteration:
-            raise StopIteration from None
-
-    def close(self) -> None:
-        """Stop and save the position."""
-        self._runner.portal().call(self._subscription.aclose)
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._runner.portal().call(self._subscription.__aexit__, exc_type, exc, tb)
-
-
-class SyncDispatcher(AbstractContextManager["SyncDispatcher"]):
-    """Blocking twin of `Dispatcher`; its handler is a plain function run in a worker thread."""
-
-    def __init__(self, dispatcher: Dispatcher, runner: _Runner) -> None:
-        self._dispatcher = dispatcher
-        self._runner = runner
-
-    @property
-    def group(self) -> str:
-        """The dispatch group's name."""
-        return self._dispatcher.group
-
-    @property
-    def owner(self) -> str:
-        """This dispatcher's name in the store's leases."""
-        return self._dispatcher.owner
-
-    def run_once(self) -> int:
-        """Lease and handle one batch; the number of events handled (0: nothing to do)."""
-        return self._runner.portal().call(self._dispatcher.run_once)
-
-    def drain(self) -> int:
-        """Handle batches until none is left for this dispatcher; the number handled."""
-        return self._runner.portal().call(self._dispatcher.drain)
-
-    def run(self) -> None:
-        """Handle batches as events are committed, until `stop` (call it from another thread)."""
-        self._runner.portal().call(self._dispatcher.run)
-
-    def stop(self) -> None:
-        """Make `run` return after the batch in hand."""
-
-        async def stop() -> None:
-            self._dispatcher.stop()
-
-        self._runner.portal().call(stop)
-
-    def status(self) -> DispatchStatus:
-        """Where the group stands."""
-        return self._runner.portal().call(self._dispatcher.status)
-
-    def close(self) -> None:
-        """Finish the last handled batch now."""
-        self._runner.portal().call(self._dispatcher.close)
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class SyncEvents(_SyncResource[Events]):
-    """Blocking twin of `Events`."""
-
-    list = _sync(Events.list)
-    dispatch_status = _sync(Events.dispatch_status)
-    position = _sync(Events.position)
-    set_position = _sync(Events.set_position)
-
-    def subscribe(
-        self,
-        *,
-        consumer: str | None = None,
-        after: int | None = None,
-        conversation_id: str | None = None,
-        types: Collection[str] | None = None,
-        batch_size: int = 200,
-    ) -> SyncSubscription:
-        """Blocking twin of `Events.subscribe`."""
-        return SyncSubscription(
-            self._target.subscribe(
-                consumer=consumer,
-                after=after,
-                conversation_id=conversation_id,
-                types=types,
-                batch_size=batch_size,
-            ),
-            self._runner,
-        )
-
-    def dispatcher(
-        self,
-        group: str,
-        handler: Callable[[builtins.list[Event]], object],
-        *,
-        batch_size: int = 100,
-        lease_seconds: float = 30.0,
-        start: Literal["beginning", "end"] = "beginning",
-        types: Collection[str] | None = None,
-        retry_delay: float = 1.0,
-        max_retry_delay: float = 300.0,
-    ) -> SyncDispatcher:
-        """Blocking twin of `Events.dispatcher`: ``handler`` is a plain function."""
-
-        async def run_handler(events: builtins.list[Event]) -> None:
-            await anyio.to_thread.run_sync(handler, events)
-
-        return SyncDispatcher(
-            self._target.dispatcher(
-                group,
-                run_handler,
-                batch_size=batch_size,
-                lease_seconds=lease_seconds,
-                start=start,
-                types=types,
-                retry_delay=retry_delay,
-                max_retry_delay=max_retry_delay,
-            ),
-            self._runner,
-        )
-
-
-class SyncTeams(_SyncResource[Teams]):
-    """Blocking twin of `Teams`."""
-
-    create = _sync(Teams.create)
-    get = _sync(Teams.get)
-    update = _sync(Teams.update)
-    list = _sync(Teams.list)
-    for_topic = _sync(Teams.for_topic)
-
-
-class SyncRouting(_SyncResource[Routing]):
-    """Blocking twin of `Routing`."""
-
-    route = _sync(Routing.route)
-    candidates = _sync(Routing.candidates)
-    queue = _sync(Routing.queue)
-    next_for = _sync(Routing.next_for)
-    transfer = _sync(Routing.transfer)
-    set_mood = _sync(Routing.set_mood)
-    request_callback = _sync(Routing.request_callback)
-    escalate = _sync(Routing.escalate)
-
-
-class SyncUnderstanding(_SyncResource[Understanding]):
-    """Blocking twin of `Understanding`."""
-
-    analyze = _sync(Understanding.analyze)
-    patterns = _sync(Understanding.patterns)
-    negative_terms = _sync(Understanding.negative_terms)
-
-    def use(
-        self,
-        *,
-        classifier: Classifier | None = None,
-        sentiment: SentimentAnalyzer | None = None,
-        analyzer: Analyzer | None = None,
-    ) -> None:
-        self._target.use(classifier=classifier, sentiment=sentiment, analyzer=analyzer)
-
-    use.__doc__ = Understanding.use.__doc__
-
-
-class SyncAutomation(_SyncResource[Automation]):
-    """Blocking twin of `Automation`."""
-
-    drain = _sync(Automation.drain)
-    handle = _sync(Automation.handle)
-    check_idle = _sync(Automation.check_idle)
-
-    @property
-    def rules(self) -> RuleSet:
-        """The rules in effect."""
-        return self._target.rules
-
-    def dispatcher(self, *, batch_size: int = 50, lease_seconds: float = 30.0) -> SyncDispatcher:
-        """Blocking twin of `Automation.dispatcher`."""
-        return SyncDispatcher(
-            self._target.dispatcher(batch_size=batch_size, lease_seconds=lease_seconds),
-            self._runner,
-        )
-
-
-class SyncCannedReplies(_SyncResource[CannedReplies]):
-    """Blocking twin of `CannedReplies`."""
-
-    create = _sync(CannedReplies.create)
-    get = _sync(CannedReplies.get)
-    find = _sync(CannedReplies.find)
-    update = _sync(CannedReplies.update)
-    delete = _sync(CannedReplies.delete)
-    list = _sync(CannedReplies.list)
-    suggest = _sync(CannedReplies.suggest)
-    render = _sync(CannedReplies.render)
-    use = _sync(CannedReplies.use)
-    mark_reviewed = _sync(CannedReplies.mark_reviewed)
-    due_for_review = _sync(CannedReplies.due_for_review)
-    send = _sync(CannedReplies.send)
-
-
-class SyncKnowledgeBase(_SyncResource[KnowledgeBase]):
-    """Blocking twin of `KnowledgeBase`."""
-
-    create = _sync(KnowledgeBase.create)
-    get = _sync(KnowledgeBase.get)
-    update = _sync(KnowledgeBase.update)
-    publish = _sync(KnowledgeBase.publish)
-    unpublish = _sync(KnowledgeBase.unpublish)
-    delete = _sync(KnowledgeBase.delete)
-    list = _sync(KnowledgeBase.list)
-    search = _sync(KnowledgeBase.search)
-    suggest_for = _sync(KnowledgeBase.suggest_for)
-
-
-class SyncBots(_SyncResource[Bots]):
-    """Blocking twin of `Bots`."""
-
-    start = _sync(Bots.start)
-    handle = _sync(Bots.handle)
-    receive = _sync(Bots.receive)
-    handoff = _sync(Bots.handoff)
-    stop = _sync(Bots.stop)
-    state = _sync(Bots.state)
-
-
-class SyncSurveys(_SyncResource[Surveys]):
-    """Blocking twin of `Surveys`."""
-
-    send = _sync(Surveys.send)
-    answer = _sync(Surveys.answer)
-    get = _sync(Surveys.get)
-    for_conversation = _sync(Surveys.for_conversation)
-    list = _sync(Surveys.list)
-    follow_up = _sync(Surveys.follow_up)
-    resume_follow_ups = _sync(Surveys.resume_follow_ups)
-    expire_due = _sync(Surveys.expire_due)
-
-
-class SyncReviews(_SyncResource[Reviews]):
-    """Blocking twin of `Reviews`."""
-
-    queue = _sync(Reviews.queue)
-    add_note = _sync(Reviews.add_note)
-    notes = _sync(Reviews.notes)
-
-
-class SyncAbuse(_SyncResource[Abuse]):
-    """Blocking twin of `Abuse`."""
-
-    record = _sync(Abuse.record)
-    incidents = _sync(Abuse.incidents)
-    block = _sync(Abuse.block)
-    unblock = _sync(Abuse.unblock)
-    is_blocked = _sync(Abuse.is_blocked)
-    blocks = _sync(Abuse.blocks)
-    get_block = _sync(Abuse.get_block)
-    screen = _sync(Abuse.screen)
-
-
-class SyncNotifications(_SyncResource[Notifications]):
-    """Blocking twin of `Notifications`."""
-
-    drain = _sync(Notifications.drain)
-    handle = _sync(Notifications.handle)
-    build = _sync(Notifications.build)
-    list_log = _sync(Notifications.list_log)
-    get_log = _sync(Notifications.get_log)
-
-    def register(self, notifier: Notifier) -> None:
-        self._target.register(notifier)
-
-    register.__doc__ = Notifications.register.__doc__
-
-    def dispatcher(
-        self,
-        *,
-        batch_size: int = 50,
-        lease_seconds: float = 60.0,
-        start: Literal["beginning", "end"] = "beginning",
-        retry_delay: float = 5.0,
-        max_retry_delay: float = 300.0,
-    ) -> SyncDispatcher:
-        """Blocking twin of `Notifications.dispatcher`."""
-        return SyncDispatcher(
-            self._target.dispatcher(
-                batch_size=batch_size,
-                lease_seconds=lease_seconds,
-                start=start,
-                retry_delay=retry_delay,
-                max_retry_delay=max_retry_delay,
-            ),
-            self._runner,
-        )
-
-
-class SyncTranscripts(_SyncResource[Transcripts]):
-    """Blocking twin of `Transcripts`."""
-
-    get = _sync(Transcripts.get)
-    render = _sync(Transcripts.render)
-    select = _sync(Transcripts.select)
-    export = _sync(Transcripts.export)
-    email = _sync(Transcripts.email)
-
-
-class SyncRetention(_SyncResource[Retention]):
-    """Blocking twin of `Retention`."""
-
-    hold = _sync(Retention.hold)
-    release = _sync(Retention.release)
-    holds = _sync(Retention.holds)
-    purge = _sync(Retention.purge)
-
-
-class SyncExports(_SyncResource[Exports]):
-    """Blocking twin of `Exports`."""
-
-    write_jsonl = _sync(Exports.write_jsonl)
-    read_jsonl = _sync(Exports.read_jsonl)
-
-
-class BlockingSyncEngine(AbstractContextManager["BlockingSyncEngine"]):
-    """Blocking twin of `chatkit.sync.SyncEngine`."""
-
-    def __init__(self, engine: SyncEngine, runner: _Runner) -> None:
-        self.engine = engine
-        """The async engine underneath."""
-        self._runner = runner
-
-    @property
-    def name(self) -> str:
-        """The integration's name."""
-        return self.engine.name
-
-    def run_once(self) -> SyncReport:
-        """One full cycle: queue, push, pull (see `SyncEngine.run_once`)."""
-        return self._runner.portal().call(self.engine.run_once)
-
-    def collect(self) -> int:
-        """Queue new outbox events; how many were read."""
-        return self._runner.portal().call(self.engine.collect)
-
-    def push(self) -> SyncReport:
-        """Push what is due (see `SyncEngine.push`)."""
-        return self._runner.portal().call(self.engine.push)
-
-    def pull(self) -> SyncReport:
-        """Apply the vendor's changes since the saved cursor."""
-        return self._runner.portal().call(self.engine.pull)
-
-    def resync(self) -> int:
-        """Queue every local record of the synced kinds again."""
-        return self._runner.portal().call(self.engine.resync)
-
-    def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> SyncReport:
-        """Verify and apply a webhook delivery (see `SyncEngine.handle_webhook`)."""
-        return self._runner.portal().call(
-            functools.partial(self.engine.handle_webhook, headers, body)
-        )
-
-    def state(self) -> SyncState:
-        """The integration's saved state."""
-        return self._runner.portal().call(self.engine.state)
-
-    def close(self) -> None:
-        """Close the integration."""
-        self._runner.portal().call(self.engine.close)
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class SyncSync(_SyncResource[Sync]):
-    """Blocking twin of `chatkit.sync.Sync`."""
-
-    integrations = _sync(Sync.integrations)
-    status = _sync(Sync.status)
-    link = _sync(Sync.link)
-    dead_letters = _sync(Sync.dead_letters)
-    retry = _sync(Sync.retry)
-    resume = _sync(Sync.resume)
-    decisions = _sync(Sync.decisions)
-
-    def engine(
-        self,
-        integration: Integration | str,
-        *,
-        policy: ConflictPolicy | None = None,
-        max_attempts: int = 8,
-        call_retries: int = 3,
-        max_wait: float = 60.0,
-        retry_delay: float = 1.0,
-        park_seconds: float = 300.0,
-        claim_seconds: float = 60.0,
-        page_size: int = 100,
-    ) -> BlockingSyncEngine:
-        """Blocking twin of `chatkit.sync.Sync.engine`."""
-        return BlockingSyncEngine(
-            self._target.engine(
-                integration,
-                policy=policy,
-                max_attempts=max_attempts,
-                call_retries=call_retries,
-                max_wait=max_wait,
-                retry_delay=retry_delay,
-                park_seconds=park_seconds,
-                claim_seconds=claim_seconds,
-                page_size=page_size,
-            ),
-            self._runner,
-        )
-
-
-class SyncPreviews(_SyncResource[Previews]):
-    """Blocking twin of `Previews`."""
-
-    send = _sync(Previews.send)
-
-    def watch(self, conversation_id: str | None = None) -> Iterator[TypingPreview]:
-        """Blocking twin of `Previews.watch`: iterate previews as they come."""
-        stream = self._target.watch(conversation_id)
-
-        async def close() -> None:
-            stream.close()
-
-        return _blocking(self._runner, stream, close)
 
 
 class ChatKit:
@@ -860,7 +363,7 @@ class ChatKit:
             url, store=store, settings=settings, blobs=blobs, transport=transport
         )
         """The async kit underneath, for code that mixes both styles."""
-        self._runner = _Runner()
+        self._runner = Runner()
         self._finalizer = weakref.finalize(self, self._runner.stop, self.aio)
         self.contacts = SyncContacts(self.aio.contacts, self._runner)
         self.attachments = SyncAttachments(self.aio.attachments, self._runner)
@@ -911,6 +414,60 @@ class ChatKit:
     def close(self) -> None:
         """Close the store and stop the background loop. Idempotent."""
         self._finalizer()
+
+    def worker(
+        self,
+        *,
+        only: Collection[str] | None = None,
+        skip: Collection[str] = (),
+        every: Mapping[str, float] | None = None,
+        sync: Sequence[str | Integration] = (),
+        jobs: Sequence[PeriodicJob] = (),
+        duration: float | None = None,
+        handle_signals: bool = True,
+        lease_seconds: float = 60.0,
+        heartbeat: float = 10.0,
+    ) -> None:
+        """Blocking twin of `AsyncChatKit.run_worker`: run the background jobs until stopped.
+
+        Called from the main thread it stops cleanly on SIGTERM and Ctrl-C
+        (``handle_signals``, on by default here): the step in hand finishes,
+        leases are released, and it returns. A second signal interrupts the
+        job in hand (its lease is released) and raises `KeyboardInterrupt`.
+        Otherwise it runs for ``duration`` seconds, or until the process ends.
+
+        Example:
+            ```python
+            with ChatKit("postgresql://chat@db/support") as kit:
+                kit.worker()  # until SIGTERM or Ctrl-C
+            ```
+        """
+        worker = Worker(
+            self.aio,
+            only=only,
+            skip=skip,
+            every=every,
+            sync=sync,
+            jobs=jobs,
+            lease_seconds=lease_seconds,
+            heartbeat=heartbeat,
+        )
+        portal = self._runner.portal()
+        restore: dict[signal.Signals, object] = {}
+        if handle_signals and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                restore[sig] = signal.signal(sig, lambda *_: worker.signal())
+        try:
+            portal.call(lambda: worker.run(duration=duration))
+        except (asyncio.CancelledError, concurrent.futures.CancelledError):
+            raise KeyboardInterrupt from None  # a second signal interrupted the job in hand
+        finally:
+            for sig, previous in restore.items():
+                signal.signal(sig, previous)  # type: ignore[arg-type]
+
+    def health(self, *, max_lag: int = 1000, groups: Collection[str] = ()) -> Health:
+        """Blocking twin of `AsyncChatKit.health`."""
+        return self._runner.portal().call(lambda: self.aio.health(max_lag=max_lag, groups=groups))
 
     def __enter__(self) -> Self:
         self.open()

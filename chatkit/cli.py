@@ -26,6 +26,7 @@ from ._cli.output import console
 from ._cli.output import run as _run
 from ._cli.purge import purge
 from ._cli.sync import sync_app
+from ._cli.worker import worker as _worker
 from ._facade import AsyncChatKit
 from .automation import AutoReplySettings, RuleSet
 from .bots import Flow
@@ -373,6 +374,9 @@ app.command()(events)
 app.command("dispatch-status")(dispatch_status)
 app.command()(purge)
 app.command(cls=EmulateCommand, context_settings=EMULATE_SETTINGS, no_args_is_help=True)(emulate)
+
+
+app.command("worker")(_worker)
 
 
 @app.command()

@@ -246,6 +246,17 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX sync_decisions_record ON sync_decisions(integration, local_id, at_key)",
         "CREATE INDEX sync_decisions_time ON sync_decisions(integration, at_key)",
     ],
+    # 13: the background worker (`chatkit worker`): one row per job (the lease
+    # of a periodic job and its last outcome) and one per worker process (its
+    # heartbeat and the outcomes of its dispatchers), read by `kit.health()`.
+    [
+        """CREATE TABLE worker_jobs (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            data TEXT NOT NULL)""",
+        """CREATE TABLE workers (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            data TEXT NOT NULL)""",
+    ],
 ]
 
 LISTINGS_VERSION = 9
