@@ -17,6 +17,7 @@ from ..errors import ChatKitError, ConfigurationError
 from ..integrations import Integration, integrations
 from ..settings import ChatKitSettings, default_url
 from ..worker import BUILTIN_JOBS, SYNC_EVERY, Worker
+from .core import StoreUrl
 from .output import console, errors, fail
 
 __all__ = ["worker"]
@@ -144,9 +145,7 @@ async def _main(
 
 
 def worker(
-    url: Annotated[
-        str | None, typer.Option(help="Store URL; default $CHATKIT_URL or sqlite:///chatkit.db.")
-    ] = None,
+    url: StoreUrl = None,
     only: Annotated[
         list[str] | None,
         typer.Option("--only", metavar="JOB", help="Run only this job (repeat for more)."),
@@ -169,12 +168,15 @@ def worker(
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="JSON/YAML file with one section per integration."),
+        typer.Option(
+            "--config", metavar="FILE", help="JSON/YAML file with one section per integration."
+        ),
     ] = None,
     settings_file: Annotated[
         Path | None,
         typer.Option(
             "--settings",
+            metavar="FILE",
             help="JSON file of ChatKitSettings (rules, retention, notifications): use your app's.",
         ),
     ] = None,
@@ -192,7 +194,10 @@ def worker(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="With --status: print JSON.")] = False,
     max_lag: Annotated[
-        int, typer.Option(min=0, help="With --status: events a dispatch group may lag behind.")
+        int,
+        typer.Option(
+            min=0, metavar="N", help="With --status: events a dispatch group may lag behind."
+        ),
     ] = 1000,
     group: Annotated[
         list[str] | None,
