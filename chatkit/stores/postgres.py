@@ -22,8 +22,10 @@
   A commit that fails raises `StoreError` and is never reported as done.
 
 URL options (query string, removed before connecting): ``schema`` (default
-``public``), ``pool_min`` (1), ``pool_max`` (10), ``connect_timeout`` (10
-seconds), ``group_commit`` (1). Other query parameters (``sslmode``...) go to libpq unchanged.
+``public``), ``pool_min`` (1), ``pool_max`` (10), ``connect_timeout`` (5
+seconds: an unreachable server fails after at most that long, with one
+`StoreError` and nothing logged), ``group_commit`` (1). Other query
+parameters (``sslmode``...) go to libpq unchanged.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import contextlib
 import dataclasses
 import itertools
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -175,7 +178,8 @@ class PostgresStore(Store):
         schema: The PostgreSQL schema holding chatkit's tables (created if missing).
         pool_min: Connections kept open.
         pool_max: Most connections at once.
-        connect_timeout: Seconds to wait for the server when opening.
+        connect_timeout: Seconds to wait for the server when opening; a refused
+            connection fails at once.
         group_commit: Let commits that arrive while a transaction is running
             share the next one (see `commit`). Each caller still returns only
             after its own data is committed, and a commit that conflicts
@@ -196,13 +200,15 @@ class PostgresStore(Store):
         schema: str = "public",
         pool_min: int = 1,
         pool_max: int = 10,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
         group_commit: bool = True,
     ) -> None:
         if not _SCHEMA_NAME.match(schema):
             raise ConfigurationError(f"invalid PostgreSQL schema name {schema!r}")
         if not 0 <= pool_min <= pool_max or pool_max < 1:
             raise ConfigurationError("need 0 <= pool_min <= pool_max and pool_max >= 1")
+        if not connect_timeout > 0:
+            raise ConfigurationError("connect_timeout must be a positive number of seconds")
         self.conninfo = conninfo
         self.schema = schema
         self.pool_min, self.pool_max = pool_min, pool_max
@@ -230,7 +236,7 @@ class PostgresStore(Store):
                 schema=ours.get("schema", "public"),
                 pool_min=int(ours.get("pool_min", 1)),
                 pool_max=int(ours.get("pool_max", 10)),
-                connect_timeout=float(ours.get("connect_timeout", 10.0)),
+                connect_timeout=float(ours.get("connect_timeout", 5.0)),
                 group_commit=_flag(ours.get("group_commit", "1")),
             )
         except ValueError as exc:
@@ -251,6 +257,29 @@ class PostgresStore(Store):
         """
         if self._pool is not None:
             return
+        options = f"-c search_path={self.schema}"
+        # One direct connection first: an unreachable server fails at once
+        # with libpq's reason, instead of the pool logging every retry until
+        # its timeout. The same connection then runs the migrations.
+        try:
+            conn = await asyncio.wait_for(
+                psycopg.AsyncConnection.connect(
+                    self.conninfo,
+                    options=options,
+                    autocommit=True,
+                    connect_timeout=max(2, math.ceil(self.connect_timeout)),
+                ),
+                self.connect_timeout,
+            )
+        except (psycopg.Error, OSError, asyncio.TimeoutError) as exc:
+            reason = " ".join(str(exc).split()) or f"no answer within {self.connect_timeout:g} s"
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {mask_url(self.conninfo)}: {reason}"
+            ) from None
+        try:
+            await self._migrate(conn)
+        finally:
+            await conn.close()
         pool = AsyncConnectionPool(
             self.conninfo,
             min_size=self.pool_min,
@@ -258,7 +287,7 @@ class PostgresStore(Store):
             open=False,
             # Autocommit: a read is one round trip; writes open their own
             # transaction (see _run).
-            kwargs={"options": f"-c search_path={self.schema}", "autocommit": True},
+            kwargs={"options": options, "autocommit": True},
             name=f"chatkit:{self.schema}",
             # No check on checkout (it would cost a round trip per use): a
             # connection found dead is dropped and the work retried, see _run.
@@ -271,16 +300,11 @@ class PostgresStore(Store):
             raise StoreError(
                 f"cannot connect to PostgreSQL at {mask_url(self.conninfo)}: {exc}"
             ) from exc
-        try:
-            await self._migrate(pool)
-        except BaseException:
-            await pool.close()
-            raise
         self._pool = pool
         self._closing = False
 
-    async def _migrate(self, pool: AsyncConnectionPool) -> None:
-        async with pool.connection() as conn, conn.transaction():
+    async def _migrate(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
             await conn.execute("CREATE TABLE IF NOT EXISTS chatkit_schema (version INT NOT NULL)")
@@ -568,16 +592,27 @@ class PostgresStore(Store):
         `Update` found another version.
         """
         updates: list[tuple[psycopg.AsyncCursor[Any], Record]] = []
-        try:
-            async with conn.pipeline() as pipeline:
+        failure: psycopg.Error | None = None
+        appended: psycopg.AsyncCursor[Any] | None = None
+        async with conn.pipeline() as pipeline:
+            try:
                 await self._apply(conn, _lock_order(ops), updates)
                 appended = await self._append(conn, events) if events else None
                 await pipeline.sync()
-        except psycopg.Error as exc:
+            except psycopg.Error as exc:
+                failure = exc
+                # Collect the results of the statements queued after the
+                # failing one (all "aborted") before leaving the pipeline:
+                # otherwise leaving it raises again and psycopg logs
+                # "error ignored terminating ... pipeline aborted" for a
+                # failure that is expected and handled (conflicts, retries).
+                with contextlib.suppress(psycopg.Error):
+                    await pipeline.sync()
+        if failure is not None:
             # A stale Update is the cause when it ran before the failing
             # statement (e.g. the duplicate seq of a message built on it).
-            _check_versions(updates, failed=True, cause=exc)
-            raise
+            _check_versions(updates, failed=True, cause=failure)
+            raise failure
         _check_versions(updates)
         if appended is None:
             return []
