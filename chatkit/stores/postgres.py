@@ -55,6 +55,7 @@ from ..errors import (
 )
 from ..events import Event, parse_event
 from ..models._base import Record, utcnow
+from ._rows import load_record
 from ._sql import (
     Dialect,
     NoMatch,
@@ -405,7 +406,7 @@ class PostgresStore(Store):
 
     async def get(self, kind: type[R], id: str) -> R | None:
         rows = await self._fetch(f"SELECT data FROM {kind.table} WHERE id = %s", (id,))
-        return kind.model_validate_json(rows[0][0]) if rows else None
+        return load_record(kind, rows[0][0]) if rows else None
 
     async def find(
         self,
