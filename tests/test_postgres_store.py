@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,6 +83,112 @@ async def test_unreachable_server_is_a_clear_error_with_the_password_masked() ->
     assert "127.0.0.1:1" in str(caught.value)
     assert "hunter2" not in str(caught.value)
     assert "***" in str(caught.value)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # closed again when the block ends
+
+
+def _run_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+_OPEN_STORE = """
+import asyncio, sys, time
+from chatkit import StoreError
+from chatkit.stores import open_store
+
+async def main() -> None:
+    started = time.monotonic()
+    try:
+        await open_store(sys.argv[1]).open()
+    except StoreError as exc:
+        print(f"{time.monotonic() - started:.2f}")
+        print(exc)
+
+asyncio.run(main())
+"""
+
+
+def test_a_closed_port_fails_at_once_with_one_error_and_nothing_logged() -> None:
+    """No pool retries until the timeout, and no psycopg log blocks on stderr."""
+    url = f"postgresql://app:hunter2@127.0.0.1:{_closed_port()}/db"
+    done = _run_script(_OPEN_STORE, url)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    elapsed, message = done.stdout.splitlines()
+    assert float(elapsed) < 3.0  # the default timeout is 5 s, the old behaviour 10 s
+    assert message.startswith(f"cannot connect to PostgreSQL at {mask_url(url)}: ")
+    assert "refused" in message.lower()
+    assert "hunter2" not in message
+
+
+def test_connect_timeout_comes_from_the_url_and_must_be_positive() -> None:
+    assert PostgresStore.from_url("postgresql://u@h/db").connect_timeout == 5.0
+    assert PostgresStore.from_url("postgresql://u@h/db?connect_timeout=0.5").connect_timeout == 0.5
+    with pytest.raises(ConfigurationError):
+        PostgresStore.from_url("postgresql://u@h/db?connect_timeout=0")
+
+
+@pytest.mark.anyio
+async def test_an_unanswering_server_fails_after_connect_timeout() -> None:
+    """A server that accepts TCP but never answers: the URL's timeout bounds the wait."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        port = listener.getsockname()[1]
+        store = open_store(f"postgresql://app@127.0.0.1:{port}/db?connect_timeout=0.5")
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="cannot connect to PostgreSQL"):
+            await store.open()
+        assert time.monotonic() - started < 2.5
+    finally:
+        listener.close()
+
+
+_CONCURRENT_SENDS = """
+import asyncio, sys
+from chatkit import AsyncChatKit, Author
+
+async def main() -> None:
+    async with AsyncChatKit(sys.argv[1]) as kit:
+        contact = await kit.contacts.create(name="C")
+        conversations = [await kit.conversations.create(contact_id=contact.id) for _ in range(3)]
+
+        async def sender(conversation_id: str) -> None:
+            author = Author.customer(contact.id)
+            for n in range(15):
+                await kit.messages.send(conversation_id, f"m{n}", author=author)
+
+        # Four senders per conversation: their commits are grouped, conflict
+        # (same message seq) and are retried.
+        await asyncio.gather(*(sender(c.id) for c in conversations for _ in range(4)))
+        for c in conversations:
+            print((await kit.conversations.get(c.id)).last_seq)
+
+asyncio.run(main())
+"""
+
+
+def test_concurrent_sends_print_nothing_on_stderr(pg_url: str) -> None:
+    """Conflicting grouped commits are retried quietly: no "pipeline aborted" lines."""
+    schema = fresh_schema()
+    try:
+        done = _run_script(_CONCURRENT_SENDS, f"{pg_url}?schema={schema}&pool_max=4")
+    finally:
+        drop_schema(pg_url, schema)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["60", "60", "60"]
+    assert done.stderr == ""
 
 
 @pytest.mark.anyio

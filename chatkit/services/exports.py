@@ -7,17 +7,27 @@ import io
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import anyio.to_thread
 import pydantic
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ConflictError, InvalidInputError
 from ..events import ConversationImported
-from ..models import Contact, Conversation, IdentityRecord, Message
+from ..models import (
+    Agent,
+    Attachment,
+    Contact,
+    Conversation,
+    IdentityRecord,
+    Message,
+    ReviewNote,
+    Team,
+    Ticket,
+)
 from ..models._base import Record
-from ..stores.base import Insert, Op
+from ..stores.base import Insert, Op, Store
 from .contacts import Service
 from .transcripts import Transcripts
 
@@ -27,21 +37,36 @@ _BATCH = 500
 
 
 class ConversationRecord(BaseModel):
-    """One line of a JSON-lines export: a conversation, its contact and every message.
+    """One line of a JSON-lines export: a conversation and everything that hangs on it.
 
     Attributes:
-        format: Format version of the line (``1``).
+        format: Format version of the line: ``2`` (lines of format ``1``,
+            which had only the contact, the conversation and its messages,
+            are still read).
         contact: The conversation's contact.
         conversation: The conversation.
-        messages: Its messages, in order.
+        messages: Its messages, in order (private notes included).
+        agents: The agents it refers to: its assignee and its tickets'
+            owners, so that the line can be imported into a store that does
+            not have them.
+        teams: The teams it and its tickets are queued for.
+        tickets: The tickets opened from it, with their notes.
+        attachments: Its attachments' records (the bytes stay in the blob
+            store; see `Transcripts` for an export with them).
+        reviews: Reviewers' notes on it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    format: int = 1
+    format: Literal[1, 2] = 2
     contact: Contact
     conversation: Conversation
     messages: list[Message]
+    agents: list[Agent] = Field(default_factory=list)
+    teams: list[Team] = Field(default_factory=list)
+    tickets: list[Ticket] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list)
+    reviews: list[ReviewNote] = Field(default_factory=list)
 
 
 Target = str | Path | IO[str] | IO[bytes]
@@ -119,30 +144,61 @@ class Exports(Service):
         count = 0
         async with _Lines(target, "w") as out:
             for conversation_id in chosen:
-                conversation = await self._load(Conversation, conversation_id, "conversation")
-                contact = await self._load(Contact, conversation.contact_id, "contact")
-                messages = await store.find(
-                    Message, {"conversation_id": conversation.id}, order_by="seq"
-                )
-                record = ConversationRecord(
-                    contact=contact, conversation=conversation, messages=messages
-                )
+                record = await self._record(store, conversation_id)
                 await out.write(record.model_dump_json() + "\n")
                 count += 1
         return count
 
+    async def _record(self, store: Store, conversation_id: str) -> ConversationRecord:
+        conversation = await self._load(Conversation, conversation_id, "conversation")
+        contact = await self._load(Contact, conversation.contact_id, "contact")
+        mine = {"conversation_id": conversation.id}
+        messages = await store.find(Message, mine, order_by="seq")
+        tickets = await store.find(Ticket, mine)
+        attachments = await store.find(Attachment, mine)
+        reviews = await store.find(ReviewNote, mine)
+        agent_ids = sorted(
+            i for i in {conversation.assignee_id, *(t.owner_id for t in tickets)} if i is not None
+        )
+        agents = [a for i in agent_ids if (a := await store.get(Agent, i)) is not None]
+        names = sorted(n for n in {conversation.team, *(t.team for t in tickets)} if n is not None)
+        teams = [t for n in names for t in await store.find(Team, {"name": n})]
+        return ConversationRecord(
+            contact=contact,
+            conversation=conversation,
+            messages=messages,
+            agents=agents,
+            teams=teams,
+            tickets=tickets,
+            attachments=attachments,
+            reviews=reviews,
+        )
+
     async def read_jsonl(self, source: Target) -> int:
         """Import a JSON-lines export; returns how many conversations were imported.
 
-        Ids, versions and time stamps are kept exactly. A conversation that
-        already exists unchanged is skipped, so an import can be re-run. Each
-        conversation is imported in one commit with a ``conversation.imported``
-        event.
+        Ids, versions and time stamps are kept exactly. Each conversation is
+        imported in one commit with a ``conversation.imported`` event: the
+        teams and agents it refers to that the store does not have yet (a
+        team is matched by id or name; agents and teams the store has are
+        kept as they are), its contact unless present, then the
+        conversation, its messages, attachments, tickets and reviews. The
+        same lines give the same outcome on every store.
+
+        A conversation that already exists is skipped when it and every
+        message, ticket, attachment and review of its line are stored
+        unchanged, so an import can be re-run; when any of them differs
+        (a message whose text was edited, say), nothing is written and
+        `ConflictError` is raised.
 
         Raises:
-            InvalidInputError: A line is not a conversation record (its line
-                number is in the message); lines before it were imported.
-            ConflictError: A conversation or contact exists with other content.
+            InvalidInputError: A line is not a conversation record, or its
+                rows do not belong together or refer to an agent or contact
+                found neither in the line nor in the store (its line number
+                is in the message); lines before it were imported.
+            ConflictError: A conversation, contact or one of their records
+                exists with other content (or, for a new conversation, a
+                record of the line has an id the store already uses).
         """
         imported = 0
         number = 0
@@ -157,13 +213,48 @@ class Exports(Service):
                     raise InvalidInputError(
                         f"line {number} is not a conversation record: {exc.errors()[0]['msg']}"
                     ) from exc
-                if await self._import(record):
+                try:
+                    done = await self._import(record)
+                except InvalidInputError as exc:
+                    raise InvalidInputError(f"line {number}: {exc}") from exc
+                if done:
                     imported += 1
         return imported
 
     async def _import(self, record: ConversationRecord) -> bool:
         store = await self._core.ready()
+        conversation = record.conversation
+        _check_consistent(record)
+        existing = await store.get(Conversation, conversation.id)
+        if existing is not None:
+            # Imported before: every record of the line must be as stored.
+            if existing != conversation:
+                self._clash(conversation)
+            await self._same_children(store, record)
+            existing_contact = await store.get(Contact, record.contact.id)
+            if existing_contact is not None and existing_contact != record.contact:
+                self._clash(record.contact)
+            return False
+        # Referenced rows first (teams, agents, the contact), then the
+        # conversation, then what refers to it, so that every store (SQLite
+        # checks foreign keys statement by statement) accepts the same lines.
         ops: builtins.list[Op] = []
+        for team in record.teams:
+            if await store.get(Team, team.id) is None and not await store.find(
+                Team, {"name": team.name}, limit=1
+            ):
+                ops.append(Insert(team))
+        known_agents: set[str] = set()
+        for agent in record.agents:
+            known_agents.add(agent.id)
+            if await store.get(Agent, agent.id) is None:
+                ops.append(Insert(agent))
+        for agent_id in _agent_ids(record) - known_agents:
+            if await store.get(Agent, agent_id) is None:
+                raise InvalidInputError(
+                    f"agent {agent_id} is referred to by the line but is neither in it "
+                    "nor in this store"
+                )
         existing_contact = await store.get(Contact, record.contact.id)
         if existing_contact is None:
             ops.append(Insert(record.contact))
@@ -173,25 +264,75 @@ class Exports(Service):
             ]
         elif existing_contact != record.contact:
             self._clash(record.contact)
-        existing = await store.get(Conversation, record.conversation.id)
-        if existing is not None:
-            if existing != record.conversation:
-                self._clash(record.conversation)
-            return False
-        ops.append(Insert(record.conversation))
+        for ticket in record.tickets:
+            if ticket.contact_id != record.contact.id and (
+                await store.get(Contact, ticket.contact_id) is None
+            ):
+                raise InvalidInputError(
+                    f"ticket {ticket.id} is for contact {ticket.contact_id}, which is neither "
+                    "in the line nor in this store"
+                )
+        ops.append(Insert(conversation))
         ops += [Insert(m) for m in record.messages]
-        if any(m.conversation_id != record.conversation.id for m in record.messages):
-            raise InvalidInputError("a message belongs to another conversation than its line")
+        ops += [Insert(a) for a in record.attachments]
+        ops += [Insert(t) for t in record.tickets]
+        ops += [Insert(r) for r in record.reviews]
         event = ConversationImported(
-            conversation_id=record.conversation.id,
+            conversation_id=conversation.id,
             contact_id=record.contact.id,
             messages=len(record.messages),
         )
         await self._core.commit(ops, [event])
         return True
 
+    async def _same_children(self, store: Store, record: ConversationRecord) -> None:
+        """Raise `ConflictError` when a message, ticket, attachment or review differs."""
+        mine = {"conversation_id": record.conversation.id}
+        children: builtins.list[tuple[type[Record], Sequence[Record]]] = [
+            (Message, record.messages),
+            (Ticket, record.tickets),
+            (Attachment, record.attachments),
+            (ReviewNote, record.reviews),
+        ]
+        for kind, given in children:
+            stored = {r.id: r for r in await store.find(kind, mine)}
+            for item in given:
+                if stored.pop(item.id, None) != item:
+                    self._clash(item)
+            if stored:
+                self._clash(min(stored.values(), key=lambda r: r.id))
+
     @staticmethod
     def _clash(record: Record) -> None:
         raise ConflictError(
             f"{record.id} already exists with different content", resource_id=record.id
         )
+
+
+def _agent_ids(record: ConversationRecord) -> set[str]:
+    """The agents that the line's rows refer to by foreign key."""
+    ids = {record.conversation.assignee_id, *(t.owner_id for t in record.tickets)}
+    return {i for i in ids if i is not None}
+
+
+def _check_consistent(record: ConversationRecord) -> None:
+    """Raise `InvalidInputError` when the rows of a line do not belong together."""
+    conversation = record.conversation
+    if conversation.contact_id != record.contact.id:
+        raise InvalidInputError("the conversation belongs to another contact than its line's")
+    owned: builtins.list[Message | Ticket | Attachment | ReviewNote] = [
+        *record.messages,
+        *record.tickets,
+        *record.attachments,
+        *record.reviews,
+    ]
+    for item in owned:
+        if item.conversation_id != conversation.id:
+            raise InvalidInputError(f"{item.id} belongs to another conversation than its line's")
+    message_ids = {m.id for m in record.messages}
+    for attachment in record.attachments:
+        if attachment.message_id is not None and attachment.message_id not in message_ids:
+            raise InvalidInputError(
+                f"attachment {attachment.id} is on message {attachment.message_id}, "
+                "which is not in its line"
+            )

@@ -2,7 +2,8 @@
 
 Use it in tests (``ChatKit("memory://")``) and for throw-away demos. Records
 are kept serialised, so objects handed out never alias stored state, exactly
-as with a database.
+as with a database; they are read back as the SQL stores read theirs
+(`chatkit.stores._rows`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..blobs import BlobStore, MemoryBlobStore
 from ..errors import ConfigurationError, ConflictError, DuplicateKeyError, StoreError
 from ..events import Event, parse_event
 from ..models._base import Record
+from ._rows import load_record, load_records
 from .base import (
     Condition,
     Delete,
@@ -114,7 +116,7 @@ class MemoryStore(Store):
     async def get(self, kind: type[R], id: str) -> R | None:
         self._check_open()
         row = self._tables.get(kind.table, {}).get(id)
-        return None if row is None else kind.model_validate_json(row.data)
+        return None if row is None else load_record(kind, row.data)
 
     async def find(
         self,
@@ -142,7 +144,7 @@ class MemoryStore(Store):
         ordered = present + missing
         if limit is not None:
             ordered = ordered[:limit]
-        return [kind.model_validate_json(r.data) for r in ordered]
+        return load_records(kind, [(r.data,) for r in ordered])
 
     async def commit(self, ops: Sequence[Op], events: Sequence[Event] = ()) -> list[int]:
         # No await below: the whole commit is atomic with respect to other tasks.

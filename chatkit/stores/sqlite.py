@@ -51,6 +51,7 @@ from ..errors import (
 )
 from ..events import Event, parse_event
 from ..models._base import Record, utcnow
+from ._rows import load_record
 from ._sql import (
     Dialect,
     NoMatch,
@@ -334,7 +335,7 @@ class SQLiteStore(Store):
 
     async def get(self, kind: type[R], id: str) -> R | None:
         rows = await self._read(f"SELECT data FROM {kind.table} WHERE id = ?", (id,))
-        return kind.model_validate_json(rows[0][0]) if rows else None
+        return load_record(kind, rows[0][0]) if rows else None
 
     async def find(
         self,
