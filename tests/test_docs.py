@@ -43,6 +43,7 @@ import shlex
 import socket
 import sys
 import textwrap
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,15 +226,41 @@ def _python_pages() -> Iterator[object]:
             yield pytest.param(page, id=page_id(path))
 
 
-def _run_block(block: Block, code: str, namespace: dict[str, object], loop: asyncio.AbstractEventLoop) -> None:
-    compiled = compile(
+def _compile(block: Block, code: str) -> types.CodeType:
+    return compile(
         code, block.where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
     )
+
+
+def _uses_top_level_await(page: Page) -> bool:
+    return any(
+        _compile(b, b.code).co_flags & inspect.CO_COROUTINE
+        for b in page.blocks
+        if b.lang in PYTHON and not b.marker
+    )
+
+
+async def _exec(compiled: types.CodeType, namespace: dict[str, object]) -> None:
+    exec(compiled, namespace)
+
+
+def _run_block(
+    block: Block,
+    code: str,
+    namespace: dict[str, object],
+    loop: asyncio.AbstractEventLoop,
+    repl: bool,
+) -> None:
+    """Run one block; on a page written for ``python -m asyncio`` (``repl``),
+    every block runs on the page's running loop, as in that REPL."""
+    compiled = _compile(block, code)
     faulthandler.dump_traceback_later(BLOCK_TIMEOUT + 30, exit=True, file=sys.__stderr__)
     try:
         if compiled.co_flags & inspect.CO_COROUTINE:
             coroutine = eval(compiled, namespace)
             loop.run_until_complete(asyncio.wait_for(coroutine, BLOCK_TIMEOUT))
+        elif repl:
+            loop.run_until_complete(asyncio.wait_for(_exec(compiled, namespace), BLOCK_TIMEOUT))
         else:
             exec(compiled, namespace)
     finally:
@@ -264,6 +291,7 @@ def test_python_blocks_run(page: Page, tmp_path: Path, capsys: pytest.CaptureFix
     smtp = _Smtp()
     skipped: list[str] = []
     loop = asyncio.new_event_loop()
+    repl = _uses_top_level_await(page)
     try:
         for block in page.blocks:
             if block.lang not in PYTHON or (block.marker and block.marker[0] == "file"):
@@ -273,7 +301,7 @@ def test_python_blocks_run(page: Page, tmp_path: Path, capsys: pytest.CaptureFix
                 continue
             code = _services(block.code, schemas, smtp)
             try:
-                _run_block(block, code, namespace, loop)
+                _run_block(block, code, namespace, loop, repl)
             except Exception as exc:
                 output = capsys.readouterr()
                 raise AssertionError(
