@@ -53,7 +53,7 @@ import pytest
 from .services import POSTGRES_URL, REDIS_URL, drop_schema, fresh_schema, postgres_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
+PAGES = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
 
 DOC_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 DOC_REDIS = "redis://127.0.0.1:6379/0"
@@ -168,7 +168,9 @@ class _Smtp:
             received = self.received
 
             class Handler:
-                async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+                async def handle_DATA(
+                    self, server: object, session: object, envelope: object
+                ) -> str:
                     received.append(envelope.content)  # type: ignore[attr-defined]
                     return "250 OK"
 
@@ -289,7 +291,7 @@ def test_python_blocks_run(page: Page, tmp_path: Path, capsys: pytest.CaptureFix
     namespace: dict[str, object] = {"__name__": "__main__"}
     schemas: list[str] = []
     smtp = _Smtp()
-    skipped: list[str] = []
+    ran = 0
     loop = asyncio.new_event_loop()
     repl = _uses_top_level_await(page)
     try:
@@ -297,8 +299,8 @@ def test_python_blocks_run(page: Page, tmp_path: Path, capsys: pytest.CaptureFix
             if block.lang not in PYTHON or (block.marker and block.marker[0] == "file"):
                 continue
             if block.marker and block.marker[0] == "skip":
-                skipped.append(f"{block.where}: {block.marker[1]}")
-                continue
+                continue  # reported by test_marked_skips
+            ran += 1
             code = _services(block.code, schemas, smtp)
             try:
                 _run_block(block, code, namespace, loop, repl)
@@ -319,12 +321,22 @@ def test_python_blocks_run(page: Page, tmp_path: Path, capsys: pytest.CaptureFix
                 drop_schema(POSTGRES_URL, schema)
     if smtp.controller is not None:
         assert smtp.received, f"{page_id(page.path)} names the local SMTP server but sent no mail"
-    for reason in skipped:
-        print(f"docs-test skip: {reason}")
-    if skipped and all(
-        b.marker and b.marker[0] == "skip" for b in page.blocks if b.lang in PYTHON
-    ):
-        pytest.skip("; ".join(skipped))
+    if not ran:
+        pytest.skip(f"every Python block of {page_id(page.path)} is marked skip")
+
+
+def _marked_skips() -> Iterator[object]:
+    for path in PAGES:
+        for block in parse_page(path).blocks:
+            if block.marker and block.marker[0] == "skip":
+                yield pytest.param(block, id=f"{page_id(path)}:{block.line}")
+
+
+@pytest.mark.parametrize("block", list(_marked_skips()))
+def test_marked_skips(block: Block) -> None:
+    """Each block marked skip is reported with its reason (``pytest -rs``)."""
+    assert block.marker is not None
+    pytest.skip(f"{block.where}: {block.marker[1]}")
 
 
 # -- shell, JSON, TOML, YAML -------------------------------------------------
@@ -355,9 +367,8 @@ def _other_blocks() -> Iterator[object]:
         for block in parse_page(path).blocks:
             if block.marker and block.marker[0] == "skip":
                 continue
-            if block.lang in SHELL and list(_chatkit_commands(block.code)):
-                yield pytest.param(block, id=f"{page_id(path)}:{block.line}")
-            elif block.lang in {"json", "toml", "yaml", "yml"}:
+            shell = block.lang in SHELL and any(_chatkit_commands(block.code))
+            if shell or block.lang in {"json", "toml", "yaml", "yml"}:
                 yield pytest.param(block, id=f"{page_id(path)}:{block.line}")
 
 
