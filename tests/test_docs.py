@@ -411,3 +411,19 @@ def test_other_blocks_parse(block: Block) -> None:
     else:
         yaml = pytest.importorskip("yaml")
         yaml.safe_load(block.code)
+
+
+def test_events_page_lists_every_event_type() -> None:
+    """The events page's table names every event type the code defines."""
+    from chatkit import events
+
+    text = (ROOT / "docs" / "concepts" / "events.md").read_text(encoding="utf-8")
+    defined = {
+        cls.model_fields["type"].default
+        for name in events.__all__
+        if isinstance(cls := getattr(events, name), type)
+        and "type" in getattr(cls, "model_fields", {})
+    }
+    assert len(defined) > 40
+    missing = sorted(t for t in defined if f"`{t}`" not in text)
+    assert not missing, f"docs/concepts/events.md does not list {missing}"
