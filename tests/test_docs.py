@@ -27,8 +27,8 @@ so a page added later is covered without touching this file.
     pages whose code loads a file the page shows.
 
 - **Shell blocks**: every ``chatkit ...`` command must parse with the real
-  CLI (the command exists, its options and arguments are accepted); nothing
-  is run. **JSON, TOML and YAML blocks** must parse.
+  CLI (the command exists, its options and arguments are accepted) and its
+  ``--help`` must work; the command itself is not run. **JSON, TOML and YAML blocks** must parse.
 """
 
 from __future__ import annotations
@@ -36,11 +36,13 @@ from __future__ import annotations
 import ast
 import asyncio
 import faulthandler
+import functools
 import inspect
 import json
 import re
 import shlex
 import socket
+import subprocess
 import sys
 import textwrap
 import types
@@ -372,6 +374,21 @@ def _other_blocks() -> Iterator[object]:
                 yield pytest.param(block, id=f"{page_id(path)}:{block.line}")
 
 
+@functools.cache
+def _help_works(command: tuple[str, ...]) -> bool:
+    """``chatkit COMMAND --help`` exits 0 (run once per command)."""
+    helped = subprocess.run(
+        [sys.executable, "-c", "from chatkit.cli import main; main()", *command, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if helped.returncode != 0:
+        print(helped.stdout, helped.stderr)
+    return helped.returncode == 0
+
+
 @pytest.mark.parametrize("block", list(_other_blocks()))
 def test_other_blocks_parse(block: Block) -> None:
     """Shell ``chatkit`` commands exist and accept their arguments; data blocks parse."""
@@ -400,6 +417,7 @@ def test_other_blocks_parse(block: Block) -> None:
                 if type(exc).__name__ != "Exit" and not isinstance(exc, SystemExit):
                     raise
                 # --help and --version end parsing early, successfully
+            assert _help_works(tuple(names[1:])), f"{block.where}: {' '.join(names)} --help failed"
     elif block.lang == "json":
         json.loads(block.code)
     elif block.lang == "toml":
