@@ -5,8 +5,10 @@ so a page added later is covered without touching this file.
 
 - **Python blocks** of one page run in order, in one fresh namespace, in a
   temporary working directory, so a page's blocks may build on each other.
-  They may use top-level ``await`` (as in ``python -m asyncio``): such a block
-  runs on the page's event loop.
+  They may use top-level ``await`` (as in ``python -m asyncio``): on a page
+  that does, every block runs on the page's running event loop, as in that
+  REPL, except a block that starts its own loop (``asyncio.run(...)``), which
+  is a script and runs as one.
 - **Services.** Blocks that name the documented local PostgreSQL
   (``postgresql://postgres@127.0.0.1:5432/test``) or Redis
   (``redis://127.0.0.1:6379/0``) run against the servers of
@@ -27,8 +29,10 @@ so a page added later is covered without touching this file.
     pages whose code loads a file the page shows.
 
 - **Shell blocks**: every ``chatkit ...`` command must parse with the real
-  CLI (the command exists, its options and arguments are accepted) and its
-  ``--help`` must work; the command itself is not run. **JSON, TOML and YAML blocks** must parse.
+  CLI (the command exists, its options and arguments are accepted, unless
+  a console block shows it failing: output starting with ``error``) and its
+  ``--help`` must work; the command itself is not run. In ``console`` blocks
+  only ``$ `` lines are commands. **JSON, TOML and YAML blocks** must parse.
 """
 
 from __future__ import annotations
@@ -244,6 +248,19 @@ def _uses_top_level_await(page: Page) -> bool:
     )
 
 
+def _is_script(code: str) -> bool:
+    """Whether a block starts its own event loop (``asyncio.run(...)``, ``anyio.run(...)``):
+    such a block is a script, run as one, outside the page's loop."""
+    return any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "run"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in {"asyncio", "anyio"}
+        for node in ast.walk(ast.parse(code))
+    )
+
+
 async def _exec(compiled: types.CodeType, namespace: dict[str, object]) -> None:
     exec(compiled, namespace)
 
@@ -263,7 +280,7 @@ def _run_block(
         if compiled.co_flags & inspect.CO_COROUTINE:
             coroutine = eval(compiled, namespace)
             loop.run_until_complete(asyncio.wait_for(coroutine, BLOCK_TIMEOUT))
-        elif repl:
+        elif repl and not _is_script(code):
             loop.run_until_complete(asyncio.wait_for(_exec(compiled, namespace), BLOCK_TIMEOUT))
         else:
             exec(compiled, namespace)
@@ -344,15 +361,24 @@ def test_marked_skips(block: Block) -> None:
 # -- shell, JSON, TOML, YAML -------------------------------------------------
 
 
-def _chatkit_commands(code: str) -> Iterator[list[str]]:
-    """The argument lists of the ``chatkit`` commands in a shell block."""
-    text = code.replace("\\\n", " ")
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("$ "):
+def _chatkit_commands(code: str, console: bool = False) -> Iterator[tuple[list[str], bool]]:
+    """The ``chatkit`` commands of a shell block: their arguments, and whether
+    the block shows them failing (a console block whose output after the
+    command starts with ``error:``). In a console block only ``$ `` lines are
+    commands; the rest is output."""
+    lines = code.replace("\\\n", " ").splitlines()
+    for number, raw in enumerate(lines):
+        line = raw.strip()
+        if console:
+            if not line.startswith("$ "):
+                continue
+            line = line[2:]
+        elif line.startswith("$ "):
             line = line[2:]
         if not line or line.startswith("#"):
             continue
+        following = lines[number + 1].strip().lower() if number + 1 < len(lines) else ""
+        fails = console and following.startswith("error")
         for part in re.split(r"&&|\|\||;|\|", line):
             try:
                 words = shlex.split(part, comments=True)
@@ -361,7 +387,7 @@ def _chatkit_commands(code: str) -> Iterator[list[str]]:
             while words and re.fullmatch(r"\w+=.*", words[0]):  # VAR=value prefixes
                 words = words[1:]
             if words and words[0] == "chatkit":
-                yield words[1:]
+                yield words[1:], fails
 
 
 def _other_blocks() -> Iterator[object]:
@@ -369,7 +395,9 @@ def _other_blocks() -> Iterator[object]:
         for block in parse_page(path).blocks:
             if block.marker and block.marker[0] == "skip":
                 continue
-            shell = block.lang in SHELL and any(_chatkit_commands(block.code))
+            shell = block.lang in SHELL and any(
+                _chatkit_commands(block.code, block.lang == "console")
+            )
             if shell or block.lang in {"json", "toml", "yaml", "yml"}:
                 yield pytest.param(block, id=f"{page_id(path)}:{block.line}")
 
@@ -397,10 +425,11 @@ def test_other_blocks_parse(block: Block) -> None:
 
         from chatkit.cli import app
 
-        # typer may carry its own copy of click: use the classes of the command it builds.
+        # typer may carry its own copy of click: use the package of the classes it builds.
         root = typer.main.get_command(app)
-        clicks = sys.modules[type(root).__mro__[1].__module__.rsplit(".", 1)[0]]
-        for args in _chatkit_commands(block.code):
+        base = next(c for c in type(root).__mro__ if c.__name__ == "Command")
+        clicks = sys.modules[base.__module__.rsplit(".", 1)[0]]
+        for args, fails in _chatkit_commands(block.code, block.lang == "console"):
             command = root
             rest = list(args)
             names = ["chatkit"]
@@ -412,7 +441,8 @@ def test_other_blocks_parse(block: Block) -> None:
             try:
                 command.make_context(" ".join(names), rest)
             except clicks.exceptions.UsageError as exc:
-                raise AssertionError(f"{block.where}: chatkit {' '.join(args)}: {exc}") from exc
+                if not fails:  # a usage error the page does not show
+                    raise AssertionError(f"{block.where}: chatkit {' '.join(args)}: {exc}") from exc
             except (SystemExit, Exception) as exc:
                 if type(exc).__name__ != "Exit" and not isinstance(exc, SystemExit):
                     raise
