@@ -134,6 +134,23 @@ async def test_run_follows_new_commits_until_stopped(kit: AsyncChatKit) -> None:
     assert (status.in_flight, status.done_upto) == (0, await kit.store.last_position())
 
 
+async def test_a_stop_before_run_makes_run_return_at_once(kit: AsyncChatKit) -> None:
+    seen = Recorder()
+    dispatcher = kit.events.dispatcher("early", seen)
+    dispatcher.stop()  # e.g. a shutdown that comes right after start-up
+    await asyncio.wait_for(dispatcher.run(), 5)
+    # The next run starts afresh: it handles what was committed, until stopped.
+    task = asyncio.create_task(dispatcher.run())
+    ids = await _publish(kit, 2)
+    for _ in range(100):
+        if len(seen.ids) == 2:
+            break
+        await asyncio.sleep(0.02)
+    dispatcher.stop()
+    await asyncio.wait_for(task, 5)
+    assert seen.ids == ids
+
+
 async def test_run_survives_handler_errors(kit: AsyncChatKit) -> None:
     calls: list[int] = []
 

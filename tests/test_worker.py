@@ -590,7 +590,7 @@ def test_cli_status_prints_one_line_per_job_and_json(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode == 1
-    assert "unknown job 'nope'" in bad.stdout
+    assert "unknown job 'nope'" in bad.stderr
     assert "Traceback" not in bad.stdout + bad.stderr
 
 

@@ -128,8 +128,8 @@ class Dispatcher:
         Handler errors are logged and the batch is retried later; the loop
         goes on. When idle it waits for a local commit or polls every
         ``event_poll_interval`` seconds (or at the next Redis signal).
+        A `stop` that comes before `run` makes it return at once.
         """
-        self._stopping = False
         try:
             while not self._stopping:
                 try:
@@ -140,6 +140,7 @@ class Dispatcher:
                 if count is None and not self._stopping:
                     await self._core.wait_for_events(self._core.settings.event_poll_interval)
         finally:
+            self._stopping = False  # the next run starts afresh
             await self.close()
 
     def stop(self) -> None:
