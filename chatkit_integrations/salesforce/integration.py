@@ -101,6 +101,7 @@ from chatkit.integrations import (
     SyncObject,
 )
 
+from .._time import parse_iso_datetime
 from ._mapping import (
     case_fields,
     case_to_chatkit,
@@ -891,12 +892,7 @@ def _quote(value: str) -> str:
 
 
 def _parse_datetime(text: str) -> datetime:
-    value = text.strip()
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    elif len(value) >= 5 and value[-5] in "+-" and ":" not in value[-5:]:
-        value = value[:-2] + ":" + value[-2:]
-    moment = datetime.fromisoformat(value)
+    moment = parse_iso_datetime(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
