@@ -203,7 +203,10 @@ class Config:
     def make(cls, quick: bool, senders: int) -> Config:
         """The quick (under a minute on 2 cores) or the full configuration."""
         split = 2 * senders  # the two-process workload divides evenly over every task
-        scale_messages = 512 if quick else 6400
+        # CPU per message needs runs of a second or more of CPU: with 512 messages a
+        # run used about 0.8 s (80 clock ticks over ~20 processes), and the
+        # two-process figure swung by +-30% from run to run.
+        scale_messages = 1024 if quick else 6400
         return cls(
             quick=quick,
             senders=senders,
