@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 
 from pydantic import JsonValue
 
+from .._time import parse_iso_datetime
+
 __all__ = [
     "INTERNAL_NOTE",
     "NOTE_BODY_MAX",
@@ -216,7 +218,7 @@ def hubspot_datetime(value: str | None) -> datetime | None:
     if value.isdigit():
         return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = parse_iso_datetime(value)
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .._time import parse_iso_datetime
+
 Record = dict[str, Any]
 
 OBJECT_TYPES = ("contacts", "tickets", "notes")
@@ -220,7 +222,7 @@ def parse_datetime(value: object) -> int | None:
     if text.lstrip("-").isdigit():
         return int(text)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = parse_iso_datetime(text)
     except ValueError:
         return None
     if moment.tzinfo is None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .._time import parse_iso_datetime
+
 Record = dict[str, Any]
 
 COLLECTION_LIMIT = 200
@@ -83,12 +85,7 @@ def sf_datetime(moment: datetime) -> str:
 
 def parse_sf_datetime(text: str) -> datetime:
     """Read ``2024-03-01T09:15:00.000+0000`` (or with ``Z`` / ``+00:00``) as an aware datetime."""
-    value = text.strip()
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    elif len(value) >= 5 and value[-5] in "+-" and ":" not in value[-5:]:
-        value = value[:-2] + ":" + value[-2:]
-    moment = datetime.fromisoformat(value)
+    moment = parse_iso_datetime(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)

@@ -15,6 +15,8 @@ from pydantic import JsonValue
 
 from chatkit.integrations import ChangeAction, InboundChange, OutboundChange, SyncObject
 
+from .._time import parse_iso_datetime
+
 __all__ = [
     "INBOUND_STATUS",
     "OUTBOUND_STATUS",
@@ -57,12 +59,15 @@ DEFAULT_DESCRIPTION = "Conversation from chat"
 def parse_time(value: object) -> datetime:
     """A Zendesk timestamp (``2024-01-31T12:00:00Z``) as an aware UTC datetime.
 
+    Any number of fractional digits is read (webhook ``time`` has nine),
+    truncated to microseconds, on every Python.
+
     Raises:
         ValueError: Not a timestamp.
     """
     if not isinstance(value, str) or not value:
         raise ValueError(f"not a timestamp: {value!r}")
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    moment = parse_iso_datetime(value)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)

@@ -46,15 +46,15 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from chatkit._optional import missing
+
 try:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "the Zendesk emulator needs starlette and uvicorn: pip install 'chatkit[emulators]'"
-    ) from exc
+except ImportError as exc:
+    raise missing("starlette", "the Zendesk emulator", exc) from exc
 
 from .._server import BackgroundServer, Emulator
 from ._records import ACCOUNT_ID, ADMIN_USER_ID, BULK_LIMIT, Record, ZendeskAPIError
