@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from datetime import datetime
 
@@ -100,47 +101,50 @@ class Assignment(Queues):
         """
         target = conversation.model_copy(update=fields)
         retries = self._core.settings.conflict_retries
-        async for ranked in self._ranked(target, team, ranker, now):
-            for agent in ranked:
-                for attempt in range(retries + 1):
-                    events = self._queued(conversation, fields)[1]
-                    claimed = bump(
-                        conversation,
-                        assignee_id=agent.id,
-                        queued_at=conversation.queued_at or now,
-                        **fields,
-                    )
-                    events.append(
-                        ConversationAssigned(
-                            conversation_id=conversation.id,
-                            contact_id=conversation.contact_id,
+        async with contextlib.aclosing(self._ranked(target, team, ranker, now)) as pages:
+            async for ranked in pages:
+                for agent in ranked:
+                    for attempt in range(retries + 1):
+                        events = self._queued(conversation, fields)[1]
+                        claimed = bump(
+                            conversation,
                             assignee_id=agent.id,
-                            previous_assignee_id=None,
-                            team=claimed.team,
-                            previous_team=conversation.team,
+                            queued_at=conversation.queued_at or now,
+                            **fields,
                         )
-                    )
-                    try:
-                        load, claimed, more = await workload_changes(
-                            self._core, conversation, claimed, enforce=True
+                        events.append(
+                            ConversationAssigned(
+                                conversation_id=conversation.id,
+                                contact_id=conversation.contact_id,
+                                assignee_id=agent.id,
+                                previous_assignee_id=None,
+                                team=claimed.team,
+                                previous_team=conversation.team,
+                            )
                         )
-                        await self._core.commit([Update(claimed), *load], [*events, *more])
-                        return claimed
-                    except AgentAtCapacityError:
-                        break  # full by now: the next candidate
-                    except ConflictError:
-                        # The conversation or the agent changed meanwhile: try
-                        # again from the stored conversation (the agent is
-                        # read afresh), unless someone routed or closed it.
-                        fresh = await self._load(Conversation, conversation.id, "conversation")
-                        if (
-                            fresh.assignee_id is not None
-                            or fresh.status is not ConversationStatus.OPEN
-                        ):
-                            return fresh
-                        conversation = fresh
-                        if attempt < retries:
-                            await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+                        try:
+                            load, claimed, more = await workload_changes(
+                                self._core, conversation, claimed, enforce=True
+                            )
+                            await self._core.commit([Update(claimed), *load], [*events, *more])
+                            return claimed
+                        except AgentAtCapacityError:
+                            break  # full by now: the next candidate
+                        except ConflictError:
+                            # The conversation or the agent changed meanwhile: try
+                            # again from the stored conversation (the agent is
+                            # read afresh), unless someone routed or closed it.
+                            fresh = await self._load(Conversation, conversation.id, "conversation")
+                            if (
+                                fresh.assignee_id is not None
+                                or fresh.status is not ConversationStatus.OPEN
+                            ):
+                                return fresh
+                            conversation = fresh
+                            if attempt < retries:
+                                await asyncio.sleep(
+                                    random.uniform(0, min(0.05, 0.001 * 2**attempt))
+                                )
         return None
 
     async def transfer(

@@ -8,8 +8,10 @@ store's routing lists a page at a time (`Candidates._ranked`).
 from __future__ import annotations
 
 import builtins
+import contextlib
+import functools
 import itertools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 
 from ...errors import (
@@ -23,7 +25,7 @@ from ...models import (
     Team,
 )
 from ...models._base import utcnow
-from ...models.agents import routing_list
+from ...models.agents import base_language, routing_list
 from ...routing import RoutingContext, RoutingStrategy, strategies
 from ...stores.base import In
 from .._core import check_limit
@@ -37,6 +39,12 @@ _PREVIOUS = 20
 _PAGES = (4, 16, 64)
 """Available agents read per step when a strategy follows a store order: the
 first candidate usually takes it, so the first read is short; later ones grow."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _list_name(order: str, team: str | None, skill: str | None, language: str | None) -> str:
+    """`routing_list`, remembered: the router asks for the same few names again and again."""
+    return routing_list(order, team, skill, language=language)
 
 
 def _speaks(agent: Agent, language: str | None) -> bool:
@@ -78,10 +86,11 @@ class Candidates(Service):
         conversation, chosen, fields = await self._target(conversation_id, team, topic, language)
         target = conversation.model_copy(update=fields)
         found: builtins.list[Agent] = []
-        async for ranked in self._ranked(target, chosen, ranker, utcnow()):
-            found += ranked[: limit - len(found)]
-            if len(found) >= limit:
-                break
+        async with contextlib.aclosing(self._ranked(target, chosen, ranker, utcnow())) as pages:
+            async for ranked in pages:
+                found += ranked[: limit - len(found)]
+                if len(found) >= limit:
+                    break
         return found
 
     async def _target(
@@ -144,13 +153,32 @@ class Candidates(Service):
         teams = await store.find(Team, {"name": In(list(team_names))}) if team_names else []
         return {c for t in teams for c in t.categories}
 
+    async def _team_lists(
+        self, order: str, team: str | None, language: str | None
+    ) -> list[tuple[str, bool]]:
+        """The lists the whole-team pass reads, in turn.
+
+        For a conversation in a language, when every available agent of the
+        team lists the languages they speak, the team's speakers of it come
+        from their own list (the same order, without reading the others);
+        the whole team follows, which matters only for agents written before
+        language lists existed. Otherwise the whole team, filtered as read.
+        """
+        everyone = _list_name(order, team, None, None)
+        if language is None:
+            return [(everyone, False)]
+        store = await self._core.ready()
+        if await store.find_listed(Agent, _list_name(order, team, None, "*"), limit=1):
+            return [(everyone, False)]  # someone who serves any language: one list, in order
+        return [(_list_name(order, team, None, base_language(language)), False), (everyone, False)]
+
     async def _ranked(
         self,
         conversation: Conversation,
         team: Team | None,
         ranker: RoutingStrategy,
         now: datetime,
-    ) -> AsyncIterator[list[Agent]]:
+    ) -> AsyncGenerator[list[Agent], None]:
         """The agents who could take ``conversation``, best first, a page at a time.
 
         Agents skilled in the topic come first; when the topic is one of the
@@ -190,9 +218,10 @@ class Candidates(Service):
             if candidates:
                 yield ranker.rank(conversation, candidates, context)
             return
-        lists = [(routing_list(ranker.order, team_name, topic), True)] if topic else []
+        order = ranker.order
+        lists = [(_list_name(order, team_name, topic, None), True)] if topic else []
         if whole_team:
-            lists.append((routing_list(ranker.order, team_name), False))
+            lists += await self._team_lists(order, team_name, conversation.language)
         known: list[Agent] = []
         for agent_id in dict.fromkeys(context.previous_agent_ids):
             agent = await store.get(Agent, agent_id)
@@ -211,4 +240,4 @@ class Candidates(Service):
                     known = []
                 if len(page) < size:
                     break
-                after = dict(page[-1].list_entries())[name]
+                after = page[-1].routing_key(order)
