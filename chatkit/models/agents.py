@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timedelta
 from enum import Enum
@@ -15,6 +16,7 @@ from ._base import Record, SafeText, UTCDateTime
 __all__ = ["Agent", "AgentStatus", "Presence", "base_language", "routing_list"]
 
 
+@functools.lru_cache(maxsize=16384)
 def routing_list(
     order: str,
     team: str | None = None,

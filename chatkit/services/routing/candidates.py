@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import functools
 import itertools
 from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
@@ -39,12 +38,6 @@ _PREVIOUS = 20
 _PAGES = (4, 16, 64)
 """Available agents read per step when a strategy follows a store order: the
 first candidate usually takes it, so the first read is short; later ones grow."""
-
-
-@functools.lru_cache(maxsize=4096)
-def _list_name(order: str, team: str | None, skill: str | None, language: str | None) -> str:
-    """`routing_list`, remembered: the router asks for the same few names again and again."""
-    return routing_list(order, team, skill, language=language)
 
 
 def _speaks(agent: Agent, language: str | None) -> bool:
@@ -164,13 +157,16 @@ class Candidates(Service):
         the whole team follows, which matters only for agents written before
         language lists existed. Otherwise the whole team, filtered as read.
         """
-        everyone = _list_name(order, team, None, None)
+        everyone = routing_list(order, team)
         if language is None:
             return [(everyone, False)]
         store = await self._core.ready()
-        if await store.find_listed(Agent, _list_name(order, team, None, "*"), limit=1):
+        if await store.find_listed(Agent, routing_list(order, team, language="*"), limit=1):
             return [(everyone, False)]  # someone who serves any language: one list, in order
-        return [(_list_name(order, team, None, base_language(language)), False), (everyone, False)]
+        return [
+            (routing_list(order, team, language=base_language(language)), False),
+            (everyone, False),
+        ]
 
     async def _ranked(
         self,
@@ -219,7 +215,7 @@ class Candidates(Service):
                 yield ranker.rank(conversation, candidates, context)
             return
         order = ranker.order
-        lists = [(_list_name(order, team_name, topic, None), True)] if topic else []
+        lists = [(routing_list(order, team_name, topic), True)] if topic else []
         if whole_team:
             lists += await self._team_lists(order, team_name, conversation.language)
         known: list[Agent] = []
