@@ -116,6 +116,42 @@ async def test_a_language_decision_reads_only_that_languages_list(kit: AsyncChat
     assert (await kit.routing.route(conv.id, team="support", language="ko")).agent_id == jin.id
 
 
+async def test_a_skill_in_a_rare_language_goes_on_in_the_speakers_list(kit: AsyncChatKit) -> None:
+    """30 English billing agents first in load order; the Korean one with billing is last."""
+    await kit.teams.create("support", categories=["orders"])
+    for n in range(30):
+        await _agent(kit, f"E{n}", languages=["en"], skills=["billing"], teams=["support"])
+    for n in range(3):
+        await _agent(kit, f"K{n}", languages=["ko"], skills=["refunds"], teams=["support"])
+    min_ji = await _agent(kit, "Min-ji", languages=["ko"], skills=["Billing"], teams=["support"])
+    conv = await _chat(kit, "k-1")
+    read: list[int] = []
+    listed = kit.store.find_listed
+
+    async def counting(*args: object, **kwargs: object) -> list[Agent]:
+        found: list[Agent] = await listed(*args, **kwargs)  # type: ignore[arg-type]
+        read.append(len(found))
+        return found
+
+    kit.store.find_listed = counting  # type: ignore[method-assign]
+    best = await kit.routing.candidates(
+        conv.id, team="support", topic="billing", language="ko", limit=1
+    )
+    assert [a.id for a in best] == [min_ji.id]
+    assert sum(read) <= 8  # a page of the skill's list, then the four Korean speakers
+    result = await kit.routing.route(conv.id, team="support", topic="billing", language="ko")
+    assert result.agent_id == min_ji.id
+    # Min-ji is busy now (one of one chat): a second Korean billing question waits for her.
+    second = await _chat(kit, "k-2")
+    assert (
+        await kit.routing.candidates(second.id, team="support", topic="billing", language="ko")
+        == []
+    )
+    assert (
+        await kit.routing.route(second.id, team="support", topic="billing", language="ko")
+    ).queued
+
+
 async def test_an_agent_who_lists_no_language_serves_any_in_load_order(kit: AsyncChatKit) -> None:
     await kit.teams.create("support")
     jin = await _agent(kit, "Jin", languages=["ko"], teams=["support"], max_concurrent_chats=4)

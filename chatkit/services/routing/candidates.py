@@ -146,27 +146,19 @@ class Candidates(Service):
         teams = await store.find(Team, {"name": In(list(team_names))}) if team_names else []
         return {c for t in teams for c in t.categories}
 
-    async def _team_lists(
-        self, order: str, team: str | None, language: str | None
-    ) -> list[tuple[str, bool]]:
-        """The lists the whole-team pass reads, in turn.
+    async def _speakers(self, order: str, team: str | None, language: str | None) -> str | None:
+        """The routing list of the team's speakers of ``language``, when it can be used.
 
-        For a conversation in a language, when every available agent of the
-        team lists the languages they speak, the team's speakers of it come
-        from their own list (the same order, without reading the others);
-        the whole team follows, which matters only for agents written before
-        language lists existed. Otherwise the whole team, filtered as read.
+        It can when the conversation has a language and every available
+        agent of the team lists the languages they speak: someone who lists
+        none serves any language and is in no language list.
         """
-        everyone = routing_list(order, team)
         if language is None:
-            return [(everyone, False)]
+            return None
         store = await self._core.ready()
         if await store.find_listed(Agent, routing_list(order, team, language="*"), limit=1):
-            return [(everyone, False)]  # someone who serves any language: one list, in order
-        return [
-            (routing_list(order, team, language=base_language(language)), False),
-            (everyone, False),
-        ]
+            return None
+        return routing_list(order, team, language=base_language(language))
 
     async def _ranked(
         self,
@@ -215,25 +207,58 @@ class Candidates(Service):
                 yield ranker.rank(conversation, candidates, context)
             return
         order = ranker.order
-        lists = [(routing_list(order, team_name, topic), True)] if topic else []
+        speakers = await self._speakers(order, team_name, conversation.language)
+        # Each pass is a run of segments (list, skill required, first page only,
+        # continue after where the pass's first segment stopped). With a list
+        # of the language's speakers, the skilled pass reads one page of the
+        # skill's list, then goes on in the speakers' list (the rarer filter
+        # is then the skill, not the language); the last segment of a pass
+        # covers agents stored before language lists existed.
+        passes: list[list[tuple[str, bool, bool, bool]]] = []
+        if topic:
+            skill = routing_list(order, team_name, topic)
+            if speakers is None:
+                passes.append([(skill, True, False, False)])
+            else:
+                passes.append(
+                    [
+                        (skill, True, True, False),
+                        (speakers, True, False, True),
+                        (skill, True, False, True),
+                    ]
+                )
         if whole_team:
-            lists += await self._team_lists(order, team_name, conversation.language)
+            everyone = routing_list(order, team_name)
+            if speakers is None:
+                passes.append([(everyone, False, False, False)])
+            else:
+                passes.append([(speakers, False, False, False), (everyone, False, False, False)])
         known: list[Agent] = []
         for agent_id in dict.fromkeys(context.previous_agent_ids):
             agent = await store.get(Agent, agent_id)
             if agent is not None and fits(agent, skilled=not whole_team):
                 known.append(agent)
         seen = {a.id for a in known}
-        for name, skilled in lists:
-            after: str | None = None
-            for step in itertools.count():
-                size = _PAGES[min(step, len(_PAGES) - 1)]
-                page = await store.find_listed(Agent, name, after=after, limit=size)
-                fresh = [a for a in page if a.id not in seen and fits(a, skilled=skilled)]
-                seen.update(a.id for a in page)
-                if known or fresh:
-                    yield ranker.rank(conversation, [*known, *fresh], context)
-                    known = []
-                if len(page) < size:
-                    break
-                after = page[-1].routing_key(order)
+        for segments in passes:
+            resume: str | None = None
+            for position, (name, skilled, first_page_only, resumes) in enumerate(segments):
+                after = resume if resumes else None
+                exhausted = False
+                for step in itertools.count():
+                    size = _PAGES[min(step, len(_PAGES) - 1)]
+                    page = await store.find_listed(Agent, name, after=after, limit=size)
+                    fresh = [a for a in page if a.id not in seen and fits(a, skilled=skilled)]
+                    seen.update(a.id for a in page)
+                    if known or fresh:
+                        yield ranker.rank(conversation, [*known, *fresh], context)
+                        known = []
+                    if len(page) < size:
+                        exhausted = True
+                        break
+                    after = page[-1].routing_key(order)
+                    if first_page_only:
+                        break
+                if position == 0:
+                    if exhausted and first_page_only:
+                        break  # the whole list was read: nothing left for the others
+                    resume = after
