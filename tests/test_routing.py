@@ -94,6 +94,82 @@ async def test_the_router_reads_past_the_first_page_of_candidates(kit: AsyncChat
     assert (await kit.routing.route(third.id, team="support", language="ko")).queued
 
 
+async def test_a_language_decision_reads_only_that_languages_list(kit: AsyncChatKit) -> None:
+    """40 English speakers and one Korean speaker, last in load order: two agents read."""
+    await kit.teams.create("support")
+    for n in range(40):
+        await _agent(kit, f"E{n}", languages=["en"], teams=["support"])
+    jin = await _agent(kit, "Jin", languages=["KO-kr"], teams=["support"])
+    conv = await _chat(kit, "k-1")
+    read: list[int] = []
+    listed = kit.store.find_listed
+
+    async def counting(*args: object, **kwargs: object) -> list[Agent]:
+        found: list[Agent] = await listed(*args, **kwargs)  # type: ignore[arg-type]
+        read.append(len(found))
+        return found
+
+    kit.store.find_listed = counting  # type: ignore[method-assign]
+    suggested = await kit.routing.candidates(conv.id, team="support", language="ko", limit=1)
+    assert [a.id for a in suggested] == [jin.id]
+    assert sum(read) <= 2  # the team's Korean list (and the check for agents of any language)
+    assert (await kit.routing.route(conv.id, team="support", language="ko")).agent_id == jin.id
+
+
+async def test_a_skill_in_a_rare_language_goes_on_in_the_speakers_list(kit: AsyncChatKit) -> None:
+    """30 English billing agents first in load order; the Korean one with billing is last."""
+    await kit.teams.create("support", categories=["orders"])
+    for n in range(30):
+        await _agent(kit, f"E{n}", languages=["en"], skills=["billing"], teams=["support"])
+    for n in range(3):
+        await _agent(kit, f"K{n}", languages=["ko"], skills=["refunds"], teams=["support"])
+    min_ji = await _agent(kit, "Min-ji", languages=["ko"], skills=["Billing"], teams=["support"])
+    conv = await _chat(kit, "k-1")
+    read: list[int] = []
+    listed = kit.store.find_listed
+
+    async def counting(*args: object, **kwargs: object) -> list[Agent]:
+        found: list[Agent] = await listed(*args, **kwargs)  # type: ignore[arg-type]
+        read.append(len(found))
+        return found
+
+    kit.store.find_listed = counting  # type: ignore[method-assign]
+    best = await kit.routing.candidates(
+        conv.id, team="support", topic="billing", language="ko", limit=1
+    )
+    assert [a.id for a in best] == [min_ji.id]
+    assert sum(read) <= 8  # a page of the skill's list, then the four Korean speakers
+    result = await kit.routing.route(conv.id, team="support", topic="billing", language="ko")
+    assert result.agent_id == min_ji.id
+    # Min-ji is busy now (one of one chat): a second Korean billing question waits for her.
+    second = await _chat(kit, "k-2")
+    assert (
+        await kit.routing.candidates(second.id, team="support", topic="billing", language="ko")
+        == []
+    )
+    assert (
+        await kit.routing.route(second.id, team="support", topic="billing", language="ko")
+    ).queued
+
+
+async def test_an_agent_who_lists_no_language_serves_any_in_load_order(kit: AsyncChatKit) -> None:
+    await kit.teams.create("support")
+    jin = await _agent(kit, "Jin", languages=["ko"], teams=["support"], max_concurrent_chats=4)
+    first = await _chat(kit, "k-1")
+    assert (await kit.routing.route(first.id, team="support", language="ko")).agent_id == jin.id
+    any_language = await _agent(kit, "Any", teams=["support"], max_concurrent_chats=4)
+    second = await _chat(kit, "k-2")
+    # Jin has a chat already, "Any" none: the least busy who can serve Korean is "Any".
+    result = await kit.routing.route(second.id, team="support", language="ko")
+    assert result.agent_id == any_language.id
+    # Languages learnt later count at once: the lists follow every write of the agent.
+    await kit.agents.update(any_language.id, languages=["en"])
+    third = await _chat(kit, "k-3")
+    assert (await kit.routing.route(third.id, team="support", language="ko")).agent_id == jin.id
+    fourth = await _chat(kit, "k-4")
+    assert await kit.routing.candidates(fourth.id, team="support", language="tr") == []
+
+
 async def test_skilled_agents_first_and_a_skill_outside_the_categories_is_required(
     kit: AsyncChatKit,
 ) -> None:
@@ -302,6 +378,8 @@ def _drive(url: str, steps: list[tuple[object, ...]]) -> None:
             available = await store.find(Agent, {"status": AgentStatus.AVAILABLE})
             assert sorted(a.id for a in listed) == sorted(a.id for a in available)
             assert {a.id: a for a in listed} == {a.id: a for a in available}
+            english = await store.find_listed(Agent, routing_list("load", language="en"), limit=100)
+            assert [a.id for a in english] == [a.id for a in listed]  # all speak English
 
     asyncio.run(run())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timedelta
 from enum import Enum
@@ -12,10 +13,17 @@ from pydantic import Field, field_validator
 from ..hours import BusinessHours, time_zone
 from ._base import Record, SafeText, UTCDateTime
 
-__all__ = ["Agent", "AgentStatus", "Presence", "routing_list"]
+__all__ = ["Agent", "AgentStatus", "Presence", "base_language", "routing_list"]
 
 
-def routing_list(order: str, team: str | None = None, skill: str | None = None) -> str:
+@functools.lru_cache(maxsize=16384)
+def routing_list(
+    order: str,
+    team: str | None = None,
+    skill: str | None = None,
+    *,
+    language: str | None = None,
+) -> str:
     """The name of a store list of available agents (see `Agent.list_entries`).
 
     Args:
@@ -24,8 +32,20 @@ def routing_list(order: str, team: str | None = None, skill: str | None = None) 
             their last assignment first).
         team: A team name, or ``None`` for agents of every team.
         skill: A skill (any case), or ``None`` for agents with any skills.
+        language: A base language (``"ko"``; any case, a region is dropped)
+            for the agents who speak it, ``"*"`` for those who list no
+            language (they serve any), or ``None`` for agents whatever they
+            speak. Language lists exist per team, without a skill.
     """
-    return json.dumps([order, team, skill.lower() if skill else None], ensure_ascii=False)
+    name = [order, team, skill.lower() if skill else None]
+    if language is not None:
+        name.append(base_language(language))
+    return json.dumps(name, ensure_ascii=False)
+
+
+def base_language(tag: str) -> str:
+    """The lowercase primary subtag of a tag (``"en-US"`` -> ``"en"``): what routing matches."""
+    return tag.lower().split("-")[0]
 
 
 class Presence(str, Enum):
@@ -111,21 +131,29 @@ class Agent(Record):
         """Where an available agent sits in the routing lists (see `routing_list`).
 
         One entry per order, per team (and all teams), per skill (and any
-        skill). Agents who are not `AgentStatus.AVAILABLE` are in no list,
+        skill), and per team and language spoken (``"*"`` when none is
+        listed). Agents who are not `AgentStatus.AVAILABLE` are in no list,
         so the router never reads them.
         """
         if self.status is not AgentStatus.AVAILABLE:
             return ()
-        stamp = (self.last_assigned_at or self.created_at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        share = self.active_chats * 1_000_000 // self.max_concurrent_chats
-        keys = {"load": f"{share:07d}|{stamp}|{self.id}", "turn": f"{stamp}|{self.id}"}
         skills = dict.fromkeys(s.lower() for s in self.skills)
-        return tuple(
-            (routing_list(order, team, skill), key)
-            for order, key in keys.items()
-            for team in (None, *self.teams)
-            for skill in (None, *skills)
-        )
+        languages = dict.fromkeys(base_language(lang) for lang in self.languages) or {"*": None}
+        entries: list[tuple[str, str]] = []
+        for order in ("load", "turn"):
+            key = self.routing_key(order)
+            for team in (None, *self.teams):
+                entries += [(routing_list(order, team, skill), key) for skill in (None, *skills)]
+                entries += [(routing_list(order, team, language=lang), key) for lang in languages]
+        return tuple(entries)
+
+    def routing_key(self, order: str) -> str:
+        """The agent's sort key in the routing lists of ``order`` (``"load"`` or ``"turn"``)."""
+        stamp = (self.last_assigned_at or self.created_at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if order == "turn":
+            return f"{stamp}|{self.id}"
+        share = self.active_chats * 1_000_000 // self.max_concurrent_chats
+        return f"{share:07d}|{stamp}|{self.id}"
 
     def on_duty(self, at: datetime) -> bool:
         """Whether ``at`` falls inside the agent's shift (never, without a shift)."""

@@ -25,6 +25,7 @@ from ..models._base import Page, Record, utcnow
 from ..settings import ChatKitSettings
 from ..stores.base import Condition, Gt, Lt, Op, Store, column_value
 from ..transports import MemoryTransport, Transport
+from .pipeline import MessagePipeline
 
 __all__ = [
     "UNSET",
@@ -143,6 +144,11 @@ class Core:
         settings: Behaviour settings.
         blobs: Where attachment bytes go.
         transport: Carries commit signals to other processes.
+
+    Attributes:
+        pipeline: What writing a message sets off (screens, steps of its
+            commit, reactions after it); starts with every stage chatkit's
+            features declare.
     """
 
     def __init__(
@@ -156,6 +162,7 @@ class Core:
         self.settings = settings
         self.blobs = blobs
         self.transport = transport or MemoryTransport()
+        self.pipeline = MessagePipeline.standard()
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
         self._changed: asyncio.Event | None = None

@@ -43,6 +43,7 @@ from ..models.abuse import block_value
 from ..stores.base import Delete, Gt, In, Insert, Op, Update
 from ._core import bump, check_limit, checked, decode_cursor, encode_cursor
 from .contacts import Contacts, IdentityLike, Service, as_identity, check_key
+from .pipeline import Screening, standard_screen
 
 __all__ = ["Abuse"]
 
@@ -525,3 +526,15 @@ class Abuse(Service):
             log.warning("block %s: refused message not counted (write contention)", block_id)
             store = await self._core.ready()
             return await store.get(Block, block_id)
+
+
+@standard_screen("abuse", order=100)
+async def _refuse_blocked(screening: Screening) -> None:
+    """The ``abuse`` screen of every message write: refuse blocked senders."""
+    await Abuse(screening.core).screen(
+        contact_id=screening.contact_id,
+        identity=screening.identity,
+        ip=screening.ip,
+        email=screening.email,
+        channel=screening.channel,
+    )

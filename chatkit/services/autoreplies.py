@@ -15,6 +15,8 @@ from ..models._base import utcnow
 from ..stores.base import Update
 from ._core import bump
 from .contacts import Service
+from .messages import Messages
+from .pipeline import Arrival, standard_reaction
 
 if TYPE_CHECKING:
     from .routing import RoutingResult
@@ -113,8 +115,6 @@ class AutoReplies(Service):
 
         A plain string (`ChatKitSettings.acknowledgement`) is sent as it is.
         """
-        from .messages import Messages
-
         settings = self._core.settings.auto_replies
         conversation = await self._load(Conversation, conversation_id, "conversation")
         now = utcnow()
@@ -164,3 +164,11 @@ class AutoReplies(Service):
         # Under endless contention the note is lost; the reply's key still keeps it single.
         with contextlib.suppress(ConflictError):
             await self._core.retry(attempt)
+
+
+@standard_reaction("auto_replies", order=200)
+async def _acknowledge(arrival: Arrival) -> None:
+    """The ``auto_replies`` reaction: answer a new conversation's first message."""
+    if arrival.taken or not arrival.new_conversation:
+        return
+    arrival.acknowledgement = await AutoReplies(arrival.core).first_message(arrival.message)

@@ -34,6 +34,10 @@ from ..stores.base import Update
 from ..understanding import label_for
 from ._core import Core, bump
 from .contacts import Service
+from .conversations import Conversations
+from .messages import Messages
+from .pipeline import Arrival, standard_reaction
+from .routing import Routing
 
 __all__ = ["Bots"]
 
@@ -452,8 +456,6 @@ class Bots(Service):
         self, conversation: Conversation, state: BotState, *, replies: bool = True
     ) -> builtins.list[Message]:
         """Send the turn's replies and finish a handover; every part is idempotent."""
-        from .messages import Messages
-
         messages = Messages(self._core)
         author = Author.bot(self.settings.author)
         sent: builtins.list[Message] = []
@@ -477,10 +479,6 @@ class Bots(Service):
     async def _hand_over(
         self, conversation: Conversation, state: BotState, summary: BotSummary
     ) -> None:
-        from .conversations import Conversations
-        from .messages import Messages
-        from .routing import Routing
-
         await Messages(self._core).send(
             conversation.id,
             summary.text(),
@@ -506,3 +504,14 @@ class Bots(Service):
                 conversation.id,
             )
             await routing.route(conversation.id, topic=summary.topic, language=summary.language)
+
+
+@standard_reaction("bots", order=100)
+async def _run_flow(arrival: Arrival) -> None:
+    """The ``bots`` reaction: start the default flow, or move the running one on."""
+    replies = await Bots(arrival.core).receive(
+        arrival.message, new_conversation=arrival.new_conversation
+    )
+    if replies is not None:  # a bot flow took the message
+        arrival.taken = True
+        arrival.acknowledgement = replies[0] if replies else None

@@ -34,8 +34,6 @@ from ..models import (
 from ..models._base import new_id, utcnow
 from ..stores.base import Insert, Lt, Op, Update
 from ._core import bump, check_limit, checked, decode_cursor, encode_cursor
-from .abuse import Abuse
-from .autoreplies import AutoReplies
 from .contacts import (
     Contacts,
     IdentityLike,
@@ -46,9 +44,7 @@ from .contacts import (
     encodable,
 )
 from .conversations import Conversations, transition
-from .ticket_clocks import message_clocks
-from .understanding import Understanding
-from .workload import workload_changes
+from .pipeline import Arrival, MessageDraft, MessagePipeline, Screening
 
 __all__ = ["CHANNEL_IDENTITY", "Inbound", "Messages"]
 
@@ -98,6 +94,15 @@ class Messages(Service):
                                 author=Author.agent(mia.id))
         ```
     """
+
+    @property
+    def pipeline(self) -> MessagePipeline:
+        """What writing a message sets off in this kit: screens, commit steps, reactions.
+
+        Features register here (see `chatkit.services.pipeline`); so can an
+        application, for one kit.
+        """
+        return self._core.pipeline
 
     async def send(
         self,
@@ -175,8 +180,10 @@ class Messages(Service):
         if author.role is AuthorRole.AGENT:
             await self._load(Agent, author.id or "", "agent")
         if author.role is AuthorRole.CUSTOMER and _screened.get() != author.id:
-            await Abuse(self._core).screen(
-                contact_id=author.id, channel=chosen.value if chosen else None
+            await self.pipeline.screen(
+                Screening(
+                    self._core, contact_id=author.id, channel=chosen.value if chosen else None
+                )
             )
         extra = dict(metadata or {})
 
@@ -201,29 +208,12 @@ class Messages(Service):
                 attachments=[a.info() for a in uploads],
             )
             customer = await self._customer(author, conversation)
-            message, understood, mood = await Understanding(self._core)._annotate(
-                conversation, message
-            )
-            ops, events = self._append(conversation, message, customer)
-            ops += [Update(bump(a, message_id=message.id)) for a in uploads]
-            first = ops[0]
-            assert isinstance(first, Update)
-            assert isinstance(first.record, Conversation)
-            updated = first.record
-            if understood:
-                updated = updated.model_copy(update=understood)
-                ops[0] = Update(updated)
-            if updated.status is not conversation.status:  # a customer reopened it
-                load, updated, unassigned = await workload_changes(
-                    self._core, conversation, updated, enforce=False
-                )
-                ops = [Update(updated), *ops[1:], *load]
-                events = [*events[:-1], *unassigned, events[-1]]
-            clock_ops, clock_events = await message_clocks(
-                self._core, updated, message, message.created_at
-            )
-            ops += clock_ops
-            events += [*mood, *clock_events]
+            draft = self._draft(conversation, message, customer)
+            draft.ops += [Update(bump(a, message_id=message.id)) for a in uploads]
+            await self.pipeline.build(draft)
+            message = draft.message
+            ops = [Update(draft.conversation), Insert(message), *draft.ops]
+            events = [*draft.leading, self._created(draft), *draft.trailing]
             try:
                 await self._core.commit(ops, events)
             except DuplicateKeyError as exc:
@@ -247,6 +237,25 @@ class Messages(Service):
     def _append(
         self, conversation: Conversation, message: Message, customer_id: str | None
     ) -> tuple[builtins.list[Op], builtins.list[Event]]:
+        """The bare commit of ``message``, without the pipeline's steps (for sync's imports)."""
+        draft = self._draft(conversation, message, customer_id)
+        return [Update(draft.conversation), Insert(message)], [
+            *draft.leading,
+            self._created(draft),
+        ]
+
+    @staticmethod
+    def _created(draft: MessageDraft) -> MessageCreated:
+        return MessageCreated(
+            conversation_id=draft.before.id,
+            contact_id=draft.before.contact_id,
+            message=draft.message,
+        )
+
+    def _draft(
+        self, conversation: Conversation, message: Message, customer_id: str | None
+    ) -> MessageDraft:
+        """Check ``message`` can go into ``conversation`` and start its commit."""
         if conversation.status is _S.CLOSED:
             raise ConversationClosedError(conversation.id)
         if customer_id is not None and customer_id != conversation.contact_id:
@@ -274,12 +283,9 @@ class Messages(Service):
                 "version": conversation.version + 1,
             }
         )
-        events.append(
-            MessageCreated(
-                conversation_id=conversation.id, contact_id=conversation.contact_id, message=message
-            )
+        return MessageDraft(
+            self._core, before=conversation, conversation=updated, message=message, leading=events
         )
-        return [Update(updated), Insert(message)], events
 
     async def _unsent(self, conversation: Conversation, attachment_id: str) -> Attachment:
         attachment = await self._load(Attachment, attachment_id, "attachment")
@@ -445,12 +451,15 @@ class Messages(Service):
             metadata=dict(metadata or {}),
         )
         known = await Contacts(self._core).find(identity)
-        await Abuse(self._core).screen(
-            contact_id=known.id if known else None,
-            identity=identity,
-            ip=ip,
-            email=email,
-            channel=via.value,
+        await self.pipeline.screen(
+            Screening(
+                self._core,
+                contact_id=known.id if known else None,
+                identity=identity,
+                ip=ip,
+                email=email,
+                channel=via.value,
+            )
         )
         contact = known or await Contacts(self._core).identify(identity, name=name)
         conversations = Conversations(self._core)
@@ -467,17 +476,18 @@ class Messages(Service):
             )
         finally:
             _screened.reset(screened)
-        from .bots import Bots  # imported here: bots route, and routing imports this module
-
-        replies = await Bots(self._core).receive(message, new_conversation=new)
-        if replies is not None:  # a bot flow took the message
-            ack = replies[0] if replies else None
-        else:
-            ack = await AutoReplies(self._core).first_message(message) if new else None
+        arrival = Arrival(
+            self._core,
+            contact=contact,
+            conversation=conversation,
+            message=message,
+            new_conversation=new,
+        )
+        await self.pipeline.react(arrival)
         return Inbound(
             contact=await Contacts(self._core).get(contact.id),
             conversation=await conversations.get(conversation.id),
             message=message,
-            acknowledgement=ack,
+            acknowledgement=arrival.acknowledgement,
             new_conversation=new,
         )

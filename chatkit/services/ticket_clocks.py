@@ -18,6 +18,7 @@ from ..models import AuthorRole, Conversation, Message, MessageKind, Team, Ticke
 from ..sla import find_policy, track
 from ..stores.base import Op, Update
 from ._core import Core, bump
+from .pipeline import MessageDraft, standard_step
 
 __all__ = ["message_clocks", "team_hours"]
 
@@ -92,3 +93,13 @@ async def message_clocks(
             )
         events += breaches
     return ops, events
+
+
+@standard_step("clocks", order=300)
+async def _clocks(draft: MessageDraft) -> None:
+    """The ``clocks`` step of every message commit: the SLA clocks of open tickets."""
+    ops, events = await message_clocks(
+        draft.core, draft.conversation, draft.message, draft.message.created_at
+    )
+    draft.ops += ops
+    draft.trailing += events

@@ -31,6 +31,7 @@ from ..understanding import (
 )
 from ._core import Core
 from .contacts import Service
+from .pipeline import MessageDraft, standard_step
 
 __all__ = ["Understanding"]
 
@@ -285,3 +286,13 @@ class Understanding(Service):
                 )
             )
         return out
+
+
+@standard_step("understanding", order=100)
+async def _analyse(draft: MessageDraft) -> None:
+    """The ``understanding`` step of every message commit: analysis, language, intent, mood."""
+    message, fields, events = await Understanding(draft.core)._annotate(draft.before, draft.message)
+    draft.message = message
+    if fields:
+        draft.conversation = draft.conversation.model_copy(update=fields)
+    draft.trailing += events

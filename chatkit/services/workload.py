@@ -15,6 +15,7 @@ from ..models import Agent, Conversation, ConversationStatus
 from ..models._base import utcnow
 from ..stores.base import Op, Update
 from ._core import Core, bump
+from .pipeline import MessageDraft, standard_step
 from .presence import restatus
 
 __all__ = ["ACTIVE", "workload_changes"]
@@ -90,3 +91,16 @@ async def workload_changes(
         else:
             load(agent, agent.active_chats + 1)
     return ops, after, events
+
+
+@standard_step("workload", order=200)
+async def _reopened(draft: MessageDraft) -> None:
+    """The ``workload`` step of every message commit: a customer reopening a chat."""
+    if draft.conversation.status is draft.before.status:
+        return
+    load, updated, unassigned = await workload_changes(
+        draft.core, draft.before, draft.conversation, enforce=False
+    )
+    draft.conversation = updated
+    draft.ops += load
+    draft.leading += unassigned
