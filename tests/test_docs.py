@@ -49,6 +49,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import tomllib
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -451,10 +452,6 @@ def test_other_blocks_parse(block: Block) -> None:
     elif block.lang == "json":
         json.loads(block.code)
     elif block.lang == "toml":
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover - 3.10
-            tomllib = pytest.importorskip("tomli")
         tomllib.loads(block.code)
     else:
         yaml = pytest.importorskip("yaml")
