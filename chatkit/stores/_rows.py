@@ -17,20 +17,39 @@ this for every kind).
 
 Use these only on rows a store wrote; anything else (imports, requests) goes
 through full validation.
+
+`RecordCache` keeps the records decoded from recent rows, keyed by the
+stored JSON text itself: the same text always decodes to an equal record, so
+a row read again (a conversation's history re-read by an agent's console)
+costs a dictionary look-up instead of a decode, and a row whose text changed
+(an edit, a new version) is simply a different key. Cached records are
+shared between readers; their lists and dicts are made read-only
+(`FrozenList`, `FrozenDict`) when they enter the cache, so no reader can
+change what another one reads.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import CoreSchema, SchemaValidator
 
 from ..models._base import Record
 
-__all__ = ["load_record", "load_records", "trusted_schema"]
+__all__ = [
+    "DEFAULT_RECORD_CACHE_SIZE",
+    "FrozenDict",
+    "FrozenList",
+    "RecordCache",
+    "load_record",
+    "load_records",
+    "trusted_schema",
+]
 
 R = TypeVar("R", bound=Record)
 
@@ -89,8 +108,14 @@ def _build(schema: CoreSchema) -> SchemaValidator:
                 type.__setattr__(model, "__pydantic_complete__", True)
 
 
-def load_record(kind: type[R], data: str | bytes) -> R:
-    """The record of ``kind`` a store wrote as ``data`` (its `model_dump_json`)."""
+def load_record(kind: type[R], data: str | bytes, cache: RecordCache | None = None) -> R:
+    """The record of ``kind`` a store wrote as ``data`` (its `model_dump_json`).
+
+    With a ``cache``, a record decoded from the same text before is returned
+    as it is, and a new one is kept for next time.
+    """
+    if cache is not None and cache.size and isinstance(data, str):
+        return cache.load(kind, (data,))[0]
     validator = _one.get(kind)
     if validator is None:
         validator = _one.setdefault(kind, _build(kind.__pydantic_core_schema__))
@@ -98,16 +123,164 @@ def load_record(kind: type[R], data: str | bytes) -> R:
     return record
 
 
-def load_records(kind: type[R], rows: Sequence[Sequence[Any]]) -> list[R]:
+def load_records(
+    kind: type[R], rows: Sequence[Sequence[Any]], cache: RecordCache | None = None
+) -> list[R]:
     """Records of ``kind`` from rows whose first column is the stored JSON ``data``.
 
-    One call for the whole page, cheaper than one per row.
+    One call for the whole page, cheaper than one per row. With a ``cache``,
+    rows decoded before come from it and the others are decoded (still in
+    one call) and kept.
     """
     if not rows:
         return []
+    if cache is not None and cache.size:
+        return cache.load(kind, [row[0] for row in rows])
+    return _decode(kind, [row[0] for row in rows])
+
+
+def _decode(kind: type[R], texts: Sequence[str | bytes]) -> list[R]:
+    """One ``validate_json`` call for stored JSON ``texts`` of ``kind``."""
+    if len(texts) == 1:
+        return [load_record(kind, texts[0])]
     validator = _many.get(kind)
     if validator is None:
         schema = TypeAdapter(list[kind]).core_schema  # type: ignore[valid-type]
         validator = _many.setdefault(kind, _build(schema))
-    records: list[R] = validator.validate_json("[" + ",".join(row[0] for row in rows) + "]")
+    joined = ",".join(t if isinstance(t, str) else t.decode() for t in texts)
+    records: list[R] = validator.validate_json("[" + joined + "]")
     return records
+
+
+# -- the cache -------------------------------------------------------------------
+
+DEFAULT_RECORD_CACHE_SIZE = 10_000
+"""Records a store's `RecordCache` keeps unless configured otherwise."""
+
+_READ_ONLY = "records are immutable; build a changed one with model_copy(update=...)"
+
+
+def _read_only(*_: Any, **__: Any) -> NoReturn:
+    raise TypeError(_READ_ONLY)
+
+
+class FrozenList(list[Any]):
+    """A list that refuses changes: the lists inside a cached (shared) record.
+
+    It compares, iterates, serialises and validates like a plain list;
+    ``list(x)``, `copy.copy` and `copy.deepcopy` give an ordinary, mutable one.
+    """
+
+    __slots__ = ()
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _read_only
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        return [copy.deepcopy(item, memo) for item in self]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (list, (list(self),))
+
+
+class FrozenDict(dict[str, Any]):
+    """A dict that refuses changes: the dicts inside a cached (shared) record.
+
+    It compares, iterates, serialises and validates like a plain dict;
+    ``dict(x)``, `copy.copy` and `copy.deepcopy` give an ordinary, mutable one.
+    """
+
+    __slots__ = ()
+
+    clear = pop = popitem = setdefault = update = _read_only
+    __setitem__ = __delitem__ = __ior__ = _read_only
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return {key: copy.deepcopy(value, memo) for key, value in self.items()}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))
+
+
+_EMPTY_LIST = FrozenList()
+
+
+def _freeze(value: Any) -> Any:
+    """``value`` with every list and dict in it (nested models included) read-only."""
+    kind = type(value)
+    if kind is list:
+        return FrozenList([_freeze(item) for item in value]) if value else _EMPTY_LIST
+    if kind is dict:
+        return FrozenDict({key: _freeze(item) for key, item in value.items()})
+    if isinstance(value, BaseModel):
+        fields = value.__dict__
+        for name, item in fields.items():
+            if type(item) in (list, dict) or isinstance(item, BaseModel):
+                fields[name] = _freeze(item)
+    return value
+
+
+class RecordCache:
+    """A bounded, thread-safe cache of records decoded from stored JSON.
+
+    The key is the stored text: identical text decodes to an equal record,
+    so a hit is always current (an edited row has other text, hence another
+    key). The least recently used records go first once ``size`` is
+    reached; ``size=0`` turns the cache off. Records handed out are shared:
+    their lists and dicts are read-only (see `FrozenList`).
+
+    Args:
+        size: How many records to keep at most.
+    """
+
+    def __init__(self, size: int = DEFAULT_RECORD_CACHE_SIZE) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValueError(f"record cache size must be a whole number >= 0, not {size!r}")
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[str, Record] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        """Forget every record (the counters too)."""
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
+
+    def load(self, kind: type[R], texts: Sequence[str]) -> list[R]:
+        """The records of ``kind`` stored as ``texts``, in order; misses decoded in one call."""
+        with self._lock:
+            found: list[Any] = list(map(self._entries.get, texts))
+            missing = [n for n, record in enumerate(found) if record.__class__ is not kind]
+            touch = self._entries.move_to_end
+            if missing:
+                for record, key in zip(found, texts, strict=True):
+                    if record.__class__ is kind:
+                        touch(key)
+            else:
+                for key in texts:
+                    touch(key)
+            self.hits += len(texts) - len(missing)
+            self.misses += len(missing)
+        if not missing:
+            return found
+        decoded = [_freeze(record) for record in _decode(kind, [texts[n] for n in missing])]
+        entries = self._entries
+        with self._lock:
+            for n, record in zip(missing, decoded, strict=True):
+                key = texts[n]
+                found[n] = entries[key] = record
+                entries.move_to_end(key)
+            while len(entries) > self.size:
+                entries.popitem(last=False)
+        return found
