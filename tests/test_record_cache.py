@@ -6,11 +6,14 @@ cannot be changed in place."""
 from __future__ import annotations
 
 import copy
+import json
 import pickle
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from chatkit import AsyncChatKit, Author
 from chatkit.errors import ConfigurationError
@@ -22,6 +25,20 @@ from chatkit.stores.sqlite import SQLiteStore
 from .test_store_rows import _fill, _kinds, _same
 
 pytestmark = pytest.mark.anyio
+
+
+def _read_only_throughout(value: Any) -> None:
+    """No plain (changeable) list or dict anywhere in ``value``."""
+    assert type(value) not in (list, dict, set), value
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _read_only_throughout(getattr(value, name))
+    elif isinstance(value, dict):
+        for item in value.values():
+            _read_only_throughout(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _read_only_throughout(item)
 
 
 def _message(n: int, conversation: str = "conv_1") -> str:
@@ -59,6 +76,7 @@ async def test_records_through_the_cache_equal_records_without_it(tmp_path: Path
                 assert store.records.hits == hits + len(again)
                 for a, b, c in zip(first, again, uncached, strict=True):
                     assert a is b  # the second read came from the cache
+                    _read_only_throughout(a)
                     _same(a, c)
                     _same(await store.get(kind, c.id), c)
             assert covered >= 11, covered
@@ -146,6 +164,15 @@ def test_shared_records_cannot_be_changed_in_place() -> None:
     assert record.metadata["order"]["lines"] == [1, 2]
     assert type(pickle.loads(pickle.dumps(record)).metadata) is dict
     assert record.model_dump_json() == Message.model_validate_json(text).model_dump_json()
+
+
+def test_defaults_of_an_older_stored_shape_are_read_only_too() -> None:
+    stored = json.loads(_message(1))
+    del stored["metadata"], stored["attachments"]  # as if written before these existed
+    record = RecordCache(10).load(Message, [json.dumps(stored)])[0]
+    assert record.metadata == {}
+    assert record.attachments == []
+    _read_only_throughout(record)
 
 
 def test_threads_share_one_cache() -> None:

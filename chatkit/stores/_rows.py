@@ -23,9 +23,10 @@ stored JSON text itself: the same text always decodes to an equal record, so
 a row read again (a conversation's history re-read by an agent's console)
 costs a dictionary look-up instead of a decode, and a row whose text changed
 (an edit, a new version) is simply a different key. Cached records are
-shared between readers; their lists and dicts are made read-only
-(`FrozenList`, `FrozenDict`) when they enter the cache, so no reader can
-change what another one reads.
+shared between readers, so the records it decodes have read-only lists and
+dicts (`FrozenList`, `FrozenDict`, built by the validator itself, JSON values
+and defaults included): no reader can change what another one reads. Misses
+are still decoded in one ``validate_json`` call per page.
 """
 
 from __future__ import annotations
@@ -54,16 +55,20 @@ __all__ = [
 R = TypeVar("R", bound=Record)
 
 _lock = threading.Lock()
-_one: dict[type[Record], SchemaValidator] = {}
-_many: dict[type[Record], SchemaValidator] = {}
+_one: dict[tuple[type[Record], bool], SchemaValidator] = {}
+_many: dict[tuple[type[Record], bool], SchemaValidator] = {}
 
 
-def trusted_schema(schema: CoreSchema) -> tuple[CoreSchema, set[type[BaseModel]]]:
+def trusted_schema(
+    schema: CoreSchema, *, read_only: bool = False
+) -> tuple[CoreSchema, set[type[BaseModel]]]:
     """``schema`` without its after-validators, and the model classes it builds.
 
     Each ``function-after`` node is replaced by the schema it wraps (which
     takes over its definition name, if any); every other node (before, wrap
-    and plain validators included) is kept.
+    and plain validators included) is kept. With ``read_only``, every list
+    and dict the schema builds (defaults included) is a `FrozenList` or a
+    `FrozenDict` instead.
     """
     models: set[type[BaseModel]] = set()
 
@@ -78,7 +83,8 @@ def trusted_schema(schema: CoreSchema) -> tuple[CoreSchema, set[type[BaseModel]]
                 node = inner
             if node.get("type") == "model":
                 models.add(node["cls"])
-            return {key: strip(value) for key, value in node.items()}
+            out = {key: strip(value) for key, value in node.items()}
+            return read_only_node(out) if read_only else out
         if isinstance(node, list):
             return [strip(value) for value in node]
         return node
@@ -87,7 +93,32 @@ def trusted_schema(schema: CoreSchema) -> tuple[CoreSchema, set[type[BaseModel]]
     return stripped, models
 
 
-def _build(schema: CoreSchema) -> SchemaValidator:
+def read_only_node(node: dict[str, Any]) -> dict[str, Any]:
+    """``node`` building a `FrozenList` / `FrozenDict` where it builds a list / dict."""
+    kind = node.get("type")
+    if kind in ("list", "dict", "any"):  # "any": JSON values (JsonValue, Any) as parsed
+        freeze = {"list": FrozenList, "dict": FrozenDict, "any": _freeze_json}[kind]
+        wrapper: dict[str, Any] = {
+            "type": "function-after",
+            "function": {"type": "no-info", "function": freeze},
+            "schema": node,
+        }
+        if "ref" in node:  # a named definition: the name moves outward
+            wrapper["ref"] = node.pop("ref")
+        return wrapper
+    if kind == "default":
+        default = node.get("default")
+        factory = node.get("default_factory")
+        if factory is list or (type(default) is list and not default):
+            node.pop("default", None)
+            node["default_factory"] = FrozenList
+        elif factory is dict or (type(default) is dict and not default):
+            node.pop("default", None)
+            node["default_factory"] = FrozenDict
+    return node
+
+
+def _build(schema: CoreSchema, read_only: bool = False) -> SchemaValidator:
     """A validator for the trusted form of ``schema``.
 
     pydantic-core reuses a model class's own (full) validator for every
@@ -96,7 +127,7 @@ def _build(schema: CoreSchema) -> SchemaValidator:
     validator is built. Were that to stop working, the validator would
     simply be the full one: slower, never different.
     """
-    stripped, models = trusted_schema(schema)
+    stripped, models = trusted_schema(schema, read_only=read_only)
     with _lock:
         marked = [m for m in models if m.__dict__.get("__pydantic_complete__")]
         try:
@@ -116,11 +147,7 @@ def load_record(kind: type[R], data: str | bytes, cache: RecordCache | None = No
     """
     if cache is not None and cache.size and isinstance(data, str):
         return cache.load(kind, (data,))[0]
-    validator = _one.get(kind)
-    if validator is None:
-        validator = _one.setdefault(kind, _build(kind.__pydantic_core_schema__))
-    record: R = validator.validate_json(data)
-    return record
+    return _decode(kind, (data,))[0]
 
 
 def load_records(
@@ -139,14 +166,21 @@ def load_records(
     return _decode(kind, [row[0] for row in rows])
 
 
-def _decode(kind: type[R], texts: Sequence[str | bytes]) -> list[R]:
-    """One ``validate_json`` call for stored JSON ``texts`` of ``kind``."""
+def _decode(kind: type[R], texts: Sequence[str | bytes], read_only: bool = False) -> list[R]:
+    """One ``validate_json`` call for stored JSON ``texts`` of ``kind``.
+
+    With ``read_only``, the records' lists and dicts are read-only.
+    """
+    key = (kind, read_only)
     if len(texts) == 1:
-        return [load_record(kind, texts[0])]
-    validator = _many.get(kind)
+        validator = _one.get(key)
+        if validator is None:
+            validator = _one.setdefault(key, _build(kind.__pydantic_core_schema__, read_only))
+        return [validator.validate_json(texts[0])]
+    validator = _many.get(key)
     if validator is None:
         schema = TypeAdapter(list[kind]).core_schema  # type: ignore[valid-type]
-        validator = _many.setdefault(kind, _build(schema))
+        validator = _many.setdefault(key, _build(schema, read_only))
     joined = ",".join(t if isinstance(t, str) else t.decode() for t in texts)
     records: list[R] = validator.validate_json("[" + joined + "]")
     return records
@@ -208,21 +242,13 @@ class FrozenDict(dict[str, Any]):
         return (dict, (dict(self),))
 
 
-_EMPTY_LIST = FrozenList()
-
-
-def _freeze(value: Any) -> Any:
-    """``value`` with every list and dict in it (nested models included) read-only."""
+def _freeze_json(value: Any) -> Any:
+    """A parsed JSON value with its lists and dicts read-only, all the way down."""
     kind = type(value)
     if kind is list:
-        return FrozenList([_freeze(item) for item in value]) if value else _EMPTY_LIST
+        return FrozenList([_freeze_json(item) for item in value])
     if kind is dict:
-        return FrozenDict({key: _freeze(item) for key, item in value.items()})
-    if isinstance(value, BaseModel):
-        fields = value.__dict__
-        for name, item in fields.items():
-            if type(item) in (list, dict) or isinstance(item, BaseModel):
-                fields[name] = _freeze(item)
+        return FrozenDict({key: _freeze_json(item) for key, item in value.items()})
     return value
 
 
@@ -274,7 +300,7 @@ class RecordCache:
             self.misses += len(missing)
         if not missing:
             return found
-        decoded = [_freeze(record) for record in _decode(kind, [texts[n] for n in missing])]
+        decoded = _decode(kind, [texts[n] for n in missing], read_only=True)
         entries = self._entries
         with self._lock:
             for n, record in zip(missing, decoded, strict=True):
