@@ -64,15 +64,15 @@ async def test_records_through_the_cache_equal_records_without_it(tmp_path: Path
             covered = 0
             for kind in _kinds():
                 try:
-                    uncached = await plain.find(kind)
+                    uncached = await plain.find(kind, limit=1000)
                 except Exception:  # a plugin kind whose table this file lacks
                     continue
                 if not uncached:
                     continue
                 covered += 1
-                first = await store.find(kind)
+                first = await store.find(kind, limit=1000)
                 hits = store.records.hits
-                again = await store.find(kind)
+                again = await store.find(kind, limit=1000)
                 assert store.records.hits == hits + len(again)
                 for a, b, c in zip(first, again, uncached, strict=True):
                     assert a is b  # the second read came from the cache
@@ -104,6 +104,24 @@ async def test_a_changed_row_is_read_back_changed(tmp_path: Path) -> None:
             [Update(renamed.model_copy(update={"name": "Grace", "version": renamed.version + 1}))]
         )
         assert (await kit.store.get(Contact, contact.id)).name == "Grace"  # type: ignore[union-attr]
+
+
+async def test_unbounded_scans_bypass_the_cache(tmp_path: Path) -> None:
+    async with AsyncChatKit(f"sqlite:///{tmp_path / 'support.db'}") as kit:
+        contact = await kit.contacts.create(name="Ada")
+        conversation = await kit.conversations.create(contact_id=contact.id)
+        for n in range(3):
+            await kit.messages.send(conversation.id, f"m{n}", author=Author.customer(contact.id))
+        store = kit.store
+        assert isinstance(store, SQLiteStore)
+        store.records.clear()
+        scanned = await store.find(Message)
+        assert len(scanned) == 3
+        assert len(store.records) == 0
+        assert store.records.misses == 0
+        paged = await store.find(Message, limit=10)
+        assert len(store.records) == 3
+        assert paged == scanned
 
 
 def test_the_bound_holds_and_the_least_recently_used_go_first() -> None:

@@ -18,10 +18,11 @@
   scans run on worker threads, each with its own read connection. Pass
   ``inline_reads=False`` (URL ``?inline_reads=0``) to send every read to a
   thread, e.g. when another process may hold long exclusive locks.
-- Records decoded from rows are kept in a bounded cache keyed by the
-  stored JSON text (`chatkit.stores._rows.RecordCache`), so re-reading the
-  same rows (a conversation's history, again and again) skips decoding;
-  ``record_cache=0`` (URL ``?record_cache=0``) turns it off.
+- Records decoded by point reads and bounded pages are kept in a bounded
+  cache keyed by the stored JSON text (`chatkit.stores._rows.RecordCache`),
+  so re-reading the same rows (a conversation's history, again and again)
+  skips decoding; unbounded scans bypass it. ``record_cache=0`` (URL
+  ``?record_cache=0``) turns it off.
 - The schema is versioned (``PRAGMA user_version``) and older files are
   upgraded in place when opened; see `chatkit.stores.sqlite_schema`.
 """
@@ -350,6 +351,14 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite read failed: {exc}") from exc
 
+    def _cache(self, bounded: bool) -> RecordCache | None:
+        """The record cache for a read; unbounded scans (exports, purges) bypass it.
+
+        A scan would push every row through the cache, evicting what is
+        actually re-read, for records unlikely to be read again soon.
+        """
+        return self.records if bounded else None
+
     async def get(self, kind: type[R], id: str) -> R | None:
         rows = await self._read(f"SELECT data FROM {kind.table} WHERE id = ?", (id,))
         return load_record(kind, rows[0][0], self.records) if rows else None
@@ -369,14 +378,15 @@ class SQLiteStore(Store):
             return []
         bounded = limit is not None and limit <= INLINE_READ_LIMIT
         rows = await self._read(sql, params, bounded=bounded)
-        return parse_rows(kind, rows, self.records)
+        return parse_rows(kind, rows, self._cache(bounded))
 
     async def find_listed(
         self, kind: type[R], list_name: str, *, after: str | None = None, limit: int = 100
     ) -> list[R]:
         sql, params = _SQL.listed(kind, list_name, after, limit)
-        rows = await self._read(sql, params, bounded=limit <= INLINE_READ_LIMIT)
-        return parse_rows(kind, rows, self.records)
+        bounded = limit <= INLINE_READ_LIMIT
+        rows = await self._read(sql, params, bounded=bounded)
+        return parse_rows(kind, rows, self._cache(bounded))
 
     async def count(self, kind: type[R], where: Mapping[str, Condition] | None = None) -> int:
         try:
@@ -416,7 +426,7 @@ class SQLiteStore(Store):
             sql += f" AND {clause}"
         sql += " ORDER BY rank, r.id LIMIT ?"
         rows = await self._read(sql, [fts5_query(terms), *params, limit], bounded=False)
-        records = parse_rows(kind, rows, self.records)
+        records = parse_rows(kind, rows, self._cache(limit <= INLINE_READ_LIMIT))
         return [(record, _unit(-row[1])) for record, row in zip(records, rows, strict=True)]
 
     async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
