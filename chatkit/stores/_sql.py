@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter
 
 from ..models._base import Record
-from ._rows import load_records
+from ._rows import RecordCache, load_records
 from .base import Condition, Gt, In, Lt, SearchTerm, column_value
 
 __all__ = [
@@ -37,14 +37,17 @@ def list_adapter(kind: type[R]) -> TypeAdapter[list[R]]:
     return TypeAdapter(list[kind])  # type: ignore[valid-type]
 
 
-def parse_rows(kind: type[R], rows: Sequence[Sequence[Any]]) -> list[R]:
+def parse_rows(
+    kind: type[R], rows: Sequence[Sequence[Any]], cache: RecordCache | None = None
+) -> list[R]:
     """Records of ``kind`` from stored rows whose first column is the JSON ``data``.
 
     The rows were written by a store, so their after-validators are not run
     again (see `chatkit.stores._rows`). One call for the whole page is
-    cheaper than one per row.
+    cheaper than one per row. With a ``cache``, rows decoded before are not
+    decoded again (see `chatkit.stores._rows.RecordCache`).
     """
-    return load_records(kind, rows)
+    return load_records(kind, rows, cache)
 
 
 def listing_rows(record: Record) -> list[tuple[str, str, str, str]]:

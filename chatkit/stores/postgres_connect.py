@@ -94,7 +94,7 @@ async def connect(conninfo: str, *, options: str, timeout: float) -> psycopg.Asy
             ),
             timeout,
         )
-    except (psycopg.Error, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, psycopg.Error, OSError) as exc:
         reason = " ".join(str(exc).split()) or f"no answer within {timeout:g} s"
         raise _unreachable(conninfo, reason) from None
 

@@ -18,6 +18,11 @@
   scans run on worker threads, each with its own read connection. Pass
   ``inline_reads=False`` (URL ``?inline_reads=0``) to send every read to a
   thread, e.g. when another process may hold long exclusive locks.
+- Records decoded by point reads and bounded pages are kept in a bounded
+  cache keyed by the stored JSON text (`chatkit.stores._rows.RecordCache`),
+  so re-reading the same rows (a conversation's history, again and again)
+  skips decoding; unbounded scans bypass it. ``record_cache=0`` (URL
+  ``?record_cache=0``) turns it off.
 - The schema is versioned (``PRAGMA user_version``) and older files are
   upgraded in place when opened; see `chatkit.stores.sqlite_schema`.
 """
@@ -51,7 +56,7 @@ from ..errors import (
 )
 from ..events import Event, parse_event
 from ..models._base import Record, utcnow
-from ._rows import load_record
+from ._rows import DEFAULT_RECORD_CACHE_SIZE, RecordCache, load_record
 from ._sql import (
     Dialect,
     NoMatch,
@@ -141,6 +146,8 @@ class SQLiteStore(Store):
         busy_timeout: Seconds to wait for another process's write lock.
         inline_reads: Run point reads and bounded pages on the event loop
             thread instead of a worker thread (faster; see the module docs).
+        record_cache: How many decoded records to keep for reads of the same
+            rows (`records`); ``0`` turns the cache off.
 
     Example:
         ```python
@@ -157,6 +164,7 @@ class SQLiteStore(Store):
         synchronous: str = "NORMAL",
         busy_timeout: float = 10.0,
         inline_reads: bool = True,
+        record_cache: int = DEFAULT_RECORD_CACHE_SIZE,
     ) -> None:
         if synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
             raise ConfigurationError(
@@ -166,6 +174,11 @@ class SQLiteStore(Store):
         self.synchronous = synchronous.upper()
         self.busy_timeout = busy_timeout
         self.inline_reads = inline_reads
+        try:
+            self.records = RecordCache(record_cache)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from exc
+        """Decoded records of recent reads, keyed by their stored JSON text."""
         self._inline: sqlite3.Connection | None = None
         self._inline_writer: sqlite3.Connection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -182,7 +195,8 @@ class SQLiteStore(Store):
     def from_url(cls, url: str) -> SQLiteStore:
         """Build from ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``.
 
-        Options go in the query string: ``?synchronous=full&busy_timeout=30``.
+        Options go in the query string: ``?synchronous=full&busy_timeout=30``
+        (also ``inline_reads=0`` and ``record_cache=<records>``).
         """
         parts = urlsplit(url)
         if parts.scheme != "sqlite" or parts.netloc or not parts.path.startswith("/"):
@@ -193,7 +207,7 @@ class SQLiteStore(Store):
         if not path or path == ":memory:":
             raise ConfigurationError("a SQLite store needs a file path; use memory:// for RAM")
         options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unknown = set(options) - {"synchronous", "busy_timeout", "inline_reads"}
+        unknown = set(options) - {"synchronous", "busy_timeout", "inline_reads", "record_cache"}
         if unknown:
             raise ConfigurationError(f"unknown sqlite URL options: {sorted(unknown)}")
         try:
@@ -203,11 +217,15 @@ class SQLiteStore(Store):
         inline = options.get("inline_reads", "1").lower()
         if inline not in ("0", "1", "true", "false"):
             raise ConfigurationError("inline_reads must be 0 or 1")
+        cache = options.get("record_cache", str(DEFAULT_RECORD_CACHE_SIZE))
+        if not cache.isascii() or not cache.isdigit():
+            raise ConfigurationError("record_cache must be a whole number of records (0 = off)")
         return cls(
             path,
             synchronous=options.get("synchronous", "NORMAL"),
             busy_timeout=timeout,
             inline_reads=inline in ("1", "true"),
+            record_cache=int(cache),
         )
 
     def __repr__(self) -> str:
@@ -333,9 +351,17 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite read failed: {exc}") from exc
 
+    def _cache(self, bounded: bool) -> RecordCache | None:
+        """The record cache for a read; unbounded scans (exports, purges) bypass it.
+
+        A scan would push every row through the cache, evicting what is
+        actually re-read, for records unlikely to be read again soon.
+        """
+        return self.records if bounded else None
+
     async def get(self, kind: type[R], id: str) -> R | None:
         rows = await self._read(f"SELECT data FROM {kind.table} WHERE id = ?", (id,))
-        return load_record(kind, rows[0][0]) if rows else None
+        return load_record(kind, rows[0][0], self.records) if rows else None
 
     async def find(
         self,
@@ -352,14 +378,15 @@ class SQLiteStore(Store):
             return []
         bounded = limit is not None and limit <= INLINE_READ_LIMIT
         rows = await self._read(sql, params, bounded=bounded)
-        return parse_rows(kind, rows)
+        return parse_rows(kind, rows, self._cache(bounded))
 
     async def find_listed(
         self, kind: type[R], list_name: str, *, after: str | None = None, limit: int = 100
     ) -> list[R]:
         sql, params = _SQL.listed(kind, list_name, after, limit)
-        rows = await self._read(sql, params, bounded=limit <= INLINE_READ_LIMIT)
-        return parse_rows(kind, rows)
+        bounded = limit <= INLINE_READ_LIMIT
+        rows = await self._read(sql, params, bounded=bounded)
+        return parse_rows(kind, rows, self._cache(bounded))
 
     async def count(self, kind: type[R], where: Mapping[str, Condition] | None = None) -> int:
         try:
@@ -399,7 +426,7 @@ class SQLiteStore(Store):
             sql += f" AND {clause}"
         sql += " ORDER BY rank, r.id LIMIT ?"
         rows = await self._read(sql, [fts5_query(terms), *params, limit], bounded=False)
-        records = parse_rows(kind, rows)
+        records = parse_rows(kind, rows, self._cache(limit <= INLINE_READ_LIMIT))
         return [(record, _unit(-row[1])) for record, row in zip(records, rows, strict=True)]
 
     async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
