@@ -11,9 +11,10 @@ Those are what `load_record` and `load_records` leave out (about 40% of the
 cost of reading a page of messages). Validators that run *before* a typed
 value exists (they may upgrade an older stored shape) still run, and
 pydantic-core still checks every type and constraint, so a row that does not
-fit its kind still fails. The records built are equal, field for field and
-type for type, to those ``kind.model_validate_json`` builds (the tests check
-this for every kind).
+fit its kind still fails. The records built are equal, field for field, to
+those ``kind.model_validate_json`` builds (the tests check this for every
+kind), and their lists and dicts are read-only (`FrozenList`, `FrozenDict`),
+on every store, whether a record came from the cache or not.
 
 Use these only on rows a store wrote; anything else (imports, requests) goes
 through full validation.
@@ -147,7 +148,7 @@ def load_record(kind: type[R], data: str | bytes, cache: RecordCache | None = No
     """
     if cache is not None and cache.size and isinstance(data, str):
         return cache.load(kind, (data,))[0]
-    return _decode(kind, (data,))[0]
+    return _decode(kind, (data,), read_only=True)[0]
 
 
 def load_records(
@@ -163,7 +164,7 @@ def load_records(
         return []
     if cache is not None and cache.size:
         return cache.load(kind, [row[0] for row in rows])
-    return _decode(kind, [row[0] for row in rows])
+    return _decode(kind, [row[0] for row in rows], read_only=True)
 
 
 def _decode(kind: type[R], texts: Sequence[str | bytes], read_only: bool = False) -> list[R]:
