@@ -15,8 +15,7 @@ import threading
 import weakref
 from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
-
-from typing_extensions import Self
+from typing import Self
 
 from ._portal import Runner
 from ._sync_crm import BlockingSyncEngine, SyncSync

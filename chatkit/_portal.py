@@ -8,10 +8,10 @@ import functools
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Self, TypeVar, overload
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from typing_extensions import ParamSpec, Self
+from typing_extensions import ParamSpec
 
 from .errors import ChatKitError
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -293,7 +293,7 @@ def _day(name: str) -> int:
 def _aware(value: datetime, field: str) -> datetime:
     if not isinstance(value, datetime) or value.utcoffset() is None:
         raise InvalidInputError(f"{field} must be a timezone-aware datetime", field=field)
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def _instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
@@ -301,4 +301,4 @@ def _instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
     if minute == 1440:
         day, minute = day + timedelta(days=1), 0
     local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=zone)
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)

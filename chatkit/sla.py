@@ -39,7 +39,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeAlias
 
 from pydantic import (
@@ -81,7 +81,7 @@ SLAEvent: TypeAlias = TicketSLAWarning | TicketSLABreached
 _ZERO = timedelta()
 _STOPPED = frozenset({TicketStatus.SOLVED, TicketStatus.CLOSED})
 _WAITING = frozenset({TicketStatus.PENDING, TicketStatus.ON_HOLD})
-_NEVER = datetime.max.replace(tzinfo=timezone.utc)
+_NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 class SLAPolicy(BaseModel):

@@ -9,8 +9,7 @@ import os
 import socket
 import threading
 import time
-
-from typing_extensions import Self
+from typing import Self
 
 from chatkit._optional import missing
 

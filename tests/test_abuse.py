@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import anyio
 import pytest
@@ -43,7 +43,7 @@ async def test_an_incident_keeps_who_when_what_and_which_messages(kit: AsyncChat
     inbound = await kit.messages.receive(channel="web", sender="troll", text="you are useless")
     second = await kit.messages.receive(channel="web", sender="troll", text="!!!")
     mia = await kit.agents.create(name="Mia")
-    at = datetime(2025, 5, 1, 9, 30, 0, 123456, tzinfo=timezone.utc)
+    at = datetime(2025, 5, 1, 9, 30, 0, 123456, tzinfo=UTC)
     incident = await abuse.record(
         inbound.contact.id,
         category="harassment",
@@ -115,7 +115,7 @@ async def test_incidents_by_contact_and_period_in_time_order(kit: AsyncChatKit) 
     abuse = Abuse(kit._core)
     a = (await kit.messages.receive(channel="web", sender="a", text="x")).contact
     b = (await kit.messages.receive(channel="web", sender="b", text="y")).contact
-    start = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 3, 1, tzinfo=UTC)
     made = []
     for day, who in [(5, a), (1, b), (3, a), (9, a), (7, b)]:
         made.append(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from chatkit.automation import DEFAULT_ROOTS, CannedResponse, Template, suggest
 from chatkit.errors import InvalidInputError, TemplateError
 
-NOW = datetime(2026, 5, 4, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 
 
 # --- parsing -------------------------------------------------------------------------
@@ -154,7 +154,7 @@ class _Thing:
     [
         (_Contact(first_name="Ada"), "a _Contact"),
         (_Thing(), "a _Thing"),
-        (datetime(2026, 1, 1, tzinfo=timezone.utc), "a datetime"),
+        (datetime(2026, 1, 1, tzinfo=UTC), "a datetime"),
     ],
 )
 def test_python_objects_are_never_read(value: object, kind: str) -> None:

@@ -4,7 +4,7 @@ counted under concurrency and reviewed monthly, on every store."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -199,7 +199,7 @@ async def test_render_fills_values_literally_and_never_leaves_braces(kit: AsyncC
 async def test_concurrent_uses_are_all_counted(kit: AsyncChatKit) -> None:
     canned = _canned(kit)
     reply = await canned.create("/thanks", "Thanks", "Thank you!")
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     results = await asyncio.gather(*(canned.use(reply.id) for _ in range(20)))
     stored = await canned.get(reply.id)
     assert stored.usage_count == 20
@@ -214,7 +214,7 @@ async def test_concurrent_uses_are_all_counted(kit: AsyncChatKit) -> None:
 
 async def test_due_for_review_lists_the_oldest_first(kit: AsyncChatKit) -> None:
     canned = _canned(kit)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     never = await canned.create("/never", "Never", "Never reviewed")
     old = await canned.create("/old", "Old", "Reviewed long ago")
     older = await canned.create("/older", "Older", "Reviewed longer ago")

@@ -3,7 +3,7 @@ priority, tags, assignment, watchers, listing and the agent's context."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import anyio
 import pytest
@@ -203,7 +203,7 @@ async def test_snooze_records_the_wake_time_in_utc(kit: AsyncChatKit) -> None:
     [
         pytest.param(None, id="missing"),
         pytest.param(datetime.now() + HOUR, id="naive"),
-        pytest.param(datetime.now(timezone.utc) - HOUR, id="past"),
+        pytest.param(datetime.now(UTC) - HOUR, id="past"),
     ],
 )
 async def test_snooze_needs_an_aware_future_time(kit: AsyncChatKit, until: datetime | None) -> None:

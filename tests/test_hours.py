@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -67,8 +67,8 @@ def test_next_open_and_next_close() -> None:
 
 def test_ranges_touching_midnight_join_into_one_opening() -> None:
     hours = BusinessHours.weekly("UTC", {"mon": "18:00-24:00", "tue": "00:00-02:00"})
-    start = datetime(2026, 11, 30, 19, 0, tzinfo=timezone.utc)  # a Monday
-    assert hours.next_close(start) == datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 30, 19, 0, tzinfo=UTC)  # a Monday
+    assert hours.next_close(start) == datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
 def test_open_time_arithmetic_for_sla_clocks() -> None:
@@ -95,7 +95,7 @@ def test_daylight_saving_changes_follow_the_zone() -> None:
 
 def test_a_schedule_that_never_opens() -> None:
     hours = BusinessHours.weekly("UTC", {})
-    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
     assert hours.next_open(now) is None
     assert hours.add_open_time(now, timedelta(hours=1)) is None
 
@@ -136,7 +136,7 @@ minutes = st.integers(min_value=0, max_value=1440)
 instants = st.datetimes(
     min_value=datetime(2026, 1, 1),
     max_value=datetime(2027, 12, 31),
-).map(lambda d: d.replace(tzinfo=timezone.utc))
+).map(lambda d: d.replace(tzinfo=UTC))
 zones = st.sampled_from(["UTC", "Europe/Istanbul", "America/New_York", "Asia/Seoul"])
 
 

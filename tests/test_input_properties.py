@@ -8,7 +8,7 @@ import base64
 import string
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -563,4 +563,4 @@ def test_error_hierarchy_is_typed() -> None:
     assert issubclass(MessageTooLargeError, InvalidInputError)
     assert issubclass(InvalidInputError, ChatKitError)
     assert not issubclass(InvalidInputError, (TypeError, ValueError))
-    assert timezone.utc  # silence unused import in older linters
+    assert UTC  # silence unused import in older linters

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -181,7 +181,7 @@ async def test_shifts_say_who_is_on_duty(kit: AsyncChatKit) -> None:
     ece = await kit.agents.create(name="Ece", teams=["support"], shift=early)
     jin = await kit.agents.create(name="Jin", teams=["tech"], shift=late)
     await kit.agents.create(name="Ada")  # no shift: never on duty by schedule
-    tuesday_8_utc = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)  # 11:00 Istanbul, 17:00 Seoul
+    tuesday_8_utc = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # 11:00 Istanbul, 17:00 Seoul
     assert [a.id for a in await kit.agents.on_duty(at=tuesday_8_utc)] == [ece.id, jin.id]
     assert [a.id for a in await kit.agents.on_duty(at=tuesday_8_utc, team="tech")] == [jin.id]
     tuesday_14_utc = tuesday_8_utc.replace(hour=14)  # 17:00 Istanbul, 23:00 Seoul

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -257,7 +257,7 @@ async def test_next_for_skips_what_the_agent_cannot_serve(kit: AsyncChatKit) -> 
 
 
 async def test_a_closed_team_queues_and_says_when_it_opens(kit: AsyncChatKit) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tomorrow = (now + timedelta(days=1)).strftime("%a").lower()
     hours = BusinessHours.weekly("UTC", {tomorrow: "09:00-17:00"})
     await kit.teams.create("night", hours=hours)
@@ -459,7 +459,7 @@ async def test_a_callback_request_lands_as_a_task_in_the_team_queue(kit: AsyncCh
     await kit.teams.create("billing", categories=["refunds"])
     conv = await _chat(kit, "v1", "please call me")
     await kit.routing.route(conv.id, topic="refunds")
-    start = datetime.now(timezone.utc) + timedelta(hours=1)
+    start = datetime.now(UTC) + timedelta(hours=1)
     ticket = await kit.routing.request_callback(
         conv.id, "+90 555 010 00 00", window_start=start, window_end=start + timedelta(hours=2)
     )
@@ -473,7 +473,7 @@ async def test_a_callback_request_lands_as_a_task_in_the_team_queue(kit: AsyncCh
 
 async def test_bad_callback_requests_change_nothing(kit: AsyncChatKit) -> None:
     conv = await _chat(kit, "v1")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with pytest.raises(InvalidInputError):
         await kit.routing.request_callback(
             conv.id, "call me maybe", window_start=now, window_end=now + timedelta(hours=1)

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ FIXTURES = Path(
         Path(__file__).resolve().parents[2] / "shared" / "vendor-fixtures",
     )
 )
-START = datetime(2026, 3, 1, 9, 15, tzinfo=timezone.utc)
+START = datetime(2026, 3, 1, 9, 15, tzinfo=UTC)
 
 
 class Clock:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -32,7 +32,7 @@ from chatkit_integrations.salesforce.integration import (
 )
 
 pytestmark = pytest.mark.anyio
-START = datetime(2026, 3, 1, 9, 15, tzinfo=timezone.utc)
+START = datetime(2026, 3, 1, 9, 15, tzinfo=UTC)
 
 
 class Clock:

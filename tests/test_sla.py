@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +208,7 @@ def test_due_times_count_business_hours(
 
 
 def test_round_the_clock_and_warning_points() -> None:
-    start = datetime(2026, 3, 6, 17, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 6, 17, tzinfo=UTC)
     policy = SLAPolicy(name="p", resolution=8 * H)
     assert policy.deadline(start, 8 * H) == start + 8 * H
     assert policy.warn_point(8 * H) == 0.8 * 8 * H  # default: with a fifth to go

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +171,7 @@ async def test_webhooks_apply_once(kit: AsyncChatKit, zendesk: ZendeskEmulator) 
     async with kit.sync.engine(ZendeskIntegration.from_env()) as engine:
         await engine.run_once()
         ticket = ticket_of(zendesk, conversation_id)
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         event = {
             "type": "zen:event-type:ticket.comment_added",
             "account_id": 1,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,7 @@ async def test_question_patterns_and_negative_words_over_a_period(kit: AsyncChat
         "I can't log in to my account",
         "I cannot sign in to my account, password reset fails",
     ]
-    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    since = datetime.now(UTC) - timedelta(seconds=1)
     for n, text in enumerate(texts):
         await kit.messages.receive(channel="web", sender=f"p{n}", text=text)
     patterns = await kit.understanding.patterns(since=since)
@@ -159,7 +159,7 @@ async def test_question_patterns_and_negative_words_over_a_period(kit: AsyncChat
     assert top.count >= 2
     assert top.intent == "order_status"
     assert len(top.conversation_ids) == top.count
-    later = await kit.understanding.patterns(since=datetime.now(timezone.utc) + timedelta(hours=1))
+    later = await kit.understanding.patterns(since=datetime.now(UTC) + timedelta(hours=1))
     assert later == []
     terms = await kit.understanding.negative_terms(since=since)
     assert terms
@@ -222,7 +222,7 @@ async def test_a_waiting_customer_is_told_their_place_once(replying: AsyncChatKi
 async def test_a_closed_team_says_when_it_opens_in_the_customers_zone(
     replying: AsyncChatKit,
 ) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     opens = (now + timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
     day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][opens.weekday()]
     hours = BusinessHours.weekly(

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from chatkit.integrations import SyncObject
 from chatkit_integrations._time import parse_iso_datetime
 
 NINE_DIGITS = "2024-05-01T12:34:56.123456789Z"
-EXPECTED = datetime(2024, 5, 1, 12, 34, 56, 123456, tzinfo=timezone.utc)
+EXPECTED = datetime(2024, 5, 1, 12, 34, 56, 123456, tzinfo=UTC)
 MODULE = Path(__file__).resolve().parents[1] / "chatkit_integrations" / "_time.py"
 
 CASES = [
@@ -29,10 +29,10 @@ CASES = [
     ("2024-05-01T12:34:56.123456789+00:00", EXPECTED),
     ("2024-05-01T12:34:56.1234567Z", EXPECTED),
     ("2024-05-01T12:34:56.1Z", EXPECTED.replace(microsecond=100000)),
-    ("2024-05-01T12:34:56,5-03", datetime(2024, 5, 1, 15, 34, 56, 500000, tzinfo=timezone.utc)),
+    ("2024-05-01T12:34:56,5-03", datetime(2024, 5, 1, 15, 34, 56, 500000, tzinfo=UTC)),
     ("2024-05-01T14:34:56.123+0200", EXPECTED.replace(microsecond=123000)),
     ("2024-05-01T12:34:56.000+0000", EXPECTED.replace(microsecond=0)),
-    ("2024-05-01T12:34Z", datetime(2024, 5, 1, 12, 34, tzinfo=timezone.utc)),
+    ("2024-05-01T12:34Z", datetime(2024, 5, 1, 12, 34, tzinfo=UTC)),
     (" 2024-05-01 12:34:56 ", datetime(2024, 5, 1, 12, 34, 56)),
     ("2024-05-01", datetime(2024, 5, 1)),
 ]

@@ -9,7 +9,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -432,7 +432,7 @@ class _Clock:
     """A clock a test moves by hand (the emulator stamps events with it)."""
 
     def __init__(self) -> None:
-        self.now = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+        self.now = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -482,7 +482,7 @@ def test_ticket_event_export_records_every_comment_with_its_audit(
     events = body["ticket_events"]
     assert [list(e) for e in events] == [EVENT_KEYS] * 5
     assert (body["count"], body["end_of_stream"]) == (5, True)
-    start = int(datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc).timestamp())
+    start = int(datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC).timestamp())
     assert [e["timestamp"] for e in events] == [start, start + 1, start + 2, start + 3, start + 3]
     assert body["end_time"] == start + 3
     assert body["next_page"] == (
@@ -728,7 +728,7 @@ def test_a_wrong_token_is_401(zendesk: ZendeskEmulator) -> None:
 
 def test_webhook_signature_matches_an_independent_hmac(zendesk: ZendeskEmulator) -> None:
     payload = {"type": "zen:event-type:ticket.created", "detail": {"id": "1"}}
-    at = datetime(2026, 12, 1, 3, 45, 54, tzinfo=timezone.utc)
+    at = datetime(2026, 12, 1, 3, 45, 54, tzinfo=UTC)
     request = zendesk.signed_webhook(payload, timestamp=at)
 
     stamp = request.headers[TIMESTAMP_HEADER]

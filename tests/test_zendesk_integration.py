@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -829,7 +829,7 @@ async def test_webhook_good_bad_and_old(
     with pytest.raises(WebhookVerificationError, match="signature"):
         await integration.verify_webhook(delivery.headers, tampered)
     old = zendesk.signed_webhook(
-        _comment_event("35", 1), timestamp=datetime.now(timezone.utc) - timedelta(minutes=6)
+        _comment_event("35", 1), timestamp=datetime.now(UTC) - timedelta(minutes=6)
     )
     with pytest.raises(WebhookVerificationError, match="window"):
         await integration.verify_webhook(old.headers, old.body)
@@ -856,7 +856,7 @@ class _Clock:
     """The emulator's clock, moved by hand: events land in the seconds a test picks."""
 
     def __init__(self) -> None:
-        self.now = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+        self.now = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now

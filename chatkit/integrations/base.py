@@ -7,9 +7,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import ClassVar
-
-from typing_extensions import Self
+from typing import ClassVar, Self
 
 from ..errors import IntegrationError
 from .capabilities import Capabilities

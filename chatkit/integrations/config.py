@@ -12,10 +12,9 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, cast
+from typing import ClassVar, Self, cast
 
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
-from typing_extensions import Self
 
 from ..automation._loading import read_yaml
 from ..errors import ConfigurationError, IntegrationConfigError, InvalidInputError

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, model_validator
-from typing_extensions import Self
 
 from ..models._base import utcnow
 from .capabilities import SyncObject

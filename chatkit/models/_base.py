@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, ClassVar, Generic, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
@@ -30,7 +30,7 @@ def new_id(prefix: str) -> str:
 
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 _ZERO = timedelta(0)
@@ -39,7 +39,7 @@ _ZERO = timedelta(0)
 def _to_utc(value: datetime) -> datetime:
     if value.utcoffset() == _ZERO:
         return value  # already UTC (the common case: values read back from a store)
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 UTCDateTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..automation._language import base_language, normalize_language
@@ -405,7 +405,7 @@ class CannedReplies(Service):
             raise InvalidInputError("every must be a non-negative timedelta", field="every")
         check_limit(limit)
         moment = utcnow() if now is None else _aware(now, "now")
-        cutoff = (moment - every).astimezone(timezone.utc)
+        cutoff = (moment - every).astimezone(UTC)
         store = await self._core.ready()
         # "1|<review time>|<id>" sorts after every never-reviewed "0|..." key;
         # "~" sorts after any id, so a review exactly at the cutoff is due.

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import time
 from collections import deque
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pydantic import JsonValue
 
@@ -90,7 +90,7 @@ def message_fields(message: Message) -> dict[str, JsonValue]:
 
 def next_midnight(now: datetime) -> datetime:
     """The next 00:00 UTC after ``now`` (when daily API limits reset)."""
-    day = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return day + timedelta(days=1)
 
 

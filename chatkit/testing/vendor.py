@@ -34,7 +34,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import JsonValue, SecretStr
@@ -194,7 +194,7 @@ class MemoryVendor:
     def _touch(self, type_: str, record: dict[str, Any]) -> None:
         self._seq += 1
         record["version"] = record.get("version", 0) + 1
-        record["updated_at"] = datetime.now(timezone.utc).isoformat()
+        record["updated_at"] = datetime.now(UTC).isoformat()
         self._log.append((self._seq, type_, record["id"]))
 
     def _create(self, type_: str, fields: dict[str, Any]) -> dict[str, Any]:

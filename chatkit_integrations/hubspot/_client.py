@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import Field, JsonValue, SecretStr
 
@@ -326,7 +326,7 @@ class _HubSpotClient(Integration):
     ) -> InboundChange | None:
         props = obj.properties
         local_id = props.get(self.config.unique_property) or None
-        changed_at = datetime.fromtimestamp(stamp / 1000, tz=timezone.utc)
+        changed_at = datetime.fromtimestamp(stamp / 1000, tz=UTC)
         version = props.get(_MODIFIED[object_type])
         data: dict[str, JsonValue]
         parent: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 from chatkit.integrations import ChangeAction, OutboundChange, PushResult
 
@@ -89,4 +89,4 @@ def _note_time(change: OutboundChange) -> str:
     created = change.data.get("created_at")
     if isinstance(created, str) and mapping.hubspot_datetime(created) is not None:
         return created
-    return change.occurred_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return change.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .._time import parse_iso_datetime
@@ -200,13 +200,13 @@ def not_found(object_type: str, object_id: object) -> HubSpotAPIError:
 
 def iso(moment: datetime) -> str:
     """``2019-10-30T03:30:17.883Z``: UTC with milliseconds, as HubSpot writes datetimes."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def iso_seconds(moment: datetime) -> str:
     """``2023-11-07T05:31:56Z``: the batch timestamps' format in the fixture."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def millis(moment: datetime) -> int:
@@ -226,7 +226,7 @@ def parse_datetime(value: object) -> int | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return millis(moment)
 
 

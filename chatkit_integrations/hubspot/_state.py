@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ._records import (
@@ -110,7 +110,7 @@ class HubSpotState:
         clock: Callable[[], datetime] | None = None,
         search_cap: int = SEARCH_RESULT_CAP,
     ) -> None:
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.search_cap = search_cap
         self.lock = threading.RLock()
         self.objects: dict[str, dict[int, CrmObject]] = {t: {} for t in OBJECT_TYPES}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from chatkit.errors import WebhookVerificationError
 from chatkit.integrations import ChangeAction, InboundChange, SyncObject
@@ -76,9 +76,9 @@ class _Webhooks(_HubSpotClient):
             if what == "deletion":
                 occurred = event.get("occurredAt")
                 at = (
-                    datetime.fromtimestamp(occurred / 1000, tz=timezone.utc)
+                    datetime.fromtimestamp(occurred / 1000, tz=UTC)
                     if isinstance(occurred, int)
-                    else datetime.now(timezone.utc)
+                    else datetime.now(UTC)
                 )
                 deletes.append(
                     InboundChange(
@@ -108,7 +108,7 @@ class _Webhooks(_HubSpotClient):
                         stamp = mapping.hubspot_datetime(
                             record.properties.get(_MODIFIED[object_type])
                         )
-                        at = stamp or record.updated_at or datetime.now(timezone.utc)
+                        at = stamp or record.updated_at or datetime.now(UTC)
                         change = self._inbound(
                             object_type, record, mapping.millis(at), contact_of, {}
                         )

@@ -17,10 +17,9 @@ import threading
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, Self, TypeVar, cast
 
 from pydantic import Field, SecretStr, model_validator
-from typing_extensions import Self
 
 from chatkit.errors import (
     IntegrationAuthError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import JsonValue
@@ -123,8 +123,8 @@ class _Pull(_SalesforceClient):
 def _parse_datetime(text: str) -> datetime:
     moment = parse_iso_datetime(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def _soql_datetime(stamp: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .._time import parse_iso_datetime
@@ -79,7 +79,7 @@ def make_id(sobject: str, number: int) -> str:
 
 def sf_datetime(moment: datetime) -> str:
     """``2024-03-01T09:15:00.000+0000``: Salesforce's datetime format (UTC, milliseconds)."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
@@ -87,8 +87,8 @@ def parse_sf_datetime(text: str) -> datetime:
     """Read ``2024-03-01T09:15:00.000+0000`` (or with ``Z`` / ``+00:00``) as an aware datetime."""
     moment = parse_iso_datetime(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 class SalesforceAPIError(Exception):

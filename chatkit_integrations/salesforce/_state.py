@@ -20,7 +20,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from . import _soql
@@ -145,7 +145,7 @@ class SalesforceState:
         if not 1 <= query_batch_size <= QUERY_BATCH_DEFAULT:
             # pages under Salesforce's minimum of 200 are allowed so tests can page cheaply
             raise ValueError("query_batch_size must be between 1 and 2000")
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.daily_api_limit = daily_api_limit
         self.query_batch_size = query_batch_size
         self.lock = threading.RLock()

@@ -8,7 +8,7 @@ records and webhook payloads alike.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import JsonValue
@@ -69,8 +69,8 @@ def parse_time(value: object) -> datetime:
         raise ValueError(f"not a timestamp: {value!r}")
     moment = parse_iso_datetime(value)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 # -- outbound ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ._records import (
@@ -83,7 +83,7 @@ class ZendeskState:
         job_polls: int = 1,
     ) -> None:
         self.base_url = f"https://{subdomain}.zendesk.com"
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.job_polls = job_polls
         self.lock = threading.RLock()
         self.users: dict[int, Record] = {}
@@ -631,7 +631,7 @@ class ZendeskState:
                 job.polls_left -= 1
                 job.record.update(status="working", progress=job.total // 2)
             else:
-                stamp = self.clock().astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000")
+                stamp = self.clock().astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S +0000")
                 job.record.update(
                     status="completed",
                     progress=job.total,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chatkit.errors import WebhookVerificationError
@@ -75,7 +75,7 @@ class _Webhooks(_ZendeskClient):
             raise WebhookVerificationError(
                 "the signature timestamp is not a time", integration=self.name
             ) from None
-        age = abs((datetime.now(timezone.utc) - signed_at).total_seconds())
+        age = abs((datetime.now(UTC) - signed_at).total_seconds())
         if age > self.config.webhook_replay_seconds:
             raise WebhookVerificationError(
                 f"the delivery was signed {age:.0f}s away from now "

@@ -23,7 +23,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -42,7 +42,7 @@ def format_timestamp(moment: datetime) -> str:
     """The signature timestamp as Zendesk writes it: ISO 8601 UTC, e.g. ``2026-12-01T03:45:54Z``."""
     if moment.tzinfo is None:
         raise ValueError("the webhook timestamp must be timezone-aware")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def sign_webhook(body: bytes, *, secret: str, timestamp: str) -> str:
@@ -99,7 +99,7 @@ def build_signed_webhook(
         else json.dumps(payload, separators=(",", ":")).encode()
     )
     if timestamp is None:
-        timestamp = datetime.now(timezone.utc)
+        timestamp = datetime.now(UTC)
     stamp = timestamp if isinstance(timestamp, str) else format_timestamp(timestamp)
     headers = {
         "Content-Type": "application/json",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import math
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ...errors import (
     AgentAtCapacityError,
@@ -138,8 +138,8 @@ class Queues(Candidates):
                 field="window_end",
             )
         conversation = await self._load(Conversation, conversation_id, "conversation")
-        start = window_start.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
-        end = window_end.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+        start = window_start.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        end = window_end.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
         text = f"Call {number} between {start} and {end} UTC."
         if note is not None:
             text += f" {note}"
