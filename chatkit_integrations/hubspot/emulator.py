@@ -36,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -54,69 +53,33 @@ except ImportError as exc:
     raise missing("starlette", "the HubSpot emulator", exc) from exc
 
 from .._server import Emulator
+from ._emulator_associations import _AssociationRoutes
+from ._emulator_batches import _BatchRoutes
+from ._emulator_http import _FAILURE_MESSAGES, TOO_MANY_INPUTS, Handler, rate_limit_body
+from ._emulator_objects import _ObjectRoutes
+from ._emulator_owners import _OwnerRoutes
 from ._records import (
     BATCH_LIMIT,
-    DEFAULT_ASSOCIATION_TYPES,
-    OBJECT_TYPES,
     SEARCH_RESULT_CAP,
-    SINGULAR,
-    TYPE_IDS,
     HubSpotAPIError,
     Record,
-    batch_envelope,
-    batch_error,
-    correlation_id,
     error_body,
-    validation_error,
 )
 from ._state import FailurePlan, HubSpotState, InputError
 from .webhooks import SignedWebhook, build_signed_webhook
 
-__all__ = ["BATCH_LIMIT", "SEARCH_RESULT_CAP", "HubSpotAPIError", "HubSpotEmulator", "HubSpotState"]
-
-Handler = Callable[[Request], Awaitable[tuple[int, Record | None]]]
-
-TOO_MANY_INPUTS = (
-    "The maximum number of inputs supported in a batch request is 100. "
-    "Please reduce the number of items and try again"
-)
-"""The message of the 400 for a batch over 100 inputs (worded like HubSpot's batch limits)."""
-
-_FAILURE_MESSAGES: dict[int, tuple[str, str]] = {
-    401: (
-        "Authentication credentials not found. This API supports OAuth 2.0 authentication "
-        "and you can find more details at https://developers.hubspot.com/docs/methods/auth/"
-        "oauth-overview",
-        "INVALID_AUTHENTICATION",
-    ),
-    403: (
-        "This app hasn't been granted all required scopes to make this call.",
-        "MISSING_SCOPES",
-    ),
-    500: ("internal error", "INTERNAL_ERROR"),
-    502: ("Bad Gateway", "INTERNAL_ERROR"),
-    503: ("Service Unavailable", "INTERNAL_ERROR"),
-}
-_RATE_MESSAGES = {
-    "DAILY": "You have reached your daily limit.",
-    "SECONDLY": "You have reached your secondly limit.",
-    "TEN_SECONDLY_ROLLING": "You have reached your ten_secondly_rolling limit.",
-}
+__all__ = [
+    "BATCH_LIMIT",
+    "SEARCH_RESULT_CAP",
+    "TOO_MANY_INPUTS",
+    "HubSpotAPIError",
+    "HubSpotEmulator",
+    "HubSpotState",
+    "rate_limit_body",
+]
 
 
-def rate_limit_body(policy: str) -> Record:
-    """HubSpot's 429 body: ``errorType: RATE_LIMIT`` and the ``policyName`` that was hit."""
-    return {
-        "status": "error",
-        "message": _RATE_MESSAGES.get(policy, f"You have reached your {policy.lower()} limit."),
-        "errorType": "RATE_LIMIT",
-        "correlationId": correlation_id(),
-        "policyName": policy,
-        "requestId": secrets.token_hex(16),
-    }
-
-
-class HubSpotEmulator(Emulator):
+class HubSpotEmulator(_OwnerRoutes, _ObjectRoutes, _BatchRoutes, _AssociationRoutes, Emulator):
     """The emulated HubSpot portal and the ASGI app that serves it.
 
     Args:
@@ -310,367 +273,6 @@ class HubSpotEmulator(Emulator):
         return [
             Route(path, self._wrap(handler), methods=[method]) for path, method, handler in table
         ]
-
-    # -- owners --------------------------------------------------------------------
-
-    async def _owners(self, request: Request) -> tuple[int, Record | None]:
-        params = request.query_params
-        return 200, self.state.owners_page(
-            email=params.get("email"),
-            limit=int(params.get("limit", "100")),
-            after=params.get("after"),
-            archived=params.get("archived", "false").lower() == "true",
-        )
-
-    # -- single objects ------------------------------------------------------------
-
-    async def _list(self, request: Request) -> tuple[int, Record | None]:
-        object_type = _object_type(request)
-        params = request.query_params
-        return 200, self.state.list_page(
-            object_type, limit=int(params.get("limit", "10")), after=params.get("after")
-        )
-
-    async def _create(self, request: Request) -> tuple[int, Record | None]:
-        object_type = _object_type(request)
-        body = await _json(request)
-        record = self.state.create(
-            object_type,
-            _properties(body),
-            associations=list(body.get("associations") or []),
-        )
-        return 201, record
-
-    async def _get(self, request: Request) -> tuple[int, Record | None]:
-        object_type = _object_type(request)
-        params = request.query_params
-        properties = [p for p in params.get("properties", "").split(",") if p]
-        record = self.state.get(
-            object_type,
-            request.path_params["object_id"],
-            id_property=params.get("idProperty"),
-            properties=properties,
-            archived=params.get("archived", "false").lower() == "true",
-        )
-        wanted = [t for t in params.get("associations", "").split(",") if t]
-        if wanted:
-            record["associations"] = {
-                to_type: {
-                    "results": [
-                        {
-                            "id": str(item["toObjectId"]),
-                            "type": _association_label(object_type, to_type),
-                        }
-                        for item in self.state.associated(object_type, record["id"], to_type)
-                    ]
-                }
-                for to_type in wanted
-                if to_type in OBJECT_TYPES
-            }
-        return 200, record
-
-    async def _update(self, request: Request) -> tuple[int, Record | None]:
-        object_type = _object_type(request)
-        body = await _json(request)
-        return 200, self.state.update(
-            object_type,
-            request.path_params["object_id"],
-            _properties(body),
-            id_property=request.query_params.get("idProperty"),
-        )
-
-    async def _archive(self, request: Request) -> tuple[int, Record | None]:
-        self.state.archive(_object_type(request), request.path_params["object_id"])
-        return 204, None
-
-    # -- batches -------------------------------------------------------------------
-
-    def _run_batch(
-        self,
-        object_type: str,
-        inputs: list[Record],
-        apply: Callable[[Record], Record],
-        *,
-        ok_status: int,
-    ) -> tuple[int, Record]:
-        """Apply each input; 207 for partial failures when every input has a trace id.
-
-        Without ``objectWriteTraceId`` on every input, HubSpot does not take
-        partial success: the first failure fails the whole call (400) and
-        nothing is written.
-        """
-        requested = self.state.clock()
-        traced = bool(inputs) and all(item.get("objectWriteTraceId") for item in inputs)
-        with self.state.lock:
-            saved = self.state_snapshot() if not traced else None
-            results: list[Record] = []
-            errors: list[Record] = []
-            for item in inputs:
-                trace = item.get("objectWriteTraceId")
-                try:
-                    result = apply(item)
-                except InputError as error:
-                    if not traced:
-                        assert saved is not None
-                        self.state_restore(saved)
-                        status = 409 if error.category == "CONFLICT" else 400
-                        raise HubSpotAPIError(
-                            status, error_body(error.message, error.category)
-                        ) from None
-                    context = {**error.context, "objectWriteTraceId": [str(trace)]}
-                    errors.append(
-                        batch_error(
-                            error.message, error.category, context=context, error_id=str(trace)
-                        )
-                    )
-                else:
-                    if trace:
-                        result["objectWriteTraceId"] = str(trace)
-                    results.append(result)
-        done = self.state.clock()
-        body = batch_envelope(
-            results, errors, requested=requested, started=requested, completed=done
-        )
-        return (207 if errors else ok_status), body
-
-    def state_snapshot(self) -> dict[str, Any]:
-        """A copy of the records, associations, events and id counters (for all-or-nothing)."""
-        state = self.state
-        return copy.deepcopy(
-            {
-                "objects": state.objects,
-                "associations": state.associations,
-                "events": state.events,
-                "ids": state._ids,
-                "event_ids": state._event_ids,
-            }
-        )
-
-    def state_restore(self, saved: Mapping[str, Any]) -> None:
-        """Put back what `state_snapshot` copied."""
-        state = self.state
-        state.objects = saved["objects"]
-        state.associations = saved["associations"]
-        state.events = saved["events"]
-        state._ids = saved["ids"]
-        state._event_ids = saved["event_ids"]
-
-    async def _batch_create(self, request: Request) -> tuple[int, Record | None]:
-        object_type = _object_type(request)
-        inputs = await _inputs(request)
-
-        def apply(item: Record) -> Record:
-            return self.state.create(
-                object_type, _properties(item), associations=list(item.get("associations") or [])
-            )
-
-        return self._run_batch(object_type, inputs, apply, ok_status=201)
-
-    async def _batch_update(self, request: Request) -> tuple[int, Record | None]:
-        object_type = _object_type(request)
-        inputs = await _inputs(request)
-
-        def apply(item: Record) -> Record:
-            return self.state.update(
-                object_type, item.get("id"), _properties(item), id_property=item.get("idProperty")
-            )
-
-        return self._run_batch(object_type, inputs, apply, ok_status=200)
-
-    async def _batch_upsert(self, request: Request) -> tuple[int, Record | None]:
-        object_type = _object_type(request)
-        inputs = await _inputs(request)
-
-        def apply(item: Record) -> Record:
-            id_property = item.get("idProperty")
-            key = item.get("id")
-            if not id_property or key in (None, ""):
-                raise InputError("Upsert inputs need id and idProperty", "VALIDATION_ERROR")
-            try:
-                record, new = self.state.upsert(
-                    object_type, str(id_property), str(key), _properties(item)
-                )
-            except HubSpotAPIError as error:  # idProperty is not a unique property
-                raise InputError(str(error.body.get("message")), "VALIDATION_ERROR") from None
-            return {**record, "new": new}
-
-        return self._run_batch(object_type, inputs, apply, ok_status=200)
-
-    async def _batch_read(self, request: Request) -> tuple[int, Record | None]:
-        object_type = _object_type(request)
-        body = await _json(request)
-        inputs = _limited(body.get("inputs"))
-        requested = self.state.clock()
-        properties = [str(p) for p in body.get("properties") or []]
-        id_property = body.get("idProperty")
-        results: list[Record] = []
-        missing: list[str] = []
-        for item in inputs:
-            key = item.get("id")
-            try:
-                results.append(
-                    self.state.get(object_type, key, id_property=id_property, properties=properties)
-                )
-            except HubSpotAPIError as error:
-                if error.status != 404:
-                    raise
-                missing.append(str(key))
-        errors = []
-        if missing:
-            errors.append(
-                batch_error(
-                    f"Could not get some {SINGULAR[object_type].upper()} objects, they may be "
-                    "deleted or not exist. Check that ids are valid.",
-                    "OBJECT_NOT_FOUND",
-                    context={"ids": missing},
-                )
-            )
-        done = self.state.clock()
-        envelope = batch_envelope(
-            results, errors, requested=requested, started=requested, completed=done
-        )
-        return (207 if errors else 200), envelope
-
-    async def _batch_archive(self, request: Request) -> tuple[int, Record | None]:
-        object_type = _object_type(request)
-        for item in await _inputs(request):
-            self.state.archive(object_type, item.get("id"))
-        return 204, None
-
-    # -- search --------------------------------------------------------------------
-
-    async def _search(self, request: Request) -> tuple[int, Record | None]:
-        object_type = _object_type(request)
-        return 200, self.state.search(object_type, await _json(request))
-
-    # -- associations (v4) ---------------------------------------------------------
-
-    async def _associate_one(self, request: Request) -> tuple[int, Record | None]:
-        params = request.path_params
-        from_type, to_type = _pair(params["from_type"], params["to_type"])
-        requested = self.state.clock()
-        result = self.state.associate_default(
-            from_type, params["from_id"], to_type, params["to_id"]
-        )
-        done = self.state.clock()
-        return 200, batch_envelope(
-            [result], [], requested=requested, started=requested, completed=done
-        )
-
-    async def _associate_batch(self, request: Request) -> tuple[int, Record | None]:
-        params = request.path_params
-        from_type, to_type = _pair(params["from_type"], params["to_type"])
-        inputs = await _inputs(request)
-        requested = self.state.clock()
-        results: list[Record] = []
-        errors: list[Record] = []
-        for item in inputs:
-            source = (item.get("from") or {}).get("id")
-            target = (item.get("to") or {}).get("id")
-            try:
-                results.append(self.state.associate_default(from_type, source, to_type, target))
-            except InputError as error:
-                errors.append(batch_error(error.message, error.category, context=error.context))
-        done = self.state.clock()
-        envelope = batch_envelope(
-            results, errors, requested=requested, started=requested, completed=done
-        )
-        return (207 if errors else 200), envelope
-
-    async def _read_batch(self, request: Request) -> tuple[int, Record | None]:
-        params = request.path_params
-        from_type, to_type = _pair(params["from_type"], params["to_type"])
-        inputs = await _inputs(request)
-        requested = self.state.clock()
-        results: list[Record] = []
-        missing: list[str] = []
-        for item in inputs:
-            source = str(item.get("id"))
-            linked = self.state.associated(from_type, source, to_type)
-            if linked:
-                results.append({"from": {"id": source}, "to": linked})
-            else:
-                missing.append(source)
-        errors = [
-            batch_error(
-                f"No {to_type} is associated with {SINGULAR[from_type]} {source}.",
-                "OBJECT_NOT_FOUND",
-                context={"fromObjectId": [source]},
-            )
-            for source in missing
-        ]
-        done = self.state.clock()
-        envelope = batch_envelope(
-            results, errors, requested=requested, started=requested, completed=done
-        )
-        return (207 if errors else 200), envelope
-
-    async def _association_page(self, request: Request) -> tuple[int, Record | None]:
-        params = request.path_params
-        from_type, to_type = _pair(params["object_type"], params["to_type"])
-        self.state.get(from_type, params["object_id"])
-        return 200, {"results": self.state.associated(from_type, params["object_id"], to_type)}
-
-
-_ALIASES = {
-    "contact": "contacts",
-    "ticket": "tickets",
-    "note": "notes",
-    **{type_id: name for name, type_id in TYPE_IDS.items()},
-}
-
-
-def _normalise(object_type: str) -> str:
-    name = _ALIASES.get(object_type, object_type)
-    if name not in OBJECT_TYPES:
-        raise HubSpotAPIError(
-            400, error_body(f"Unable to infer object type from: {object_type}", "VALIDATION_ERROR")
-        )
-    return name
-
-
-def _object_type(request: Request) -> str:
-    return _normalise(str(request.path_params["object_type"]))
-
-
-def _pair(from_type: str, to_type: str) -> tuple[str, str]:
-    pair = (_normalise(from_type), _normalise(to_type))
-    if pair not in DEFAULT_ASSOCIATION_TYPES:
-        raise validation_error(f"No default association between {pair[0]} and {pair[1]}")
-    return pair
-
-
-def _association_label(from_type: str, to_type: str) -> str:
-    return f"{SINGULAR[from_type]}_to_{SINGULAR[to_type]}"
-
-
-async def _json(request: Request) -> Record:
-    try:
-        body: Any = await request.json()
-    except ValueError:
-        raise validation_error("Invalid input JSON: the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise validation_error("Invalid input JSON: expected an object")
-    return body
-
-
-def _properties(item: Mapping[str, Any]) -> dict[str, Any]:
-    properties = item.get("properties") or {}
-    if not isinstance(properties, Mapping):
-        raise InputError("properties must be an object", "VALIDATION_ERROR")
-    return dict(properties)
-
-
-def _limited(inputs: object) -> list[Record]:
-    if not isinstance(inputs, list) or not all(isinstance(i, dict) for i in inputs):
-        raise validation_error("Invalid input JSON: inputs must be an array of objects")
-    if len(inputs) > BATCH_LIMIT:
-        raise validation_error(TOO_MANY_INPUTS)
-    return [dict(i) for i in inputs]
-
-
-async def _inputs(request: Request) -> list[Record]:
-    return _limited((await _json(request)).get("inputs"))
 
 
 def main(argv: list[str] | None = None) -> None:
