@@ -44,13 +44,9 @@ Example:
 
 from __future__ import annotations
 
-import html
-import json
 import re
-import secrets
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -68,18 +64,20 @@ except ImportError as exc:
     raise missing("starlette", "the Salesforce emulator", exc) from exc
 
 from .._server import BackgroundServer, Emulator
+from ._emulator_collections import _CollectionRoutes
+from ._emulator_http import _JSON, _Answer
+from ._emulator_login import _LoginRoutes
+from ._emulator_query import _QueryRoutes
+from ._emulator_sobjects import _SObjectRoutes
 from ._records import (
     COLLECTION_LIMIT,
     DEFAULT_API_VERSION,
     EXCEEDED_ID_LIMIT,
-    EXTERNAL_ID_FIELDS,
     QUERY_BATCH_DEFAULT,
-    SOBJECTS,
     Record,
     RecordError,
     SalesforceAPIError,
     not_found,
-    sobject_of_id,
 )
 from ._state import Call, FailurePlan, SalesforceState
 
@@ -98,20 +96,9 @@ __all__ = [
 ]
 
 _VERSION = re.compile(r"^v(\d{2}\.\d)(?:/(.*))?$")
-_BATCH_SIZE = re.compile(r"batchSize=(\d+)")
-_JSON = "application/json;charset=UTF-8"
-_XML = "text/xml; charset=utf-8"
 
 
-@dataclass
-class _Answer:
-    status: int
-    body: Any = None
-    route: str = ""
-    raw: bytes | None = None
-
-
-class SalesforceEmulator(Emulator):
+class SalesforceEmulator(_QueryRoutes, _SObjectRoutes, _CollectionRoutes, _LoginRoutes, Emulator):
     """The emulated Salesforce org and the HTTPS app that serves it.
 
     Args:
@@ -268,36 +255,6 @@ class SalesforceEmulator(Emulator):
             Route("/services/oauth2/userinfo", self._userinfo, methods=["GET", "POST"]),
         ]
 
-    def _headers(self, *, error: bool = False) -> dict[str, str]:
-        headers = {
-            "Sforce-Limit-Info": f"api-usage={self.state.api_usage}/{self.state.daily_api_limit}"
-        }
-        if error or self.close_connections:
-            headers["Connection"] = "close"
-        return headers
-
-    def _error(self, error: SalesforceAPIError) -> Response:
-        return JSONResponse(
-            error.errors,
-            error.status,
-            headers={**self._headers(error=True), **error.headers},
-            media_type=_JSON,
-        )
-
-    def _failure(self, plan: FailurePlan) -> Response:
-        headers = self._headers(error=True)
-        if plan.retry_after is not None:
-            headers["Retry-After"] = str(plan.retry_after)
-        body = [{"message": plan.message, "errorCode": plan.error_code}]
-        return JSONResponse(body, plan.status, headers=headers, media_type=_JSON)
-
-    def _user(self, request: Request) -> str | None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() not in ("bearer", "oauth"):
-            return None
-        with self.state.lock:
-            return self.state.sessions.get(token.strip())
-
     async def _data(self, request: Request) -> Response:
         method, path = request.method, request.url.path
         route = "unknown"
@@ -366,15 +323,6 @@ class SalesforceEmulator(Emulator):
             return await self._collections(request, parts[2:], user_id)
         raise not_found()
 
-    @staticmethod
-    def _allow(method: str, *allowed: str) -> None:
-        if method not in allowed:
-            raise SalesforceAPIError.one(
-                405,
-                "METHOD_NOT_ALLOWED",
-                f"HTTP Method '{method}' not allowed. Allowed are {','.join(allowed)}",
-            )
-
     # -- resources -----------------------------------------------------------------
 
     def _limits(self) -> Record:
@@ -389,397 +337,10 @@ class SalesforceEmulator(Emulator):
             "FileStorageMB": {"Max": 20, "Remaining": 20},
         }
 
-    def _query(self, request: Request, version: str, parts: list[str]) -> _Answer:
-        batch = QUERY_BATCH_DEFAULT
-        found = _BATCH_SIZE.search(request.headers.get("sforce-query-options", ""))
-        if found:
-            batch = max(200, min(int(found.group(1)), QUERY_BATCH_DEFAULT))
-        include_deleted = parts[0] == "queryAll"
-        if len(parts) == 2:
-            locator, _, offset = parts[1].partition("-")
-            if not offset.isdigit():
-                raise SalesforceAPIError.one(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-            body = self.state.query_more(
-                locator,
-                int(offset),
-                api_version=version,
-                batch_size=min(batch, self.state.query_batch_size),
-            )
-            return _Answer(200, body, f"{parts[0]}/{{locator}}")
-        soql = request.query_params.get("q")
-        if not soql:
-            raise SalesforceAPIError.one(
-                400, "MALFORMED_QUERY", "A query string has to be specified"
-            )
-        body = self.state.query(
-            soql, include_deleted=include_deleted, batch_size=batch, api_version=version
-        )
-        return _Answer(200, body, parts[0])
-
-    async def _sobjects(
-        self, request: Request, version: str, parts: list[str], user_id: str
-    ) -> _Answer:
-        sobject = SOBJECTS.get(parts[0].lower())
-        if sobject is None:
-            raise SalesforceAPIError.one(
-                404, "NOT_FOUND", f"The requested resource does not exist: sObject type {parts[0]}"
-            )
-        method = request.method
-        if len(parts) == 1:
-            self._allow(method, "POST")
-            record = self.state.create(sobject, await _object(request), user_id=user_id)
-            return _Answer(
-                201, {"id": record["Id"], "success": True, "errors": []}, "sobjects/{sobject}"
-            )
-        if len(parts) == 2:
-            return await self._one(request, version, sobject, parts[1], user_id)
-        if len(parts) == 3 and parts[2] == "VersionData" and sobject == "ContentVersion":
-            self._allow(method, "GET")
-            return _Answer(
-                200, None, "sobjects/{sobject}/{id}/VersionData", raw=self.state.blob(parts[1])
-            )
-        if len(parts) == 3:
-            return await self._by_external_id(
-                request, version, sobject, parts[1], parts[2], user_id
-            )
-        raise not_found()
-
-    async def _one(
-        self, request: Request, version: str, sobject: str, record_id: str, user_id: str
-    ) -> _Answer:
-        route = "sobjects/{sobject}/{id}"
-        method = request.method
-        self._allow(method, "GET", "PATCH", "DELETE")
-        if method == "GET":
-            record = self.state.get(sobject, record_id)
-            wanted = request.query_params.get("fields")
-            fields = None
-            if wanted:
-                names = {name.strip(): None for name in wanted.split(",") if name.strip()}
-                fields = ["Id", *(n for n in self.state.check_fields(sobject, names) if n != "Id")]
-            return _Answer(200, self.state.as_rest(sobject, record, version, fields), route)
-        if method == "PATCH":
-            self.state.get(sobject, record_id)
-            self.state.update(sobject, record_id, await _object(request), user_id=user_id)
-            return _Answer(204, None, route)
-        self.state.get(sobject, record_id)
-        self.state.delete(record_id, user_id=user_id)
-        return _Answer(204, None, route)
-
-    async def _by_external_id(
-        self,
-        request: Request,
-        version: str,
-        sobject: str,
-        field_name: str,
-        value: str,
-        user_id: str,
-    ) -> _Answer:
-        route = "sobjects/{sobject}/{field}/{value}"
-        method = request.method
-        self._allow(method, "GET", "PATCH", "DELETE")
-        existing = self.state.by_external_id(sobject, field_name, value)
-        if method == "GET":
-            if existing is None:
-                raise not_found()
-            return _Answer(200, self.state.as_rest(sobject, existing, version), route)
-        if method == "DELETE":
-            if existing is None:
-                raise not_found()
-            self.state.delete(existing["Id"], user_id=user_id)
-            return _Answer(204, None, route)
-        body = await _object(request)
-        record, created = self.state.upsert(sobject, field_name, value, body, user_id=user_id)
-        if created:
-            result: Record = {"id": record["Id"], "success": True, "errors": []}
-            if float(version) >= 46.0:
-                result["created"] = True
-            return _Answer(201, result, route)
-        if float(version) >= 46.0:
-            return _Answer(
-                200, {"id": record["Id"], "success": True, "errors": [], "created": False}, route
-            )
-        return _Answer(204, None, route)
-
-    async def _collections(self, request: Request, parts: list[str], user_id: str) -> _Answer:
-        method = request.method
-        if len(parts) == 2:
-            self._allow(method, "PATCH")
-            return await self._collection_upsert(request, parts[0], parts[1], user_id)
-        if parts:
-            raise not_found()
-        self._allow(method, "POST", "PATCH", "DELETE")
-        route = "composite/sobjects"
-        if method == "DELETE":
-            ids = [i for i in request.query_params.get("ids", "").split(",") if i]
-            if not ids:
-                raise SalesforceAPIError.one(400, "MISSING_ARGUMENT", "ids not specified")
-            if len(ids) > COLLECTION_LIMIT:
-                raise SalesforceAPIError(400, EXCEEDED_ID_LIMIT)
-            all_or_none = request.query_params.get("allOrNone", "false").lower() == "true"
-            results = self._each(
-                ids, all_or_none, lambda rid: self._delete_result(rid, user_id), keep_id=True
-            )
-            return _Answer(200, results, route)
-        body = await _object(request)
-        records = _records(body)
-        all_or_none = bool(body.get("allOrNone", False))
-        typed = [(self._record_type(r), r) for r in records]
-        for sobject, record in typed:
-            self.state.check_fields(sobject, {k: v for k, v in record.items() if k != "id"})
-        if method == "POST":
-
-            def create(item: tuple[str, Record]) -> Record:
-                sobject, record = item
-                if "id" in record or "Id" in record:
-                    raise RecordError(
-                        "INVALID_FIELD", "Cannot specify Id in an insert call", ["Id"]
-                    )
-                created = self.state.create(sobject, record, user_id=user_id)
-                return {"id": created["Id"], "success": True, "errors": []}
-
-            return _Answer(200, self._each(typed, all_or_none, create), route)
-
-        def update(item: tuple[str, Record]) -> Record:
-            sobject, record = item
-            fields = dict(record)
-            record_id = str(fields.pop("id", None) or fields.pop("Id", None) or "")
-            if not record_id:
-                raise RecordError("MISSING_ARGUMENT", "Id not specified in an update call", [])
-            self.state.update(sobject, record_id, fields, user_id=user_id)
-            return {"id": record_id, "success": True, "errors": []}
-
-        return _Answer(200, self._each(typed, all_or_none, update), route)
-
-    async def _collection_upsert(
-        self, request: Request, name: str, field_name: str, user_id: str
-    ) -> _Answer:
-        sobject = SOBJECTS.get(name.lower())
-        if sobject is None:
-            raise SalesforceAPIError.one(
-                404, "NOT_FOUND", f"The requested resource does not exist: sObject type {name}"
-            )
-        canonical = next(
-            (f for f in EXTERNAL_ID_FIELDS.get(sobject, ()) if f.lower() == field_name.lower()),
-            None,
-        )
-        if canonical is None:
-            raise SalesforceAPIError.one(
-                400,
-                "INVALID_FIELD",
-                f"Provided external ID field does not exist or is not accessible: {field_name}",
-            )
-        body = await _object(request)
-        records = _records(body)
-        all_or_none = bool(body.get("allOrNone", False))
-        for record in records:
-            if self._record_type(record) != sobject:
-                raise SalesforceAPIError.one(
-                    400,
-                    "INVALID_TYPE",
-                    f"The list can contain objects only of the type {sobject}",
-                )
-            self.state.check_fields(sobject, record)
-
-        def upsert(record: Record) -> Record:
-            fields = {k: v for k, v in record.items() if k != "attributes"}
-            value = next((v for k, v in fields.items() if k.lower() == canonical.lower()), None)
-            if value in (None, ""):
-                raise RecordError("MISSING_ARGUMENT", f"{canonical} not specified", [])
-            saved, created = self.state.upsert(
-                sobject, canonical, str(value), fields, user_id=user_id
-            )
-            return {"id": saved["Id"], "success": True, "errors": [], "created": created}
-
-        return _Answer(
-            200, self._each(records, all_or_none, upsert), "composite/sobjects/{sobject}/{field}"
-        )
-
-    def _record_type(self, record: Record) -> str:
-        attributes = record.get("attributes")
-        name = attributes.get("type") if isinstance(attributes, dict) else None
-        sobject = SOBJECTS.get(str(name).lower()) if name else None
-        if sobject is None:
-            raise SalesforceAPIError.one(
-                400,
-                "INVALID_TYPE",
-                "Must specify a type for each record in the attributes map"
-                if not name
-                else f"sObject type '{name}' is not supported.",
-            )
-        return sobject
-
-    def _delete_result(self, record_id: str, user_id: str) -> Record:
-        if sobject_of_id(record_id) is None:
-            raise RecordError("MALFORMED_ID", f"malformed id {record_id}", [])
-        self.state.delete(record_id, user_id=user_id)
-        return {"id": record_id, "success": True, "errors": []}
-
-    def _each(
-        self,
-        items: list[Any],
-        all_or_none: bool,
-        action: Callable[[Any], Record],
-        *,
-        keep_id: bool = False,
-    ) -> list[Record]:
-        """Per-record results in request order; ``allOrNone`` rolls every change back."""
-        if len(items) > COLLECTION_LIMIT:
-            raise SalesforceAPIError(400, EXCEEDED_ID_LIMIT)
-        with self.state.lock:
-            snapshot = (
-                {
-                    name: {k: dict(v) for k, v in rows.items()}
-                    for name, rows in self.state.records.items()
-                },
-                dict(self.state.blobs),
-            )
-            results: list[Record] = []
-            failed = False
-            for item in items:
-                try:
-                    results.append(action(item))
-                except RecordError as error:
-                    failed = True
-                    result: Record = {"success": False, "errors": error.errors}
-                    if keep_id:
-                        result = {"id": item, **result}
-                    results.append(result)
-            if all_or_none and failed:
-                self.state.records, self.state.blobs = snapshot
-                rolled = {
-                    "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                    "message": "Record rolled back because not all records were valid and the "
-                    "request was using AllOrNone header",
-                    "fields": [],
-                }
-                results = [
-                    r if not r["success"] else {"success": False, "errors": [rolled]}
-                    for r in results
-                ]
-            return results
-
-    # -- login -----------------------------------------------------------------------
-
-    async def _login(self, request: Request) -> Response:
-        body = (await request.body()).decode("utf-8", "replace")
-        username = _xml_value(body, "username")
-        password = _xml_value(body, "password")
-        version = request.path_params["version"]
-        expected = self._password + self._security_token
-        ok = (
-            username is not None
-            and password is not None
-            and secrets.compare_digest(username, self.username)
-            and secrets.compare_digest(password.encode(), expected.encode())
-        )
-        if not ok:
-            self.state.record_call(Call("POST", request.url.path, "login", 500, api=False))
-            return Response(_LOGIN_FAULT, 500, headers=self._headers(error=True), media_type=_XML)
-        token = self.state.new_session()
-        self.state.record_call(Call("POST", request.url.path, "login", 200, api=False))
-        base = f"{request.url.scheme}://{request.url.netloc}"
-        user = self.state.get("User", self.state.api_user_id)
-        xml = _LOGIN_OK.format(
-            base=base,
-            version=html.escape(version),
-            org=self.state.org_id,
-            session=html.escape(token),
-            user=user["Id"],
-            username=html.escape(user["Username"]),
-            name=html.escape(user["Name"]),
-        )
-        return Response(xml, 200, headers=self._headers(), media_type=_XML)
-
-    async def _userinfo(self, request: Request) -> Response:
-        user_id = self._user(request)
-        status = 200 if user_id is not None else 401
-        self.state.record_call(
-            Call(request.method, request.url.path, "userinfo", status, api=False)
-        )
-        if user_id is None:
-            return JSONResponse(
-                {"error": "invalid_token", "error_description": "Access token is invalid"},
-                401,
-                headers=self._headers(error=True),
-            )
-        user = self.state.get("User", user_id)
-        org = self.state.org_id
-        return JSONResponse(
-            {
-                "sub": f"https://login.salesforce.com/id/{org}/{user_id}",
-                "user_id": user_id,
-                "organization_id": org,
-                "preferred_username": user["Username"],
-                "name": user["Name"],
-                "email": user["Email"],
-                "active": True,
-                "user_type": "STANDARD",
-            },
-            headers=self._headers(),
-        )
-
 
 def _route_of(path: str) -> str:
     parts = [p for p in path.split("/") if p]
     return "/".join(parts[3:4]) if len(parts) > 3 else path
-
-
-def _xml_value(body: str, tag: str) -> str | None:
-    found = re.search(rf"<(?:\w+:)?{tag}>(.*?)</(?:\w+:)?{tag}>", body, re.DOTALL)
-    return html.unescape(found.group(1)) if found else None
-
-
-async def _object(request: Request) -> Record:
-    try:
-        body: Any = json.loads(await request.body() or b"null")
-    except ValueError as exc:
-        raise SalesforceAPIError.one(
-            400, "JSON_PARSER_ERROR", f"Unexpected character: {exc}"
-        ) from exc
-    if not isinstance(body, dict):
-        raise SalesforceAPIError.one(
-            400, "JSON_PARSER_ERROR", "Cannot deserialize instance of object from the request body"
-        )
-    return body
-
-
-def _records(body: Record) -> list[Record]:
-    records = body.get("records")
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise SalesforceAPIError.one(
-            400, "INVALID_FIELD", "records: a list of sObjects is required"
-        )
-    if len(records) > COLLECTION_LIMIT:
-        raise SalesforceAPIError(400, EXCEEDED_ID_LIMIT)
-    return [dict(r) for r in records]
-
-
-_LOGIN_OK = (
-    '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
-    'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
-    'xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
-    "<soapenv:Body><loginResponse><result>"
-    "<metadataServerUrl>{base}/services/Soap/m/{version}/{org}</metadataServerUrl>"
-    "<passwordExpired>false</passwordExpired><sandbox>false</sandbox>"
-    "<serverUrl>{base}/services/Soap/u/{version}/{org}</serverUrl>"
-    "<sessionId>{session}</sessionId><userId>{user}</userId>"
-    "<userInfo><organizationId>{org}</organizationId><userFullName>{name}</userFullName>"
-    "<userId>{user}</userId><userName>{username}</userName></userInfo>"
-    "</result></loginResponse></soapenv:Body></soapenv:Envelope>"
-)
-_LOGIN_FAULT = (
-    '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
-    'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
-    'xmlns:sf="urn:fault.partner.soap.sforce.com" '
-    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault>'
-    "<faultcode>INVALID_LOGIN</faultcode><faultstring>INVALID_LOGIN: Invalid username, "
-    "password, security token; or user locked out.</faultstring><detail>"
-    '<sf:LoginFault xsi:type="sf:LoginFault"><sf:exceptionCode>INVALID_LOGIN</sf:exceptionCode>'
-    "<sf:exceptionMessage>Invalid username, password, security token; or user locked out."
-    "</sf:exceptionMessage></sf:LoginFault></detail></soapenv:Fault></soapenv:Body>"
-    "</soapenv:Envelope>"
-)
 
 
 def main(argv: list[str] | None = None) -> None:
