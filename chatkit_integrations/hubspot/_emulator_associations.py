@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._emulator_http import (
-    _inputs,
-    _pair,
-)
-from ._records import (
-    SINGULAR,
-    Record,
-    batch_envelope,
-    batch_error,
-)
+from ._emulator_http import _inputs, _pair
+from ._records import SINGULAR, Record, batch_envelope, batch_error
 from ._state import HubSpotState, InputError
 
 if TYPE_CHECKING:

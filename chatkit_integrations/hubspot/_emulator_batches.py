@@ -6,21 +6,8 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._emulator_http import (
-    _inputs,
-    _json,
-    _limited,
-    _object_type,
-    _properties,
-)
-from ._records import (
-    SINGULAR,
-    HubSpotAPIError,
-    Record,
-    batch_envelope,
-    batch_error,
-    error_body,
-)
+from ._emulator_http import _inputs, _json, _limited, _object_type, _properties
+from ._records import SINGULAR, HubSpotAPIError, Record, batch_envelope, batch_error, error_body
 from ._state import HubSpotState, InputError
 
 if TYPE_CHECKING:

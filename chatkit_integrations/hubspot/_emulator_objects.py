@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._emulator_http import (
-    _association_label,
-    _json,
-    _object_type,
-    _properties,
-)
-from ._records import (
-    OBJECT_TYPES,
-    Record,
-)
+from ._emulator_http import _association_label, _json, _object_type, _properties
+from ._records import OBJECT_TYPES, Record
 from ._state import HubSpotState
 
 if TYPE_CHECKING:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._records import (
-    Record,
-)
+from ._records import Record
 from ._state import HubSpotState
 
 if TYPE_CHECKING:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from ._records import (
-    DEFAULT_ASSOCIATION_TYPES,
-    SINGULAR,
-    Record,
-)
+from ._records import DEFAULT_ASSOCIATION_TYPES, SINGULAR, Record
 from ._state_objects import _ObjectState
 from ._state_properties import InputError
 

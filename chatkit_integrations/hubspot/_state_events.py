@@ -7,14 +7,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from ._records import (
-    APP_ID,
-    PORTAL_ID,
-    SINGULAR,
-    CrmObject,
-    Record,
-    millis,
-)
+from ._records import APP_ID, PORTAL_ID, SINGULAR, CrmObject, Record, millis
 
 
 class _EventState:

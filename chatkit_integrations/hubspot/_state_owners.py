@@ -7,11 +7,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from ._records import (
-    Record,
-    iso,
-    validation_error,
-)
+from ._records import Record, iso, validation_error
 
 
 class _OwnerState:

@@ -58,13 +58,7 @@ from ._emulator_batches import _BatchRoutes
 from ._emulator_http import _FAILURE_MESSAGES, TOO_MANY_INPUTS, Handler, rate_limit_body
 from ._emulator_objects import _ObjectRoutes
 from ._emulator_owners import _OwnerRoutes
-from ._records import (
-    BATCH_LIMIT,
-    SEARCH_RESULT_CAP,
-    HubSpotAPIError,
-    Record,
-    error_body,
-)
+from ._records import BATCH_LIMIT, SEARCH_RESULT_CAP, HubSpotAPIError, Record, error_body
 from ._state import FailurePlan, HubSpotState, InputError
 from .webhooks import SignedWebhook, build_signed_webhook
 

@@ -19,10 +19,7 @@ try:
 except ImportError as exc:
     raise missing("starlette", "the Salesforce emulator", exc) from exc
 
-from ._records import (
-    Record,
-    SalesforceAPIError,
-)
+from ._records import Record, SalesforceAPIError
 from ._state import FailurePlan, SalesforceState
 
 _JSON = "application/json;charset=UTF-8"

@@ -6,10 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ._emulator_http import _Answer, _HTTPBase
-from ._records import (
-    QUERY_BATCH_DEFAULT,
-    SalesforceAPIError,
-)
+from ._records import QUERY_BATCH_DEFAULT, SalesforceAPIError
 
 if TYPE_CHECKING:
     from starlette.requests import Request

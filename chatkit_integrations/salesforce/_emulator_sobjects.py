@@ -5,12 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._emulator_http import _Answer, _HTTPBase, _object
-from ._records import (
-    SOBJECTS,
-    Record,
-    SalesforceAPIError,
-    not_found,
-)
+from ._records import SOBJECTS, Record, SalesforceAPIError, not_found
 
 if TYPE_CHECKING:
     from starlette.requests import Request

@@ -18,12 +18,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from ._records import (
-    ADMIN_USER_ID,
-    BULK_LIMIT,
-    Record,
-    ZendeskAPIError,
-)
+from ._records import ADMIN_USER_ID, BULK_LIMIT, Record, ZendeskAPIError
 from ._state_exports import _ExportState
 from ._state_failures import FailurePlan, _FailureState
 from ._state_jobs import _Job, _JobState

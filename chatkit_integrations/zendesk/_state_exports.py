@@ -5,12 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 
-from ._records import (
-    Record,
-    decode_cursor,
-    encode_cursor,
-    export_event,
-)
+from ._records import Record, decode_cursor, encode_cursor, export_event
 
 
 class _ExportState:

@@ -9,10 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ._records import (
-    Record,
-    not_found,
-)
+from ._records import Record, not_found
 
 
 @dataclass

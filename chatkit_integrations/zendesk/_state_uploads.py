@@ -9,13 +9,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from ._records import (
-    Record,
-    attachment_record,
-    invalid,
-    iso,
-    not_found,
-)
+from ._records import Record, attachment_record, invalid, iso, not_found
 
 
 class _UploadState:

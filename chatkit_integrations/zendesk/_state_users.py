@@ -9,14 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ._records import (
-    USER_FIELDS,
-    Record,
-    invalid,
-    iso,
-    not_found,
-    user_record,
-)
+from ._records import USER_FIELDS, Record, invalid, iso, not_found, user_record
 
 
 class _UserState:
