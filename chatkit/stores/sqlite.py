@@ -25,20 +25,24 @@
   ``?record_cache=0``) turns it off.
 - The schema is versioned (``PRAGMA user_version``) and older files are
   upgraded in place when opened; see `chatkit.stores.sqlite_schema`.
+
+The store's parts live in modules named for them: `sqlite_connect` (a
+connection with the store's settings and the schema upgrade on open),
+`sqlite_writes` (the write transaction, group commit's pieces and the WAL
+checkpoints), `sqlite_leases` (dispatch groups) and `sqlite_schema` (the
+migrations); this module holds the store itself: opening, reads, the writer
+thread and group commit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import queue
-import re
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -47,87 +51,49 @@ import anyio.to_thread
 
 from ..blobs import BlobStore, LocalBlobStore
 from ..errors import (
-    ChatKitError,
     ConfigurationError,
-    ConflictError,
-    DuplicateKeyError,
-    SchemaVersionError,
     StoreError,
 )
 from ..events import Event, parse_event
-from ..models._base import Record, utcnow
+from ..models._base import Record
+from . import sqlite_leases
 from ._rows import DEFAULT_RECORD_CACHE_SIZE, RecordCache, load_record
 from ._sql import (
-    Dialect,
     NoMatch,
     fts5_query,
-    listed_kinds,
-    listing_rows,
     parse_rows,
-    record_values,
 )
 from .base import (
     Condition,
-    Delete,
-    DeleteEvents,
     DispatchStatus,
-    Insert,
     Lease,
     Op,
-    SetCursor,
     Store,
-    Update,
-    column_value,
     text_index_of,
     text_terms,
 )
-from .sqlite_schema import LISTINGS_VERSION, MIGRATIONS, SCHEMA_VERSION
+from .sqlite_connect import connect, migrate
+from .sqlite_schema import SCHEMA_VERSION
+from .sqlite_writes import (
+    CHECKPOINT_EVERY,
+    MAX_GROUP,
+    SQL,
+    Request,
+    Scrub,
+    checkpoint,
+    fail,
+    hand_back,
+    resolve,
+    scrub,
+    write_batch,
+)
 
 __all__ = ["SQLiteStore"]
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Record)
-_MAX_GROUP = 256
-_CHECKPOINT_EVERY = 200
-"""Inline commit groups between two PASSIVE checkpoints on the writer thread."""
 INLINE_READ_LIMIT = 1000
 """Reads of at most this many rows run on the event loop thread (see module docs)."""
-_UNIQUE_FAILED = re.compile(r"UNIQUE constraint failed: (.+)")
-
-
-@dataclass
-class _Scrub:
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[None]
-
-
-@dataclass
-class _Request:
-    """One commit, or one ``work`` function run inside the write transaction."""
-
-    ops: Sequence[Op]
-    events: Sequence[Event]
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-    work: Callable[[sqlite3.Connection], Any] | None = None
-    outcome: Any = field(default=None)
-
-
-def _resolve(requests: list[_Request]) -> None:
-    for request in requests:
-        if request.future.done():  # the caller was cancelled; the outcome stands
-            continue
-        if isinstance(request.outcome, BaseException):
-            request.future.set_exception(request.outcome)
-        else:
-            request.future.set_result(request.outcome)
-
-
-_SQL = Dialect("?", nulls_last_clause=False)
-
-
-def _positioned(position: int, data: str) -> Event:
-    return parse_event(data).model_copy(update={"position": position})
 
 
 def _unit(raw: float) -> float:
@@ -182,10 +148,10 @@ class SQLiteStore(Store):
         self._inline: sqlite3.Connection | None = None
         self._inline_writer: sqlite3.Connection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: list[_Request] = []
+        self._pending: list[Request] = []
         self._flush_scheduled = False
         self._groups_since_checkpoint = 0
-        self._queue: queue.SimpleQueue[_Request | _Scrub | str | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Request | Scrub | str | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -234,21 +200,7 @@ class SQLiteStore(Store):
     # -- connections ---------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-                cached_statements=256,
-            )
-            conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            conn.execute("PRAGMA foreign_keys=ON")
-            # Deleted and overwritten content is zeroed, so a purge leaves no text behind.
-            conn.execute("PRAGMA secure_delete=ON")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open SQLite database {str(self.path)!r}: {exc}") from exc
-        return conn
+        return connect(self.path, self.synchronous, self.busy_timeout)
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -283,36 +235,7 @@ class SQLiteStore(Store):
             self._loop = asyncio.get_running_loop()
 
     def _migrate(self, target: int = SCHEMA_VERSION) -> sqlite3.Connection:
-        conn = self._connect()
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("BEGIN IMMEDIATE")
-            found = conn.execute("PRAGMA user_version").fetchone()[0]
-            if found > SCHEMA_VERSION:
-                conn.execute("ROLLBACK")
-                conn.close()
-                raise SchemaVersionError(found=found, supported=SCHEMA_VERSION)
-            for version in range(found + 1, target + 1):
-                for statement in MIGRATIONS[version - 1]:
-                    conn.execute(statement)
-                if version == LISTINGS_VERSION:
-                    self._fill_listings(conn)
-                log.info("upgraded %s to schema version %d", self.path, version)
-            if target > found:
-                conn.execute(f"PRAGMA user_version={target}")
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.close()
-            raise StoreError(f"cannot prepare SQLite database {str(self.path)!r}: {exc}") from exc
-        return conn
-
-    @staticmethod
-    def _fill_listings(conn: sqlite3.Connection) -> None:
-        """Write the list entries of records stored before the ``listings`` table existed."""
-        for kind in listed_kinds():
-            rows = conn.execute(f"SELECT data FROM {kind.table}").fetchall()
-            for record in parse_rows(kind, rows):
-                conn.executemany(_SQL.list_entry(), listing_rows(record))
+        return migrate(self._connect(), self.path, target)
 
     async def close(self) -> None:
         """Stop the writer after pending commits and close every connection."""
@@ -373,7 +296,7 @@ class SQLiteStore(Store):
         limit: int | None = None,
     ) -> list[R]:
         try:
-            sql, params = _SQL.select(kind, where, order_by, descending, limit)
+            sql, params = SQL.select(kind, where, order_by, descending, limit)
         except NoMatch:
             return []
         bounded = limit is not None and limit <= INLINE_READ_LIMIT
@@ -383,14 +306,14 @@ class SQLiteStore(Store):
     async def find_listed(
         self, kind: type[R], list_name: str, *, after: str | None = None, limit: int = 100
     ) -> list[R]:
-        sql, params = _SQL.listed(kind, list_name, after, limit)
+        sql, params = SQL.listed(kind, list_name, after, limit)
         bounded = limit <= INLINE_READ_LIMIT
         rows = await self._read(sql, params, bounded=bounded)
         return parse_rows(kind, rows, self._cache(bounded))
 
     async def count(self, kind: type[R], where: Mapping[str, Condition] | None = None) -> int:
         try:
-            sql, params = _SQL.count(kind, where)
+            sql, params = SQL.count(kind, where)
         except NoMatch:
             return 0
         rows = await self._read(sql, params)
@@ -414,7 +337,7 @@ class SQLiteStore(Store):
         if not terms or limit < 1:
             return []
         try:
-            clauses, params = _SQL.conditions(kind, where, alias="r")
+            clauses, params = SQL.conditions(kind, where, alias="r")
         except NoMatch:
             return []
         weights = ", ".join(str(weight) for _, weight in fields)
@@ -452,7 +375,7 @@ class SQLiteStore(Store):
     # -- writes --------------------------------------------------------------
 
     async def commit(self, ops: Sequence[Op], events: Sequence[Event] = ()) -> list[int]:
-        positions: list[int] = await self._submit(_Request(ops, events, *self._future()))
+        positions: list[int] = await self._submit(Request(ops, events, *self._future()))
         return positions
 
     def _future(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]:
@@ -463,9 +386,9 @@ class SQLiteStore(Store):
 
     async def _transaction(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run ``work(conn)`` inside a write transaction (grouped like commits)."""
-        return await self._submit(_Request((), (), *self._future(), work=work))
+        return await self._submit(Request((), (), *self._future(), work=work))
 
-    async def _submit(self, request: _Request) -> Any:
+    async def _submit(self, request: Request) -> Any:
         loop = request.loop
         if loop is self._loop:
             self._pending.append(request)
@@ -494,10 +417,10 @@ class SQLiteStore(Store):
             for request in batch:
                 self._queue.put(request)
             return
-        self._write_batch(conn, batch)
-        _resolve(batch)
+        write_batch(conn, batch)
+        resolve(batch)
         self._groups_since_checkpoint += 1
-        if self._groups_since_checkpoint >= _CHECKPOINT_EVERY:
+        if self._groups_since_checkpoint >= CHECKPOINT_EVERY:
             self._groups_since_checkpoint = 0
             self._queue.put("checkpoint")
 
@@ -508,14 +431,14 @@ class SQLiteStore(Store):
                 if first is None:
                     return
                 if first == "checkpoint":
-                    self._checkpoint(conn)
+                    checkpoint(conn)
                     continue
-                if isinstance(first, _Scrub):
-                    self._scrub(conn, first)
+                if isinstance(first, Scrub):
+                    scrub(conn, first)
                     continue
-                batch = [first] if isinstance(first, _Request) else []
+                batch = [first] if isinstance(first, Request) else []
                 stop = False
-                while len(batch) < _MAX_GROUP:
+                while len(batch) < MAX_GROUP:
                     try:
                         item = self._queue.get_nowait()
                     except queue.Empty:
@@ -523,15 +446,15 @@ class SQLiteStore(Store):
                     if item is None:
                         stop = True
                         break
-                    if isinstance(item, _Request):
+                    if isinstance(item, Request):
                         batch.append(item)
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.Error as exc:
-                    self._fail(batch, exc)
+                    fail(batch, exc)
                 else:
-                    self._write_batch(conn, batch)
-                self._hand_back(batch)
+                    write_batch(conn, batch)
+                hand_back(batch)
                 if stop:
                     return
         finally:
@@ -544,137 +467,9 @@ class SQLiteStore(Store):
         if self._pending:
             self._flush()
         loop = asyncio.get_running_loop()
-        request = _Scrub(loop, loop.create_future())
+        request = Scrub(loop, loop.create_future())
         self._queue.put(request)
         await request.future
-
-    @staticmethod
-    def _scrub(conn: sqlite3.Connection, request: _Scrub) -> None:
-        outcome: BaseException | None = None
-        try:
-            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            if busy:
-                outcome = StoreError("WAL checkpoint was blocked by another connection; retry")
-        except sqlite3.Error as exc:
-            outcome = StoreError(f"WAL checkpoint failed: {exc}")
-
-        def finish() -> None:
-            if request.future.done():
-                return
-            if outcome is None:
-                request.future.set_result(None)
-            else:
-                request.future.set_exception(outcome)
-
-        request.loop.call_soon_threadsafe(finish)
-
-    @staticmethod
-    def _checkpoint(conn: sqlite3.Connection) -> None:
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error as exc:  # pragma: no cover - retried on the next round
-            log.warning("WAL checkpoint failed: %s", exc)
-
-    @staticmethod
-    def _fail(batch: list[_Request], exc: sqlite3.Error) -> None:
-        failure = StoreError(f"SQLite commit failed: {exc}")
-        failure.__cause__ = exc
-        for request in batch:
-            request.outcome = failure
-
-    @staticmethod
-    def _hand_back(batch: list[_Request]) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[_Request]] = {}
-        for request in batch:
-            by_loop.setdefault(request.loop, []).append(request)
-        for loop, requests in by_loop.items():
-            try:
-                loop.call_soon_threadsafe(_resolve, requests)
-            except RuntimeError:  # that loop was closed while it waited
-                log.warning("dropping commit results for a closed event loop")
-
-    def _write_batch(self, conn: sqlite3.Connection, batch: list[_Request]) -> None:
-        """Apply ``batch`` inside the transaction the caller began, and end it."""
-        alone = len(batch) == 1
-        try:
-            for request in batch:
-                if not alone:
-                    conn.execute("SAVEPOINT request")
-                try:
-                    if request.work is not None:
-                        request.outcome = request.work(conn)
-                    else:
-                        request.outcome = self._apply(conn, request.ops, request.events)
-                except Exception as exc:
-                    conn.execute("ROLLBACK" if alone else "ROLLBACK TO request")
-                    request.outcome = self._translate(exc)
-                if not alone:
-                    conn.execute("RELEASE request")
-            if conn.in_transaction:
-                conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            self._fail(batch, exc)
-
-    def _translate(self, exc: BaseException) -> BaseException:
-        if isinstance(exc, sqlite3.IntegrityError):
-            match = _UNIQUE_FAILED.search(str(exc))
-            if match:
-                cols = tuple(c.strip().split(".", 1)[1] for c in match.group(1).split(","))
-                table = match.group(1).split(".", 1)[0]
-                if cols == ("id",):
-                    return ConflictError(f"a {table} row with that id already exists")
-                return DuplicateKeyError(table=table, columns=cols)
-        if isinstance(exc, ChatKitError):
-            return exc
-        error = StoreError(f"SQLite write failed: {exc}")
-        error.__cause__ = exc
-        return error
-
-    def _apply(
-        self, conn: sqlite3.Connection, ops: Sequence[Op], events: Sequence[Event]
-    ) -> list[int]:
-        for op in ops:
-            if isinstance(op, (Insert, Update)):
-                record = op.record
-                values = record_values(record)
-                if isinstance(op, Insert):
-                    conn.execute(_SQL.insert(type(record)), [record.id, *values])
-                else:
-                    cur = conn.execute(
-                        _SQL.update(type(record)), [*values, record.id, record.version - 1]
-                    )
-                    if cur.rowcount != 1:
-                        raise ConflictError(
-                            f"{record.id} was changed by someone else", resource_id=record.id
-                        )
-                if record.listed:
-                    if isinstance(op, Update):
-                        conn.execute(_SQL.unlist(), (record.table, record.id))
-                    conn.executemany(_SQL.list_entry(), listing_rows(record))
-            elif isinstance(op, Delete):
-                conn.execute(f"DELETE FROM {op.kind.table} WHERE id = ?", (op.id,))
-                if op.kind.listed:
-                    conn.execute(_SQL.unlist(), (op.kind.table, op.id))
-            elif isinstance(op, DeleteEvents):
-                conn.execute("DELETE FROM events WHERE conversation_id = ?", (op.conversation_id,))
-            elif isinstance(op, SetCursor):
-                conn.execute(
-                    "INSERT INTO consumer_cursors (name, position, updated_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
-                    "updated_at = excluded.updated_at",
-                    (op.consumer, op.position, column_value(utcnow())),
-                )
-        positions = []
-        for event in events:
-            cur = conn.execute(
-                "INSERT INTO events (id, type, conversation_id, data) VALUES (?, ?, ?, ?)",
-                (event.id, event.type, event.conversation_id, event.model_dump_json()),
-            )
-            assert cur.lastrowid is not None
-            positions.append(cur.lastrowid)
-        return positions
 
     # -- dispatch groups -----------------------------------------------------
     # Each call is one write transaction; SQLite has one writer at a time, so
@@ -691,93 +486,29 @@ class SQLiteStore(Store):
         start: int = 0,
     ) -> tuple[bool, Lease | None]:
         def work(conn: sqlite3.Connection) -> tuple[bool, Lease | None]:
-            finished = done is not None and self._drop_lease(conn, group, done)
-            if limit == 0:
-                return finished, None
-            now = time.time()
-            until = now + lease_seconds
-            row = conn.execute(
-                "SELECT first_position, last_position, attempts FROM dispatch_leases "
-                "WHERE group_name = ? AND lease_until < ? ORDER BY first_position LIMIT 1",
-                (group, now),
-            ).fetchone()
-            if row is not None:
-                first, last, attempts = row
-                conn.execute(
-                    "UPDATE dispatch_leases SET owner = ?, lease_until = ?, attempts = ? "
-                    "WHERE group_name = ? AND first_position = ?",
-                    (owner, until, attempts + 1, group, first),
-                )
-                events = self._events_between(conn, first, last)
-                return finished, Lease(group, owner, first, last, until, attempts + 1, events)
-            conn.execute(
-                "INSERT INTO dispatch_groups (name, claimed_upto) VALUES (?, ?) "
-                "ON CONFLICT (name) DO NOTHING",
-                (group, start),
+            return sqlite_leases.lease(
+                conn,
+                group,
+                owner,
+                limit=limit,
+                lease_seconds=lease_seconds,
+                done=done,
+                start=start,
             )
-            claimed = conn.execute(
-                "SELECT claimed_upto FROM dispatch_groups WHERE name = ?", (group,)
-            ).fetchone()[0]
-            rows = conn.execute(
-                "SELECT position, data FROM events WHERE position > ? ORDER BY position LIMIT ?",
-                (claimed, limit),
-            ).fetchall()
-            if not rows:
-                return finished, None
-            first, last = rows[0][0], rows[-1][0]
-            conn.execute(
-                "INSERT INTO dispatch_leases (group_name, first_position, last_position, owner, "
-                "lease_until, attempts) VALUES (?, ?, ?, ?, ?, 1)",
-                (group, first, last, owner, until),
-            )
-            conn.execute(
-                "UPDATE dispatch_groups SET claimed_upto = ? WHERE name = ?", (last, group)
-            )
-            events = [_positioned(pos, data) for pos, data in rows]
-            return finished, Lease(group, owner, first, last, until, 1, events)
 
         outcome: tuple[bool, Lease | None] = await self._transaction(work)
         return outcome
 
-    @staticmethod
-    def _drop_lease(conn: sqlite3.Connection, group: str, lease: Lease) -> bool:
-        cur = conn.execute(
-            "DELETE FROM dispatch_leases WHERE group_name = ? AND first_position = ? AND owner = ?",
-            (lease.group, lease.first, lease.owner),
-        )
-        return lease.group == group and cur.rowcount == 1
-
-    @staticmethod
-    def _events_between(conn: sqlite3.Connection, first: int, last: int) -> list[Event]:
-        rows = conn.execute(
-            "SELECT position, data FROM events WHERE position BETWEEN ? AND ? ORDER BY position",
-            (first, last),
-        ).fetchall()
-        return [_positioned(pos, data) for pos, data in rows]
-
     async def renew_lease(self, lease: Lease, lease_seconds: float) -> Lease | None:
-        def work(conn: sqlite3.Connection) -> Lease | None:
-            until = time.time() + lease_seconds
-            cur = conn.execute(
-                "UPDATE dispatch_leases SET lease_until = ? "
-                "WHERE group_name = ? AND first_position = ? AND owner = ?",
-                (until, lease.group, lease.first, lease.owner),
-            )
-            return dataclasses.replace(lease, expires_at=until) if cur.rowcount == 1 else None
-
-        renewed: Lease | None = await self._transaction(work)
+        renewed: Lease | None = await self._transaction(
+            lambda conn: sqlite_leases.renew(conn, lease, lease_seconds)
+        )
         return renewed
 
     async def release_lease(self, lease: Lease, retry_after: float) -> bool:
-        def work(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "UPDATE dispatch_leases SET owner = NULL, lease_until = ? "
-                "WHERE group_name = ? AND first_position = ? AND owner = ?",
-                (time.time() + retry_after, lease.group, lease.first, lease.owner),
-            )
-            return cur.rowcount == 1
-
-        released: bool = await self._transaction(work)
+        released: bool = await self._transaction(
+            lambda conn: sqlite_leases.release(conn, lease, retry_after)
+        )
         return released
 
     async def dispatch_status(self, group: str) -> DispatchStatus:

@@ -1,4 +1,10 @@
-"""`Worker`: one task that runs every background job of a kit, safely beside others."""
+"""`Worker`: one task that runs every background job of a kit, safely beside others.
+
+This module holds the run loop: starting and stopping (signals), the
+dispatchers, the periodic jobs' schedule and the heartbeat. Running one
+periodic job under its lease and recording its outcome is in
+`chatkit.worker.leases`.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +19,16 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from ..errors import ChatKitError, ConflictError, DuplicateKeyError, InvalidInputError
+from ..errors import ChatKitError, ConflictError, InvalidInputError
 from ..integrations import Integration
 from ..models._base import utcnow
 from ..services._core import Core, bump
 from ..stores.base import Delete, Insert, Store, Update
 from ..sync import SyncEngine
-from .health import JobRun, JobState, WorkerState, job_state_id
+from .health import JobRun, WorkerState
 from .jobs import (
     AUTOMATION,
     BUILTIN_JOBS,
@@ -31,6 +37,7 @@ from .jobs import (
     PeriodicJob,
     check_every,
 )
+from .leases import acquire, describe, run_periodic
 
 if TYPE_CHECKING:
     from .._facade import AsyncChatKit
@@ -58,21 +65,6 @@ async def _sync_step(engine: SyncEngine) -> bool:
     """One sync cycle; whether to go on at once (it moved records and is not parked)."""
     report = await engine.run_once()
     return not report.parked and bool(report.events or report.pushed or report.pulled)
-
-
-def _describe(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= 500 else text[:497] + "..."
-
-
-def _summary(result: object) -> str:
-    if result is None:
-        text = "done"
-    elif isinstance(result, (list, tuple)):
-        text = f"{len(result)} items"
-    else:
-        text = str(result)
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 class Worker:
@@ -405,155 +397,22 @@ class Worker:
                 await self._sleep(wait)
                 continue
             try:
-                state, due = await self._acquire(job, store)
+                state, due = await acquire(
+                    job, store, owner=self.name, lease_seconds=self._lease_seconds
+                )
             except Exception:
                 log.exception("worker %s: could not take job %s; trying again", self.name, job.name)
                 due = utcnow() + timedelta(seconds=min(job.every, 5.0))
                 continue
             if state is not None:
-                due = await self._run_periodic(job, state, store)
-
-    async def _acquire(self, job: PeriodicJob, store: Store) -> tuple[JobState | None, datetime]:
-        """Take ``job``'s lease if it is due and free: the lease, and when to look again."""
-        now = utcnow()
-        until = now + timedelta(seconds=self._lease_seconds)
-        state = await store.get(JobState, job_state_id(job.name))
-        if state is None:
-            new = JobState(
-                id=job_state_id(job.name),
-                name=job.name,
-                every=job.every,
-                owner=self.name,
-                lease_until=until,
-                last_started_at=now,
-            )
-            try:
-                await store.commit([Insert(new)])
-            except (ConflictError, DuplicateKeyError):
-                return None, now  # another worker created it: look again at once
-            return new, now
-        if state.owner is not None and state.lease_until is not None and state.lease_until > now:
-            return None, min(state.lease_until, now + timedelta(seconds=job.every))
-        if state.next_due_at is not None and state.next_due_at > now:
-            return None, state.next_due_at
-        new = bump(state, owner=self.name, lease_until=until, last_started_at=now, every=job.every)
-        try:
-            await store.commit([Update(new)])
-        except ConflictError:
-            return None, now + timedelta(seconds=min(job.every, 1.0))
-        if state.owner is not None and state.owner != self.name:
-            log.warning(
-                "worker %s: took over %s from %s, whose lease ran out",
-                self.name,
-                job.name,
-                state.owner,
-            )
-        return new, now
-
-    async def _run_periodic(self, job: PeriodicJob, state: JobState, store: Store) -> datetime:
-        """Run ``job`` under its lease; record the outcome; return when it is due next."""
-        lock = asyncio.Lock()
-        held: list[JobState | None] = [state]
-
-        finished_event = asyncio.Event()
-
-        async def keep() -> None:
-            """Renew the lease every third of its length until the job is done."""
-            while True:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(finished_event.wait(), self._lease_seconds / 3)
-                if finished_event.is_set():
-                    return
-                async with lock:
-                    current = held[0]
-                    if current is None:
-                        return
-                    renewed = bump(
-                        current, lease_until=utcnow() + timedelta(seconds=self._lease_seconds)
-                    )
-                    try:
-                        await store.commit([Update(renewed)])
-                    except ConflictError:
-                        log.warning("worker %s lost its lease on %s", self.name, job.name)
-                        held[0] = None
-                        return
-                    except Exception:
-                        log.exception("worker %s: could not renew %s", self.name, job.name)
-                        continue
-                    held[0] = renewed
-
-        started = utcnow()
-        keeper = asyncio.ensure_future(keep())
-        result: object = None
-        error: BaseException | None = None
-        try:
-            result = await job.run(self._kit)
-        except Exception as exc:
-            error = exc
-            log.exception(
-                "worker %s: job %s failed; it runs again when next due", self.name, job.name
-            )
-        except BaseException as exc:  # cancelled: release the lease, then go on cancelling
-            error = exc
-            raise
-        finally:
-            finished_event.set()  # the keeper ends after any renewal in hand, never mid-write
-            with contextlib.suppress(Exception):
-                await keeper
-            finished = utcnow()
-            due = max(started + timedelta(seconds=job.every), finished)
-            if error is not None and not isinstance(error, Exception):
-                due = finished  # interrupted, not failed: due again at once
-            await asyncio.shield(self._finish(job, held, lock, store, result, error, finished, due))
-        if error is None:
-            log.debug("worker %s: %s: %s", self.name, job.name, _summary(result))
-        return due
-
-    async def _finish(
-        self,
-        job: PeriodicJob,
-        held: list[JobState | None],
-        lock: asyncio.Lock,
-        store: Store,
-        result: object,
-        error: BaseException | None,
-        finished: datetime,
-        due: datetime,
-    ) -> None:
-        async with lock:
-            current = held[0]
-            held[0] = None
-            if current is None:
-                return
-            outcome: dict[str, object] = {
-                "owner": None,
-                "lease_until": None,
-                "last_finished_at": finished,
-                "runs": current.runs + 1,
-                "next_due_at": due,
-            }
-            if error is None:
-                outcome |= {
-                    "last_success_at": finished,
-                    "failures": 0,
-                    "last_result": _summary(result),
-                }
-            elif isinstance(error, Exception):
-                outcome |= {
-                    "last_error": _describe(error),
-                    "last_error_at": finished,
-                    "failures": current.failures + 1,
-                }
-            try:
-                await store.commit([Update(bump(current, **outcome))])
-            except ConflictError:
-                log.warning(
-                    "worker %s: the lease on %s ran out before it finished; its outcome is lost",
-                    self.name,
-                    job.name,
+                due = await run_periodic(
+                    self._kit,
+                    job,
+                    state,
+                    store,
+                    owner=self.name,
+                    lease_seconds=self._lease_seconds,
                 )
-            except Exception:
-                log.exception("worker %s: could not record the outcome of %s", self.name, job.name)
 
     # -- dispatchers ---------------------------------------------------------------
 
@@ -570,7 +429,7 @@ class Worker:
                 run = run.model_copy(
                     update={
                         "last_run_at": now,
-                        "last_error": _describe(exc),
+                        "last_error": describe(exc),
                         "last_error_at": now,
                         "failures": run.failures + 1,
                         "runs": run.runs + 1,
