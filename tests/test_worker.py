@@ -39,7 +39,7 @@ def _kit(url: str, **settings: object) -> AsyncChatKit:
     return AsyncChatKit(url, settings=ChatKitSettings(event_poll_interval=0.05, **settings))  # type: ignore[arg-type]
 
 
-async def _until(check: object, timeout: float = 10.0) -> None:
+async def _until(check: object, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if await check():  # type: ignore[operator]
@@ -609,7 +609,14 @@ async def test_worker_syncs_an_integration_and_health_shows_its_dead_letters(
         return bool(await kit.sync.dead_letters(integration.name))
 
     await _until(dead_lettered)
-    await asyncio.sleep(0.5)  # a heartbeat carries the engine's outcome
+
+    async def reported() -> bool:  # a heartbeat carries the engine's outcome
+        health = await kit.health()
+        jobs = {j.name: j for j in health.jobs}
+        job = jobs.get(f"sync:{integration.name}")
+        return job is not None and job.last_success_at is not None
+
+    await _until(reported)
     health = await kit.health()
     worker.stop()
     await task
