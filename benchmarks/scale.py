@@ -70,7 +70,13 @@ last line on stdout is one JSON object with the figures.
    side are kept: ``one_process_cpu_ms_per_msg`` (the baseline),
    ``two_process_cpu_ms_per_msg`` and their ratio
    ``two_process_cpu_overhead_of_medians``; ``scale_cpu_ms_per_msg_parts``
-   splits them into SDK and PostgreSQL. While a run is timed, a thread samples
+   splits them into SDK and PostgreSQL. Per round, for information:
+   ``scale_rounds_sdk_cpu_ms_per_msg`` (the worker processes' part) and
+   ``scale_rounds_sdk_preemptions_per_msg``, how often per message the
+   worker processes were taken off a CPU while still runnable
+   (``nonvoluntary_ctxt_switches`` of their threads): the same work costs
+   more CPU time the more it is preempted, which is most of what a second
+   process adds here. While a run is timed, a thread samples
    ``pg_stat_activity`` every 10 ms: ``scale_lock_wait_share`` is the share
    of the samples of active sessions that were waiting for a lock
    (``wait_event_type = 'Lock'``), ``scale_active_sessions_mean`` how many
@@ -335,6 +341,20 @@ def process_cpu_ticks(pid: int) -> int | None:
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of the line)
 
 
+def preemptions(pid: int) -> int | None:
+    """How often process ``pid`` (all its threads) was taken off a CPU while still runnable."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("nonvoluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return total
+
+
 class CpuMeter:
     """CPU time of the worker processes and of the PostgreSQL backends serving them.
 
@@ -354,6 +374,8 @@ class CpuMeter:
         self.workers = workers
         self.first: dict[int, int] = {}
         self.last: dict[int, int] = {}
+        self.preempted_first: dict[int, int | None] = {}
+        self.preempted_last: dict[int, int | None] = {}
         self.backends: set[int] = set()
         self.active_samples = 0
         self.lock_samples = 0
@@ -386,6 +408,7 @@ class CpuMeter:
         self.backends.update(backends)
         self._read(self.workers + backends, self.first)
         self.last.update(self.first)
+        self.preempted_first = {pid: preemptions(pid) for pid in self.workers}
         self._thread = threading.Thread(target=self._sample, name="cpu-meter", daemon=True)
         self._thread.start()
 
@@ -412,6 +435,7 @@ class CpuMeter:
         backends = [pid for pid, _, _ in self._backend_rows()]
         self.backends.update(backends)
         self._read(self.workers + backends, self.last)
+        self.preempted_last = {pid: preemptions(pid) for pid in self.workers}
         if self._conn is not None:
             self._conn.close()
 
@@ -424,7 +448,15 @@ class CpuMeter:
         """CPU per message (ms) of the workers, the backends and both; lock-wait share."""
         sdk = self.seconds(self.workers)
         postgres = self.seconds(self.backends)
+        preempted = [
+            (self.preempted_last.get(pid), self.preempted_first.get(pid)) for pid in self.workers
+        ]
         return {
+            "sdk_preemptions_per_msg": (
+                sum(b - a for b, a in preempted if a is not None and b is not None) / messages
+                if all(a is not None and b is not None for b, a in preempted)
+                else None
+            ),
             "cpu_ms_per_msg": 1000 * (sdk + postgres) / messages,
             "sdk_cpu_ms_per_msg": 1000 * sdk / messages,
             "postgres_cpu_ms_per_msg": 1000 * postgres / messages,
@@ -1008,6 +1040,18 @@ async def measure_scale(
             for p in (1, 2)
         },
         "scale_lock_wait_share": {str(p): round(median(p, "lock_wait_share"), 4) for p in (1, 2)},
+        "scale_rounds_sdk_cpu_ms_per_msg": {
+            str(p): [round(r["sdk_cpu_ms_per_msg"], 4) for r in per_msg[p]] for p in (1, 2)
+        },
+        "scale_rounds_sdk_preemptions_per_msg": {
+            str(p): [
+                None
+                if r["sdk_preemptions_per_msg"] is None
+                else round(r["sdk_preemptions_per_msg"], 2)
+                for r in per_msg[p]
+            ]
+            for p in (1, 2)
+        },
         "scale_active_sessions_mean": {
             str(p): round(median(p, "active_sessions_mean"), 2) for p in (1, 2)
         },
