@@ -14,16 +14,20 @@ from ..models import (
     OPEN_TICKET_STATUSES,
     Agent,
     Attachment,
+    Contact,
     Conversation,
     HoldTarget,
+    Incident,
     LegalHold,
     Message,
     RetentionPolicy,
+    ReviewNote,
+    Survey,
     Ticket,
     utcnow,
 )
 from ..models._base import new_id
-from ..stores.base import Delete, DeleteEvents, Insert, Op, Update
+from ..stores.base import Delete, DeleteEvents, Insert, Op, Store, Update
 from ._core import bump, checked
 from .contacts import Contacts, Service
 from .presence import restatus
@@ -45,6 +49,10 @@ class PurgeReport(BaseModel):
         attachments: Attachments purged (records and bytes).
         attachment_bytes: Bytes of attachment content purged.
         tickets: Solved or closed tickets purged with their conversations.
+        surveys: Surveys (answers and comments) purged with their conversations.
+        review_notes: Reviewers' notes purged with their conversations.
+        incidents: Abuse incidents kept but stripped of their note and
+            message ids because their conversation was purged.
         held: Conversations past their period but kept by a legal hold.
         open_tickets: Conversations past their period but kept for an unfinished ticket.
         conversation_ids: The conversations purged.
@@ -58,6 +66,9 @@ class PurgeReport(BaseModel):
     attachments: int = 0
     attachment_bytes: int = 0
     tickets: int = 0
+    surveys: int = 0
+    review_notes: int = 0
+    incidents: int = 0
     held: int = 0
     open_tickets: int = 0
     conversation_ids: list[str] = []
@@ -126,6 +137,24 @@ class Retention(Service):
         store = await self._core.ready()
         return await store.find(LegalHold)
 
+    @staticmethod
+    async def _root(store: Store, contact_id: str, roots: dict[str, str]) -> str:
+        """The contact that ``contact_id`` was merged into, at the end of the chain."""
+        if contact_id in roots:
+            return roots[contact_id]
+        seen: builtins.list[str] = []
+        current = contact_id
+        while current not in roots and current not in seen:
+            seen.append(current)
+            contact = await store.get(Contact, current)
+            if contact is None or contact.merged_into is None:
+                break
+            current = contact.merged_into
+        root = roots.get(current, current)
+        for visited in seen:
+            roots[visited] = root
+        return root
+
     async def purge(
         self,
         *,
@@ -138,10 +167,15 @@ class Retention(Service):
         """Delete conversations past their keep period, with everything they hold.
 
         Per conversation: attachment bytes first, then in one commit its
-        messages, attachments, solved or closed tickets, outbox events and the
-        conversation itself, plus one ``conversation.purged`` event that
-        carries ids only. Conversations under a legal hold or with an
-        unfinished ticket are kept. Batches commit one by one, so an
+        messages, attachments, solved or closed tickets, surveys (answers and
+        comments), reviewers' notes, outbox events and the conversation
+        itself, plus one ``conversation.purged`` event that carries ids only.
+        Abuse incidents about the conversation are kept (they are the record
+        of what a contact did) but lose their note and message ids in that
+        same commit. Conversations with an unfinished ticket are kept, and so
+        are conversations under a legal hold: a hold on a contact covers the
+        conversations of every contact merged with it (before or after the
+        hold), wherever a merge, transfer or import put them. Batches commit one by one, so an
         interrupted purge simply resumes on the next run. Afterwards the store
         is scrubbed (`Store.scrub`) so the text cannot be read from its files.
 
@@ -157,20 +191,49 @@ class Retention(Service):
         if batch_size < 1:
             raise InvalidInputError("batch_size must be at least 1", field="batch_size")
         store = await self._core.ready()
-        held_ids = {h.target_id for h in await store.find(LegalHold)}
+        holds = await store.find(LegalHold)
+        held_ids = {h.target_id for h in holds if h.target is HoldTarget.CONVERSATION}
+        roots: dict[str, str] = {}
+        held_people = {
+            await self._root(store, h.target_id, roots)
+            for h in holds
+            if h.target is HoldTarget.CONTACT
+        }
         due: builtins.list[tuple[Conversation, builtins.list[Ticket]]] = []
         held = unfinished = 0
         for conv in await store.find(Conversation, order_by="activity_key"):
             tickets = await store.find(Ticket, {"conversation_id": conv.id})
             if keep_until(rules, conv, tickets) > moment:
                 continue
-            if conv.id in held_ids or conv.contact_id in held_ids:
+            if conv.id in held_ids or (
+                held_people and await self._root(store, conv.contact_id, roots) in held_people
+            ):
                 held += 1
             elif any(t.status in OPEN_TICKET_STATUSES for t in tickets):
                 unfinished += 1
             else:
                 due.append((conv, tickets))
-        totals = {"messages": 0, "attachments": 0, "attachment_bytes": 0, "tickets": 0}
+        totals = dict.fromkeys(
+            (
+                "messages",
+                "attachments",
+                "attachment_bytes",
+                "tickets",
+                "surveys",
+                "review_notes",
+                "incidents",
+            ),
+            0,
+        )
+        # Incidents keep the contact they were recorded for, which a merge may
+        # have left behind: find them by conversation, whoever they are about.
+        due_ids = {conv.id for conv, _ in due}
+        reported: dict[str, builtins.list[Incident]] = {}
+        for incident in await store.find(Incident) if due else []:
+            where = incident.conversation_id
+            if where in due_ids and (incident.note is not None or incident.message_ids):
+                assert where is not None
+                reported.setdefault(where, []).append(incident)
         for start in range(0, len(due), batch_size):
             batch = due[start : start + batch_size]
             ops: builtins.list[Op] = []
@@ -182,7 +245,13 @@ class Retention(Service):
                 totals["messages"] += len(messages)
                 totals["attachments"] += len(attachments)
                 totals["attachment_bytes"] += sum(a.size for a in attachments)
+                surveys = await store.find(Survey, {"conversation_id": conv.id})
+                notes = await store.find(ReviewNote, {"conversation_id": conv.id})
+                incidents = reported.get(conv.id, [])
                 totals["tickets"] += len(tickets)
+                totals["surveys"] += len(surveys)
+                totals["review_notes"] += len(notes)
+                totals["incidents"] += len(incidents)
                 if dry_run:
                     continue
                 for attachment in attachments:
@@ -190,6 +259,9 @@ class Retention(Service):
                 ops += [Delete(Attachment, a.id) for a in attachments]
                 ops += [Delete(Message, m.id) for m in messages]
                 ops += [Delete(Ticket, t.id) for t in tickets]
+                ops += [Delete(Survey, s.id) for s in surveys]
+                ops += [Delete(ReviewNote, n.id) for n in notes]
+                ops += [Update(bump(i, note=None, message_ids=[])) for i in incidents]
                 ops += [DeleteEvents(conv.id), Delete(Conversation, conv.id)]
                 if conv.status in ACTIVE and conv.assignee_id is not None:
                     freed[conv.assignee_id] = freed.get(conv.assignee_id, 0) + 1
