@@ -77,6 +77,9 @@ class HoldTarget(str, Enum):
 class LegalHold(Record):
     """A legal hold: while it exists, nothing it covers is purged.
 
+    A hold on a contact also covers the conversations of every contact
+    merged with it, before or after the hold.
+
     Attributes:
         target: A conversation or a contact.
         target_id: Its id.

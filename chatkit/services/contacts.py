@@ -246,7 +246,8 @@ class Contacts(Service):
         Every identity, conversation and ticket of the other contact moves over;
         messages stay in their conversations. Attributes of ``contact_id`` win
         where both have a key. The other id keeps working: `get` on it returns
-        the surviving contact.
+        the surviving contact. A legal hold on either contact covers the
+        conversations of both afterwards (`Retention.purge`).
 
         Returns:
             The surviving contact.
