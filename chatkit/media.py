@@ -31,6 +31,7 @@ __all__ = [
     "http_headers",
     "safe_filename",
     "sniff",
+    "typed_filename",
 ]
 
 SNIFF_BYTES = 64 * 1024
@@ -394,17 +395,31 @@ def http_headers(attachment: _Served) -> dict[str, str]:
     }
 
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f/\\:*?\"<>|\u2028\u2029]+")
+"""C0 and C1 controls, DEL, line and paragraph separators and the characters
+file systems reserve: each run becomes ``_``."""
+
+
+def _visible(char: str) -> bool:
+    """Whether ``char`` is kept in a file name: not a format character (Cf:
+    bidi overrides and isolates, zero-width characters, soft hyphen...) nor a
+    lone surrogate."""
+    return unicodedata.category(char) not in ("Cf", "Cs")
 
 
 def safe_filename(name: str, *, default: str = "attachment", max_length: int = 200) -> str:
     """Reduce a client-supplied file name to a harmless display name.
 
     Path components are dropped (``../../etc/passwd`` becomes ``passwd``),
-    control and reserved characters are replaced, leading dots removed (no
-    hidden files) and the length capped. The result is only ever used for
-    display and downloads: blobs are stored under generated keys.
+    invisible format characters removed (Unicode category Cf: the
+    right-to-left override that shows ``invoice\\u202egpj.exe`` as
+    ``invoiceexe.jpg``, zero-width spaces and joiners, the byte order mark),
+    C0 and C1 control and reserved characters replaced with ``_``, leading
+    dots removed (no hidden files) and the length capped. When nothing is
+    left, ``default`` is returned. The result is only ever used for display
+    and downloads: blobs are stored under generated keys.
     """
+    name = "".join(c for c in name if _visible(c))
     name = unicodedata.normalize("NFC", name)
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = _UNSAFE.sub("_", name).strip(" ._")
@@ -417,3 +432,54 @@ def safe_filename(name: str, *, default: str = "attachment", max_length: int = 2
         else:
             name = name[:max_length]
     return name
+
+
+_EXTENSIONS: Final[dict[str, tuple[str, ...]]] = {
+    # type: (the extension given, other extensions a name may keep)
+    "image/png": ("png",),
+    "image/gif": ("gif",),
+    "image/jpeg": ("jpg", "jpeg", "jpe", "jfif"),
+    "image/webp": ("webp",),
+    "image/bmp": ("bmp", "dib"),
+    "image/svg+xml": ("svg",),
+    "video/mp4": ("mp4", "m4a", "m4b", "heic", "heif", "avif"),
+    "video/quicktime": ("mov", "qt"),
+    "video/x-m4v": ("m4v",),
+    "video/3gpp": ("3gp", "3gpp"),
+    "video/webm": ("webm",),
+    "video/x-matroska": ("mkv", "mka", "mk3d"),
+    "video/x-msvideo": ("avi",),
+    "audio/wav": ("wav",),
+    "audio/mpeg": ("mp3",),
+    "audio/ogg": ("ogg", "oga", "ogv", "opus"),
+    "application/pdf": ("pdf",),
+    "application/zip": ("zip", "docx", "xlsx", "pptx", "odt", "ods", "odp", "epub"),
+    "application/xml": ("xml",),
+    "text/plain": ("txt", "text", "csv", "tsv", "log", "md", "json", "yaml", "yml", "ini"),
+}
+"""The extensions of each sniffed type; anything else (``application/octet-stream``,
+HTML, XHTML) is ``.bin``. No type here is one a browser runs script from:
+SVG and XML get theirs only once scanned whole and found inert."""
+
+
+def typed_filename(name: str, mime_type: str) -> str:
+    """A safe file name whose extension says what the content is.
+
+    The name is made safe (`safe_filename`); when its extension is not one
+    of ``mime_type``'s, it is replaced by that type's (``photo`` becomes
+    ``photo.png``, ``holiday.jpg`` holding a PNG ``holiday.png``). Types
+    without an entry (``application/octet-stream``: active content stored
+    for download, unknown files) and HTML in any form get ``.bin``, so
+    ``evil.svg`` stored as ``application/octet-stream`` is written as
+    ``evil.bin`` and never opened by a browser as a page or an image.
+
+    Give it the type sniffed from the bytes (and, for SVG and XML, scanned
+    whole), not one a client claimed.
+    """
+    safe = safe_filename(name)
+    extensions = _EXTENSIONS.get(mime_type, ("bin",))
+    stem, dot, extension = safe.rpartition(".")
+    if dot and extension.lower() in extensions:
+        return safe
+    base = stem if dot and stem else safe
+    return safe_filename(f"{base}.{extensions[0]}")

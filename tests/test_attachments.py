@@ -86,6 +86,9 @@ async def test_gif_and_video_kinds(kit: AsyncChatKit) -> None:
         ("../../etc/passwd", "passwd"),
         ("evil\x1b[2J\x00.png", "evil_[2J_.png"),
         ("..", "attachment"),
+        ("invoice\u202egpj.exe", "invoicegpj.exe"),
+        ("rep\u2066ort\u2069\x85\x9b.txt", "report_.txt"),
+        ("\u202e\u200f\x9c", "attachment"),
     ],
 )
 async def test_hostile_names_are_stored_safely(kit: AsyncChatKit, name: str, stored: str) -> None:

@@ -368,3 +368,27 @@ def test_suggest_bad_arguments() -> None:
     assert caught.value.field == "language"
     with pytest.raises(InvalidInputError, match="limit"):
         suggest([], language="en", limit=-1)
+
+
+def test_render_html_escapes_values_and_raw_inserts_them_as_they_are() -> None:
+    template = Template.parse(
+        '<p title="{{ contact.name }}">Olá {{ contact.first_name | cliente }}</p>'
+        '{{ company.logo | raw }}{{ company.note | <i>none</i> | raw }}{{ company.tag | "raw" }}'
+    )
+    hostile = "<img/src=x/onerror=alert(1)> & 'co'"
+    context = {
+        "contact": {"name": hostile, "first_name": hostile},
+        "company": {"logo": "<img src=logo.png>"},
+    }
+    assert template.render_html(context) == (
+        '<p title="&lt;img/src=x/onerror=alert(1)&gt; &amp; &#x27;co&#x27;">'
+        "Olá &lt;img/src=x/onerror=alert(1)&gt; &amp; &#x27;co&#x27;</p>"
+        "<img src=logo.png><i>none</i>raw"
+    )
+    # plain text: values as they are, and raw changes nothing
+    assert template.render(context) == (
+        f'<p title="{hostile}">Olá {hostile}</p><img src=logo.png><i>none</i>raw'
+    )
+    assert template.required == ("contact.name", "company.logo")
+    with pytest.raises(TemplateError):
+        Template.parse("{{ contact.name | raw }}").render_html({})

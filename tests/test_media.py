@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from chatkit.media import safe_filename, sniff
+from chatkit.media import safe_filename, sniff, typed_filename
 
 
 def _png(width: int, height: int) -> bytes:
@@ -77,6 +77,18 @@ def test_text_cut_inside_a_multibyte_character_is_still_text() -> None:
         (".bashrc", "bashrc"),
         ('a:b*c?"d<e>f|g.txt', "a_b_c_d_e_f_g.txt"),
         ("fotoğraf 1.jpg", "fotoğraf 1.jpg"),
+        # Unicode format characters (Cf) are removed: bidi overrides and isolates,
+        # zero-width characters, the byte order mark, the soft hyphen
+        ("invoice\u202egpj.exe", "invoicegpj.exe"),
+        ("\u2067photo\u2069\u200b.p\u200dng", "photo.png"),
+        ("\ufeffre\u00adport.pdf", "report.pdf"),
+        # C1 controls (and NEL, CSI) and line separators are replaced like C0 ones
+        ("next\x85line\x9b31m.txt", "next_line_31m.txt"),
+        ("a\u2028b.txt", "a_b.txt"),
+        # nothing left: the default
+        ("\u202e\u200b\u2066", "attachment"),
+        ("\x85\x9f", "attachment"),
+        ("\u202e.\u202d.", "attachment"),
     ],
 )
 def test_safe_filename(name: str, safe: str) -> None:
@@ -87,3 +99,27 @@ def test_safe_filename_caps_length_and_keeps_extension() -> None:
     name = safe_filename("x" * 500 + ".jpeg")
     assert len(name) == 200
     assert name.endswith(".jpeg")
+
+
+@pytest.mark.parametrize(
+    ("name", "mime_type", "typed"),
+    [
+        ("photo.png", "image/png", "photo.png"),
+        ("Photo.JPEG", "image/jpeg", "Photo.JPEG"),
+        ("holiday.jpg", "image/png", "holiday.png"),
+        ("scan", "application/pdf", "scan.pdf"),
+        ("icon.svg", "image/svg+xml", "icon.svg"),
+        ("report.docx", "application/zip", "report.docx"),
+        ("data.csv", "text/plain", "data.csv"),
+        ("notes.html", "text/plain", "notes.txt"),
+        ("logo.svg", "application/octet-stream", "logo.bin"),
+        ("page.html", "text/html", "page.bin"),
+        ("page.xhtml", "application/xhtml+xml", "page.bin"),
+        ("tool.exe", "application/octet-stream", "tool.bin"),
+        ("invoice\u202egpj.exe", "application/octet-stream", "invoicegpj.bin"),
+        ("\u202e", "image/png", "attachment.png"),
+        ("x" * 300 + ".svg", "application/octet-stream", "x" * 196 + ".bin"),
+    ],
+)
+def test_typed_filename_names_a_file_by_its_type(name: str, mime_type: str, typed: str) -> None:
+    assert typed_filename(name, mime_type) == typed

@@ -463,3 +463,50 @@ def _core_stub() -> Any:
     from chatkit.stores.memory import MemoryStore
 
     return Core(MemoryStore(), ChatKitSettings(), MemoryBlobStore())
+
+
+HOSTILE_NAME = "<img/src=x/onerror=alert(1)>"
+
+
+async def test_html_templates_escape_what_they_insert_for_customers_and_agents(
+    kit: AsyncChatKit, smtp: tuple[_Inbox, SMTPSettings]
+) -> None:
+    inbox, server = smtp
+    inbound = await kit.messages.receive(
+        channel="email", sender="eve@example.com", text="My order is late", name=HOSTILE_NAME
+    )
+    mia = await kit.agents.create(name="Mia Kim", email="mia@acme.test", languages=["en"])
+    templates = tuple(
+        NotificationTemplate.model_validate(
+            {
+                "kind": "ticket.created",
+                "recipient": recipient,
+                "language": "en",
+                "subject": "New: {{ ticket.subject }} from {{ contact.name }}",
+                "text": "Olá {{ contact.first_name | cliente }}",
+                # the template the notifications page shows, plus a trusted raw value
+                "html": "<p>Olá {{ contact.first_name | cliente }}</p>"
+                '<p title="{{ ticket.subject }}">{{ company.name | raw }}</p>',
+            }
+        )
+        for recipient in ("customer", "agent")
+    )
+    settings = _settings(server, templates=templates, company_name="<b>Acme</b>")
+    notifications = Notifications(kit._core, settings)
+    await kit.tickets.create(
+        conversation_id=inbound.conversation.id, subject='"><script>x()</script>', owner_id=mia.id
+    )
+    await notifications.drain()
+    for address in ("eve@example.com", "mia@acme.test"):
+        (mail,) = inbox.to(address)
+        part = mail.get_body(("html",))
+        assert isinstance(part, EmailMessage)
+        html = str(part.get_content())
+        assert "<img" not in html
+        assert "<script" not in html
+        assert "<p>Olá &lt;img/src=x/onerror=alert(1)&gt;</p>" in html
+        assert '<p title="&quot;&gt;&lt;script&gt;x()&lt;/script&gt;">' in html
+        assert "<b>Acme</b>" in html  # | raw: inserted as written
+        # plain text and subject are not HTML: unchanged
+        assert _body(mail).strip() == f"Olá {HOSTILE_NAME}"
+        assert _subject(mail) == f'New: "><script>x()</script> from {HOSTILE_NAME}'

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from chatkit import AsyncChatKit, Author, InvalidInputError, SMTPSettings
-from chatkit.models import Conversation, utcnow
+from chatkit import AsyncChatKit, Author, ChatKitSettings, InvalidInputError, SMTPSettings
+from chatkit.blobs import LocalBlobStore
+from chatkit.models import Attachment, AttachmentKind, Conversation, new_id, utcnow
+from chatkit.stores.base import Insert
 
 pytestmark = pytest.mark.anyio
 
@@ -125,6 +127,87 @@ async def test_export_single_file_and_zip_with_attachments(
         assert member in names
         assert archive.read(member) == await kit.attachments.read(photo.id)
         assert "[attachment] x.gif (image/gif" in archive.read(f"{conv.id}.txt").decode()
+
+
+SVG_SCRIPT = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
+    b"<script>fetch('/api/me')</script></svg>"
+)
+SVG_INERT = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect/></svg>'
+PAGE = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
+
+
+async def _stored_as_before(
+    kit: AsyncChatKit, conv: Conversation, content: bytes, name: str, mime_type: str
+) -> Attachment:
+    """An attachment written by a release that stored active content under its own type."""
+
+    async def body() -> Any:
+        yield content
+
+    attachment_id = new_id("att")
+    key = f"att/{attachment_id[4:6]}/{attachment_id}"
+    info = await kit._core.blobs.put(key, body())
+    record = Attachment(
+        id=attachment_id,
+        conversation_id=conv.id,
+        uploaded_by=Author.customer(conv.contact_id),
+        blob_key=key,
+        name=name,
+        mime_type=mime_type,
+        kind=AttachmentKind.IMAGE if mime_type.startswith("image/") else AttachmentKind.FILE,
+        size=info.size,
+        sha256=info.sha256,
+    )
+    await kit._core.commit([Insert(record)])
+    return record
+
+
+async def test_exported_attachments_are_named_by_their_type_never_as_active_content(
+    store_url: str, tmp_path: Path
+) -> None:
+    settings = ChatKitSettings(
+        attachments={"active_content": "download", "allowed_types": ("image/*", "text/*")}  # type: ignore[arg-type]
+    )
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    async with AsyncChatKit(store_url, settings=settings, blobs=blobs) as kit:
+        conv, _ = await _chat(kit)
+        who = Author.customer(conv.contact_id)
+        upload = kit.attachments.upload
+        svg = await upload(conv.id, SVG_SCRIPT, name="logo.svg", author=who)
+        page = await upload(conv.id, PAGE, name="notes.html", author=who)
+        inert = await upload(conv.id, SVG_INERT, name="icon.svg", author=who)
+        gif = await upload(
+            conv.id, b"GIF89a\x02\x00\x02\x00" + b"\0" * 30, name="photo.jpg", author=who
+        )
+        text = await upload(conv.id, b"just words", name="readme", author=who)
+        late = SVG_INERT.replace(b"<rect/>", b"<!--" + b"x" * 70_000 + b"--><script/>")
+        old_svg = await _stored_as_before(kit, conv, SVG_SCRIPT, "old.svg", "image/svg+xml")
+        old_late = await _stored_as_before(kit, conv, late, "late.svg", "image/svg+xml")
+        old_page = await _stored_as_before(kit, conv, PAGE, "page.htm", "text/plain")
+        rtl = await _stored_as_before(kit, conv, PAGE, "invoice\u202elmth.exe", "text/html")
+        attached = [svg, page, inert, gif, text, old_svg, old_late, old_page, rtl]
+        await kit.messages.send(conv.id, "files", author=who, attachments=[a.id for a in attached])
+        bundle = await kit.transcripts.export(
+            tmp_path / "all.zip", conversation_ids=[conv.id], attachments=True
+        )
+        with zipfile.ZipFile(bundle) as archive:
+            folder = f"attachments/{conv.id}/"
+            names = {n.removeprefix(folder) for n in archive.namelist() if n.startswith(folder)}
+            assert names == {
+                f"{svg.id}-logo.bin",
+                f"{page.id}-notes.bin",
+                f"{inert.id}-icon.svg",
+                f"{gif.id}-photo.gif",
+                f"{text.id}-readme.txt",
+                f"{old_svg.id}-old.bin",
+                f"{old_late.id}-late.bin",
+                f"{old_page.id}-page.bin",
+                f"{rtl.id}-invoicelmth.bin",
+            }
+            for attachment in attached:
+                member = next(n for n in archive.namelist() if attachment.id in n)
+                assert archive.read(member) == await kit.attachments.read(attachment.id)
 
 
 def _free_port() -> int:

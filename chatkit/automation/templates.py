@@ -16,6 +16,11 @@ Syntax:
       used when the value is missing. Quote it (``| "dear customer"``) to
       keep spaces at its ends; ``{{ name | }}`` means "blank when missing".
       A fallback is plain text: it cannot contain braces.
+    - ``{{ name | raw }}`` or ``{{ name | fallback | raw }}``: in an HTML
+      template (`Template.render_html`), insert the value as it is instead of
+      escaping it. Only for values you trust to be markup; in plain text it
+      changes nothing. A last ``| raw`` is always this filter: write
+      ``| "raw"`` for a fallback that is the word raw.
     - Single braces are ordinary text (``{`` and ``}``); ``{{`` and ``}}``
       are reserved and cannot be written literally, so a rendered text
       holds ``{{`` or ``}}`` only when a value brought them.
@@ -32,6 +37,11 @@ Rules:
       never produced.
     - Values are inserted literally and never parsed again: a customer
       called ``{{agent.secret}}`` is greeted as exactly that.
+    - HTML is rendered with `Template.render_html`: every value is escaped
+      (``<``, ``>``, ``&``, ``"`` and ``'``), so a contact named
+      ``<img src=x onerror=alert(1)>`` shows as that text and never becomes
+      markup. Only ``| raw`` inserts a value unescaped. Fallbacks and the
+      template's own text are the author's markup and are kept as written.
     - Only plain data is reachable: the context is nested mappings whose
       leaves are strings, numbers or booleans (``true``/``false``). No
       attribute of a Python object is ever read, and passing one (a
@@ -49,6 +59,7 @@ Example:
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -80,6 +91,7 @@ class _Variable:
     name: str
     path: tuple[str, ...]
     fallback: str | None
+    raw: bool = False
 
 
 def _place(text: str, position: int) -> tuple[int, int]:
@@ -185,6 +197,13 @@ class Template:
                 f"unknown variable {name!r}; names start with {', '.join(sorted(allowed))}",
             )
         fallback: str | None = None
+        raw = False
+        if bar:
+            head, filter_bar, last = rest.rpartition("|")
+            if last.strip() == "raw":
+                raw = True
+                rest = head
+                bar = filter_bar
         if bar:
             if "{" in rest or "}" in rest:
                 at = (
@@ -197,10 +216,12 @@ class Template:
             fallback = rest.strip()
             if len(fallback) >= 2 and fallback[0] == fallback[-1] == '"':
                 fallback = fallback[1:-1]
-        return _Variable(name, tuple(name.split(".")), fallback)
+        return _Variable(name, tuple(name.split(".")), fallback, raw)
 
     def render(self, context: Mapping[str, object]) -> str:
-        """Fill in the variables from ``context``.
+        """Fill in the variables from ``context``, as plain text.
+
+        Values are inserted as they are; use `render_html` for an HTML body.
 
         Args:
             context: Nested mappings of plain values, e.g.
@@ -210,6 +231,23 @@ class Template:
             TemplateError: A variable without fallback is missing (``variable``
                 names it), or the context holds something other than plain data.
         """
+        return self._render(context, escape=False)
+
+    def render_html(self, context: Mapping[str, object]) -> str:
+        """Fill in the variables from ``context`` into HTML, escaping every value.
+
+        Each value has ``&``, ``<``, ``>``, ``"`` and ``'`` replaced by
+        character references, so it can only ever be text (in element
+        content and in quoted attribute values). A variable written
+        ``{{ name | raw }}`` is inserted unescaped. Fallbacks and the
+        template's own text are kept as written.
+
+        Raises:
+            TemplateError: As `render`.
+        """
+        return self._render(context, escape=True)
+
+    def _render(self, context: Mapping[str, object], *, escape: bool) -> str:
         out: list[str] = []
         for part in self._parts:
             if isinstance(part, str):
@@ -217,7 +255,7 @@ class Template:
                 continue
             value = _lookup(context, part)
             if value is not None:
-                out.append(value)
+                out.append(html.escape(value, quote=True) if escape and not part.raw else value)
             elif part.fallback is not None:
                 out.append(part.fallback)
             else:

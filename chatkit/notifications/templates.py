@@ -12,6 +12,9 @@ Written in the `chatkit.automation.Template` syntax. The variables filled in:
 - ``conversation.id``, ``conversation.subject``, ``conversation.channel``;
 - ``company.name`` (`NotificationSettings.company_name`).
 
+In the ``html`` body every value is HTML-escaped; only ``{{ name | raw }}``
+inserts one unescaped. The subject and the plain-text body are not escaped.
+
 A variable without a fallback that has no value makes the notification
 fail (logged, recorded, ``notification.failed``); it is never sent with a
 gap or a raw ``{{``. The built-in templates give every optional variable a
@@ -40,8 +43,11 @@ class NotificationTemplate(BaseModel):
             ``pt-BR`` gets ``pt-BR``, else ``pt``, else the default language.
         subject: One line; line breaks in the result become spaces.
         text: The plain-text body.
-        html: An HTML body sent alongside (values are inserted as they are:
-            only use it with values you trust, or leave it out).
+        html: An HTML body sent alongside. Every value is HTML-escaped
+            (`Template.render_html`): a contact named ``<b>Ann</b>`` is
+            shown as that text. ``{{ name | raw }}`` inserts a value you
+            trust to be markup unescaped. The subject and ``text`` are
+            plain text and never escaped.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

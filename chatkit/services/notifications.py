@@ -360,7 +360,7 @@ class Notifications(Service):
         try:
             subject = " ".join(template.subject.render(context).split())
             text = template.text.render(context)
-            html = template.html.render(context) if template.html is not None else None
+            html = template.html.render_html(context) if template.html is not None else None
         except TemplateError as exc:
             log.warning(
                 "notifications: the %s template (%s, %s) cannot render for event %s: %s",

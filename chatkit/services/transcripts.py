@@ -6,7 +6,7 @@ import builtins
 import smtplib
 import ssl
 import zipfile
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,6 +17,14 @@ import anyio.to_thread
 from ..errors import InvalidInputError
 from ..hours import time_zone
 from ..mail import SMTPSettings
+from ..media import (
+    MARKUP_TYPES,
+    SNIFF_BYTES,
+    ActiveContentScanner,
+    Sniffed,
+    sniff,
+    typed_filename,
+)
 from ..models import (
     Agent,
     Attachment,
@@ -161,7 +169,12 @@ class Transcripts(Service):
         One conversation without attachments becomes a single file; anything
         more becomes a zip with one transcript per conversation and, with
         ``attachments=True``, the attachment files under
-        ``attachments/<conversation id>/``.
+        ``attachments/<conversation id>/``, named
+        ``<attachment id>-<name>`` with the extension of the type sniffed
+        from their bytes (`chatkit.media.typed_filename`): content a
+        browser would run (HTML, SVG or XML with script, anything stored as
+        ``application/octet-stream``) is written as ``.bin``, never under an
+        ``.html`` or ``.svg`` name.
 
         Returns:
             The path written.
@@ -197,14 +210,36 @@ class Transcripts(Service):
     async def _bundle(self, archive: zipfile.ZipFile, transcript: Transcript) -> None:
         for message in transcript.messages:
             for info in message.attachments:
-                name = f"attachments/{transcript.conversation.id}/{info.id}-{info.name}"
+                record = await self._load(Attachment, info.id, "attachment")
+                mime_type = await self._exported_type(record)
+                file_name = typed_filename(record.name, mime_type)
+                name = f"attachments/{transcript.conversation.id}/{info.id}-{file_name}"
                 handle = await anyio.to_thread.run_sync(archive.open, name, "w")
                 try:
-                    record = await self._load(Attachment, info.id, "attachment")
                     async for chunk in self._core.blobs.open(record.blob_key):
                         await anyio.to_thread.run_sync(handle.write, chunk)
                 finally:
                     await anyio.to_thread.run_sync(handle.close)
+
+    async def _exported_type(self, record: Attachment) -> str:
+        """The type of an attachment's bytes as they are now, for its exported name.
+
+        Stored ``application/octet-stream`` stays so. Otherwise the bytes are
+        sniffed again (stores written before active content was refused
+        may hold an SVG with script as ``image/svg+xml``), SVG and XML
+        scanned to their end; active content is ``application/octet-stream``.
+        """
+        download = "application/octet-stream"
+        if record.mime_type == download:
+            return download
+        chunks = self._core.blobs.open(record.blob_key)
+        try:
+            found = await _sniff_all(chunks)
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
+        return download if found.active is not None else found.mime_type
 
     async def email(
         self,
@@ -249,6 +284,26 @@ class Transcripts(Service):
         mail.add_alternative(render(transcript, TranscriptFormat.HTML, zone), subtype="html")
         await anyio.to_thread.run_sync(_send_mail, smtp, mail)
         return to
+
+
+async def _sniff_all(chunks: AsyncIterator[bytes]) -> Sniffed:
+    """`sniff` the first bytes; SVG and XML are then scanned to their end."""
+    head = b""
+    async for chunk in chunks:
+        head += chunk
+        if len(head) >= SNIFF_BYTES:
+            break
+    found = sniff(head[:SNIFF_BYTES])
+    if len(head) < SNIFF_BYTES or found.active is not None or found.mime_type not in MARKUP_TYPES:
+        return found  # a file shorter than the window was sniffed (and scanned) whole
+    scanner = ActiveContentScanner(found.mime_type)
+    reason = scanner.feed(head)
+    async for chunk in chunks:
+        if reason is not None:
+            break
+        reason = scanner.feed(chunk)
+    reason = reason or scanner.feed(b"", final=True)
+    return Sniffed(found.mime_type, active=reason) if reason is not None else found
 
 
 def _send_mail(settings: SMTPSettings, mail: EmailMessage) -> None:
