@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from . import _redact
 from ._facade import AsyncChatKit, ChatKit, SyncDispatcher, SyncSubscription
 from .automation import Facts, Rule, RuleSet, Template
 from .automation.replies import AutoReplySettings
@@ -105,6 +106,9 @@ from .stores.base import DispatchStatus
 from .transcripts import Transcript, TranscriptFormat
 
 __version__ = "0.1.0"
+
+# httpx logs "HTTP Request: POST <url>" at INFO: mask credentials in those URLs.
+_redact.install_httpx_filter()
 
 __all__ = [
     "SurveySettings",

@@ -17,6 +17,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from .._redact import mask_text
 from ..automation.actions import (
     Action,
     AssignAction,
@@ -283,7 +284,7 @@ class Automation(Service):
             if isinstance(action, NotifyAction):
                 target = action.target
         except (ChatKitError, httpx.HTTPError) as exc:
-            detail, ok, error = "", False, f"{type(exc).__name__}: {exc}"
+            detail, ok, error = "", False, mask_text(f"{type(exc).__name__}: {exc}")
             log.warning(
                 "automation rule %r action %d (%s) failed: %s", rule.name, index, action.type, error
             )

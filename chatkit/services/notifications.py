@@ -9,6 +9,7 @@ from typing import Literal
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from .._redact import mask_text
 from ..errors import DuplicateKeyError, InvalidInputError, TemplateError
 from ..events import (
     Event,
@@ -432,14 +433,22 @@ class Notifications(Service):
                     notifier.name,
                     notification.dedupe_key,
                     attempts,
-                    exc,
+                    mask_text(str(exc)),
                 )
                 raise
             log.warning(
-                "notifications: %s gave up on %s: %s", notifier.name, notification.dedupe_key, exc
+                "notifications: %s gave up on %s: %s",
+                notifier.name,
+                notification.dedupe_key,
+                mask_text(str(exc)),
             )
             await self._record(
-                notifier.name, notification, event, NotificationStatus.FAILED, attempts, str(exc)
+                notifier.name,
+                notification,
+                event,
+                NotificationStatus.FAILED,
+                attempts,
+                mask_text(str(exc)),
             )
             return
         await self._record(notifier.name, notification, event, NotificationStatus.SENT, attempts)

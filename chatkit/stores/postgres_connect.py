@@ -1,8 +1,8 @@
 """Connecting the PostgreSQL store: its URL, the first connection, the pool, retries.
 
 - `split_url` takes chatkit's options out of a ``postgresql://`` URL and
-  leaves the rest (``sslmode``...) to libpq; `mask_url` hides its password
-  in errors and logs.
+  leaves the rest (``sslmode``...) to libpq; `mask_url` (from
+  `chatkit._redact`) hides its credentials in errors and logs.
 - `connect` makes the first, direct connection: an unreachable server fails
   at once (or after ``connect_timeout``) with one `StoreError` carrying
   libpq's reason, instead of a pool logging every retry until its timeout.
@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from .._redact import mask_text, mask_url
 from ..errors import ConfigurationError, StoreError
 
 __all__ = ["OPTIONS", "connect", "flag", "make_pool", "mask_url", "open_pool", "run", "split_url"]
@@ -48,15 +49,6 @@ def flag(value: str) -> bool:
     raise ValueError(f"expected 0 or 1, got {value!r}")
 
 
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***`` (for errors and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def split_url(url: str) -> tuple[str, dict[str, str]]:
     """The libpq connection URL and chatkit's `OPTIONS` found in ``url``.
 
@@ -73,7 +65,7 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
 
 
 def _unreachable(conninfo: str, reason: str) -> StoreError:
-    return StoreError(f"cannot connect to PostgreSQL at {mask_url(conninfo)}: {reason}")
+    return StoreError(f"cannot connect to PostgreSQL at {mask_url(conninfo)}: {mask_text(reason)}")
 
 
 async def connect(conninfo: str, *, options: str, timeout: float) -> psycopg.AsyncConnection[Any]:

@@ -49,6 +49,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
 
+from .._redact import mask_url
 from ..blobs import BlobStore, LocalBlobStore
 from ..errors import (
     ConfigurationError,
@@ -167,7 +168,7 @@ class SQLiteStore(Store):
         parts = urlsplit(url)
         if parts.scheme != "sqlite" or parts.netloc or not parts.path.startswith("/"):
             raise ConfigurationError(
-                f"expected sqlite:///relative.db or sqlite:////absolute.db, got {url!r}"
+                f"expected sqlite:///relative.db or sqlite:////absolute.db, got {mask_url(url)!r}"
             )
         path = parts.path[1:]
         if not path or path == ":memory:":

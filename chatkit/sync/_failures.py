@@ -12,6 +12,7 @@ from typing import NoReturn
 from pydantic import JsonValue
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from .._redact import mask_text
 from ..errors import (
     ConflictError,
     IntegrationAuthError,
@@ -110,7 +111,9 @@ class _Failures(_EngineBase):
 
     async def _park(self, reason: HealthState, detail: str, until: datetime) -> None:
         log.warning("sync %s parked (%s) until %s", self.name, reason.value, until.isoformat())
-        await self._save_state(parked=reason.value, parked_detail=detail[:500], parked_until=until)
+        await self._save_state(
+            parked=reason.value, parked_detail=mask_text(detail)[:500], parked_until=until
+        )
 
     async def _park_for(self, exc: IntegrationAuthError | IntegrationQuotaError) -> NoReturn:
         """Park after a refused credential or a used-up quota, then raise `_Parked`.
@@ -152,7 +155,7 @@ class _Failures(_EngineBase):
         report.calls += 1
         if health.ok:
             await self._save_state(parked=None, parked_detail=None, parked_until=None)
-            log.info("sync %s resumed: %s", self.name, health.detail)
+            log.info("sync %s resumed: %s", self.name, mask_text(health.detail))
             return True
         until = now + timedelta(seconds=self._park_seconds)
         if health.state is HealthState.QUOTA_EXHAUSTED:
@@ -214,19 +217,24 @@ class _Failures(_EngineBase):
                     update={
                         **base,
                         "due_key": key_of(now + _seconds(delay)),
-                        "last_error": (result.error or "")[:1000],
+                        "last_error": mask_text(result.error or "")[:1000],
                     }
                 )
             )
         report.dead += 1
-        log.warning("sync %s: %s dead-lettered: %s", self.name, now_link.local_id, result.error)
+        log.warning(
+            "sync %s: %s dead-lettered: %s",
+            self.name,
+            now_link.local_id,
+            mask_text(result.error or ""),
+        )
         return Update(
             now_link.model_copy(
                 update={
                     **base,
                     "dead": True,
                     "due_key": due_now if more else None,
-                    "last_error": (result.error or "")[:1000],
+                    "last_error": mask_text(result.error or "")[:1000],
                 }
             )
         )

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
+from .._redact import mask_text
 from ..errors import ConflictError, IntegrationAuthError, IntegrationError, IntegrationQuotaError
 from ..integrations import Direction, InboundChange, Integration, SyncObject
 from ..models import utcnow
@@ -190,7 +191,7 @@ class SyncEngine(_Outbound):
             try:
                 await self.run_once()
             except (ConflictError, IntegrationError) as exc:
-                log.warning("sync %s: cycle failed: %s", self.name, exc)
+                log.warning("sync %s: cycle failed: %s", self.name, mask_text(str(exc)))
             with contextlib.suppress(asyncio.TimeoutError):
                 waiter = asyncio.ensure_future(stop.wait())
                 changed = asyncio.ensure_future(self._core.wait_for_events(interval))

@@ -21,6 +21,7 @@ import random
 from urllib.parse import parse_qs, urlsplit
 
 from .._optional import missing
+from .._redact import mask_text, mask_url
 from ..errors import ConfigurationError, TransportError
 
 try:
@@ -33,13 +34,6 @@ from .base import Listener, Transport
 __all__ = ["RedisTransport"]
 
 log = logging.getLogger(__name__)
-
-
-def _mask(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
 
 
 class RedisTransport(Transport):
@@ -61,14 +55,14 @@ class RedisTransport(Transport):
         """Build from ``redis://host:port/db?namespace=support``."""
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-            raise ConfigurationError(f"expected redis://host:port/db, got {_mask(url)!r}")
+            raise ConfigurationError(f"expected redis://host:port/db, got {mask_url(url)!r}")
         options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         namespace = options.pop("namespace", "default")
         base = url.split("?", 1)[0]
         return cls(base, namespace=namespace)
 
     def __repr__(self) -> str:
-        return f"RedisTransport({_mask(self.url)!r}, channel={self.channel!r})"
+        return f"RedisTransport({mask_url(self.url)!r}, channel={self.channel!r})"
 
     async def open(self, listener: Listener) -> None:
         """Connect (checked with PING) and start listening."""
@@ -77,7 +71,9 @@ class RedisTransport(Transport):
             await client.ping()
         except (RedisError, OSError) as exc:
             await client.aclose()
-            raise TransportError(f"cannot reach Redis at {_mask(self.url)}: {exc}") from exc
+            raise TransportError(
+                f"cannot reach Redis at {mask_url(self.url)}: {mask_text(str(exc))}"
+            ) from exc
         self._client = client
         ready = asyncio.Event()
         self._listen_task = asyncio.create_task(self._listen(listener, ready))

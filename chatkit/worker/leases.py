@@ -16,6 +16,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from .._redact import mask_text
 from ..errors import ConflictError, DuplicateKeyError
 from ..models._base import utcnow
 from ..services._core import bump
@@ -32,7 +33,7 @@ log = logging.getLogger("chatkit.worker")
 
 
 def describe(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
+    text = mask_text(f"{type(exc).__name__}: {exc}")
     return text if len(text) <= 500 else text[:497] + "..."
 
 
