@@ -21,7 +21,8 @@ ChatKitError
 │       ├── AttachmentTypeError
 │       │   └── ActiveContentError  HTML, or SVG/XML a browser would run
 │       └── TooManyAttachmentsError
-│   └── InvalidTransitionError    e.g. closed -> open
+│   ├── InvalidTransitionError    e.g. closed -> open
+│   └── WebhookTargetError        an outbound webhook's target is not a public address
 ├── NotFoundError                 unknown id
 ├── ConflictError                 a concurrent writer won; safe to retry
 │   ├── DuplicateIdentityError    identity already belongs to another contact
@@ -38,6 +39,8 @@ ChatKitError
 │   ├── RetryableIntegrationError a 429, 5xx or timeout: try again later
 │   ├── PermanentIntegrationError the vendor refused the request for good
 │   └── WebhookVerificationError  bad signature, outside the replay window, or malformed
+│       └── WebhookBodyError      (chatkit.webhooks) body nested too deeply or not JSON
+│           └── WebhookTooLargeError  body over WebhookSettings.max_body_bytes
 ├── AgentAtCapacityError          the agent holds max_concurrent_chats already
 ├── ContactBlockedError           a blocked sender's message was refused (and counted)
 └── AlreadyClaimedError           another agent owns the conversation
@@ -80,6 +83,9 @@ __all__ = [
     "SchemaVersionError",
     "StoreError",
     "TemplateError",
+    "WebhookBodyError",
+    "WebhookTargetError",
+    "WebhookTooLargeError",
     "WebhookVerificationError",
 ]
 
@@ -500,6 +506,45 @@ class WebhookVerificationError(IntegrationError):
 
     Answer it with HTTP 401 (or 400); apply nothing from it.
     """
+
+
+class WebhookBodyError(WebhookVerificationError):
+    """A webhook body was refused before it was read: nested too deeply, or not JSON.
+
+    Answer it with HTTP 400; nothing was applied.
+    """
+
+
+class WebhookTooLargeError(WebhookBodyError):
+    """A webhook body is larger than `WebhookSettings.max_body_bytes`.
+
+    Answer it with HTTP 413; nothing was applied (not even the signature was checked).
+
+    Attributes:
+        size: The body's length, in bytes.
+        limit: The largest length accepted.
+    """
+
+    def __init__(self, message: str, *, integration: str, size: int, limit: int) -> None:
+        super().__init__(message, integration=integration)
+        self.size = size
+        self.limit = limit
+
+
+class WebhookTargetError(InvalidInputError):
+    """An outbound webhook's target is not a public address; no connection was made.
+
+    Loopback, private, link-local, multicast, reserved and unspecified
+    addresses (also after DNS resolution and on redirects) are refused unless
+    `WebhookSettings.allowed_networks` or ``allow_private_targets`` allows them.
+
+    Attributes:
+        host: The refused host name or address.
+    """
+
+    def __init__(self, message: str, *, host: str) -> None:
+        super().__init__(message, field="url")
+        self.host = host
 
 
 class AgentAtCapacityError(ChatKitError):

@@ -24,6 +24,7 @@ from .models.surveys import SurveySettings
 from .notifications.settings import NotificationSettings
 from .sla import SLAPolicies
 from .understanding.intents import IntentDefinition
+from .webhooks import WebhookSettings
 
 __all__ = [
     "DEFAULT_URL",
@@ -32,6 +33,7 @@ __all__ = [
     "ChatKitSettings",
     "PresenceSettings",
     "UnderstandingSettings",
+    "WebhookSettings",
     "default_url",
 ]
 
@@ -205,6 +207,9 @@ class ChatKitSettings(BaseModel):
         bots: Bot flows and the words that hand over to a person (`Bots`).
         surveys: The satisfaction survey form, its expiry and the low-score
             follow-up (`Surveys`).
+        webhooks: The size cap on inbound webhook bodies, and which
+            non-public networks automation webhooks may call (none by
+            default; see `chatkit.webhooks.WebhookSettings`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -228,3 +233,4 @@ class ChatKitSettings(BaseModel):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     bots: BotSettings = Field(default_factory=BotSettings)
     surveys: SurveySettings = Field(default_factory=SurveySettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)

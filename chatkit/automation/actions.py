@@ -220,7 +220,9 @@ class WebhookAction(_Action):
 
     Attributes:
         url: ``https://`` (plain ``http://`` only for localhost); no
-            credentials in the URL.
+            credentials in the URL. When called, its host must resolve to
+            public addresses only, unless ``ChatKitSettings.webhooks``
+            allows others (see `chatkit.webhooks`).
         payload: A JSON object whose strings are templates, rendered with
             `render_payload`; values are inserted as strings, never as JSON
             syntax.

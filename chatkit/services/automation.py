@@ -45,6 +45,7 @@ from ..models import (
 )
 from ..models._base import utcnow
 from ..stores.base import Gt, Update
+from ..webhooks import webhook_client
 from ._core import bump
 from .contacts import Service
 from .dispatch import Dispatcher
@@ -419,7 +420,7 @@ class Automation(Service):
             "conversation_id": event.conversation_id,
             "data": action.render_payload(context),
         }
-        async with httpx.AsyncClient(timeout=10.0) as client:
+        async with webhook_client(self._core.settings.webhooks, timeout=10.0) as client:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(3),
                 wait=wait_exponential(multiplier=0.2, max=2.0),

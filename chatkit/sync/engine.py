@@ -21,6 +21,7 @@ from ..models import utcnow
 from ..models.sync import SyncState
 from ..services._core import Core
 from ..services.dispatch import Dispatcher
+from ..webhooks import check_webhook_body
 from ._base import _ORDER, SCAN, SyncReport, _Parked
 from ._inbound import Applier, ApplyReport
 from ._outbound import _Outbound
@@ -270,10 +271,23 @@ class SyncEngine(_Outbound):
     async def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> SyncReport:
         """Verify a webhook delivery and apply its changes (duplicates change nothing).
 
+        The body is refused before its signature is checked when it is
+        larger than ``settings.webhooks.max_body_bytes`` or nested deeper
+        than `chatkit.webhooks.MAX_WEBHOOK_DEPTH`.
+
         Raises:
+            WebhookTooLargeError: The body is over the size cap; nothing was
+                applied. Answer the vendor with 413.
+            WebhookBodyError: The body is nested too deeply or not JSON;
+                nothing was applied. Answer the vendor with 400.
             WebhookVerificationError: Bad signature, too old, or malformed;
                 nothing was applied. Answer the vendor with 401.
         """
+        check_webhook_body(
+            body,
+            integration=self.name,
+            max_bytes=self._core.settings.webhooks.max_body_bytes,
+        )
         await self.open()
         changes = await self.integration.verify_webhook(headers, body)
         applied = await self._apply(tuple(changes), cursor=None, expect=None, keep_cursor=True)

@@ -61,6 +61,7 @@ from ..integrations import (
     RateBudget,
     SyncObject,
 )
+from ..webhooks import read_webhook_json
 
 __all__ = ["MemoryConfig", "MemoryIntegration", "MemoryVendor", "SimulatedCrash"]
 
@@ -400,7 +401,7 @@ class MemoryIntegration(Integration):
             raise WebhookVerificationError("bad webhook signature", integration=self.name)
         try:
             age = time.time() - int(stamp)
-            events = json.loads(body)["events"]
+            events = read_webhook_json(body, integration=self.name)["events"]
         except (ValueError, KeyError, TypeError) as exc:
             raise WebhookVerificationError("malformed webhook", integration=self.name) from exc
         if abs(age) > config.replay_window:

@@ -6,12 +6,12 @@ The signatures themselves are in ``webhooks.py``.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from chatkit.errors import WebhookVerificationError
 from chatkit.integrations import ChangeAction, InboundChange, SyncObject
+from chatkit.webhooks import read_webhook_json
 
 from . import _mapping as mapping
 from ._api import HubSpotHTTPError
@@ -51,12 +51,7 @@ class _Webhooks(_HubSpotClient):
             raise WebhookVerificationError(
                 f"hubspot webhook refused: {exc}", integration=self.name
             ) from None
-        try:
-            events = json.loads(body)
-        except ValueError:
-            raise WebhookVerificationError(
-                "hubspot webhook body is not JSON", integration=self.name
-            ) from None
+        events = read_webhook_json(body, integration=self.name)
         if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
             raise WebhookVerificationError(
                 "hubspot webhook body is not a list of events", integration=self.name

@@ -7,13 +7,13 @@ emulator uses too, without zenpy).
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from chatkit.errors import WebhookVerificationError
 from chatkit.integrations import InboundChange
+from chatkit.webhooks import read_webhook_json
 
 from ._client import _ZendeskClient
 from ._mapping import comment_change, parse_time, ticket_change, user_change
@@ -82,8 +82,8 @@ class _Webhooks(_ZendeskClient):
                 f"(window {self.config.webhook_replay_seconds:g}s)",
                 integration=self.name,
             )
+        payload = read_webhook_json(body, integration=self.name)
         try:
-            payload = json.loads(body)
             if not isinstance(payload, dict):
                 raise ValueError("not an object")
             event_type = str(payload.get("type") or "")
