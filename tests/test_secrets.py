@@ -25,6 +25,7 @@ from chatkit.notifications import (
     PermanentNotificationError,
 )
 from chatkit.services.notifications import Notifications
+from chatkit.webhooks import WebhookSettings
 from tests.services import postgres_or_skip, redis_or_skip
 
 SECRET = "hunter2-s3cr3t"
@@ -199,7 +200,11 @@ async def test_a_failing_webhook_never_shows_its_token(
         [{"name": "crm", "on": "message.received", "then": [{"type": "webhook", "url": url}]}]
     )
     caplog.set_level(logging.DEBUG)
-    settings = ChatKitSettings(automation_rules=rules)
+    # The test server is on loopback, which automation webhooks refuse unless allowed.
+    settings = ChatKitSettings(
+        automation_rules=rules,
+        webhooks=WebhookSettings(allowed_networks=("127.0.0.1/32",)),
+    )
     async with AsyncChatKit(f"sqlite:///{tmp_path / 'support.db'}", settings=settings) as kit:
         await kit.messages.receive(channel="web", sender="w1", text="hi")
         await kit.automation.drain()
