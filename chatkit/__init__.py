@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from . import _redact
+from . import redact as _redact
 from ._facade import AsyncChatKit, ChatKit, SyncDispatcher, SyncSubscription
 from .automation import Facts, Rule, RuleSet, Template
 from .automation.replies import AutoReplySettings

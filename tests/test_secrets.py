@@ -14,7 +14,6 @@ import pytest
 from typer.testing import CliRunner
 
 from chatkit import AsyncChatKit, ChatKitSettings, RuleSet
-from chatkit._redact import mask_text, mask_url
 from chatkit.cli import app
 from chatkit.errors import StoreError, TransportError
 from chatkit.events import AutomationActionTaken, NotificationFailed
@@ -24,6 +23,7 @@ from chatkit.notifications import (
     Notifier,
     PermanentNotificationError,
 )
+from chatkit.redact import mask_text, mask_url
 from chatkit.services.notifications import Notifications
 from chatkit.webhooks import WebhookSettings
 from tests.services import postgres_or_skip, redis_or_skip

@@ -27,8 +27,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from .._redact import mask_text
 from ..errors import ChatKitError
+from ..redact import mask_text
 
 __all__ = ["Bars", "console", "errors", "fail", "one_line", "prepare", "print_table", "run"]
 
@@ -54,7 +54,7 @@ def prepare() -> None:
 def one_line(text: object) -> str:
     """``text`` with every run of whitespace (newlines included) made one space.
 
-    Credentials in URLs are masked (`chatkit._redact.mask_text`): this is what
+    Credentials in URLs are masked (`chatkit.redact.mask_text`): this is what
     error messages are printed with.
     """
     return mask_text(" ".join(str(text).split()))

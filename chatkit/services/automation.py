@@ -17,7 +17,6 @@ from tenacity import (
     wait_exponential,
 )
 
-from .._redact import mask_text
 from ..automation.actions import (
     Action,
     AssignAction,
@@ -44,6 +43,7 @@ from ..models import (
     Team,
 )
 from ..models._base import utcnow
+from ..redact import mask_text
 from ..stores.base import Gt, Update
 from ..webhooks import webhook_client
 from ._core import bump

@@ -9,7 +9,6 @@ from typing import Literal
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from .._redact import mask_text
 from ..errors import DuplicateKeyError, InvalidInputError, TemplateError
 from ..events import (
     Event,
@@ -42,6 +41,7 @@ from ..notifications.base import (
 )
 from ..notifications.settings import NotificationSettings
 from ..notifications.templates import choose_template, label
+from ..redact import mask_text
 from ..stores.base import Insert
 from ._core import Core
 from .contacts import Service

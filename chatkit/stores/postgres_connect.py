@@ -2,7 +2,7 @@
 
 - `split_url` takes chatkit's options out of a ``postgresql://`` URL and
   leaves the rest (``sslmode``...) to libpq; `mask_url` (from
-  `chatkit._redact`) hides its credentials in errors and logs.
+  `chatkit.redact`) hides its credentials in errors and logs.
 - `connect` makes the first, direct connection: an unreachable server fails
   at once (or after ``connect_timeout``) with one `StoreError` carrying
   libpq's reason, instead of a pool logging every retry until its timeout.
@@ -24,8 +24,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from .._redact import mask_text, mask_url
 from ..errors import ConfigurationError, StoreError
+from ..redact import mask_text, mask_url
 
 __all__ = ["OPTIONS", "connect", "flag", "make_pool", "mask_url", "open_pool", "run", "split_url"]
 

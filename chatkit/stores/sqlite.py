@@ -49,7 +49,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
 
-from .._redact import mask_url
 from ..blobs import BlobStore, LocalBlobStore
 from ..errors import (
     ConfigurationError,
@@ -57,6 +56,7 @@ from ..errors import (
 )
 from ..events import Event, parse_event
 from ..models._base import Record
+from ..redact import mask_url
 from . import sqlite_leases
 from ._rows import DEFAULT_RECORD_CACHE_SIZE, RecordCache, load_record
 from ._sql import (

@@ -12,7 +12,6 @@ from typing import NoReturn
 from pydantic import JsonValue
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from .._redact import mask_text
 from ..errors import (
     ConflictError,
     IntegrationAuthError,
@@ -23,6 +22,7 @@ from ..events import Event
 from ..integrations import HealthState, PushResult, PushStatus, SyncObject
 from ..models import utcnow
 from ..models.sync import SyncLink, SyncState, state_id
+from ..redact import mask_text
 from ..stores.base import Delete, Insert, Op, Update
 from ._base import SyncReport, T, _EngineBase, _Parked, _seconds
 from ._shared import key_of, next_midnight

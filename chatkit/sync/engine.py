@@ -14,11 +14,11 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
-from .._redact import mask_text
 from ..errors import ConflictError, IntegrationAuthError, IntegrationError, IntegrationQuotaError
 from ..integrations import Direction, InboundChange, Integration, SyncObject
 from ..models import utcnow
 from ..models.sync import SyncState
+from ..redact import mask_text
 from ..services._core import Core
 from ..services.dispatch import Dispatcher
 from ..webhooks import check_webhook_body

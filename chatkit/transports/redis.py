@@ -21,8 +21,8 @@ import random
 from urllib.parse import parse_qs, urlsplit
 
 from .._optional import missing
-from .._redact import mask_text, mask_url
 from ..errors import ConfigurationError, TransportError
+from ..redact import mask_text, mask_url
 
 try:
     import redis.asyncio as aioredis

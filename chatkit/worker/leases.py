@@ -16,9 +16,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .._redact import mask_text
 from ..errors import ConflictError, DuplicateKeyError
 from ..models._base import utcnow
+from ..redact import mask_text
 from ..services._core import bump
 from ..stores.base import Insert, Store, Update
 from .health import JobState, job_state_id
