@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chatkit import AsyncChatKit, Author, InvalidInputError
+from chatkit import AsyncChatKit, Author, InvalidInputError, MessageTooLargeError
 from chatkit.events import ContactUpdated, Event, unreadable_events
-from chatkit.models._base import JSON_MAX_DEPTH, JSON_MAX_INT, JSON_MIN_INT
+from chatkit.models import JSON_MAX_DEPTH, JSON_MAX_INT, JSON_MIN_INT
 
 from .services import POSTGRES_URL
 
@@ -169,3 +169,14 @@ async def test_an_unreadable_event_is_skipped_and_reported(
     await kit.contacts.update(contacts[0].id, name="later")
     tail = (await kit.events.list(after=poisoned, limit=10)).items
     assert [type(e) for e in tail][-1] is ContactUpdated
+
+
+async def test_a_ticket_note_longer_than_a_message_is_refused(kit: AsyncChatKit) -> None:
+    contact = await kit.contacts.create(name="Ana")
+    limit = kit.settings.max_message_length
+    with pytest.raises(MessageTooLargeError):
+        await kit.tickets.create(subject="s", contact_id=contact.id, note="n" * (limit + 1))
+    ticket = await kit.tickets.create(subject="s", contact_id=contact.id, note="n" * limit)
+    with pytest.raises(MessageTooLargeError):
+        await kit.tickets.add_note(ticket.id, "n" * (limit + 1))
+    assert await kit.tickets.get(ticket.id) == ticket
