@@ -36,6 +36,7 @@ HOSTILE = [
     math.nan,
     {"inner": [1, {"x": 10**30}]},
     _nested(JSON_MAX_DEPTH),  # the attributes object itself is level 1
+    _nested(100_000),  # a depth bomb: refused with a short message, no RecursionError
     "x" * (64 * 1024 + 1),
     ["y" * 1000] * 70,
 ]

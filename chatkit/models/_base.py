@@ -19,6 +19,7 @@ __all__ = [
     "Record",
     "SafeJsonObject",
     "SafeText",
+    "check_json_limits",
     "new_id",
     "utcnow",
 ]
@@ -77,6 +78,11 @@ JSON_MIN_INT = -(2**63)
 
 JSON_MAX_INT = 2**63 - 1
 """Largest integer accepted in a stored JSON value (signed 64-bit)."""
+
+
+def check_json_limits(value: object) -> None:
+    """Raise `ValueError` (a short message) when ``value`` breaks a `SafeJsonObject` limit."""
+    _check_json(value)  # type: ignore[arg-type]  # walks any object; only JSON passes
 
 
 def _check_json(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
