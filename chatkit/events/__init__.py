@@ -27,9 +27,12 @@ and `parse_event`.
 
 from __future__ import annotations
 
+import logging
+import zlib
+from collections import OrderedDict
 from typing import Annotated, TypeAlias
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, ValidationError
 
 from .base import BaseEvent
 from .content import (
@@ -95,6 +98,7 @@ from .tickets import (
 )
 
 __all__ = [
+    "UnreadableEvent",
     "AgentCreated",
     "AgentStatusChanged",
     "AgentUpdated",
@@ -149,6 +153,8 @@ __all__ = [
     "TicketStatusChanged",
     "TicketUpdated",
     "parse_event",
+    "read_stored_event",
+    "unreadable_events",
 ]
 
 
@@ -220,3 +226,75 @@ def parse_event(data: str | bytes | dict[str, object]) -> Event:
     if isinstance(data, dict):
         return _EVENT_ADAPTER.validate_python(data)
     return _EVENT_ADAPTER.validate_json(data)
+
+
+_log = logging.getLogger("chatkit.events")
+
+_UNREADABLE_KEPT = 1000
+_unreadable: OrderedDict[tuple[int, int], UnreadableEvent] = OrderedDict()
+
+
+class UnreadableEvent:
+    """An outbox row that could not be parsed as an event, and was skipped.
+
+    Attributes:
+        position: Its place in the outbox.
+        reason: A short description of the first problem found (never the data).
+    """
+
+    __slots__ = ("position", "reason")
+
+    def __init__(self, position: int, reason: str) -> None:
+        self.position = position
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"UnreadableEvent(position={self.position}, reason={self.reason!r})"
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        errors = exc.errors(include_url=False, include_input=False)
+        first = errors[0] if errors else {"loc": (), "msg": str(exc)}
+        where = ".".join(str(p) for p in first["loc"])[:200]
+        return f"{where + ': ' if where else ''}{str(first['msg'])[:200]}"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def read_stored_event(position: int, data: str | bytes | dict[str, object]) -> Event | None:
+    """Parse the event stored at ``position``; ``None`` (reported, not raised) when unreadable.
+
+    Readers of the outbox (`Events.list`, subscriptions, dispatchers) use
+    this so that one row no version of chatkit can read (written by hand, by
+    a bug, or by an older release that accepted a value it cannot give back)
+    is skipped instead of blocking every event after it. Each such row is
+    logged once per process at WARNING on the ``chatkit.events`` logger and
+    listed by `unreadable_events`.
+    """
+    try:
+        event = parse_event(data)
+    except (ValidationError, ValueError, RecursionError, MemoryError) as exc:
+        raw = data if isinstance(data, str | bytes) else repr(sorted(data))
+        digest = zlib.crc32(raw.encode("utf-8", "replace") if isinstance(raw, str) else raw)
+        key = (position, digest)
+        if key not in _unreadable:
+            skipped = UnreadableEvent(position, _reason(exc))
+            _unreadable[key] = skipped
+            while len(_unreadable) > _UNREADABLE_KEPT:
+                _unreadable.popitem(last=False)
+            _log.warning(
+                "skipped unreadable event at outbox position %d: %s", position, skipped.reason
+            )
+        return None
+    if event.position != position:
+        event = event.model_copy(update={"position": position})
+    return event
+
+
+def unreadable_events() -> list[UnreadableEvent]:
+    """Outbox rows skipped as unreadable by readers in this process, oldest first.
+
+    At most the last 1000 are kept. Each row appears once however often it
+    was read. An empty list means every event read so far parsed.
+    """
+    return list(_unreadable.values())

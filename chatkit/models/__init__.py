@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from ._base import Page, Record, UTCDateTime, new_id, utcnow
+from ._base import (
+    JSON_MAX_BYTES,
+    JSON_MAX_DEPTH,
+    JSON_MAX_INT,
+    JSON_MIN_INT,
+    Page,
+    Record,
+    UTCDateTime,
+    new_id,
+    utcnow,
+)
 from .abuse import Block, BlockKind, Incident, IncidentCategory
 from .agents import Agent, AgentStatus, Presence
 from .attachments import Attachment, AttachmentInfo, AttachmentKind
@@ -33,6 +43,10 @@ from .tickets import (
 )
 
 __all__ = [
+    "JSON_MAX_BYTES",
+    "JSON_MAX_DEPTH",
+    "JSON_MAX_INT",
+    "JSON_MIN_INT",
     "Block",
     "BlockKind",
     "Incident",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, ClassVar, Generic, TypeVar
@@ -9,11 +10,16 @@ from typing import Annotated, ClassVar, Generic, TypeVar
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
 __all__ = [
+    "JSON_MAX_BYTES",
+    "JSON_MAX_DEPTH",
+    "JSON_MAX_INT",
+    "JSON_MIN_INT",
     "UTCDateTime",
     "Page",
     "Record",
     "SafeJsonObject",
     "SafeText",
+    "check_json_limits",
     "new_id",
     "utcnow",
 ]
@@ -60,24 +66,73 @@ SafeText = Annotated[str, AfterValidator(_check_text)]
 """A string that encodes to UTF-8 and holds no NUL character."""
 
 
+JSON_MAX_DEPTH = 32
+"""Deepest nesting of objects and arrays accepted in a stored JSON value (contact
+attributes, message metadata). The top-level object counts as level 1."""
+
+JSON_MAX_BYTES = 64 * 1024
+"""Largest stored JSON value accepted, in bytes of compact UTF-8 JSON (64 KiB)."""
+
+JSON_MIN_INT = -(2**63)
+"""Smallest integer accepted in a stored JSON value (signed 64-bit)."""
+
+JSON_MAX_INT = 2**63 - 1
+"""Largest integer accepted in a stored JSON value (signed 64-bit)."""
+
+
+def check_json_limits(value: object) -> None:
+    """Raise `ValueError` (a short message) when ``value`` breaks a `SafeJsonObject` limit."""
+    _check_json(value)  # type: ignore[arg-type]  # walks any object; only JSON passes
+
+
 def _check_json(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
-    pending: list[object] = [value]
+    """Refuse what a store or a JSON reader could not give back as it went in.
+
+    Walks the value once, without recursion, and stops at the first problem:
+    a string that does not encode to UTF-8, an integer outside signed 64 bits,
+    a float that is not finite, nesting deeper than `JSON_MAX_DEPTH` or more
+    than `JSON_MAX_BYTES` of JSON. Messages are short and never repeat the value.
+    """
+    pending: list[tuple[object, int]] = [(value, 1)]
+    size = 0
     while pending:
-        item = pending.pop()
+        item, depth = pending.pop()
         if isinstance(item, str):
             try:
-                item.encode("utf-8")
+                size += len(item.encode("utf-8")) + 3  # quotes, and a separator
             except UnicodeEncodeError as exc:
                 raise ValueError("data contains invalid unicode (a lone surrogate)") from exc
-        elif isinstance(item, dict):
-            pending += [*item.keys(), *item.values()]
-        elif isinstance(item, list):
-            pending += item
+        elif isinstance(item, bool) or item is None:
+            size += 5
+        elif isinstance(item, int):
+            if not JSON_MIN_INT <= item <= JSON_MAX_INT:
+                raise ValueError("data contains an integer outside the signed 64-bit range")
+            size += 21
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError("data contains a float that is not finite (NaN or infinity)")
+            size += 25
+        elif isinstance(item, dict | list):
+            if depth > JSON_MAX_DEPTH:
+                raise ValueError(f"data is nested deeper than {JSON_MAX_DEPTH} levels")
+            size += 2
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending += [(child, depth + 1) for child in children]
+        if size > JSON_MAX_BYTES:
+            raise ValueError(f"data is larger than {JSON_MAX_BYTES // 1024} KiB of JSON")
     return value
 
 
 SafeJsonObject = Annotated[dict[str, JsonValue], AfterValidator(_check_json)]
-"""A JSON object whose keys and strings all encode to UTF-8 (so every store can keep it)."""
+"""A JSON object every store and JSON reader can give back exactly as it went in.
+
+Keys and strings encode to UTF-8; integers fit in signed 64 bits
+(`JSON_MIN_INT` .. `JSON_MAX_INT`); floats are finite; objects and arrays nest
+at most `JSON_MAX_DEPTH` levels deep; the whole is at most `JSON_MAX_BYTES`
+of compact JSON (sizes are counted generously: numbers count as their longest
+form). Anything else is refused with a `ValueError` (an `InvalidInputError`
+from the services), and nothing is written.
+"""
 
 
 class Record(BaseModel):

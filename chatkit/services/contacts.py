@@ -11,7 +11,7 @@ from pydantic import JsonValue
 from ..errors import ConflictError, DuplicateIdentityError, InvalidInputError, NotFoundError
 from ..events import ContactCreated, ContactIdentityAdded, ContactMerged, ContactUpdated, Event
 from ..models import Contact, Conversation, Identity, IdentityRecord, Page, Ticket
-from ..models._base import Record, new_id
+from ..models._base import Record, check_json_limits, new_id
 from ..stores.base import Insert, Op, Update
 from ._core import (
     UNSET,
@@ -60,6 +60,12 @@ def check_mapping(value: object, field: str) -> None:
     """Refuse anything but a mapping (or ``None``) where JSON attributes are expected."""
     if value is not None and not isinstance(value, Mapping):
         raise InvalidInputError(f"{field} must be a mapping", field=field)
+    if value is not None:
+        # Before pydantic sees it: a depth bomb gets a short message, not its whole path.
+        try:
+            check_json_limits(dict(value))
+        except ValueError as exc:
+            raise InvalidInputError(f"{field}: {exc}", field=field) from None
 
 
 class Service:

@@ -7,7 +7,12 @@ import heapq
 from collections.abc import Sequence
 from datetime import datetime
 
-from ..errors import InvalidInputError, InvalidTransitionError, NotFoundError
+from ..errors import (
+    InvalidInputError,
+    InvalidTransitionError,
+    MessageTooLargeError,
+    NotFoundError,
+)
 from ..events import Event, TicketCreated, TicketNoteAdded, TicketStatusChanged, TicketUpdated
 from ..models import (
     OPEN_TICKET_STATUSES,
@@ -99,7 +104,7 @@ class Tickets(Service):
             raise InvalidInputError("a ticket needs a conversation_id or a contact_id")
         if owner_id is not None:
             await self._load(Agent, owner_id, "agent")
-        notes = [checked(TicketNote, text=note, author_id=owner_id)] if note else []
+        notes = [self._note(note, author_id=owner_id)] if note else []
         ticket = checked(
             Ticket,
             id=new_id("tkt"),
@@ -280,9 +285,16 @@ class Tickets(Service):
         """Back to open."""
         return await self.set_status(ticket_id, TicketStatus.OPEN)
 
+    def _note(self, text: str, *, author_id: str | None, response: bool = False) -> TicketNote:
+        """A note, its text at most `ChatKitSettings.max_message_length` characters."""
+        limit = self._core.settings.max_message_length
+        if isinstance(text, str) and len(text) > limit:
+            raise MessageTooLargeError(length=len(text), limit=limit)
+        return checked(TicketNote, text=text, author_id=author_id, response=response)
+
     async def add_note(self, ticket_id: str, text: str, *, author_id: str | None = None) -> Ticket:
         """Append an internal note to a ticket (it does not stop SLA clocks; see `respond`)."""
-        note = checked(TicketNote, text=text, author_id=author_id)
+        note = self._note(text, author_id=author_id)
         if author_id is not None:
             await self._load(Agent, author_id, "agent")
 
@@ -311,9 +323,10 @@ class Tickets(Service):
 
         Raises:
             NotFoundError: Unknown ticket or agent.
-            InvalidInputError: Empty text.
+            InvalidInputError: Empty text, or longer than
+                `ChatKitSettings.max_message_length` (`MessageTooLargeError`).
         """
-        note = checked(TicketNote, text=text, author_id=agent_id, response=True)
+        note = self._note(text, author_id=agent_id, response=True)
         await self._load(Agent, agent_id, "agent")
 
         async def attempt() -> Ticket:

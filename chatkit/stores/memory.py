@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 from ..blobs import BlobStore, MemoryBlobStore
 from ..errors import ConfigurationError, ConflictError, DuplicateKeyError, StoreError
-from ..events import Event, parse_event
+from ..events import Event, read_stored_event
 from ..models._base import Record
 from ._rows import load_record, load_records
 from .base import (
@@ -225,7 +226,14 @@ class MemoryStore(Store):
     async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
         self._check_open()
         start = bisect.bisect_right(self._events, after, key=lambda e: e[0])
-        return [parse_event(data) for _, _, data in self._events[start : start + limit]]
+        events: list[Event] = []
+        for position, _, data in itertools.islice(self._events, start, None):
+            if len(events) >= limit:
+                break
+            event = read_stored_event(position, data)
+            if event is not None:
+                events.append(event)
+        return events
 
     async def last_position(self) -> int:
         self._check_open()
@@ -290,7 +298,11 @@ class MemoryStore(Store):
             last=lease.last,
             expires_at=lease.until,
             attempts=lease.attempts,
-            events=[parse_event(data) for _, _, data in self._events[begin:end]],
+            events=[
+                event
+                for position, _, data in self._events[begin:end]
+                if (event := read_stored_event(position, data)) is not None
+            ],
         )
 
     def _held(self, lease: Lease) -> _Lease | None:

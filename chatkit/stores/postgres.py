@@ -342,11 +342,17 @@ class PostgresStore(Store):
         return list(zip(parse_rows(kind, rows), ranks, strict=True))
 
     async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
-        rows = await self._fetch(
-            "SELECT position, data FROM events WHERE position > %s ORDER BY position LIMIT %s",
-            (after, limit),
-        )
-        return leases.positioned(rows)
+        events: list[Event] = []
+        while True:  # unreadable rows are skipped: read on until ``limit`` events or the end
+            want = limit - len(events)
+            rows = await self._fetch(
+                "SELECT position, data FROM events WHERE position > %s ORDER BY position LIMIT %s",
+                (after, want),
+            )
+            events += leases.positioned(rows)
+            if len(rows) < want or len(events) >= limit:
+                return events
+            after = rows[-1][0]
 
     async def last_position(self) -> int:
         rows = await self._fetch("SELECT MAX(position) FROM events", ())

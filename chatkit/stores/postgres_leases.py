@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from ..events import Event, parse_event
+from ..events import Event, read_stored_event
 from .base import DispatchStatus, Lease
 
 __all__ = [
@@ -165,5 +165,8 @@ def status(group: str, row: Sequence[Any]) -> DispatchStatus:
 
 
 def positioned(rows: Sequence[tuple[Any, ...]]) -> list[Event]:
-    """Events from ``(position, data)`` rows, with their positions set."""
-    return [parse_event(data).model_copy(update={"position": pos}) for pos, data in rows]
+    """Events from ``(position, data)`` rows, with their positions set.
+
+    Unreadable rows are reported and skipped (see `read_stored_event`).
+    """
+    return [e for pos, data in rows if (e := read_stored_event(pos, data)) is not None]

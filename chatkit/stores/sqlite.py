@@ -54,7 +54,7 @@ from ..errors import (
     ConfigurationError,
     StoreError,
 )
-from ..events import Event, parse_event
+from ..events import Event
 from ..models._base import Record
 from ..redact import mask_url
 from . import sqlite_leases
@@ -354,12 +354,18 @@ class SQLiteStore(Store):
         return [(record, _unit(-row[1])) for record, row in zip(records, rows, strict=True)]
 
     async def read_events(self, after: int = 0, limit: int = 500) -> list[Event]:
-        rows = await self._read(
-            "SELECT position, data FROM events WHERE position > ? ORDER BY position LIMIT ?",
-            (after, limit),
-            bounded=limit <= INLINE_READ_LIMIT,
-        )
-        return [parse_event(data).model_copy(update={"position": pos}) for pos, data in rows]
+        events: list[Event] = []
+        while True:  # unreadable rows are skipped: read on until ``limit`` events or the end
+            want = limit - len(events)
+            rows = await self._read(
+                "SELECT position, data FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                (after, want),
+                bounded=want <= INLINE_READ_LIMIT,
+            )
+            events += sqlite_leases.positioned(rows)
+            if len(rows) < want or len(events) >= limit:
+                return events
+            after = rows[-1][0]
 
     async def last_position(self) -> int:
         rows = await self._read("SELECT MAX(position) FROM events", ())

@@ -11,14 +11,15 @@ import dataclasses
 import sqlite3
 import time
 
-from ..events import Event, parse_event
+from ..events import Event, read_stored_event
 from .base import Lease
 
 __all__ = ["drop_lease", "events_between", "lease", "positioned", "release", "renew"]
 
 
-def positioned(position: int, data: str) -> Event:
-    return parse_event(data).model_copy(update={"position": position})
+def positioned(rows: list[tuple[int, str]]) -> list[Event]:
+    """Events from ``(position, data)`` rows; unreadable rows are reported and skipped."""
+    return [e for pos, data in rows if (e := read_stored_event(pos, data)) is not None]
 
 
 def lease(
@@ -72,7 +73,7 @@ def lease(
         (group, first, last, owner, until),
     )
     conn.execute("UPDATE dispatch_groups SET claimed_upto = ? WHERE name = ?", (last, group))
-    events = [positioned(pos, data) for pos, data in rows]
+    events = positioned(rows)
     return finished, Lease(group, owner, first, last, until, 1, events)
 
 
@@ -89,7 +90,7 @@ def events_between(conn: sqlite3.Connection, first: int, last: int) -> list[Even
         "SELECT position, data FROM events WHERE position BETWEEN ? AND ? ORDER BY position",
         (first, last),
     ).fetchall()
-    return [positioned(pos, data) for pos, data in rows]
+    return positioned(rows)
 
 
 def renew(conn: sqlite3.Connection, lease: Lease, lease_seconds: float) -> Lease | None:
