@@ -57,8 +57,10 @@ def time_zone(name: str) -> ZoneInfo:
     """
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a name too long for a file; its message would show the install path.
+        shown = name if len(name) <= 100 else name[:99] + "\u2026"
+        raise ValueError(f"unknown time zone {shown!r}") from None
 
 
 class OpeningRange(BaseModel):

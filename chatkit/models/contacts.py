@@ -34,6 +34,11 @@ _PHONE_JUNK = re.compile(r"[\s().\-/]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def _quoted(value: str) -> str:
+    """``repr(value)`` cut to about 100 characters, so errors stay short."""
+    return repr(value) if len(value) <= 100 else repr(value[:99]) + "\u2026"
+
+
 def normalize_identity(kind: IdentityKind, value: str) -> str:
     """Return the canonical form under which an identity is stored and matched.
 
@@ -50,7 +55,7 @@ def normalize_identity(kind: IdentityKind, value: str) -> str:
     if kind is IdentityKind.EMAIL:
         value = value.lower()
         if not _EMAIL.match(value):
-            raise ValueError(f"{value!r} is not an e-mail address")
+            raise ValueError(f"{_quoted(value)} is not an e-mail address")
     elif kind is IdentityKind.PHONE:
         # Decimal digits of any script (Arabic-Indic, Devanagari...) become ASCII, so one
         # number is one identity; other digit-like characters (superscripts) are refused.
@@ -59,7 +64,7 @@ def normalize_identity(kind: IdentityKind, value: str) -> str:
             value = "+" + value[2:]
         digits = value[1:] if value.startswith("+") else value
         if not digits.isdecimal() or not 5 <= len(digits) <= 15:
-            raise ValueError(f"{value!r} is not a phone number")
+            raise ValueError(f"{_quoted(value)} is not a phone number")
     elif kind is IdentityKind.EXTERNAL and ":" not in value:
         raise ValueError("external identities are written '<system>:<id>'")
     if len(value) > 320:

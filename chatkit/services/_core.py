@@ -38,6 +38,7 @@ __all__ = [
     "check_limit",
     "check_names",
     "checked",
+    "short",
     "decode_cursor",
     "encode_cursor",
 ]
@@ -59,15 +60,34 @@ class Unset(Enum):
 UNSET: Final = Unset.UNSET
 
 
+SHORT: Final = 100
+"""How many characters of a user's value an error message shows at most."""
+
+
+def short(text: object, limit: int = SHORT) -> str:
+    """``text`` as a string cut to ``limit`` characters (with an ellipsis when cut).
+
+    Error messages quote user input through this, so a 10 MB value gives a
+    short message, not a 10 MB one.
+    """
+    value = text if isinstance(text, str) else str(text)
+    return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+
+
 def checked(model: type[M], **fields: Any) -> M:
-    """Build ``model`` from ``fields``, turning pydantic errors into `InvalidInputError`."""
+    """Build ``model`` from ``fields``, turning pydantic errors into `InvalidInputError`.
+
+    The message names the first error only, with the field path and the
+    reason each cut to a readable length (they can quote the input).
+    """
     try:
         return model(**fields)
     except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or None
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = short(".".join(str(p) for p in first["loc"])) or None
+        msg = short(first["msg"], 2 * SHORT)
         raise InvalidInputError(
-            f"invalid {model.__name__}: {where + ': ' if where else ''}{first['msg']}", field=where
+            f"invalid {model.__name__}: {where + ': ' if where else ''}{msg}", field=where
         ) from exc
 
 

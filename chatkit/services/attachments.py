@@ -32,6 +32,16 @@ Source: TypeAlias = bytes | os.PathLike[str] | BinaryIO | AsyncIterable[bytes] |
 """What can be uploaded: bytes, a file path, a binary file object, or (async) chunks."""
 
 
+def _as_bytes(chunk: object) -> bytes:
+    """One chunk of an iterable source; only bytes-like objects (``bytes(5)`` is no chunk)."""
+    try:
+        return bytes(memoryview(chunk))  # type: ignore[arg-type]
+    except TypeError:
+        raise InvalidInputError(
+            "an iterable source must yield bytes-like chunks", field="source"
+        ) from None
+
+
 async def _chunks(source: Source) -> AsyncGenerator[bytes, None]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
@@ -47,10 +57,10 @@ async def _chunks(source: Source) -> AsyncGenerator[bytes, None]:
             yield bytes(chunk)
     elif isinstance(source, AsyncIterable):
         async for chunk in source:
-            yield bytes(chunk)
+            yield _as_bytes(chunk)
     elif isinstance(source, Iterable) and not isinstance(source, str):  # type: ignore[unreachable]
         for chunk in source:
-            yield bytes(chunk)
+            yield _as_bytes(chunk)
     else:
         raise InvalidInputError(
             "source must be bytes, a path, a binary file or an iterable of bytes", field="source"

@@ -108,6 +108,12 @@ class Contacts(Service):
             InvalidInputError: Bad name, identity or attributes.
         """
         check_mapping(attributes, "attributes")
+        if isinstance(identities, (str, bytes, Mapping)) or not isinstance(
+            identities, (list, tuple)
+        ):
+            raise InvalidInputError(
+                "identities must be a list of Identity or (kind, value) pairs", field="identities"
+            )
         idents = list(dict.fromkeys(as_identity(i) for i in identities))
         contact = checked(
             Contact,

@@ -15,6 +15,9 @@ from ._core import Core, check_limit
 from .contacts import Service, check_key
 from .dispatch import Dispatcher, EventHandler, check_dispatch_options
 
+MAX_POSITION = 2**63 - 1
+"""The largest outbox position a store can hold (a signed 64-bit integer)."""
+
 __all__ = ["Events", "Subscription"]
 
 
@@ -143,10 +146,12 @@ class Events(Service):
         (as it is, or as an int).
         """
         check_limit(limit)
-        if isinstance(after, str) and after.isascii() and after.isdigit():
+        if isinstance(after, str) and after.isascii() and after.isdigit() and len(after) <= 19:
             after = int(after)
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-            raise InvalidInputError("after must be a position >= 0", field="after")
+        if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= MAX_POSITION:
+            raise InvalidInputError(
+                f"after must be a position from 0 to {MAX_POSITION}", field="after"
+            )
         store = await self._core.ready()
         items = await store.read_events(after, limit + 1)
         if len(items) <= limit:
@@ -189,9 +194,11 @@ class Events(Service):
             # A bare string would be a set of letters and silently match nothing.
             raise InvalidInputError("types must be a collection of event type names", field="types")
         if after is not None and (
-            isinstance(after, bool) or not isinstance(after, int) or after < 0
+            isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= MAX_POSITION
         ):
-            raise InvalidInputError("after must be a position >= 0", field="after")
+            raise InvalidInputError(
+                f"after must be a position from 0 to {MAX_POSITION}", field="after"
+            )
         check_limit(batch_size, 10_000)
         return Subscription(
             self._core,

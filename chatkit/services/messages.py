@@ -155,7 +155,11 @@ class Messages(Service):
                 "idempotency_key must be a string without NUL or invalid unicode",
                 field="idempotency_key",
             )
-        if isinstance(attachments, str) or not all(isinstance(a, str) for a in attachments):
+        if (
+            isinstance(attachments, str)
+            or not isinstance(attachments, (list, tuple))
+            or not all(isinstance(a, str) for a in attachments)
+        ):
             raise InvalidInputError(
                 "attachments must be a list of attachment ids", field="attachments"
             )

@@ -188,8 +188,10 @@ class Retention(Service):
         """
         rules = policy or self._core.settings.retention
         moment = now or utcnow()
-        if batch_size < 1:
-            raise InvalidInputError("batch_size must be at least 1", field="batch_size")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInputError(
+                "batch_size must be an integer of at least 1", field="batch_size"
+            )
         store = await self._core.ready()
         holds = await store.find(LegalHold)
         held_ids = {h.target_id for h in holds if h.target is HoldTarget.CONVERSATION}

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, RemoteServiceError
 from ..hours import time_zone
 from ..mail import SMTPSettings
 from ..media import (
@@ -37,16 +37,20 @@ from ..models import (
 )
 from ..stores.base import In
 from ..transcripts import Transcript, TranscriptFormat, render
-from .contacts import Contacts, Service
+from ._core import short
+from .contacts import Contacts, Service, check_key
 
 __all__ = ["SMTPSettings", "Transcripts"]
 
 
 def _zone(name: str) -> ZoneInfo:
+    if not isinstance(name, str):
+        raise InvalidInputError("time_zone must be an IANA zone name", field="time_zone")
     try:
         return time_zone(name)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc), field="time_zone") from exc
+    except (ValueError, OSError):
+        # ZoneInfo's own errors can show the install path: name the zone only.
+        raise InvalidInputError(f"unknown time zone {short(name)!r}", field="time_zone") from None
 
 
 def _format(value: TranscriptFormat | str) -> TranscriptFormat:
@@ -132,7 +136,16 @@ class Transcripts(Service):
         for name, moment in (("since", since), ("until", until)):
             if moment is not None and (not isinstance(moment, datetime) or moment.tzinfo is None):
                 raise InvalidInputError(f"{name} must be a timezone-aware datetime", field=name)
-        wanted_channel = Channel(channel) if channel is not None else None
+        if tag is not None and not isinstance(tag, str):
+            raise InvalidInputError("tag must be a string", field="tag")
+        if agent_id is not None:
+            check_key(agent_id, "agent_id")
+        try:
+            wanted_channel = Channel(channel) if channel is not None else None
+        except ValueError:
+            raise InvalidInputError(
+                f"channel must be one of {[c.value for c in Channel]}", field="channel"
+            ) from None
         where = {"assignee_id": agent_id} if agent_id is not None else None
         store = await self._core.ready()
         found = []
@@ -265,9 +278,18 @@ class Transcripts(Service):
             The address it was sent to.
 
         Raises:
-            InvalidInputError: No recipient (the contact has no e-mail address).
+            InvalidInputError: No recipient (the contact has no e-mail address), or
+                ``to`` or ``subject`` is not one line of text.
+            RemoteServiceError: The SMTP server could not be reached or refused the mail.
         """
         zone = _zone(time_zone)
+        for field, header in (("to", to), ("subject", subject)):
+            if header is not None and (
+                not isinstance(header, str) or any(c in header for c in "\r\n\x00")
+            ):
+                raise InvalidInputError(
+                    f"{field} must be one line of text (no CR, LF or NUL)", field=field
+                )
         transcript = await self.get(conversation_id, include_notes=False)
         if to is None:
             emails = [
@@ -282,7 +304,14 @@ class Transcripts(Service):
         mail["Subject"] = subject or "Your conversation with our support team"
         mail.set_content(render(transcript, TranscriptFormat.TEXT, zone))
         mail.add_alternative(render(transcript, TranscriptFormat.HTML, zone), subtype="html")
-        await anyio.to_thread.run_sync(_send_mail, smtp, mail)
+        try:
+            await anyio.to_thread.run_sync(_send_mail, smtp, mail)
+        except (OSError, smtplib.SMTPException) as exc:  # refused, timed out, TLS, auth
+            raise RemoteServiceError(
+                f"could not send the transcript through {short(smtp.host)}:{smtp.port}: "
+                f"{short(exc, 200)}",
+                service="smtp",
+            ) from exc
         return to
 
 

@@ -12,6 +12,7 @@ from ..integrations import Integration, integrations
 from ..models import utcnow
 from ..models.sync import SyncDecision, SyncLink, SyncState, link_id, state_id
 from ..services._core import Core, check_limit
+from ..services.contacts import check_key
 from ..stores.base import Gt, Update
 from ._shared import key_of
 from .engine import SyncEngine
@@ -155,6 +156,7 @@ class Sync:
 
     async def status(self, integration: str) -> SyncStatus:
         """Where ``integration``'s sync stands (all zero when it never ran)."""
+        check_key(integration, "integration")
         store = await self._core.ready()
         state = await store.get(SyncState, state_id(integration))
         state = state or SyncState(id=state_id(integration), integration=integration)
@@ -179,11 +181,14 @@ class Sync:
 
     async def link(self, integration: str, local_id: str) -> SyncLink | None:
         """The id-map entry of ``local_id`` with ``integration``, if any."""
+        check_key(integration, "integration")
+        check_key(local_id, "local_id")
         store = await self._core.ready()
         return await store.get(SyncLink, link_id(integration, local_id))
 
     async def dead_letters(self, integration: str, *, limit: int = 100) -> builtins.list[SyncLink]:
         """Records the vendor refused for good or that ran out of retries, with its message."""
+        check_key(integration, "integration")
         store = await self._core.ready()
         return await store.find(
             SyncLink, {"integration": integration, "dead": True}, limit=check_limit(limit)
@@ -267,6 +272,9 @@ class Sync:
         self, integration: str, *, local_id: str | None = None, limit: int = 100
     ) -> builtins.list[SyncDecision]:
         """Field-level decisions on inbound changes, newest first (optionally for one record)."""
+        check_key(integration, "integration")
+        if local_id is not None:
+            check_key(local_id, "local_id")
         store = await self._core.ready()
         where: dict[str, object] = {"integration": integration}
         if local_id is not None:
