@@ -90,8 +90,29 @@ __all__ = [
 ]
 
 
+MAX_MESSAGE: int = 500
+"""Longest message an error keeps; longer ones (quoting big input) are cut with an ellipsis."""
+
+
+def _quoted(value: object, limit: int = 100) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for quoting input in messages."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[: limit - 1]) + "\u2026"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 class ChatKitError(Exception):
-    """Root of every error chatkit raises on purpose."""
+    """Root of every error chatkit raises on purpose.
+
+    A message longer than `MAX_MESSAGE` characters is cut (with an
+    ellipsis), so an error never repeats a huge input whole.
+    """
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str) and len(args[0]) > MAX_MESSAGE:
+            args = (args[0][: MAX_MESSAGE - 1] + "\u2026", *args[1:])
+        super().__init__(*args)
 
 
 class ConfigurationError(ChatKitError):
@@ -319,7 +340,7 @@ class NotFoundError(ChatKitError):
     """
 
     def __init__(self, resource: str, resource_id: str) -> None:
-        super().__init__(f"{resource} {resource_id!r} does not exist")
+        super().__init__(f"{resource} {_quoted(resource_id)} does not exist")
         self.resource = resource
         self.resource_id = resource_id
 

@@ -14,6 +14,7 @@ from chatkit import (
     Author,
     ChatKitError,
     InvalidInputError,
+    NotFoundError,
     RemoteServiceError,
     SMTPSettings,
 )
@@ -40,6 +41,18 @@ CASES: dict[str, tuple[Call, type[ChatKitError]]] = {
     "messages.send huge metadata key": (
         lambda kit, conv: _send(kit, conv, metadata={BIG: 1}),
         InvalidInputError,
+    ),
+    "messages.send huge kind": (
+        lambda kit, conv: _send(kit, conv, kind=BIG),
+        InvalidInputError,
+    ),
+    "messages.send huge conversation id": (
+        lambda kit, conv: kit.messages.send(BIG, "hi", author=Author.system()),
+        NotFoundError,
+    ),
+    "conversations.get huge id": (
+        lambda kit, conv: kit.conversations.get(BIG),
+        NotFoundError,
     ),
     "contacts.create identities=1.0": (
         lambda kit, conv: kit.contacts.create(identities=1.0),  # type: ignore[arg-type]
