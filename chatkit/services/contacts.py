@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from pydantic import JsonValue
@@ -108,9 +108,7 @@ class Contacts(Service):
             InvalidInputError: Bad name, identity or attributes.
         """
         check_mapping(attributes, "attributes")
-        if isinstance(identities, (str, bytes, Mapping)) or not isinstance(
-            identities, (list, tuple)
-        ):
+        if isinstance(identities, (str, bytes, Mapping)) or not isinstance(identities, Iterable):
             raise InvalidInputError(
                 "identities must be a list of Identity or (kind, value) pairs", field="identities"
             )

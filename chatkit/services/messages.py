@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 
 from pydantic import BaseModel, ConfigDict, JsonValue
@@ -157,7 +157,7 @@ class Messages(Service):
             )
         if (
             isinstance(attachments, str)
-            or not isinstance(attachments, (list, tuple))
+            or not isinstance(attachments, Iterable)
             or not all(isinstance(a, str) for a in attachments)
         ):
             raise InvalidInputError(
