@@ -172,16 +172,17 @@ def test_hostile_argument_is_a_short_typed_error_on_memory(name: str) -> None:
     _run("memory://", call, error)
 
 
-SQLITE_CASES = [
+STORE_CASES = [
     "sync.status surrogate",
     "sync.link surrogate integration",
     "sync.decisions surrogate",
     "events.list after=10**30",
     "transcripts.select tag=1",
+    "conversations.get huge id",
 ]
 
 
-@pytest.mark.parametrize("name", SQLITE_CASES)
-def test_hostile_argument_is_a_short_typed_error_on_sqlite(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", STORE_CASES)
+def test_hostile_argument_is_a_short_typed_error_on_every_store(name: str, store_url: str) -> None:
     call, error = CASES[name]
-    _run(f"sqlite:///{tmp_path / 'support.db'}", call, error)
+    _run(store_url, call, error)
