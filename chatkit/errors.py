@@ -90,8 +90,22 @@ __all__ = [
 ]
 
 
+MAX_ERROR_MESSAGE = 1000
+"""Longest ``str()`` of a `ChatKitError`; longer messages are cut (never a whole input)."""
+
+
 class ChatKitError(Exception):
-    """Root of every error chatkit raises on purpose."""
+    """Root of every error chatkit raises on purpose.
+
+    ``str(error)`` is at most `MAX_ERROR_MESSAGE` characters, however large
+    the input the message quotes.
+    """
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if len(text) <= MAX_ERROR_MESSAGE:
+            return text
+        return text[: MAX_ERROR_MESSAGE - 1] + "…"
 
 
 class ConfigurationError(ChatKitError):

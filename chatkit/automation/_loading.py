@@ -44,7 +44,7 @@ def check_document(
     max_depth: int = MAX_DOCUMENT_DEPTH,
     max_nodes: int = MAX_DOCUMENT_NODES,
 ) -> None:
-    """Refuse parsed data nested deeper than ``max_depth`` or holding more than ``max_nodes`` values.
+    """Refuse data nested deeper than ``max_depth`` or holding more than ``max_nodes`` values.
 
     Walks without recursion and stops at the first limit, so a structure
     built from shared references (a YAML alias bomb) or a cycle is refused
