@@ -6,12 +6,22 @@ import functools
 import importlib
 import json
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._optional import import_optional
 from ..errors import InvalidInputError
 
-__all__ = ["read_json", "read_yaml"]
+__all__ = ["MAX_DOCUMENT_DEPTH", "MAX_DOCUMENT_NODES", "check_document", "read_json", "read_yaml"]
+
+MAX_DOCUMENT_DEPTH = 64
+"""Deepest nesting of lists and mappings a rules, flow or survey document may have."""
+
+MAX_DOCUMENT_NODES = 100_000
+"""Most values (counting every YAML alias expansion) a rules, flow or survey document may hold."""
+
+MAX_YAML_ALIASES = 100
+"""Most YAML aliases (``*name``) one document may use."""
 
 _FEATURE = "reading YAML"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -26,14 +36,55 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def check_document(
+    data: object,
+    what: str,
+    *,
+    field: str,
+    max_depth: int = MAX_DOCUMENT_DEPTH,
+    max_nodes: int = MAX_DOCUMENT_NODES,
+) -> None:
+    """Refuse data nested deeper than ``max_depth`` or holding more than ``max_nodes`` values.
+
+    Walks without recursion and stops at the first limit, so a structure
+    built from shared references (a YAML alias bomb) or a cycle is refused
+    quickly, without expanding it. Only lists, tuples and mappings are
+    walked into. The message is short and never repeats the data.
+
+    Raises:
+        InvalidInputError: Too deep or too large.
+    """
+    pending: list[tuple[object, int]] = [(data, 1)]
+    nodes = 0
+    while pending:
+        item, depth = pending.pop()
+        nodes += 1
+        if nodes > max_nodes:
+            raise InvalidInputError(f"{what} holds more than {max_nodes} values", field=field)
+        if isinstance(item, Mapping):
+            children: Iterable[object] = (*item.keys(), *item.values())
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth > max_depth:
+            raise InvalidInputError(f"{what} is nested deeper than {max_depth} levels", field=field)
+        pending.extend((child, depth + 1) for child in children)
+
+
 def read_json(text: str | bytes) -> object:
     """Parse JSON, refusing duplicate keys in an object.
 
     Raises:
-        InvalidInputError: Malformed JSON, with the line and column.
+        InvalidInputError: Malformed JSON, with the line and column; nesting
+            deeper than `MAX_DOCUMENT_DEPTH` or more than `MAX_DOCUMENT_NODES` values.
     """
     try:
-        return json.loads(text, object_pairs_hook=_unique_keys)
+        data = json.loads(text, object_pairs_hook=_unique_keys)
+    except RecursionError as exc:  # the C decoder refuses very deep nesting this way
+        raise InvalidInputError(
+            f"rules JSON is nested deeper than {MAX_DOCUMENT_DEPTH} levels", field="rules"
+        ) from exc
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
             f"rules JSON is malformed at line {exc.lineno}, column {exc.colno}: {exc.msg}",
@@ -41,6 +92,8 @@ def read_json(text: str | bytes) -> object:
         ) from exc
     except ValueError as exc:  # a duplicate key, or bytes that are not UTF-8
         raise InvalidInputError(f"rules JSON is malformed: {exc}", field="rules") from exc
+    check_document(data, "rules JSON", field="rules")
+    return data
 
 
 @functools.cache
@@ -76,10 +129,40 @@ def _loader() -> Any:
             seen.add(key)
         return base.construct_mapping(self, node, deep=deep)
 
+    def compose_node(self: Any, parent: Any, index: Any) -> Any:
+        # The composer recurses once per level: refuse depth before Python's
+        # recursion limit, and count aliases (each may share a whole subtree).
+        if self.check_event(yaml.events.AliasEvent):
+            self._chatkit_aliases = getattr(self, "_chatkit_aliases", 0) + 1
+            if self._chatkit_aliases > MAX_YAML_ALIASES:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"more than {MAX_YAML_ALIASES} aliases",
+                    self.peek_event().start_mark,
+                )
+        depth = getattr(self, "_chatkit_depth", 0) + 1
+        if depth > MAX_DOCUMENT_DEPTH:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"nested deeper than {MAX_DOCUMENT_DEPTH} levels",
+                self.peek_event().start_mark,
+            )
+        self._chatkit_depth = depth
+        try:
+            return base.compose_node(self, parent, index)
+        finally:
+            self._chatkit_depth = depth - 1
+
     loader: Any = type(
         "_RulesLoader",
         (base,),
-        {"yaml_implicit_resolvers": resolvers, "construct_mapping": construct_mapping},
+        {
+            "yaml_implicit_resolvers": resolvers,
+            "construct_mapping": construct_mapping,
+            "compose_node": compose_node,
+        },
     )
     loader.add_implicit_resolver(
         _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
@@ -93,12 +176,18 @@ def read_yaml(text: str | bytes) -> object:
     Raises:
         MissingDependencyError: PyYAML is not installed (a `ConfigurationError`
             whose message says ``pip install 'chatkit[yaml]'``).
-        InvalidInputError: Malformed YAML, with the line and column.
+        InvalidInputError: Malformed YAML, with the line and column; nesting
+            deeper than `MAX_DOCUMENT_DEPTH`, more than `MAX_YAML_ALIASES`
+            aliases or more than `MAX_DOCUMENT_NODES` values once aliases are expanded.
     """
     loader = _loader()
     yaml = importlib.import_module("yaml")
     try:
-        return yaml.load(text, Loader=loader)
+        data = yaml.load(text, Loader=loader)
+    except RecursionError as exc:
+        raise InvalidInputError(
+            f"rules YAML is nested deeper than {MAX_DOCUMENT_DEPTH} levels", field="rules"
+        ) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -108,3 +197,5 @@ def read_yaml(text: str | bytes) -> object:
         ) from exc
     except yaml.YAMLError as exc:
         raise InvalidInputError(f"rules YAML is malformed: {exc}", field="rules") from exc
+    check_document(data, "rules YAML", field="rules")
+    return data

@@ -9,7 +9,22 @@ from pydantic_core import ErrorDetails
 
 from ..errors import InvalidInputError, TemplateError
 
-__all__ = ["location", "typed_error"]
+__all__ = ["brief", "location", "typed_error"]
+
+MAX_MESSAGE = 400
+"""Longest message `typed_error` gives; the rest is cut (a message never repeats a whole input)."""
+
+
+def brief(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut to about ``limit`` characters for an error message."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit]) + "…"
+    text = repr(value) if not isinstance(value, list | dict | tuple | set) else type(value).__name__
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 def location(loc: Sequence[int | str], skip: Collection[str] = ()) -> str:
@@ -46,7 +61,7 @@ def _describe(error: ErrorDetails) -> str:
         return f"must be one of {_choices(str(ctx['expected']))}"
     if kind == "union_tag_invalid":
         return (
-            f"unknown type {ctx.get('tag')!r}; expected one of "
+            f"unknown type {brief(ctx.get('tag'))}; expected one of "
             f"{_choices(str(ctx.get('expected_tags', '')))}"
         )
     if kind == "union_tag_not_found":
@@ -63,13 +78,16 @@ def typed_error(exc: ValidationError, label: str, skip: Collection[str] = ()) ->
     The message reads ``"<label> <field>: <problem>"``, e.g. ``"rule
     'late-order' then[0].priority: must be one of low, normal, high,
     urgent"``; the error's ``field`` is the place (``"then[0].priority"``).
+    The message is at most `MAX_MESSAGE` characters.
     """
     errors = exc.errors()
     first = errors[0]
     where = location(first["loc"], skip)
     text = f"{label} {where}: {_describe(first)}" if where else f"{label}: {_describe(first)}"
     if len(errors) > 1:
+        text = _cut(text[: MAX_MESSAGE - 30])
         text += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    text = _cut(text)
     cause = (first.get("ctx") or {}).get("error")
     template = cause.__cause__ if isinstance(cause, BaseException) else None
     if isinstance(template, TemplateError):

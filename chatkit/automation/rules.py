@@ -89,8 +89,8 @@ from ..events import (
     SurveyAnswered,
 )
 from ..models import AuthorRole, ConversationStatus, MessageKind
-from ._loading import read_json, read_yaml
-from ._validation import typed_error
+from ._loading import check_document, read_json, read_yaml
+from ._validation import brief, typed_error
 from .actions import ACTION_TYPES, Action, ReplyAction
 from .conditions import Conditions, Facts
 
@@ -192,7 +192,7 @@ _INDEX: ContextVar[int | None] = ContextVar("chatkit_rule_index", default=None)
 def _label(value: object) -> str:
     name = value.get("name") if isinstance(value, Mapping) else None
     if isinstance(name, str) and name.strip():
-        return f"rule {name.strip()!r}"
+        return f"rule {brief(name.strip())}"
     index = _INDEX.get()
     return f"rule #{index + 1}" if index is not None else "rule"
 
@@ -245,14 +245,21 @@ class RuleSet(BaseModel):
                 `DEFAULT_ROOTS` (e.g. ``{"booking"}``).
 
         Raises:
-            InvalidInputError: A malformed rule (naming it and the field) or
-                a repeated name.
+            InvalidInputError: Not a list (or other iterable) of rules, a
+                malformed rule (naming it and the field), a repeated name,
+                or data nested deeper than `MAX_DOCUMENT_DEPTH` levels.
         """
         from .templates import DEFAULT_ROOTS
 
+        if isinstance(data, str | bytes | Mapping) or not isinstance(data, Iterable):
+            raise InvalidInputError(
+                f"rules must be a list of rules, not {type(data).__name__}", field="rules"
+            )
+        items = list(data)
+        check_document(items, "rules", field="rules")
         roots = DEFAULT_ROOTS | frozenset(template_roots)
         rules: list[Rule] = []
-        for index, item in enumerate(data):
+        for index, item in enumerate(items):
             if isinstance(item, Rule):
                 rules.append(item)
                 continue
@@ -349,7 +356,7 @@ class RuleSet(BaseModel):
         """
         if trigger not in TRIGGERS:
             raise InvalidInputError(
-                f"unknown trigger {trigger!r}; expected one of {', '.join(TRIGGERS)}",
+                f"unknown trigger {brief(trigger)}; expected one of {', '.join(TRIGGERS)}",
                 field="trigger",
             )
         fired: list[Firing] = []

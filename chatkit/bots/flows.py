@@ -80,8 +80,8 @@ from pydantic import (
 )
 
 from ..automation._language import normalize_language
-from ..automation._loading import read_json, read_yaml
-from ..automation._validation import typed_error
+from ..automation._loading import check_document, read_json, read_yaml
+from ..automation._validation import brief, typed_error
 from ..automation.templates import DEFAULT_ROOTS, Template
 from ..errors import InvalidInputError, TemplateError
 from ..models import Priority
@@ -112,7 +112,7 @@ _ID = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*\Z")
 def _identifier(value: str) -> str:
     if not _ID.match(value):
         raise ValueError(
-            f"{value!r} is not an id (a letter, then letters, digits, '_', '-' or '.')"
+            f"{brief(value)} is not an id (a letter, then letters, digits, '_', '-' or '.')"
         )
     return value
 
@@ -167,7 +167,7 @@ class _Base(BaseModel):
             name = value.get("id") if isinstance(value, Mapping) else None
             index = _STEP.get()
             label = (
-                f"step {name!r}"
+                f"step {brief(name)}"
                 if isinstance(name, str) and name
                 else f"step #{index + 1}"
                 if index is not None
@@ -426,9 +426,9 @@ class Flow(BaseModel):
         for index, item in enumerate(value):
             if isinstance(item, Mapping) and item.get("type") not in STEP_TYPES:
                 name = item.get("id")
-                label = f"step {name!r}" if isinstance(name, str) else f"step #{index + 1}"
+                label = f"step {brief(name)}" if isinstance(name, str) else f"step #{index + 1}"
                 kind = item.get("type")
-                problem = "needs a type" if kind is None else f"unknown type {kind!r}"
+                problem = "needs a type" if kind is None else f"unknown type {brief(kind)}"
                 raise InvalidInputError(
                     f"{label} type: {problem}; expected one of {', '.join(STEP_TYPES)}",
                     field="type",
@@ -438,7 +438,7 @@ class Flow(BaseModel):
                 out.extend(handler([item]))
             except ValidationError as exc:  # not a step at all (e.g. an unknown type)
                 name = item.get("id") if isinstance(item, Mapping) else None
-                label = f"step {name!r}" if isinstance(name, str) else f"step #{index + 1}"
+                label = f"step {brief(name)}" if isinstance(name, str) else f"step #{index + 1}"
                 raise typed_error(exc, label, skip=STEP_TYPES) from exc
             finally:
                 _STEP.reset(token)
@@ -477,7 +477,7 @@ class Flow(BaseModel):
     @classmethod
     def _typed_errors(cls, value: Any, handler: ModelWrapValidatorHandler[Flow]) -> Flow:
         name = value.get("name") if isinstance(value, Mapping) else None
-        label = f"flow {name!r}" if isinstance(name, str) and name else "flow"
+        label = f"flow {brief(name)}" if isinstance(name, str) and name else "flow"
         try:
             return handler(value)
         except ValidationError as exc:
@@ -507,14 +507,15 @@ class Flow(BaseModel):
         for step in self.steps:
             if step.id == step_id:
                 return step
-        raise InvalidInputError(f"flow {self.name!r} has no step {step_id!r}", field="step")
+        raise InvalidInputError(f"flow {self.name!r} has no step {brief(step_id)}", field="step")
 
     @classmethod
     def from_dict(cls, data: object) -> Flow:
         """Validate a flow given as a dict (parsed JSON or YAML).
 
         Raises:
-            InvalidInputError: Not a mapping, or a malformed flow.
+            InvalidInputError: Not a mapping, a malformed flow, or data nested
+                deeper than `MAX_DOCUMENT_DEPTH` levels.
         """
         if isinstance(data, Flow):
             return data
@@ -522,6 +523,7 @@ class Flow(BaseModel):
             raise InvalidInputError(
                 f"a flow must be a mapping of fields, not {type(data).__name__}", field="flow"
             )
+        check_document(data, "flow", field="flow")
         return cls.model_validate(data, context={"template_roots": FLOW_ROOTS})
 
     @classmethod

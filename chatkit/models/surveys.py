@@ -245,6 +245,7 @@ class SurveyForm(BaseModel):
             InvalidInputError: A malformed form, naming the place, e.g.
                 ``survey form questions[1].kind: must be one of scale, stars, agreement``.
         """
+        from ..automation._loading import check_document
         from ..automation._validation import typed_error
 
         if isinstance(data, SurveyForm):
@@ -253,6 +254,7 @@ class SurveyForm(BaseModel):
             raise InvalidInputError(
                 f"a survey form is a mapping of fields, not {type(data).__name__}", field="form"
             )
+        check_document(data, "survey form", field="form")
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
@@ -267,6 +269,8 @@ class SurveyForm(BaseModel):
         """
         try:
             data = json.loads(text)
+        except RecursionError as exc:  # the C decoder refuses very deep nesting this way
+            raise InvalidInputError("survey form JSON is nested too deeply", field="form") from exc
         except json.JSONDecodeError as exc:
             raise InvalidInputError(
                 f"survey form JSON is malformed at line {exc.lineno}, column {exc.colno}: "
