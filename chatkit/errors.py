@@ -94,12 +94,16 @@ MAX_MESSAGE: int = 500
 """Longest message an error keeps; longer ones (quoting big input) are cut with an ellipsis."""
 
 
+def cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the last an ellipsis when it was longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 def _quoted(value: object, limit: int = 100) -> str:
     """``repr(value)`` cut to about ``limit`` characters, for quoting input in messages."""
     if isinstance(value, str) and len(value) > limit:
         return repr(value[: limit - 1]) + "\u2026"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    return cut(repr(value), limit)
 
 
 class ChatKitError(Exception):
@@ -110,8 +114,8 @@ class ChatKitError(Exception):
     """
 
     def __init__(self, *args: object) -> None:
-        if args and isinstance(args[0], str) and len(args[0]) > MAX_MESSAGE:
-            args = (args[0][: MAX_MESSAGE - 1] + "\u2026", *args[1:])
+        if args and isinstance(args[0], str):
+            args = (cut(args[0], MAX_MESSAGE), *args[1:])
         super().__init__(*args)
 
 

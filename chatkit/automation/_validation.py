@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from ..errors import InvalidInputError, TemplateError
+from ..errors import InvalidInputError, TemplateError, cut
 
 __all__ = ["brief", "location", "typed_error"]
 
@@ -24,7 +24,7 @@ def brief(value: object, limit: int = 60) -> str:
 
 
 def _cut(text: str) -> str:
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+    return cut(text, MAX_MESSAGE)
 
 
 def location(loc: Sequence[int | str], skip: Collection[str] = ()) -> str:

@@ -19,6 +19,7 @@ from ..errors import (
     DuplicateKeyError,
     InvalidInputError,
     StoreError,
+    cut,
 )
 from ..events import Event
 from ..models._base import Page, Record, utcnow
@@ -70,8 +71,7 @@ def short(text: object, limit: int = SHORT) -> str:
     Error messages quote user input through this, so a 10 MB value gives a
     short message, not a 10 MB one.
     """
-    value = text if isinstance(text, str) else str(text)
-    return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+    return cut(text if isinstance(text, str) else str(text), limit)
 
 
 def checked(model: type[M], **fields: Any) -> M:
