@@ -134,3 +134,42 @@ async def test_listener_reconnects_after_its_connection_is_killed(
     [event] = got
     assert isinstance(event, MessageCreated)
     assert event.message.text == "after reconnect"
+
+
+def test_query_options_other_than_namespace_reach_redis_py() -> None:
+    transport = open_transport("redis://localhost:6379/2?password=s3cret&namespace=support")
+    assert transport.channel == "chatkit:support:events"  # type: ignore[attr-defined]
+    assert transport.url == "redis://localhost:6379/2?password=s3cret"  # type: ignore[attr-defined]
+    assert "s3cret" not in repr(transport)
+
+
+async def test_password_in_the_query_authenticates(tmp_path: Path) -> None:
+    """``?password=`` is how redis-py takes a password that userinfo cannot hold."""
+    import redis
+
+    base = redis_or_skip()
+    user, password = f"chatkit-test-{secrets.token_hex(4)}", "p@ss/word#1"
+    admin = redis.Redis.from_url(base)
+    admin.acl_setuser(
+        user,
+        enabled=True,
+        passwords=[f"+{password}"],
+        keys=["*"],
+        channels=["*"],
+        commands=["+@all"],
+    )
+    try:
+        host = base.split("//", 1)[1]
+        from urllib.parse import quote
+
+        good = f"redis://{user}@{host}?password={quote(password, safe='')}&namespace=t"
+        async with AsyncChatKit(f"sqlite:///{tmp_path}/a.db", transport=good) as kit:
+            await kit.messages.receive(channel="sms", sender="+15550100000", text="hi")
+        bad = f"redis://{user}@{host}?password=wrong-one&namespace=t"
+        kit = AsyncChatKit("memory://", transport=bad)
+        with pytest.raises(TransportError) as caught:
+            await kit.open()
+        assert "wrong-one" not in str(caught.value)
+    finally:
+        admin.acl_deluser(user)
+        admin.close()

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._optional import missing
 from ..errors import ConfigurationError, TransportError
@@ -40,7 +40,8 @@ class RedisTransport(Transport):
     """Publishes and receives commit signals on a Redis channel.
 
     Args:
-        url: ``redis://[:password@]host:port/db`` (``rediss://`` for TLS).
+        url: ``redis://[:password@]host:port/db`` (``rediss://`` for TLS); query
+            parameters redis-py understands (``?password=...``) are passed on.
         namespace: Separates kits sharing one Redis (``?namespace=...``).
     """
 
@@ -56,10 +57,11 @@ class RedisTransport(Transport):
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss") or not parts.hostname:
             raise ConfigurationError(f"expected redis://host:port/db, got {mask_url(url)!r}")
-        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        namespace = options.pop("namespace", "default")
-        base = url.split("?", 1)[0]
-        return cls(base, namespace=namespace)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        namespace = next((v for k, v in reversed(pairs) if k == "namespace"), "default")
+        # Everything but ``namespace`` (password, db, ssl options...) is redis-py's to read.
+        rest = urlencode([(k, v) for k, v in pairs if k != "namespace"])
+        return cls(urlunsplit(parts._replace(query=rest)), namespace=namespace)
 
     def __repr__(self) -> str:
         return f"RedisTransport({mask_url(self.url)!r}, channel={self.channel!r})"
