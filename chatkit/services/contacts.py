@@ -110,8 +110,8 @@ class Contacts(Service):
     Example:
         ```python
         ada = await kit.contacts.create(name="Ada", identities=[("email", "ada@example.com")])
-        same = await kit.contacts.identify(("email", "ADA@example.com"))
-        assert same.id == ada.id
+        same = await kit.contacts.identify(("email", "ADA@example.com"), verified=True)
+        assert same.id == ada.id  # proven: Ada's contact (unproven: a contact of its own)
         ```
     """
 
