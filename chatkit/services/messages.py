@@ -429,6 +429,10 @@ class Messages(Service):
             text: The message.
             name: The sender's name, used when a contact is created.
             idempotency_key: The channel's message id, so redelivery is harmless.
+                It counts within the conversation the sender lands in: a
+                sender without proof lands in a new conversation each time,
+                so its redelivery is a new message (verify the sender, or
+                drop redeliveries before calling).
             metadata: Free JSON for the application.
             ip: The sender's IP address, as the web widget saw it (checked against IP blocks).
             email: An e-mail address the widget collected (checked against e-mail domain blocks).
