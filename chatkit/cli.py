@@ -321,7 +321,11 @@ async def _demo(url: str, export_dir: Path) -> None:
         summary = Table(show_header=False, box=None)
         summary.add_row("customer", f"{context.contact.name} ({context.contact.id})")
         summary.add_row(
-            "identities", ", ".join(f"{i.kind.value}:{i.value}" for i in context.contact.identities)
+            "identities",
+            ", ".join(
+                f"{i.kind.value}:{i.value}{'' if i.verified else ' (unverified)'}"
+                for i in context.contact.identities
+            ),
         )
         summary.add_row("channels", ", ".join(c.value for c in context.conversation.channels))
         summary.add_row("messages", str(len(context.history)))
