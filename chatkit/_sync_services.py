@@ -73,6 +73,7 @@ class SyncContacts(SyncResource[Contacts]):
     identify = sync(Contacts.identify)
     update = sync(Contacts.update)
     add_identity = sync(Contacts.add_identity)
+    verify = sync(Contacts.verify)
     list = sync(Contacts.list)
     merge = sync(Contacts.merge)
 

@@ -279,13 +279,20 @@ async def _demo(url: str, export_dir: Path) -> None:
         await kit.kb.create(
             "Returns and refunds", "Send items back within 30 days.", published=True
         )
+        # Lee is signed in on the site (verified=True): their messages are one conversation.
         night = await kit.messages.receive(
-            channel="web", sender="visitor-0300", name="Lee", text="My order is late again!"
+            channel="web",
+            sender="visitor-0300",
+            name="Lee",
+            text="My order is late again!",
+            verified=True,
         )
         names[night.contact.id] = "Lee"
         await kit.bots.start(night.conversation.id, Flow.from_dict(_DEMO_FLOW))
         for text in ("It's 245-13001", "No. I want to talk to a human."):
-            await kit.messages.receive(channel="web", sender="visitor-0300", text=text)
+            await kit.messages.receive(
+                channel="web", sender="visitor-0300", text=text, verified=True
+            )
         for message in (await kit.messages.list(night.conversation.id)).items:
             if message.kind is not MessageKind.NOTE and not message.metadata.get("auto_reply"):
                 _show(message, names)
@@ -314,7 +321,11 @@ async def _demo(url: str, export_dir: Path) -> None:
         summary = Table(show_header=False, box=None)
         summary.add_row("customer", f"{context.contact.name} ({context.contact.id})")
         summary.add_row(
-            "identities", ", ".join(f"{i.kind.value}:{i.value}" for i in context.contact.identities)
+            "identities",
+            ", ".join(
+                f"{i.kind.value}:{i.value}{'' if i.verified else ' (unverified)'}"
+                for i in context.contact.identities
+            ),
         )
         summary.add_row("channels", ", ".join(c.value for c in context.conversation.channels))
         summary.add_row("messages", str(len(context.history)))

@@ -19,6 +19,7 @@ from .automation.rules import RuleSet
 from .bots.handover import BotSettings
 from .errors import InvalidInputError
 from .escalation import EscalationRule
+from .models.conversations import Channel
 from .models.retention import RetentionPolicy
 from .models.surveys import SurveySettings
 from .notifications.settings import NotificationSettings
@@ -210,6 +211,14 @@ class ChatKitSettings(BaseModel):
         webhooks: The size cap on inbound webhook bodies, and which
             non-public networks automation webhooks may call (none by
             default; see `chatkit.webhooks.WebhookSettings`).
+        verified_channels: Channels whose sender address, given to
+            `Messages.receive` as a plain string and without ``verified=``,
+            counts as verified: the address the provider delivered the
+            message from. SMS, WhatsApp and Messenger by default. Web (a
+            visitor id the browser presents) and e-mail (a ``From:`` header
+            anyone can write) are not: add them only if every sender address
+            your application passes on them was proven (a visitor id you
+            issued and checked, mail your server authenticated with DKIM).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -234,3 +243,6 @@ class ChatKitSettings(BaseModel):
     bots: BotSettings = Field(default_factory=BotSettings)
     surveys: SurveySettings = Field(default_factory=SurveySettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    verified_channels: frozenset[Channel] = frozenset(
+        {Channel.SMS, Channel.WHATSAPP, Channel.MESSENGER}
+    )

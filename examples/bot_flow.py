@@ -82,8 +82,9 @@ async def main() -> None:
 
         conversation_id = ""
         for text in CUSTOMER:
+            # A visitor the site signed in: each message continues one conversation.
             inbound = await kit.messages.receive(
-                channel="web", sender="visitor-42", text=text, name="Ada Lovelace"
+                channel="web", sender="visitor-42", text=text, name="Ada Lovelace", verified=True
             )
             conversation_id = inbound.conversation.id
 

@@ -40,8 +40,10 @@ async def counts(kit: AsyncChatKit) -> tuple[int, int, int]:
 
 async def test_an_incident_keeps_who_when_what_and_which_messages(kit: AsyncChatKit) -> None:
     abuse = Abuse(kit._core)
-    inbound = await kit.messages.receive(channel="web", sender="troll", text="you are useless")
-    second = await kit.messages.receive(channel="web", sender="troll", text="!!!")
+    inbound = await kit.messages.receive(
+        channel="web", sender="troll", text="you are useless", verified=True
+    )
+    second = await kit.messages.receive(channel="web", sender="troll", text="!!!", verified=True)
     mia = await kit.agents.create(name="Mia")
     at = datetime(2025, 5, 1, 9, 30, 0, 123456, tzinfo=UTC)
     incident = await abuse.record(

@@ -79,7 +79,9 @@ async def _events(kit: AsyncChatKit, conversation_id: str) -> list[object]:
 
 async def test_late_order_flow_collects_answers_and_hands_over(kit: AsyncChatKit) -> None:
     bots = await _bots(kit)
-    first = await kit.messages.receive(channel="web", sender="v-1", text=LATE, name="Ada Lovelace")
+    first = await kit.messages.receive(
+        channel="web", sender="v-1", text=LATE, name="Ada Lovelace", verified=True
+    )
     conv = first.conversation
     assert first.acknowledgement is not None
     assert "order number" in first.acknowledgement.text
@@ -87,12 +89,14 @@ async def test_late_order_flow_collects_answers_and_hands_over(kit: AsyncChatKit
     assert state is not None
     assert (state.step, state.waiting, state.request) == ("ask_order", "answer", LATE)
 
-    wrong = await kit.messages.receive(channel="web", sender="v-1", text="no idea")
+    wrong = await kit.messages.receive(channel="web", sender="v-1", text="no idea", verified=True)
     assert wrong.acknowledgement is not None
     assert wrong.acknowledgement.text.startswith("I could not find an order number")
     assert (await bots.state(conv.id)).attempts == 1  # type: ignore[union-attr]
 
-    right = await kit.messages.receive(channel="web", sender="v-1", text="it's 245-12784")
+    right = await kit.messages.receive(
+        channel="web", sender="v-1", text="it's 245-12784", verified=True
+    )
     assert right.acknowledgement is not None
     assert right.acknowledgement.text.startswith("My order is late")
     state = await bots.state(conv.id)
@@ -101,7 +105,7 @@ async def test_late_order_flow_collects_answers_and_hands_over(kit: AsyncChatKit
     assert (state.step, state.waiting) == ("answer", "feedback")
     assert [a.id for a in state.articles] == [bots.article_id]  # type: ignore[attr-defined]
 
-    await kit.messages.receive(channel="web", sender="v-1", text="agent")
+    await kit.messages.receive(channel="web", sender="v-1", text="agent", verified=True)
     state = await bots.state(conv.id)
     assert state is not None
     assert state.status == "handed_over"
@@ -140,7 +144,7 @@ async def test_late_order_flow_collects_answers_and_hands_over(kit: AsyncChatKit
     texts = _bot_texts(history)
     assert texts[-1].startswith("I'm connecting you with a person")
     # Later messages go to the person, not the bot.
-    later = await kit.messages.receive(channel="web", sender="v-1", text="hello?")
+    later = await kit.messages.receive(channel="web", sender="v-1", text="hello?", verified=True)
     assert later.acknowledgement is None
     assert _bot_texts(await _history(kit, conv.id)) == texts
 
@@ -163,9 +167,9 @@ async def test_asking_for_a_person_hands_over_at_once(
     kit: AsyncChatKit, opening: str, word: str
 ) -> None:
     bots = await _bots(kit)
-    first = await kit.messages.receive(channel="web", sender="v-2", text=opening)
+    first = await kit.messages.receive(channel="web", sender="v-2", text=opening, verified=True)
     assert (await bots.state(first.conversation.id)).waiting == "answer"  # type: ignore[union-attr]
-    await kit.messages.receive(channel="web", sender="v-2", text=word)
+    await kit.messages.receive(channel="web", sender="v-2", text=word, verified=True)
     state = await bots.state(first.conversation.id)
     assert state is not None
     assert state.status == "handed_over"
@@ -182,7 +186,9 @@ async def test_a_person_asked_for_in_the_first_message_gets_one_before_any_quest
     kit: AsyncChatKit,
 ) -> None:
     bots = await _bots(kit)
-    first = await kit.messages.receive(channel="web", sender="v-3", text="human please")
+    first = await kit.messages.receive(
+        channel="web", sender="v-3", text="human please", verified=True
+    )
     texts = _bot_texts(await _history(kit, first.conversation.id))
     assert len(texts) == 1
     assert texts[0].startswith("I'm connecting you")
@@ -194,13 +200,17 @@ async def test_an_order_number_in_the_first_message_is_not_asked_for_and_help_fi
 ) -> None:
     bots = await _bots(kit)
     first = await kit.messages.receive(
-        channel="web", sender="v-4", text="My order 245-12784 is late, where is it?", name="Ada"
+        channel="web",
+        sender="v-4",
+        text="My order 245-12784 is late, where is it?",
+        name="Ada",
+        verified=True,
     )
     conv_id = first.conversation.id
     texts = _bot_texts(await _history(kit, conv_id))
     assert texts[0].startswith("My order is late")
     assert texts[1] == "Did that answer your question?"
-    await kit.messages.receive(channel="web", sender="v-4", text="yes, thanks!")
+    await kit.messages.receive(channel="web", sender="v-4", text="yes, thanks!", verified=True)
     state = await bots.state(conv_id)
     assert state is not None
     assert (state.status, state.step) == ("finished", None)
@@ -215,8 +225,12 @@ async def test_an_order_number_in_the_first_message_is_not_asked_for_and_help_fi
 
 async def test_an_article_that_did_not_help_hands_over_with_its_verdict(kit: AsyncChatKit) -> None:
     bots = await _bots(kit)
-    first = await kit.messages.receive(channel="web", sender="v-5", text="Order 245-12784 is late")
-    await kit.messages.receive(channel="web", sender="v-5", text="no, it did not help")
+    first = await kit.messages.receive(
+        channel="web", sender="v-5", text="Order 245-12784 is late", verified=True
+    )
+    await kit.messages.receive(
+        channel="web", sender="v-5", text="no, it did not help", verified=True
+    )
     state = await bots.state(first.conversation.id)
     assert state is not None
     assert state.summary is not None
@@ -229,9 +243,9 @@ async def test_an_article_that_did_not_help_hands_over_with_its_verdict(kit: Asy
 
 async def test_wrong_answers_until_the_limit_hand_over(kit: AsyncChatKit) -> None:
     bots = await _bots(kit)
-    first = await kit.messages.receive(channel="web", sender="v-6", text=LATE)
+    first = await kit.messages.receive(channel="web", sender="v-6", text=LATE, verified=True)
     for text in ("no idea", "dunno", "what?"):
-        await kit.messages.receive(channel="web", sender="v-6", text=text)
+        await kit.messages.receive(channel="web", sender="v-6", text=text, verified=True)
     state = await bots.state(first.conversation.id)
     assert state is not None
     assert state.summary is not None
@@ -245,17 +259,17 @@ async def test_wrong_answers_until_the_limit_hand_over(kit: AsyncChatKit) -> Non
 async def test_no_double_sends_when_a_message_is_handled_again(kit: AsyncChatKit) -> None:
     bots = await _bots(kit)
     first = await kit.messages.receive(
-        channel="web", sender="v-7", text=LATE, idempotency_key="wa-1"
+        channel="web", sender="v-7", text=LATE, idempotency_key="wa-1", verified=True
     )
     again = await kit.messages.receive(
-        channel="web", sender="v-7", text=LATE, idempotency_key="wa-1"
+        channel="web", sender="v-7", text=LATE, idempotency_key="wa-1", verified=True
     )
     assert again.message.id == first.message.id
     assert again.acknowledgement is not None
     assert first.acknowledgement is not None
     assert again.acknowledgement.id == first.acknowledgement.id
     answer = await kit.messages.receive(
-        channel="web", sender="v-7", text="it's 245-12784", idempotency_key="wa-2"
+        channel="web", sender="v-7", text="it's 245-12784", idempotency_key="wa-2", verified=True
     )
     before = await _history(kit, first.conversation.id)
     assert (
@@ -264,7 +278,7 @@ async def test_no_double_sends_when_a_message_is_handled_again(kit: AsyncChatKit
     )
     await bots.handle(first.message)  # an older message: nothing to do
     await kit.messages.receive(
-        channel="web", sender="v-7", text="it's 245-12784", idempotency_key="wa-2"
+        channel="web", sender="v-7", text="it's 245-12784", idempotency_key="wa-2", verified=True
     )
     assert await _history(kit, first.conversation.id) == before
     events = await _events(kit, first.conversation.id)
@@ -274,9 +288,9 @@ async def test_no_double_sends_when_a_message_is_handled_again(kit: AsyncChatKit
 async def test_an_agent_taking_the_conversation_stops_the_bot(kit: AsyncChatKit) -> None:
     bots = await _bots(kit)
     mia = await kit.agents.create(name="Mia")
-    first = await kit.messages.receive(channel="web", sender="v-8", text=LATE)
+    first = await kit.messages.receive(channel="web", sender="v-8", text=LATE, verified=True)
     await kit.conversations.assign(first.conversation.id, mia.id)
-    reply = await kit.messages.receive(channel="web", sender="v-8", text="245-12784")
+    reply = await kit.messages.receive(channel="web", sender="v-8", text="245-12784", verified=True)
     assert reply.acknowledgement is None
     state = await bots.state(first.conversation.id)
     assert state is not None
@@ -288,13 +302,13 @@ async def test_an_agent_taking_the_conversation_stops_the_bot(kit: AsyncChatKit)
 async def test_start_handoff_and_stop_from_application_code(kit: AsyncChatKit) -> None:
     await kit.teams.create("orders")
     bots = Bots(kit._core, settings=BotSettings())
-    first = await kit.messages.receive(channel="web", sender="v-9", text=LATE)
+    first = await kit.messages.receive(channel="web", sender="v-9", text=LATE, verified=True)
     assert first.acknowledgement is None or first.acknowledgement.author.role is not AuthorRole.BOT
     assert await bots.state(first.conversation.id) is None
     state = await bots.start(first.conversation.id, _flow())
     assert (state.step, state.request) == ("ask_order", LATE)
     assert await bots.start(first.conversation.id, "late-order") == state
-    other = await kit.messages.receive(channel="web", sender="v-99", text="hello")
+    other = await kit.messages.receive(channel="web", sender="v-99", text="hello", verified=True)
     with pytest.raises(InvalidInputError, match="no bot is running"):
         await bots.handoff(other.conversation.id, "x")
     summary = await bots.handoff(first.conversation.id, "the customer called instead")
@@ -312,14 +326,14 @@ async def test_state_survives_a_new_kit_on_the_same_file(tmp_path: Path) -> None
         await kit.teams.create("orders")
         Bots(kit._core, settings=settings)
         await _articles(kit)
-        first = await kit.messages.receive(channel="web", sender="v-10", text=LATE)
-        await kit.messages.receive(channel="web", sender="v-10", text="no idea")
+        first = await kit.messages.receive(channel="web", sender="v-10", text=LATE, verified=True)
+        await kit.messages.receive(channel="web", sender="v-10", text="no idea", verified=True)
     async with AsyncChatKit(url, settings=ChatKitSettings()) as kit:
         bots = Bots(kit._core, settings=settings)
         state = await bots.state(first.conversation.id)
         assert state is not None
         assert (state.step, state.attempts) == ("ask_order", 1)
-        await kit.messages.receive(channel="web", sender="v-10", text="245-12784")
+        await kit.messages.receive(channel="web", sender="v-10", text="245-12784", verified=True)
         state = await bots.state(first.conversation.id)
         assert state is not None
         assert state.fields == {"order_number": "245-12784"}
@@ -332,10 +346,10 @@ async def test_a_process_without_the_flow_hands_over_rather_than_fall_silent(
     url = f"sqlite:///{tmp_path / 'bots.db'}"
     async with AsyncChatKit(url) as kit:
         Bots(kit._core, settings=BotSettings(flows=(_flow(),), flow="late-order"))
-        first = await kit.messages.receive(channel="web", sender="v-11", text=LATE)
+        first = await kit.messages.receive(channel="web", sender="v-11", text=LATE, verified=True)
     async with AsyncChatKit(url) as kit:
         Bots(kit._core, settings=BotSettings())
-        await kit.messages.receive(channel="web", sender="v-11", text="245-12784")
+        await kit.messages.receive(channel="web", sender="v-11", text="245-12784", verified=True)
         state = (await kit.conversations.get(first.conversation.id)).bot
         assert state is not None
         assert state.status == "handed_over"

@@ -42,6 +42,7 @@ def test_demo_runs_a_support_conversation_on_sqlite(tmp_path: Path) -> None:
         "conversation resolved",
         "Reship order 245-12784",
         "web, sms",
+        "web:visitor-7f3a (unverified), phone:+442079460000",
         "[attachment] receipt.png (image/png",
         "📎 receipt.png (image/png, 2x1, 72 bytes)",
         "Transcript (Europe/London)",

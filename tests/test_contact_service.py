@@ -47,7 +47,7 @@ async def test_identity_of_another_contact_is_refused_and_nothing_written(
 
 async def test_concurrent_identify_yields_one_contact(kit: AsyncChatKit) -> None:
     found = await asyncio.gather(
-        *(kit.contacts.identify(("web", "visitor-1"), name="V") for _ in range(8))
+        *(kit.contacts.identify(("web", "visitor-1"), name="V", verified=True) for _ in range(8))
     )
     assert len({c.id for c in found}) == 1
     assert len((await kit.contacts.list()).items) == 1
@@ -109,7 +109,9 @@ async def test_merge_keeps_every_conversation_and_message(kit: AsyncChatKit) -> 
     assert [t.subject for t in tickets] == ["follow up"]
     context = await kit.conversations.context(web.conversation.id)
     assert [m.text for m in context.history] == ["web chat", "e-mail"]
-    again = await kit.messages.receive(channel="email", sender="ada@example.com", text="again")
+    again = await kit.messages.receive(
+        channel="email", sender="ada@example.com", text="again", verified=True
+    )
     assert again.contact.id == kept.id
     # The merged id still writes into its (moved) conversation.
     await kit.messages.send(mail.conversation.id, "old id", author=Author.customer(mail.contact.id))

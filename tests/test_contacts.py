@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 
 import pytest
 
@@ -16,6 +17,7 @@ from chatkit import (
     DuplicateIdentityError,
     Identity,
     IdentityKind,
+    Inbound,
     InvalidInputError,
     NotFoundError,
 )
@@ -126,9 +128,10 @@ async def test_identify_creates_a_contact_for_a_new_identity(kit: AsyncChatKit) 
 
 
 async def test_identify_returns_the_existing_contact_without_writing(kit: AsyncChatKit) -> None:
-    ada = await kit.contacts.create(name="Ada", identities=[("phone", "+1 (555) 010-0000")])
+    phone = Identity(kind="phone", value="+1 (555) 010-0000", verified=True)
+    ada = await kit.contacts.create(name="Ada", identities=[phone])
     before = await kit.store.last_position()
-    again = await kit.contacts.identify(("phone", "+15550100000"), name="Someone else")
+    again = await kit.contacts.identify(("phone", "+15550100000"), name="Other", verified=True)
     assert again == ada
     assert await kit.store.last_position() == before
     assert await _all_contact_ids(kit) == [ada.id]
@@ -137,7 +140,9 @@ async def test_identify_returns_the_existing_contact_without_writing(kit: AsyncC
 async def test_concurrent_identify_of_one_identity_returns_one_contact(kit: AsyncChatKit) -> None:
     spellings = ["+1 555 010 0000", "+15550100000", "+1 (555) 010-0000", "001 555 010 0000"] * 2
     before = await kit.store.last_position()
-    found = await asyncio.gather(*(kit.contacts.identify(("phone", s)) for s in spellings))
+    found = await asyncio.gather(
+        *(kit.contacts.identify(("phone", s), verified=True) for s in spellings)
+    )
     assert len({c.id for c in found}) == 1
     assert await _all_contact_ids(kit) == [found[0].id]
     created = [e for e in await _events_after(kit, before) if e.type == "contact.created"]
@@ -362,12 +367,16 @@ async def test_merge_keeps_the_survivors_attributes_and_fills_gaps(kit: AsyncCha
 async def test_merge_moves_conversations_and_tickets_and_keeps_every_message(
     kit: AsyncChatKit,
 ) -> None:
-    web = await kit.messages.receive(channel="web", sender="visitor-1", text="web 1")
-    await kit.messages.receive(channel="web", sender="visitor-1", text="web 2")
-    mail = await kit.messages.receive(channel="email", sender="ada@example.com", text="mail 1")
-    await kit.messages.receive(channel="email", sender="ada@example.com", text="mail 2")
+    def receive(channel: str, sender: str, text: str) -> Awaitable[Inbound]:
+        # The same signed-in visitor and the same authenticated mailbox each time.
+        return kit.messages.receive(channel=channel, sender=sender, text=text, verified=True)
+
+    web = await receive("web", "visitor-1", "web 1")
+    await receive("web", "visitor-1", "web 2")
+    mail = await receive("email", "ada@example.com", "mail 1")
+    await receive("email", "ada@example.com", "mail 2")
     await kit.conversations.close(mail.conversation.id)
-    later = await kit.messages.receive(channel="email", sender="ada@example.com", text="mail 3")
+    later = await receive("email", "ada@example.com", "mail 3")
     ticket = await kit.tickets.create(conversation_id=mail.conversation.id, subject="Refund")
     before = await kit.store.last_position()
 
@@ -420,7 +429,9 @@ async def test_messages_from_a_merged_identity_land_with_the_survivor(kit: Async
     web = await kit.messages.receive(channel="web", sender="visitor-1", text="hello")
     mail = await kit.contacts.create(identities=[("email", "ada@example.com")])
     await kit.contacts.merge(web.contact.id, mail.id)
-    again = await kit.messages.receive(channel="email", sender="Ada@Example.com", text="by mail")
+    again = await kit.messages.receive(
+        channel="email", sender="Ada@Example.com", text="by mail", verified=True
+    )
     assert again.contact.id == web.contact.id
     assert again.conversation.id == web.conversation.id
 

@@ -103,13 +103,13 @@ async def test_agent_message_does_not_reopen(kit: AsyncChatKit) -> None:
 
 
 async def test_closed_is_final_and_receive_starts_anew(kit: AsyncChatKit) -> None:
-    first = await kit.messages.receive(channel="web", sender="v1", text="one")
+    first = await kit.messages.receive(channel="web", sender="v1", text="one", verified=True)
     await kit.conversations.close(first.conversation.id)
     with pytest.raises(ConversationClosedError):
         await kit.messages.send(
             first.conversation.id, "late", author=Author.customer(first.contact.id)
         )
-    second = await kit.messages.receive(channel="web", sender="v1", text="two")
+    second = await kit.messages.receive(channel="web", sender="v1", text="two", verified=True)
     assert second.new_conversation
     assert second.conversation.id != first.conversation.id
     assert second.contact.id == first.contact.id
@@ -173,13 +173,17 @@ async def test_list_filters_and_orders_by_recent_activity(kit: AsyncChatKit) -> 
 
 
 async def test_context_has_history_notes_tags_and_open_tickets(kit: AsyncChatKit) -> None:
-    old = await kit.messages.receive(channel="email", sender="ada@example.com", text="old issue")
+    old = await kit.messages.receive(
+        channel="email", sender="ada@example.com", text="old issue", verified=True
+    )
     mia = await kit.agents.create(name="Mia")
     await kit.messages.note(old.conversation.id, "VIP, be nice", agent_id=mia.id)
     await kit.conversations.close(old.conversation.id)
     done = await kit.tickets.create(conversation_id=old.conversation.id, subject="done")
     await kit.tickets.solve(done.id)
-    new = await kit.messages.receive(channel="email", sender="ada@example.com", text="new issue")
+    new = await kit.messages.receive(
+        channel="email", sender="ada@example.com", text="new issue", verified=True
+    )
     await kit.tickets.create(conversation_id=new.conversation.id, subject="open one")
     await kit.conversations.add_tags(new.conversation.id, "returning")
     context = await kit.conversations.context(new.conversation.id)

@@ -332,9 +332,11 @@ async def test_closed_conversation_takes_no_messages(kit: AsyncChatKit, who: str
 
 
 async def test_receive_after_close_starts_a_new_conversation(kit: AsyncChatKit) -> None:
-    first = await kit.messages.receive(channel="web", sender="visitor-1", text="one")
+    first = await kit.messages.receive(channel="web", sender="visitor-1", text="one", verified=True)
     await kit.conversations.close(first.conversation.id)
-    second = await kit.messages.receive(channel="web", sender="visitor-1", text="two")
+    second = await kit.messages.receive(
+        channel="web", sender="visitor-1", text="two", verified=True
+    )
     assert second.new_conversation
     assert second.contact.id == first.contact.id
     assert second.conversation.id != first.conversation.id
@@ -345,9 +347,11 @@ async def test_receive_after_close_starts_a_new_conversation(kit: AsyncChatKit) 
 
 
 async def test_receive_into_a_resolved_conversation_reopens_it(kit: AsyncChatKit) -> None:
-    first = await kit.messages.receive(channel="web", sender="visitor-1", text="one")
+    first = await kit.messages.receive(channel="web", sender="visitor-1", text="one", verified=True)
     await kit.conversations.resolve(first.conversation.id)
-    second = await kit.messages.receive(channel="web", sender="visitor-1", text="two")
+    second = await kit.messages.receive(
+        channel="web", sender="visitor-1", text="two", verified=True
+    )
     assert not second.new_conversation
     assert second.conversation.id == first.conversation.id
     assert second.conversation.status is S.OPEN
@@ -598,10 +602,14 @@ async def test_list_with_an_unknown_status_is_invalid(kit: AsyncChatKit) -> None
 
 async def test_context_gives_history_of_every_conversation_in_order(kit: AsyncChatKit) -> None:
     mia = await kit.agents.create(name="Mia")
-    first = await kit.messages.receive(channel="email", sender="ada@example.com", text="old q")
+    first = await kit.messages.receive(
+        channel="email", sender="ada@example.com", text="old q", verified=True
+    )
     await kit.messages.send(first.conversation.id, "old a", author=Author.agent(mia.id))
     await kit.conversations.close(first.conversation.id)
-    second = await kit.messages.receive(channel="email", sender="ada@example.com", text="new q")
+    second = await kit.messages.receive(
+        channel="email", sender="ada@example.com", text="new q", verified=True
+    )
     await kit.messages.note(second.conversation.id, "VIP, be nice", agent_id=mia.id)
     await kit.messages.send(second.conversation.id, "new a", author=Author.agent(mia.id))
     context = await kit.conversations.context(second.conversation.id)

@@ -49,12 +49,12 @@ async def test_failed_operations_leave_no_event(kit: AsyncChatKit) -> None:
 
 
 async def test_named_consumer_resumes_without_loss_or_repeat(kit: AsyncChatKit) -> None:
-    await kit.messages.receive(channel="web", sender="v1", text="one")
+    await kit.messages.receive(channel="web", sender="v1", text="one", verified=True)
     got = []
     async with kit.events.subscribe(consumer="audit") as events:
         for _ in range(3):
             got.append(await _next(events))
-    await kit.messages.receive(channel="web", sender="v1", text="two")
+    await kit.messages.receive(channel="web", sender="v1", text="two", verified=True)
     async with kit.events.subscribe(consumer="audit") as events:
         resumed = await _next(events)
     assert isinstance(resumed, MessageCreated)

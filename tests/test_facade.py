@@ -123,12 +123,14 @@ def test_sync_kit_round_trip_and_errors() -> None:
 
 def test_sync_subscription_resumes_by_consumer_name() -> None:
     with ChatKit("memory://") as kit:
-        conv = kit.messages.receive(channel="web", sender="v1", text="one").conversation
+        conv = kit.messages.receive(
+            channel="web", sender="v1", text="one", verified=True
+        ).conversation
         with kit.events.subscribe(consumer="audit", types={"message.created"}) as events:
             first = next(events)
         assert isinstance(first, MessageCreated)
         assert first.message.text == "one"
-        kit.messages.receive(channel="web", sender="v1", text="two")
+        kit.messages.receive(channel="web", sender="v1", text="two", verified=True)
         with kit.events.subscribe(consumer="audit", types={"message.created"}) as events:
             second = next(events)
         assert isinstance(second, MessageCreated)

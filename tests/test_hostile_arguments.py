@@ -120,14 +120,32 @@ def test_messages_send(
 
 
 @ARGS
-@given(channel=STRINGS, sender=HOSTILE, text=HOSTILE, metadata=HOSTILE)
+@given(channel=STRINGS, sender=HOSTILE, text=HOSTILE, metadata=HOSTILE, verified=HOSTILE)
 def test_messages_receive(
-    world: dict[str, Any], channel: Any, sender: Any, text: Any, metadata: Any
+    world: dict[str, Any], channel: Any, sender: Any, text: Any, metadata: Any, verified: Any
 ) -> None:
     kit = world["kit"]
     _only_typed(
-        lambda: kit.messages.receive(channel=channel, sender=sender, text=text, metadata=metadata)
+        lambda: kit.messages.receive(
+            channel=channel, sender=sender, text=text, metadata=metadata, verified=verified
+        )
     )
+
+
+@ARGS
+@given(
+    identity=st.one_of(HOSTILE, st.tuples(STRINGS, STRINGS_OR_HOSTILE)),
+    contact_id=STRINGS_OR_HOSTILE,
+    name=HOSTILE,
+    verified=HOSTILE,
+)
+def test_contacts_identify_and_verify(
+    world: dict[str, Any], identity: Any, contact_id: Any, name: Any, verified: Any
+) -> None:
+    kit = world["kit"]
+    target = world["contact"].id if contact_id is None else contact_id
+    _only_typed(lambda: kit.contacts.identify(identity, name=name, verified=verified))
+    _only_typed(lambda: kit.contacts.verify(target, identity))
 
 
 @ARGS

@@ -109,11 +109,13 @@ async def test_paging_backwards_covers_every_message_once(kit: AsyncChatKit) -> 
 async def test_acknowledgement_only_for_new_conversations(store_url: str) -> None:
     settings = ChatKitSettings(acknowledgement="We'll be right with you.")
     async with AsyncChatKit(store_url, settings=settings) as kit:
-        first = await kit.messages.receive(channel="web", sender="v1", text="hi")
+        first = await kit.messages.receive(channel="web", sender="v1", text="hi", verified=True)
         assert first.acknowledgement is not None
         assert first.acknowledgement.text == "We'll be right with you."
         assert first.acknowledgement.author.role.value == "bot"
-        second = await kit.messages.receive(channel="web", sender="v1", text="still there?")
+        second = await kit.messages.receive(
+            channel="web", sender="v1", text="still there?", verified=True
+        )
         assert second.acknowledgement is None
         texts = [m.text for m in (await kit.messages.list(first.conversation.id)).items]
         assert texts == ["hi", "We'll be right with you.", "still there?"]

@@ -370,8 +370,10 @@ async def test_receive_from_a_new_sender_creates_contact_and_conversation(
 
 
 async def test_receive_from_a_known_sender_continues_the_conversation(kit: AsyncChatKit) -> None:
-    first = await kit.messages.receive(channel="web", sender="visitor-1", text="one")
-    second = await kit.messages.receive(channel="web", sender="visitor-1", text="two")
+    first = await kit.messages.receive(channel="web", sender="visitor-1", text="one", verified=True)
+    second = await kit.messages.receive(
+        channel="web", sender="visitor-1", text="two", verified=True
+    )
     assert not second.new_conversation
     assert second.conversation.id == first.conversation.id
     assert second.message.seq == 2
@@ -441,9 +443,9 @@ async def test_acknowledgement_is_not_sent_into_a_reopened_conversation(
     greeting_kit: AsyncChatKit,
 ) -> None:
     kit = greeting_kit
-    first = await kit.messages.receive(channel="web", sender="v1", text="Hi")
+    first = await kit.messages.receive(channel="web", sender="v1", text="Hi", verified=True)
     await kit.conversations.resolve(first.conversation.id)
-    second = await kit.messages.receive(channel="web", sender="v1", text="Me again")
+    second = await kit.messages.receive(channel="web", sender="v1", text="Me again", verified=True)
     assert second.acknowledgement is None
     assert len(await _history(kit, first.conversation.id)) == 3
 

@@ -23,7 +23,7 @@ SECRET = "my card number is 4111-1111-1111-1111 and my PIN is 8412"
 
 
 async def _conversation(kit: AsyncChatKit, sender: str, text: str = SECRET) -> Conversation:
-    inbound = await kit.messages.receive(channel="web", sender=sender, text=text)
+    inbound = await kit.messages.receive(channel="web", sender=sender, text=text, verified=True)
     return inbound.conversation
 
 
@@ -79,7 +79,9 @@ async def test_purge_removes_messages_attachments_and_events(kit: AsyncChatKit) 
     assert [e.type for e in left] == ["conversation.purged"]
     assert SECRET not in "".join(e.model_dump_json() for e in events)
     # The contact stays, and a new conversation starts when they write again.
-    again = await kit.messages.receive(channel="web", sender="v1", text="hello again")
+    again = await kit.messages.receive(
+        channel="web", sender="v1", text="hello again", verified=True
+    )
     assert again.new_conversation
     assert again.contact.id == old.contact_id
 

@@ -37,7 +37,9 @@ async def _agent(kit: AsyncChatKit, name: str, **fields: object) -> Agent:
 
 
 async def _chat(kit: AsyncChatKit, sender: str, text: str = "hello") -> Conversation:
-    return (await kit.messages.receive(channel="web", sender=sender, text=text)).conversation
+    return (
+        await kit.messages.receive(channel="web", sender=sender, text=text, verified=True)
+    ).conversation
 
 
 async def test_skill_and_language_pick_the_agent_who_can_help(kit: AsyncChatKit) -> None:
@@ -212,7 +214,9 @@ async def test_round_robin_and_sticky(kit: AsyncChatKit) -> None:
     # The customer of the second chat comes back: sticky sends them to the same agent,
     # although least busy would not prefer them over the other.
     await kit.conversations.resolve(second.conversation.id)
-    again = await kit.messages.receive(channel="web", sender="v2", text="one more thing")
+    again = await kit.messages.receive(
+        channel="web", sender="v2", text="one more thing", verified=True
+    )
     assert again.conversation.id == second.conversation.id  # reopened, assignee kept
     fresh = await kit.conversations.create(contact_id=again.contact.id)
     routed = await kit.routing.route(fresh.id, strategy="sticky")

@@ -31,7 +31,9 @@ BAD = {"overall": 1, "time_to_resolve": 2, "agent_helped": "disagree", "use_agai
 
 async def resolved(kit: AsyncChatKit, sender: str = "visitor-1") -> Conversation:
     """A customer asks, an agent answers, the conversation is resolved."""
-    inbound = await kit.messages.receive(channel="web", sender=sender, text="Where is my order?")
+    inbound = await kit.messages.receive(
+        channel="web", sender=sender, text="Where is my order?", verified=True
+    )
     mia = await kit.agents.create(name=f"Mia {sender}", max_concurrent_chats=5)
     conv = inbound.conversation
     await kit.conversations.assign(conv.id, mia.id)
@@ -110,7 +112,9 @@ async def test_sent_once_per_resolution(kit: AsyncChatKit) -> None:
     assert sum("survey_id" in m.metadata for m in history) == 1
 
     # The customer writes again, it is resolved again: a new resolution, a new survey.
-    await kit.messages.receive(channel="web", sender="visitor-1", text="One more thing")
+    await kit.messages.receive(
+        channel="web", sender="visitor-1", text="One more thing", verified=True
+    )
     await kit.conversations.resolve(conv.id)
     second = await surveys.send(conv.id)
     assert second.id != first.id

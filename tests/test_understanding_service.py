@@ -171,14 +171,16 @@ async def test_question_patterns_and_negative_words_over_a_period(kit: AsyncChat
 
 
 async def test_the_late_order_is_answered_to_the_point(replying: AsyncChatKit) -> None:
-    inbound = await replying.messages.receive(channel="web", sender="v1", text=LATE)
+    inbound = await replying.messages.receive(channel="web", sender="v1", text=LATE, verified=True)
     ack = inbound.acknowledgement
     assert ack is not None
     assert ack.text == "Sorry your order 245-12784 is late — I'm checking its status now."
     assert ack.author.role.value == "bot"
     assert "how can we help" not in ack.text.lower()
     # The next message of the same conversation gets no second automatic reply.
-    again = await replying.messages.receive(channel="web", sender="v1", text="hello?")
+    again = await replying.messages.receive(
+        channel="web", sender="v1", text="hello?", verified=True
+    )
     assert again.acknowledgement is None
 
 

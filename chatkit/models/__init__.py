@@ -17,7 +17,14 @@ from .abuse import Block, BlockKind, Incident, IncidentCategory
 from .agents import Agent, AgentStatus, Presence
 from .attachments import Attachment, AttachmentInfo, AttachmentKind
 from .canned import CannedReply
-from .contacts import Contact, Identity, IdentityKind, IdentityRecord, normalize_identity
+from .contacts import (
+    Contact,
+    Identity,
+    IdentityClaim,
+    IdentityKind,
+    IdentityRecord,
+    normalize_identity,
+)
 from .context import ConversationContext, ExternalRecord
 from .conversations import TRANSITIONS, Channel, Conversation, ConversationStatus, Priority
 from .kb import Article, ArticleHit
@@ -82,6 +89,7 @@ __all__ = [
     "ExternalRecord",
     "ConversationStatus",
     "Identity",
+    "IdentityClaim",
     "IdentityKind",
     "IdentityRecord",
     "Message",

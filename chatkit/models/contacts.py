@@ -6,11 +6,18 @@ import re
 from enum import Enum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
 from ._base import Record, SafeJsonObject, SafeText
 
-__all__ = ["Contact", "Identity", "IdentityKind", "IdentityRecord", "normalize_identity"]
+__all__ = [
+    "Contact",
+    "Identity",
+    "IdentityClaim",
+    "IdentityKind",
+    "IdentityRecord",
+    "normalize_identity",
+]
 
 
 class IdentityKind(str, Enum):
@@ -73,17 +80,36 @@ def normalize_identity(kind: IdentityKind, value: str) -> str:
 
 
 class Identity(BaseModel):
-    """One way to recognise a contact: a kind and a normalised value.
+    """One way to recognise a contact: a kind, a normalised value, and whether it was proven.
+
+    ``verified`` says whether whoever presented the identity proved it is
+    theirs: a user the host application signed in, a phone number or
+    address the channel's provider delivered from, a widget visitor id the
+    host issued and checked. An identity that was only claimed (a visitor
+    id a browser sent, an e-mail address typed into a form or written in a
+    ``From:`` header) is not verified. See "Verified and claimed identities"
+    in the contacts concept page for what chatkit does with each.
+
+    Two identities are the same identity when their kind and value are: the
+    flag does not take part in ``==``, in ``hash`` or in `key`, so
+    ``Identity(kind="email", value="a@x.io", verified=True)`` is found in a
+    list holding the unverified one, and the identity index (one contact
+    per key) is untouched by it. Compare ``verified`` explicitly where it
+    matters.
 
     Example:
         >>> Identity(kind="email", value="Ada@Example.com").value
         'ada@example.com'
+        >>> Identity(kind="email", value="ada@example.com", verified=True) == Identity(
+        ...     kind="email", value="ada@example.com")
+        True
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: IdentityKind
     value: SafeText
+    verified: StrictBool = False
 
     @field_validator("value")
     @classmethod
@@ -93,8 +119,40 @@ class Identity(BaseModel):
 
     @property
     def key(self) -> str:
-        """The store key of this identity, ``"<kind>:<value>"``."""
+        """The store key of this identity, ``"<kind>:<value>"`` (the flag is not part of it)."""
         return f"{self.kind.value}:{self.value}"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Identity):
+            return NotImplemented
+        return (self.kind, self.value) == (other.kind, other.value)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.value))
+
+    def as_verified(self, verified: bool = True) -> Identity:
+        """This identity with ``verified`` set as given."""
+        return self if self.verified is verified else self.model_copy(update={"verified": verified})
+
+
+class IdentityClaim(BaseModel):
+    """An identity someone claimed without proof while another contact held it.
+
+    Such a claim never joins the holder: `Messages.receive` and
+    `Contacts.identify` start a contact (and conversation) of the claimant's
+    own and record the claim on both, so that an agent sees whom the sender
+    says they are and may merge the two (`Contacts.merge`) once satisfied.
+
+    Attributes:
+        identity: The identity claimed (``verified`` is false).
+        contact_id: The contact that held it when it was claimed (`Contacts.get`
+            follows merges from there).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    identity: Identity
+    contact_id: str
 
 
 class Contact(Record):
@@ -102,7 +160,12 @@ class Contact(Record):
 
     Attributes:
         name: Display name, if known.
-        identities: E-mail, phone, widget visitor id and other ids that lead here.
+        identities: E-mail, phone, widget visitor id and other ids that lead
+            here, each with whether it was verified (`Identity.verified`).
+        claims: Identities this contact's sender claimed without proof while
+            another contact held them (`IdentityClaim`). They lead nowhere
+            (they are not in the identity index); they tell agents whom
+            this contact may be.
         attributes: Custom JSON attributes (plan, company, CRM fields...).
         merged_into: Set when this contact was merged into another one; reads
             of a merged contact return the surviving contact.
@@ -116,6 +179,7 @@ class Contact(Record):
 
     name: SafeText | None = Field(default=None, max_length=200)
     identities: list[Identity] = Field(default_factory=list)
+    claims: list[IdentityClaim] = Field(default_factory=list)
     attributes: SafeJsonObject = Field(default_factory=dict)
     merged_into: str | None = None
     share_typing: bool = True
@@ -123,7 +187,12 @@ class Contact(Record):
 
 
 class IdentityRecord(Record):
-    """Index row that maps an identity key to its contact (id is the key)."""
+    """Index row that maps an identity key to its contact (id is the key).
+
+    Whether the identity is verified is kept on the contact
+    (`Contact.identities`), the one place it is written; the index only
+    answers which contact holds a key.
+    """
 
     table: ClassVar[str] = "identities"
     columns: ClassVar[tuple[str, ...]] = ("contact_id",)

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from ..bots.state import BotState
 from ._base import Record, SafeText, UTCDateTime
+from .contacts import IdentityClaim
 
 __all__ = [
     "Channel",
@@ -108,6 +109,11 @@ class Conversation(Record):
         auto_replied_at: When the last automatic reply went out.
         bot: The bot flow running (or that ran) in it, with its handoff
             summary (see `chatkit.services.Bots`).
+        claim: Set when the conversation was started by a sender who claimed,
+            without proof, an identity another contact holds: which identity,
+            and the id of the contact holding it. Agents see it here (and in
+            `Conversations.context`) and may merge the two contacts. It stays
+            after a merge, as the record of how the conversation started.
     """
 
     table: ClassVar[str] = "conversations"
@@ -147,6 +153,7 @@ class Conversation(Record):
     auto_replies: list[str] = Field(default_factory=list)
     auto_replied_at: UTCDateTime | None = None
     bot: BotState | None = None
+    claim: IdentityClaim | None = None
 
     @property
     def waiting(self) -> bool:

@@ -10,7 +10,7 @@ from pydantic import JsonValue
 
 from ..errors import ConflictError, DuplicateIdentityError, InvalidInputError, NotFoundError
 from ..events import ContactCreated, ContactIdentityAdded, ContactMerged, ContactUpdated, Event
-from ..models import Contact, Conversation, Identity, IdentityRecord, Page, Ticket
+from ..models import Contact, Conversation, Identity, IdentityClaim, IdentityRecord, Page, Ticket
 from ..models._base import Record, check_json_limits, new_id
 from ..stores.base import Insert, Op, Update
 from ._core import (
@@ -27,7 +27,11 @@ __all__ = ["Contacts", "Service"]
 
 R = TypeVar("R", bound=Record)
 IdentityLike = Identity | tuple[str, str]
-"""An `Identity`, or a ``(kind, value)`` pair such as ``("email", "ada@example.com")``."""
+"""An `Identity`, or a ``(kind, value)`` pair such as ``("email", "ada@example.com")``.
+
+A pair is an unverified identity; write ``Identity(kind=..., value=...,
+verified=True)`` for one the application proved.
+"""
 
 
 def as_identity(value: IdentityLike) -> Identity:
@@ -37,6 +41,23 @@ def as_identity(value: IdentityLike) -> Identity:
     if isinstance(value, tuple) and len(value) == 2:
         return checked(Identity, kind=value[0], value=value[1])
     raise InvalidInputError("an identity is an Identity or a (kind, value) pair", field="identity")
+
+
+def check_flag(value: object, field: str) -> None:
+    """Refuse anything but ``True`` or ``False`` (``"yes"`` and ``1`` are not flags)."""
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{field} must be True or False", field=field)
+
+
+def unique_identities(identities: Iterable[Identity]) -> list[Identity]:
+    """Identities in first-seen order, one per key; verified when any copy of it is."""
+    found: dict[str, Identity] = {}
+    for ident in identities:
+        seen = found.get(ident.key)
+        if seen is not None:
+            ident = seen.as_verified(seen.verified or ident.verified)
+        found[ident.key] = ident
+    return list(found.values())
 
 
 def check_key(value: object, field: str) -> str:
@@ -89,8 +110,8 @@ class Contacts(Service):
     Example:
         ```python
         ada = await kit.contacts.create(name="Ada", identities=[("email", "ada@example.com")])
-        same = await kit.contacts.identify(("email", "ADA@example.com"))
-        assert same.id == ada.id
+        same = await kit.contacts.identify(("email", "ADA@example.com"), verified=True)
+        assert same.id == ada.id  # proven: Ada's contact (unproven: a contact of its own)
         ```
     """
 
@@ -103,21 +124,36 @@ class Contacts(Service):
     ) -> Contact:
         """Create a contact.
 
+        Identities given as ``(kind, value)`` pairs are unverified; pass
+        ``Identity(kind=..., value=..., verified=True)`` for those the
+        application proved (see `Identity.verified`).
+
         Raises:
             DuplicateIdentityError: One of the identities belongs to another contact.
             InvalidInputError: Bad name, identity or attributes.
         """
+        return await self._create(name=name, identities=identities, attributes=attributes)
+
+    async def _create(
+        self,
+        *,
+        name: str | None = None,
+        identities: Sequence[IdentityLike] = (),
+        attributes: Mapping[str, JsonValue] | None = None,
+        claims: Sequence[IdentityClaim] = (),
+    ) -> Contact:
         check_mapping(attributes, "attributes")
         if isinstance(identities, (str, bytes, Mapping)) or not isinstance(identities, Iterable):
             raise InvalidInputError(
                 "identities must be a list of Identity or (kind, value) pairs", field="identities"
             )
-        idents = list(dict.fromkeys(as_identity(i) for i in identities))
+        idents = unique_identities(as_identity(i) for i in identities)
         contact = checked(
             Contact,
             id=new_id("ct"),
             name=name,
             identities=idents,
+            claims=list(claims),
             attributes=dict(attributes or {}),
         )
         ops: list[Op] = [Insert(contact)]
@@ -166,23 +202,90 @@ class Contacts(Service):
         record = await store.get(IdentityRecord, ident.key)
         return None if record is None else await self.get(record.contact_id)
 
-    async def identify(self, identity: IdentityLike, *, name: str | None = None) -> Contact:
+    async def identify(
+        self, identity: IdentityLike, *, name: str | None = None, verified: bool = False
+    ) -> Contact:
         """Return the contact for ``identity``, creating it when nobody has it yet.
 
-        This is how a returning customer lands on their existing contact: the
-        same e-mail or phone number finds the same person whatever the channel.
-        Safe under concurrency: two racing calls return the same contact.
+        With proof (``verified=True``, or an `Identity` whose ``verified`` is
+        set), this is how a returning customer lands on their existing
+        contact: the same e-mail or phone number finds the same person
+        whatever the channel, and the identity is marked verified there.
+
+        Without proof, a claim never joins a contact that already holds the
+        identity: a new contact is created for the claimant, holding the
+        claim in `Contact.claims` (not the identity itself), so an agent can
+        see whom it claims to be and merge the two. Two unproven claimants of
+        one address are two people as far as chatkit can tell, so each gets
+        a contact of its own. An identity nobody holds yet goes to a new
+        contact, unverified. See "Verified and claimed identities" in the
+        contacts concept page.
+
+        Safe under concurrency: two racing verified calls return the same contact.
+
+        Args:
+            identity: The identity presented.
+            name: The name for a contact created for it.
+            verified: Whether the application proved the identity is the
+                sender's (a signed-in user, a provider-verified address).
+
+        Raises:
+            InvalidInputError: Bad identity, name, or ``verified`` not a bool.
         """
+        contact, _ = await self._identify(identity, name=name, verified=verified)
+        return contact
+
+    async def _identify(
+        self, identity: IdentityLike, *, name: str | None, verified: bool
+    ) -> tuple[Contact, IdentityClaim | None]:
+        """`identify`, also returning the claim when a claimant's contact was created."""
+        check_flag(verified, "verified")
         ident = as_identity(identity)
+        ident = ident.as_verified(verified or ident.verified)
         for _ in range(3):
             found = await self.find(ident)
             if found is not None:
-                return found
+                if ident.verified:
+                    return await self.verify(found.id, ident), None
+                claim = IdentityClaim(identity=ident, contact_id=found.id)
+                return await self._create(name=name, claims=[claim]), claim
             try:
-                return await self.create(name=name, identities=[ident])
+                return await self._create(name=name, identities=[ident]), None
             except DuplicateIdentityError:
                 continue
         raise ConflictError(f"could not identify {ident.key}")  # pragma: no cover
+
+    async def verify(self, contact_id: str, identity: IdentityLike) -> Contact:
+        """Mark an identity the contact holds as verified: the application proved it.
+
+        For example once the customer who wrote from an address followed a
+        link sent to it, or signed in. From then on a verified claim of the
+        identity lands on this contact, as before; unverified claims still
+        never do.
+
+        Raises:
+            NotFoundError: No such contact.
+            InvalidInputError: The contact does not hold the identity (to
+                attach a claimant to the holder, merge the two contacts).
+        """
+        ident = as_identity(identity)
+
+        async def attempt() -> Contact:
+            contact = await self.get(contact_id)
+            held = next((i for i in contact.identities if i == ident), None)
+            if held is None:
+                raise InvalidInputError(
+                    f"contact {contact.id} does not hold {ident.key}", field="identity"
+                )
+            if held.verified:
+                return contact
+            identities = [i.as_verified() if i == ident else i for i in contact.identities]
+            new = changed(contact, identities=identities)
+            event = ContactUpdated(contact_id=new.id, contact=new, changed=["identities"])
+            await self._core.commit([Update(new)], [event])
+            return new
+
+        return await self._core.retry(attempt)
 
     async def update(
         self,
@@ -229,6 +332,10 @@ class Contacts(Service):
     async def add_identity(self, contact_id: str, identity: IdentityLike) -> Contact:
         """Make ``identity`` lead to this contact as well.
 
+        A ``(kind, value)`` pair is added unverified; an `Identity` keeps its
+        ``verified`` flag (and verifies the identity when the contact holds
+        it already, as `verify` does).
+
         Raises:
             DuplicateIdentityError: It already leads to another contact.
         """
@@ -237,7 +344,7 @@ class Contacts(Service):
         async def attempt() -> Contact:
             contact = await self.get(contact_id)
             if ident in contact.identities:
-                return contact
+                return await self.verify(contact.id, ident) if ident.verified else contact
             new = bump(contact, identities=[*contact.identities, ident])
             ops: list[Op] = [Update(new), Insert(IdentityRecord(id=ident.key, contact_id=new.id))]
             event = ContactIdentityAdded(contact_id=new.id, identity=ident)
@@ -254,7 +361,10 @@ class Contacts(Service):
         """Merge contact ``other_id`` into ``contact_id``.
 
         Every identity, conversation and ticket of the other contact moves over;
-        messages stay in their conversations. Attributes of ``contact_id`` win
+        messages stay in their conversations. Each identity keeps its
+        ``verified`` flag. Claims (`Contact.claims`) of either contact move
+        over too, except those of an identity the merged contact now holds:
+        the merge answered them. Attributes of ``contact_id`` win
         where both have a key. The other id keeps working: `get` on it returns
         the surviving contact. A legal hold on either contact covers the
         conversations of both afterwards (`Retention.purge`).
@@ -275,16 +385,22 @@ class Contacts(Service):
             store = self._core.store
             conversations = await store.find(Conversation, {"contact_id": gone.id})
             tickets = await store.find(Ticket, {"contact_id": gone.id})
-            identities = list(dict.fromkeys([*keep.identities, *gone.identities]))
+            identities = unique_identities([*keep.identities, *gone.identities])
+            claims = [
+                c
+                for c in dict.fromkeys([*keep.claims, *gone.claims])
+                if c.identity not in identities
+            ]
             new_keep = bump(
                 keep,
                 name=keep.name or gone.name,
                 identities=identities,
+                claims=claims,
                 attributes={**gone.attributes, **keep.attributes},
             )
             ops: builtins.list[Op] = [
                 Update(new_keep),
-                Update(bump(gone, merged_into=keep.id, identities=[])),
+                Update(bump(gone, merged_into=keep.id, identities=[], claims=[])),
             ]
             for ident in gone.identities:
                 index = await store.get(IdentityRecord, ident.key)

@@ -228,11 +228,11 @@ class Exports(Service):
         existing = await store.get(Conversation, conversation.id)
         if existing is not None:
             # Imported before: every record of the line must be as stored.
-            if existing != conversation:
+            if not _same(existing, conversation):
                 self._clash(conversation)
             await self._same_children(store, record)
             existing_contact = await store.get(Contact, record.contact.id)
-            if existing_contact is not None and existing_contact != record.contact:
+            if existing_contact is not None and not _same(existing_contact, record.contact):
                 self._clash(record.contact)
             return False
         # Referenced rows first (teams, agents, the contact), then the
@@ -262,7 +262,7 @@ class Exports(Service):
                 Insert(IdentityRecord(id=i.key, contact_id=record.contact.id))
                 for i in record.contact.identities
             ]
-        elif existing_contact != record.contact:
+        elif not _same(existing_contact, record.contact):
             self._clash(record.contact)
         for ticket in record.tickets:
             if ticket.contact_id != record.contact.id and (
@@ -297,7 +297,7 @@ class Exports(Service):
         for kind, given in children:
             stored = {r.id: r for r in await store.find(kind, mine)}
             for item in given:
-                if stored.pop(item.id, None) != item:
+                if not _same(stored.pop(item.id, None), item):
                     self._clash(item)
             if stored:
                 self._clash(min(stored.values(), key=lambda r: r.id))
@@ -307,6 +307,15 @@ class Exports(Service):
         raise ConflictError(
             f"{record.id} already exists with different content", resource_id=record.id
         )
+
+
+def _same(stored: Record | None, given: Record) -> bool:
+    """Whether two records hold the same data, field by field.
+
+    Not ``==``: identities compare by kind and value alone, and an import
+    must tell a verified identity from an unverified one.
+    """
+    return stored is not None and stored.model_dump() == given.model_dump()
 
 
 def _agent_ids(record: ConversationRecord) -> set[str]:

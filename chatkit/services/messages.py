@@ -26,6 +26,7 @@ from ..models import (
     Conversation,
     ConversationStatus,
     Identity,
+    IdentityClaim,
     IdentityKind,
     Message,
     MessageKind,
@@ -39,6 +40,7 @@ from .contacts import (
     IdentityLike,
     Service,
     as_identity,
+    check_flag,
     check_key,
     check_mapping,
     encodable,
@@ -361,8 +363,12 @@ class Messages(Service):
         items.reverse()
         return Page(items=items, next_cursor=encode_cursor(str(items[0].seq)) if more else None)
 
-    async def _current(self, contact_id: str, channel: Channel) -> tuple[Conversation, bool]:
+    async def _current(
+        self, contact_id: str, channel: Channel, claim: IdentityClaim | None = None
+    ) -> tuple[Conversation, bool]:
         """The contact's latest conversation that is not closed, else a new one (and True).
+
+        A new conversation records ``claim`` (the unproven identity its sender claimed).
 
         Starting a conversation also bumps the contact's version in the same
         commit, so of two messages racing to start one, one wins and the other
@@ -380,6 +386,7 @@ class Messages(Service):
             contact_id=contact.id,
             channel=channel,
             channels=[channel],
+            claim=claim,
         )
         event = ConversationCreated(
             conversation_id=conversation.id, contact_id=contact.id, conversation=conversation
@@ -399,6 +406,7 @@ class Messages(Service):
         metadata: Mapping[str, JsonValue] | None = None,
         ip: str | None = None,
         email: str | None = None,
+        verified: bool | None = None,
     ) -> Inbound:
         """Take in a customer's message from a channel.
 
@@ -409,24 +417,46 @@ class Messages(Service):
         otherwise a new conversation starts (and gets the configured
         acknowledgement).
 
+        Only a verified sender joins the contact that holds its identity. A
+        sender that merely claims an identity another contact holds gets a
+        contact and conversation of its own, and sees none of the holder's
+        history; the conversation's `Conversation.claim` tells agents whom
+        it claims to be (see `Contacts.identify`).
+
         Args:
             channel: The channel it arrived on.
             sender: The sender's address on that channel, or an explicit identity.
             text: The message.
             name: The sender's name, used when a contact is created.
             idempotency_key: The channel's message id, so redelivery is harmless.
+                It counts within the conversation the sender lands in: a
+                sender without proof lands in a new conversation each time,
+                so its redelivery is a new message (verify the sender, or
+                drop redeliveries before calling).
             metadata: Free JSON for the application.
             ip: The sender's IP address, as the web widget saw it (checked against IP blocks).
             email: An e-mail address the widget collected (checked against e-mail domain blocks).
+            verified: Whether the application proved the sender's identity
+                (a signed-in user, a widget visitor id it issued and checked,
+                mail it authenticated). ``None`` (the default): a plain
+                string ``sender`` is verified on the channels in
+                `ChatKitSettings.verified_channels` (SMS, WhatsApp and
+                Messenger, whose provider delivered it from that address)
+                and not on the others (web, e-mail); an explicit identity is
+                verified only when it is an `Identity` with ``verified`` set.
 
         Raises:
             ContactBlockedError: The sender is blocked (by contact, identity, IP
                 or e-mail domain); no contact, conversation or message was written.
+            InvalidInputError: Bad channel, sender, text or metadata, or
+                ``verified`` neither ``None`` nor a bool; nothing was written.
         """
         try:
             via = Channel(channel)
         except ValueError as exc:
             raise InvalidInputError(f"unknown channel {channel!r}", field="channel") from exc
+        if verified is not None:
+            check_flag(verified, "verified")
         if isinstance(sender, str):
             if via not in CHANNEL_IDENTITY:
                 raise InvalidInputError(
@@ -434,8 +464,11 @@ class Messages(Service):
                     field="sender",
                 )
             identity = checked(Identity, kind=CHANNEL_IDENTITY[via], value=sender)
+            proven = via in self._core.settings.verified_channels
         else:
             identity = as_identity(sender)
+            proven = identity.verified
+        identity = identity.as_verified(proven if verified is None else verified)
         if not isinstance(text, str) or not text.strip():
             raise InvalidInputError("message text must be a non-empty string", field="text")
         # Check the message as `send` will, before a contact or conversation is written for it.
@@ -465,9 +498,11 @@ class Messages(Service):
                 channel=via.value,
             )
         )
-        contact = known or await Contacts(self._core).identify(identity, name=name)
+        contact, claim = await Contacts(self._core)._identify(
+            identity, name=name, verified=identity.verified
+        )
         conversations = Conversations(self._core)
-        conversation, new = await self._core.retry(lambda: self._current(contact.id, via))
+        conversation, new = await self._core.retry(lambda: self._current(contact.id, via, claim))
         screened = _screened.set(contact.id)
         try:
             message = await self.send(
