@@ -433,7 +433,7 @@ class RateLimiter:
             `AsyncChatKit` (its store: `StoreBackend`), ``"memory://"`` or
             ``"redis://host:port/db"`` (`RedisBackend`).
         limits: The limits by name (default: `RateLimits()`); a mapping of
-            name to `RateLimit` works too (those names only).
+            name to `RateLimit` works too (built-in limits it leaves out are off).
         secret: Key for hashing keys (HMAC-SHA256); the same in every
             process sharing the backend. Set one in production.
         clock: Seconds since the epoch (default `time.time`); processes
