@@ -343,9 +343,14 @@ class Agents(Service):
                 raise InvalidInputError(
                     "expires_in must be a timedelta or seconds", field="expires_in"
                 )
-            lifetime = (
-                expires_in if isinstance(expires_in, timedelta) else timedelta(seconds=expires_in)
-            )
+            try:
+                lifetime = (
+                    expires_in
+                    if isinstance(expires_in, timedelta)
+                    else timedelta(seconds=expires_in)
+                )
+            except (OverflowError, ValueError):
+                raise InvalidInputError("expires_in is out of range", field="expires_in") from None
             if not lifetime > timedelta(0):
                 raise InvalidInputError("expires_in must be positive", field="expires_in")
         await self.get(agent_id)
