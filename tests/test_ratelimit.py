@@ -475,3 +475,25 @@ async def test_open_store_rate_methods_roundtrip(tmp_path: Path) -> None:
         assert await store.rate_peek("k") is None
     finally:
         await store.close()
+
+
+def test_the_blocking_limiter_shares_the_kit_store(tmp_path: Path) -> None:
+    from chatkit import ChatKit
+    from chatkit.ratelimit import SyncRateLimiter
+
+    url = f"sqlite:///{tmp_path / 'sync.db'}"
+    clock = Clock()
+    with ChatKit(url) as one, ChatKit(url) as two:
+        first = SyncRateLimiter(one, {"new_session": RateLimit(3, 60)}, clock=clock)
+        second = SyncRateLimiter(two, {"new_session": RateLimit(3, 60)}, clock=clock)
+        assert first.hit("new_session", "ip").remaining == 2
+        assert second.hit("new_session", "ip").remaining == 1
+        assert first.enforce("new_session", "ip").remaining == 0
+        with pytest.raises(RateLimitedError):
+            second.enforce("new_session", "ip")
+        assert not first.check("new_session", "ip").allowed
+        second.reset("new_session", "ip")
+        assert first.check("new_session", "ip").allowed
+        clock.advance(3600)
+        assert first.purge() == 0  # "ip" was reset: nothing left to purge
+        assert first.hashed("new_session", "ip") == second.hashed("new_session", "ip")

@@ -44,11 +44,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .._portal import SyncResource, sync
 from ..errors import ConfigurationError, InvalidInputError, RateLimitedError
 from ..stores.base import Store, gcra_step
 
 if TYPE_CHECKING:
-    from .._facade import AsyncChatKit
+    from .._facade import AsyncChatKit, ChatKit
 
 __all__ = [
     "Decision",
@@ -58,6 +59,7 @@ __all__ = [
     "RateLimiter",
     "RateLimits",
     "StoreBackend",
+    "SyncRateLimiter",
 ]
 
 log = logging.getLogger(__name__)
@@ -607,3 +609,64 @@ class RateLimiter:
     async def close(self) -> None:
         """Close the backend's own connections (a store or kit passed in stays open)."""
         await self.backend.close()
+
+
+class SyncRateLimiter(SyncResource[RateLimiter]):
+    """Blocking twin of `RateLimiter`, for a blocking `ChatKit` (Flask, Django, scripts).
+
+    Runs on the kit's background loop; by default the counts live in the
+    kit's store. Same methods and arguments as `RateLimiter`.
+
+    Args:
+        kit: The blocking kit.
+        limits: As for `RateLimiter`.
+        backend: Where counts live (default: the kit's store); ``"memory://"``,
+            ``"redis://..."`` or a `RateLimitBackend`.
+        secret: As for `RateLimiter`.
+        clock: As for `RateLimiter`.
+        purge_every: As for `RateLimiter`.
+
+    Example:
+        ```python
+        from chatkit import ChatKit
+        from chatkit.ratelimit import SyncRateLimiter
+
+        with ChatKit("sqlite:///support.db") as kit:
+            limiter = SyncRateLimiter(kit, secret="a-long-random-secret-shared-by-processes")
+            print(limiter.hit("new_session", "203.0.113.7").remaining)  # 4
+        ```
+    """
+
+    def __init__(
+        self,
+        kit: ChatKit,
+        limits: RateLimits | Mapping[str, RateLimit | None] | None = None,
+        *,
+        backend: RateLimitBackend | str | None = None,
+        secret: str | bytes | None = None,
+        clock: Callable[[], float] = time.time,
+        purge_every: float = 60.0,
+    ) -> None:
+        limiter = RateLimiter(
+            kit.aio if backend is None else backend,
+            limits,
+            secret=secret,
+            clock=clock,
+            purge_every=purge_every,
+        )
+        super().__init__(limiter, kit._runner)
+        self.limits = limiter.limits
+
+    def __repr__(self) -> str:
+        return f"SyncRateLimiter({self._target.backend!r})"
+
+    def hashed(self, name: str, key: str) -> str:
+        """The stored form of a key (see `RateLimiter.hashed`)."""
+        return self._target.hashed(name, key)
+
+    hit = sync(RateLimiter.hit)
+    enforce = sync(RateLimiter.enforce)
+    check = sync(RateLimiter.check)
+    reset = sync(RateLimiter.reset)
+    purge = sync(RateLimiter.purge)
+    close = sync(RateLimiter.close)
