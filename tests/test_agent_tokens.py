@@ -180,3 +180,25 @@ def test_the_blocking_kit_has_the_token_methods(tmp_path: Path) -> None:
         kit.agents.revoke_token(token.id)
         with pytest.raises(InvalidTokenError):
             kit.agents.authenticate_token(secret)
+
+
+async def test_creating_and_revoking_publish_events_without_the_secret(kit: AsyncChatKit) -> None:
+    from chatkit.events import AgentTokenCreated, AgentTokenRevoked
+
+    mia = await kit.agents.create(name="Mia")
+    before = await kit.store.last_position()
+    token, secret = await kit.agents.create_token(mia.id, name="ci", expires_in=60)
+    await kit.agents.revoke_token(token.id)
+    await kit.agents.revoke_token(token.id)  # already revoked: no second event
+    events = (await kit.events.list(after=before, limit=100)).items
+    assert [type(e) for e in events] == [AgentTokenCreated, AgentTokenRevoked]
+    created, revoked = events
+    assert isinstance(created, AgentTokenCreated)
+    assert (created.token_id, created.agent_id, created.name) == (token.id, mia.id, "ci")
+    assert created.expires_at == token.expires_at
+    assert isinstance(revoked, AgentTokenRevoked)
+    assert (revoked.token_id, revoked.agent_id) == (token.id, mia.id)
+    for event in events:
+        text = event.model_dump_json()
+        assert secret not in text
+        assert token.token_hash not in text

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from ..errors import ConflictError, DuplicateKeyError, InvalidInputError, InvalidTokenError
-from ..events import AgentCreated, AgentUpdated
+from ..events import AgentCreated, AgentTokenCreated, AgentTokenRevoked, AgentUpdated
 from ..hours import BusinessHours
 from ..models import Agent, AgentRole, AgentStatus, AgentToken, Page, Presence, Ticket
 from ..models._base import new_id, utcnow
@@ -371,7 +371,14 @@ class Agents(Service):
             created_at=now,
             updated_at=now,
         )
-        await self._core.commit([Insert(token)])
+        created = AgentTokenCreated(
+            token_id=token.id,
+            agent_id=agent_id,
+            name=token.name,
+            prefix=token.prefix,
+            expires_at=token.expires_at,
+        )
+        await self._core.commit([Insert(token)], [created])
         return token, secret
 
     async def tokens(self, agent_id: str) -> builtins.list[AgentToken]:
@@ -397,7 +404,9 @@ class Agents(Service):
             if token.revoked_at is not None:
                 return token
             revoked = bump(token, revoked_at=utcnow())
-            await self._core.commit([Update(revoked)])
+            await self._core.commit(
+                [Update(revoked)], [AgentTokenRevoked(token_id=token.id, agent_id=token.agent_id)]
+            )
             return revoked
 
         return await self._core.retry(attempt)
