@@ -21,7 +21,7 @@ from .output import console, print_table, run
 __all__ = ["agents_app", "parse_duration"]
 
 agents_app = typer.Typer(
-    help="Agents and their API tokens (see the concept page 'Rate limits and API tokens').",
+    help="List agents; create, list and revoke their API tokens.",
     no_args_is_help=True,
 )
 token_app = typer.Typer(
