@@ -265,7 +265,6 @@ def _processes_share(url: str, prefix: str = "") -> None:
     assert sum(out.get(timeout=5) for _ in workers) == 10  # 24 tries, limit 10
 
 
-@pytest.mark.services
 def test_processes_share_counts_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
 
@@ -280,7 +279,6 @@ def test_processes_share_counts_on_sqlite(tmp_path: Path) -> None:
     assert "203.0.113.9" not in rows[0][0]  # the key is hashed
 
 
-@pytest.mark.services
 def test_processes_share_counts_on_postgres() -> None:
     server = postgres_or_skip()
     schema = fresh_schema()
@@ -297,7 +295,6 @@ def test_processes_share_counts_on_postgres() -> None:
         drop_schema(server, schema)
 
 
-@pytest.mark.services
 def test_processes_share_counts_on_redis() -> None:
     _processes_share(redis_or_skip(), f"test-{secrets.token_hex(6)}:")
 
@@ -497,3 +494,29 @@ def test_the_blocking_limiter_shares_the_kit_store(tmp_path: Path) -> None:
         clock.advance(3600)
         assert first.purge() == 0  # "ip" was reset: nothing left to purge
         assert first.hashed("new_session", "ip") == second.hashed("new_session", "ip")
+
+
+async def test_an_unreachable_redis_is_a_store_error_without_the_password() -> None:
+    pytest.importorskip("redis")
+    from chatkit.errors import StoreError
+
+    lim = RateLimiter("redis://:hunter2@127.0.0.1:1/0")
+    try:
+        with pytest.raises(StoreError) as caught:
+            await lim.hit("new_session", "ip")
+        assert "hunter2" not in str(caught.value)
+        assert "hunter2" not in repr(lim)
+    finally:
+        await lim.close()
+
+
+def test_redis_urls() -> None:
+    pytest.importorskip("redis")
+    from chatkit.ratelimit.redis import RedisBackend
+
+    backend = RedisBackend.from_url("redis://127.0.0.1:6379/0?prefix=myapp:rl:")
+    assert backend.prefix == "myapp:rl:"
+    with pytest.raises(ConfigurationError, match="unknown"):
+        RedisBackend.from_url("redis://127.0.0.1:6379/0?colour=blue")
+    with pytest.raises(ConfigurationError):
+        RedisBackend("http://127.0.0.1:6379/0")
