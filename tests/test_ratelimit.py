@@ -105,7 +105,7 @@ async def backends(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
             drop_schema(server, schema)
 
 
-def limiter(backend: RateLimitBackend, clock: Clock, **limits: RateLimit | None) -> RateLimiter:
+def limiter(backend: RateLimitBackend, clock: Clock, **limits: object) -> RateLimiter:
     return RateLimiter(backend, RateLimits(**limits), clock=clock, secret="s" * 32)
 
 
@@ -520,3 +520,13 @@ def test_redis_urls() -> None:
         RedisBackend.from_url("redis://127.0.0.1:6379/0?colour=blue")
     with pytest.raises(ConfigurationError):
         RedisBackend("http://127.0.0.1:6379/0")
+
+
+async def test_no_drift_with_an_interval_floats_cannot_hold(backends: MakeBackend) -> None:
+    """1000 s / 7 is no exact float: steady requests one interval apart still all pass."""
+    clock = Clock()
+    lim = limiter(await backends(), clock, custom={"odd": RateLimit(7, 1000)})
+    assert await hits(lim, 8, "odd") == [True] * 7 + [False]
+    for _ in range(40):
+        clock.advance(1000 / 7)
+        assert await hits(lim, 2, "odd") == [True, False]

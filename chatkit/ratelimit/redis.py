@@ -26,15 +26,16 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
 if tat < now then tat = now end
 local new = tat + increment
 if new - now > tolerance then
-  return {0, string.format('%.6f', tat)}
+  return {0, string.format('%.17g', tat)}
 end
-redis.call('SET', KEYS[1], string.format('%.6f', new), 'PX', math.ceil((new - now) * 1000) + 1)
-return {1, string.format('%.6f', new)}
+redis.call('SET', KEYS[1], string.format('%.17g', new), 'PX', math.ceil((new - now) * 1000) + 1)
+return {1, string.format('%.17g', new)}
 """
 """One GCRA step (`chatkit.stores.base.gcra_step`); Redis runs a script atomically.
 
 The key expires when its TAT passes, so nothing needs cleaning up. Numbers
-go back as strings: Redis would truncate a Lua number to an integer.
+go back as strings (17 significant digits: exactly the double): Redis would
+truncate a Lua number to an integer.
 """
 
 
