@@ -103,6 +103,10 @@ class SyncAgents(SyncResource[Agents]):
     heartbeat = sync(Agents.heartbeat)
     refresh = sync(Agents.refresh)
     on_duty = sync(Agents.on_duty)
+    create_token = sync(Agents.create_token)
+    tokens = sync(Agents.tokens)
+    revoke_token = sync(Agents.revoke_token)
+    authenticate_token = sync(Agents.authenticate_token)
 
 
 class SyncConversations(SyncResource[Conversations]):

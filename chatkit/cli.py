@@ -1,4 +1,4 @@
-"""The ``chatkit`` command: a demo, migrations, events, purges, integrations, sync, emulators.
+"""The ``chatkit`` command: demo, migrations, events, purges, agents, integrations, sync, emulators.
 
 This module holds the app and its entry point (`main`); the command groups live
 in ``chatkit._cli`` (one module each) and are registered here.
@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from . import __version__
+from ._cli.agents import agents_app
 from ._cli.core import CliGroup, StoreUrl
 from ._cli.emulate import EMULATE_SETTINGS, EmulateCommand, emulate
 from ._cli.events import dispatch_status, events
@@ -396,6 +397,7 @@ def version() -> None:
     console.print(f"chatkit {__version__}")
 
 
+app.add_typer(agents_app, name="agents")
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(sync_app, name="sync")
 

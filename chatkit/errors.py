@@ -43,11 +43,15 @@ ChatKitError
 │           └── WebhookTooLargeError  body over WebhookSettings.max_body_bytes
 ├── AgentAtCapacityError          the agent holds max_concurrent_chats already
 ├── ContactBlockedError           a blocked sender's message was refused (and counted)
-└── AlreadyClaimedError           another agent owns the conversation
+├── AlreadyClaimedError           another agent owns the conversation
+├── RateLimitedError              (chatkit.ratelimit) a rate limit refused; carries retry_after
+└── InvalidTokenError             an agent API token is malformed, unknown, revoked or expired
 ```
 """
 
 from __future__ import annotations
+
+import math
 
 __all__ = [
     "ActiveContentError",
@@ -70,6 +74,7 @@ __all__ = [
     "IntegrationError",
     "IntegrationQuotaError",
     "InvalidInputError",
+    "InvalidTokenError",
     "InvalidTransitionError",
     "MessageTooLargeError",
     "MissingDependencyError",
@@ -78,6 +83,7 @@ __all__ = [
     "PluginError",
     "PluginLoadError",
     "PluginNotFoundError",
+    "RateLimitedError",
     "RemoteServiceError",
     "RetryableIntegrationError",
     "SchemaVersionError",
@@ -619,3 +625,48 @@ class AlreadyClaimedError(ChatKitError):
         super().__init__(f"conversation {conversation_id} is already owned by {assignee_id}")
         self.conversation_id = conversation_id
         self.assignee_id = assignee_id
+
+
+class RateLimitedError(ChatKitError):
+    """A rate limit refused the request; nothing was counted (see `chatkit.ratelimit`).
+
+    A web app answers it with ``429 Too Many Requests`` and a
+    ``Retry-After: <retry_after_header>`` header.
+
+    Attributes:
+        limit_name: The named limit that refused, e.g. ``"new_session"``.
+        retry_after: Seconds until the same request would be allowed.
+        limit: Requests allowed per `period`.
+        period: The limit's period, in seconds.
+    """
+
+    def __init__(self, *, limit_name: str, retry_after: float, limit: int, period: float) -> None:
+        super().__init__(
+            f"rate limit {limit_name!r} ({limit} per {period:g} s) reached; "
+            f"retry in {retry_after:.3g} s"
+        )
+        self.limit_name = limit_name
+        self.retry_after = retry_after
+        self.limit = limit
+        self.period = period
+
+    @property
+    def retry_after_header(self) -> str:
+        """`retry_after` rounded up to whole seconds, as an HTTP ``Retry-After`` value."""
+        return str(max(1, math.ceil(self.retry_after)))
+
+
+class InvalidTokenError(ChatKitError):
+    """An API token was refused: malformed, unknown, revoked or expired.
+
+    The message says which, for logs; tell a caller only that the token was
+    refused (``401``). The token itself is never quoted.
+
+    Attributes:
+        reason: ``"malformed"``, ``"unknown"``, ``"revoked"``, ``"expired"``
+            or ``"agent_missing"`` (the token's agent was deleted).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"API token refused: {reason.replace('_', ' ')}")
+        self.reason = reason

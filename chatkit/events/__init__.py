@@ -69,6 +69,8 @@ from .people import (
     AbuseIncidentRecorded,
     AgentCreated,
     AgentStatusChanged,
+    AgentTokenCreated,
+    AgentTokenRevoked,
     AgentUpdated,
     ContactBlocked,
     ContactCreated,
@@ -101,6 +103,8 @@ __all__ = [
     "UnreadableEvent",
     "AgentCreated",
     "AgentStatusChanged",
+    "AgentTokenCreated",
+    "AgentTokenRevoked",
     "AgentUpdated",
     "CannedReplyCreated",
     "CannedReplyDeleted",
@@ -166,6 +170,8 @@ Event: TypeAlias = Annotated[
     | AgentCreated
     | AgentUpdated
     | AgentStatusChanged
+    | AgentTokenCreated
+    | AgentTokenRevoked
     | TeamCreated
     | TeamUpdated
     | CannedReplyCreated

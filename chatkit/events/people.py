@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ..models._base import UTCDateTime
 from ..models.abuse import Block, Incident
 from ..models.agents import Agent, AgentStatus
 from ..models.contacts import Contact, Identity
@@ -14,6 +15,8 @@ __all__ = [
     "AbuseIncidentRecorded",
     "AgentCreated",
     "AgentStatusChanged",
+    "AgentTokenCreated",
+    "AgentTokenRevoked",
     "AgentUpdated",
     "ContactBlocked",
     "ContactCreated",
@@ -71,6 +74,28 @@ class AgentUpdated(BaseEvent):
     type: Literal["agent.updated"] = "agent.updated"
     agent: Agent
     changed: list[str]
+
+
+class AgentTokenCreated(BaseEvent):
+    """An API token was created for an agent (`Agents.create_token`).
+
+    Carries no secret and no hash: only what identifies the token.
+    """
+
+    type: Literal["agent.token_created"] = "agent.token_created"
+    token_id: str
+    agent_id: str
+    name: str | None
+    prefix: str
+    expires_at: UTCDateTime | None
+
+
+class AgentTokenRevoked(BaseEvent):
+    """An agent's API token was revoked (`Agents.revoke_token`)."""
+
+    type: Literal["agent.token_revoked"] = "agent.token_revoked"
+    token_id: str
+    agent_id: str
 
 
 class AgentStatusChanged(BaseEvent):

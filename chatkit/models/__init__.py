@@ -14,7 +14,7 @@ from ._base import (
     utcnow,
 )
 from .abuse import Block, BlockKind, Incident, IncidentCategory
-from .agents import Agent, AgentStatus, Presence
+from .agents import Agent, AgentRole, AgentStatus, AgentToken, Presence
 from .attachments import Attachment, AttachmentInfo, AttachmentKind
 from .canned import CannedReply
 from .contacts import (
@@ -73,7 +73,9 @@ __all__ = [
     "TICKET_TRANSITIONS",
     "TRANSITIONS",
     "Agent",
+    "AgentRole",
     "AgentStatus",
+    "AgentToken",
     "Article",
     "ArticleHit",
     "Attachment",

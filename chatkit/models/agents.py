@@ -13,7 +13,15 @@ from pydantic import Field, field_validator
 from ..hours import BusinessHours, time_zone
 from ._base import Record, SafeText, UTCDateTime
 
-__all__ = ["Agent", "AgentStatus", "Presence", "base_language", "routing_list"]
+__all__ = [
+    "Agent",
+    "AgentRole",
+    "AgentStatus",
+    "AgentToken",
+    "Presence",
+    "base_language",
+    "routing_list",
+]
 
 
 @functools.lru_cache(maxsize=16384)
@@ -61,6 +69,21 @@ class Presence(str, Enum):
     """Signed out."""
 
 
+class AgentRole(str, Enum):
+    """What an agent may see and do; a web app authorizes by it.
+
+    chatkit itself does not restrict anything by role: the policy belongs to
+    whoever serves agents (see the web app's authorization).
+    """
+
+    AGENT = "agent"
+    """Answers conversations of their teams and those assigned to them."""
+    SUPERVISOR = "supervisor"
+    """An agent who also oversees their teams' conversations and agents."""
+    ADMIN = "admin"
+    """Sees and manages everything."""
+
+
 class AgentStatus(str, Enum):
     """What an agent is, all things considered (see `Agent.status`)."""
 
@@ -104,6 +127,7 @@ class Agent(Record):
             `PresenceSettings.offline_after` counts as offline.
         last_assigned_at: When a conversation was last assigned to the agent.
         shift: The agent's work schedule, in their time zone (see `on_duty`).
+        role: What the agent may see and do (`AgentRole`; ``agent`` by default).
     """
 
     table: ClassVar[str] = "agents"
@@ -126,6 +150,7 @@ class Agent(Record):
     heartbeat_at: UTCDateTime | None = None
     last_assigned_at: UTCDateTime | None = None
     shift: BusinessHours | None = None
+    role: AgentRole = AgentRole.AGENT
 
     def list_entries(self) -> tuple[tuple[str, str], ...]:
         """Where an available agent sits in the routing lists (see `routing_list`).
@@ -192,3 +217,35 @@ class Agent(Record):
     @classmethod
     def _dedupe(cls, values: list[str]) -> list[str]:
         return list(dict.fromkeys(v.strip() for v in values if v.strip()))
+
+
+class AgentToken(Record):
+    """A per-agent API token (see `Agents.create_token`); the secret is never stored.
+
+    Attributes:
+        agent_id: The agent the token authenticates as.
+        name: What the token is for, e.g. ``"console on laptop"``.
+        token_hash: SHA-256 of the secret, hex; how `Agents.authenticate_token`
+            finds the token.
+        prefix: The first characters of the secret (``ckat_`` and 6 more),
+            to tell tokens apart in listings.
+        expires_at: When the token stops working; ``None`` for never.
+        revoked_at: When it was revoked; a revoked token never works again.
+        last_used_at: When it last authenticated (recorded at most once a minute).
+    """
+
+    table: ClassVar[str] = "agent_tokens"
+    columns: ClassVar[tuple[str, ...]] = ("agent_id", "token_hash")
+    unique: ClassVar[tuple[tuple[str, ...], ...]] = (("token_hash",),)
+
+    agent_id: str
+    name: SafeText | None = Field(default=None, max_length=200)
+    token_hash: str = Field(repr=False)
+    prefix: str
+    expires_at: UTCDateTime | None = None
+    revoked_at: UTCDateTime | None = None
+    last_used_at: UTCDateTime | None = None
+
+    def active(self, now: datetime) -> bool:
+        """Whether the token works at ``now``: not revoked, not expired."""
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)

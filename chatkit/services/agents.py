@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
+import hashlib
+import hmac
+import secrets
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Final
 
-from ..errors import ConflictError, DuplicateKeyError, InvalidInputError
-from ..events import AgentCreated, AgentUpdated
+from ..errors import ConflictError, DuplicateKeyError, InvalidInputError, InvalidTokenError
+from ..events import AgentCreated, AgentTokenCreated, AgentTokenRevoked, AgentUpdated
 from ..hours import BusinessHours
-from ..models import Agent, AgentStatus, Page, Presence, Ticket
+from ..models import Agent, AgentRole, AgentStatus, AgentToken, Page, Presence, Ticket
 from ..models._base import new_id, utcnow
 from ..models.tickets import OPEN_TICKET_STATUSES
 from ..stores.base import Gt, In, Insert, Op, Update
@@ -27,7 +31,47 @@ def _check_capacity(value: object) -> None:
         )
 
 
-__all__ = ["Agents"]
+__all__ = ["TOKEN_PREFIX", "Agents", "hash_token"]
+
+TOKEN_PREFIX: Final = "ckat_"
+"""How every agent API token starts (so secret scanners and people can spot one)."""
+
+_TOKEN_BODY: Final = 43
+"""Characters after the prefix: 32 random bytes (256 bits), URL-safe base64."""
+
+_TOKEN_ALPHABET: Final = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+)
+
+_LAST_USED_EVERY: Final = timedelta(minutes=1)
+"""`AgentToken.last_used_at` is written at most this often per token."""
+
+
+def hash_token(secret: str) -> str:
+    """The SHA-256 of a token's secret, hex: what the store keeps and looks up.
+
+    A plain hash is enough (no salt, no slow hash): the secrets are 256
+    random bits, so there is nothing to guess and nothing to precompute.
+    """
+    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+
+
+def _well_formed(secret: object) -> bool:
+    return (
+        isinstance(secret, str)
+        and len(secret) == len(TOKEN_PREFIX) + _TOKEN_BODY
+        and secret.startswith(TOKEN_PREFIX)
+        and _TOKEN_ALPHABET.issuperset(secret[len(TOKEN_PREFIX) :])
+    )
+
+
+def _role(value: object) -> AgentRole:
+    try:
+        return AgentRole(value)
+    except ValueError:
+        roles = ", ".join(r.value for r in AgentRole)
+        raise InvalidInputError(f"role must be one of {roles}", field="role") from None
+
 
 _Fields = Callable[[Agent, datetime], dict[str, Any]]
 
@@ -65,11 +109,13 @@ class Agents(Service):
         time_zone: str = "UTC",
         max_concurrent_chats: int = 1,
         shift: BusinessHours | None = None,
+        role: AgentRole | str = AgentRole.AGENT,
     ) -> Agent:
         """Create an agent profile.
 
         ``shift`` is the agent's work schedule (`BusinessHours`, usually in
         their time zone); `on_duty` answers who works at a given time.
+        ``role`` is ``agent``, ``supervisor`` or ``admin`` (`AgentRole`).
 
         Raises:
             InvalidInputError: Bad field, or the e-mail belongs to another agent.
@@ -87,6 +133,7 @@ class Agents(Service):
             time_zone=time_zone,
             max_concurrent_chats=max_concurrent_chats,
             shift=_shift(shift),
+            role=_role(role),
         )
         try:
             await self._core.commit([Insert(agent)], [AgentCreated(agent=agent)])
@@ -116,6 +163,7 @@ class Agents(Service):
         time_zone: str | Unset = UNSET,
         max_concurrent_chats: int | Unset = UNSET,
         shift: BusinessHours | Unset | None = UNSET,
+        role: AgentRole | str | Unset = UNSET,
     ) -> Agent:
         """Change fields of a profile; arguments not given stay as they are."""
         _check_capacity(max_concurrent_chats)
@@ -128,6 +176,7 @@ class Agents(Service):
             "time_zone": time_zone,
             "max_concurrent_chats": max_concurrent_chats,
             "shift": shift if isinstance(shift, Unset) else _shift(shift),
+            "role": role if isinstance(role, Unset) else _role(role),
         }
         updates = {k: _listed(v) for k, v in given.items() if not isinstance(v, Unset)}
 
@@ -260,6 +309,141 @@ class Agents(Service):
                     if updated.status is AgentStatus.OFFLINE:
                         await self._release_tickets(updated.id)
             cursor = agents[-1].id
+
+    # -- API tokens ----------------------------------------------------------
+
+    async def create_token(
+        self,
+        agent_id: str,
+        *,
+        name: str | None = None,
+        expires_in: timedelta | float | None = None,
+    ) -> tuple[AgentToken, str]:
+        """Create an API token for an agent; the secret is returned once and never stored.
+
+        The secret is ``ckat_`` and 43 URL-safe characters (256 random
+        bits). Only its SHA-256 is kept, so a lost secret cannot be shown
+        again: create another and revoke the old one.
+
+        Args:
+            agent_id: The agent the token authenticates as.
+            name: What the token is for, shown in listings.
+            expires_in: Lifetime (a `timedelta` or seconds); ``None`` for
+                a token that works until revoked.
+
+        Returns:
+            The token's record and its secret.
+
+        Raises:
+            NotFoundError: No such agent.
+            InvalidInputError: Bad name or lifetime.
+        """
+        if expires_in is not None:
+            if isinstance(expires_in, bool) or not isinstance(expires_in, (timedelta, int, float)):
+                raise InvalidInputError(
+                    "expires_in must be a timedelta or seconds", field="expires_in"
+                )
+            try:
+                lifetime = (
+                    expires_in
+                    if isinstance(expires_in, timedelta)
+                    else timedelta(seconds=expires_in)
+                )
+            except (OverflowError, ValueError):
+                raise InvalidInputError("expires_in is out of range", field="expires_in") from None
+            if not lifetime > timedelta(0):
+                raise InvalidInputError("expires_in must be positive", field="expires_in")
+        await self.get(agent_id)
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = utcnow()
+        try:
+            expires_at = None if expires_in is None else now + lifetime
+        except OverflowError:
+            raise InvalidInputError("expires_in is too long", field="expires_in") from None
+        token = checked(
+            AgentToken,
+            id=new_id("tok"),
+            agent_id=agent_id,
+            name=name,
+            token_hash=hash_token(secret),
+            prefix=secret[: len(TOKEN_PREFIX) + 6],
+            expires_at=expires_at,
+            created_at=now,
+            updated_at=now,
+        )
+        created = AgentTokenCreated(
+            token_id=token.id,
+            agent_id=agent_id,
+            name=token.name,
+            prefix=token.prefix,
+            expires_at=token.expires_at,
+        )
+        await self._core.commit([Insert(token)], [created])
+        return token, secret
+
+    async def tokens(self, agent_id: str) -> builtins.list[AgentToken]:
+        """An agent's API tokens (revoked and expired ones too), oldest first.
+
+        Raises:
+            NotFoundError: No such agent.
+        """
+        await self.get(agent_id)
+        store = await self._core.ready()
+        found = await store.find(AgentToken, {"agent_id": agent_id})
+        return sorted(found, key=lambda t: (t.created_at, t.id))
+
+    async def revoke_token(self, token_id: str) -> AgentToken:
+        """Revoke an API token: it never authenticates again. Revoking twice is harmless.
+
+        Raises:
+            NotFoundError: No such token.
+        """
+
+        async def attempt() -> AgentToken:
+            token = await self._load(AgentToken, token_id, "token")
+            if token.revoked_at is not None:
+                return token
+            revoked = bump(token, revoked_at=utcnow())
+            await self._core.commit(
+                [Update(revoked)], [AgentTokenRevoked(token_id=token.id, agent_id=token.agent_id)]
+            )
+            return revoked
+
+        return await self._core.retry(attempt)
+
+    async def authenticate_token(self, secret: str) -> Agent:
+        """The agent an API token's secret belongs to.
+
+        The secret is looked up by its SHA-256 and the stored hash compared
+        in constant time. Records when the token was last used (at most
+        once a minute, so authenticating stays a read).
+
+        Raises:
+            InvalidTokenError: The secret is malformed, unknown, revoked or
+                expired, or its agent no longer exists (see
+                `InvalidTokenError.reason`).
+        """
+        if not _well_formed(secret):
+            raise InvalidTokenError("malformed")
+        digest = hash_token(secret)
+        store = await self._core.ready()
+        found = await store.find(AgentToken, {"token_hash": digest}, limit=1)
+        if not found or not hmac.compare_digest(found[0].token_hash, digest):
+            raise InvalidTokenError("unknown")
+        token = found[0]
+        now = utcnow()
+        if token.revoked_at is not None:
+            raise InvalidTokenError("revoked")
+        if token.expires_at is not None and now >= token.expires_at:
+            raise InvalidTokenError("expired")
+        agent = await store.get(Agent, token.agent_id)
+        if agent is None:
+            raise InvalidTokenError("agent_missing")
+        if token.last_used_at is None or now - token.last_used_at >= _LAST_USED_EVERY:
+            # Used or revoked meanwhile: the next call records it.
+            with contextlib.suppress(ConflictError):
+                await self._core.commit([Update(bump(token, last_used_at=now))])
+        return agent
 
     async def _mark(self, agent_id: str, reason: str, fields: _Fields) -> Agent:
         async def attempt() -> Agent:

@@ -49,6 +49,7 @@ __all__ = [
     "Update",
     "column_value",
     "fold_text",
+    "gcra_step",
     "text_index_of",
     "text_relevance",
     "text_terms",
@@ -196,6 +197,22 @@ class SearchTerm:
 
     text: str
     prefix: bool
+
+
+def gcra_step(
+    tat: float | None, *, now: float, increment: float, tolerance: float
+) -> tuple[bool, float]:
+    """One GCRA decision: whether a request is allowed, and the TAT after it.
+
+    ``tat`` is the stored theoretical arrival time (``None`` for none);
+    the request is allowed when ``max(tat, now) + increment - now <=
+    tolerance``. Every rate-limit backend applies exactly this rule.
+    """
+    start = now if tat is None or tat < now else tat
+    new = start + increment
+    if new - now <= tolerance:
+        return True, new
+    return False, start
 
 
 def fold_text(text: str) -> str:
@@ -522,3 +539,34 @@ class Store(ABC):
     @abstractmethod
     async def dispatch_status(self, group: str) -> DispatchStatus:
         """Progress of a dispatch group (all zero for a group that never ran)."""
+
+    # -- rate limits -----------------------------------------------------------
+    # One GCRA cell per key (see `chatkit.ratelimit`): the key's "theoretical
+    # arrival time" (TAT), in seconds since the epoch. Optional: a store that
+    # does not override these cannot back a `chatkit.ratelimit.StoreBackend`.
+
+    async def rate_hit(
+        self, key: str, *, now: float, increment: float, tolerance: float
+    ) -> tuple[bool, float]:
+        """Count a request against a GCRA cell, atomically with respect to every process.
+
+        With ``tat`` the stored time (or ``now`` when missing or past), the
+        request is allowed when ``tat + increment - now <= tolerance``; then
+        ``tat + increment`` is stored. A refused request changes nothing.
+
+        Returns:
+            Whether it was allowed, and the cell's TAT after the call.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not keep rate limits")
+
+    async def rate_peek(self, key: str) -> float | None:
+        """The stored TAT of a cell (``None`` when there is none)."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep rate limits")
+
+    async def rate_purge(self, before: float) -> int:
+        """Delete cells whose TAT is before ``before`` (they count as empty); return how many."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep rate limits")
+
+    async def rate_reset(self, key: str) -> None:
+        """Delete a cell: its key starts afresh."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep rate limits")

@@ -36,6 +36,7 @@ from .base import (
     Store,
     Update,
     column_value,
+    gcra_step,
 )
 
 __all__ = ["MemoryStore"]
@@ -93,6 +94,7 @@ class MemoryStore(Store):
         self._groups: dict[str, int] = {}  # dispatch group -> claimed_upto
         self._leases: dict[str, dict[int, _Lease]] = {}  # group -> first position -> lease
         self._unique: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], str]] = {}
+        self._rates: dict[str, float] = {}  # rate-limit key hash -> TAT
         self._open = False
 
     @classmethod
@@ -324,6 +326,35 @@ class MemoryStore(Store):
             return False
         held.owner, held.until = None, time.time() + retry_after
         return True
+
+    # -- rate limits -----------------------------------------------------------
+    # No await: each call is atomic with respect to other tasks.
+
+    async def rate_hit(
+        self, key: str, *, now: float, increment: float, tolerance: float
+    ) -> tuple[bool, float]:
+        self._check_open()
+        allowed, tat = gcra_step(
+            self._rates.get(key), now=now, increment=increment, tolerance=tolerance
+        )
+        if allowed:
+            self._rates[key] = tat
+        return allowed, tat
+
+    async def rate_peek(self, key: str) -> float | None:
+        self._check_open()
+        return self._rates.get(key)
+
+    async def rate_purge(self, before: float) -> int:
+        self._check_open()
+        gone = [key for key, tat in self._rates.items() if tat < before]
+        for key in gone:
+            del self._rates[key]
+        return len(gone)
+
+    async def rate_reset(self, key: str) -> None:
+        self._check_open()
+        self._rates.pop(key, None)
 
     async def dispatch_status(self, group: str) -> DispatchStatus:
         self._check_open()

@@ -80,6 +80,12 @@ from .postgres_schema import LISTINGS_VERSION, MIGRATIONS, SCHEMA_VERSION
 from .postgres_writes import MAX_GROUP, Pending, unique_error, write, write_error
 from .postgres_writes import outcome as _outcome
 
+_RATE_HIT = """INSERT INTO rate_limits AS r (key, tat) VALUES (%(k)s, %(now)s + %(inc)s)
+    ON CONFLICT (key) DO UPDATE SET tat = GREATEST(r.tat, %(now)s) + %(inc)s
+    WHERE GREATEST(r.tat, %(now)s) + %(inc)s - %(now)s <= %(tol)s
+    RETURNING tat"""
+"""One GCRA step as one statement (see `chatkit.stores.base.gcra_step`)."""
+
 __all__ = ["PostgresStore", "mask_url"]
 
 log = logging.getLogger(__name__)
@@ -501,6 +507,49 @@ class PostgresStore(Store):
 
     async def release_lease(self, lease: Lease, retry_after: float) -> bool:
         return await self._lease_update(leases.RELEASE, lease, retry_after) is not None
+
+    # -- rate limits -----------------------------------------------------------
+    # One upsert: ON CONFLICT DO UPDATE locks the row and re-checks the
+    # condition on its latest version, so concurrent hits from any number of
+    # connections never pass more than the limit.
+
+    async def rate_hit(
+        self, key: str, *, now: float, increment: float, tolerance: float
+    ) -> tuple[bool, float]:
+        params = {"k": key, "now": now, "inc": increment, "tol": tolerance}
+
+        async def work(conn: psycopg.AsyncConnection[Any]) -> tuple[bool, float]:
+            if increment <= tolerance:
+                row = await (await conn.execute(_RATE_HIT, params)).fetchone()
+                if row is not None:
+                    return True, float(row[0])
+            cur = await conn.execute("SELECT tat FROM rate_limits WHERE key = %(k)s", params)
+            held = await cur.fetchone()
+            return False, max(now, float(held[0])) if held else now
+
+        try:
+            return await self._run(work)
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL rate-limit update failed: {exc}") from exc
+
+    async def rate_peek(self, key: str) -> float | None:
+        rows = await self._fetch("SELECT tat FROM rate_limits WHERE key = %s", (key,))
+        return float(rows[0][0]) if rows else None
+
+    async def _rate_delete(self, sql: str, value: object) -> int:
+        async def work(conn: psycopg.AsyncConnection[Any]) -> int:
+            return (await conn.execute(sql, (value,))).rowcount
+
+        try:
+            return await self._run(work)
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL rate-limit delete failed: {exc}") from exc
+
+    async def rate_purge(self, before: float) -> int:
+        return await self._rate_delete("DELETE FROM rate_limits WHERE tat < %s", before)
+
+    async def rate_reset(self, key: str) -> None:
+        await self._rate_delete("DELETE FROM rate_limits WHERE key = %s", key)
 
     async def dispatch_status(self, group: str) -> DispatchStatus:
         rows = await self._fetch(leases.STATUS, {"g": group})

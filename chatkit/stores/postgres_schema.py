@@ -262,6 +262,24 @@ MIGRATIONS: list[list[str]] = [
             id TEXT PRIMARY KEY, version BIGINT NOT NULL,
             data TEXT NOT NULL)""",
     ],
+    # Rate limits and agent API tokens. ``rate_limits`` holds one row per
+    # limited key (a hash of the limit's name and the key, never the raw IP
+    # or session): its GCRA "theoretical arrival time", in seconds since the
+    # epoch; a row whose time has passed is the same as no row and is deleted
+    # (see `chatkit.ratelimit`). ``agent_tokens`` holds per-agent API tokens,
+    # found by the SHA-256 of the secret (the secret itself is never stored).
+    [
+        """CREATE TABLE rate_limits (
+            key TEXT PRIMARY KEY,
+            tat DOUBLE PRECISION NOT NULL)""",
+        "CREATE INDEX rate_limits_tat ON rate_limits(tat)",
+        """CREATE TABLE agent_tokens (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            agent_id TEXT NOT NULL,
+            token_hash TEXT NOT NULL CONSTRAINT uq__agent_tokens__token_hash UNIQUE,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX agent_tokens_agent ON agent_tokens(agent_id)",
+    ],
 ]
 
 LISTINGS_VERSION = 9

@@ -94,6 +94,11 @@ __all__ = ["SQLiteStore"]
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Record)
 INLINE_READ_LIMIT = 1000
+RATE_HIT = """INSERT INTO rate_limits (key, tat) VALUES (?1, ?2 + ?3)
+    ON CONFLICT (key) DO UPDATE SET tat = max(rate_limits.tat, ?2) + ?3
+    WHERE max(rate_limits.tat, ?2) + ?3 - ?2 <= ?4
+    RETURNING tat"""
+"""One GCRA step as one statement (see `chatkit.stores.base.gcra_step`)."""
 """Reads of at most this many rows run on the event loop thread (see module docs)."""
 
 
@@ -535,6 +540,39 @@ class SQLiteStore(Store):
             done_upto=int(oldest) - 1 if count else upto,
             in_flight=int(count),
             expired=int(expired),
+        )
+
+    # -- rate limits ---------------------------------------------------------
+    # A hit is one upsert inside a write transaction: SQLite has one writer at
+    # a time, so processes sharing the file never lose a count.
+
+    async def rate_hit(
+        self, key: str, *, now: float, increment: float, tolerance: float
+    ) -> tuple[bool, float]:
+        def work(conn: sqlite3.Connection) -> tuple[bool, float]:
+            if increment <= tolerance:
+                row = conn.execute(RATE_HIT, (key, now, increment, tolerance)).fetchone()
+                if row is not None:
+                    return True, float(row[0])
+            held = conn.execute("SELECT tat FROM rate_limits WHERE key = ?", (key,)).fetchone()
+            return False, max(now, float(held[0])) if held else now
+
+        outcome: tuple[bool, float] = await self._transaction(work)
+        return outcome
+
+    async def rate_peek(self, key: str) -> float | None:
+        rows = await self._read("SELECT tat FROM rate_limits WHERE key = ?", (key,))
+        return float(rows[0][0]) if rows else None
+
+    async def rate_purge(self, before: float) -> int:
+        gone: int = await self._transaction(
+            lambda conn: conn.execute("DELETE FROM rate_limits WHERE tat < ?", (before,)).rowcount
+        )
+        return gone
+
+    async def rate_reset(self, key: str) -> None:
+        await self._transaction(
+            lambda conn: conn.execute("DELETE FROM rate_limits WHERE key = ?", (key,))
         )
 
     # -- maintenance ---------------------------------------------------------

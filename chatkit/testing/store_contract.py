@@ -738,3 +738,47 @@ class StoreContract:
             await store.search_text(Contact, "ada")
         with pytest.raises(ValueError, match="queryable"):
             await store.search_text(Article, "ada", where={"title": "x"})
+
+    # -- rate limits (optional: skipped for a store that does not keep them) ---
+
+    @staticmethod
+    async def _rate_hit(store: Store, key: str, now: float) -> bool:
+        try:
+            allowed, _ = await store.rate_hit(key, now=now, increment=10.0, tolerance=30.0)
+        except NotImplementedError:
+            pytest.skip("this store does not keep rate limits")
+        return allowed
+
+    async def test_rate_hits_pass_up_to_the_tolerance_then_refuse(self, store: Store) -> None:
+        assert [await self._rate_hit(store, "k", 1000.0) for _ in range(4)] == [
+            True,
+            True,
+            True,
+            False,
+        ]
+        assert await store.rate_peek("k") == 1030.0  # the refused hit changed nothing
+        assert await store.rate_hit("k", now=1000.0, increment=10.0, tolerance=30.0) == (
+            False,
+            1030.0,
+        )
+        assert await self._rate_hit(store, "k", 1010.0)  # one interval later, one more
+        assert await self._rate_hit(store, "other", 1000.0)  # keys are independent
+
+    async def test_rate_cells_reset_and_purge(self, store: Store) -> None:
+        await self._rate_hit(store, "a", 1000.0)
+        await self._rate_hit(store, "b", 1000.0)
+        await self._rate_hit(store, "b", 1000.0)
+        assert await store.rate_purge(1015.0) == 1  # a ran out at 1010, b runs to 1020
+        assert await store.rate_peek("a") is None
+        assert await store.rate_peek("b") == 1020.0
+        await store.rate_reset("b")
+        assert await store.rate_peek("b") is None
+
+    async def test_concurrent_rate_hits_never_pass_more_than_the_tolerance(
+        self, store: Store
+    ) -> None:
+        await self._rate_hit(store, "warm-up", 1000.0)
+        results = await asyncio.gather(
+            *(store.rate_hit("busy", now=1000.0, increment=1.0, tolerance=20.0) for _ in range(60))
+        )
+        assert sum(allowed for allowed, _ in results) == 20
