@@ -41,6 +41,7 @@ from .tickets import (
     TicketNote,
     TicketStatus,
 )
+from .web import WebSession, Website, normalize_origin
 
 __all__ = [
     "JSON_MAX_BYTES",
@@ -93,6 +94,9 @@ __all__ = [
     "Priority",
     "Record",
     "Team",
+    "WebSession",
+    "Website",
+    "normalize_origin",
     "Ticket",
     "TicketNote",
     "TicketStatus",

@@ -257,6 +257,20 @@ MIGRATIONS: list[list[str]] = [
             id TEXT PRIMARY KEY, version INTEGER NOT NULL,
             data TEXT NOT NULL)""",
     ],
+    # The web app (chatkit.web): websites (public key, allowed origins,
+    # identity secret) and customer sessions (only the token's hash is kept).
+    [
+        """CREATE TABLE websites (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            public_key TEXT NOT NULL UNIQUE,
+            data TEXT NOT NULL)""",
+        """CREATE TABLE web_sessions (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            contact_id TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX web_sessions_contact ON web_sessions(contact_id)",
+    ],
 ]
 
 LISTINGS_VERSION = 9
