@@ -194,11 +194,9 @@ class WebMiddleware:
                 )
             return
 
-        limit = (
-            settings.max_upload_bytes
-            if self._relative_path(scope).rstrip("/").endswith("/attachments")
-            else settings.max_body_bytes
-        )
+        limit = settings.max_body_bytes
+        if self._relative_path(scope).rstrip("/").endswith("/attachments"):
+            limit = settings.max_upload_bytes or self.web.kit.settings.attachments.max_bytes
         declared = _header(scope, b"content-length")
         if declared is not None:
             try:

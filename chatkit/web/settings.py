@@ -31,7 +31,8 @@ class WebSettings(BaseModel):
         max_body_bytes: Largest request body, in bytes; a larger one gets 413
             before it is read whole.
         max_upload_bytes: Largest body of an attachment upload (paths ending
-            in ``/attachments``); the kit's attachment limits apply too.
+            in ``/attachments``). Default: the kit's
+            ``AttachmentLimits.max_bytes``, whose other limits apply too.
         session_seconds: How long a customer session token lives.
         rate_limits: Limits by name (see `DEFAULT_RATE_LIMITS`); give a name
             to change it; ``None`` as a limit turns it off.
@@ -53,7 +54,7 @@ class WebSettings(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
 
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
-    max_upload_bytes: int = Field(default=26 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int | None = Field(default=None, ge=1024)
     session_seconds: int = Field(default=30 * 24 * 3600, ge=60)
     rate_limits: dict[str, RateLimit | None] = Field(default_factory=dict)
     limiter: RateLimiter | None = Field(default=None, exclude=True)
