@@ -266,3 +266,59 @@ def test_identity_hash_vector() -> None:
     assert not verify_identity_hash("other", "Message", expected)
     assert not verify_identity_hash("secret", "Message", expected[:-1])
     assert json.dumps(expected)
+
+
+def test_chatkit_serve_runs_the_app_on_sqlite(tmp_path: Path) -> None:
+    """``chatkit serve`` is a real uvicorn process on the store of --url."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    url = f"sqlite:///{tmp_path / 'support.db'}"
+    with ChatKit(url) as kit:
+        site = kit.websites.create("Shop", origins=[SHOP])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from chatkit.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+            "--url",
+            url,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                spec = httpx.get(f"{base}/openapi.json", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                assert time.monotonic() < deadline, "chatkit serve did not start"
+                time.sleep(0.1)
+        assert spec.json()["openapi"] == "3.1.0"
+        started = httpx.post(
+            f"{base}/v1/sessions", json={"website_key": site.public_key}, headers={"origin": SHOP}
+        )
+        assert started.status_code == 201, started.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode in (0, 130), output  # 130: stopped by Ctrl-C, as every command
+    assert "serving" in output
+    assert "Finished server process" in output  # uvicorn shut down cleanly

@@ -149,6 +149,7 @@ async def start_session(body: SessionRequest, request: Request, web: Web) -> Ses
     except NotFoundError:
         raise AuthenticationError("unknown website key") from None
     check_origin(request, site)
+    await web.hit("sessions_per_ip", web.client_ip(request))  # failed attempts count too
     user = body.user_id or body.email
     if user is None and body.identity_hash is not None:
         raise AuthenticationError("an identity hash needs the user_id or email it was made of")
@@ -159,7 +160,6 @@ async def start_session(body: SessionRequest, request: Request, web: Web) -> Ses
             raise AuthenticationError("the identity hash does not match")
     elif site.require_identity:
         raise PermissionDeniedError("this website accepts identified users only")
-    await web.hit("sessions_per_ip", web.client_ip(request))
     if user is not None:
         identity = ("external", f"{site.id}:{body.user_id}") if body.user_id else ("email", user)
         identify = web.kit.contacts.identify
