@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from fastapi import FastAPI
+from fastapi import FastAPI, WebSocket
 
 from chatkit import AsyncChatKit, ChatKit
 from chatkit.errors import (
@@ -322,3 +322,37 @@ def test_chatkit_serve_runs_the_app_on_sqlite(tmp_path: Path) -> None:
     assert process.returncode in (0, 130), output  # 130: stopped by Ctrl-C, as every command
     assert "serving" in output
     assert "Finished server process" in output  # uvicorn shut down cleanly
+
+
+async def test_websocket_handshakes_use_the_same_customer_checks(kit: AsyncChatKit) -> None:
+    """What the realtime layer builds on: a session token and the website's origins, on a socket."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    from chatkit.web import authenticate_customer
+
+    site = await kit.websites.create("Shop", origins=[SHOP])
+    app = kit.asgi()
+
+    @app.websocket("/v1/test-socket")
+    async def socket(websocket: WebSocket) -> None:
+        try:
+            customer = await authenticate_customer(websocket, websocket.query_params["token"])
+        except (AuthenticationError, OriginNotAllowedError) as exc:
+            await websocket.close(code=4403 if isinstance(exc, OriginNotAllowedError) else 4401)
+            return
+        await websocket.accept()
+        await websocket.send_json({"contact_id": customer.contact_id})
+        await websocket.close()
+
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+        session = (await http.post("/v1/sessions", json={"website_key": site.public_key})).json()
+        ws_url = url.replace("http", "ws") + f"/v1/test-socket?token={session['token']}"
+        async with connect(ws_url, origin=SHOP) as ws:  # type: ignore[arg-type]
+            assert json.loads(await ws.recv()) == {"contact_id": session["contact_id"]}
+        for origin, token in (("https://evil.example", session["token"]), (SHOP, "cks_nope")):
+            bad_url = url.replace("http", "ws") + f"/v1/test-socket?token={token}"
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(bad_url, origin=origin):  # type: ignore[arg-type]
+                    pass
+            assert refused.value.response.status_code == 403

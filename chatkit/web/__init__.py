@@ -22,6 +22,8 @@ What others build on:
 - `current_customer`, `current_agent`, `current_principal`: FastAPI
   dependencies giving a `CustomerPrincipal` or an `AgentPrincipal`.
 - `Authenticate`, `AgentIdentity`: the host's agent authentication hook.
+- `authenticate_customer`: a session token to a `CustomerPrincipal`, for a
+  WebSocket endpoint that receives the token in its own way.
 - `check_origin`: the website origin check (customer requests, WebSocket handshakes).
 - The errors `AuthenticationError` (401), `PermissionDeniedError` (403),
   `OriginNotAllowedError` (403), `PayloadTooLargeError` (413) and the
@@ -41,6 +43,7 @@ from .auth import (
     Authenticate,
     CustomerPrincipal,
     Principal,
+    authenticate_customer,
     bearer_token,
     current_agent,
     current_customer,
@@ -91,6 +94,7 @@ __all__ = [
     "WebSession",
     "WebSettings",
     "Website",
+    "authenticate_customer",
     "bearer_token",
     "check_origin",
     "create_app",

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import NotFoundError
 from ..models import Website
-from ._deps import Request
+from ._deps import HTTPConnection
 from .context import WebContext
 from .errors import AuthenticationError, OriginNotAllowedError
 from .origins import check_origin, origin_allowed, request_origin, same_origin
@@ -37,6 +37,7 @@ __all__ = [
     "Authenticate",
     "CustomerPrincipal",
     "Principal",
+    "authenticate_customer",
     "bearer_token",
     "current_agent",
     "current_customer",
@@ -67,11 +68,13 @@ class AgentIdentity(BaseModel):
     role: str = Field(default=AGENT, min_length=1, max_length=100)
 
 
-Authenticate: TypeAlias = Callable[["Request"], Awaitable[AgentIdentity | None]]
+Authenticate: TypeAlias = Callable[[HTTPConnection], Awaitable[AgentIdentity | None]]
 """The host's hook: given a request, the agent it comes from, or ``None`` (not an agent).
 
-It runs on the serving event loop with the Starlette request (headers,
-cookies); raise nothing for an unknown caller, return ``None``.
+It runs on the serving event loop with the Starlette connection: a
+``Request``, or a ``WebSocket`` during a handshake (both have ``headers``,
+``cookies``, ``session`` when a session middleware runs, ``client``). Return
+``None`` for a caller who is not an agent.
 """
 
 
@@ -112,15 +115,15 @@ Principal: TypeAlias = Annotated[CustomerPrincipal | AgentPrincipal, Field(discr
 """Whoever is calling: a `CustomerPrincipal` or an `AgentPrincipal`."""
 
 
-def get_context(request: Request) -> WebContext:
-    """The `WebContext` of the app serving ``request`` (a FastAPI dependency)."""
-    web: WebContext = request.app.state.chatkit
+def get_context(connection: HTTPConnection) -> WebContext:
+    """The `WebContext` of the app serving a request or WebSocket (a FastAPI dependency)."""
+    web: WebContext = connection.app.state.chatkit
     return web
 
 
-def bearer_token(request: Request) -> str | None:
+def bearer_token(connection: HTTPConnection) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, if there is one."""
-    header = request.headers.get("authorization")
+    header = connection.headers.get("authorization")
     if not header:
         return None
     scheme, _, token = header.partition(" ")
@@ -130,35 +133,53 @@ def bearer_token(request: Request) -> str | None:
     return token
 
 
-async def current_customer(request: Request) -> CustomerPrincipal:
+async def current_customer(connection: HTTPConnection) -> CustomerPrincipal:
     """The customer whose session token the request carries (a FastAPI dependency).
+
+    Works on HTTP routes and WebSocket routes alike (the token in an
+    ``Authorization: Bearer`` header); a WebSocket endpoint that receives the
+    token another way calls `authenticate_customer`.
 
     Raises:
         AuthenticationError: No token, or an unknown, expired or revoked one (401).
         OriginNotAllowedError: The request's origin is not one of the
             session's website's origins (403).
     """
-    cached = getattr(request.state, "customer", None)
+    cached = getattr(connection.state, "customer", None)
     if isinstance(cached, CustomerPrincipal):
         return cached
-    web = get_context(request)
-    token = bearer_token(request)
+    token = bearer_token(connection)
     if token is None:
         raise AuthenticationError("this needs a customer session token (Authorization: Bearer)")
+    principal = await authenticate_customer(connection, token)
+    connection.state.customer = principal
+    return principal
+
+
+async def authenticate_customer(connection: HTTPConnection, token: str) -> CustomerPrincipal:
+    """The customer holding session ``token``, checked as `current_customer` does.
+
+    The session must be live, its website must exist, and the connection's
+    ``Origin`` (when it has one) must be one of the website's origins. For a
+    WebSocket handshake, call this before accepting it.
+
+    Raises:
+        AuthenticationError: An unknown, expired or revoked token (401).
+        OriginNotAllowedError: A foreign origin (403).
+    """
+    web = get_context(connection)
     session = await web.call(find_session, web.kit, token)
     try:
         website: Website = await web.call(web.kit.websites.get, session.website_id)
     except NotFoundError:
         raise AuthenticationError("the session's website no longer exists") from None
-    check_origin(request, website)
-    principal = CustomerPrincipal(
+    check_origin(connection, website)
+    return CustomerPrincipal(
         session_id=session.id, website_id=website.id, contact_id=session.contact_id
     )
-    request.state.customer = principal
-    return principal
 
 
-def _agent_origin(request: Request, web: WebContext) -> None:
+def _agent_origin(request: HTTPConnection, web: WebContext) -> None:
     origin = request_origin(request)
     if origin is None or same_origin(request, origin):
         return
@@ -168,7 +189,7 @@ def _agent_origin(request: Request, web: WebContext) -> None:
         )
 
 
-async def current_agent(request: Request) -> AgentPrincipal:
+async def current_agent(request: HTTPConnection) -> AgentPrincipal:
     """The agent the request comes from (a FastAPI dependency).
 
     Asks the `Authenticate` hook given to the app first; when it gives no
@@ -199,7 +220,7 @@ async def current_agent(request: Request) -> AgentPrincipal:
     return principal
 
 
-async def _agent_token(request: Request, web: WebContext) -> AgentIdentity | None:
+async def _agent_token(request: HTTPConnection, web: WebContext) -> AgentIdentity | None:
     token = bearer_token(request)
     check = getattr(web.kit.agents, "authenticate_token", None)
     if token is None or check is None or not inspect.iscoroutinefunction(check):
@@ -219,7 +240,7 @@ async def _agent_token(request: Request, web: WebContext) -> AgentIdentity | Non
     return AgentIdentity(agent_id=agent_id, role=str(getattr(role, "value", role)))
 
 
-async def current_principal(request: Request) -> AgentPrincipal | CustomerPrincipal:
+async def current_principal(request: HTTPConnection) -> AgentPrincipal | CustomerPrincipal:
     """The caller, agent or customer (a FastAPI dependency for routes both may use).
 
     An agent is tried first (the hook, an agent token), then a customer session token.
