@@ -368,6 +368,27 @@ async def test_attachments_stream_with_the_kits_limits(chat: Chat) -> None:
         )
         assert sent.status_code == 201, sent.text
         assert sent.json()["message"]["attachments"][0]["id"] == attachment["id"]
+        path = f"/v1/conversations/{conv}/attachments/{attachment['id']}"
+        downloaded = await me.get(path)
+        assert downloaded.status_code == 200, downloaded.text
+        assert downloaded.content == _png()
+        assert downloaded.headers["content-type"] == "image/png"
+        assert downloaded.headers["content-disposition"].startswith("attachment;")
+        assert "sandbox" in downloaded.headers["content-security-policy"]
+        assert downloaded.headers["x-content-type-options"] == "nosniff"
+
+        # A file on a private note is never given to the customer.
+        agent = await chat.kit.agents.create(name="Sam", email="sam@example.com")
+        secret = await chat.kit.attachments.upload(
+            conv, _png(), name="internal.png", author=Author.agent(agent.id)
+        )
+        _error(await me.get(f"/v1/conversations/{conv}/attachments/{secret.id}"), 404, "not_found")
+        await chat.kit.messages.send(
+            conv, "internal", author=Author.agent(agent.id), kind="note", attachments=[secret.id]
+        )
+        _error(await me.get(f"/v1/conversations/{conv}/attachments/{secret.id}"), 404, "not_found")
+        async with await chat.customer() as eve:
+            _error(await eve.get(path), 404, "not_found")
 
         html = await me.post(
             f"/v1/conversations/{conv}/attachments?name=x.html",
@@ -530,6 +551,10 @@ def test_a_blocking_kit_on_postgresql_serves_through_a_real_server(tmp_path: Pat
                         headers=auth,
                     )
                     assert up.status_code == 201, up.text
+                    down = await http.get(
+                        f"/v1/conversations/{conv}/attachments/{up.json()['id']}", headers=auth
+                    )
+                    assert down.content == _png()
                     listed = await http.get(f"/v1/conversations/{conv}/messages", headers=auth)
                     assert next(m["text"] for m in listed.json()["items"]) == "hi"
                     return str(conv)

@@ -7,7 +7,7 @@ from chatkit._optional import missing
 try:
     from fastapi import APIRouter, Depends, FastAPI, Header, Query
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse, Response
+    from fastapi.responses import JSONResponse, Response, StreamingResponse
     from starlette.exceptions import HTTPException
     from starlette.requests import HTTPConnection, Request
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,4 +31,5 @@ __all__ = [
     "Response",
     "Scope",
     "Send",
+    "StreamingResponse",
 ]

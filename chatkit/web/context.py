@@ -6,7 +6,7 @@ import asyncio
 import functools
 import ipaddress
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..models import Website
@@ -73,6 +73,37 @@ class WebContext:
         except asyncio.CancelledError:
             future.cancel()
             raise
+
+    async def stream(self, chunks: AsyncIterator[T]) -> AsyncIterator[T]:
+        """Iterate ``chunks`` (an async iterator from a kit method), each step on the kit's loop.
+
+        Example:
+            ```python
+            async for chunk in web.stream(web.kit.attachments.open(attachment_id)):
+                ...
+            ```
+        """
+        if self._portal is None:
+            async for item in chunks:
+                yield item
+            return
+
+        async def step() -> list[T]:
+            try:
+                return [await chunks.__anext__()]
+            except StopAsyncIteration:
+                return []
+
+        try:
+            while True:
+                items = await self.call(step)
+                if not items:
+                    return
+                yield items[0]
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await self.call(close)
 
     async def hit(self, name: str, key: str) -> None:
         """Count a hit of ``key`` against the rate limit ``name``.

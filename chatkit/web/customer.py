@@ -14,13 +14,16 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from ..bots.flows import AskStep
 from ..errors import ConflictError, InvalidInputError, NotFoundError
 from ..models import (
+    Attachment,
     Author,
+    AuthorRole,
     Contact,
     Conversation,
     ConversationStatus,
@@ -34,7 +37,7 @@ from ..models import (
 from ..models._base import new_id, utcnow
 from ..services._core import bump
 from ..stores.base import Gt, Insert, Update
-from ._deps import APIRouter, Depends, Header, Query, Request
+from ._deps import APIRouter, Depends, Header, Query, Request, StreamingResponse
 from .auth import CustomerPrincipal, current_customer, get_context
 from .context import WebContext
 from .errors import AuthenticationError, PermissionDeniedError
@@ -655,6 +658,50 @@ async def upload_attachment(
         size=attachment.size,
         width=attachment.width,
         height=attachment.height,
+    )
+
+
+def _disposition(name: str) -> str:
+    ascii_name = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name
+    )
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+@router.get(
+    "/v1/conversations/{conversation_id}/attachments/{attachment_id}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}},
+)
+async def download_attachment(
+    conversation_id: str, attachment_id: str, customer: Customer, web: Web
+) -> StreamingResponse:
+    """Download a file of the conversation: one sent in a message, or one the customer uploaded.
+
+    Files of private notes are never given out. Served as a download
+    (``Content-Disposition: attachment``) with its sniffed type.
+    """
+    conversation = await _owned(web, customer, conversation_id)
+    try:
+        attachment: Attachment = await web.call(web.kit.attachments.get, attachment_id)
+    except (NotFoundError, InvalidInputError):
+        raise NotFoundError("attachment", attachment_id[:100]) from None
+    visible = attachment.conversation_id == conversation.id
+    if visible and attachment.message_id is not None:
+        message: Message = await web.call(web.kit.messages.get, attachment.message_id)
+        visible = message.kind is not MessageKind.NOTE
+    elif visible:
+        visible = attachment.uploaded_by.role is AuthorRole.CUSTOMER  # not sent yet: theirs only
+    if not visible:
+        raise NotFoundError("attachment", attachment_id[:100])
+    return StreamingResponse(
+        web.stream(web.kit.attachments.open(attachment.id)),
+        media_type=attachment.mime_type,
+        headers={
+            "Content-Disposition": _disposition(attachment.name),
+            "Content-Length": str(attachment.size),
+            "Content-Security-Policy": "default-src 'none'; sandbox; frame-ancestors 'none'",
+        },
     )
 
 
