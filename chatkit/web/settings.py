@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -78,7 +77,9 @@ class WebSettings(BaseModel):
         merged: dict[str, RateLimit | None] = {**DEFAULT_RATE_LIMITS, **self.rate_limits}
         return {name: limit for name, limit in merged.items() if limit is not None}
 
-    def model_post_init(self, context: Any, /) -> None:
-        for name in self.rate_limits:
-            if not name or len(name) > 100:
-                raise ValueError("rate limit names are 1 to 100 characters")
+    @field_validator("rate_limits")
+    @classmethod
+    def _names(cls, value: dict[str, RateLimit | None]) -> dict[str, RateLimit | None]:
+        if any(not name or len(name) > 100 for name in value):
+            raise ValueError("rate limit names are 1 to 100 characters")
+        return value
