@@ -563,3 +563,25 @@ def test_a_blocking_kit_on_postgresql_serves_through_a_real_server(tmp_path: Pat
             assert kit.messages.list(conv_id).items[0].text == "hi"
     finally:
         drop_schema(server, schema)
+
+
+async def test_every_customer_route_needs_a_session(chat: Chat) -> None:
+    """Anonymous callers get 401 on every route of the document but starting a session."""
+    spec = (await chat.http.get("/openapi.json")).json()
+    checked = 0
+    for path, operations in spec["paths"].items():
+        for method in operations:
+            if (method, path) == ("post", "/v1/sessions"):
+                continue
+            concrete = (
+                path.replace("{conversation_id}", "conv_x")
+                .replace("{attachment_id}", "att_x")
+                .replace("{survey_id}", "srv_x")
+            )
+            response = await chat.http.request(
+                method.upper(), concrete + "?name=x", json={"text": "x"}
+            )
+            _error(response, 401, "unauthenticated")
+            checked += 1
+    assert checked >= 14
+    assert await chat.count(Message) == 0
