@@ -585,3 +585,36 @@ async def test_every_customer_route_needs_a_session(chat: Chat) -> None:
             checked += 1
     assert checked >= 14
     assert await chat.count(Message) == 0
+
+
+async def test_timestamped_identity_hashes_cannot_be_replayed_later(chat: Chat) -> None:
+    site = await chat.kit.websites.get(chat.site_id)
+    now = int(utcnow().timestamp())
+
+    def signed(at: int) -> dict[str, Any]:
+        return {
+            "website_key": chat.site_key,
+            "user_id": "u-7",
+            "identity_timestamp": at,
+            "identity_hash": identity_hash(site.identity_secret, f"u-7:{at}"),
+        }
+
+    assert (await chat.session(**{k: v for k, v in signed(now).items() if k != "website_key"}))[
+        "identified"
+    ]
+    for stale in (now - 3600, now + 3600):
+        _error(await chat.http.post("/v1/sessions", json=signed(stale)), 401, "unauthenticated")
+    # The timestamp is part of what is signed: another one does not match.
+    forged = {**signed(now), "identity_timestamp": now - 1}
+    _error(await chat.http.post("/v1/sessions", json=forged), 401, "unauthenticated")
+
+    strict = chat.kit.asgi(WebSettings(identity_max_age=60))
+    async with serve(strict) as url, httpx.AsyncClient(base_url=url) as http:
+        plain = {
+            "website_key": chat.site_key,
+            "user_id": "u-7",
+            "identity_hash": identity_hash(site.identity_secret, "u-7"),
+        }
+        _error(await http.post("/v1/sessions", json=plain), 401, "unauthenticated")
+        _error(await http.post("/v1/sessions", json=signed(now - 120)), 401, "unauthenticated")
+        assert (await http.post("/v1/sessions", json=signed(now))).status_code == 201

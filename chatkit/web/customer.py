@@ -44,6 +44,7 @@ from .errors import AuthenticationError, PermissionDeniedError
 from .identity import verify_identity_hash
 from .origins import check_origin
 from .sessions import hash_token, new_token
+from .settings import DEFAULT_IDENTITY_MAX_AGE
 
 __all__ = [
     "AttachmentView",
@@ -96,7 +97,11 @@ class SessionRequest(BaseModel):
     Anonymous visitors send only the website's public key. A signed-in user
     also sends their ``user_id`` or ``email`` and the ``identity_hash`` the
     website's server computed: HMAC-SHA256(identity secret, user id or
-    e-mail), hex.
+    e-mail), hex. With ``identity_timestamp`` (Unix seconds) the hash is of
+    ``"<user id or e-mail>:<timestamp>"`` and expires after
+    `WebSettings.identity_max_age` seconds, so a copied hash cannot be
+    replayed later; when that setting is on, only such hashes are accepted.
+    When both ``user_id`` and ``email`` are sent, the hash is of the user id.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -106,6 +111,7 @@ class SessionRequest(BaseModel):
     email: str | None = Field(default=None, min_length=3, max_length=320)
     name: str | None = Field(default=None, min_length=1, max_length=200)
     identity_hash: str | None = Field(default=None, min_length=1, max_length=128)
+    identity_timestamp: int | None = Field(default=None, ge=0, le=2**40)
 
 
 class SessionCreated(BaseModel):
@@ -139,6 +145,23 @@ async def _start(
     return session, token
 
 
+_CLOCK_SKEW = 60.0
+"""Seconds an identity timestamp may be ahead of this server's clock."""
+
+
+def _signed_user(web: WebContext, user: str, timestamp: int | None) -> str:
+    """What the identity hash must be of; refuses stale or missing timestamps."""
+    max_age = web.settings.identity_max_age
+    if timestamp is None:
+        if max_age is not None:
+            raise AuthenticationError("the identity hash needs an identity_timestamp")
+        return user
+    age = utcnow().timestamp() - timestamp
+    if age > (max_age if max_age is not None else DEFAULT_IDENTITY_MAX_AGE) or age < -_CLOCK_SKEW:
+        raise AuthenticationError("the identity hash has expired; compute a fresh one")
+    return f"{user}:{timestamp}"
+
+
 @router.post("/v1/sessions", status_code=201, response_model=SessionCreated)
 async def start_session(body: SessionRequest, request: Request, web: Web) -> SessionCreated:
     """Start a session: anonymous (the website key alone) or identified (with an identity hash).
@@ -157,8 +180,9 @@ async def start_session(body: SessionRequest, request: Request, web: Web) -> Ses
     if user is None and body.identity_hash is not None:
         raise AuthenticationError("an identity hash needs the user_id or email it was made of")
     if user is not None:
+        signed = _signed_user(web, user, body.identity_timestamp)
         if body.identity_hash is None or not verify_identity_hash(
-            site.identity_secret, user, body.identity_hash
+            site.identity_secret, signed, body.identity_hash
         ):
             raise AuthenticationError("the identity hash does not match")
     elif site.require_identity:

@@ -9,7 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..models.web import normalize_origin
 from .ratelimit import RateLimit, RateLimiter
 
-__all__ = ["DEFAULT_RATE_LIMITS", "WebSettings"]
+__all__ = ["DEFAULT_IDENTITY_MAX_AGE", "DEFAULT_RATE_LIMITS", "WebSettings"]
+
+DEFAULT_IDENTITY_MAX_AGE: float = 600.0
+"""How old a timestamped identity hash may be when `WebSettings.identity_max_age` is not set."""
 
 DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
     "sessions_per_ip": RateLimit(limit=5, seconds=3600),
@@ -44,6 +47,11 @@ class WebSettings(BaseModel):
             client's IP address; none by default (the peer's address is used).
         agent_origins: Browser origins of the agent console allowed to call
             the agent API across origins (exact ``scheme://host[:port]``).
+        identity_max_age: When set, identified sessions need a timestamped
+            identity hash (``identity_timestamp``) at most this many seconds
+            old, so a copied hash cannot be replayed later. Unset, plain
+            hashes are accepted too, and timestamped ones live
+            `DEFAULT_IDENTITY_MAX_AGE` seconds.
         hsts_seconds: ``max-age`` of ``Strict-Transport-Security``, sent on
             HTTPS requests; 0 turns it off.
         website_cache_seconds: How long the union of the websites' origins
@@ -59,6 +67,7 @@ class WebSettings(BaseModel):
     limiter: RateLimiter | None = Field(default=None, exclude=True)
     trusted_proxies: list[str] = Field(default_factory=list)
     agent_origins: list[str] = Field(default_factory=list)
+    identity_max_age: float | None = Field(default=None, gt=0)
     hsts_seconds: int = Field(default=365 * 24 * 3600, ge=0)
     website_cache_seconds: float = Field(default=5.0, ge=0)
 
