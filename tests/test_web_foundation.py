@@ -6,13 +6,15 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Annotated
 
 import httpx
 import pytest
 
 pytest.importorskip("fastapi")
 
-from fastapi import FastAPI, WebSocket
+from fastapi import Depends, FastAPI, WebSocket
+from starlette.requests import HTTPConnection
 
 from chatkit import AsyncChatKit, ChatKit
 from chatkit.errors import (
@@ -23,9 +25,14 @@ from chatkit.errors import (
     StoreError,
 )
 from chatkit.web import (
+    AgentIdentity,
+    AgentPrincipal,
     AuthenticationError,
+    CustomerPrincipal,
     OriginNotAllowedError,
     WebSettings,
+    current_agent,
+    current_principal,
     error_code,
     identity_hash,
     normalize_origin,
@@ -356,3 +363,64 @@ async def test_websocket_handshakes_use_the_same_customer_checks(kit: AsyncChatK
                 async with connect(bad_url, origin=origin):  # type: ignore[arg-type]
                     pass
             assert refused.value.response.status_code == 403
+
+
+async def test_agent_and_principal_dependencies(kit: AsyncChatKit) -> None:
+    """What the agent API builds on: the host's hook, agent API tokens, agent origins."""
+
+    async def hook(connection: HTTPConnection) -> AgentIdentity | None:
+        if connection.headers.get("x-host-user") == "sam":
+            return AgentIdentity(agent_id="agent_sam", role="supervisor")
+        return None
+
+    async def authenticate_token(secret: str) -> AgentIdentity | None:
+        return AgentIdentity(agent_id="agent_tok", role="admin") if secret == "cka_good" else None
+
+    kit.agents.authenticate_token = authenticate_token  # type: ignore[attr-defined]
+    site = await kit.websites.create("Shop", origins=[SHOP])
+    app = kit.asgi(WebSettings(agent_origins=["https://console.example"]), authenticate=hook)
+
+    @app.get("/v1/agent/whoami")
+    async def whoami(agent: Annotated[AgentPrincipal, Depends(current_agent)]) -> dict[str, str]:
+        return {"agent": agent.agent_id, "role": agent.role}
+
+    @app.get("/v1/anyone")
+    async def anyone(
+        who: Annotated[AgentPrincipal | CustomerPrincipal, Depends(current_principal)],
+    ) -> dict[str, str]:
+        return {"kind": who.kind}
+
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+        by_hook = await http.get("/v1/agent/whoami", headers={"x-host-user": "sam"})
+        assert by_hook.json() == {"agent": "agent_sam", "role": "supervisor"}
+        by_token = await http.get("/v1/agent/whoami", headers={"authorization": "Bearer cka_good"})
+        assert by_token.json() == {"agent": "agent_tok", "role": "admin"}
+        for headers in ({}, {"authorization": "Bearer cka_bad"}, {"x-host-user": "eve"}):
+            _assert_error(
+                await http.get("/v1/agent/whoami", headers=headers), 401, "unauthenticated"
+            )
+
+        # Cross-origin agent calls only from the console's origin; CORS says the same.
+        console = {"x-host-user": "sam", "origin": "https://console.example"}
+        allowed = await http.get("/v1/agent/whoami", headers=console)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://console.example"
+        foreign = {"x-host-user": "sam", "origin": SHOP}
+        _assert_error(
+            await http.get("/v1/agent/whoami", headers=foreign), 403, "origin_not_allowed"
+        )
+        same = {"x-host-user": "sam", "origin": url}
+        assert (await http.get("/v1/agent/whoami", headers=same)).status_code == 200
+        preflight = {"origin": SHOP, "access-control-request-method": "GET"}
+        _assert_error(
+            await http.options("/v1/agent/whoami", headers=preflight), 403, "origin_not_allowed"
+        )
+
+        token = (await http.post("/v1/sessions", json={"website_key": site.public_key})).json()[
+            "token"
+        ]
+        customer = await http.get("/v1/anyone", headers={"authorization": f"Bearer {token}"})
+        assert customer.json() == {"kind": "customer"}
+        agent = await http.get("/v1/anyone", headers={"x-host-user": "sam"})
+        assert agent.json() == {"kind": "agent"}
+        _assert_error(await http.get("/v1/anyone"), 401, "unauthenticated")

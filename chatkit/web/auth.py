@@ -26,7 +26,7 @@ from ._deps import HTTPConnection
 from .context import WebContext
 from .errors import AuthenticationError, OriginNotAllowedError
 from .origins import check_origin, origin_allowed, request_origin, same_origin
-from .sessions import find_session
+from .sessions import TOKEN_PREFIX, find_session
 
 __all__ = [
     "ADMIN",
@@ -223,7 +223,9 @@ async def current_agent(request: HTTPConnection) -> AgentPrincipal:
 async def _agent_token(request: HTTPConnection, web: WebContext) -> AgentIdentity | None:
     token = bearer_token(request)
     check = getattr(web.kit.agents, "authenticate_token", None)
-    if token is None or check is None or not inspect.iscoroutinefunction(check):
+    if token is None or token.startswith(TOKEN_PREFIX):  # a customer's session token
+        return None
+    if check is None or not inspect.iscoroutinefunction(check):
         return None
     try:
         found = await web.call(check, token)
