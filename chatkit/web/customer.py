@@ -420,7 +420,10 @@ def _conversation_view(conversation: Conversation) -> ConversationView:
 
 async def _contact_id(web: WebContext, customer: CustomerPrincipal) -> str:
     """The customer's contact as it is now (a merged contact's survivor)."""
-    contact: Contact = await web.call(web.kit.contacts.get, customer.contact_id)
+    try:
+        contact: Contact = await web.call(web.kit.contacts.get, customer.contact_id)
+    except NotFoundError:  # purged (retention): the session has nobody left to speak for
+        raise AuthenticationError("the session's contact no longer exists") from None
     return contact.id
 
 
