@@ -176,6 +176,7 @@ class SyncWebsites(SyncResource[Websites]):
     update = sync(Websites.update)
     rotate_identity_secret = sync(Websites.rotate_identity_secret)
     rotate_public_key = sync(Websites.rotate_public_key)
+    purge_sessions = sync(Websites.purge_sessions)
     delete = sync(Websites.delete)
 
 

@@ -138,3 +138,34 @@ def test_the_cli_manages_websites(tmp_path: Path) -> None:
     assert gone.exit_code == 0, gone.output
     with ChatKit(url) as kit:
         assert kit.websites.list() == []
+
+
+async def test_purge_sessions_deletes_only_expired_ones(kit: AsyncChatKit) -> None:
+    from datetime import timedelta
+
+    from chatkit.models import WebSession
+    from chatkit.models._base import utcnow
+    from chatkit.stores.base import Insert
+    from chatkit.web.sessions import hash_token, new_token
+
+    site = await kit.websites.create("Shop")
+    now = utcnow()
+    sessions = [
+        WebSession(
+            id=f"wsess_{n}",
+            token_hash=hash_token(new_token()),
+            website_id=site.id,
+            contact_id="ct_x",
+            expires_at=now + timedelta(hours=offset),
+        )
+        for n, offset in enumerate((-48, -1, 1, 48))
+    ]
+    await kit._core.commit([Insert(s) for s in sessions])
+    assert await kit.websites.purge_sessions(batch_size=1) == 2
+    left = await kit.store.find(WebSession, {})
+    assert sorted(s.id for s in left) == ["wsess_2", "wsess_3"]
+    assert await kit.websites.purge_sessions(before=now + timedelta(hours=2)) == 1
+    with pytest.raises(InvalidInputError):
+        await kit.websites.purge_sessions(before=now.replace(tzinfo=None))
+    with pytest.raises(InvalidInputError):
+        await kit.websites.purge_sessions(batch_size=0)

@@ -127,12 +127,12 @@ class WebSession(Record):
             (its identity is ``("web", visitor_id)``); ``None`` when identified.
         identity: The verified identity key of an identified session
             (``"email:ada@example.com"``, ``"external:u-42"``).
-        expires_at: When the token stops working.
+        expires_at: When the token stops working (ending a session moves it to then).
         revoked_at: When it was revoked (ended), if it was.
     """
 
     table: ClassVar[str] = "web_sessions"
-    columns: ClassVar[tuple[str, ...]] = ("token_hash", "contact_id")
+    columns: ClassVar[tuple[str, ...]] = ("token_hash", "contact_id", "expires_at")
     unique: ClassVar[tuple[tuple[str, ...], ...]] = (("token_hash",),)
 
     token_hash: str = Field(min_length=64, max_length=64)

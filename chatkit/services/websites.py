@@ -5,12 +5,13 @@ from __future__ import annotations
 import builtins
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidInputError, NotFoundError
-from ..models import Website
-from ..models._base import new_id
-from ..stores.base import Delete, Insert, Update
+from ..models import WebSession, Website
+from ..models._base import new_id, utcnow
+from ..stores.base import Delete, Insert, Lt, Update
 from ._core import UNSET, Unset, changed, check_names, checked
 from .contacts import Service
 
@@ -176,6 +177,35 @@ class Websites(Service):
             return new
 
         return await self._core.retry(attempt)
+
+    async def purge_sessions(self, *, before: datetime | None = None, batch_size: int = 500) -> int:
+        """Delete customer sessions that expired (or were ended) before ``before`` (default: now).
+
+        Their tokens stopped working already; this only reclaims the rows.
+        Run it now and then, e.g. as a worker job:
+        ``PeriodicJob("purge_web_sessions", lambda kit: kit.websites.purge_sessions(), 3600)``.
+
+        Returns:
+            How many sessions were deleted.
+
+        Raises:
+            InvalidInputError: A naive ``before`` or a bad batch size.
+        """
+        if before is not None and (not isinstance(before, datetime) or before.tzinfo is None):
+            raise InvalidInputError("before must be a timezone-aware datetime", field="before")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInputError("batch_size must be a positive integer", field="batch_size")
+        cutoff = before or utcnow()
+        store = await self._core.ready()
+        deleted = 0
+        while True:
+            expired = await store.find(
+                WebSession, {"expires_at": Lt(cutoff)}, order_by="expires_at", limit=batch_size
+            )
+            if not expired:
+                return deleted
+            await self._core.commit([Delete(WebSession, s.id) for s in expired])
+            deleted += len(expired)
 
     async def delete(self, website_id: str) -> None:
         """Remove a website; its sessions stop working at their next request.

@@ -268,8 +268,10 @@ MIGRATIONS: list[list[str]] = [
             id TEXT PRIMARY KEY, version INTEGER NOT NULL,
             token_hash TEXT NOT NULL UNIQUE,
             contact_id TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
             data TEXT NOT NULL)""",
         "CREATE INDEX web_sessions_contact ON web_sessions(contact_id)",
+        "CREATE INDEX web_sessions_expiry ON web_sessions(expires_at)",
     ],
 ]
 

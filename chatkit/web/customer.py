@@ -211,7 +211,9 @@ async def _end(web: WebContext, session_id: str) -> None:
     session = await store.get(WebSession, session_id)
     if session is None or session.revoked_at is not None:
         return
-    await web.kit._core.commit([Update(bump(session, revoked_at=utcnow()))])
+    now = utcnow()
+    ended = bump(session, revoked_at=now, expires_at=min(now, session.expires_at))
+    await web.kit._core.commit([Update(ended)])
 
 
 @router.delete("/v1/sessions/current", status_code=204)
