@@ -15,7 +15,7 @@ import threading
 import weakref
 from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from ._portal import Runner
 from ._sync_crm import BlockingSyncEngine, SyncSync
@@ -42,6 +42,7 @@ from ._sync_services import (
     SyncTickets,
     SyncTranscripts,
     SyncUnderstanding,
+    SyncWebsites,
 )
 from .blobs import BlobStore, LocalBlobStore
 from .errors import ConfigurationError
@@ -69,6 +70,7 @@ from .services import (
     Tickets,
     Transcripts,
     Understanding,
+    Websites,
 )
 from .services._core import Core
 from .settings import ChatKitSettings, default_url
@@ -76,6 +78,11 @@ from .stores import Store, open_store
 from .sync import Sync
 from .transports import Transport, open_transport
 from .worker import Health, PeriodicJob, Worker, read_health
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from .web import Authenticate, WebSettings
 
 __all__ = [
     "AsyncChatKit",
@@ -106,6 +113,7 @@ __all__ = [
     "SyncTickets",
     "SyncTranscripts",
     "SyncUnderstanding",
+    "SyncWebsites",
 ]
 
 
@@ -152,6 +160,8 @@ class AsyncChatKit:
         abuse: Incidents and blocks (`Abuse`).
         notifications: Ticket notifications by e-mail and your notifiers
             (`Notifications`).
+        websites: Websites whose visitors chat through the web app
+            (`Websites`).
 
     Example:
         ```python
@@ -204,6 +214,7 @@ class AsyncChatKit:
         self.notifications = Notifications(self._core)
         self.exports = Exports(self._core)
         self.previews = Previews(self._core)
+        self.websites = Websites(self._core)
         self.sync = Sync(self._core)
 
     def __repr__(self) -> str:
@@ -320,6 +331,29 @@ class AsyncChatKit:
         """
         return await read_health(self._core, max_lag=max_lag, groups=groups)
 
+    def asgi(
+        self, settings: WebSettings | None = None, *, authenticate: Authenticate | None = None
+    ) -> FastAPI:
+        """The web app of this kit: an ASGI application to mount or serve (``chatkit[web]``).
+
+        It uses this kit (its store, transport and settings) on the event loop
+        that serves it. Mount it in a FastAPI or Starlette app
+        (``app.mount("/chat", kit.asgi())``) or serve it with uvicorn; it
+        opens what it needs on its first request, so it works without the
+        host running its lifespan. See `chatkit.web.create_app`.
+
+        Args:
+            settings: The web app's settings (`chatkit.web.WebSettings`).
+            authenticate: Who an agent's request comes from
+                (`chatkit.web.Authenticate`).
+
+        Raises:
+            MissingDependencyError: ``chatkit[web]`` is not installed.
+        """
+        from .web import create_app
+
+        return create_app(self, settings, authenticate=authenticate)
+
     async def __aenter__(self) -> Self:
         await self.open()
         return self
@@ -387,6 +421,7 @@ class ChatKit:
         self.reviews = SyncReviews(self.aio.reviews, self._runner)
         self.abuse = SyncAbuse(self.aio.abuse, self._runner)
         self.notifications = SyncNotifications(self.aio.notifications, self._runner)
+        self.websites = SyncWebsites(self.aio.websites, self._runner)
 
     def __repr__(self) -> str:
         return f"ChatKit(store={self.aio.store!r})"
@@ -467,6 +502,23 @@ class ChatKit:
     def health(self, *, max_lag: int = 1000, groups: Collection[str] = ()) -> Health:
         """Blocking twin of `AsyncChatKit.health`."""
         return self._runner.portal().call(lambda: self.aio.health(max_lag=max_lag, groups=groups))
+
+    def asgi(
+        self, settings: WebSettings | None = None, *, authenticate: Authenticate | None = None
+    ) -> FastAPI:
+        """The web app of this kit, as `AsyncChatKit.asgi` (``chatkit[web]``).
+
+        The server's event loop is not this kit's: every kit call the app
+        makes runs on this kit's own background loop (where its store's
+        connections live) and the server's loop awaits the result, so a
+        PostgreSQL pool is only ever used from the loop that opened it.
+
+        Raises:
+            MissingDependencyError: ``chatkit[web]`` is not installed.
+        """
+        from .web import create_app
+
+        return create_app(self, settings, authenticate=authenticate)
 
     def __enter__(self) -> Self:
         self.open()

@@ -37,6 +37,8 @@ EXTRAS: Final[dict[str, str]] = {
     "zenpy": "zendesk",
     "simple_salesforce": "salesforce",
     "hubspot": "hubspot",
+    "fastapi": "web",
+    "websockets": "web",
 }
 """Top-level module -> the chatkit extra (``pyproject.toml``) that installs it."""
 
@@ -52,6 +54,8 @@ PACKAGES: Final[dict[str, str]] = {
     "zenpy": "zenpy",
     "simple_salesforce": "simple-salesforce",
     "hubspot": "hubspot-api-client",
+    "fastapi": "fastapi",
+    "websockets": "websockets",
 }
 """Top-level module -> the distribution name that provides it (what the message names)."""
 

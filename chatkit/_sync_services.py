@@ -36,6 +36,7 @@ from .services import (
     Transcripts,
     TypingPreview,
     Understanding,
+    Websites,
 )
 from .understanding import Analyzer, Classifier, SentimentAnalyzer
 
@@ -58,6 +59,7 @@ __all__ = [
     "SyncRouting",
     "SyncSurveys",
     "SyncTeams",
+    "SyncWebsites",
     "SyncTickets",
     "SyncTranscripts",
     "SyncUnderstanding",
@@ -167,6 +169,20 @@ class SyncTeams(SyncResource[Teams]):
     update = sync(Teams.update)
     list = sync(Teams.list)
     for_topic = sync(Teams.for_topic)
+
+
+class SyncWebsites(SyncResource[Websites]):
+    """Blocking twin of `Websites`."""
+
+    create = sync(Websites.create)
+    get = sync(Websites.get)
+    by_key = sync(Websites.by_key)
+    list = sync(Websites.list)
+    update = sync(Websites.update)
+    rotate_identity_secret = sync(Websites.rotate_identity_secret)
+    rotate_public_key = sync(Websites.rotate_public_key)
+    purge_sessions = sync(Websites.purge_sessions)
+    delete = sync(Websites.delete)
 
 
 class SyncRouting(SyncResource[Routing]):

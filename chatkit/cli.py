@@ -27,6 +27,7 @@ from ._cli.output import console
 from ._cli.output import run as _run
 from ._cli.purge import purge
 from ._cli.sync import sync_app
+from ._cli.web import serve, websites_app
 from ._cli.worker import worker as _worker
 from ._facade import AsyncChatKit
 from .automation import AutoReplySettings, RuleSet
@@ -389,6 +390,7 @@ app.command(cls=EmulateCommand, context_settings=EMULATE_SETTINGS, no_args_is_he
 
 
 app.command("worker")(_worker)
+app.command("serve")(serve)
 
 
 @app.command()
@@ -400,6 +402,7 @@ def version() -> None:
 app.add_typer(agents_app, name="agents")
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(sync_app, name="sync")
+app.add_typer(websites_app, name="websites")
 
 
 def main() -> None:

@@ -48,6 +48,7 @@ from .tickets import (
     TicketNote,
     TicketStatus,
 )
+from .web import WebSession, Website, normalize_origin
 
 __all__ = [
     "JSON_MAX_BYTES",
@@ -103,6 +104,9 @@ __all__ = [
     "Priority",
     "Record",
     "Team",
+    "WebSession",
+    "Website",
+    "normalize_origin",
     "Ticket",
     "TicketNote",
     "TicketStatus",

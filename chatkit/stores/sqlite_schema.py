@@ -275,6 +275,22 @@ MIGRATIONS: list[list[str]] = [
             data TEXT NOT NULL)""",
         "CREATE INDEX agent_tokens_agent ON agent_tokens(agent_id)",
     ],
+    # The web app (chatkit.web): websites (public key, allowed origins,
+    # identity secret) and customer sessions (only the token's hash is kept).
+    [
+        """CREATE TABLE websites (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            public_key TEXT NOT NULL UNIQUE,
+            data TEXT NOT NULL)""",
+        """CREATE TABLE web_sessions (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            contact_id TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX web_sessions_contact ON web_sessions(contact_id)",
+        "CREATE INDEX web_sessions_expiry ON web_sessions(expires_at)",
+    ],
 ]
 
 LISTINGS_VERSION = 9

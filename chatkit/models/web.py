@@ -1,0 +1,144 @@
+"""Records of the web app (`chatkit.web`): websites and customer sessions."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+
+from ._base import Record, SafeText, UTCDateTime
+
+__all__ = ["WebSession", "Website", "normalize_origin"]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
+
+
+def normalize_origin(value: str) -> str:
+    """The canonical ``scheme://host:port`` of a browser origin, e.g. ``https://shop.example:443``.
+
+    Origins are compared exactly after this: the scheme and host lower-cased,
+    the port always written (the scheme's default when absent). Only
+    ``http`` and ``https`` origins of a plain host name or IP address are
+    accepted: no path, query, fragment, user name or wildcard, and never
+    ``null``.
+
+    Raises:
+        ValueError: ``value`` is not such an origin.
+    """
+    if not isinstance(value, str) or not value or value.strip() != value:
+        raise ValueError("an origin is written scheme://host[:port], e.g. https://shop.example")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"not an origin: {value[:100]!r}") from None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if (
+        scheme not in _DEFAULT_PORTS
+        or not host
+        or parts.username is not None
+        or parts.password is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or "*" in value
+    ):
+        raise ValueError(
+            f"not an origin: {value[:100]!r} (write scheme://host[:port], "
+            "http or https, no path and no wildcard)"
+        )
+    if ":" in host:  # IPv6 literal
+        try:
+            host = f"[{ipaddress.IPv6Address(host).compressed}]"
+        except ValueError:
+            raise ValueError(f"not an origin: {value[:100]!r}") from None
+    elif not set(host) <= _HOST_CHARS or ".." in host or host.startswith((".", "-")):
+        raise ValueError(f"not an origin: {value[:100]!r} (the host must be ASCII, IDNA-encoded)")
+    return f"{scheme}://{host}:{port if port is not None else _DEFAULT_PORTS[scheme]}"
+
+
+class Website(Record):
+    """A website (or app) whose visitors chat through the web app's customer API.
+
+    Attributes:
+        name: A label for people, e.g. ``"Shop"``.
+        public_key: What the widget sends to start a session (``X-Website-Key``);
+            public, it identifies the site, it proves nothing.
+        origins: The browser origins allowed to call the customer API for
+            this site, canonical (`normalize_origin`); matched exactly.
+        identity_secret: The key of the identity hash
+            (HMAC-SHA256(secret, user id or e-mail), hex) the site's server
+            computes for signed-in users. Keep it on that server only.
+        require_identity: Refuse anonymous sessions: every visitor must come
+            with a valid identity hash.
+        typing_previews: Whether visitors' typing previews are sent to agents.
+    """
+
+    table: ClassVar[str] = "websites"
+    columns: ClassVar[tuple[str, ...]] = ("public_key",)
+    unique: ClassVar[tuple[tuple[str, ...], ...]] = (("public_key",),)
+
+    name: SafeText = Field(min_length=1, max_length=200)
+    public_key: str = Field(min_length=16, max_length=100)
+    origins: list[str] = Field(default_factory=list, max_length=100)
+    identity_secret: str = Field(min_length=16, max_length=200)
+    require_identity: bool = False
+    typing_previews: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _strip_name(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("a website needs a name")
+        return value
+
+    @field_validator("origins")
+    @classmethod
+    def _canonical_origins(cls, value: list[str]) -> list[str]:
+        seen: dict[str, None] = {}
+        for origin in value:
+            seen.setdefault(normalize_origin(origin), None)
+        return list(seen)
+
+    def allows(self, origin: str) -> bool:
+        """Whether the browser origin ``origin`` (an ``Origin`` header) may call for this site."""
+        try:
+            return normalize_origin(origin) in self.origins
+        except ValueError:
+            return False
+
+
+class WebSession(Record):
+    """A customer's session with the web app, held by a bearer token.
+
+    Only the SHA-256 of the token is stored; the token itself is shown once,
+    when the session starts.
+
+    Attributes:
+        token_hash: SHA-256 of the session token, hex.
+        website_id: The website the session was started for.
+        contact_id: The contact the session speaks for.
+        visitor_id: The random web visitor id of an anonymous session
+            (its identity is ``("web", visitor_id)``); ``None`` when identified.
+        identity: The verified identity key of an identified session
+            (``"email:ada@example.com"``, ``"external:u-42"``).
+        expires_at: When the token stops working (ending a session moves it to then).
+        revoked_at: When it was revoked (ended), if it was.
+    """
+
+    table: ClassVar[str] = "web_sessions"
+    columns: ClassVar[tuple[str, ...]] = ("token_hash", "contact_id", "expires_at")
+    unique: ClassVar[tuple[tuple[str, ...], ...]] = (("token_hash",),)
+
+    token_hash: str = Field(min_length=64, max_length=64)
+    website_id: str
+    contact_id: str
+    visitor_id: str | None = None
+    identity: str | None = None
+    expires_at: UTCDateTime
+    revoked_at: UTCDateTime | None = None

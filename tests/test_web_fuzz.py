@@ -1,0 +1,86 @@
+"""Fuzz the customer API from its own OpenAPI document (schemathesis, bounded), on a real server.
+
+Every generated request, valid or not, must get an answer its schema allows
+and never a 5xx.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from chatkit import ChatKit
+from chatkit.web import RateLimit, WebSettings
+from chatkit.web.settings import DEFAULT_RATE_LIMITS
+from chatkit_integrations._server import BackgroundServer
+
+SHOP = "https://shop.example"
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[str, dict[str, str]]]:
+    with ChatKit("memory://") as kit:
+        site = kit.websites.create("Shop", origins=[SHOP], typing_previews=True)
+        unlimited = {name: RateLimit(limit=100_000, seconds=1) for name in DEFAULT_RATE_LIMITS}
+        server = BackgroundServer(kit.asgi(WebSettings(rate_limits=dict(unlimited))))
+        server.start()
+        try:
+            started = httpx.post(f"{server.url}/v1/sessions", json={"website_key": site.public_key})
+            token = started.json()["token"]
+            sent = httpx.post(
+                f"{server.url}/v1/messages",
+                json={"text": "hello"},
+                headers={"authorization": f"Bearer {token}"},
+            )
+            assert sent.status_code == 201, sent.text
+            yield server.url, {"Authorization": f"Bearer {token}", "Origin": SHOP}
+        finally:
+            server.stop()
+
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+
+
+def _operations(url: str) -> list[Any]:
+    schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
+    return [result.ok() for result in schema.get_all_operations()]
+
+
+def test_the_customer_api_never_fails_on_any_input(served: tuple[str, dict[str, str]]) -> None:
+    url, headers = served
+    operations = [
+        op for op in _operations(url) if op.path != "/v1/sessions/current"
+    ]  # ending the session would leave the rest of the run anonymous
+    assert len(operations) >= 12
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=25,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def fuzz(case: Any) -> None:
+            case.call_and_validate(base_url=url, headers=headers, checks=CHECKS)
+
+        fuzz()
