@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -329,14 +328,24 @@ async def test_require_identity_refuses_anonymous_visitors(chat: Chat) -> None:
     assert ok["identified"] is True
 
 
-@pytest.mark.xfail(
-    reason="kit.contacts.identify(verified=) and kit.messages.receive(verified=) "
-    "(identity verification, issue 14 item 9) are not in this branch yet",
-    strict=True,
-)
-async def test_web_identities_are_verified(chat: Chat) -> None:
-    assert "verified" in inspect.signature(chat.kit.contacts.identify).parameters
-    assert "verified" in inspect.signature(chat.kit.messages.receive).parameters
+async def test_an_identified_session_proves_its_identity(chat: Chat) -> None:
+    """A valid identity hash is proof: the session's contact holds the address verified,
+    while a bare claim of the same address elsewhere never joins that contact."""
+    site = await chat.kit.websites.get(chat.site_id)
+    claimed = await chat.kit.messages.receive(
+        channel="web", sender=("email", "ada@example.com"), text="hello"
+    )
+    started = await chat.session(
+        email="ada@example.com",
+        identity_hash=identity_hash(site.identity_secret, "ada@example.com"),
+    )
+    contact = await chat.kit.contacts.get(started["contact_id"])
+    assert contact.id == claimed.contact.id
+    assert [(i.key, i.verified) for i in contact.identities] == [("email:ada@example.com", True)]
+    impostor = await chat.kit.messages.receive(
+        channel="web", sender=("email", "ada@example.com"), text="show me my orders"
+    )
+    assert impostor.contact.id != contact.id
 
 
 async def test_sessions_are_rate_limited_per_ip(chat: Chat) -> None:

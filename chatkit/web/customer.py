@@ -9,11 +9,10 @@ An id in a path that is not the caller's gives 404, exactly as an unknown one.
 
 from __future__ import annotations
 
-import inspect
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -81,14 +80,6 @@ IdempotencyKey = Annotated[
         description="Retrying with the same key returns the first message instead of a second.",
     ),
 ]
-
-
-def _verified(fn: Callable[..., Awaitable[Any]]) -> dict[str, bool]:
-    """``{"verified": True}`` when ``fn`` takes it (identity verification in the SDK)."""
-    try:
-        return {"verified": True} if "verified" in inspect.signature(fn).parameters else {}
-    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
-        return {}
 
 
 class SessionRequest(BaseModel):
@@ -190,7 +181,7 @@ async def start_session(body: SessionRequest, request: Request, web: Web) -> Ses
     if user is not None:
         identity = ("external", f"{site.id}:{body.user_id}") if body.user_id else ("email", user)
         identify = web.kit.contacts.identify
-        contact = await web.call(identify, identity, name=body.name, **_verified(identify))
+        contact = await web.call(identify, identity, name=body.name, verified=True)
         visitor = None
     else:
         visitor = secrets.token_hex(16)
@@ -500,7 +491,7 @@ async def _receive(
         metadata=metadata,
         ip=ip or None,
         email=value if kind == "email" else None,
-        **_verified(receive),
+        verified=True,
     )
     if inbound.contact.id != contact_id:  # the identity moved to another contact meanwhile
         raise ConflictError("this session's identity now belongs to another contact")
