@@ -42,6 +42,7 @@ from ._sync_services import (
     SyncTickets,
     SyncTranscripts,
     SyncUnderstanding,
+    SyncWebhooks,
 )
 from .blobs import BlobStore, LocalBlobStore
 from .errors import ConfigurationError
@@ -69,6 +70,7 @@ from .services import (
     Tickets,
     Transcripts,
     Understanding,
+    Webhooks,
 )
 from .services._core import Core
 from .settings import ChatKitSettings, default_url
@@ -106,6 +108,7 @@ __all__ = [
     "SyncTickets",
     "SyncTranscripts",
     "SyncUnderstanding",
+    "SyncWebhooks",
 ]
 
 
@@ -152,6 +155,8 @@ class AsyncChatKit:
         abuse: Incidents and blocks (`Abuse`).
         notifications: Ticket notifications by e-mail and your notifiers
             (`Notifications`).
+        webhooks: Signed outbound webhooks: subscriptions and the
+            delivery log (`Webhooks`).
 
     Example:
         ```python
@@ -202,6 +207,7 @@ class AsyncChatKit:
         self.reviews = Reviews(self._core)
         self.abuse = Abuse(self._core)
         self.notifications = Notifications(self._core)
+        self.webhooks = Webhooks(self._core)
         self.exports = Exports(self._core)
         self.previews = Previews(self._core)
         self.sync = Sync(self._core)
@@ -250,7 +256,7 @@ class AsyncChatKit:
         Periodic jobs (snoozes, SLA checks, idle rules, agent presence,
         escalations, survey expiry and follow-ups, purges) run on one worker
         at a time under a lease in the store; dispatchers (automation,
-        notifications, sync) share their dispatch groups with every other
+        notifications, webhooks, sync) share their dispatch groups with every other
         worker. Start as many workers as you like, in any processes. A job
         that fails is logged, recorded for `health`, and tried again.
 
@@ -387,6 +393,7 @@ class ChatKit:
         self.reviews = SyncReviews(self.aio.reviews, self._runner)
         self.abuse = SyncAbuse(self.aio.abuse, self._runner)
         self.notifications = SyncNotifications(self.aio.notifications, self._runner)
+        self.webhooks = SyncWebhooks(self.aio.webhooks, self._runner)
 
     def __repr__(self) -> str:
         return f"ChatKit(store={self.aio.store!r})"

@@ -36,6 +36,7 @@ from .services import (
     Transcripts,
     TypingPreview,
     Understanding,
+    Webhooks,
 )
 from .understanding import Analyzer, Classifier, SentimentAnalyzer
 
@@ -61,6 +62,7 @@ __all__ = [
     "SyncTickets",
     "SyncTranscripts",
     "SyncUnderstanding",
+    "SyncWebhooks",
 ]
 
 
@@ -367,3 +369,21 @@ class SyncPreviews(SyncResource[Previews]):
             stream.close()
 
         return blocking(self._runner, stream, close)
+
+
+class SyncWebhooks(SyncResource[Webhooks]):
+    """Blocking twin of `Webhooks`."""
+
+    subscribe = sync(Webhooks.subscribe)
+    list = sync(Webhooks.list)
+    get = sync(Webhooks.get)
+    update = sync(Webhooks.update)
+    unsubscribe = sync(Webhooks.unsubscribe)
+    rotate_secret = sync(Webhooks.rotate_secret)
+    deliveries = sync(Webhooks.deliveries)
+    get_delivery = sync(Webhooks.get_delivery)
+    redeliver = sync(Webhooks.redeliver)
+    ping = sync(Webhooks.ping)
+    drain = sync(Webhooks.drain)
+    deliver_pending = sync(Webhooks.deliver_pending)
+    handle = sync(Webhooks.handle)

@@ -34,6 +34,7 @@ from .surveys import (
     SurveyStatus,
 )
 from .teams import Team
+from .webhooks import WebhookDelivery, WebhookDeliveryStatus, WebhookSubscription
 from .tickets import (
     OPEN_TICKET_STATUSES,
     TICKET_TRANSITIONS,
@@ -88,6 +89,9 @@ __all__ = [
     "MessageKind",
     "NotificationRecord",
     "NotificationStatus",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookSubscription",
     "Page",
     "Presence",
     "Priority",

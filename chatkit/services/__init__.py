@@ -26,6 +26,7 @@ from .teams import Teams
 from .tickets import Tickets
 from .transcripts import SMTPSettings, Transcripts
 from .understanding import Understanding
+from .webhooks import WebhookDispatcher, Webhooks
 
 __all__ = [
     "Abuse",
@@ -62,4 +63,6 @@ __all__ = [
     "Transcripts",
     "TypingPreview",
     "Understanding",
+    "WebhookDispatcher",
+    "Webhooks",
 ]

@@ -17,6 +17,7 @@ __all__ = [
     "BUILTIN_JOBS",
     "NOTIFICATIONS",
     "SYNC_EVERY",
+    "WEBHOOKS",
     "PeriodicJob",
     "check_job_name",
 ]
@@ -177,6 +178,9 @@ AUTOMATION = "automation"
 
 NOTIFICATIONS = "notifications"
 """The notifications dispatcher (runs when a notifier is configured)."""
+
+WEBHOOKS = "webhooks"
+"""Outbound webhook delivery (`Webhooks.dispatcher`): always runs; idle without subscriptions."""
 
 SYNC_EVERY = 30.0
 """Default seconds between sync cycles of an idle integration (commits wake it sooner)."""
