@@ -1,4 +1,4 @@
-"""The ``chatkit`` command: a demo, migrations, events, purges, integrations, sync, emulators.
+"""The ``chatkit`` command: a demo, migrations, events, purges, integrations, sync, webhooks, emulators.
 
 This module holds the app and its entry point (`main`); the command groups live
 in ``chatkit._cli`` (one module each) and are registered here.
@@ -26,6 +26,7 @@ from ._cli.output import console
 from ._cli.output import run as _run
 from ._cli.purge import purge
 from ._cli.sync import sync_app
+from ._cli.webhooks import webhooks_app
 from ._cli.worker import worker as _worker
 from ._facade import AsyncChatKit
 from .automation import AutoReplySettings, RuleSet
@@ -387,6 +388,7 @@ def version() -> None:
 
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(sync_app, name="sync")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def main() -> None:

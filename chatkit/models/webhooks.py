@@ -5,8 +5,9 @@ See `chatkit.services.Webhooks` for how deliveries are made, signed and retried.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import Enum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -55,6 +56,10 @@ class WebhookSubscription(Record):
     secret: str | None = Field(default=None, repr=False)
     previous_secret: str | None = Field(default=None, repr=False)
     previous_secret_until: UTCDateTime | None = None
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, (mask_url(value) if name == "url" and isinstance(value, str) else value)
 
     @property
     def masked_url(self) -> str:
