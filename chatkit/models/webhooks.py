@@ -114,7 +114,7 @@ class WebhookDelivery(Record):
         body: The exact JSON body sent (what the signature covers).
         due_key: Sortable form of `next_attempt_at` while pending (the queue's
             index; also moved ahead while a worker holds the delivery).
-        log_key: Sort key of the log: creation time and id.
+        log_key: Sort key of the log: creation time, outbox position and id.
     """
 
     table: ClassVar[str] = "webhook_deliveries"

@@ -693,7 +693,7 @@ class Webhooks(Service):
             body=body.decode("utf-8") if isinstance(body, bytes) else body,
             due_key=_key(now),
             next_attempt_at=now,
-            log_key=f"{_key(now)}:{delivery_id}",
+            log_key=f"{_key(now)}:{position or 0:019d}:{delivery_id}",
             created_at=now,
             updated_at=now,
         )
@@ -703,7 +703,7 @@ class Webhooks(Service):
     ) -> builtins.list[tuple[WebhookDelivery, WebhookSubscription]]:
         """Claim up to ``free`` due deliveries, at most ``per_subscription`` each counting ``busy``."""
         store = await self._core.ready()
-        subscriptions = await store.find(WebhookSubscription, {"active": True})
+        subscriptions = builtins.list(await store.find(WebhookSubscription, {"active": True}))
         random.shuffle(subscriptions)  # no endpoint always goes first
         now = utcnow()
         due = _key(now + timedelta(microseconds=1))
