@@ -1,4 +1,5 @@
-"""The ``chatkit`` command: a demo, migrations, events, purges, integrations, sync, webhooks, emulators.
+"""The ``chatkit`` command: a demo, migrations, events, purges, integrations, sync, webhooks,
+emulators.
 
 This module holds the app and its entry point (`main`); the command groups live
 in ``chatkit._cli`` (one module each) and are registered here.

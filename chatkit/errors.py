@@ -41,7 +41,7 @@ ChatKitError
 │   └── WebhookVerificationError  bad signature, outside the replay window, or malformed
 │       ├── WebhookBodyError      (chatkit.webhooks) body nested too deeply or not JSON
 │       │   └── WebhookTooLargeError  body over WebhookSettings.max_body_bytes
-│       └── WebhookSignatureError (chatkit.webhooks) a chatkit delivery's signature is missing, wrong or too old
+│       └── WebhookSignatureError (chatkit.webhooks) a delivery's signature is wrong or too old
 ├── AgentAtCapacityError          the agent holds max_concurrent_chats already
 ├── ContactBlockedError           a blocked sender's message was refused (and counted)
 └── AlreadyClaimedError           another agent owns the conversation

@@ -452,7 +452,9 @@ def verify_signature(
     if header is None or not header.strip():
         raise WebhookSignatureError(f"no {SIGNATURE_HEADER} header", reason="missing")
     if len(header) > _MAX_SIGNATURE_HEADER:
-        raise WebhookSignatureError(f"the {SIGNATURE_HEADER} header is too long", reason="malformed")
+        raise WebhookSignatureError(
+            f"the {SIGNATURE_HEADER} header is too long", reason="malformed"
+        )
     timestamp: int | None = None
     signatures: list[str] = []
     for part in header.split(","):
@@ -462,7 +464,11 @@ def verify_signature(
                 f"the {SIGNATURE_HEADER} header is not t=<unix>,v1=<hex>", reason="malformed"
             )
         if name == "t":
-            if timestamp is not None or not (value.isascii() and value.isdigit()) or len(value) > 12:
+            if (
+                timestamp is not None
+                or not (value.isascii() and value.isdigit())
+                or len(value) > 12
+            ):
                 raise WebhookSignatureError(
                     f"the {SIGNATURE_HEADER} timestamp is not unix seconds", reason="malformed"
                 )
@@ -476,11 +482,7 @@ def verify_signature(
             reason="malformed",
         )
     current = (
-        time.time()
-        if now is None
-        else now.timestamp()
-        if isinstance(now, datetime)
-        else float(now)
+        time.time() if now is None else now.timestamp() if isinstance(now, datetime) else float(now)
     )
     if abs(current - timestamp) > tolerance:
         raise WebhookSignatureError(

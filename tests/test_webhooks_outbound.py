@@ -24,24 +24,24 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from starlette.applications import Starlette  # noqa: E402
-from starlette.requests import Request  # noqa: E402
-from starlette.responses import Response  # noqa: E402
-from starlette.routing import Route  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from typer.testing import CliRunner
 
-from chatkit import AsyncChatKit, ChatKit, ChatKitSettings  # noqa: E402
-from chatkit.cli import app  # noqa: E402
-from chatkit.errors import (  # noqa: E402
+from chatkit import AsyncChatKit, ChatKit, ChatKitSettings
+from chatkit.cli import app
+from chatkit.errors import (
     InvalidInputError,
     NotFoundError,
     WebhookSignatureError,
     WebhookTargetError,
 )
-from chatkit.models import WebhookDeliveryStatus  # noqa: E402
-from chatkit.services.webhooks import GROUP, backoff, parse_retry_after  # noqa: E402
-from chatkit.webhooks import WebhookSettings, sign_payload, verify_signature  # noqa: E402
-from chatkit_integrations._server import BackgroundServer  # noqa: E402
+from chatkit.models import WebhookDeliveryStatus
+from chatkit.services.webhooks import GROUP, backoff, parse_retry_after
+from chatkit.webhooks import WebhookSettings, sign_payload, verify_signature
+from chatkit_integrations._server import BackgroundServer
 
 pytestmark = pytest.mark.anyio
 
@@ -88,9 +88,7 @@ def receiver() -> Iterator[Receiver]:
         with me.lock:
             me.requests.append(Received(name, dict(request.headers), body, time.monotonic()))
             plan = me.script.get(name)
-            status, headers, delay = (
-                plan.pop(0) if plan else me.always.get(name, (200, {}, 0.0))
-            )
+            status, headers, delay = plan.pop(0) if plan else me.always.get(name, (200, {}, 0.0))
         if delay:
             await asyncio.sleep(delay)
         return Response(f"answer from {name}", status_code=status, headers=headers)
@@ -142,7 +140,9 @@ def test_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
         b"whsec_0123456789abcdef", b"1700000000." + body, hashlib.sha256
     ).hexdigest()
     assert header == f"t=1700000000,v1={expected}"
-    assert verify_signature("whsec_0123456789abcdef", header, body, now=1_700_000_100) == 1_700_000_000
+    assert (
+        verify_signature("whsec_0123456789abcdef", header, body, now=1_700_000_100) == 1_700_000_000
+    )
     # Headers as any mapping, any case.
     assert verify_signature(
         "whsec_0123456789abcdef", {"chatkit-SIGNATURE": header}, body.decode(), now=1_700_000_000
@@ -183,7 +183,9 @@ def test_rotation_signs_with_both_secrets_and_either_verifies() -> None:
     assert header.count("v1=") == 2
     assert verify_signature("old-secret-0123456789", header, b"x", now=5) == 5
     assert verify_signature(["nope-0123456789abcd", "new-secret-0123456789"], header, b"x", now=5)
-    assert verify_signature("new-secret-0123456789", header, b"x", now=datetime.fromtimestamp(5, UTC))
+    assert verify_signature(
+        "new-secret-0123456789", header, b"x", now=datetime.fromtimestamp(5, UTC)
+    )
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:
@@ -211,7 +213,8 @@ async def test_a_delivery_is_signed_and_verifies_with_the_helper(
     kit: AsyncChatKit, receiver: Receiver
 ) -> None:
     hook = await kit.webhooks.subscribe(receiver.url("a"), ["contact.created"], description="crm")
-    assert hook.secret is not None and hook.secret.startswith("whsec_")
+    assert hook.secret is not None
+    assert hook.secret.startswith("whsec_")
     contact = await kit.contacts.create(name="Ada")
     assert await kit.webhooks.drain() == 1
 
@@ -221,7 +224,8 @@ async def test_a_delivery_is_signed_and_verifies_with_the_helper(
     assert payload["type"] == "contact.created"
     assert payload["data"]["contact"]["id"] == contact.id
     assert payload["data"]["id"] == payload["id"]
-    assert payload["occurred_at"].endswith("Z") and isinstance(payload["position"], int)
+    assert payload["occurred_at"].endswith("Z")
+    assert isinstance(payload["position"], int)
     assert request.headers["chatkit-event"] == "contact.created"
     assert request.headers["content-type"] == "application/json"
     assert request.headers["chatkit-timestamp"] == request.headers["chatkit-signature"][2:12]
@@ -231,7 +235,8 @@ async def test_a_delivery_is_signed_and_verifies_with_the_helper(
     assert delivery.status is WebhookDeliveryStatus.DELIVERED
     assert (delivery.attempts, delivery.status_code) == (1, 200)
     assert delivery.response_snippet == "answer from a"
-    assert delivery.event_id == payload["id"] and delivery.duration_ms is not None
+    assert delivery.event_id == payload["id"]
+    assert delivery.duration_ms is not None
     assert delivery.body.encode() == request.body
 
     # Tampered body, wrong secret, replayed late: refused.
@@ -264,7 +269,8 @@ async def test_a_500_is_retried_until_a_200(kit: AsyncChatKit, receiver: Receive
     assert all(verify_signature(hook.secret or "", r.headers, r.body) for r in requests)
     [delivery] = (await kit.webhooks.deliveries()).items
     assert delivery.status is WebhookDeliveryStatus.DELIVERED
-    assert delivery.attempts == 3 and delivery.error is None
+    assert delivery.attempts == 3
+    assert delivery.error is None
 
 
 async def test_retry_after_of_a_429_is_respected(kit: AsyncChatKit, receiver: Receiver) -> None:
@@ -274,8 +280,10 @@ async def test_retry_after_of_a_429_is_respected(kit: AsyncChatKit, receiver: Re
     assert await kit.webhooks.drain() == 1  # retry_delay is 0, but the answer said 1 s
 
     [waiting] = (await kit.webhooks.deliveries()).items
-    assert waiting.status is WebhookDeliveryStatus.PENDING and waiting.status_code == 429
-    assert waiting.next_attempt_at is not None and waiting.last_attempt_at is not None
+    assert waiting.status is WebhookDeliveryStatus.PENDING
+    assert waiting.status_code == 429
+    assert waiting.next_attempt_at is not None
+    assert waiting.last_attempt_at is not None
     assert 0.9 <= (waiting.next_attempt_at - waiting.last_attempt_at).total_seconds() <= 1.5
     assert await kit.webhooks.deliver_pending() == 0  # not due yet
     await asyncio.sleep(1.1)
@@ -284,7 +292,8 @@ async def test_retry_after_of_a_429_is_respected(kit: AsyncChatKit, receiver: Re
     first, second = receiver.got("busy")
     assert second.at - first.at >= 0.9
     [done] = (await kit.webhooks.deliveries()).items
-    assert done.status is WebhookDeliveryStatus.DELIVERED and done.attempts == 2
+    assert done.status is WebhookDeliveryStatus.DELIVERED
+    assert done.attempts == 2
 
 
 async def test_dead_lettered_after_the_limit_then_redelivered(
@@ -298,15 +307,18 @@ async def test_dead_lettered_after_the_limit_then_redelivered(
         assert await kit.webhooks.drain() == 3
         [dead] = (await kit.webhooks.deliveries(status="dead")).items
         assert (dead.attempts, dead.status_code, dead.error) == (3, 500, "HTTP 500")
-        assert dead.next_attempt_at is None and dead.due_key is None
+        assert dead.next_attempt_at is None
+        assert dead.due_key is None
         assert await kit.webhooks.deliver_pending() == 0
 
         receiver.always["down"] = (200, {}, 0.0)
         again = await kit.webhooks.redeliver(dead.id)
-        assert again.status is WebhookDeliveryStatus.PENDING and again.attempts == 0
+        assert again.status is WebhookDeliveryStatus.PENDING
+        assert again.attempts == 0
         assert await kit.webhooks.deliver_pending() == 1
         done = await kit.webhooks.get_delivery(dead.id)
-        assert done.status is WebhookDeliveryStatus.DELIVERED and done.attempts == 1
+        assert done.status is WebhookDeliveryStatus.DELIVERED
+        assert done.attempts == 1
         assert len(receiver.got("down")) == 4
         with pytest.raises(NotFoundError):
             await kit.webhooks.redeliver("whd_nope")
@@ -322,15 +334,18 @@ async def test_410_gone_dead_letters_and_pauses_the_subscription(
     await kit.contacts.create(name="Ada")
     assert await kit.webhooks.drain() == 1
     [dead] = (await kit.webhooks.deliveries()).items
-    assert dead.status is WebhookDeliveryStatus.DEAD and dead.status_code == 410
+    assert dead.status is WebhookDeliveryStatus.DEAD
+    assert dead.status_code == 410
     paused = await kit.webhooks.get(hook.id)
-    assert not paused.active and paused.paused_reason == "the endpoint answered 410 Gone"
+    assert not paused.active
+    assert paused.paused_reason == "the endpoint answered 410 Gone"
 
     await kit.contacts.create(name="Bob")  # paused: not queued
     assert await kit.webhooks.drain() == 0
     assert len((await kit.webhooks.deliveries()).items) == 1
     resumed = await kit.webhooks.update(hook.id, active=True)
-    assert resumed.active and resumed.paused_reason is None
+    assert resumed.active
+    assert resumed.paused_reason is None
 
 
 async def test_a_slow_endpoint_does_not_hold_up_another(
@@ -351,7 +366,7 @@ async def test_a_slow_endpoint_does_not_hold_up_another(
             log = await kit.webhooks.deliveries(subscription_id=fast.id)
             return len(log.items) == 3 and all(d.status is delivered for d in log.items)
 
-        while not await fast_done() and time.monotonic() - started < 2.5:
+        while not await fast_done() and time.monotonic() - started < 2.5:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         assert await fast_done()  # while the slow one still answers its first
         assert time.monotonic() - started < 2.5
@@ -404,7 +419,8 @@ async def test_a_private_target_is_refused_unless_allowed(
         await strict.contacts.create(name="Ada")
         assert await strict.webhooks.drain() == 1
         [dead] = (await strict.webhooks.deliveries()).items
-        assert dead.status is WebhookDeliveryStatus.DEAD and dead.attempts == 1
+        assert dead.status is WebhookDeliveryStatus.DEAD
+        assert dead.attempts == 1
         assert "not a public address" in (dead.error or "")
         assert receiver.got("x") == []
 
@@ -462,7 +478,8 @@ async def test_the_delivery_log_pages_newest_first(kit: AsyncChatKit, receiver: 
         cursor = page.next_cursor
         if cursor is None:
             break
-    assert pages == 3 and len({d.id for d in seen}) == 5
+    assert pages == 3
+    assert len({d.id for d in seen}) == 5
     positions = [d.event_position or 0 for d in seen]
     assert positions == sorted(positions, reverse=True)
     assert {d.status for d in seen} == {WebhookDeliveryStatus.DELIVERED}
@@ -493,7 +510,7 @@ async def test_two_dispatchers_on_one_store_never_double_deliver(
         for n in range(20):
             await one.contacts.create(name=f"c{n}")
         deadline = time.monotonic() + 15
-        while len(receiver.requests) < 40 and time.monotonic() < deadline:
+        while len(receiver.requests) < 40 and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)  # room for any duplicate to arrive
         for d in (first, second):
@@ -505,7 +522,8 @@ async def test_two_dispatchers_on_one_store_never_double_deliver(
             await two.close()
     for name in ("once", "twice"):
         counts = Counter(json.loads(r.body)["id"] for r in receiver.got(name))
-        assert len(counts) == 20 and set(counts.values()) == {1}, name
+        assert len(counts) == 20, name
+        assert set(counts.values()) == {1}, name
 
 
 async def test_the_worker_delivers_by_default(kit: AsyncChatKit, receiver: Receiver) -> None:
@@ -522,7 +540,8 @@ async def test_rotated_secret_signs_twice_during_the_grace(
 ) -> None:
     hook = await kit.webhooks.subscribe(receiver.url("r"), ["contact.created"])
     rotated = await kit.webhooks.rotate_secret(hook.id)
-    assert rotated.secret and rotated.secret != hook.secret
+    assert rotated.secret
+    assert rotated.secret != hook.secret
     await kit.contacts.create(name="Ada")
     await kit.webhooks.drain()
     [request] = receiver.got("r")
@@ -534,13 +553,15 @@ async def test_rotated_secret_signs_twice_during_the_grace(
 async def test_ping_sends_a_signed_webhook_ping(kit: AsyncChatKit, receiver: Receiver) -> None:
     hook = await kit.webhooks.subscribe(receiver.url("p"), ["ticket.created"], secret="s" * 20)
     delivery = await kit.webhooks.ping(hook.id)
-    assert delivery.status is WebhookDeliveryStatus.DELIVERED and delivery.event_type == "webhook.ping"
+    assert delivery.status is WebhookDeliveryStatus.DELIVERED
+    assert delivery.event_type == "webhook.ping"
     [request] = receiver.got("p")
     assert verify_signature("s" * 20, request.headers, request.body)
     assert json.loads(request.body)["data"] == {"subscription_id": hook.id}
     receiver.always["p"] = (500, {}, 0.0)
     failed = await kit.webhooks.ping(hook.id)
-    assert failed.status is WebhookDeliveryStatus.DEAD and failed.status_code == 500
+    assert failed.status is WebhookDeliveryStatus.DEAD
+    assert failed.status_code == 500
 
 
 async def test_bad_input_is_refused_and_changes_nothing(kit: AsyncChatKit) -> None:
@@ -565,7 +586,8 @@ async def test_bad_input_is_refused_and_changes_nothing(kit: AsyncChatKit) -> No
         await kit.webhooks.update(hook.id, url="mailto:a@b.c")
     assert (await kit.webhooks.get(hook.id)).events == ["message.created"]
     changed = await kit.webhooks.update(hook.id, events=["message.*"], description="note")
-    assert changed.events == ["message.*"] and changed.description == "note"
+    assert changed.events == ["message.*"]
+    assert changed.description == "note"
     await kit.webhooks.unsubscribe(hook.id)
     assert await kit.webhooks.list() == []
 
@@ -597,30 +619,39 @@ def test_the_blocking_kit_and_the_cli(tmp_path: Path, receiver: Receiver) -> Non
 
     runner = CliRunner()
     listed = runner.invoke(app, ["webhooks", "list", "--url", url])
-    assert listed.exit_code == 0 and hook.id in listed.output
+    assert listed.exit_code == 0
+    assert hook.id in listed.output
     log = runner.invoke(app, ["webhooks", "deliveries", "--url", url, "--status", "delivered"])
-    assert log.exit_code == 0 and delivery.id in log.output and "contact.created" in log.output
+    assert log.exit_code == 0
+    assert delivery.id in log.output
+    assert "contact.created" in log.output
     ping = runner.invoke(app, ["webhooks", "test", hook.id, "--url", url, "--allow-private"])
     assert ping.exit_code == 0, ping.output
-    assert "webhook.ping" in ping.output and len(receiver.got("cli")) == 2
+    assert "webhook.ping" in ping.output
+    assert len(receiver.got("cli")) == 2
     refused = runner.invoke(app, ["webhooks", "test", hook.id, "--url", url])
-    assert refused.exit_code == 1 and "dead" in refused.output
+    assert refused.exit_code == 1
+    assert "dead" in refused.output
     added = runner.invoke(
         app,
         ["webhooks", "add", "https://hooks.example.com/x?token=abc123", "-e", "ticket.*",
          "--url", url],
     )  # fmt: skip
     assert added.exit_code == 0, added.output
-    assert "token=***" in added.output and "abc123" not in added.output
+    assert "token=***" in added.output
+    assert "abc123" not in added.output
     assert "whsec_" in added.output
     bad = runner.invoke(app, ["webhooks", "add", "https://x.example/y", "-e", "nope", "--url", url])
-    assert bad.exit_code == 1 and "unknown event type" in bad.output
+    assert bad.exit_code == 1
+    assert "unknown event type" in bad.output
     rotated = runner.invoke(app, ["webhooks", "rotate-secret", hook.id, "--url", url])
-    assert rotated.exit_code == 0 and "whsec_" in rotated.output
+    assert rotated.exit_code == 0
+    assert "whsec_" in rotated.output
     paused = runner.invoke(app, ["webhooks", "pause", hook.id, "--url", url])
     assert paused.exit_code == 0
     redo = runner.invoke(app, ["webhooks", "redeliver", delivery.id, "--url", url])
-    assert redo.exit_code == 0 and "pending" in redo.output
+    assert redo.exit_code == 0
+    assert "pending" in redo.output
     removed = runner.invoke(app, ["webhooks", "remove", hook.id, "--url", url])
     assert removed.exit_code == 0
     after = runner.invoke(app, ["webhooks", "list", "--url", url])

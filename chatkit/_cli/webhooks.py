@@ -251,7 +251,7 @@ def redeliver(
 
 
 @webhooks_app.command("test")
-def test(
+def send_test(
     subscription_id: SubscriptionId,
     url: StoreUrl = None,
     settings_file: SettingsFile = None,
@@ -275,7 +275,7 @@ def deliver(
     settings_file: SettingsFile = None,
     allow_private: AllowPrivate = False,
 ) -> None:
-    """Turn new outbox events into deliveries and send what is due, once (the worker does it too)."""
+    """Turn new outbox events into deliveries and send what is due, once (as the worker does)."""
 
     async def job() -> None:
         async with _kit(url, settings_file, allow_private) as kit:

@@ -34,7 +34,6 @@ from .surveys import (
     SurveyStatus,
 )
 from .teams import Team
-from .webhooks import WebhookDelivery, WebhookDeliveryStatus, WebhookSubscription
 from .tickets import (
     OPEN_TICKET_STATUSES,
     TICKET_TRANSITIONS,
@@ -42,6 +41,7 @@ from .tickets import (
     TicketNote,
     TicketStatus,
 )
+from .webhooks import WebhookDelivery, WebhookDeliveryStatus, WebhookSubscription
 
 __all__ = [
     "JSON_MAX_BYTES",

@@ -50,7 +50,6 @@ from ..errors import (
     ConflictError,
     DuplicateKeyError,
     InvalidInputError,
-    NotFoundError,
     WebhookTargetError,
 )
 from ..events import Event
@@ -210,11 +209,7 @@ def _check_events(events: object) -> builtins.list[str]:
     for item in events:
         if not isinstance(item, str):
             raise InvalidInputError("events must be event type names", field="events")
-        fine = (
-            item == "*"
-            or item in known
-            or (item.endswith(".*") and item[:-2] in families)
-        )
+        fine = item == "*" or item in known or (item.endswith(".*") and item[:-2] in families)
         if not fine:
             raise InvalidInputError(
                 f"unknown event type {short(item, 60)!r}: use '*', a type such as "
@@ -355,7 +350,7 @@ class Webhooks(Service):
         *,
         url: str | None = None,
         events: Sequence[str] | None = None,
-        description: str | None | Unset = UNSET,
+        description: str | Unset | None = UNSET,
         active: bool | None = None,
     ) -> WebhookSubscription:
         """Change a subscription: its URL, its event types, its note; pause or resume it.
@@ -564,8 +559,11 @@ class Webhooks(Service):
         """
         from .events import Events
 
+        async def handle(events: builtins.list[Event]) -> None:
+            await self.handle(events)
+
         outbox = Events(self._core).dispatcher(
-            GROUP, self.handle, batch_size=batch_size, lease_seconds=lease_seconds, start=start
+            GROUP, handle, batch_size=batch_size, lease_seconds=lease_seconds, start=start
         )
         return WebhookDispatcher(self, outbox)
 
@@ -701,7 +699,7 @@ class Webhooks(Service):
     async def _claim_due(
         self, free: int, busy: Counter[str]
     ) -> builtins.list[tuple[WebhookDelivery, WebhookSubscription]]:
-        """Claim up to ``free`` due deliveries, at most ``per_subscription`` each counting ``busy``."""
+        """Claim up to ``free`` due deliveries, at most ``per_subscription`` for each endpoint."""
         store = await self._core.ready()
         subscriptions = builtins.list(await store.find(WebhookSubscription, {"active": True}))
         random.shuffle(subscriptions)  # no endpoint always goes first
@@ -817,7 +815,9 @@ class Webhooks(Service):
                 error = f"HTTP {status_code}"
             updates["error"] = error
             if gone or permanent or final or delivery.attempts >= settings.max_attempts:
-                updates.update(status=WebhookDeliveryStatus.DEAD, due_key=None, next_attempt_at=None)
+                updates.update(
+                    status=WebhookDeliveryStatus.DEAD, due_key=None, next_attempt_at=None
+                )
             else:
                 wait = (
                     min(retry_after, settings.max_retry_delay)
@@ -863,7 +863,9 @@ class Webhooks(Service):
         except ConflictError:
             store = await self._core.ready()
             current = await store.get(WebhookDelivery, delivery.id)
-            log.info("webhook delivery %s changed during its attempt; outcome not kept", delivery.id)
+            log.info(
+                "webhook delivery %s changed during its attempt; outcome not kept", delivery.id
+            )
             return current if current is not None else new
         return new
 
