@@ -634,14 +634,14 @@ def test_the_blocking_kit_and_the_cli(tmp_path: Path, receiver: Receiver) -> Non
     assert "dead" in refused.output
     added = runner.invoke(
         app,
-        ["webhooks", "add", "https://hooks.example.com/x?token=abc123", "-e", "ticket.*",
+        ["webhooks", "add", "https://hooks.example.com/x?token=abc123", "--event", "ticket.*",
          "--url", url],
     )  # fmt: skip
     assert added.exit_code == 0, added.output
     assert "token=***" in added.output
     assert "abc123" not in added.output
     assert "whsec_" in added.output
-    bad = runner.invoke(app, ["webhooks", "add", "https://x.example/y", "-e", "nope", "--url", url])
+    bad = runner.invoke(app, ["webhooks", "add", "https://x.example/y", "--event", "nope", "--url", url])
     assert bad.exit_code == 1
     assert "unknown event type" in bad.output
     rotated = runner.invoke(app, ["webhooks", "rotate-secret", hook.id, "--url", url])

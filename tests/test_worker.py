@@ -569,6 +569,7 @@ def test_cli_status_prints_one_line_per_job_and_json(tmp_path: Path) -> None:
             "refresh_agents",
             "survey_follow_ups",
             "wake_snoozed",
+            "webhooks",
         ]
     )
     as_json = subprocess.run(

@@ -105,7 +105,6 @@ def add(
         list[str] | None,
         typer.Option(
             "--event",
-            "-e",
             metavar="TYPE",
             help="An event type (message.created), a family (ticket.*) or * (repeat; default *).",
         ),
