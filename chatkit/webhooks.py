@@ -109,6 +109,9 @@ class WebhookSettings(BaseModel):
             ``410 Gone`` (its delivery is dead-lettered either way).
         rotation_grace: Seconds the previous secret keeps signing (a second
             ``v1`` value) after `Webhooks.rotate_secret`.
+        log_days: Days delivered and dead deliveries stay in the delivery
+            log (with the bodies sent) before `Webhooks.prune` (the worker's
+            daily ``prune_webhooks`` job) deletes them.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -124,6 +127,7 @@ class WebhookSettings(BaseModel):
     per_subscription: int = Field(default=4, ge=1, le=1000)
     pause_on_gone: bool = True
     rotation_grace: float = Field(default=86_400.0, ge=0.0, le=30 * 86_400.0)
+    log_days: float = Field(default=30.0, gt=0.0, le=3650.0)
 
     @field_validator("allowed_networks")
     @classmethod

@@ -641,7 +641,9 @@ def test_the_blocking_kit_and_the_cli(tmp_path: Path, receiver: Receiver) -> Non
     assert "token=***" in added.output
     assert "abc123" not in added.output
     assert "whsec_" in added.output
-    bad = runner.invoke(app, ["webhooks", "add", "https://x.example/y", "--event", "nope", "--url", url])
+    bad = runner.invoke(
+        app, ["webhooks", "add", "https://x.example/y", "--event", "nope", "--url", url]
+    )
     assert bad.exit_code == 1
     assert "unknown event type" in bad.output
     rotated = runner.invoke(app, ["webhooks", "rotate-secret", hook.id, "--url", url])
@@ -656,3 +658,28 @@ def test_the_blocking_kit_and_the_cli(tmp_path: Path, receiver: Receiver) -> Non
     assert removed.exit_code == 0
     after = runner.invoke(app, ["webhooks", "list", "--url", url])
     assert hook.id not in after.output
+
+
+async def test_prune_deletes_old_finished_deliveries_only(
+    kit: AsyncChatKit, receiver: Receiver
+) -> None:
+    receiver.always["gone"] = (500, {}, 0.0)
+    done = await kit.webhooks.subscribe(receiver.url("done"), ["contact.created"])
+    await kit.webhooks.subscribe(receiver.url("gone"), ["contact.created"])
+    await kit.contacts.create(name="Ada")
+    await kit.webhooks.handle((await kit.events.list()).items)
+    await kit.webhooks.deliver_pending()  # one delivered; the other retried until dead
+    await kit.contacts.create(name="Bob")
+    await kit.webhooks.drain()
+    await kit.webhooks.update(done.id, active=False)
+    await kit.contacts.create(name="Cy")  # paused: nothing queued
+    assert await kit.webhooks.prune() == 0  # younger than log_days
+    with pytest.raises(InvalidInputError):
+        await kit.webhooks.prune(older_than=timedelta(seconds=-1))
+    pending = await kit.webhooks.redeliver(
+        (await kit.webhooks.deliveries(status="dead", limit=1)).items[0].id
+    )
+    assert await kit.webhooks.prune(older_than=timedelta(0)) == 3
+    [left] = (await kit.webhooks.deliveries()).items
+    assert left.id == pending.id
+    assert left.status is WebhookDeliveryStatus.PENDING

@@ -565,6 +565,7 @@ def test_cli_status_prints_one_line_per_job_and_json(tmp_path: Path) -> None:
             "check_sla",
             "escalate",
             "expire_surveys",
+            "prune_webhooks",
             "purge",
             "refresh_agents",
             "survey_follow_ups",

@@ -536,6 +536,40 @@ class Webhooks(Service):
 
         return await self._core.retry(attempt)
 
+    async def prune(self, *, older_than: timedelta | None = None) -> int:
+        """Delete delivered and dead deliveries older than `WebhookSettings.log_days`.
+
+        Pending ones are kept whatever their age. The worker runs this daily
+        (job ``prune_webhooks``).
+
+        Args:
+            older_than: Another age limit than the setting's.
+
+        Returns:
+            How many deliveries were deleted.
+        """
+        if older_than is None:
+            older_than = timedelta(days=self.settings.log_days)
+        if not isinstance(older_than, timedelta) or older_than < timedelta(0):
+            raise InvalidInputError("older_than must be a positive timedelta", field="older_than")
+        store = await self._core.ready()
+        cutoff = _key(utcnow() - older_than)
+        deleted = 0
+        while True:
+            old = await store.find(
+                WebhookDelivery,
+                {
+                    "log_key": Lt(cutoff),
+                    "status": In([WebhookDeliveryStatus.DELIVERED, WebhookDeliveryStatus.DEAD]),
+                },
+                order_by="log_key",
+                limit=500,
+            )
+            if not old:
+                return deleted
+            await self._core.commit([Delete(WebhookDelivery, d.id) for d in old])
+            deleted += len(old)
+
     # -- delivering --------------------------------------------------------------
 
     def dispatcher(

@@ -116,6 +116,10 @@ async def _survey_follow_ups(kit: AsyncChatKit) -> str:
     return _count(await kit.surveys.resume_follow_ups(), "follow-ups opened")
 
 
+async def _prune_webhooks(kit: AsyncChatKit) -> str:
+    return _count(await kit.webhooks.prune(), "webhook deliveries deleted")
+
+
 async def _purge(kit: AsyncChatKit) -> str:
     report = await kit.retention.purge()
     return f"{report.conversations} conversations purged"
@@ -163,6 +167,12 @@ BUILTIN_JOBS: tuple[PeriodicJob, ...] = (
         _survey_follow_ups,
         300.0,
         "open low-rating follow-ups a crash left undone (Surveys.resume_follow_ups)",
+    ),
+    PeriodicJob(
+        "prune_webhooks",
+        _prune_webhooks,
+        86_400.0,
+        "delete webhook deliveries older than WebhookSettings.log_days (Webhooks.prune)",
     ),
     PeriodicJob(
         "purge",
