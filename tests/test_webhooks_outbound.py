@@ -10,6 +10,9 @@ import hashlib
 import hmac
 import json
 import logging
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -683,3 +686,49 @@ async def test_prune_deletes_old_finished_deliveries_only(
     [left] = (await kit.webhooks.deliveries()).items
     assert left.id == pending.id
     assert left.status is WebhookDeliveryStatus.PENDING
+
+
+def test_two_worker_processes_share_the_deliveries_without_doubles(
+    store_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    if store_url == "memory://":
+        pytest.skip("a memory store is not shared between processes")
+    settings_file = tmp_path / "settings.json"
+    settings_file.write_text(_settings().model_dump_json())
+    with ChatKit(store_url, settings=_settings()) as kit:
+        kit.webhooks.subscribe(receiver.url("procs"), ["contact.created"])
+        kit.open()
+    chatkit = Path(sys.executable).parent / "chatkit"
+    command = [
+        str(chatkit), "worker", "--url", store_url, "--settings", str(settings_file),
+        "--only", "webhooks", "--every", "webhooks=0.1",
+    ]  # fmt: skip
+    workers = [
+        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    try:
+        with ChatKit(store_url, settings=_settings()) as kit:
+            for n in range(30):
+                kit.contacts.create(name=f"c{n}")
+        deadline = time.monotonic() + 60
+        while len(receiver.got("procs")) < 30 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # room for any duplicate to arrive
+    finally:
+        for process in workers:
+            process.send_signal(signal.SIGTERM)
+        outputs = [process.communicate(timeout=30)[1] for process in workers]
+    assert all(process.returncode == 0 for process in workers), outputs
+    counts = Counter(json.loads(r.body)["id"] for r in receiver.got("procs"))
+    assert len(counts) == 30
+    assert set(counts.values()) == {1}
+    with ChatKit(store_url) as kit:
+        log = kit.webhooks.deliveries(limit=100).items
+        workers_seen = kit.health().workers
+    assert len(log) == 30
+    assert {d.status for d in log} == {WebhookDeliveryStatus.DELIVERED}
+    assert all(d.attempts == 1 for d in log)
+    # Both processes ran the webhooks job and stopped cleanly.
+    assert len(workers_seen) == 2
+    assert all(w.jobs == ["webhooks"] and w.stopped_at is not None for w in workers_seen)
