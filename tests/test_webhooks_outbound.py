@@ -732,3 +732,29 @@ def test_two_worker_processes_share_the_deliveries_without_doubles(
     # Both processes ran the webhooks job and stopped cleanly.
     assert len(workers_seen) == 2
     assert all(w.jobs == ["webhooks"] and w.stopped_at is not None for w in workers_seen)
+
+
+async def test_a_timeout_or_a_redirect_is_a_failed_attempt(
+    store_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    kit = await _kit(store_url, tmp_path, timeout=0.5, retry_delay=60.0)
+    try:
+        receiver.always["sleepy"] = (200, {}, 2.0)
+        receiver.always["moved"] = (301, {"Location": receiver.url("elsewhere")}, 0.0)
+        sleepy = await kit.webhooks.subscribe(receiver.url("sleepy"), ["contact.created"])
+        moved = await kit.webhooks.subscribe(receiver.url("moved"), ["contact.created"])
+        await kit.contacts.create(name="Ada")
+        started = time.monotonic()
+        assert await kit.webhooks.drain() == 2
+        assert time.monotonic() - started < 1.8  # the sleepy endpoint was not waited for
+        [late] = (await kit.webhooks.deliveries(subscription_id=sleepy.id)).items
+        assert late.status is WebhookDeliveryStatus.PENDING
+        assert late.error == "no answer within 0.5 s"
+        assert late.status_code is None
+        [redirected] = (await kit.webhooks.deliveries(subscription_id=moved.id)).items
+        assert redirected.status is WebhookDeliveryStatus.PENDING
+        assert redirected.status_code == 301
+        assert "redirects are not followed" in (redirected.error or "")
+        assert receiver.got("elsewhere") == []
+    finally:
+        await kit.close()

@@ -19,6 +19,8 @@ How a delivery goes:
    answer; after ``max_attempts`` it is dead (the dead letter, see
    `Webhooks.redeliver`). ``410 Gone`` dead-letters it at once and pauses
    the subscription (``pause_on_gone``). A refused target is dead at once.
+   Redirects are not followed (a POST turned into a GET would lose its
+   body): a 3xx answer counts as a failure.
 
 Delivery is at least once: a worker that dies mid-attempt leaves the
 delivery to be tried again once its claim runs out. Receivers de-duplicate
@@ -811,7 +813,7 @@ class Webhooks(Service):
         try:
             with anyio.fail_after(settings.timeout):
                 async with client.stream(
-                    "POST", subscription.url, content=body, headers=headers
+                    "POST", subscription.url, content=body, headers=headers, follow_redirects=False
                 ) as response:
                     status_code = response.status_code
                     if status_code in (429, 503):
@@ -847,6 +849,8 @@ class Webhooks(Service):
         else:
             if error is None:
                 error = f"HTTP {status_code}"
+                if status_code is not None and 300 <= status_code < 400:
+                    error += " (redirects are not followed: subscribe the final URL)"
             updates["error"] = error
             if gone or permanent or final or delivery.attempts >= settings.max_attempts:
                 updates.update(
