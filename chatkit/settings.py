@@ -207,9 +207,10 @@ class ChatKitSettings(BaseModel):
         bots: Bot flows and the words that hand over to a person (`Bots`).
         surveys: The satisfaction survey form, its expiry and the low-score
             follow-up (`Surveys`).
-        webhooks: The size cap on inbound webhook bodies, and which
-            non-public networks automation webhooks may call (none by
-            default; see `chatkit.webhooks.WebhookSettings`).
+        webhooks: The size cap on inbound webhook bodies, which non-public
+            networks outbound webhooks (automation actions, `Webhooks`
+            deliveries) may call (none by default), and how deliveries are
+            retried (see `chatkit.webhooks.WebhookSettings`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
