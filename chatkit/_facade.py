@@ -42,6 +42,7 @@ from ._sync_services import (
     SyncTickets,
     SyncTranscripts,
     SyncUnderstanding,
+    SyncWebhooks,
     SyncWebsites,
 )
 from .blobs import BlobStore, LocalBlobStore
@@ -70,6 +71,7 @@ from .services import (
     Tickets,
     Transcripts,
     Understanding,
+    Webhooks,
     Websites,
 )
 from .services._core import Core
@@ -114,6 +116,7 @@ __all__ = [
     "SyncTranscripts",
     "SyncUnderstanding",
     "SyncWebsites",
+    "SyncWebhooks",
 ]
 
 
@@ -162,6 +165,8 @@ class AsyncChatKit:
             (`Notifications`).
         websites: Websites whose visitors chat through the web app
             (`Websites`).
+        webhooks: Signed outbound webhooks: subscriptions and the
+            delivery log (`Webhooks`).
 
     Example:
         ```python
@@ -212,6 +217,7 @@ class AsyncChatKit:
         self.reviews = Reviews(self._core)
         self.abuse = Abuse(self._core)
         self.notifications = Notifications(self._core)
+        self.webhooks = Webhooks(self._core)
         self.exports = Exports(self._core)
         self.previews = Previews(self._core)
         self.websites = Websites(self._core)
@@ -261,7 +267,7 @@ class AsyncChatKit:
         Periodic jobs (snoozes, SLA checks, idle rules, agent presence,
         escalations, survey expiry and follow-ups, purges) run on one worker
         at a time under a lease in the store; dispatchers (automation,
-        notifications, sync) share their dispatch groups with every other
+        notifications, webhooks, sync) share their dispatch groups with every other
         worker. Start as many workers as you like, in any processes. A job
         that fails is logged, recorded for `health`, and tried again.
 
@@ -422,6 +428,7 @@ class ChatKit:
         self.abuse = SyncAbuse(self.aio.abuse, self._runner)
         self.notifications = SyncNotifications(self.aio.notifications, self._runner)
         self.websites = SyncWebsites(self.aio.websites, self._runner)
+        self.webhooks = SyncWebhooks(self.aio.webhooks, self._runner)
 
     def __repr__(self) -> str:
         return f"ChatKit(store={self.aio.store!r})"

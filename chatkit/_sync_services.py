@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Literal
 
-from ._portal import SyncResource, blocking, sync
+from ._portal import Runner, SyncResource, blocking, sync
 from ._sync_events import SyncDispatcher
 from .automation.rules import RuleSet
 from .notifications import Notifier
@@ -36,6 +36,8 @@ from .services import (
     Transcripts,
     TypingPreview,
     Understanding,
+    WebhookDispatcher,
+    Webhooks,
     Websites,
 )
 from .understanding import Analyzer, Classifier, SentimentAnalyzer
@@ -63,6 +65,8 @@ __all__ = [
     "SyncTickets",
     "SyncTranscripts",
     "SyncUnderstanding",
+    "SyncWebhookDispatcher",
+    "SyncWebhooks",
 ]
 
 
@@ -388,3 +392,74 @@ class SyncPreviews(SyncResource[Previews]):
             stream.close()
 
         return blocking(self._runner, stream, close)
+
+
+class SyncWebhooks(SyncResource[Webhooks]):
+    """Blocking twin of `Webhooks`."""
+
+    subscribe = sync(Webhooks.subscribe)
+    list = sync(Webhooks.list)
+    get = sync(Webhooks.get)
+    update = sync(Webhooks.update)
+    unsubscribe = sync(Webhooks.unsubscribe)
+    rotate_secret = sync(Webhooks.rotate_secret)
+    deliveries = sync(Webhooks.deliveries)
+    get_delivery = sync(Webhooks.get_delivery)
+    redeliver = sync(Webhooks.redeliver)
+    ping = sync(Webhooks.ping)
+    drain = sync(Webhooks.drain)
+    deliver_pending = sync(Webhooks.deliver_pending)
+    prune = sync(Webhooks.prune)
+    handle = sync(Webhooks.handle)
+
+    def dispatcher(
+        self,
+        *,
+        batch_size: int = 100,
+        lease_seconds: float = 30.0,
+        start: Literal["beginning", "end"] = "beginning",
+    ) -> SyncWebhookDispatcher:
+        """Blocking twin of `Webhooks.dispatcher`."""
+        return SyncWebhookDispatcher(
+            self._target.dispatcher(
+                batch_size=batch_size, lease_seconds=lease_seconds, start=start
+            ),
+            self._runner,
+        )
+
+
+class SyncWebhookDispatcher:
+    """Blocking twin of `WebhookDispatcher`."""
+
+    def __init__(self, dispatcher: WebhookDispatcher, runner: Runner) -> None:
+        self._dispatcher = dispatcher
+        self._runner = runner
+
+    @property
+    def group(self) -> str:
+        """The dispatch group's name."""
+        return self._dispatcher.group
+
+    def run_once(self) -> int:
+        """Handle one outbox batch and start due deliveries (see `WebhookDispatcher.run_once`)."""
+        return self._runner.portal().call(self._dispatcher.run_once)
+
+    def drain(self) -> int:
+        """Handle every outbox event left and send what is due; the attempts made."""
+        return self._runner.portal().call(self._dispatcher.drain)
+
+    def run(self) -> None:
+        """Run until `stop` (call it from another thread)."""
+        self._runner.portal().call(self._dispatcher.run)
+
+    def stop(self) -> None:
+        """Make `run` return after the step in hand."""
+
+        async def stop() -> None:
+            self._dispatcher.stop()
+
+        self._runner.portal().call(stop)
+
+    def close(self) -> None:
+        """Wait for the attempts in flight and release everything."""
+        self._runner.portal().call(self._dispatcher.close)

@@ -1,4 +1,5 @@
-"""The ``chatkit`` command: demo, migrations, events, purges, agents, integrations, sync, emulators.
+"""The ``chatkit`` command: demo, migrations, events, purges, agents, websites, the web
+server, webhooks, integrations, sync, emulators.
 
 This module holds the app and its entry point (`main`); the command groups live
 in ``chatkit._cli`` (one module each) and are registered here.
@@ -28,6 +29,7 @@ from ._cli.output import run as _run
 from ._cli.purge import purge
 from ._cli.sync import sync_app
 from ._cli.web import serve, websites_app
+from ._cli.webhooks import webhooks_app
 from ._cli.worker import worker as _worker
 from ._facade import AsyncChatKit
 from .automation import AutoReplySettings, RuleSet
@@ -403,6 +405,7 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(sync_app, name="sync")
 app.add_typer(websites_app, name="websites")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def main() -> None:

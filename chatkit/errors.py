@@ -39,8 +39,9 @@ ChatKitError
 │   ├── RetryableIntegrationError a 429, 5xx or timeout: try again later
 │   ├── PermanentIntegrationError the vendor refused the request for good
 │   └── WebhookVerificationError  bad signature, outside the replay window, or malformed
-│       └── WebhookBodyError      (chatkit.webhooks) body nested too deeply or not JSON
-│           └── WebhookTooLargeError  body over WebhookSettings.max_body_bytes
+│       ├── WebhookBodyError      (chatkit.webhooks) body nested too deeply or not JSON
+│       │   └── WebhookTooLargeError  body over WebhookSettings.max_body_bytes
+│       └── WebhookSignatureError (chatkit.webhooks) a delivery's signature is wrong or too old
 ├── AgentAtCapacityError          the agent holds max_concurrent_chats already
 ├── ContactBlockedError           a blocked sender's message was refused (and counted)
 ├── AlreadyClaimedError           another agent owns the conversation
@@ -90,6 +91,7 @@ __all__ = [
     "StoreError",
     "TemplateError",
     "WebhookBodyError",
+    "WebhookSignatureError",
     "WebhookTargetError",
     "WebhookTooLargeError",
     "WebhookVerificationError",
@@ -560,6 +562,22 @@ class WebhookTooLargeError(WebhookBodyError):
         super().__init__(message, integration=integration)
         self.size = size
         self.limit = limit
+
+
+class WebhookSignatureError(WebhookVerificationError):
+    """A chatkit webhook delivery's ``Chatkit-Signature`` was refused by `verify_signature`.
+
+    Answer it with HTTP 400 (or 401) and apply nothing from the body.
+
+    Attributes:
+        reason: ``missing`` (no header), ``malformed`` (not ``t=<unix>,v1=<hex>``),
+            ``expired`` (the timestamp is outside the replay window) or
+            ``mismatch`` (no signature matches the secret and the body).
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message, integration="chatkit")
+        self.reason = reason
 
 
 class WebhookTargetError(InvalidInputError):

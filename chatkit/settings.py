@@ -208,9 +208,6 @@ class ChatKitSettings(BaseModel):
         bots: Bot flows and the words that hand over to a person (`Bots`).
         surveys: The satisfaction survey form, its expiry and the low-score
             follow-up (`Surveys`).
-        webhooks: The size cap on inbound webhook bodies, and which
-            non-public networks automation webhooks may call (none by
-            default; see `chatkit.webhooks.WebhookSettings`).
         verified_channels: Channels whose sender address, given to
             `Messages.receive` as a plain string and without ``verified=``,
             counts as verified: the address the provider delivered the
@@ -219,6 +216,10 @@ class ChatKitSettings(BaseModel):
             anyone can write) are not: add them only if every sender address
             your application passes on them was proven (a visitor id you
             issued and checked, mail your server authenticated with DKIM).
+        webhooks: The size cap on inbound webhook bodies, which non-public
+            networks outbound webhooks (automation actions, `Webhooks`
+            deliveries) may call (none by default), and how deliveries are
+            retried (see `chatkit.webhooks.WebhookSettings`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

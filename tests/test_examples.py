@@ -149,3 +149,30 @@ def test_crm_sync_example_goes_both_ways() -> None:
     assert lines[2] == "conversation status: resolved"
     assert lines[3:5] == ["  customer: Where is my order?", "  bot: It left our warehouse today."]
     assert lines[-1] == "linked 4, pending 0, dead letters 0"
+
+
+def test_webhooks_example_verifies_retries_after_503_and_logs_every_delivery() -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "webhooks.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    received = [line for line in lines if line.startswith("received ")]
+    assert received == [
+        "received conversation.created at position 2",
+        "received message.created at position 3",
+        "received message.created at position 4",
+    ]
+    log = [line.split() for line in lines[-3:]]
+    assert [row[:2] for row in log] == [
+        ["conversation.created", "delivered"],
+        ["message.created", "delivered"],
+        ["message.created", "delivered"],
+    ]
+    assert sorted(int(row[3]) for row in log) == [1, 1, 2]  # the 503 was retried once
+    assert "HTTP 503" in done.stderr
+    assert "Traceback" not in done.stderr

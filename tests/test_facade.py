@@ -43,6 +43,7 @@ PAIRS = [
     ("reviews", facade.SyncReviews),
     ("abuse", facade.SyncAbuse),
     ("notifications", facade.SyncNotifications),
+    ("webhooks", facade.SyncWebhooks),
     ("sync", facade.SyncSync),
 ]
 

@@ -558,17 +558,22 @@ def test_cli_status_prints_one_line_per_job_and_json(tmp_path: Path) -> None:
     assert done.returncode == 1  # no worker running: degraded
     lines = done.stdout.splitlines()
     assert lines[0] == "status degraded: 0 worker(s) running; no worker is running"
-    names = [line.split()[0] for line in lines[1:]]
+    names = [line.split()[0] for line in lines[1:] if not line.startswith("dispatch ")]
+    assert [line.split()[1] for line in lines[1:] if line.startswith("dispatch ")] == [
+        "webhook-deliveries"
+    ]
     assert sorted(names) == sorted(
         [
             "check_idle",
             "check_sla",
             "escalate",
             "expire_surveys",
+            "prune_webhooks",
             "purge",
             "refresh_agents",
             "survey_follow_ups",
             "wake_snoozed",
+            "webhooks",
         ]
     )
     as_json = subprocess.run(

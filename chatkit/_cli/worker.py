@@ -92,6 +92,9 @@ def _list_jobs() -> None:
         f"{'notifications':<20} dispatcher       ticket notifications (when a notifier is set up)"
     )
     console.print(
+        f"{'webhooks':<20} dispatcher       signed outbound webhooks (kit.webhooks subscriptions)"
+    )
+    console.print(
         f"{'sync:<name>':<20} every {SYNC_EVERY:>7g} s  one sync engine per --sync integration "
         "(and at once on new events)"
     )

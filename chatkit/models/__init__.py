@@ -49,6 +49,7 @@ from .tickets import (
     TicketStatus,
 )
 from .web import WebSession, Website, normalize_origin
+from .webhooks import WebhookDelivery, WebhookDeliveryStatus, WebhookSubscription
 
 __all__ = [
     "JSON_MAX_BYTES",
@@ -99,6 +100,9 @@ __all__ = [
     "MessageKind",
     "NotificationRecord",
     "NotificationStatus",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookSubscription",
     "Page",
     "Presence",
     "Priority",

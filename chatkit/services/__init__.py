@@ -26,6 +26,7 @@ from .teams import Teams
 from .tickets import Tickets
 from .transcripts import SMTPSettings, Transcripts
 from .understanding import Understanding
+from .webhooks import WebhookDispatcher, Webhooks
 from .websites import Websites
 
 __all__ = [
@@ -64,4 +65,6 @@ __all__ = [
     "TypingPreview",
     "Understanding",
     "Websites",
+    "WebhookDispatcher",
+    "Webhooks",
 ]

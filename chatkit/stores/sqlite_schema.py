@@ -291,6 +291,27 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX web_sessions_contact ON web_sessions(contact_id)",
         "CREATE INDEX web_sessions_expiry ON web_sessions(expires_at)",
     ],
+    # Outbound webhooks (`kit.webhooks`): subscriptions (URL, event types,
+    # signing secrets) and the delivery log, which is also the retry queue
+    # (due_key is set while a delivery waits for its next attempt).
+    [
+        """CREATE TABLE webhook_subscriptions (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            active INTEGER NOT NULL,
+            data TEXT NOT NULL)""",
+        """CREATE TABLE webhook_deliveries (
+            id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+            subscription_id TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            due_key TEXT,
+            log_key TEXT NOT NULL UNIQUE,
+            data TEXT NOT NULL,
+            UNIQUE (subscription_id, event_id))""",
+        "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(subscription_id, due_key)",
+        "CREATE INDEX webhook_deliveries_log ON webhook_deliveries(subscription_id, log_key)",
+        "CREATE INDEX webhook_deliveries_status ON webhook_deliveries(status, log_key)",
+    ],
 ]
 
 LISTINGS_VERSION = 9

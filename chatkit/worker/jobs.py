@@ -17,6 +17,7 @@ __all__ = [
     "BUILTIN_JOBS",
     "NOTIFICATIONS",
     "SYNC_EVERY",
+    "WEBHOOKS",
     "PeriodicJob",
     "check_job_name",
 ]
@@ -115,6 +116,10 @@ async def _survey_follow_ups(kit: AsyncChatKit) -> str:
     return _count(await kit.surveys.resume_follow_ups(), "follow-ups opened")
 
 
+async def _prune_webhooks(kit: AsyncChatKit) -> str:
+    return _count(await kit.webhooks.prune(), "webhook deliveries deleted")
+
+
 async def _purge(kit: AsyncChatKit) -> str:
     report = await kit.retention.purge()
     return f"{report.conversations} conversations purged"
@@ -164,6 +169,12 @@ BUILTIN_JOBS: tuple[PeriodicJob, ...] = (
         "open low-rating follow-ups a crash left undone (Surveys.resume_follow_ups)",
     ),
     PeriodicJob(
+        "prune_webhooks",
+        _prune_webhooks,
+        86_400.0,
+        "delete webhook deliveries older than WebhookSettings.log_days (Webhooks.prune)",
+    ),
+    PeriodicJob(
         "purge",
         _purge,
         86_400.0,
@@ -177,6 +188,9 @@ AUTOMATION = "automation"
 
 NOTIFICATIONS = "notifications"
 """The notifications dispatcher (runs when a notifier is configured)."""
+
+WEBHOOKS = "webhooks"
+"""Outbound webhook delivery (`Webhooks.dispatcher`): always runs; idle without subscriptions."""
 
 SYNC_EVERY = 30.0
 """Default seconds between sync cycles of an idle integration (commits wake it sooner)."""

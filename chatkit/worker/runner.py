@@ -34,6 +34,7 @@ from .jobs import (
     BUILTIN_JOBS,
     NOTIFICATIONS,
     SYNC_EVERY,
+    WEBHOOKS,
     PeriodicJob,
     check_every,
 )
@@ -78,8 +79,8 @@ class Worker:
     worker takes the job. The schedule is shared: with N workers a job still
     runs once per interval.
 
-    **Dispatchers** (automation rules, notifications, one sync engine per
-    integration in ``sync``) run on every worker at once and share their
+    **Dispatchers** (automation rules, notifications, webhook deliveries,
+    one sync engine per integration in ``sync``) run on every worker at once and share their
     dispatch group's events, as they do when started by hand. Automation
     runs only when the kit has rules and notifications only when a notifier
     is configured, so a worker without them never marks those events handled.
@@ -142,7 +143,9 @@ class Worker:
             else:
                 raise InvalidInputError("sync takes integration names or objects", field="sync")
         names = (
-            [j.name for j in periodic] + [AUTOMATION, NOTIFICATIONS] + [n for n, _ in self._sync]
+            [j.name for j in periodic]
+            + [AUTOMATION, NOTIFICATIONS, WEBHOOKS]
+            + [n for n, _ in self._sync]
         )
         seen: set[str] = set()
         for name in names:
@@ -358,6 +361,17 @@ class Worker:
                 log.info(
                     "worker: no notifier configured, so the notifications dispatcher does not run"
                 )
+        if WEBHOOKS in self._wanted:
+            webhooks = kit.webhooks.dispatcher()
+            jobs.append(
+                _Continuous(
+                    WEBHOOKS,
+                    webhooks.group,
+                    self._intervals.get(WEBHOOKS, poll),
+                    self._dispatch_step(webhooks.run_once, webhooks.group),
+                    webhooks.close,
+                )
+            )
         for name, target in self._sync:
             if name not in self._wanted:
                 continue
