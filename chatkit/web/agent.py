@@ -423,7 +423,7 @@ async def canned_replies(
     found = [
         r
         for r in items
-        if r.shortcut.lower().startswith(prefix)
+        if r.shortcut.lstrip("/").lower().startswith(prefix)
         and (language is None or r.language.lower() == language.lower())
     ]
     return sorted(found, key=lambda r: (r.shortcut, r.language))
