@@ -50,6 +50,7 @@ __all__ = [
     "DefaultPolicy",
     "Policy",
     "PolicyFactory",
+    "TEAM_EVENTS",
 ]
 
 Action: TypeAlias = Literal[
@@ -104,7 +105,7 @@ _PRIVILEGED_EVENTS: frozenset[str] = frozenset(
 )
 """Event types only supervisors and admins receive when no conversation they see carries them."""
 
-_SHARED_EVENTS: frozenset[str] = frozenset(
+TEAM_EVENTS: frozenset[str] = frozenset(
     {
         "agent.created",
         "agent.updated",
@@ -120,7 +121,7 @@ _SHARED_EVENTS: frozenset[str] = frozenset(
         "kb.article_deleted",
     }
 )
-"""Event types about the team itself, which every agent receives."""
+"""Event types about the team itself (agents, teams, canned replies, articles): all agents get them."""
 
 Principal: TypeAlias = AgentPrincipal | CustomerPrincipal
 
@@ -268,7 +269,7 @@ class DefaultPolicy:
         if principal.role == ADMIN:
             return True
         kind = event.type
-        if kind in _SHARED_EVENTS:
+        if kind in TEAM_EVENTS:
             return True
         if isinstance(event, AgentTokenCreated | AgentTokenRevoked):
             return event.agent_id == principal.agent_id
