@@ -121,7 +121,7 @@ TEAM_EVENTS: frozenset[str] = frozenset(
         "kb.article_deleted",
     }
 )
-"""Event types about the team itself (agents, teams, canned replies, articles): all agents get them."""
+"""Event types about the team (agents, teams, canned replies, articles): all agents get them."""
 
 Principal: TypeAlias = AgentPrincipal | CustomerPrincipal
 
