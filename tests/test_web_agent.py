@@ -257,6 +257,19 @@ async def test_assign_transfer_snooze_resolve_priority_tags_ticket(
     assert (await http.get(base, headers=ann)).status_code == 404
     assert (await http.get(base, headers=w.as_agent(w.bob))).status_code == 200
 
+    # A refused transfer (Sue holds her one chat already) moves nothing and leaves no note.
+    first, second = await w.conversation(), await w.conversation()
+    await w.kit.conversations.assign(first.id, w.sue.id)
+    full = await http.post(
+        f"/v1/agent/conversations/{second.id}/assign",
+        json={"agent_id": w.sue.id, "note": "yours, Sue"},
+        headers=ann,
+    )
+    assert full.status_code == 409, full.text
+    assert (await w.kit.conversations.get(second.id)).assignee_id is None
+    notes = (await w.kit.conversations.context(second.id)).notes
+    assert [n for n in notes if n.conversation_id == second.id] == []
+
 
 async def test_live_typing_preview(served: tuple[World, httpx.AsyncClient]) -> None:
     w, http = served

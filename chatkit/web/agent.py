@@ -38,6 +38,7 @@ from ..stores.base import In
 from ._deps import APIRouter, Depends, Query, Response
 from .auth import AgentPrincipal, current_agent, get_context
 from .context import WebContext
+from .errors import PermissionDeniedError
 from .policy import Action
 
 __all__ = [
@@ -286,15 +287,11 @@ async def _allowed(
     if not await web.policy.can_see(agent, conversation):
         raise NotFoundError("conversation", conversation_id[:100])
     if action != "view" and not await web.policy.can_act(agent, conversation, action):
-        from .errors import PermissionDeniedError
-
         raise PermissionDeniedError(f"you may not {action} in this conversation")
     return conversation
 
 
-async def _next_preview(
-    web: WebContext, conversation_id: str, contact_id: str, wait: float
-) -> TypingPreview | None:
+async def _next_preview(web: WebContext, conversation_id: str, wait: float) -> TypingPreview | None:
     async def watch() -> TypingPreview | None:
         async with web.kit.previews.watch(conversation_id) as previews:
             try:
@@ -461,7 +458,13 @@ async def assign(
             await web.call(web.kit.teams.get, body.team)
         except NotFoundError:
             raise InvalidInputError("no such team", field="team") from None
-    if body.note is not None:
+    if body.team is not None:
+        updated: Conversation = await web.call(
+            web.kit.conversations.assign, conversation.id, body.agent_id, team=body.team
+        )
+    else:
+        updated = await web.call(web.kit.conversations.assign, conversation.id, body.agent_id)
+    if body.note is not None:  # after the move: a refused move leaves no note behind
         await web.call(
             web.kit.messages.send,
             conversation.id,
@@ -469,12 +472,7 @@ async def assign(
             author=Author.agent(agent.agent_id),
             kind=MessageKind.NOTE,
         )
-    if body.team is not None:
-        updated: Conversation = await web.call(
-            web.kit.conversations.assign, conversation.id, body.agent_id, team=body.team
-        )
-    else:
-        updated = await web.call(web.kit.conversations.assign, conversation.id, body.agent_id)
+        updated = await web.call(web.kit.conversations.get, conversation.id)
     return updated
 
 
@@ -568,7 +566,7 @@ async def typing_preview(
     The text is ``null`` when the customer does not share drafts (only "is typing").
     """
     conversation = await _allowed(web, agent, conversation_id, "typing")
-    preview = await _next_preview(web, conversation.id, conversation.contact_id, wait)
+    preview = await _next_preview(web, conversation.id, wait)
     if preview is None:
         return Response(status_code=204)
     return preview
