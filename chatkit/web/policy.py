@@ -196,14 +196,15 @@ class DefaultPolicy:
             return None
         return str(contact.id)
 
-    async def reports(self, agent: Agent) -> set[str]:
-        """The ids of a supervisor's reports: the agents sharing one of their teams."""
-        if not agent.teams:
-            return set()
-        store = await self.web.call(self.web.kit._core.ready)
-        everyone: list[Agent] = await self.web.call(store.find, Agent)
-        teams = set(agent.teams)
-        return {a.id for a in everyone if teams & set(a.teams)}
+    async def manages(self, supervisor: Agent, agent_id: str) -> bool:
+        """Whether ``agent_id`` reports to ``supervisor``: they share a team."""
+        if not supervisor.teams:
+            return False
+        try:
+            other: Agent = await self.web.call(self.web.kit.agents.get, agent_id)
+        except (NotFoundError, InvalidInputError):
+            return False
+        return bool(set(supervisor.teams) & set(other.teams))
 
     async def conversation(self, conversation_id: str) -> Conversation | None:
         """The conversation, or ``None`` when unknown."""
@@ -236,7 +237,7 @@ class DefaultPolicy:
         if conversation.team is not None and conversation.team in agent.teams:
             return True
         if principal.role == SUPERVISOR and conversation.assignee_id is not None:
-            return conversation.assignee_id in await self.reports(agent)
+            return await self.manages(agent, conversation.assignee_id)
         return False
 
     async def can_act(
