@@ -84,7 +84,7 @@ from .worker import Health, PeriodicJob, Worker, read_health
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from .web import Authenticate, WebSettings
+    from .web import Authenticate, PolicyFactory, WebSettings
 
 __all__ = [
     "AsyncChatKit",
@@ -338,7 +338,11 @@ class AsyncChatKit:
         return await read_health(self._core, max_lag=max_lag, groups=groups)
 
     def asgi(
-        self, settings: WebSettings | None = None, *, authenticate: Authenticate | None = None
+        self,
+        settings: WebSettings | None = None,
+        *,
+        authenticate: Authenticate | None = None,
+        policy: PolicyFactory | None = None,
     ) -> FastAPI:
         """The web app of this kit: an ASGI application to mount or serve (``chatkit[web]``).
 
@@ -352,13 +356,15 @@ class AsyncChatKit:
             settings: The web app's settings (`chatkit.web.WebSettings`).
             authenticate: Who an agent's request comes from
                 (`chatkit.web.Authenticate`).
+            policy: The authorization policy's factory
+                (`chatkit.web.PolicyFactory`); `chatkit.web.DefaultPolicy` otherwise.
 
         Raises:
             MissingDependencyError: ``chatkit[web]`` is not installed.
         """
         from .web import create_app
 
-        return create_app(self, settings, authenticate=authenticate)
+        return create_app(self, settings, authenticate=authenticate, policy=policy)
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -511,7 +517,11 @@ class ChatKit:
         return self._runner.portal().call(lambda: self.aio.health(max_lag=max_lag, groups=groups))
 
     def asgi(
-        self, settings: WebSettings | None = None, *, authenticate: Authenticate | None = None
+        self,
+        settings: WebSettings | None = None,
+        *,
+        authenticate: Authenticate | None = None,
+        policy: PolicyFactory | None = None,
     ) -> FastAPI:
         """The web app of this kit, as `AsyncChatKit.asgi` (``chatkit[web]``).
 
@@ -525,7 +535,7 @@ class ChatKit:
         """
         from .web import create_app
 
-        return create_app(self, settings, authenticate=authenticate)
+        return create_app(self, settings, authenticate=authenticate, policy=policy)
 
     def __enter__(self) -> Self:
         self.open()

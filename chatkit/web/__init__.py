@@ -24,6 +24,8 @@ What others build on:
 - `Authenticate`, `AgentIdentity`: the host's agent authentication hook.
 - `authenticate_customer`: a session token to a `CustomerPrincipal`, for a
   WebSocket endpoint that receives the token in its own way.
+- `Policy`, `DefaultPolicy`: authorization (who sees a conversation, acts on
+  it, receives an event); ``WebContext.policy``, plugged with ``kit.asgi(policy=...)``.
 - `check_origin`: the website origin check (customer requests, WebSocket handshakes).
 - The errors `AuthenticationError` (401), `PermissionDeniedError` (403),
   `OriginNotAllowedError` (403), `PayloadTooLargeError` (413) and the
@@ -64,16 +66,34 @@ from .errors import (
 from .identity import identity_hash, verify_identity_hash
 from .middleware import JSON_CSP, WebMiddleware, page_csp, request_id
 from .origins import check_origin, origin_allowed, same_origin
+from .policy import (
+    AGENT_ACTIONS,
+    CUSTOMER_ACTIONS,
+    CUSTOMER_EVENTS,
+    TEAM_EVENTS,
+    Action,
+    DefaultPolicy,
+    Policy,
+    PolicyFactory,
+)
 from .ratelimit import MemoryRateLimiter, RateLimit, RateLimiter, TooManyRequestsError
 from .settings import DEFAULT_RATE_LIMITS, WebSettings
 
 __all__ = [
     "ADMIN",
     "AGENT",
+    "AGENT_ACTIONS",
+    "CUSTOMER_ACTIONS",
+    "CUSTOMER_EVENTS",
+    "Action",
+    "DefaultPolicy",
+    "Policy",
+    "PolicyFactory",
     "DEFAULT_RATE_LIMITS",
     "JSON_CSP",
     "ROUTERS",
     "SUPERVISOR",
+    "TEAM_EVENTS",
     "AgentIdentity",
     "AgentPrincipal",
     "Authenticate",

@@ -22,6 +22,7 @@ from .context import WebContext
 from .customer import router as customer_router
 from .errors import ErrorResponse, error_body, error_code, retry_after, status_for
 from .middleware import WebMiddleware, request_id
+from .policy import PolicyFactory
 from .realtime import router as realtime_router
 from .settings import WebSettings
 
@@ -63,6 +64,7 @@ def create_app(
     settings: WebSettings | None = None,
     *,
     authenticate: Authenticate | None = None,
+    policy: PolicyFactory | None = None,
 ) -> FastAPI:
     """The web app of ``kit``: an ASGI application (FastAPI) serving ``/v1/...``.
 
@@ -75,6 +77,8 @@ def create_app(
             background loop (see `WebContext.call`).
         settings: `WebSettings`; defaults otherwise.
         authenticate: The host's agent authentication hook (`Authenticate`).
+        policy: Makes the authorization `Policy` from the app's `WebContext`
+            (a `Policy` class fits); `DefaultPolicy` otherwise.
 
     Example:
         ```python
@@ -93,7 +97,7 @@ def create_app(
         portal = kit._runner.portal
     else:
         aio = kit
-    web = WebContext(aio, settings, authenticate=authenticate, portal=portal)
+    web = WebContext(aio, settings, authenticate=authenticate, portal=portal, policy=policy)
 
     app = FastAPI(
         title="chatkit",

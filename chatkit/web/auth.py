@@ -20,7 +20,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import NotFoundError
+from ..errors import InvalidTokenError, NotFoundError
 from ..models import Website
 from ._deps import HTTPConnection
 from .context import WebContext
@@ -229,7 +229,7 @@ async def _agent_token(request: HTTPConnection, web: WebContext) -> AgentIdentit
         return None
     try:
         found = await web.call(check, token)
-    except (AuthenticationError, NotFoundError):
+    except (AuthenticationError, InvalidTokenError, NotFoundError):
         return None
     if found is None:
         return None

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from .._facade import AsyncChatKit
     from .auth import Authenticate
+    from .policy import Policy, PolicyFactory
 
 __all__ = ["WebContext"]
 
@@ -37,6 +38,7 @@ class WebContext:
         settings: The app's `WebSettings`.
         authenticate: The host's agent authentication hook, if any.
         limiter: Where rate-limit counts live.
+        policy: The app's authorization `Policy` (`chatkit.web.policy`).
     """
 
     def __init__(
@@ -46,7 +48,10 @@ class WebContext:
         *,
         authenticate: Authenticate | None = None,
         portal: Callable[[], BlockingPortal] | None = None,
+        policy: PolicyFactory | None = None,
     ) -> None:
+        from .policy import DefaultPolicy
+
         self.kit = kit
         self.settings = settings
         self.authenticate = authenticate
@@ -56,6 +61,7 @@ class WebContext:
         self._portal = portal
         self._proxies = [ipaddress.ip_network(n) for n in settings.trusted_proxies]
         self._origins: tuple[float, frozenset[str]] | None = None
+        self.policy: Policy = (policy or DefaultPolicy)(self)
 
     async def call(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Await ``fn(*args, **kwargs)`` (a kit method) on the kit's own event loop.
