@@ -35,6 +35,7 @@ from ..models import (
 )
 from ..models._base import new_id, utcnow
 from ..services._core import bump
+from ..services.routing import RoutingResult
 from ..stores.base import Gt, Insert, Update
 from ._deps import APIRouter, Depends, Header, Query, Request, StreamingResponse
 from .auth import CustomerPrincipal, current_customer, get_context
@@ -750,15 +751,8 @@ async def bot(conversation_id: str, customer: Customer, web: Web) -> BotView | N
     state = conversation.bot
     if state is None:
         return None
-    choices: list[str] = []
-    flow = web.kit.bots._flow(state.flow)
-    if flow is not None and state.step is not None:
-        try:
-            step = flow.step(state.step)
-        except (KeyError, ValueError):
-            step = None
-        if isinstance(step, AskStep):
-            choices = [c.value for c in step.choices]
+    step = await web.call(web.kit.bots.current_step, conversation.id)
+    choices = [c.value for c in step.choices] if isinstance(step, AskStep) else []
     return BotView(
         flow=state.flow,
         status=str(getattr(state.status, "value", state.status)),
@@ -809,33 +803,15 @@ async def answer_survey(
 async def queue(conversation_id: str, customer: Customer, web: Web) -> QueueView:
     """The conversation's place in its team's queue and the expected wait."""
     conversation = await _owned(web, customer, conversation_id)
-    return await web.call(_queue_view, web, conversation)
-
-
-async def _queue_view(web: WebContext, conversation: Conversation) -> QueueView:
-    if conversation.queue_key is None:
-        return QueueView(queued=False, assigned=conversation.assignee_id is not None)
-    team = None
-    if conversation.team is not None:
-        try:
-            team = await web.kit.teams.get(conversation.team)
-        except NotFoundError:
-            team = None
-    now = utcnow()
-    hours = team.hours if team is not None else None
-    open_now = hours is None or hours.is_open(now)
-    opens_at = None if open_now or hours is None else hours.next_open(now)
-    result = await web.kit.routing._waiting(
-        conversation, team, open_now=open_now, opens_at=opens_at
-    )
-    wait = result.expected_wait
+    place: RoutingResult = await web.call(web.kit.routing.queue_position, conversation.id)
+    wait = place.expected_wait
     return QueueView(
-        queued=result.queued,
-        position=result.position,
+        queued=place.queued,
+        position=place.position,
         expected_wait_seconds=None if wait is None else max(0.0, wait.total_seconds()),
-        open_now=result.open_now,
-        opens_at=result.opens_at,
-        assigned=result.agent_id is not None,
+        open_now=place.open_now,
+        opens_at=place.opens_at,
+        assigned=place.agent_id is not None,
     )
 
 
