@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..errors import ChatKitError
+from ..errors import ChatKitError, RateLimitedError
 from ._deps import (
     APIRouter,
     FastAPI,
@@ -47,7 +47,7 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         409: "Conflict with the current state",
         413: "Request body over the limit",
         422: "Invalid input",
-        429: "Rate limit used up; see Retry-After",
+        429: "Rate limit used up; see Retry-After and the RateLimit-* headers",
     }.items()
 }
 
@@ -117,10 +117,12 @@ def create_app(
             message = f"the service is not available right now (request {rid})"
         else:
             message = str(exc)
-        headers = {}
+        headers: dict[str, str] = {}
+        if status == 429 and isinstance(exc, RateLimitedError):
+            headers.update(exc.headers)  # Retry-After and RateLimit-* (Decision.headers)
         seconds = retry_after(exc)
         if seconds is not None and status in (429, 503):
-            headers["Retry-After"] = str(seconds)
+            headers.setdefault("Retry-After", str(seconds))
         if status == 401:
             headers["WWW-Authenticate"] = "Bearer"
         field = getattr(exc, "field", None)

@@ -158,16 +158,21 @@ def _signed_user(web: WebContext, user: str, timestamp: int | None) -> str:
 async def start_session(body: SessionRequest, request: Request, web: Web) -> SessionCreated:
     """Start a session: anonymous (the website key alone) or identified (with an identity hash).
 
-    Limited per client IP address (``sessions_per_ip``: 5 an hour by default).
-    A website with ``require_identity`` refuses anonymous visitors (403); a
-    wrong identity hash is 401.
+    Limited per client IP address (``new_session``: 5 an hour by default;
+    refused attempts count too). An unknown website key or a wrong identity
+    hash is 401 and counts against ``failed_auth`` (10 per 10 minutes per IP
+    address; then 429 before anything is checked). A website with
+    ``require_identity`` refuses anonymous visitors (403).
     """
+    ip = web.client_ip(request)
+    await web.check("failed_auth", ip)
     try:
         site: Website = await web.call(web.kit.websites.by_key, body.website_key)
     except NotFoundError:
+        await web.hit("failed_auth", ip)
         raise AuthenticationError("unknown website key") from None
     check_origin(request, site)
-    await web.hit("sessions_per_ip", web.client_ip(request))  # failed attempts count too
+    await web.hit("new_session", ip)
     user = body.user_id or body.email
     if user is None and body.identity_hash is not None:
         raise AuthenticationError("an identity hash needs the user_id or email it was made of")
@@ -176,6 +181,7 @@ async def start_session(body: SessionRequest, request: Request, web: Web) -> Ses
         if body.identity_hash is None or not verify_identity_hash(
             site.identity_secret, signed, body.identity_hash
         ):
+            await web.hit("failed_auth", ip)
             raise AuthenticationError("the identity hash does not match")
     elif site.require_identity:
         raise PermissionDeniedError("this website accepts identified users only")
@@ -471,7 +477,7 @@ async def _receive(
 ) -> MessageSent:
     session = await _session(web, customer)
     ip = web.client_ip(request)
-    await web.hit("messages_per_session", customer.session_id)
+    await web.hit("message", customer.session_id)
     contact_id = await _contact_id(web, customer)
     current = await web.call(
         web.kit.conversations.list,
@@ -480,7 +486,7 @@ async def _receive(
         limit=1,
     )
     if not current.items:
-        await web.hit("conversations_per_ip", ip)
+        await web.hit("new_conversation", ip)
     receive = web.kit.messages.receive
     kind, value = _sender(session)
     inbound = await web.call(
@@ -572,8 +578,8 @@ async def send_message(
     """Send a message: it continues the customer's open conversation, or starts one.
 
     Bots and automatic replies answer it as for any channel. Limited per
-    session (``messages_per_session``) and, when it starts a conversation,
-    per IP address (``conversations_per_ip``).
+    session (``message``) and, when it starts a conversation, per IP address
+    (``new_conversation``: 6 in 12 hours by default).
     """
     return await _receive(web, request, customer, body.text, idempotency_key, body.metadata)
 
@@ -599,7 +605,7 @@ async def reply(
         raise ConflictError("this conversation is closed; send to /v1/messages to start a new one")
     if not body.attachments and await _is_current(web, conversation):
         return await _receive(web, request, customer, body.text, idempotency_key, None)
-    await web.hit("messages_per_session", customer.session_id)
+    await web.hit("message", customer.session_id)
     message: Message = await web.call(
         web.kit.messages.send,
         conversation.id,
@@ -663,7 +669,7 @@ async def upload_attachment(
     (`WebSettings.max_upload_bytes`).
     """
     conversation = await _owned(web, customer, conversation_id)
-    await web.hit("uploads_per_session", customer.session_id)
+    await web.hit("upload", customer.session_id)
     attachment = await web.call(
         web.kit.attachments.upload,
         conversation.id,
@@ -735,7 +741,7 @@ async def typing(
     if not site.typing_previews:
         raise PermissionDeniedError("this website does not send typing previews")
     conversation = await _owned(web, customer, conversation_id)
-    await web.hit("typing_per_session", customer.session_id)
+    await web.hit("typing", customer.session_id)
     await web.call(
         web.kit.previews.send,
         conversation.id,
@@ -848,7 +854,7 @@ async def offline_message(
     closed, opens_at = await web.call(_closed_until, web, body.team)
     if not closed:
         raise ConflictError("the team is open now; send a message instead")
-    await web.hit("offline_messages_per_ip", web.client_ip(request))
+    await web.hit("offline_message", web.client_ip(request))
     lines = [body.text]
     if body.name:
         lines.append(f"Name: {body.name}")
