@@ -366,6 +366,33 @@ async def test_sessions_are_rate_limited_per_ip(chat: Chat) -> None:
         assert await kit.store.count(WebSession, {}) == 2  # the refused one wrote nothing
 
 
+async def test_two_servers_on_one_sqlite_file_share_an_ips_session_budget(tmp_path: Path) -> None:
+    """Two kits on one SQLite file, each its own uvicorn server: one budget of 5 sessions."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    web = WebSettings(rate_limit_secret="one-secret-every-process-shares")
+    async with AsyncChatKit(url) as first, AsyncChatKit(url) as second:
+        site = await first.websites.create("Shop", origins=[SHOP])
+        body = {"website_key": site.public_key}
+        async with (
+            serve(first.asgi(web)) as url_a,
+            serve(second.asgi(web)) as url_b,
+            httpx.AsyncClient(base_url=url_a) as a,
+            httpx.AsyncClient(base_url=url_b) as b,
+        ):
+            statuses = []
+            for client in (a, b, a, b, a, b, a):
+                statuses.append((await client.post("/v1/sessions", json=body)).status_code)
+            assert statuses == [201] * 5 + [429, 429]
+            refused = await b.post("/v1/sessions", json=body)
+            assert refused.headers["ratelimit-limit"] == "5"
+            assert refused.headers["ratelimit-remaining"] == "0"
+            assert 700 < int(refused.headers["retry-after"]) <= 720  # one more every 12 minutes
+        assert await second.store.count(WebSession, {}) == 5
+        # one cell, keyed by a hash of the address (never the address itself)
+        limiter = first.asgi(web).state.chatkit.limiter
+        assert await first.store.rate_peek(limiter.hashed("new_session", "127.0.0.1")) is not None
+
+
 async def test_conversations_messages_and_offline_messages_are_rate_limited(chat: Chat) -> None:
     kit = chat.kit
     limits = {"new_conversation": "1/h", "message": "3/min", "offline_message": "1/h"}

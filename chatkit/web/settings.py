@@ -75,10 +75,15 @@ class WebSettings(BaseModel):
     session_seconds: int = Field(default=30 * 24 * 3600, ge=60)
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     rate_limit_url: str | None = Field(
-        default_factory=lambda: _env("CHATKIT_RATE_LIMIT_URL"), max_length=2000
+        default_factory=lambda: _env("CHATKIT_RATE_LIMIT_URL"),
+        max_length=2000,
+        validate_default=True,
     )
     rate_limit_secret: SecretStr | None = Field(
-        default_factory=lambda: _env("CHATKIT_RATE_LIMIT_SECRET"), min_length=16, exclude=True
+        default_factory=lambda: _env("CHATKIT_RATE_LIMIT_SECRET"),
+        min_length=16,
+        exclude=True,
+        validate_default=True,
     )
     limiter: RateLimiter | None = Field(default=None, exclude=True)
     trusted_proxies: list[str] = Field(default_factory=list)
