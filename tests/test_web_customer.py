@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -25,7 +26,7 @@ from chatkit.settings import AttachmentLimits
 from chatkit.stores.base import Update
 from chatkit.web import WebSettings, identity_hash
 
-from .services import drop_schema, fresh_schema, postgres_or_skip
+from .services import drop_schema, fresh_schema, postgres_or_skip, redis_or_skip
 from .webserver import serve
 
 pytestmark = pytest.mark.anyio
@@ -391,6 +392,36 @@ async def test_two_servers_on_one_sqlite_file_share_an_ips_session_budget(tmp_pa
         # one cell, keyed by a hash of the address (never the address itself)
         limiter = first.asgi(web).state.chatkit.limiter
         assert await first.store.rate_peek(limiter.hashed("new_session", "127.0.0.1")) is not None
+
+
+async def test_two_servers_on_separate_stores_share_a_budget_through_redis() -> None:
+    """With rate_limit_url naming Redis, even kits on different stores count together."""
+    secret = f"redis-shared-{secrets.token_hex(8)}"  # a fresh secret: keys no other run has
+    web = WebSettings(
+        rate_limit_url=redis_or_skip(), rate_limit_secret=secret, rate_limits={"new_session": "3/h"}
+    )
+    async with AsyncChatKit("memory://") as first, AsyncChatKit("memory://") as second:
+        keys = [(await kit.websites.create("Shop")).public_key for kit in (first, second)]
+        app_a, app_b = first.asgi(web), second.asgi(web)
+        async with (
+            serve(app_a) as url_a,
+            serve(app_b) as url_b,
+            httpx.AsyncClient(base_url=url_a) as a,
+            httpx.AsyncClient(base_url=url_b) as b,
+        ):
+            statuses = []
+            for client, key in ((a, keys[0]), (b, keys[1])) * 2:
+                started = await client.post("/v1/sessions", json={"website_key": key})
+                statuses.append(started.status_code)
+            assert statuses == [201, 201, 201, 429]
+        for app in (app_a, app_b):
+            await app.state.chatkit.limiter.close()
+        assert (
+            await first.store.rate_peek(
+                app_a.state.chatkit.limiter.hashed("new_session", "127.0.0.1")
+            )
+            is None
+        )
 
 
 async def test_conversations_messages_and_offline_messages_are_rate_limited(chat: Chat) -> None:
