@@ -483,9 +483,10 @@ async def test_messages_are_rate_limited_per_session(chat: Chat) -> None:
 async def test_failed_authentication_is_rate_limited_per_ip(chat: Chat) -> None:
     app = chat.kit.asgi(WebSettings(rate_limits={"failed_auth": "2/min"}))
     async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
-        for _ in range(2):
-            wrong = await http.post("/v1/sessions", json={"website_key": "wk_nope"})
-            _error(wrong, 401, "unauthenticated")
+        wrong = await http.post("/v1/sessions", json={"website_key": "wk_nope"})
+        _error(wrong, 401, "unauthenticated")
+        forged = {"website_key": chat.site_key, "user_id": "u-1", "identity_hash": "00" * 32}
+        _error(await http.post("/v1/sessions", json=forged), 401, "unauthenticated")
         locked = await http.post("/v1/sessions", json={"website_key": chat.site_key})
         _error(locked, 429, "rate_limited")  # even a right key, until the budget comes back
         assert "failed_auth" in locked.json()["error"]["message"]

@@ -159,10 +159,10 @@ async def start_session(body: SessionRequest, request: Request, web: Web) -> Ses
     """Start a session: anonymous (the website key alone) or identified (with an identity hash).
 
     Limited per client IP address (``new_session``: 5 an hour by default;
-    refused attempts count too). An unknown website key or a wrong identity
-    hash is 401 and counts against ``failed_auth`` (10 per 10 minutes per IP
-    address; then 429 before anything is checked). A website with
-    ``require_identity`` refuses anonymous visitors (403).
+    refused attempts count too). An unknown website key or a wrong, missing
+    or expired identity hash is 401 and counts against ``failed_auth`` (10
+    per 10 minutes per IP address; then 429 before anything is checked). A
+    website with ``require_identity`` refuses anonymous visitors (403).
     """
     ip = web.client_ip(request)
     await web.check("failed_auth", ip)
@@ -177,12 +177,15 @@ async def start_session(body: SessionRequest, request: Request, web: Web) -> Ses
     if user is None and body.identity_hash is not None:
         raise AuthenticationError("an identity hash needs the user_id or email it was made of")
     if user is not None:
-        signed = _signed_user(web, user, body.identity_timestamp)
-        if body.identity_hash is None or not verify_identity_hash(
-            site.identity_secret, signed, body.identity_hash
-        ):
+        try:
+            signed = _signed_user(web, user, body.identity_timestamp)
+            if body.identity_hash is None or not verify_identity_hash(
+                site.identity_secret, signed, body.identity_hash
+            ):
+                raise AuthenticationError("the identity hash does not match")
+        except AuthenticationError:  # wrong, missing or expired: a failed attempt
             await web.hit("failed_auth", ip)
-            raise AuthenticationError("the identity hash does not match")
+            raise
     elif site.require_identity:
         raise PermissionDeniedError("this website accepts identified users only")
     if user is not None:
