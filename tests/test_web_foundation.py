@@ -270,6 +270,13 @@ async def test_rate_limit_settings(kit: AsyncChatKit, monkeypatch: pytest.Monkey
     assert isinstance(limiter, RateLimiter)
     assert isinstance(limiter.backend, StoreBackend)
     assert limiter.limits == RateLimits()
+    refusal = app.openapi()["paths"]["/v1/sessions"]["post"]["responses"]["429"]
+    assert set(refusal["headers"]) == {
+        "Retry-After",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+    }
     # the environment names the backend and the secret every process shares
     monkeypatch.setenv("CHATKIT_RATE_LIMIT_URL", "redis://127.0.0.1:6379/0")
     monkeypatch.setenv("CHATKIT_RATE_LIMIT_SECRET", "s" * 32)

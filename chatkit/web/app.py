@@ -50,6 +50,15 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         429: "Rate limit used up; see Retry-After and the RateLimit-* headers",
     }.items()
 }
+_ERROR_RESPONSES[429]["headers"] = {
+    name: {"description": description, "schema": {"type": "integer"}}
+    for name, description in {
+        "Retry-After": "Seconds until the same request would be allowed",
+        "RateLimit-Limit": "Requests the limit allows at once",
+        "RateLimit-Remaining": "Requests left now (0)",
+        "RateLimit-Reset": "Seconds until the whole allowance is back",
+    }.items()
+}
 
 
 def _status_text(status: int) -> str:
