@@ -195,6 +195,7 @@ class SyncRouting(SyncResource[Routing]):
     route = sync(Routing.route)
     candidates = sync(Routing.candidates)
     queue = sync(Routing.queue)
+    queue_position = sync(Routing.queue_position)
     next_for = sync(Routing.next_for)
     transfer = sync(Routing.transfer)
     set_mood = sync(Routing.set_mood)
@@ -281,6 +282,7 @@ class SyncBots(SyncResource[Bots]):
     handoff = sync(Bots.handoff)
     stop = sync(Bots.stop)
     state = sync(Bots.state)
+    current_step = sync(Bots.current_step)
 
 
 class SyncSurveys(SyncResource[Surveys]):

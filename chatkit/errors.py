@@ -656,9 +656,20 @@ class RateLimitedError(ChatKitError):
         retry_after: Seconds until the same request would be allowed.
         limit: Requests allowed per `period`.
         period: The limit's period, in seconds.
+        headers: The HTTP headers of the ``429`` answer (``Retry-After`` and
+            ``RateLimit-Limit``, ``-Remaining``, ``-Reset``; see
+            `chatkit.ratelimit.Decision.headers`); empty when not known.
     """
 
-    def __init__(self, *, limit_name: str, retry_after: float, limit: int, period: float) -> None:
+    def __init__(
+        self,
+        *,
+        limit_name: str,
+        retry_after: float,
+        limit: int,
+        period: float,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(
             f"rate limit {limit_name!r} ({limit} per {period:g} s) reached; "
             f"retry in {retry_after:.3g} s"
@@ -667,6 +678,7 @@ class RateLimitedError(ChatKitError):
         self.retry_after = retry_after
         self.limit = limit
         self.period = period
+        self.headers: dict[str, str] = dict(headers or {})
 
     @property
     def retry_after_header(self) -> str:

@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from chatkit import AsyncChatKit, ChatKitSettings, InvalidInputError, TemplateError
-from chatkit.bots import BotSettings, Flow, HandoverSettings
+from chatkit import (
+    AsyncChatKit,
+    ChatKitSettings,
+    InvalidInputError,
+    NotFoundError,
+    TemplateError,
+)
+from chatkit.bots import AskStep, BotSettings, Flow, HandoverSettings
 from chatkit.events import BotAnswered, BotFieldCollected, BotFinished, BotHandoff, BotStarted
 from chatkit.models import AuthorRole, Message, MessageKind, Priority
 from chatkit.services.bots import Bots
@@ -317,6 +323,36 @@ async def test_start_handoff_and_stop_from_application_code(kit: AsyncChatKit) -
     with pytest.raises(InvalidInputError):
         await bots.handoff(first.conversation.id, "again")
     assert (await bots.stop(first.conversation.id)).status == "handed_over"  # type: ignore[union-attr]
+
+
+async def test_current_step_is_the_step_an_active_bot_is_on(kit: AsyncChatKit) -> None:
+    size = Flow.model_validate(
+        {
+            "name": "size",
+            "steps": [
+                {
+                    "id": "pick",
+                    "type": "ask",
+                    "field": "size",
+                    "validate": "choice",
+                    "question": "Which size?",
+                    "choices": [{"value": "small"}, {"value": "large"}],
+                }
+            ],
+        }
+    )
+    bots = Bots(kit._core, settings=BotSettings())
+    first = await kit.messages.receive(channel="web", sender="v-12", text="hi", verified=True)
+    conversation_id = first.conversation.id
+    assert await kit.bots.current_step(conversation_id) is None  # no bot ran
+    await bots.start(conversation_id, size)
+    step = await kit.bots.current_step(conversation_id)
+    assert isinstance(step, AskStep)
+    assert (step.id, [c.value for c in step.choices]) == ("pick", ["small", "large"])
+    await bots.stop(conversation_id)
+    assert await kit.bots.current_step(conversation_id) is None  # no longer active
+    with pytest.raises(NotFoundError):
+        await kit.bots.current_step("conv_nope")
 
 
 async def test_state_survives_a_new_kit_on_the_same_file(tmp_path: Path) -> None:

@@ -183,6 +183,12 @@ async def test_enforce_raises_a_typed_error_with_retry_after(backends: MakeBacke
     assert error.retry_after == pytest.approx(5, abs=1e-3)
     assert error.retry_after_header == "5"
     assert (error.limit, error.period) == (2, 10)
+    assert error.headers == {
+        "RateLimit-Limit": "2",
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": "10",
+        "Retry-After": "5",
+    }
 
 
 async def test_cost_weighs_a_request_as_several(backends: MakeBackend) -> None:
@@ -382,6 +388,7 @@ def test_limits_parse_from_specs_and_settings() -> None:
     assert limits.get("x") == RateLimit(1, 86400)
     assert RateLimits().get("new_session") == RateLimit(5, 3600)
     assert RateLimits().get("new_conversation") == RateLimit(6, 12 * 3600)
+    assert RateLimits().get("offline_message") == RateLimit(5, 3600)
     assert RateLimits.model_validate(RateLimits().model_dump()) == RateLimits()
 
 

@@ -239,6 +239,13 @@ async def test_nobody_available_means_a_queue_with_position_and_wait(kit: AsyncC
     await kit.conversations.set_priority(convs[2].id, "urgent")
     queue = await kit.routing.queue(team="support")
     assert [c.id for c in queue.items] == [convs[2].id, convs[0].id, convs[1].id]
+    # queue_position reads each one's place again, as it is now.
+    places = [await kit.routing.queue_position(c.id) for c in convs]
+    assert [(p.queued, p.position) for p in places] == [(True, 2), (True, 3), (True, 1)]
+    assert all(p.open_now and p.opens_at is None and p.agent_id is None for p in places)
+    assert places[1].expected_wait is not None
+    assert places[2].expected_wait is not None
+    assert places[1].expected_wait >= places[2].expected_wait
     # Mia comes back and takes the first in line, then she is full.
     await kit.agents.set_presence(mia.id, "available")
     taken = await kit.routing.next_for(mia.id)
@@ -247,6 +254,11 @@ async def test_nobody_available_means_a_queue_with_position_and_wait(kit: AsyncC
     assert (await kit.agents.get(mia.id)).status is AgentStatus.BUSY
     assert await kit.routing.next_for(mia.id) is None
     assert [c.id for c in (await kit.routing.queue()).items] == [convs[0].id, convs[1].id]
+    taken_place = await kit.routing.queue_position(convs[2].id)
+    assert (taken_place.queued, taken_place.position, taken_place.agent_id) == (False, None, mia.id)
+    assert (await kit.routing.queue_position(convs[0].id)).position == 1
+    with pytest.raises(NotFoundError):
+        await kit.routing.queue_position("conv_nope")
 
 
 async def test_next_for_skips_what_the_agent_cannot_serve(kit: AsyncChatKit) -> None:
@@ -274,6 +286,15 @@ async def test_a_closed_team_queues_and_says_when_it_opens(kit: AsyncChatKit) ->
     assert result.opens_at.hour == 9
     assert result.expected_wait is not None
     assert result.expected_wait >= result.opens_at - now - timedelta(seconds=5)
+    place = await kit.routing.queue_position(result.conversation.id)
+    assert (place.queued, place.position, place.open_now, place.opens_at) == (
+        True,
+        1,
+        False,
+        result.opens_at,
+    )
+    assert place.expected_wait is not None
+    assert place.expected_wait >= result.opens_at - now - timedelta(seconds=5)
 
 
 async def test_custom_strategy_instance(kit: AsyncChatKit) -> None:

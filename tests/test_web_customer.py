@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -19,12 +20,13 @@ from chatkit import AsyncChatKit, Author, ChatKit, ChatKitSettings
 from chatkit.hours import BusinessHours
 from chatkit.models import Message, Ticket, WebSession
 from chatkit.models._base import utcnow
+from chatkit.ratelimit import RateLimit
 from chatkit.services._core import bump
 from chatkit.settings import AttachmentLimits
 from chatkit.stores.base import Update
-from chatkit.web import RateLimit, WebSettings, identity_hash
+from chatkit.web import WebSettings, identity_hash
 
-from .services import drop_schema, fresh_schema, postgres_or_skip
+from .services import drop_schema, fresh_schema, postgres_or_skip, redis_or_skip
 from .webserver import serve
 
 pytestmark = pytest.mark.anyio
@@ -82,7 +84,7 @@ async def chat() -> AsyncIterator[Chat]:
         site = await kit.websites.create("Shop", origins=[SHOP], typing_previews=True)
         web = WebSettings(
             max_body_bytes=16 * 1024,
-            rate_limits={"sessions_per_ip": RateLimit(limit=50, seconds=3600)},
+            rate_limits={"new_session": RateLimit(50, 3600)},
         )
         async with serve(kit.asgi(web)) as url, httpx.AsyncClient(base_url=url) as http:
             yield Chat(kit, http, site.public_key, site.id)
@@ -350,14 +352,146 @@ async def test_an_identified_session_proves_its_identity(chat: Chat) -> None:
 
 async def test_sessions_are_rate_limited_per_ip(chat: Chat) -> None:
     kit = chat.kit
-    app = kit.asgi(WebSettings(rate_limits={"sessions_per_ip": RateLimit(limit=2, seconds=60)}))
+    app = kit.asgi(WebSettings(rate_limits={"new_session": "2/min"}))
     async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
         body = {"website_key": chat.site_key}
         assert (await http.post("/v1/sessions", json=body)).status_code == 201
         assert (await http.post("/v1/sessions", json=body)).status_code == 201
         limited = await http.post("/v1/sessions", json=body)
         _error(limited, 429, "rate_limited")
-        assert 1 <= int(limited.headers["retry-after"]) <= 60
+        assert limited.json()["error"]["message"].startswith("rate limit 'new_session'")
+        assert limited.headers["retry-after"] == "30"  # 2 a minute: one more every 30 s
+        assert limited.headers["ratelimit-limit"] == "2"
+        assert limited.headers["ratelimit-remaining"] == "0"
+        assert limited.headers["ratelimit-reset"] == "60"
+        assert await kit.store.count(WebSession, {}) == 2  # the refused one wrote nothing
+
+
+async def test_two_servers_on_one_sqlite_file_share_an_ips_session_budget(tmp_path: Path) -> None:
+    """Two kits on one SQLite file, each its own uvicorn server: one budget of 5 sessions."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    web = WebSettings(rate_limit_secret="one-secret-every-process-shares")
+    async with AsyncChatKit(url) as first, AsyncChatKit(url) as second:
+        site = await first.websites.create("Shop", origins=[SHOP])
+        body = {"website_key": site.public_key}
+        async with (
+            serve(first.asgi(web)) as url_a,
+            serve(second.asgi(web)) as url_b,
+            httpx.AsyncClient(base_url=url_a) as a,
+            httpx.AsyncClient(base_url=url_b) as b,
+        ):
+            statuses = []
+            for client in (a, b, a, b, a, b, a):
+                statuses.append((await client.post("/v1/sessions", json=body)).status_code)
+            assert statuses == [201] * 5 + [429, 429]
+            refused = await b.post("/v1/sessions", json=body)
+            assert refused.headers["ratelimit-limit"] == "5"
+            assert refused.headers["ratelimit-remaining"] == "0"
+            assert 700 < int(refused.headers["retry-after"]) <= 720  # one more every 12 minutes
+        assert await second.store.count(WebSession, {}) == 5
+        # one cell, keyed by a hash of the address (never the address itself)
+        limiter = first.asgi(web).state.chatkit.limiter
+        assert await first.store.rate_peek(limiter.hashed("new_session", "127.0.0.1")) is not None
+
+
+async def test_two_servers_on_separate_stores_share_a_budget_through_redis() -> None:
+    """With rate_limit_url naming Redis, even kits on different stores count together."""
+    secret = f"redis-shared-{secrets.token_hex(8)}"  # a fresh secret: keys no other run has
+    web = WebSettings(
+        rate_limit_url=redis_or_skip(), rate_limit_secret=secret, rate_limits={"new_session": "3/h"}
+    )
+    async with AsyncChatKit("memory://") as first, AsyncChatKit("memory://") as second:
+        keys = [(await kit.websites.create("Shop")).public_key for kit in (first, second)]
+        app_a, app_b = first.asgi(web), second.asgi(web)
+        async with (
+            serve(app_a) as url_a,
+            serve(app_b) as url_b,
+            httpx.AsyncClient(base_url=url_a) as a,
+            httpx.AsyncClient(base_url=url_b) as b,
+        ):
+            statuses = []
+            for client, key in ((a, keys[0]), (b, keys[1])) * 2:
+                started = await client.post("/v1/sessions", json={"website_key": key})
+                statuses.append(started.status_code)
+            assert statuses == [201, 201, 201, 429]
+        for app in (app_a, app_b):
+            await app.state.chatkit.limiter.close()
+        assert (
+            await first.store.rate_peek(
+                app_a.state.chatkit.limiter.hashed("new_session", "127.0.0.1")
+            )
+            is None
+        )
+
+
+async def test_conversations_messages_and_offline_messages_are_rate_limited(chat: Chat) -> None:
+    kit = chat.kit
+    limits = {"new_conversation": "1/h", "message": "3/min", "offline_message": "1/h"}
+    app = kit.asgi(WebSettings(rate_limits=limits))
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+        started = await http.post("/v1/sessions", json={"website_key": chat.site_key})
+        auth = {"authorization": f"Bearer {started.json()['token']}"}
+        first = await http.post("/v1/messages", json={"text": "hi"}, headers=auth)
+        assert first.status_code == 201, first.text
+        await kit.conversations.resolve(first.json()["conversation_id"])
+        await kit.conversations.close(first.json()["conversation_id"])
+        second = await http.post("/v1/messages", json={"text": "again"}, headers=auth)
+        _error(second, 429, "rate_limited")  # a second new conversation from this IP
+        assert "new_conversation" in second.json()["error"]["message"]
+        assert int(second.headers["retry-after"]) > 3500
+        assert await kit.store.count(Message, {}) == 1
+        other = await http.post("/v1/sessions", json={"website_key": chat.site_key})
+        other_auth = {"authorization": f"Bearer {other.json()['token']}"}
+        # per session: the first session used one message (and one refused), this one none
+        third = await http.post("/v1/messages", json={"text": "x"}, headers=other_auth)
+        _error(third, 429, "rate_limited")  # still a new conversation from the same IP
+        assert "new_conversation" in third.json()["error"]["message"]
+
+        closed = await kit.teams.create("night", hours=BusinessHours.weekly("UTC", {}))
+        note = {"text": "call me", "team": closed.name}
+        assert (await http.post("/v1/offline-messages", json=note, headers=auth)).status_code == 201
+        again = await http.post("/v1/offline-messages", json=note, headers=auth)
+        _error(again, 429, "rate_limited")
+        assert again.headers["ratelimit-limit"] == "1"
+
+
+async def test_messages_are_rate_limited_per_session(chat: Chat) -> None:
+    app = chat.kit.asgi(WebSettings(rate_limits={"message": "2/min", "typing": "1/min"}))
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+        tokens = [
+            (await http.post("/v1/sessions", json={"website_key": chat.site_key})).json()["token"]
+            for _ in range(2)
+        ]
+        mine, theirs = ({"authorization": f"Bearer {t}", "origin": SHOP} for t in tokens)
+        sent = await http.post("/v1/messages", json={"text": "one"}, headers=mine)
+        conv = sent.json()["conversation_id"]
+        assert (
+            await http.post("/v1/messages", json={"text": "two"}, headers=mine)
+        ).status_code == 201
+        limited = await http.post("/v1/messages", json={"text": "three"}, headers=mine)
+        _error(limited, 429, "rate_limited")
+        assert limited.headers["retry-after"] == "30"
+        # another session (same IP) has its own budget
+        assert (
+            await http.post("/v1/messages", json={"text": "hi"}, headers=theirs)
+        ).status_code == 201
+        typing = f"/v1/conversations/{conv}/typing"
+        assert (await http.post(typing, json={"draft": "h"}, headers=mine)).status_code == 204
+        _error(await http.post(typing, json={"draft": "he"}, headers=mine), 429, "rate_limited")
+
+
+async def test_failed_authentication_is_rate_limited_per_ip(chat: Chat) -> None:
+    app = chat.kit.asgi(WebSettings(rate_limits={"failed_auth": "2/min"}))
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+        wrong = await http.post("/v1/sessions", json={"website_key": "wk_nope"})
+        _error(wrong, 401, "unauthenticated")
+        forged = {"website_key": chat.site_key, "user_id": "u-1", "identity_hash": "00" * 32}
+        _error(await http.post("/v1/sessions", json=forged), 401, "unauthenticated")
+        locked = await http.post("/v1/sessions", json={"website_key": chat.site_key})
+        _error(locked, 429, "rate_limited")  # even a right key, until the budget comes back
+        assert "failed_auth" in locked.json()["error"]["message"]
+        assert locked.headers["retry-after"] == "30"
+        assert await chat.kit.store.count(WebSession, {}) == 0
 
 
 async def test_attachments_stream_with_the_kits_limits(chat: Chat) -> None:

@@ -18,12 +18,15 @@ from starlette.requests import HTTPConnection
 
 from chatkit import AsyncChatKit, ChatKit
 from chatkit.errors import (
+    ConfigurationError,
     ConflictError,
     ContactBlockedError,
     InvalidInputError,
     NotFoundError,
+    RateLimitedError,
     StoreError,
 )
+from chatkit.ratelimit import RateLimit, RateLimiter, RateLimits, StoreBackend
 from chatkit.web import (
     AgentIdentity,
     AgentPrincipal,
@@ -39,7 +42,6 @@ from chatkit.web import (
     status_for,
     verify_identity_hash,
 )
-from chatkit.web.ratelimit import MemoryRateLimiter, RateLimit, TooManyRequestsError
 
 from .webserver import serve
 
@@ -199,13 +201,17 @@ def test_a_blocking_kit_serves_through_its_own_loop(tmp_path: Path) -> None:
 
     with ChatKit(f"sqlite:///{tmp_path / 'support.db'}") as sync_kit:
         site = sync_kit.websites.create("Shop", origins=[SHOP])
-        app = sync_kit.asgi()
+        app = sync_kit.asgi(WebSettings(rate_limits={"new_session": "1/min"}))
 
         async def run() -> str:
             async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
                 created = await http.post("/v1/sessions", json={"website_key": site.public_key})
                 assert created.status_code == 201, created.text
                 token = created.json()["token"]
+                # the rate limit's cell lives in the kit's store, on the kit's loop
+                refused = await http.post("/v1/sessions", json={"website_key": site.public_key})
+                assert refused.status_code == 429, refused.text
+                assert refused.headers["retry-after"] == "60"
                 auth = {"authorization": f"Bearer {token}"}
                 assert (await http.delete("/v1/sessions/current", headers=auth)).status_code == 204
                 again = await http.delete("/v1/sessions/current", headers=auth)
@@ -232,18 +238,60 @@ def test_error_codes_and_statuses() -> None:
     assert status_for(OriginNotAllowedError("x")) == 403
     assert error_code(OriginNotAllowedError("x")) == "origin_not_allowed"
     assert status_for(ContactBlockedError.__new__(ContactBlockedError)) == 403
-    assert status_for(TooManyRequestsError("sessions_per_ip", 3.2)) == 429
+    limited = RateLimitedError(limit_name="new_session", retry_after=3.2, limit=5, period=3600)
+    assert status_for(limited) == 429
+    assert error_code(limited) == "rate_limited"
 
 
-async def test_memory_rate_limiter() -> None:
-    limiter = MemoryRateLimiter({"x": RateLimit(limit=2, seconds=60)})
-    await limiter.hit("x", "1.2.3.4")
-    await limiter.hit("x", "1.2.3.4")
-    with pytest.raises(TooManyRequestsError) as caught:
-        await limiter.hit("x", "1.2.3.4")
-    assert 0 < caught.value.retry_after <= 60
-    await limiter.hit("x", "5.6.7.8")  # per key
-    await limiter.hit("unlimited", "1.2.3.4")  # an unknown name is not limited
+async def test_rate_limit_settings(kit: AsyncChatKit, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHATKIT_RATE_LIMIT_URL", raising=False)
+    monkeypatch.delenv("CHATKIT_RATE_LIMIT_SECRET", raising=False)
+    defaults = WebSettings()
+    assert defaults.rate_limits == RateLimits()
+    assert defaults.rate_limits.new_session == RateLimit(5, 3600)
+    assert defaults.rate_limits.new_conversation == RateLimit(6, 12 * 3600)
+    assert defaults.rate_limit_url is None
+    assert defaults.rate_limit_secret is None
+    # specs and None in a mapping; the names are the SDK's, nothing else
+    custom = WebSettings(rate_limits={"new_session": "20/h", "typing": None})
+    assert custom.rate_limits.new_session == RateLimit(20, 3600)
+    assert custom.rate_limits.typing is None
+    assert custom.rate_limits.message == RateLimits().message
+    with pytest.raises(ConfigurationError, match="sessions_per_ip"):
+        WebSettings(rate_limits={"sessions_per_ip": "5/h"})  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="expected a rate like"):
+        WebSettings(rate_limits={"new_session": "5 per hour"})  # type: ignore[arg-type]
+    for bad in ({"rate_limit_url": "memcached://cache:11211"}, {"rate_limit_secret": "short"}):
+        with pytest.raises(ValueError, match="rate_limit"):
+            WebSettings(**bad)  # type: ignore[arg-type]
+    # the default limiter keeps its counts in the kit's store
+    app = kit.asgi()
+    limiter = app.state.chatkit.limiter
+    assert isinstance(limiter, RateLimiter)
+    assert isinstance(limiter.backend, StoreBackend)
+    assert limiter.limits == RateLimits()
+    refusal = app.openapi()["paths"]["/v1/sessions"]["post"]["responses"]["429"]
+    assert set(refusal["headers"]) == {
+        "Retry-After",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+    }
+    # the environment names the backend and the secret every process shares
+    monkeypatch.setenv("CHATKIT_RATE_LIMIT_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("CHATKIT_RATE_LIMIT_SECRET", "s" * 32)
+    from_env = WebSettings()
+    assert from_env.rate_limit_url == "redis://127.0.0.1:6379/0"
+    assert from_env.rate_limit_secret is not None
+    assert from_env.rate_limit_secret.get_secret_value() == "s" * 32
+    assert "s" * 32 not in repr(from_env)
+    redis_backed = kit.asgi(from_env).state.chatkit.limiter
+    assert type(redis_backed.backend).__name__ == "RedisBackend"
+    assert redis_backed.hashed("x", "k") == RateLimiter(secret="s" * 32).hashed("x", "k")
+    await redis_backed.close()
+    # a limiter of your own wins
+    own = RateLimiter("memory://", {"new_session": RateLimit(1, 60)})
+    assert kit.asgi(WebSettings(limiter=own)).state.chatkit.limiter is own
 
 
 def test_origins_are_canonical_and_exact() -> None:

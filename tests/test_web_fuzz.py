@@ -22,8 +22,8 @@ from schemathesis.checks import (
 )
 
 from chatkit import ChatKit
-from chatkit.web import RateLimit, WebSettings
-from chatkit.web.settings import DEFAULT_RATE_LIMITS
+from chatkit.ratelimit import RateLimit, RateLimits
+from chatkit.web import WebSettings
 from chatkit_integrations._server import BackgroundServer
 
 SHOP = "https://shop.example"
@@ -33,8 +33,8 @@ SHOP = "https://shop.example"
 def served() -> Iterator[tuple[str, dict[str, str]]]:
     with ChatKit("memory://") as kit:
         site = kit.websites.create("Shop", origins=[SHOP], typing_previews=True)
-        unlimited = {name: RateLimit(limit=100_000, seconds=1) for name in DEFAULT_RATE_LIMITS}
-        server = BackgroundServer(kit.asgi(WebSettings(rate_limits=dict(unlimited))))
+        unlimited = RateLimits(**{name: RateLimit(100_000, 1) for name in RateLimits.BUILT_IN})
+        server = BackgroundServer(kit.asgi(WebSettings(rate_limits=unlimited)))
         server.start()
         try:
             started = httpx.post(f"{server.url}/v1/sessions", json={"website_key": site.public_key})

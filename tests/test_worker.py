@@ -87,6 +87,45 @@ async def test_worker_wakes_snoozed_conversations_and_checks_sla() -> None:
         assert by_name["check_sla"].last_success_at is not None
 
 
+async def test_worker_purges_expired_web_sessions_and_rate_limit_cells(kit: AsyncChatKit) -> None:
+    from chatkit.models import WebSession
+    from chatkit.ratelimit import RateLimit, RateLimiter
+    from chatkit.stores.base import Insert
+    from chatkit.web.sessions import hash_token, new_token
+
+    site = await kit.websites.create("Shop")
+    now = utcnow()
+    await kit._core.commit(
+        [
+            Insert(
+                WebSession(
+                    id=f"wsess_{n}",
+                    token_hash=hash_token(new_token()),
+                    website_id=site.id,
+                    contact_id="ct_x",
+                    expires_at=now + timedelta(hours=offset),
+                )
+            )
+            for n, offset in enumerate((-2, 2))
+        ]
+    )
+    limits = {"new_session": RateLimit(5, 60)}
+    fresh = RateLimiter(kit, limits)
+    await fresh.hit("new_session", "203.0.113.2")  # (and its own clean-up, before the old one)
+    old = RateLimiter(kit, limits, clock=lambda: time.time() - 3600)
+    await old.hit("new_session", "203.0.113.1")  # its cell emptied 59 minutes ago
+    assert await kit.store.rate_peek(old.hashed("new_session", "203.0.113.1")) is not None
+
+    worker = Worker(kit, only=["purge_web_sessions", "purge_rate_limits"], heartbeat=0.2)
+    await worker.run(duration=0.5)
+    assert [s.id for s in await kit.store.find(WebSession, {})] == ["wsess_1"]
+    assert await kit.store.rate_peek(old.hashed("new_session", "203.0.113.1")) is None
+    assert await kit.store.rate_peek(fresh.hashed("new_session", "203.0.113.2")) is not None
+    by_name = {job.name: job for job in (await kit.health()).jobs}
+    assert by_name["purge_web_sessions"].last_result == "1 web sessions purged"
+    assert by_name["purge_rate_limits"].last_result == "1 rate-limit cells purged"
+
+
 async def test_one_failing_job_keeps_the_others_running_and_health_shows_it(
     kit: AsyncChatKit,
 ) -> None:
@@ -570,6 +609,8 @@ def test_cli_status_prints_one_line_per_job_and_json(tmp_path: Path) -> None:
             "expire_surveys",
             "prune_webhooks",
             "purge",
+            "purge_rate_limits",
+            "purge_web_sessions",
             "refresh_agents",
             "survey_follow_ups",
             "wake_snoozed",

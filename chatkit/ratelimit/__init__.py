@@ -168,8 +168,8 @@ class RateLimits(BaseModel):
     """The named limits a `RateLimiter` applies; ``None`` turns one off.
 
     The defaults follow Chatwoot's for its website widget where it has one.
-    Which key each is meant for is a convention of the caller (the web app
-    follows it); the limiter only sees names and keys.
+    Which key each is meant for is a convention of the caller; the web app
+    (`chatkit.web`) applies each to the key named below, under these names.
 
     Attributes:
         new_session: Customer sessions started, per client IP (5 an hour).
@@ -177,6 +177,8 @@ class RateLimits(BaseModel):
         message: Messages sent, per session (30 at once, then one every 2 s).
         typing: Typing previews, per session (20 at once, then 4 a second).
         upload: Attachments uploaded, per session (20 an hour).
+        offline_message: Messages left while the team is closed (each opens
+            a ticket), per client IP (5 an hour).
         failed_auth: Refused tokens or identity hashes, per client IP (10 per
             10 minutes); count only failures, check before trying.
         agent_request: API requests, per agent (600 a minute).
@@ -195,6 +197,7 @@ class RateLimits(BaseModel):
         "message",
         "typing",
         "upload",
+        "offline_message",
         "failed_auth",
         "agent_request",
     )
@@ -204,6 +207,7 @@ class RateLimits(BaseModel):
     message: RateLimit | None = RateLimit(30, timedelta(minutes=1))
     typing: RateLimit | None = RateLimit(20, timedelta(seconds=5))
     upload: RateLimit | None = RateLimit(20, timedelta(hours=1))
+    offline_message: RateLimit | None = RateLimit(5, timedelta(hours=1))
     failed_auth: RateLimit | None = RateLimit(10, timedelta(minutes=10))
     agent_request: RateLimit | None = RateLimit(600, timedelta(minutes=1))
     custom: dict[str, RateLimit | None] = Field(default_factory=dict)
@@ -272,6 +276,7 @@ class Decision:
             retry_after=self.retry_after,
             limit=limit.limit,
             period=limit.period,
+            headers=self.headers(),
         )
 
     def headers(self) -> dict[str, str]:

@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 
 from ..bots.engine import ArticleSearch, Handover, Inbound, Turn, advance
-from ..bots.flows import Flow
+from ..bots.flows import Flow, Step
 from ..bots.handover import BotSettings
 from ..bots.state import BotState, BotSummary
 from ..errors import ConversationClosedError, InvalidInputError, NotFoundError
@@ -132,6 +132,34 @@ class Bots(Service):
             NotFoundError: No such conversation.
         """
         return (await self._load(Conversation, conversation_id, "conversation")).bot
+
+    async def current_step(self, conversation_id: str) -> Step | None:
+        """The step of its flow the bot is on in a conversation (to show an ``ask`` step's choices).
+
+        ``None`` when no bot ever ran there, when it is no longer active
+        (handed over, finished or stopped), or when this kit does not know
+        the flow (or the step) by that name any more.
+
+        Example:
+            ```python
+            step = await kit.bots.current_step(conversation_id)
+            if isinstance(step, AskStep) and step.choices:
+                print([choice.value for choice in step.choices])
+            ```
+
+        Raises:
+            NotFoundError: No such conversation.
+        """
+        state = await self.state(conversation_id)
+        if state is None or not state.active or state.step is None:
+            return None
+        flow = self._flow(state.flow)
+        if flow is None:
+            return None
+        try:
+            return flow.step(state.step)
+        except InvalidInputError:
+            return None
 
     async def start(self, conversation_id: str, flow: Flow | str) -> BotState:
         """Start a flow in a conversation; the bot answers until it hands over or ends.

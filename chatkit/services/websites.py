@@ -182,8 +182,7 @@ class Websites(Service):
         """Delete customer sessions that expired (or were ended) before ``before`` (default: now).
 
         Their tokens stopped working already; this only reclaims the rows.
-        Run it now and then, e.g. as a worker job:
-        ``PeriodicJob("purge_web_sessions", lambda kit: kit.websites.purge_sessions(), 3600)``.
+        The worker's built-in ``purge_web_sessions`` job runs it every hour.
 
         Returns:
             How many sessions were deleted.

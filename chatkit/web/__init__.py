@@ -15,10 +15,12 @@ host.mount("/chat", kit.asgi())
 What others build on:
 
 - `create_app` / ``kit.asgi()``: the app; `ROUTERS` lists its routers.
-- `WebSettings`: limits, session lifetime, rate limits, trusted proxies.
+- `WebSettings`: limits, session lifetime, rate limits (`chatkit.ratelimit`,
+  shared through the kit's store or Redis), trusted proxies.
 - `WebContext`: the kit, settings and hooks of one app (``Depends(get_context)``);
   `WebContext.call` runs a kit call on the kit's loop, `WebContext.hit` counts
-  a rate limit, `WebContext.client_ip` finds the client's address.
+  a rate limit (`WebContext.check` asks without counting), `WebContext.client_ip`
+  finds the client's address.
 - `current_customer`, `current_agent`, `current_principal`: FastAPI
   dependencies giving a `CustomerPrincipal` or an `AgentPrincipal`.
 - `Authenticate`, `AgentIdentity`: the host's agent authentication hook.
@@ -76,8 +78,7 @@ from .policy import (
     Policy,
     PolicyFactory,
 )
-from .ratelimit import MemoryRateLimiter, RateLimit, RateLimiter, TooManyRequestsError
-from .settings import DEFAULT_RATE_LIMITS, WebSettings
+from .settings import WebSettings
 
 __all__ = [
     "ADMIN",
@@ -89,7 +90,6 @@ __all__ = [
     "DefaultPolicy",
     "Policy",
     "PolicyFactory",
-    "DEFAULT_RATE_LIMITS",
     "JSON_CSP",
     "ROUTERS",
     "SUPERVISOR",
@@ -101,14 +101,10 @@ __all__ = [
     "CustomerPrincipal",
     "ErrorBody",
     "ErrorResponse",
-    "MemoryRateLimiter",
     "OriginNotAllowedError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "Principal",
-    "RateLimit",
-    "RateLimiter",
-    "TooManyRequestsError",
     "WebContext",
     "WebMiddleware",
     "WebSession",

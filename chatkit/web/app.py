@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..errors import ChatKitError
+from ..errors import ChatKitError, RateLimitedError
 from ._deps import (
     APIRouter,
     FastAPI,
@@ -48,7 +48,16 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         409: "Conflict with the current state",
         413: "Request body over the limit",
         422: "Invalid input",
-        429: "Rate limit used up; see Retry-After",
+        429: "Rate limit used up; see Retry-After and the RateLimit-* headers",
+    }.items()
+}
+_ERROR_RESPONSES[429]["headers"] = {
+    name: {"description": description, "schema": {"type": "integer"}}
+    for name, description in {
+        "Retry-After": "Seconds until the same request would be allowed",
+        "RateLimit-Limit": "Requests the limit allows at once",
+        "RateLimit-Remaining": "Requests left now (0)",
+        "RateLimit-Reset": "Seconds until the whole allowance is back",
     }.items()
 }
 
@@ -121,10 +130,12 @@ def create_app(
             message = f"the service is not available right now (request {rid})"
         else:
             message = str(exc)
-        headers = {}
+        headers: dict[str, str] = {}
+        if status == 429 and isinstance(exc, RateLimitedError):
+            headers.update(exc.headers)  # Retry-After and RateLimit-* (Decision.headers)
         seconds = retry_after(exc)
         if seconds is not None and status in (429, 503):
-            headers["Retry-After"] = str(seconds)
+            headers.setdefault("Retry-After", str(seconds))
         if status == 401:
             headers["WWW-Authenticate"] = "Bearer"
         field = getattr(exc, "field", None)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..models import Website
-from .ratelimit import MemoryRateLimiter, RateLimiter
+from ..ratelimit import Decision, RateLimiter
 from .settings import WebSettings
 
 if TYPE_CHECKING:
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from .policy import Policy, PolicyFactory
 
 __all__ = ["WebContext"]
+
+logger = logging.getLogger("chatkit.web")
 
 T = TypeVar("T")
 
@@ -37,7 +40,10 @@ class WebContext:
         kit: The async kit the app uses (a `ChatKit`'s ``aio``).
         settings: The app's `WebSettings`.
         authenticate: The host's agent authentication hook, if any.
-        limiter: Where rate-limit counts live.
+        limiter: The `chatkit.ratelimit.RateLimiter` applying
+            `WebSettings.rate_limits`: `WebSettings.limiter` when given, else
+            one on the kit's store, or on Redis when
+            `WebSettings.rate_limit_url` names it.
         policy: The app's authorization `Policy` (`chatkit.web.policy`).
     """
 
@@ -55,9 +61,7 @@ class WebContext:
         self.kit = kit
         self.settings = settings
         self.authenticate = authenticate
-        self.limiter: RateLimiter = settings.limiter or MemoryRateLimiter(
-            settings.effective_rate_limits()
-        )
+        self.limiter: RateLimiter = settings.limiter or _limiter(kit, settings)
         self._portal = portal
         self._proxies = [ipaddress.ip_network(n) for n in settings.trusted_proxies]
         self._origins: tuple[float, frozenset[str]] | None = None
@@ -111,13 +115,34 @@ class WebContext:
             if close is not None:
                 await self.call(close)
 
-    async def hit(self, name: str, key: str) -> None:
-        """Count a hit of ``key`` against the rate limit ``name``.
+    async def hit(self, name: str, key: str) -> Decision:
+        """Count a request of ``key`` against the rate limit ``name`` (on the kit's loop).
+
+        Example:
+            ```python
+            await web.hit("new_session", web.client_ip(request))
+            ```
 
         Raises:
-            ChatKitError: The limit is used up (a 429 with ``Retry-After``).
+            RateLimitedError: The limit is used up; nothing was counted. The
+                app answers 429 with its ``headers`` (``Retry-After``,
+                ``RateLimit-*``).
         """
-        await self.limiter.hit(name, key)
+        return await self.call(self.limiter.enforce, name, key)
+
+    async def check(self, name: str, key: str) -> Decision:
+        """Refuse early when ``key`` has used up the limit ``name``, without counting a request.
+
+        For limits that count only failures (``failed_auth``): `check`
+        before trying, `hit` when the attempt failed.
+
+        Raises:
+            RateLimitedError: The limit is used up (429).
+        """
+        decision: Decision = await self.call(self.limiter.check, name, key)
+        if not decision.allowed:
+            raise decision.error()
+        return decision
 
     def client_ip(self, connection: HTTPConnection) -> str:
         """The client's IP address: the peer's, or the one a trusted proxy reports.
@@ -163,3 +188,19 @@ class WebContext:
         origins = frozenset(o for site in sites for o in site.origins)
         self._origins = (now, origins)
         return origins
+
+
+def _limiter(kit: AsyncChatKit, settings: WebSettings) -> RateLimiter:
+    """The default limiter: on the kit's store, or where `WebSettings.rate_limit_url` says."""
+    secret = settings.rate_limit_secret
+    if secret is None:
+        logger.warning(
+            "rate-limit keys are hashed with a public default key: set "
+            "WebSettings.rate_limit_secret (or CHATKIT_RATE_LIMIT_SECRET), "
+            "the same in every process"
+        )
+    return RateLimiter(
+        settings.rate_limit_url or kit,
+        settings.rate_limits,
+        secret=None if secret is None else secret.get_secret_value(),
+    )

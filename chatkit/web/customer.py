@@ -35,6 +35,7 @@ from ..models import (
 )
 from ..models._base import new_id, utcnow
 from ..services._core import bump
+from ..services.routing import RoutingResult
 from ..stores.base import Gt, Insert, Update
 from ._deps import APIRouter, Depends, Header, Query, Request, StreamingResponse
 from .auth import CustomerPrincipal, current_customer, get_context
@@ -157,25 +158,34 @@ def _signed_user(web: WebContext, user: str, timestamp: int | None) -> str:
 async def start_session(body: SessionRequest, request: Request, web: Web) -> SessionCreated:
     """Start a session: anonymous (the website key alone) or identified (with an identity hash).
 
-    Limited per client IP address (``sessions_per_ip``: 5 an hour by default).
-    A website with ``require_identity`` refuses anonymous visitors (403); a
-    wrong identity hash is 401.
+    Limited per client IP address (``new_session``: 5 an hour by default;
+    refused attempts count too). An unknown website key or a wrong, missing
+    or expired identity hash is 401 and counts against ``failed_auth`` (10
+    per 10 minutes per IP address; then 429 before anything is checked). A
+    website with ``require_identity`` refuses anonymous visitors (403).
     """
+    ip = web.client_ip(request)
+    await web.check("failed_auth", ip)
     try:
         site: Website = await web.call(web.kit.websites.by_key, body.website_key)
     except NotFoundError:
+        await web.hit("failed_auth", ip)
         raise AuthenticationError("unknown website key") from None
     check_origin(request, site)
-    await web.hit("sessions_per_ip", web.client_ip(request))  # failed attempts count too
+    await web.hit("new_session", ip)
     user = body.user_id or body.email
     if user is None and body.identity_hash is not None:
         raise AuthenticationError("an identity hash needs the user_id or email it was made of")
     if user is not None:
-        signed = _signed_user(web, user, body.identity_timestamp)
-        if body.identity_hash is None or not verify_identity_hash(
-            site.identity_secret, signed, body.identity_hash
-        ):
-            raise AuthenticationError("the identity hash does not match")
+        try:
+            signed = _signed_user(web, user, body.identity_timestamp)
+            if body.identity_hash is None or not verify_identity_hash(
+                site.identity_secret, signed, body.identity_hash
+            ):
+                raise AuthenticationError("the identity hash does not match")
+        except AuthenticationError:  # wrong, missing or expired: a failed attempt
+            await web.hit("failed_auth", ip)
+            raise
     elif site.require_identity:
         raise PermissionDeniedError("this website accepts identified users only")
     if user is not None:
@@ -470,7 +480,7 @@ async def _receive(
 ) -> MessageSent:
     session = await _session(web, customer)
     ip = web.client_ip(request)
-    await web.hit("messages_per_session", customer.session_id)
+    await web.hit("message", customer.session_id)
     contact_id = await _contact_id(web, customer)
     current = await web.call(
         web.kit.conversations.list,
@@ -479,7 +489,7 @@ async def _receive(
         limit=1,
     )
     if not current.items:
-        await web.hit("conversations_per_ip", ip)
+        await web.hit("new_conversation", ip)
     receive = web.kit.messages.receive
     kind, value = _sender(session)
     inbound = await web.call(
@@ -571,8 +581,8 @@ async def send_message(
     """Send a message: it continues the customer's open conversation, or starts one.
 
     Bots and automatic replies answer it as for any channel. Limited per
-    session (``messages_per_session``) and, when it starts a conversation,
-    per IP address (``conversations_per_ip``).
+    session (``message``) and, when it starts a conversation, per IP address
+    (``new_conversation``: 6 in 12 hours by default).
     """
     return await _receive(web, request, customer, body.text, idempotency_key, body.metadata)
 
@@ -598,7 +608,7 @@ async def reply(
         raise ConflictError("this conversation is closed; send to /v1/messages to start a new one")
     if not body.attachments and await _is_current(web, conversation):
         return await _receive(web, request, customer, body.text, idempotency_key, None)
-    await web.hit("messages_per_session", customer.session_id)
+    await web.hit("message", customer.session_id)
     message: Message = await web.call(
         web.kit.messages.send,
         conversation.id,
@@ -662,7 +672,7 @@ async def upload_attachment(
     (`WebSettings.max_upload_bytes`).
     """
     conversation = await _owned(web, customer, conversation_id)
-    await web.hit("uploads_per_session", customer.session_id)
+    await web.hit("upload", customer.session_id)
     attachment = await web.call(
         web.kit.attachments.upload,
         conversation.id,
@@ -734,7 +744,7 @@ async def typing(
     if not site.typing_previews:
         raise PermissionDeniedError("this website does not send typing previews")
     conversation = await _owned(web, customer, conversation_id)
-    await web.hit("typing_per_session", customer.session_id)
+    await web.hit("typing", customer.session_id)
     await web.call(
         web.kit.previews.send,
         conversation.id,
@@ -750,15 +760,8 @@ async def bot(conversation_id: str, customer: Customer, web: Web) -> BotView | N
     state = conversation.bot
     if state is None:
         return None
-    choices: list[str] = []
-    flow = web.kit.bots._flow(state.flow)
-    if flow is not None and state.step is not None:
-        try:
-            step = flow.step(state.step)
-        except (KeyError, ValueError):
-            step = None
-        if isinstance(step, AskStep):
-            choices = [c.value for c in step.choices]
+    step = await web.call(web.kit.bots.current_step, conversation.id)
+    choices = [c.value for c in step.choices] if isinstance(step, AskStep) else []
     return BotView(
         flow=state.flow,
         status=str(getattr(state.status, "value", state.status)),
@@ -809,33 +812,15 @@ async def answer_survey(
 async def queue(conversation_id: str, customer: Customer, web: Web) -> QueueView:
     """The conversation's place in its team's queue and the expected wait."""
     conversation = await _owned(web, customer, conversation_id)
-    return await web.call(_queue_view, web, conversation)
-
-
-async def _queue_view(web: WebContext, conversation: Conversation) -> QueueView:
-    if conversation.queue_key is None:
-        return QueueView(queued=False, assigned=conversation.assignee_id is not None)
-    team = None
-    if conversation.team is not None:
-        try:
-            team = await web.kit.teams.get(conversation.team)
-        except NotFoundError:
-            team = None
-    now = utcnow()
-    hours = team.hours if team is not None else None
-    open_now = hours is None or hours.is_open(now)
-    opens_at = None if open_now or hours is None else hours.next_open(now)
-    result = await web.kit.routing._waiting(
-        conversation, team, open_now=open_now, opens_at=opens_at
-    )
-    wait = result.expected_wait
+    place: RoutingResult = await web.call(web.kit.routing.queue_position, conversation.id)
+    wait = place.expected_wait
     return QueueView(
-        queued=result.queued,
-        position=result.position,
+        queued=place.queued,
+        position=place.position,
         expected_wait_seconds=None if wait is None else max(0.0, wait.total_seconds()),
-        open_now=result.open_now,
-        opens_at=result.opens_at,
-        assigned=result.agent_id is not None,
+        open_now=place.open_now,
+        opens_at=place.opens_at,
+        assigned=place.agent_id is not None,
     )
 
 
@@ -872,7 +857,7 @@ async def offline_message(
     closed, opens_at = await web.call(_closed_until, web, body.team)
     if not closed:
         raise ConflictError("the team is open now; send a message instead")
-    await web.hit("offline_messages_per_ip", web.client_ip(request))
+    await web.hit("offline_message", web.client_ip(request))
     lines = [body.text]
     if body.name:
         lines.append(f"Name: {body.name}")

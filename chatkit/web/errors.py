@@ -82,8 +82,8 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-# By class name, so errors of modules this one does not import (a shared rate
-# limiter's RateLimitedError, say) map too; the first name in the MRO wins.
+# By class name, so errors of modules this one does not import (a plug-in's,
+# say) map too; the first name in the MRO wins.
 _STATUS: Final[dict[str, int]] = {
     "AuthenticationError": 401,
     "PermissionDeniedError": 403,
@@ -93,7 +93,6 @@ _STATUS: Final[dict[str, int]] = {
     "AttachmentTooLargeError": 413,
     "TooManyAttachmentsError": 413,
     "RateLimitedError": 429,
-    "TooManyRequestsError": 429,
     "InvalidTransitionError": 409,
     "ConversationClosedError": 409,
     "ConflictError": 409,

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ..models.web import normalize_origin
-from .ratelimit import RateLimit, RateLimiter
+from ..ratelimit import RateLimiter, RateLimits
 
-__all__ = ["DEFAULT_IDENTITY_MAX_AGE", "DEFAULT_RATE_LIMITS", "WebSettings"]
+__all__ = ["DEFAULT_IDENTITY_MAX_AGE", "WebSettings"]
 
 DEFAULT_IDENTITY_MAX_AGE: float = 600.0
 """How old a timestamped identity hash may be when `WebSettings.identity_max_age` is not set."""
 
-DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
-    "sessions_per_ip": RateLimit(limit=5, seconds=3600),
-    "conversations_per_ip": RateLimit(limit=6, seconds=12 * 3600),
-    "messages_per_session": RateLimit(limit=60, seconds=60),
-    "typing_per_session": RateLimit(limit=120, seconds=60),
-    "uploads_per_session": RateLimit(limit=20, seconds=3600),
-    "offline_messages_per_ip": RateLimit(limit=5, seconds=3600),
-}
-"""The built-in rate limits by name; like Chatwoot's: 5 new sessions an hour and
-6 new conversations in 12 hours per IP address."""
+
+def _env(name: str) -> str | None:
+    return os.environ.get(name) or None
 
 
 class WebSettings(BaseModel):
@@ -36,12 +30,28 @@ class WebSettings(BaseModel):
             in ``/attachments``). Default: the kit's
             ``AttachmentLimits.max_bytes``, whose other limits apply too.
         session_seconds: How long a customer session token lives.
-        rate_limits: Limits by name (see `DEFAULT_RATE_LIMITS`); give a name
-            to change it; ``None`` as a limit turns it off.
-        limiter: Where rate-limit counts live (it then owns the limits, and
-            `rate_limits` is not used). Default: a `MemoryRateLimiter` of
-            `rate_limits`, in this process's memory; give a shared one (the
-            store or Redis) when several processes serve the app.
+        rate_limits: The limits the app applies (`chatkit.ratelimit.RateLimits`:
+            ``new_session`` and ``new_conversation`` per client IP,
+            ``message``, ``typing`` and ``upload`` per session,
+            ``offline_message`` and ``failed_auth`` per client IP). A
+            mapping is read as `RateLimits` (``{"new_session": "20/h",
+            "typing": None}``); ``None`` turns a limit off.
+        rate_limit_url: Where the counts live: unset (the default) keeps
+            them in the kit's store (table ``rate_limits``), shared by every
+            process on the same SQLite file or PostgreSQL database;
+            ``redis://host:port/db`` (extra ``redis``) shares them through
+            Redis; ``memory://`` keeps them in this process (tests). Default
+            from the environment variable ``CHATKIT_RATE_LIMIT_URL``.
+        rate_limit_secret: The key that IP addresses and session ids are
+            hashed with before they are stored (at least 16 characters).
+            Every process serving the app must have the same one, or they
+            stop sharing counts. Default from the environment variable
+            ``CHATKIT_RATE_LIMIT_SECRET``; without one, a fixed public key is
+            used (limits still work and are shared, but a stored hash of an
+            IPv4 address can be reversed) and the app logs a warning.
+        limiter: A `chatkit.ratelimit.RateLimiter` of your own (it then owns
+            the limits, backend and secret; the three settings above are
+            not used). Its calls run on the kit's loop.
         trusted_proxies: Addresses or networks (``10.0.0.0/8``) of reverse
             proxies whose ``X-Forwarded-For`` is believed when finding a
             client's IP address; none by default (the peer's address is used).
@@ -63,7 +73,18 @@ class WebSettings(BaseModel):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_upload_bytes: int | None = Field(default=None, ge=1024)
     session_seconds: int = Field(default=30 * 24 * 3600, ge=60)
-    rate_limits: dict[str, RateLimit | None] = Field(default_factory=dict)
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    rate_limit_url: str | None = Field(
+        default_factory=lambda: _env("CHATKIT_RATE_LIMIT_URL"),
+        max_length=2000,
+        validate_default=True,
+    )
+    rate_limit_secret: SecretStr | None = Field(
+        default_factory=lambda: _env("CHATKIT_RATE_LIMIT_SECRET"),
+        min_length=16,
+        exclude=True,
+        validate_default=True,
+    )
     limiter: RateLimiter | None = Field(default=None, exclude=True)
     trusted_proxies: list[str] = Field(default_factory=list)
     agent_origins: list[str] = Field(default_factory=list)
@@ -81,14 +102,12 @@ class WebSettings(BaseModel):
     def _origins(cls, value: list[str]) -> list[str]:
         return [normalize_origin(v) for v in value]
 
-    def effective_rate_limits(self) -> dict[str, RateLimit]:
-        """The defaults with `rate_limits` applied (``None`` removes one)."""
-        merged: dict[str, RateLimit | None] = {**DEFAULT_RATE_LIMITS, **self.rate_limits}
-        return {name: limit for name, limit in merged.items() if limit is not None}
-
-    @field_validator("rate_limits")
+    @field_validator("rate_limit_url")
     @classmethod
-    def _names(cls, value: dict[str, RateLimit | None]) -> dict[str, RateLimit | None]:
-        if any(not name or len(name) > 100 for name in value):
-            raise ValueError("rate limit names are 1 to 100 characters")
+    def _backend_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = value.partition("://")[0].lower()
+        if value.rstrip("/") != "memory:" and scheme not in ("redis", "rediss"):
+            raise ValueError("expected redis://host:port/db, rediss://... or memory://")
         return value

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import InvalidInputError
+from ..errors import ConfigurationError, InvalidInputError
+from ..ratelimit import StoreBackend
 
 if TYPE_CHECKING:
     from .._facade import AsyncChatKit
@@ -125,6 +127,18 @@ async def _purge(kit: AsyncChatKit) -> str:
     return f"{report.conversations} conversations purged"
 
 
+async def _purge_web_sessions(kit: AsyncChatKit) -> str:
+    return _count(await kit.websites.purge_sessions(), "web sessions purged")
+
+
+async def _purge_rate_limits(kit: AsyncChatKit) -> str:
+    try:
+        gone = await StoreBackend(kit).purge(time.time())
+    except ConfigurationError:  # a store that keeps no rate limits has nothing to purge
+        return "the store keeps no rate limits"
+    return _count(gone, "rate-limit cells purged")
+
+
 BUILTIN_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "wake_snoozed",
@@ -179,6 +193,18 @@ BUILTIN_JOBS: tuple[PeriodicJob, ...] = (
         _purge,
         86_400.0,
         "delete conversations past the retention policy (Retention.purge)",
+    ),
+    PeriodicJob(
+        "purge_web_sessions",
+        _purge_web_sessions,
+        3600.0,
+        "delete expired and ended customer sessions of the web app (Websites.purge_sessions)",
+    ),
+    PeriodicJob(
+        "purge_rate_limits",
+        _purge_rate_limits,
+        3600.0,
+        "delete expired rate-limit cells from the store (RateLimiter.purge)",
     ),
 )
 """The periodic jobs every worker runs unless told otherwise, with their default intervals."""

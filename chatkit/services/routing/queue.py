@@ -11,6 +11,7 @@ from ...errors import (
     AgentAtCapacityError,
     AlreadyClaimedError,
     InvalidInputError,
+    NotFoundError,
 )
 from ...events import ConversationQueued, Event
 from ...models import (
@@ -62,6 +63,42 @@ class Queues(Candidates):
         return await self._core.paged(
             Conversation, where, order_by="queue_key", limit=limit, cursor=cursor
         )
+
+    async def queue_position(self, conversation_id: str) -> RoutingResult:
+        """Where a conversation waits now: its place in its team's queue and the expected wait.
+
+        The same figures `route` gives when it queues a conversation, read
+        again at any time (for a "you are number 3, about 4 minutes" line
+        that stays true). A conversation that is not waiting (assigned, not
+        routed yet, or closed) has ``queued=False`` and ``agent_id`` set when
+        someone has it. When the team is outside its business hours,
+        ``open_now`` is false and the wait counts from ``opens_at``.
+
+        Example:
+            ```python
+            place = await kit.routing.queue_position(conversation_id)
+            if place.queued:
+                print(f"You are number {place.position}; about {place.expected_wait} to wait")
+            ```
+
+        Raises:
+            NotFoundError: No such conversation.
+        """
+        conversation = await self._load(Conversation, conversation_id, "conversation")
+        if conversation.queue_key is None:
+            return RoutingResult(conversation, conversation.assignee_id, queued=False)
+        team: Team | None = None
+        if conversation.team is not None:
+            try:
+                team = await Teams(self._core).get(conversation.team)
+            except NotFoundError:  # the team was deleted while the conversation waited
+                team = None
+        now = utcnow()
+        hours = team.hours if team is not None else None
+        if hours is None or hours.is_open(now):
+            return await self._waiting(conversation, team, open_now=True, opens_at=None)
+        opens_at = hours.next_open(now)
+        return await self._waiting(conversation, team, open_now=False, opens_at=opens_at)
 
     async def next_for(
         self, agent_id: str, *, strategy: str | RoutingStrategy | None = None
