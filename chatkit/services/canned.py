@@ -337,7 +337,11 @@ class CannedReplies(Service):
 
         Raises:
             NotFoundError: No such reply.
+            InvalidInputError: ``conversation_id`` or ``message_id`` is not an id.
         """
+        for field, value in (("conversation_id", conversation_id), ("message_id", message_id)):
+            if value is not None:
+                check_key(value, field)
 
         async def attempt() -> CannedReply:
             reply = await self.get(reply_id)

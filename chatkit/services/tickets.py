@@ -28,7 +28,7 @@ from ..models import (
 from ..models._base import new_id, utcnow
 from ..sla import SLAEvent, breach_risk, sweep, track
 from ..stores.base import Gt, In, Insert, Op, Update
-from ._core import UNSET, Unset, bump, changed, check_limit, checked
+from ._core import UNSET, Unset, bump, changed, check_limit, checked, choice
 from .contacts import Contacts, Service, check_key
 from .ticket_clocks import team_hours
 
@@ -231,10 +231,7 @@ class Tickets(Service):
         Raises:
             InvalidTransitionError: The lifecycle forbids it (closed is final).
         """
-        try:
-            target = TicketStatus(status)
-        except ValueError as exc:
-            raise InvalidInputError(f"unknown ticket status {status!r}", field="status") from exc
+        target = choice(TicketStatus, status, "status", "ticket status")
 
         async def attempt() -> Ticket:
             ticket = await self.get(ticket_id)

@@ -120,6 +120,8 @@ class Understanding(Service):
         """
         if not isinstance(text, str) or not text.strip():
             raise InvalidInputError("text must be a non-empty string", field="text")
+        if language is not None and not isinstance(language, str):
+            raise InvalidInputError("language must be a language code", field="language")
         engines = _engines(self._core)
         code = language or engines.analyzer.languages.detect(text)
         if engines.classifier is None and engines.sentiment is None:
@@ -245,6 +247,8 @@ class Understanding(Service):
         limit: int = 1000,
     ) -> builtins.list[TermCount]:
         """The negative words customers used most in a period, for reports."""
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise InvalidInputError("top must be a positive integer", field="top")
         texts = [
             m.text
             for _, messages in await self._customer_messages(since, until, limit)

@@ -11,6 +11,7 @@ from ...errors import (
     AgentAtCapacityError,
     AlreadyClaimedError,
     InvalidInputError,
+    quoted,
 )
 from ...events import ConversationQueued, Event
 from ...models import (
@@ -125,10 +126,12 @@ class Queues(Candidates):
                 timezone-aware, ends before it starts, or is already over.
             NotFoundError: No such conversation.
         """
+        if not isinstance(phone, str):
+            raise InvalidInputError("phone must be a string", field="phone")
         try:
             number = normalize_identity(IdentityKind.PHONE, phone)
         except (ValueError, TypeError) as exc:
-            raise InvalidInputError(f"not a phone number: {phone!r}", field="phone") from exc
+            raise InvalidInputError(f"not a phone number: {quoted(phone)}", field="phone") from exc
         for value, field in ((window_start, "window_start"), (window_end, "window_end")):
             if not isinstance(value, datetime) or value.utcoffset() is None:
                 raise InvalidInputError(f"{field} must be a timezone-aware datetime", field=field)
