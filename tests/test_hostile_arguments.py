@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import itertools
 import math
 import time
@@ -45,6 +46,7 @@ from chatkit import (
     ChatKitSettings,
     Flow,
     RetentionPolicy,
+    RuleSet,
     SMTPSettings,
     SurveyForm,
 )
@@ -621,3 +623,131 @@ def test_hostile_arguments(world: World, name: str, data: st.DataObject) -> None
         elif value is not OMIT:
             kwargs[param.name] = value
     _call(world, method, args, kwargs)
+
+
+# -- loaders and settings -----------------------------------------------------------
+
+DOCUMENT_KEYS = (
+    "name",
+    "on",
+    "if",
+    "then",
+    "actions",
+    "rules",
+    "type",
+    "url",
+    "payload",
+    "steps",
+    "id",
+    "text",
+    "next",
+    "start",
+    "questions",
+    "kind",
+    "title",
+    "field",
+    "validate",
+    "priority",
+    "comment_max_length",
+)
+
+DOCUMENTS: st.SearchStrategy[object] = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(max_size=10),
+        st.sampled_from(["\ud800", "x" * 20_000, "{{ x }}{% for %}"]),
+        st.builds(pow, st.just(10), st.sampled_from([30, 5000])),  # built: its repr fails
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(
+            st.one_of(st.sampled_from(DOCUMENT_KEYS), st.text(max_size=6)), children, max_size=5
+        ),
+    ),
+    max_leaves=15,
+)
+
+
+def _text(value: object) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return "{}"
+
+
+TEXTS: st.SearchStrategy[object] = st.one_of(
+    DOCUMENTS.map(_text),
+    DOCUMENTS.map(lambda value: _text(value).encode("utf-8", "surrogatepass")),
+    st.sampled_from(
+        [
+            "a: &a [*a]\n",
+            "!!python/object/apply:os.system ['true']\n",
+            "{a: 1, a: 2}\n",
+            "---\na: 1\n---\nb: 2\n",
+            "\tname: x\n",
+            b"\xff\xfe",
+            "[" * 5000,
+            "{" * 5000,
+            "- " * 5000 + "x",
+            "name: " + "x" * 20_000,
+        ]
+    ),
+    HOSTILE,
+)
+
+LOADERS: dict[str, tuple[Callable[[Any], object], st.SearchStrategy[object]]] = {
+    "RuleSet.from_list": (RuleSet.from_list, st.one_of(st.lists(DOCUMENTS, max_size=3), HOSTILE)),
+    "RuleSet.from_data": (RuleSet.from_data, st.one_of(DOCUMENTS, HOSTILE)),
+    "RuleSet.from_json": (RuleSet.from_json, TEXTS),
+    "RuleSet.from_yaml": (RuleSet.from_yaml, TEXTS),
+    "Flow.from_dict": (Flow.from_dict, st.one_of(DOCUMENTS, HOSTILE)),
+    "Flow.from_json": (Flow.from_json, TEXTS),
+    "Flow.from_yaml": (Flow.from_yaml, TEXTS),
+    "SurveyForm.from_data": (SurveyForm.from_data, st.one_of(DOCUMENTS, HOSTILE)),
+    "SurveyForm.from_json": (SurveyForm.from_json, TEXTS),
+    "SurveyForm.from_yaml": (SurveyForm.from_yaml, TEXTS),
+    "ChatKitSettings.model_validate": (
+        ChatKitSettings.model_validate,
+        st.one_of(
+            st.dictionaries(
+                st.sampled_from(sorted(ChatKitSettings.model_fields)),
+                st.one_of(DOCUMENTS, HOSTILE),
+                max_size=3,
+            ),
+            HOSTILE,
+        ),
+    ),
+    "ChatKitSettings": (
+        lambda fields: ChatKitSettings(**fields),
+        st.dictionaries(
+            st.sampled_from(sorted(ChatKitSettings.model_fields)),
+            st.one_of(DOCUMENTS, HOSTILE),
+            min_size=1,
+            max_size=3,
+        ),
+    ),
+}
+
+
+def _loaded_quickly(load: Callable[[Any], object], value: object) -> None:
+    started = time.perf_counter()
+    message = ""
+    try:
+        load(value)
+    except ChatKitError as exc:  # anything else escapes and fails the test
+        message = str(exc)
+    took = time.perf_counter() - started
+    assert took < SECONDS, f"took {took:.1f}s"
+    assert len(message) <= MESSAGE_LENGTH, message[:200]
+    assert INSTALL_PATH not in message, message[:200]
+
+
+@pytest.mark.parametrize("name", sorted(LOADERS))
+@settings(HYPOTHESIS, max_examples=60)
+@given(data=st.data())
+def test_hostile_documents(name: str, data: st.DataObject) -> None:
+    load, values = LOADERS[name]
+    _loaded_quickly(load, data.draw(values, label="value"))

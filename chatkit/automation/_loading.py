@@ -72,6 +72,11 @@ def check_document(
         pending.extend((child, depth + 1) for child in children)
 
 
+def _check_text(text: object, what: str) -> None:
+    if not isinstance(text, str | bytes):
+        raise InvalidInputError(f"{what} must be text (str or bytes)", field="rules")
+
+
 def read_json(text: str | bytes) -> object:
     """Parse JSON, refusing duplicate keys in an object.
 
@@ -79,6 +84,7 @@ def read_json(text: str | bytes) -> object:
         InvalidInputError: Malformed JSON, with the line and column; nesting
             deeper than `MAX_DOCUMENT_DEPTH` or more than `MAX_DOCUMENT_NODES` values.
     """
+    _check_text(text, "rules JSON")
     try:
         data = json.loads(text, object_pairs_hook=_unique_keys)
     except RecursionError as exc:  # the C decoder refuses very deep nesting this way
@@ -180,6 +186,7 @@ def read_yaml(text: str | bytes) -> object:
             deeper than `MAX_DOCUMENT_DEPTH`, more than `MAX_YAML_ALIASES`
             aliases or more than `MAX_DOCUMENT_NODES` values once aliases are expanded.
     """
+    _check_text(text, "rules YAML")
     loader = _loader()
     yaml = importlib.import_module("yaml")
     try:
