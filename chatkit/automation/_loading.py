@@ -7,6 +7,7 @@ import importlib
 import json
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from .._optional import import_optional
@@ -70,6 +71,28 @@ def check_document(
         if depth > max_depth:
             raise InvalidInputError(f"{what} is nested deeper than {max_depth} levels", field=field)
         pending.extend((child, depth + 1) for child in children)
+
+
+def document_path(path: object) -> Path:
+    """``path`` as a `Path`, refusing what is not a ``str`` or `Path`."""
+    if not isinstance(path, str | Path):
+        raise InvalidInputError("path must be a str or a Path", field="path")
+    return Path(path)
+
+
+def read_document(path: Path) -> str:
+    """The UTF-8 text of ``path``; `OSError` when it cannot be read.
+
+    Raises:
+        InvalidInputError: The file is not UTF-8, or the path holds a NUL
+            or a lone surrogate.
+    """
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path.name}: not UTF-8 text", field="path") from exc
+    except ValueError as exc:  # a NUL, or a lone surrogate the file system cannot take
+        raise InvalidInputError("path holds a NUL or an invalid character", field="path") from exc
 
 
 def _check_text(text: object, what: str) -> None:

@@ -484,7 +484,10 @@ class Abuse(Service):
 
         Raises:
             ContactBlockedError: A block matched.
+            InvalidInputError: A malformed argument.
         """
+        if channel is not None:
+            check_key(channel, "channel")
         block = await self.is_blocked(contact_id=contact_id, identity=identity, ip=ip, email=email)
         if block is None:
             return

@@ -225,7 +225,19 @@ class Understanding(Service):
         of up to ``limit`` conversations active since ``since``, so "my delivery hasn't arrived"
         and "where is my parcel" show up as one pattern with its count and
         examples: material for the knowledge base and canned replies.
+
+        Raises:
+            InvalidInputError: ``threshold`` is not a number from 0 to 1,
+                ``min_count`` or ``limit`` not a positive integer, or a bad time.
         """
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int | float)
+            or not 0 <= threshold <= 1
+        ):
+            raise InvalidInputError("threshold must be a number from 0 to 1", field="threshold")
+        if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
+            raise InvalidInputError("min_count must be a positive integer", field="min_count")
         firsts = [
             (conversation.id, messages[0].text)
             for conversation, messages in await self._customer_messages(since, until, limit)
