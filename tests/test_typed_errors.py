@@ -6,7 +6,7 @@ import asyncio
 import io
 import math
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -270,7 +270,44 @@ HOSTILE_CASES: dict[str, Call] = {
     "understanding.patterns threshold=nan": lambda kit, conv: kit.understanding.patterns(
         threshold=math.nan
     ),
+    "conversations.create channel=deep": lambda kit, conv: _create_conversation(kit, DEEP),
+    "transcripts.select channel=deep": lambda kit, conv: kit.transcripts.select(
+        channel=cast(Any, DEEP)
+    ),
+    "transcripts.email form feed in subject": lambda kit, conv: kit.transcripts.email(
+        conv, smtp=_smtp(), to="a@example.com", subject="hi\x0cBcc: victim@example.com"
+    ),
+    "transcripts.email U+2028 in to": lambda kit, conv: kit.transcripts.email(
+        conv, smtp=_smtp(), to="a@example.com\u2028Bcc: victim@example.com"
+    ),
+    "reviews.queue kind=huge int": lambda kit, conv: kit.reviews.queue(cast(Any, HUGE)),
+    "routing.request_callback note=huge int": lambda kit, conv: _callback(kit, conv, HUGE),
+    "events.dispatcher max_retry_delay='x'": lambda kit, conv: _dispatcher(kit, "x"),
+    "events.dispatcher max_retry_delay=nan": lambda kit, conv: _dispatcher(kit, math.nan),
 }
+
+
+async def _create_conversation(kit: AsyncChatKit, channel: object) -> object:
+    contact = (await kit.contacts.list(limit=1)).items[0]
+    return await kit.conversations.create(contact_id=contact.id, channel=cast(Any, channel))
+
+
+async def _callback(kit: AsyncChatKit, conv: str, note: object) -> object:
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    return await kit.routing.request_callback(
+        conv,
+        "+905551112233",
+        window_start=soon,
+        window_end=soon + timedelta(hours=1),
+        note=cast(Any, note),
+    )
+
+
+async def _dispatcher(kit: AsyncChatKit, max_retry_delay: object) -> object:
+    async def handler(events: object) -> None:
+        pass
+
+    return kit.events.dispatcher("g", handler, max_retry_delay=cast(Any, max_retry_delay))
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE_CASES))

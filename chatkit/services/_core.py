@@ -101,6 +101,8 @@ def checked(model: type[M], **fields: Any) -> M:
         raise InvalidInputError(
             f"invalid {model.__name__}: {where + ': ' if where else ''}{msg}", field=where
         ) from exc
+    except RecursionError as exc:  # pydantic quoting a value nested too deeply
+        raise InvalidInputError(f"invalid {model.__name__}: a value is nested too deeply") from exc
 
 
 def changed(record: RecordT, **updates: Any) -> RecordT:

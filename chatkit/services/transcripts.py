@@ -156,6 +156,8 @@ class Transcripts(Service):
         if agent_id is not None:
             check_key(agent_id, "agent_id")
         try:
+            if channel is not None and not isinstance(channel, str):
+                raise ValueError(channel)  # Channel() would quote it, and may not manage to
             wanted_channel = Channel(channel) if channel is not None else None
         except ValueError:
             raise InvalidInputError(
@@ -314,7 +316,9 @@ class Transcripts(Service):
         zone = _zone(time_zone)
         for field, header in (("to", to), ("subject", subject)):
             if header is not None and (
-                not isinstance(header, str) or any(c in header for c in "\r\n\x00")
+                not isinstance(header, str)
+                or "\x00" in header
+                or "".join(header.splitlines()) != header  # CR, LF and every other line break
             ):
                 raise InvalidInputError(
                     f"{field} must be one line of text (no CR, LF or NUL)", field=field

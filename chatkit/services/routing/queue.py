@@ -128,6 +128,8 @@ class Queues(Candidates):
         """
         if not isinstance(phone, str):
             raise InvalidInputError("phone must be a string", field="phone")
+        if note is not None and not isinstance(note, str):
+            raise InvalidInputError("note must be a string", field="note")
         try:
             number = normalize_identity(IdentityKind.PHONE, phone)
         except (ValueError, TypeError) as exc:
