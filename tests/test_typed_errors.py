@@ -284,6 +284,17 @@ HOSTILE_CASES: dict[str, Call] = {
     "routing.request_callback note=huge int": lambda kit, conv: _callback(kit, conv, HUGE),
     "events.dispatcher max_retry_delay='x'": lambda kit, conv: _dispatcher(kit, "x"),
     "events.dispatcher max_retry_delay=nan": lambda kit, conv: _dispatcher(kit, math.nan),
+    "teams.get surrogate": lambda kit, conv: kit.teams.get("a\udfffb"),
+    "transcripts.email surrogate in subject": lambda kit, conv: kit.transcripts.email(
+        conv, smtp=_smtp(), to="a@example.com", subject="\ud800"
+    ),
+    "understanding.negative_terms limit=10**30": lambda kit, conv: kit.understanding.negative_terms(
+        limit=10**30
+    ),
+    "run_worker jobs=None": lambda kit, conv: kit.run_worker(jobs=BAD, duration=0.1),
+    "run_worker sync=None": lambda kit, conv: kit.run_worker(sync=BAD, duration=0.1),
+    "run_worker skip=None": lambda kit, conv: kit.run_worker(skip=BAD, duration=0.1),
+    "run_worker every=[1]": lambda kit, conv: kit.run_worker(every=cast(Any, [1]), duration=0.1),
 }
 
 
@@ -347,6 +358,8 @@ def test_hostile_argument_is_a_short_typed_error_on_memory(name: str) -> None:
 
 
 STORE_CASES = [
+    "teams.get surrogate",
+    "understanding.negative_terms limit=10**30",
     "sync.status surrogate",
     "sync.link surrogate integration",
     "sync.decisions surrogate",
@@ -358,7 +371,7 @@ STORE_CASES = [
 
 @pytest.mark.parametrize("name", STORE_CASES)
 def test_hostile_argument_is_a_short_typed_error_on_every_store(name: str, store_url: str) -> None:
-    call, error = CASES[name]
+    call, error = CASES[name] if name in CASES else (HOSTILE_CASES[name], InvalidInputError)
     _run(store_url, call, error)
 
 

@@ -39,7 +39,7 @@ from ..models import (
 from ..stores.base import In
 from ..transcripts import Transcript, TranscriptFormat, render
 from ._core import short
-from .contacts import Contacts, Service, check_key
+from .contacts import Contacts, Service, check_key, encodable
 
 __all__ = ["SMTPSettings", "Transcripts"]
 
@@ -318,10 +318,11 @@ class Transcripts(Service):
             if header is not None and (
                 not isinstance(header, str)
                 or "\x00" in header
+                or not encodable(header)
                 or "".join(header.splitlines()) != header  # CR, LF and every other line break
             ):
                 raise InvalidInputError(
-                    f"{field} must be one line of text (no CR, LF or NUL)", field=field
+                    f"{field} must be one line of text (no line break, NUL or lone surrogate)", field=field
                 )
         transcript = await self.get(conversation_id, include_notes=False)
         if to is None:

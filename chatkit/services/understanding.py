@@ -274,8 +274,8 @@ class Understanding(Service):
         for value, field in ((since, "since"), (until, "until")):
             if value is not None and (not isinstance(value, datetime) or value.utcoffset() is None):
                 raise InvalidInputError(f"{field} must be a timezone-aware datetime", field=field)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidInputError("limit must be a positive integer", field="limit")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100_000:
+            raise InvalidInputError("limit must be an integer from 1 to 100000", field="limit")
         store = await self._core.ready()
         where: dict[str, object] = {}
         if since is not None:
