@@ -200,6 +200,8 @@ HOSTILE_CASES: dict[str, Call] = {
     "conversations.list status=deep": lambda kit, conv: kit.conversations.list(
         status=cast(Any, DEEP)
     ),
+    "tickets.list status=deep": lambda kit, conv: kit.tickets.list(status=cast(Any, DEEP)),
+    "tickets.list status=[huge int]": lambda kit, conv: kit.tickets.list(status=cast(Any, [HUGE])),
     "tickets.set_status deep": lambda kit, conv: kit.tickets.set_status("tk_x", cast(Any, DEEP)),
     "surveys.list status=deep": lambda kit, conv: kit.surveys.list(status=cast(Any, DEEP)),
     "messages.send kind=deep": lambda kit, conv: _send(kit, conv, kind=DEEP),

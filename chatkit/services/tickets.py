@@ -464,11 +464,10 @@ class Tickets(Service):
         if conversation_id is not None:
             where["conversation_id"] = check_key(conversation_id, "conversation_id")
         if status is not None:
-            try:
-                statuses = [status] if isinstance(status, str) else list(status)
-                where["status"] = In([TicketStatus(s) for s in statuses])
-            except (TypeError, ValueError) as exc:
-                raise InvalidInputError(f"unknown status {status!r}", field="status") from exc
+            if not isinstance(status, str | list | tuple | set | frozenset):
+                raise InvalidInputError("status is a status or a list of them", field="status")
+            statuses = [status] if isinstance(status, str) else list(status)
+            where["status"] = In([choice(TicketStatus, s, "status", "status") for s in statuses])
         return await self._core.paged(
             Ticket, where, order_by="queue_key", limit=limit, cursor=cursor
         )

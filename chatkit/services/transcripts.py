@@ -322,7 +322,8 @@ class Transcripts(Service):
                 or "".join(header.splitlines()) != header  # CR, LF and every other line break
             ):
                 raise InvalidInputError(
-                    f"{field} must be one line of text (no line break, NUL or lone surrogate)", field=field
+                    f"{field} must be one line of text (no line break, NUL or lone surrogate)",
+                    field=field,
                 )
         transcript = await self.get(conversation_id, include_notes=False)
         if to is None:
