@@ -199,7 +199,6 @@ HOSTILE: st.SearchStrategy[object] = st.one_of(
             {1, 2},
             _deep_dict(200),
             _deep_list(200),
-            _deep_dict(5000),
             _Opaque(),
             print,
             datetime(2024, 1, 1),  # naive
@@ -214,6 +213,8 @@ HOSTILE: st.SearchStrategy[object] = st.one_of(
         ]
     ),
     st.sampled_from(BAD_STRINGS),
+    # Built on each draw, not sampled: too deep for Python's repr, which hypothesis may call.
+    st.builds(_deep_dict, st.just(5000)),
     st.text(max_size=20),
     st.integers(),
     st.floats(),
@@ -600,7 +601,7 @@ def _call(world: World, method: Any, args: list[object], kwargs: dict[str, objec
 
 
 HYPOTHESIS = settings(
-    max_examples=30,
+    max_examples=25,
     deadline=None,
     derandomize=True,
     database=None,

@@ -276,6 +276,9 @@ HOSTILE_CASES: dict[str, Call] = {
     "transcripts.select channel=deep": lambda kit, conv: kit.transcripts.select(
         channel=cast(Any, DEEP)
     ),
+    "transcripts.render format=deep": lambda kit, conv: kit.transcripts.render(
+        conv, format=cast(Any, DEEP)
+    ),
     "transcripts.email form feed in subject": lambda kit, conv: kit.transcripts.email(
         conv, smtp=_smtp(), to="a@example.com", subject="hi\x0cBcc: victim@example.com"
     ),

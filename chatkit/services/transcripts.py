@@ -56,6 +56,8 @@ def _zone(name: str) -> ZoneInfo:
 
 def _format(value: TranscriptFormat | str) -> TranscriptFormat:
     try:
+        if not isinstance(value, str):
+            raise ValueError(value)  # TranscriptFormat() would quote it, and may not manage to
         return TranscriptFormat(value)
     except ValueError as exc:
         raise InvalidInputError(
