@@ -4,9 +4,11 @@ The methods are found by introspection: each public coroutine (or async
 generator) method of each resource of `AsyncChatKit`, and of the kit itself.
 A public callable that is not a coroutine (constructors of dispatchers,
 subscriptions and engines) is called with hostile arguments too, without
-running what it builds; what cannot be driven at all is in `EXCLUDED` with the
+running what it builds. A method that runs until cancelled gets a bounded
+call (`BOUNDED`); what cannot be driven at all is in `EXCLUDED` with the
 reason. `test_every_public_method_is_driven` fails when a method appears that
-is neither driven nor excluded.
+is neither driven nor excluded. The loaders (rules, flows, survey forms, from
+data, text and files) and `ChatKitSettings` get hostile documents the same way.
 
 Each parameter gets either a hostile value (wrong types, huge or non-finite
 numbers, lone surrogates, control characters, deep nesting, ids of the wrong
