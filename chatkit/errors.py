@@ -107,11 +107,20 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def _quoted(value: object, limit: int = 100) -> str:
-    """``repr(value)`` cut to about ``limit`` characters, for quoting input in messages."""
+def quoted(value: object, limit: int = 100) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for quoting input in messages.
+
+    Only strings, numbers, ``None`` and booleans are quoted; anything else
+    (whose ``repr`` may be huge, deeply nested or failing) is shown as its
+    type, e.g. ``<dict>``, and so is an integer too long to print.
+    """
     if isinstance(value, str) and len(value) > limit:
         return repr(value[: limit - 1]) + "\u2026"
-    return cut(repr(value), limit)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return "<a very large int>"
+    if value is None or isinstance(value, str | int | float):
+        return cut(repr(value), limit)
+    return f"<{type(value).__name__}>"
 
 
 class ChatKitError(Exception):
@@ -352,7 +361,7 @@ class NotFoundError(ChatKitError):
     """
 
     def __init__(self, resource: str, resource_id: str) -> None:
-        super().__init__(f"{resource} {_quoted(resource_id)} does not exist")
+        super().__init__(f"{resource} {quoted(resource_id)} does not exist")
         self.resource = resource
         self.resource_id = resource_id
 

@@ -292,9 +292,16 @@ def _day(name: str) -> int:
     return number
 
 
+_EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9998, 1, 1, tzinfo=UTC)
+"""Times outside these are refused: looking days ahead or back from them overflows."""
+
+
 def _aware(value: datetime, field: str) -> datetime:
     if not isinstance(value, datetime) or value.utcoffset() is None:
         raise InvalidInputError(f"{field} must be a timezone-aware datetime", field=field)
+    if not _EARLIEST <= value <= _LATEST:
+        raise InvalidInputError(f"{field} must be within the years 2 to 9997", field=field)
     return value.astimezone(UTC)
 
 

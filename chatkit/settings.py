@@ -17,7 +17,7 @@ from pydantic import (
 from .automation.replies import AutoReplySettings
 from .automation.rules import RuleSet
 from .bots.handover import BotSettings
-from .errors import InvalidInputError
+from .errors import InvalidInputError, cut
 from .escalation import EscalationRule
 from .models.conversations import Channel
 from .models.retention import RetentionPolicy
@@ -220,6 +220,10 @@ class ChatKitSettings(BaseModel):
             networks outbound webhooks (automation actions, `Webhooks`
             deliveries) may call (none by default), and how deliveries are
             retried (see `chatkit.webhooks.WebhookSettings`).
+
+    Raises:
+        InvalidInputError: A field has a wrong type or value; its ``field``
+            names it (``"retention.default_days"``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -247,3 +251,19 @@ class ChatKitSettings(BaseModel):
     verified_channels: frozenset[Channel] = frozenset(
         {Channel.SMS, Channel.WHATSAPP, Channel.MESSENGER}
     )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _typed_errors(
+        cls, value: Any, handler: ModelWrapValidatorHandler[ChatKitSettings]
+    ) -> ChatKitSettings:
+        """Raise `InvalidInputError` naming the field, not pydantic's error."""
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            where = cut(".".join(str(p) for p in first["loc"]), 100) or None
+            raise InvalidInputError(
+                f"invalid settings: {where + ': ' if where else ''}{cut(first['msg'], 200)}",
+                field=where,
+            ) from exc

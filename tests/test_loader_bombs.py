@@ -189,3 +189,48 @@ def test_files_are_refused_too(tmp_path: Path, suffix: str, text: str) -> None:
     for load in (RuleSet.load, Flow.load):
         error = _refused(lambda load=load: load(path))
         assert str(error).startswith(path.name)
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        RuleSet.from_json,
+        RuleSet.from_yaml,
+        Flow.from_json,
+        Flow.from_yaml,
+        SurveyForm.from_json,
+        SurveyForm.from_yaml,
+    ],
+)
+@pytest.mark.parametrize("value", [None, 5, ["rules"], {"name": "x"}])
+def test_text_loaders_refuse_what_is_not_text(
+    load: Callable[[object], object], value: object
+) -> None:
+    """These raised TypeError or AttributeError from the JSON or YAML parser."""
+    error = _refused(lambda: load(value))
+    assert "must be text" in str(error)
+
+
+@pytest.mark.parametrize("load", [RuleSet.load, Flow.load])
+@pytest.mark.parametrize("path", [None, 5, b"rules.json", "a\x00.json", "\udfff.yaml"])
+def test_file_loaders_refuse_what_is_not_a_path(
+    load: Callable[[object], object], path: object
+) -> None:
+    """These raised TypeError, ValueError or UnicodeEncodeError."""
+    error = _refused(lambda: load(path))
+    assert error.field == "path"
+
+
+@pytest.mark.parametrize("load", [RuleSet.load, Flow.load])
+def test_file_loaders_refuse_what_is_not_utf8(
+    tmp_path: Path, load: Callable[[object], object]
+) -> None:
+    path = tmp_path / "rules.json"
+    path.write_bytes(b'{"name": "\xff"}')
+    error = _refused(lambda: load(path))
+    assert str(error) == "rules.json: not UTF-8 text"
+
+
+def test_file_loaders_still_raise_oserror_for_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        RuleSet.load(tmp_path / "missing.json")

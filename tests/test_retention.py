@@ -34,7 +34,7 @@ def test_policies_under_31_days_need_an_explicit_override() -> None:
         RetentionPolicy(channels={"sms": 10})  # type: ignore[dict-item]
     assert RetentionPolicy(default_days=7, allow_shorter=True).default_days == 7
     assert RetentionPolicy().default_days == 31
-    with pytest.raises(ValueError, match="allow_shorter"):
+    with pytest.raises(InvalidInputError, match="allow_shorter"):
         ChatKitSettings(retention={"default_days": 1})  # type: ignore[arg-type]
 
 

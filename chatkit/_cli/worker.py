@@ -13,7 +13,7 @@ import typer
 from pydantic import ValidationError
 
 from .._facade import AsyncChatKit, ChatKit
-from ..errors import ChatKitError, ConfigurationError
+from ..errors import ChatKitError, ConfigurationError, InvalidInputError
 from ..integrations import Integration, integrations
 from ..settings import ChatKitSettings, default_url
 from ..worker import BUILTIN_JOBS, SYNC_EVERY, Worker
@@ -43,10 +43,12 @@ def _settings(path: Path | None) -> ChatKitSettings | None:
         return ChatKitSettings.model_validate_json(path.read_bytes())
     except OSError as exc:
         raise ConfigurationError(f"cannot read settings file {path}: {exc.strerror}") from None
-    except ValidationError as exc:
+    except ValidationError as exc:  # malformed JSON
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         raise ConfigurationError(f"settings file {path}: {where}: {first['msg']}") from None
+    except InvalidInputError as exc:  # a field of the wrong type or value
+        raise ConfigurationError(f"settings file {path}: {exc}") from None
 
 
 def _app_kit(target: str) -> AsyncChatKit | ChatKitSettings:

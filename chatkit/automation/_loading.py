@@ -7,6 +7,7 @@ import importlib
 import json
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from .._optional import import_optional
@@ -72,6 +73,33 @@ def check_document(
         pending.extend((child, depth + 1) for child in children)
 
 
+def document_path(path: object) -> Path:
+    """``path`` as a `Path`, refusing what is not a ``str`` or `Path`."""
+    if not isinstance(path, str | Path):
+        raise InvalidInputError("path must be a str or a Path", field="path")
+    return Path(path)
+
+
+def read_document(path: Path) -> str:
+    """The UTF-8 text of ``path``; `OSError` when it cannot be read.
+
+    Raises:
+        InvalidInputError: The file is not UTF-8, or the path holds a NUL
+            or a lone surrogate.
+    """
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path.name}: not UTF-8 text", field="path") from exc
+    except ValueError as exc:  # a NUL, or a lone surrogate the file system cannot take
+        raise InvalidInputError("path holds a NUL or an invalid character", field="path") from exc
+
+
+def _check_text(text: object, what: str) -> None:
+    if not isinstance(text, str | bytes):
+        raise InvalidInputError(f"{what} must be text (str or bytes)", field="rules")
+
+
 def read_json(text: str | bytes) -> object:
     """Parse JSON, refusing duplicate keys in an object.
 
@@ -79,6 +107,7 @@ def read_json(text: str | bytes) -> object:
         InvalidInputError: Malformed JSON, with the line and column; nesting
             deeper than `MAX_DOCUMENT_DEPTH` or more than `MAX_DOCUMENT_NODES` values.
     """
+    _check_text(text, "rules JSON")
     try:
         data = json.loads(text, object_pairs_hook=_unique_keys)
     except RecursionError as exc:  # the C decoder refuses very deep nesting this way
@@ -180,6 +209,7 @@ def read_yaml(text: str | bytes) -> object:
             deeper than `MAX_DOCUMENT_DEPTH`, more than `MAX_YAML_ALIASES`
             aliases or more than `MAX_DOCUMENT_NODES` values once aliases are expanded.
     """
+    _check_text(text, "rules YAML")
     loader = _loader()
     yaml = importlib.import_module("yaml")
     try:

@@ -183,6 +183,9 @@ def suggest(
         raise InvalidInputError(str(exc), field="language") from exc
     if limit is not None and limit < 0:
         raise InvalidInputError("limit must not be negative", field="limit")
+    for name, value in (("intent", intent), ("topic", topic)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidInputError(f"{name} must be a string", field=name)
     intent_key = intent.strip().lower() if intent else None
     topic_key = topic.strip().lower() if topic else None
     ranked: list[tuple[tuple[int, int, int, int, float], str, CannedResponse]] = []

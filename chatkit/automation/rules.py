@@ -89,7 +89,7 @@ from ..events import (
     SurveyAnswered,
 )
 from ..models import AuthorRole, ConversationStatus, MessageKind
-from ._loading import check_document, read_json, read_yaml
+from ._loading import check_document, document_path, read_document, read_json, read_yaml
 from ._validation import brief, typed_error
 from .actions import ACTION_TYPES, Action, ReplyAction
 from .conditions import Conditions, Facts
@@ -327,15 +327,16 @@ class RuleSet(BaseModel):
         Raises:
             OSError: The file cannot be read.
             ConfigurationError: A YAML file without PyYAML installed.
-            InvalidInputError: Another suffix, malformed content, a bad rule.
+            InvalidInputError: Not a path, another suffix, not UTF-8,
+                malformed content, a bad rule.
         """
-        path = Path(path)
+        path = document_path(path)
         suffix = path.suffix.lower()
         if suffix not in (".json", ".yaml", ".yml"):
             raise InvalidInputError(
                 f"{path.name}: rule files end in .json, .yaml or .yml", field="path"
             )
-        text = path.read_text(encoding="utf-8")
+        text = read_document(path)
         try:
             if suffix == ".json":
                 return cls.from_json(text, template_roots=template_roots)

@@ -336,7 +336,11 @@ def _lookup(context: Mapping[str, object], variable: _Variable) -> str | None:
     if isinstance(current, str):
         return current if current.strip() else None
     if isinstance(current, _SCALARS):
-        return str(current)
+        try:
+            return str(current)
+        except ValueError:  # an integer past Python's limit on digits
+            name = ".".join(variable.path)
+            raise TemplateError(f"{name} is a number too long to print", variable=name) from None
     raise _not_plain(variable.path, current)
 
 

@@ -80,7 +80,13 @@ from pydantic import (
 )
 
 from ..automation._language import normalize_language
-from ..automation._loading import check_document, read_json, read_yaml
+from ..automation._loading import (
+    check_document,
+    document_path,
+    read_document,
+    read_json,
+    read_yaml,
+)
 from ..automation._validation import brief, typed_error
 from ..automation.templates import DEFAULT_ROOTS, Template
 from ..errors import InvalidInputError, TemplateError
@@ -552,16 +558,16 @@ class Flow(BaseModel):
         Raises:
             OSError: The file cannot be read.
             ConfigurationError: A YAML file without PyYAML installed.
-            InvalidInputError: Another suffix, malformed content, a bad flow
-                (the message starts with the file name).
+            InvalidInputError: Not a path, another suffix, not UTF-8,
+                malformed content, a bad flow (the message starts with the file name).
         """
-        path = Path(path)
+        path = document_path(path)
         suffix = path.suffix.lower()
         if suffix not in (".json", ".yaml", ".yml"):
             raise InvalidInputError(
                 f"{path.name}: flow files end in .json, .yaml or .yml", field="path"
             )
-        text = path.read_text(encoding="utf-8")
+        text = read_document(path)
         try:
             return cls.from_json(text) if suffix == ".json" else cls.from_yaml(text)
         except InvalidInputError as exc:

@@ -267,6 +267,8 @@ class SurveyForm(BaseModel):
         Raises:
             InvalidInputError: Malformed JSON (with line and column) or a bad form.
         """
+        if not isinstance(text, str | bytes):
+            raise InvalidInputError("survey form JSON must be text (str or bytes)", field="form")
         try:
             data = json.loads(text)
         except RecursionError as exc:  # the C decoder refuses very deep nesting this way

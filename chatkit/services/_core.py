@@ -7,6 +7,7 @@ import base64
 import contextlib
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from enum import Enum
 from typing import Any, Final, TypeVar
 
@@ -20,8 +21,10 @@ from ..errors import (
     InvalidInputError,
     StoreError,
     cut,
+    quoted,
 )
 from ..events import Event
+from ..events.base import BaseEvent
 from ..models._base import Page, Record, utcnow
 from ..settings import ChatKitSettings
 from ..stores.base import Condition, Gt, Lt, Op, Store, column_value
@@ -34,11 +37,14 @@ __all__ = [
     "Unset",
     "bump",
     "changed",
+    "check_events",
     "check_id",
     "check_language",
     "check_limit",
     "check_names",
+    "check_time",
     "checked",
+    "choice",
     "short",
     "decode_cursor",
     "encode_cursor",
@@ -46,6 +52,7 @@ __all__ = [
 
 T = TypeVar("T")
 M = TypeVar("M", bound=pydantic.BaseModel)
+E = TypeVar("E", bound=Enum)
 RecordT = TypeVar("RecordT", bound=Record)
 
 
@@ -71,7 +78,12 @@ def short(text: object, limit: int = SHORT) -> str:
     Error messages quote user input through this, so a 10 MB value gives a
     short message, not a 10 MB one.
     """
-    return cut(text if isinstance(text, str) else str(text), limit)
+    if isinstance(text, str):
+        return cut(text, limit)
+    try:
+        return cut(str(text), limit)
+    except ValueError:  # int -> str conversion limit (sys.set_int_max_str_digits)
+        return f"<{type(text).__name__}>"
 
 
 def checked(model: type[M], **fields: Any) -> M:
@@ -89,6 +101,8 @@ def checked(model: type[M], **fields: Any) -> M:
         raise InvalidInputError(
             f"invalid {model.__name__}: {where + ': ' if where else ''}{msg}", field=where
         ) from exc
+    except RecursionError as exc:  # pydantic quoting a value nested too deeply
+        raise InvalidInputError(f"invalid {model.__name__}: a value is nested too deeply") from exc
 
 
 def changed(record: RecordT, **updates: Any) -> RecordT:
@@ -146,6 +160,36 @@ def check_names(value: object, field: str) -> list[Any]:
     """Validate a list (or tuple) of names: a lone string is refused, not split."""
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
         raise InvalidInputError(f"{field} must be a list of names", field=field)
+    return list(value)
+
+
+def choice(kind: type[E], value: object, field: str, what: str) -> E:
+    """``value`` as a member of the string enum ``kind``, else `InvalidInputError`.
+
+    Only strings are looked up: the enum's own error would quote (``repr``)
+    any value, which fails for a deeply nested or a huge one.
+    """
+    if isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    raise InvalidInputError(f"unknown {what} {quoted(value)}", field=field)
+
+
+def check_time(value: object, field: str = "now") -> datetime:
+    """Validate a timezone-aware datetime; ``None`` means now."""
+    if value is None:
+        return utcnow()
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise InvalidInputError(f"{field} must be a timezone-aware datetime", field=field)
+    return value
+
+
+def check_events(value: object) -> list[Event]:
+    """Validate a batch of events (what a dispatcher hands its handler)."""
+    if not isinstance(value, list | tuple) or not all(isinstance(e, BaseEvent) for e in value):
+        raise InvalidInputError("events must be a list of Event", field="events")
     return list(value)
 
 

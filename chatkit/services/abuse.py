@@ -41,7 +41,7 @@ from ..models import (
 from ..models._base import new_id, utcnow
 from ..models.abuse import block_value
 from ..stores.base import Delete, Gt, In, Insert, Op, Update
-from ._core import bump, check_limit, checked, decode_cursor, encode_cursor
+from ._core import bump, check_limit, checked, choice, decode_cursor, encode_cursor
 from .contacts import Contacts, IdentityLike, Service, as_identity, check_key
 from .pipeline import Screening, standard_screen
 
@@ -130,7 +130,9 @@ class Abuse(Service):
             raise InvalidInputError(
                 "reported_by is an agent (Author.agent) or a rule (Author.bot)", field="reported_by"
             )
-        if isinstance(message_ids, str) or not all(isinstance(m, str) for m in message_ids):
+        if not isinstance(message_ids, list | tuple) or not all(
+            isinstance(m, str) for m in message_ids
+        ):
             raise InvalidInputError(
                 "message_ids must be a list of message ids", field="message_ids"
             )
@@ -414,10 +416,7 @@ class Abuse(Service):
         """Page through the blocks in force, by id."""
         where: dict[str, object] = {}
         if kind is not None:
-            try:
-                where["kind"] = BlockKind(kind)
-            except ValueError as exc:
-                raise InvalidInputError(f"unknown block kind {kind!r}", field="kind") from exc
+            where["kind"] = choice(BlockKind, kind, "kind", "block kind")
         return await self._core.paged(Block, where, limit=limit, cursor=cursor)
 
     async def is_blocked(
@@ -485,7 +484,10 @@ class Abuse(Service):
 
         Raises:
             ContactBlockedError: A block matched.
+            InvalidInputError: A malformed argument.
         """
+        if channel is not None:
+            check_key(channel, "channel")
         block = await self.is_blocked(contact_id=contact_id, identity=identity, ip=ip, email=email)
         if block is None:
             return

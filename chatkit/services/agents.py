@@ -18,7 +18,7 @@ from ..models import Agent, AgentRole, AgentStatus, AgentToken, Page, Presence, 
 from ..models._base import new_id, utcnow
 from ..models.tickets import OPEN_TICKET_STATUSES
 from ..stores.base import Gt, In, Insert, Op, Update
-from ._core import UNSET, Unset, bump, changed, check_limit, checked
+from ._core import UNSET, Unset, bump, changed, check_limit, checked, choice
 from .contacts import Service
 from .presence import restatus
 from .tickets import Tickets
@@ -211,11 +211,12 @@ class Agents(Service):
         """
         where = None
         if status is not None:
+            if not isinstance(status, str | AgentStatus | list | tuple | set | frozenset):
+                raise InvalidInputError(
+                    "status is an agent status or a list of them", field="status"
+                )
             wanted = [status] if isinstance(status, (str, AgentStatus)) else list(status)
-            try:
-                where = {"status": In([AgentStatus(s) for s in wanted])}
-            except ValueError as exc:
-                raise InvalidInputError(str(exc), field="status") from exc
+            where = {"status": In([choice(AgentStatus, s, "status", "status") for s in wanted])}
         return await self._core.paged(Agent, where, limit=limit, cursor=cursor)
 
     async def on_duty(
@@ -244,10 +245,7 @@ class Agents(Service):
             NotFoundError: No such agent.
             InvalidInputError: Unknown presence.
         """
-        try:
-            chosen = Presence(presence)
-        except ValueError as exc:
-            raise InvalidInputError(str(exc), field="presence") from exc
+        chosen = choice(Presence, presence, "presence", "presence")
         return await self._mark(
             agent_id,
             "presence",
@@ -270,7 +268,9 @@ class Agents(Service):
         by default is plenty). An agent whose heartbeats stop counts as
         offline, which `refresh` publishes.
         """
-        if isinstance(agent_ids, str):
+        if not isinstance(agent_ids, list | tuple) or not all(
+            isinstance(a, str) for a in agent_ids
+        ):
             raise InvalidInputError("agent_ids must be a list of ids", field="agent_ids")
         return [
             await self._mark(agent_id, "heartbeat", lambda a, now: {"heartbeat_at": now})

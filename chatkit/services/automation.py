@@ -46,7 +46,7 @@ from ..models._base import utcnow
 from ..redact import mask_text
 from ..stores.base import Gt, Update
 from ..webhooks import webhook_client
-from ._core import bump
+from ._core import bump, check_events, check_time
 from .contacts import Service
 from .dispatch import Dispatcher
 
@@ -114,6 +114,7 @@ class Automation(Service):
 
     async def handle(self, events: Sequence[Event]) -> None:
         """Run the rules for each event (the dispatcher's handler)."""
+        events = check_events(events)
         if not self.rules.rules:
             return
         for event in events:
@@ -128,12 +129,10 @@ class Automation(Service):
         Each rule fires once per quiet spell of a conversation (a new
         message starts a new one). Returns how many rules fired.
         """
+        now = check_time(now)
         idle_rules = [r for r in self.rules.rules if r.on == "conversation.idle" and r.enabled]
         if not idle_rules:
             return 0
-        now = now or utcnow()
-        if now.utcoffset() is None:
-            raise InvalidInputError("now must be timezone-aware", field="now")
         store = await self._core.ready()
         fired, cursor = 0, ""
         while True:

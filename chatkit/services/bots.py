@@ -48,6 +48,11 @@ def _first_name(name: str | None) -> str | None:
     return name.split()[0] if name and name.split() else None
 
 
+def _check_message(message: object) -> None:
+    if not isinstance(message, Message):
+        raise InvalidInputError("message must be a Message", field="message")
+
+
 class Bots(Service):
     """Bot flows that answer customers before (or instead of) a person.
 
@@ -181,6 +186,8 @@ class Bots(Service):
         if isinstance(flow, Flow):
             self._register(flow)
             chosen: Flow | None = flow
+        elif not isinstance(flow, str):
+            raise InvalidInputError("flow is a Flow or the name of one", field="flow")
         else:
             chosen = self._flow(flow)
         if chosen is None:
@@ -235,6 +242,7 @@ class Bots(Service):
         left alone (an empty list). When an agent has taken the
         conversation, the flow stops quietly.
         """
+        _check_message(message)
         if message.kind is not MessageKind.TEXT or message.author.role is not AuthorRole.CUSTOMER:
             return []
 
@@ -281,6 +289,7 @@ class Bots(Service):
         Returns the bot's replies, or ``None`` when no bot took the message
         (then the automatic replies may answer it).
         """
+        _check_message(message)
         conversation = await self._load(Conversation, message.conversation_id, "conversation")
         state = conversation.bot
         if state is None or (not state.active and message.seq > state.handled_seq):

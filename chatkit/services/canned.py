@@ -41,6 +41,11 @@ def _aware(value: object, field: str) -> datetime:
     return value
 
 
+def _check_context(context: object) -> None:
+    if context is not None and not isinstance(context, Mapping):
+        raise InvalidInputError("context must be a mapping of plain values", field="context")
+
+
 def _merge(base: Mapping[str, object], extra: Mapping[str, object]) -> dict[str, object]:
     """``base`` with ``extra`` laid over it; nested mappings are merged, not replaced."""
     merged: dict[str, object] = dict(base)
@@ -312,6 +317,7 @@ class CannedReplies(Service):
             TemplateError: A variable without fallback has no value, or the
                 context holds something other than plain data.
         """
+        _check_context(context)
         reply = await self._resolve(shortcut_or_id, language)
         return reply.response().render(context or {})
 
@@ -337,7 +343,11 @@ class CannedReplies(Service):
 
         Raises:
             NotFoundError: No such reply.
+            InvalidInputError: ``conversation_id`` or ``message_id`` is not an id.
         """
+        for field, value in (("conversation_id", conversation_id), ("message_id", message_id)):
+            if value is not None:
+                check_key(value, field)
 
         async def attempt() -> CannedReply:
             reply = await self.get(reply_id)
@@ -454,6 +464,7 @@ class CannedReplies(Service):
             InvalidInputError: As `Messages.send` (e.g. the rendered text is too long).
             ConversationClosedError: The conversation is closed.
         """
+        _check_context(context)
         conversation = await self._load(Conversation, conversation_id, "conversation")
         agent = await self._load(Agent, agent_id, "agent")
         contact = await Contacts(self._core).get(conversation.contact_id)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TypeAlias
 
-from ..errors import AlreadyClaimedError, InvalidInputError, InvalidTransitionError
+from ..errors import AlreadyClaimedError, InvalidInputError, InvalidTransitionError, quoted
 from ..events import (
     ConversationAssigned,
     ConversationCreated,
@@ -36,7 +36,7 @@ from ..models._base import new_id, utcnow
 from ..models.context import ExternalRecord
 from ..models.sync import SyncLink, SyncState, link_id
 from ..stores.base import In, Insert, Update
-from ._core import UNSET, Unset, bump, changed, checked
+from ._core import UNSET, Unset, bump, changed, checked, choice
 from .contacts import Contacts, Service, check_key, encodable
 from .workload import workload_changes
 
@@ -53,9 +53,11 @@ def normalize_tags(tags: Iterable[str]) -> builtins.list[str]:
     result = set()
     for tag in tags:
         if not isinstance(tag, str) or not tag.strip() or len(tag) > 64:
-            raise InvalidInputError(f"invalid tag {tag!r}: 1 to 64 characters", field="tags")
+            raise InvalidInputError(f"invalid tag {quoted(tag)}: 1 to 64 characters", field="tags")
         if "\x00" in tag or not encodable(tag):
-            raise InvalidInputError(f"invalid tag {tag!r}: NUL or invalid unicode", field="tags")
+            raise InvalidInputError(
+                f"invalid tag {quoted(tag)}: NUL or invalid unicode", field="tags"
+            )
         result.add(tag.strip().lower())
     return sorted(result)
 
@@ -165,11 +167,12 @@ class Conversations(Service):
         if contact_id is not None:
             where["contact_id"] = (await Contacts(self._core).get(contact_id)).id
         if status is not None:
-            try:
-                statuses = [status] if isinstance(status, str) else list(status)
-                where["status"] = In([ConversationStatus(s) for s in statuses])
-            except (TypeError, ValueError) as exc:
-                raise InvalidInputError(f"unknown status {status!r}", field="status") from exc
+            if not isinstance(status, str | list | tuple | set | frozenset):
+                raise InvalidInputError("status is a status or a list of them", field="status")
+            statuses = [status] if isinstance(status, str) else list(status)
+            where["status"] = In(
+                [choice(ConversationStatus, s, "status", "status") for s in statuses]
+            )
         if assignee_id is not None:
             where["assignee_id"] = check_key(assignee_id, "assignee_id")
         return await self._core.paged(
@@ -216,10 +219,7 @@ class Conversations(Service):
             InvalidTransitionError: The lifecycle forbids the move (e.g. closed -> open).
             InvalidInputError: ``snoozed`` without a future ``snoozed_until``, or the reverse.
         """
-        try:
-            target = ConversationStatus(status)
-        except ValueError as exc:
-            raise InvalidInputError(f"unknown status {status!r}", field="status") from exc
+        target = choice(ConversationStatus, status, "status", "status")
         if target is _S.SNOOZED:
             if (
                 not isinstance(snoozed_until, datetime)
@@ -350,10 +350,7 @@ class Conversations(Service):
 
     async def set_priority(self, conversation_id: str, priority: Priority | str) -> Conversation:
         """Change the priority."""
-        try:
-            target = Priority(priority)
-        except ValueError as exc:
-            raise InvalidInputError(f"unknown priority {priority!r}", field="priority") from exc
+        target = choice(Priority, priority, "priority", "priority")
 
         def compute(c: Conversation) -> tuple[Conversation, builtins.list[Event]] | None:
             if c.priority is target:

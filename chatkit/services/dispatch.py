@@ -244,7 +244,11 @@ class Dispatcher:
 
 
 def check_dispatch_options(
-    batch_size: int, lease_seconds: float, start: str, retry_delay: float
+    batch_size: int,
+    lease_seconds: float,
+    start: str,
+    retry_delay: float,
+    max_retry_delay: float = 300.0,
 ) -> None:
     """Validate `Events.dispatcher` arguments with typed errors."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -259,9 +263,10 @@ def check_dispatch_options(
         )
     if start not in ("beginning", "end"):
         raise InvalidInputError("start must be 'beginning' or 'end'", field="start")
-    if (
-        isinstance(retry_delay, bool)
-        or not isinstance(retry_delay, (int, float))
-        or retry_delay < 0
-    ):
-        raise InvalidInputError("retry_delay must be a number >= 0", field="retry_delay")
+    for field, delay in (("retry_delay", retry_delay), ("max_retry_delay", max_retry_delay)):
+        if (
+            isinstance(delay, bool)
+            or not isinstance(delay, (int, float))
+            or not 0 <= delay <= 86_400
+        ):
+            raise InvalidInputError(f"{field} must be a number from 0 to 86400", field=field)

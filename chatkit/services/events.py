@@ -247,7 +247,7 @@ class Events(Service):
             isinstance(types, str) or not all(isinstance(t, str) for t in types)
         ):
             raise InvalidInputError("types must be a collection of event type names", field="types")
-        check_dispatch_options(batch_size, lease_seconds, start, retry_delay)
+        check_dispatch_options(batch_size, lease_seconds, start, retry_delay, max_retry_delay)
         return Dispatcher(
             self._core,
             group,

@@ -13,7 +13,7 @@ import anyio.to_thread
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import ConflictError, InvalidInputError
+from ..errors import ConflictError, InvalidInputError, quoted
 from ..events import ConversationImported
 from ..models import (
     Agent,
@@ -76,8 +76,11 @@ Target = str | Path | IO[str] | IO[bytes]
 class _Lines:
     """Writes or reads lines on a path or an open file, off the event loop."""
 
-    def __init__(self, target: Target, mode: str) -> None:
-        self.target, self.mode = target, mode
+    def __init__(self, target: Target, mode: str, field: str) -> None:
+        method = "write" if mode == "w" else "readline"
+        if not isinstance(target, str | Path) and not callable(getattr(target, method, None)):
+            raise InvalidInputError(f"{field} is a path or an open file", field=field)
+        self.target, self.mode, self.field = target, mode, field
         self.handle: IO[Any] | None = None
         self.owned = False
         self.text = True
@@ -85,9 +88,15 @@ class _Lines:
     async def __aenter__(self) -> _Lines:
         if isinstance(self.target, (str, Path)):
             path, mode = Path(self.target), self.mode
-            self.handle = await anyio.to_thread.run_sync(
-                lambda: path.open(mode, encoding="utf-8", newline="\n")
-            )
+            try:
+                self.handle = await anyio.to_thread.run_sync(
+                    lambda: path.open(mode, encoding="utf-8", newline="\n")
+                )
+            except (OSError, ValueError) as exc:  # ValueError: a NUL or a lone surrogate
+                reason = getattr(exc, "strerror", None) or "not a usable file name"
+                raise InvalidInputError(
+                    f"cannot open {quoted(str(path))}: {reason}", field=self.field
+                ) from exc
             self.owned = True
         else:
             self.handle = self.target
@@ -106,8 +115,11 @@ class _Lines:
 
     async def read(self) -> str:
         assert self.handle is not None
-        raw = await anyio.to_thread.run_sync(self.handle.readline)
-        return raw.decode() if isinstance(raw, bytes) else str(raw)
+        try:
+            raw = await anyio.to_thread.run_sync(self.handle.readline)
+            return raw.decode() if isinstance(raw, bytes) else str(raw)
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(f"{self.field} is not UTF-8 text", field=self.field) from exc
 
 
 class Exports(Service):
@@ -138,11 +150,17 @@ class Exports(Service):
         """
         if conversation_ids is None:
             chosen = [c.id for c in await Transcripts(self._core).select(since=since, until=until)]
+        elif not isinstance(conversation_ids, list | tuple) or not all(
+            isinstance(c, str) for c in conversation_ids
+        ):
+            raise InvalidInputError(
+                "conversation_ids must be a list of ids", field="conversation_ids"
+            )
         else:
             chosen = list(conversation_ids)
         store = await self._core.ready()
         count = 0
-        async with _Lines(target, "w") as out:
+        async with _Lines(target, "w", "target") as out:
             for conversation_id in chosen:
                 record = await self._record(store, conversation_id)
                 await out.write(record.model_dump_json() + "\n")
@@ -202,7 +220,7 @@ class Exports(Service):
         """
         imported = 0
         number = 0
-        async with _Lines(source, "r") as lines:
+        async with _Lines(source, "r", "source") as lines:
             while line := await lines.read():
                 number += 1
                 if not line.strip():

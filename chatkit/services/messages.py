@@ -34,7 +34,7 @@ from ..models import (
 )
 from ..models._base import new_id, utcnow
 from ..stores.base import Insert, Lt, Op, Update
-from ._core import bump, check_limit, checked, decode_cursor, encode_cursor
+from ._core import bump, check_limit, checked, choice, decode_cursor, encode_cursor
 from .contacts import (
     Contacts,
     IdentityLike,
@@ -174,11 +174,8 @@ class Messages(Service):
         limit = self._core.settings.max_message_length
         if len(text) > limit:
             raise MessageTooLargeError(length=len(text), limit=limit)
-        try:
-            kind = MessageKind(kind)
-            chosen = Channel(channel) if channel is not None else None
-        except ValueError as exc:
-            raise InvalidInputError(str(exc)) from exc
+        kind = choice(MessageKind, kind, "kind", "message kind")
+        chosen = choice(Channel, channel, "channel", "channel") if channel is not None else None
         if kind is MessageKind.NOTE and author.role not in (AuthorRole.AGENT, AuthorRole.BOT):
             raise InvalidInputError(
                 "private notes are written by agents (or a bot, for agents)", field="author"
@@ -323,9 +320,8 @@ class Messages(Service):
 
     async def note(self, conversation_id: str, text: str, *, agent_id: str) -> Message:
         """Add a private note by an agent (never shown to the customer)."""
-        return await self.send(
-            conversation_id, text, author=Author.agent(agent_id), kind=MessageKind.NOTE
-        )
+        author = Author.agent(check_key(agent_id, "agent_id"))
+        return await self.send(conversation_id, text, author=author, kind=MessageKind.NOTE)
 
     async def get(self, message_id: str) -> Message:
         """Return one message.
@@ -451,10 +447,7 @@ class Messages(Service):
             InvalidInputError: Bad channel, sender, text or metadata, or
                 ``verified`` neither ``None`` nor a bool; nothing was written.
         """
-        try:
-            via = Channel(channel)
-        except ValueError as exc:
-            raise InvalidInputError(f"unknown channel {channel!r}", field="channel") from exc
+        via = choice(Channel, channel, "channel", "channel")
         if verified is not None:
             check_flag(verified, "verified")
         if isinstance(sender, str):

@@ -11,6 +11,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from ..errors import DuplicateKeyError, InvalidInputError, TemplateError
 from ..events import (
+    BaseEvent,
     Event,
     NotificationFailed,
     NotificationSent,
@@ -43,8 +44,8 @@ from ..notifications.settings import NotificationSettings
 from ..notifications.templates import choose_template, label
 from ..redact import mask_text
 from ..stores.base import Insert
-from ._core import Core
-from .contacts import Service
+from ._core import Core, check_events
+from .contacts import Service, check_key
 from .dispatch import Dispatcher
 
 __all__ = ["NotificationSettings", "Notifications"]
@@ -199,6 +200,7 @@ class Notifications(Service):
 
     async def handle(self, events: Sequence[Event]) -> None:
         """Send the notifications for ``events`` (the dispatcher's handler)."""
+        events = check_events(events)
         if not self._settings.enabled:
             return
         if not self.notifiers:
@@ -217,6 +219,8 @@ class Notifications(Service):
         A recipient whose template cannot be filled in is left out here;
         `handle` records that as a failure.
         """
+        if not isinstance(event, BaseEvent):
+            raise InvalidInputError("event must be an Event", field="event")
         return [n for n in await self._plan(event, record_failures=False) if n is not None]
 
     async def list_log(
@@ -227,6 +231,9 @@ class Notifications(Service):
 
     async def get_log(self, notifier: str, notification: Notification) -> NotificationRecord | None:
         """The log entry of ``notification`` sent by ``notifier`` (``None``: not sent yet)."""
+        check_key(notifier, "notifier")
+        if not isinstance(notification, Notification):
+            raise InvalidInputError("notification must be a Notification", field="notification")
         store = await self._core.ready()
         key = f"{notifier}:{notification.dedupe_key}"
         found = await store.find(NotificationRecord, {"dedupe_key": key}, limit=1)

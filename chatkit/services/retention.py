@@ -28,8 +28,8 @@ from ..models import (
 )
 from ..models._base import new_id
 from ..stores.base import Delete, DeleteEvents, Insert, Op, Store, Update
-from ._core import bump, checked
-from .contacts import Contacts, Service
+from ._core import bump, check_time, checked
+from .contacts import Contacts, Service, check_key
 from .presence import restatus
 from .workload import ACTIVE
 
@@ -129,8 +129,12 @@ class Retention(Service):
         return hold
 
     async def release(self, hold_id: str) -> None:
-        """Lift a legal hold (idempotent)."""
-        await self._core.commit([Delete(LegalHold, hold_id)])
+        """Lift a legal hold (idempotent).
+
+        Raises:
+            InvalidInputError: ``hold_id`` is not an id.
+        """
+        await self._core.commit([Delete(LegalHold, check_key(hold_id, "hold_id"))])
 
     async def holds(self) -> builtins.list[LegalHold]:
         """Every legal hold in force."""
@@ -186,8 +190,14 @@ class Retention(Service):
             now: The present (for tests and replays); default: the clock.
             progress: Called with ``(done, total)`` after each batch.
         """
+        if policy is not None and not isinstance(policy, RetentionPolicy):
+            raise InvalidInputError("policy must be a RetentionPolicy", field="policy")
+        if not isinstance(dry_run, bool):
+            raise InvalidInputError("dry_run must be True or False", field="dry_run")
+        if progress is not None and not callable(progress):
+            raise InvalidInputError("progress must be a callable", field="progress")
         rules = policy or self._core.settings.retention
-        moment = now or utcnow()
+        moment = check_time(now)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError(
                 "batch_size must be an integer of at least 1", field="batch_size"

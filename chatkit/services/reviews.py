@@ -7,7 +7,7 @@ import heapq
 from datetime import datetime
 from typing import Literal
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, quoted
 from ..events import ReviewNoteAdded
 from ..models import (
     Agent,
@@ -78,7 +78,8 @@ class Reviews(Service):
             return await self._angriest(after, limit)
         if kind not in ("worst", "best"):
             raise InvalidInputError(
-                f"unknown review queue {kind!r}; one of worst, best, angriest", field="kind"
+                f"unknown review queue {quoted(kind)}; one of worst, best, angriest",
+                field="kind",
             )
         surveys = await self._rated(descending=kind == "best", since=after, limit=limit)
         store = await self._core.ready()

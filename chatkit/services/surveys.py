@@ -30,7 +30,7 @@ from ..models import (
 from ..models._base import new_id, utcnow
 from ..models.surveys import QuestionKind
 from ..stores.base import Insert, Lt, Update
-from ._core import Core, bump, check_limit, checked
+from ._core import Core, bump, check_limit, checked, choice
 from .contacts import Service, check_key
 from .messages import Messages
 from .tickets import Tickets
@@ -404,12 +404,7 @@ class Surveys(Service):
         """Page through surveys by id, optionally of one status."""
         where: dict[str, object] = {}
         if status is not None:
-            try:
-                where["status"] = SurveyStatus(status)
-            except ValueError as exc:
-                raise InvalidInputError(
-                    f"unknown survey status {status!r}", field="status"
-                ) from exc
+            where["status"] = choice(SurveyStatus, status, "status", "survey status")
         return await self._core.paged(Survey, where, limit=limit, cursor=cursor)
 
 

@@ -13,7 +13,7 @@ from ..models import Page, Team
 from ..models._base import new_id
 from ..stores.base import Insert, Update
 from ._core import UNSET, Unset, changed, check_names, checked
-from .contacts import Service
+from .contacts import Service, check_key
 
 __all__ = ["Teams"]
 
@@ -76,6 +76,7 @@ class Teams(Service):
         """
         if not isinstance(name, str) or not name.strip():
             raise InvalidInputError("a team name is a non-empty string", field="team")
+        check_key(name.strip(), "team")  # no NUL or lone surrogate, which no store can look up
         store = await self._core.ready()
         found = await store.find(Team, {"name": name.strip()}, limit=1)
         if not found:

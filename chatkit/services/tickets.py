@@ -28,7 +28,7 @@ from ..models import (
 from ..models._base import new_id, utcnow
 from ..sla import SLAEvent, breach_risk, sweep, track
 from ..stores.base import Gt, In, Insert, Op, Update
-from ._core import UNSET, Unset, bump, changed, check_limit, checked
+from ._core import UNSET, Unset, bump, changed, check_limit, checked, choice
 from .contacts import Contacts, Service, check_key
 from .ticket_clocks import team_hours
 
@@ -231,10 +231,7 @@ class Tickets(Service):
         Raises:
             InvalidTransitionError: The lifecycle forbids it (closed is final).
         """
-        try:
-            target = TicketStatus(status)
-        except ValueError as exc:
-            raise InvalidInputError(f"unknown ticket status {status!r}", field="status") from exc
+        target = choice(TicketStatus, status, "status", "ticket status")
 
         async def attempt() -> Ticket:
             ticket = await self.get(ticket_id)
@@ -467,11 +464,10 @@ class Tickets(Service):
         if conversation_id is not None:
             where["conversation_id"] = check_key(conversation_id, "conversation_id")
         if status is not None:
-            try:
-                statuses = [status] if isinstance(status, str) else list(status)
-                where["status"] = In([TicketStatus(s) for s in statuses])
-            except (TypeError, ValueError) as exc:
-                raise InvalidInputError(f"unknown status {status!r}", field="status") from exc
+            if not isinstance(status, str | list | tuple | set | frozenset):
+                raise InvalidInputError("status is a status or a list of them", field="status")
+            statuses = [status] if isinstance(status, str) else list(status)
+            where["status"] = In([choice(TicketStatus, s, "status", "status") for s in statuses])
         return await self._core.paged(
             Ticket, where, order_by="queue_key", limit=limit, cursor=cursor
         )

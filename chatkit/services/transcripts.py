@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import smtplib
 import ssl
 import zipfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 
-from ..errors import InvalidInputError, RemoteServiceError
+from ..errors import InvalidInputError, RemoteServiceError, quoted
 from ..hours import time_zone
 from ..mail import SMTPSettings
 from ..media import (
@@ -38,7 +39,7 @@ from ..models import (
 from ..stores.base import In
 from ..transcripts import Transcript, TranscriptFormat, render
 from ._core import short
-from .contacts import Contacts, Service, check_key
+from .contacts import Contacts, Service, check_key, encodable
 
 __all__ = ["SMTPSettings", "Transcripts"]
 
@@ -55,10 +56,24 @@ def _zone(name: str) -> ZoneInfo:
 
 def _format(value: TranscriptFormat | str) -> TranscriptFormat:
     try:
+        if not isinstance(value, str):
+            raise ValueError(value)  # TranscriptFormat() would quote it, and may not manage to
         return TranscriptFormat(value)
     except ValueError as exc:
         raise InvalidInputError(
             f"format must be one of {[f.value for f in TranscriptFormat]}", field="format"
+        ) from exc
+
+
+@contextlib.contextmanager
+def _writable(target: Path) -> Iterator[None]:
+    """Turn a path that cannot be written into `InvalidInputError` naming ``path``."""
+    try:
+        yield
+    except (OSError, ValueError) as exc:  # ValueError: a NUL or a lone surrogate
+        reason = getattr(exc, "strerror", None) or "not a usable file name"
+        raise InvalidInputError(
+            f"cannot write {quoted(str(target))}: {reason}", field="path"
         ) from exc
 
 
@@ -78,6 +93,8 @@ class Transcripts(Service):
         Raises:
             NotFoundError: No such conversation.
         """
+        if not isinstance(include_notes, bool):
+            raise InvalidInputError("include_notes must be True or False", field="include_notes")
         conversation = await self._load(Conversation, conversation_id, "conversation")
         contact = await Contacts(self._core).get(conversation.contact_id)
         store = self._core.store
@@ -141,6 +158,8 @@ class Transcripts(Service):
         if agent_id is not None:
             check_key(agent_id, "agent_id")
         try:
+            if channel is not None and not isinstance(channel, str):
+                raise ValueError(channel)  # Channel() would quote it, and may not manage to
             wanted_channel = Channel(channel) if channel is not None else None
         except ValueError:
             raise InvalidInputError(
@@ -200,15 +219,27 @@ class Transcripts(Service):
                     since=since, until=until, agent_id=agent_id, tag=tag, channel=channel
                 )
             ]
+        elif not isinstance(conversation_ids, list | tuple) or not all(
+            isinstance(c, str) for c in conversation_ids
+        ):
+            raise InvalidInputError(
+                "conversation_ids must be a list of ids", field="conversation_ids"
+            )
         else:
             chosen = list(conversation_ids)
+        if not isinstance(path, str | Path):
+            raise InvalidInputError("path must be a file path", field="path")
+        if not isinstance(attachments, bool):
+            raise InvalidInputError("attachments must be True or False", field="attachments")
         target = Path(path)
         transcripts = [await self.get(c, include_notes=include_notes) for c in chosen]
         if len(transcripts) == 1 and not attachments:
             text = render(transcripts[0], fmt, zone)
-            await anyio.to_thread.run_sync(lambda: target.write_text(text, encoding="utf-8"))
+            with _writable(target):
+                await anyio.to_thread.run_sync(lambda: target.write_text(text, encoding="utf-8"))
             return target
-        archive = await anyio.to_thread.run_sync(lambda: zipfile.ZipFile(target, "w"))
+        with _writable(target):
+            archive = await anyio.to_thread.run_sync(lambda: zipfile.ZipFile(target, "w"))
         try:
             for transcript in transcripts:
                 conv_id = transcript.conversation.id
@@ -282,13 +313,19 @@ class Transcripts(Service):
                 ``to`` or ``subject`` is not one line of text.
             RemoteServiceError: The SMTP server could not be reached or refused the mail.
         """
+        if not isinstance(smtp, SMTPSettings):
+            raise InvalidInputError("smtp must be SMTPSettings", field="smtp")
         zone = _zone(time_zone)
         for field, header in (("to", to), ("subject", subject)):
             if header is not None and (
-                not isinstance(header, str) or any(c in header for c in "\r\n\x00")
+                not isinstance(header, str)
+                or "\x00" in header
+                or not encodable(header)
+                or "".join(header.splitlines()) != header  # CR, LF and every other line break
             ):
                 raise InvalidInputError(
-                    f"{field} must be one line of text (no CR, LF or NUL)", field=field
+                    f"{field} must be one line of text (no line break, NUL or lone surrogate)",
+                    field=field,
                 )
         transcript = await self.get(conversation_id, include_notes=False)
         if to is None:

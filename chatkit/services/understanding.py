@@ -120,6 +120,8 @@ class Understanding(Service):
         """
         if not isinstance(text, str) or not text.strip():
             raise InvalidInputError("text must be a non-empty string", field="text")
+        if language is not None and not isinstance(language, str):
+            raise InvalidInputError("language must be a language code", field="language")
         engines = _engines(self._core)
         code = language or engines.analyzer.languages.detect(text)
         if engines.classifier is None and engines.sentiment is None:
@@ -223,7 +225,19 @@ class Understanding(Service):
         of up to ``limit`` conversations active since ``since``, so "my delivery hasn't arrived"
         and "where is my parcel" show up as one pattern with its count and
         examples: material for the knowledge base and canned replies.
+
+        Raises:
+            InvalidInputError: ``threshold`` is not a number from 0 to 1,
+                ``min_count`` or ``limit`` not a positive integer, or a bad time.
         """
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int | float)
+            or not 0 <= threshold <= 1
+        ):
+            raise InvalidInputError("threshold must be a number from 0 to 1", field="threshold")
+        if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
+            raise InvalidInputError("min_count must be a positive integer", field="min_count")
         firsts = [
             (conversation.id, messages[0].text)
             for conversation, messages in await self._customer_messages(since, until, limit)
@@ -245,6 +259,8 @@ class Understanding(Service):
         limit: int = 1000,
     ) -> builtins.list[TermCount]:
         """The negative words customers used most in a period, for reports."""
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise InvalidInputError("top must be a positive integer", field="top")
         texts = [
             m.text
             for _, messages in await self._customer_messages(since, until, limit)
@@ -258,8 +274,8 @@ class Understanding(Service):
         for value, field in ((since, "since"), (until, "until")):
             if value is not None and (not isinstance(value, datetime) or value.utcoffset() is None):
                 raise InvalidInputError(f"{field} must be a timezone-aware datetime", field=field)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidInputError("limit must be a positive integer", field="limit")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100_000:
+            raise InvalidInputError("limit must be an integer from 1 to 100000", field="limit")
         store = await self._core.ready()
         where: dict[str, object] = {}
         if since is not None:

@@ -206,7 +206,14 @@ class Sync:
 
         Raises:
             NotFoundError: One of ``local_ids`` is not dead-lettered.
+            InvalidInputError: ``integration`` or ``local_ids`` is not a name or a list of ids.
         """
+        check_key(integration, "integration")
+        if local_ids is not None:
+            if not isinstance(local_ids, list | tuple):
+                raise InvalidInputError("local_ids must be a list of ids", field="local_ids")
+            for local_id in local_ids:
+                check_key(local_id, "local_ids")
         store = await self._core.ready()
 
         async def attempt() -> int:
@@ -243,7 +250,11 @@ class Sync:
 
         Returns:
             ``False`` when it was not parked.
+
+        Raises:
+            InvalidInputError: ``integration`` is not a name.
         """
+        check_key(integration, "integration")
         store = await self._core.ready()
 
         async def attempt() -> bool:

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, quoted
 from .lexicons import _TOKEN_RE, Lexicon, Token
 from .lexicons import phrase_match as phrase_match  # re-exported: its former home
 from .packs import BUILTIN_LANGUAGES, LanguagePack, load_language_pack
@@ -111,7 +111,7 @@ class Languages:
             return self._lexicons[code]
         except KeyError:
             raise InvalidInputError(
-                f"language {code!r} is not loaded (loaded: {', '.join(self._lexicons)})",
+                f"language {quoted(code)} is not loaded (loaded: {', '.join(self._lexicons)})",
                 field="language",
             ) from None
 

@@ -338,7 +338,9 @@ async def read_health(
     """
     if isinstance(max_lag, bool) or not isinstance(max_lag, int) or max_lag < 0:
         raise InvalidInputError("max_lag must be a whole number >= 0", field="max_lag")
-    if isinstance(groups, str) or not all(isinstance(g, str) and g for g in groups):
+    if not isinstance(groups, list | tuple | set | frozenset) or not all(
+        isinstance(g, str) and g for g in groups
+    ):
         raise InvalidInputError("groups must be a list of dispatch group names", field="groups")
     moment = now or utcnow()
     store = await core.ready()

@@ -129,6 +129,9 @@ class Worker:
             )
         self._kit = kit
         self._core = core
+        for field, value in (("jobs", jobs), ("sync", sync)):
+            if not isinstance(value, list | tuple):
+                raise InvalidInputError(f"{field} takes a list", field=field)
         periodic = list(BUILTIN_JOBS)
         for job in jobs:
             if not isinstance(job, PeriodicJob):
@@ -152,8 +155,12 @@ class Worker:
             if name in seen:
                 raise InvalidInputError(f"job name {name!r} is used twice", field="jobs")
             seen.add(name)
+        if every is not None and not isinstance(every, Mapping):
+            raise InvalidInputError("every takes a mapping of job names to seconds", field="every")
         for field, given in (("only", only or ()), ("skip", skip), ("every", every or {})):
-            if isinstance(given, str):
+            if not isinstance(given, list | tuple | set | frozenset | Mapping) or not all(
+                isinstance(name, str) for name in given
+            ):
                 raise InvalidInputError(f"{field} takes a list of job names", field=field)
             unknown = sorted(set(given) - seen)
             if unknown:

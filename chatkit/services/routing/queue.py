@@ -12,6 +12,7 @@ from ...errors import (
     AlreadyClaimedError,
     InvalidInputError,
     NotFoundError,
+    quoted,
 )
 from ...events import ConversationQueued, Event
 from ...models import (
@@ -162,10 +163,14 @@ class Queues(Candidates):
                 timezone-aware, ends before it starts, or is already over.
             NotFoundError: No such conversation.
         """
+        if not isinstance(phone, str):
+            raise InvalidInputError("phone must be a string", field="phone")
+        if note is not None and not isinstance(note, str):
+            raise InvalidInputError("note must be a string", field="note")
         try:
             number = normalize_identity(IdentityKind.PHONE, phone)
         except (ValueError, TypeError) as exc:
-            raise InvalidInputError(f"not a phone number: {phone!r}", field="phone") from exc
+            raise InvalidInputError(f"not a phone number: {quoted(phone)}", field="phone") from exc
         for value, field in ((window_start, "window_start"), (window_end, "window_end")):
             if not isinstance(value, datetime) or value.utcoffset() is None:
                 raise InvalidInputError(f"{field} must be a timezone-aware datetime", field=field)
