@@ -82,6 +82,8 @@ RESOURCES = (
     "exports",
     "previews",
     "sync",
+    "websites",
+    "webhooks",
 )
 
 EXCLUDED: dict[str, str] = {

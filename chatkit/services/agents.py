@@ -66,11 +66,14 @@ def _well_formed(secret: object) -> bool:
 
 
 def _role(value: object) -> AgentRole:
-    try:
-        return AgentRole(value)
-    except ValueError:
-        roles = ", ".join(r.value for r in AgentRole)
-        raise InvalidInputError(f"role must be one of {roles}", field="role") from None
+    # Only strings are looked up: the enum's own lookup of a deeply nested value recurses.
+    if isinstance(value, str):
+        try:
+            return AgentRole(value)
+        except ValueError:
+            pass
+    roles = ", ".join(r.value for r in AgentRole)
+    raise InvalidInputError(f"role must be one of {roles}", field="role")
 
 
 _Fields = Callable[[Agent, datetime], dict[str, Any]]

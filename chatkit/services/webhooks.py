@@ -84,6 +84,9 @@ __all__ = [
     "webhook_payload",
 ]
 
+_MAX_AGE = timedelta(days=36525)
+"""The oldest `Webhooks.prune` looks back (a cutoff before year 1 cannot be computed)."""
+
 log = logging.getLogger("chatkit.webhooks")
 
 GROUP = "webhook-deliveries"
@@ -552,8 +555,10 @@ class Webhooks(Service):
         """
         if older_than is None:
             older_than = timedelta(days=self.settings.log_days)
-        if not isinstance(older_than, timedelta) or older_than < timedelta(0):
-            raise InvalidInputError("older_than must be a positive timedelta", field="older_than")
+        if not isinstance(older_than, timedelta) or not timedelta(0) <= older_than <= _MAX_AGE:
+            raise InvalidInputError(
+                "older_than must be a timedelta from 0 to 100 years", field="older_than"
+            )
         store = await self._core.ready()
         cutoff = _key(utcnow() - older_than)
         deleted = 0

@@ -97,7 +97,11 @@ class Websites(Service):
         Raises:
             NotFoundError: No website has that key.
         """
-        if not isinstance(public_key, str) or not 0 < len(public_key) <= 100:
+        if (
+            not isinstance(public_key, str)
+            or not 0 < len(public_key) <= 100
+            or not public_key.isascii()  # keys are ASCII; a lone surrogate no store can look up
+        ):
             raise NotFoundError("website", "?")
         store = await self._core.ready()
         found = await store.find(Website, {"public_key": public_key}, limit=1)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..errors import ChatKitError, RateLimitedError
+from ..errors import ChatKitError, ConfigurationError, RateLimitedError
 from ._deps import (
     APIRouter,
     FastAPI,
@@ -99,7 +99,13 @@ def create_app(
     """
     from .._facade import ChatKit
 
-    settings = settings or WebSettings()
+    if settings is None:
+        settings = WebSettings()
+    elif not isinstance(settings, WebSettings):
+        raise ConfigurationError("settings must be a chatkit.web.WebSettings")
+    for name, hook in (("authenticate", authenticate), ("policy", policy)):
+        if hook is not None and not callable(hook):
+            raise ConfigurationError(f"{name} must be callable (or None)")
     portal: Callable[[], BlockingPortal] | None = None
     if isinstance(kit, ChatKit):
         aio = kit.aio
