@@ -1,0 +1,130 @@
+"""MkDocs hook: the web app's OpenAPI document, generated when the docs are built.
+
+The HTTP API reference (``docs/reference/http-api.md``) is rendered from the
+document the real app serves at ``/openapi.json``: this hook builds the app of
+`chatkit.web.create_app` on a ``memory://`` kit and asks it for its OpenAPI
+document, so a route added to the app appears in the docs without anyone
+copying anything. Then:
+
+- ``on_config`` writes the document to a temporary file (removed after the
+  build), which the ``neoteroi.mkdocsoad`` plugin renders into Markdown;
+- ``on_page_markdown`` (before the plugin) points the page's ``[OAD(openapi.json)]``
+  tag at that file, and (after the plugin) drops the heading the plugin
+  writes, since the page has its own;
+- ``on_files`` adds the document to the site as ``reference/openapi.json``,
+  for download.
+
+Nothing is fetched from the network: the plugin renders plain Markdown
+(tabs and collapsible blocks of pymdownx), with no script.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.plugins import CombinedEvent, event_priority
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+PAGE = "reference/http-api.md"
+"""The page that renders the document (its path under ``docs/``)."""
+
+DOCUMENT = "reference/openapi.json"
+"""Where the built site offers the raw document."""
+
+TAG = "[OAD(openapi.json)]"
+"""What the page writes where the reference goes."""
+
+_GENERATED_HEADING = re.compile(r"^# [^\n]*<span class=\"api-version\">[^\n]*\n", re.MULTILINE)
+
+_state: dict[str, Any] = {}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of the web app, as ``GET /openapi.json`` serves it.
+
+    The app is built on a ``memory://`` kit with default settings (a random
+    rate-limit secret, which the document does not show); the kit is never
+    opened, since asking for the document touches no store.
+    """
+    from chatkit import AsyncChatKit
+    from chatkit.web import WebSettings, create_app
+
+    kit = AsyncChatKit("memory://")
+    settings = WebSettings(rate_limit_secret=secrets.token_hex(16))
+    document: dict[str, Any] = create_app(kit, settings).openapi()
+    return document
+
+
+def document_text(document: dict[str, Any]) -> str:
+    """The document as the site offers it: indented JSON, in the app's order."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def point_tag(markdown: str, path: Path) -> str:
+    """``markdown`` with the page's `TAG` naming the generated file at ``path``."""
+    if TAG not in markdown:
+        raise ValueError(f"{PAGE} must contain {TAG} where the reference goes")
+    return markdown.replace(TAG, f"[OAD({path.as_posix()})]")
+
+
+def drop_generated_heading(markdown: str) -> str:
+    """``markdown`` without the title heading the plugin writes (the page has its own)."""
+    return _GENERATED_HEADING.sub("", markdown, count=1)
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    """Generate the document and write it where the plugin will read it."""
+    directory = Path(tempfile.mkdtemp(prefix="chatkit-openapi-"))
+    text = document_text(openapi_document())
+    path = directory / "openapi.json"
+    path.write_text(text, encoding="utf-8")
+    _state.update(directory=directory, path=path, text=text)
+    return config
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    """Offer the document for download in the built site."""
+    files.append(File.generated(config, DOCUMENT, content=_state["text"]))
+    return files
+
+
+@event_priority(100)  # before neoteroi.mkdocsoad (priority 0) reads the tag
+def _before_render(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    if page.file.src_uri != PAGE:
+        return markdown
+    return point_tag(markdown, _state["path"])
+
+
+@event_priority(-100)  # after neoteroi.mkdocsoad has rendered the document
+def _after_render(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    if page.file.src_uri != PAGE:
+        return markdown
+    return drop_generated_heading(markdown)
+
+
+on_page_markdown = CombinedEvent(_before_render, _after_render)
+"""Point the page's tag at the generated document; then drop the plugin's heading."""
+
+
+def _cleanup() -> None:
+    directory = _state.pop("directory", None)
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def on_post_build(config: MkDocsConfig) -> None:
+    """Remove the temporary document."""
+    _cleanup()
+
+
+def on_build_error(error: Exception) -> None:
+    """Remove the temporary document after a failed build too."""
+    _cleanup()
