@@ -1,0 +1,249 @@
+"""The HTTP API reference renders the web app's whole OpenAPI document.
+
+``docs/reference/http-api.md`` is generated when the docs are built: the
+``docs_hooks/openapi.py`` hook asks the real app for its document and the
+``neoteroi.mkdocsoad`` plugin renders it. These tests prove that the rendered
+page lists every operation the app serves (so a new route cannot be missing),
+under its tag, with its error responses, and that ``mkdocs build --strict``
+builds the page and offers the raw document.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter
+
+from chatkit import AsyncChatKit
+from chatkit.web import WebSettings, create_app
+
+from .webserver import serve
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOK_PATH = ROOT / "docs_hooks" / "openapi.py"
+MKDOCS = Path(sys.executable).with_name("mkdocs")
+
+METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+TAG_HEADING = re.compile(r'^## <span class="api-tag">(?P<tag>[^<]+)</span>\s*$')
+OPERATION_HEADING = re.compile(
+    r'^### <span class="http-(?P<css>\w+)">(?P<method>\w+)</span> (?P<path>.+?)\s*$'
+)
+HTML_OPERATION = re.compile(
+    r'<h3 id="[^"]*"><span class="http-(?P<css>\w+)">(?P<method>\w+)</span> (?P<path>.*?)'
+    r'<a class="headerlink"'
+)
+TAGS = re.compile(r"<[^>]+>")
+"""Path parameters are shown in spans: ``/v1/x/<span class="route-param">{id}</span>``."""
+
+
+def _load_hook() -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location("chatkit_docs_openapi_hook", HOOK_PATH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def hook() -> types.ModuleType:
+    return _load_hook()
+
+
+def operations(document: dict[str, Any]) -> dict[tuple[str, str], list[str]]:
+    """(METHOD, path) of every operation of ``document``, with its tags."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                found[(method.upper(), path)] = list(operation.get("tags", []))
+    return found
+
+
+def render(hook: types.ModuleType, document: dict[str, Any], tmp_path: Path) -> str:
+    """The page's Markdown as the build makes it: the hook, the plugin, the hook again."""
+    from neoteroi.mkdocs.oad import MkDocsOpenAPIDocumentationPlugin
+
+    source = tmp_path / "openapi.json"
+    source.write_text(hook.document_text(document), encoding="utf-8")
+    markdown = (ROOT / "docs" / hook.PAGE).read_text(encoding="utf-8")
+    markdown = hook.point_tag(markdown, source)
+    plugin = MkDocsOpenAPIDocumentationPlugin()
+    errors, warnings = plugin.load_config({"use_pymdownx": True})
+    assert not errors
+    assert not warnings
+    page = types.SimpleNamespace(
+        file=types.SimpleNamespace(src_dir=str(ROOT / "docs"), src_path=hook.PAGE)
+    )
+    rendered: str = plugin.on_page_markdown(markdown, page)
+    return str(hook.drop_generated_heading(rendered))
+
+
+def rendered_sections(markdown: str) -> dict[tuple[str, str], tuple[str | None, str]]:
+    """(METHOD, path) of every operation heading of the page: its tag section and its text."""
+    found: dict[tuple[str, str], tuple[str | None, str]] = {}
+    tag: str | None = None
+    current: tuple[str, str] | None = None
+    lines: list[str] = []
+
+    def close() -> None:
+        if current is not None:
+            found[current] = (found[current][0], "\n".join(lines))
+
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            close()
+            current, lines = None, []
+            match = TAG_HEADING.match(line)
+            tag = match["tag"] if match else None
+        elif match := OPERATION_HEADING.match(line):
+            close()
+            assert match["css"] == match["method"].lower(), line
+            current, lines = (match["method"], TAGS.sub("", match["path"])), []
+            assert current not in found, f"{current} rendered twice"
+            found[current] = (tag, "")
+        else:
+            lines.append(line)
+    close()
+    return found
+
+
+def rendered_operations(markdown: str) -> dict[tuple[str, str], str | None]:
+    """(METHOD, path) of every operation heading of the page, with the tag section it is in."""
+    return {key: tag for key, (tag, _) in rendered_sections(markdown).items()}
+
+
+@pytest.fixture
+def extra_router(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The web app with one more router, as a new module would add one to ``ROUTERS``."""
+    from chatkit.web import app as web_app
+
+    router = APIRouter(tags=["realtime"])
+
+    @router.get("/v1/docs-probe/{stream_id}", summary="Docs probe")
+    async def docs_probe(stream_id: str, after: int = 0) -> dict[str, str]:
+        """A route the docs have never heard of."""
+        return {"stream_id": stream_id}
+
+    monkeypatch.setattr(web_app, "ROUTERS", (*web_app.ROUTERS, router))
+    yield
+
+
+@pytest.mark.anyio
+async def test_the_hook_generates_what_the_app_serves(hook: types.ModuleType) -> None:
+    """The generated document is the one a real server answers at /openapi.json."""
+    generated = hook.openapi_document()
+    async with AsyncChatKit("memory://") as kit:
+        app = create_app(kit, WebSettings(rate_limit_secret="x" * 32))
+        async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+            response = await http.get("/openapi.json")
+    assert response.status_code == 200
+    assert generated == response.json()
+    assert generated["openapi"].startswith("3.1")
+    assert len(operations(generated)) > 20
+
+
+def test_the_page_lists_every_operation_under_its_tag(
+    hook: types.ModuleType, tmp_path: Path
+) -> None:
+    document = hook.openapi_document()
+    expected = operations(document)
+    markdown = render(hook, document, tmp_path)
+    listed = rendered_operations(markdown)
+    assert set(listed) == set(expected)
+    for key, tags in expected.items():
+        assert tags, f"{key} has no tag: the page groups operations by tag"
+        assert listed[key] == tags[0], f"{key} is not in its {tags[0]!r} section"
+    assert {"customer", "agent"} <= {tags[0] for tags in expected.values()}
+    # The page keeps its own title; the plugin's is dropped.
+    assert markdown.count("\n# ") + markdown.startswith("# ") == 1
+    assert markdown.startswith("# HTTP API\n")
+    assert "[OAD(" not in markdown
+
+
+def test_the_page_shows_summaries_parameters_bodies_and_errors(
+    hook: types.ModuleType, tmp_path: Path
+) -> None:
+    document = hook.openapi_document()
+    markdown = render(hook, document, tmp_path)
+    sections = rendered_sections(markdown)
+    for (method, path), item in [
+        ((m.upper(), p), op) for p, ops in document["paths"].items() for m, op in ops.items()
+    ]:
+        if method.lower() not in METHODS:
+            continue
+        text = sections[(method, path)][1]
+        assert item["summary"] in text, (method, path)
+        for parameter in item.get("parameters", []):
+            assert f"<code>{parameter['name']}</code>" in text, (method, path, parameter)
+        if "requestBody" in item:
+            assert "Request body" in text, (method, path)
+        for status in item["responses"]:
+            assert f'=== "{status} ' in text, (method, path, status)
+        # Every operation documents the error shape and the 429 headers.
+        assert '"429 Too Many Requests"' in text, (method, path)
+        for header in ("Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"):
+            assert f"`{header}`" in text, (method, path, header)
+        assert '"request_id"' in text, (method, path)
+
+    sessions = sections[("POST", "/v1/sessions")][1]
+    assert '"website_key"' in sessions  # the request body's schema
+    assert "identity hash" in sessions  # the description
+    assert "### ErrorResponse" in markdown  # the error shape in the Schemas section
+
+
+def test_a_new_route_appears_without_touching_the_docs(
+    hook: types.ModuleType, tmp_path: Path, extra_router: None
+) -> None:
+    document = hook.openapi_document()
+    assert ("GET", "/v1/docs-probe/{stream_id}") in operations(document)
+    listed = rendered_operations(render(hook, document, tmp_path))
+    assert listed[("GET", "/v1/docs-probe/{stream_id}")] == "realtime"
+
+
+def test_the_tag_must_be_on_the_page(hook: types.ModuleType) -> None:
+    """A page that lost its tag fails the build instead of silently showing nothing."""
+    with pytest.raises(ValueError, match=r"OAD\(openapi\.json\)"):
+        hook.point_tag("# HTTP API\n\nNothing here.\n", Path("/tmp/openapi.json"))
+
+
+def test_strict_build_renders_the_page_and_offers_the_document(
+    hook: types.ModuleType, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"}
+    result = subprocess.run(
+        [str(MKDOCS), "build", "--strict", "-q", "-d", str(site)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+
+    document = hook.openapi_document()
+    offered = json.loads((site / hook.DOCUMENT).read_text(encoding="utf-8"))
+    assert offered == document
+
+    html = (site / "reference" / "http-api" / "index.html").read_text(encoding="utf-8")
+    listed = {(m["method"], TAGS.sub("", m["path"])) for m in HTML_OPERATION.finditer(html)}
+    assert listed == set(operations(document))
+    assert 'href="../openapi.json"' in html  # the download link
+    # Nothing is loaded from the network to show it.
+    assert not re.search(r'<script[^>]+src="(https?:)?//', html)
+    # It is in the navigation, under the API reference.
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "reference/http-api/" in index
