@@ -17,7 +17,6 @@ import re
 import subprocess
 import sys
 import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +124,7 @@ def rendered_operations(markdown: str) -> dict[tuple[str, str], str | None]:
 
 
 @pytest.fixture
-def extra_router(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def extra_router(monkeypatch: pytest.MonkeyPatch) -> None:
     """The web app with one more router, as a new module would add one to ``ROUTERS``."""
     from chatkit.web import app as web_app
 
@@ -137,7 +136,6 @@ def extra_router(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         return {"stream_id": stream_id}
 
     monkeypatch.setattr(web_app, "ROUTERS", (*web_app.ROUTERS, router))
-    yield
 
 
 @pytest.mark.anyio
