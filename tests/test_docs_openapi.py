@@ -240,6 +240,11 @@ def test_strict_build_renders_the_page_and_offers_the_document(
     listed = {(m["method"], TAGS.sub("", m["path"])) for m in HTML_OPERATION.finditer(html)}
     assert listed == set(operations(document))
     assert 'href="../openapi.json"' in html  # the download link
+    # The plugin's tabs and collapsible blocks are rendered, not left as text.
+    assert "<details" in html
+    assert "tabbed-set" in html
+    assert "??? " not in html
+    assert '=== "' not in html
     # Nothing is loaded from the network to show it.
     assert not re.search(r'<script[^>]+src="(https?:)?//', html)
     # It is in the navigation, under the API reference.
