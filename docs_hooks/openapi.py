@@ -6,8 +6,9 @@ document the real app serves at ``/openapi.json``: this hook builds the app of
 document, so a route added to the app appears in the docs without anyone
 copying anything. Then:
 
-- ``on_config`` writes the document to a temporary file (removed after the
-  build), which the ``neoteroi.mkdocsoad`` plugin renders into Markdown;
+- ``on_config`` writes the document (`for_rendering`) to a temporary file
+  (removed after the build), which the ``neoteroi.mkdocsoad`` plugin renders
+  into Markdown;
 - ``on_page_markdown`` (before the plugin) points the page's ``[OAD(openapi.json)]``
   tag at that file, and (after the plugin) drops the heading the plugin
   writes, since the page has its own;
@@ -20,6 +21,7 @@ Nothing is fetched from the network: the plugin renders plain Markdown
 
 from __future__ import annotations
 
+import copy as copy_module
 import json
 import re
 import secrets
@@ -63,6 +65,47 @@ def openapi_document() -> dict[str, Any]:
     return document
 
 
+def for_rendering(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``document`` whose optional parameters show their type in the page.
+
+    FastAPI writes an optional parameter as ``anyOf: [<schema>, {"type": "null"}]``;
+    the plugin's parameter table reads only ``type``, and would leave the
+    column empty. In the copy, such a schema also gets the OpenAPI 3.1 form of
+    the same thing, ``type: [<type>, "null"]`` (the type of a ``$ref``'d schema
+    is looked up). The site offers the unchanged document.
+    """
+    copy: dict[str, Any] = copy_module.deepcopy(document)
+    schemas: dict[str, Any] = copy.get("components", {}).get("schemas", {})
+    for item in copy.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema")
+                if isinstance(schema, dict) and "type" not in schema:
+                    types = _branch_types(schema.get("anyOf", []), schemas)
+                    if types:
+                        schema["type"] = types
+    return copy
+
+
+def _branch_types(branches: list[Any], schemas: dict[str, Any]) -> list[str]:
+    """The types the ``anyOf`` branches allow, in order (empty when one is unknown)."""
+    found: list[str] = []
+    for branch in branches:
+        if not isinstance(branch, dict):
+            return []
+        ref = branch.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            branch = schemas.get(ref.rsplit("/", 1)[1], {})
+        kind = branch.get("type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        if not kinds or not all(isinstance(k, str) for k in kinds):
+            return []
+        found.extend(k for k in kinds if k not in found)
+    return found
+
+
 def document_text(document: dict[str, Any]) -> str:
     """The document as the site offers it: indented JSON, in the app's order."""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -83,9 +126,10 @@ def drop_generated_heading(markdown: str) -> str:
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
     """Generate the document and write it where the plugin will read it."""
     directory = Path(tempfile.mkdtemp(prefix="chatkit-openapi-"))
-    text = document_text(openapi_document())
+    document = openapi_document()
+    text = document_text(document)
     path = directory / "openapi.json"
-    path.write_text(text, encoding="utf-8")
+    path.write_text(document_text(for_rendering(document)), encoding="utf-8")
     _state.update(directory=directory, path=path, text=text)
     return config
 

@@ -42,6 +42,10 @@ HTML_OPERATION = re.compile(
     r'<h3 id="[^"]*"><span class="http-(?P<css>\w+)">(?P<method>\w+)</span> (?P<path>.*?)'
     r'<a class="headerlink"'
 )
+PARAMETER_ROW = re.compile(
+    r'<td class="parameter-name"><code>(?P<name>[^<]+)</code></td>\s*'
+    r"<td>(?P<where>\w+)</td>\s*<td>(?P<type>[^<]*)</td>"
+)
 TAGS = re.compile(r"<[^>]+>")
 """Path parameters are shown in spans: ``/v1/x/<span class="route-param">{id}</span>``."""
 
@@ -75,7 +79,7 @@ def render(hook: types.ModuleType, document: dict[str, Any], tmp_path: Path) -> 
     from neoteroi.mkdocs.oad import MkDocsOpenAPIDocumentationPlugin
 
     source = tmp_path / "openapi.json"
-    source.write_text(hook.document_text(document), encoding="utf-8")
+    source.write_text(hook.document_text(hook.for_rendering(document)), encoding="utf-8")
     markdown = (ROOT / "docs" / hook.PAGE).read_text(encoding="utf-8")
     markdown = hook.point_tag(markdown, source)
     plugin = MkDocsOpenAPIDocumentationPlugin()
@@ -183,8 +187,10 @@ def test_the_page_shows_summaries_parameters_bodies_and_errors(
             continue
         text = sections[(method, path)][1]
         assert item["summary"] in text, (method, path)
+        rows = {(m["name"], m["where"]): m["type"] for m in PARAMETER_ROW.finditer(text)}
         for parameter in item.get("parameters", []):
-            assert f"<code>{parameter['name']}</code>" in text, (method, path, parameter)
+            shown = rows[(parameter["name"], parameter["in"])]
+            assert shown.strip(), f"{method} {path}: {parameter['name']} shows no type"
         if "requestBody" in item:
             assert "Request body" in text, (method, path)
         for status in item["responses"]:
@@ -199,6 +205,32 @@ def test_the_page_shows_summaries_parameters_bodies_and_errors(
     assert '"website_key"' in sessions  # the request body's schema
     assert "identity hash" in sessions  # the description
     assert "### ErrorResponse" in markdown  # the error shape in the Schemas section
+
+
+def test_optional_parameters_show_their_types(hook: types.ModuleType) -> None:
+    document = {
+        "paths": {
+            "/x": {
+                "get": {
+                    "parameters": [
+                        {"name": "a", "schema": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+                        {"name": "b", "schema": {"anyOf": [{"$ref": "#/components/schemas/C"}]}},
+                        {"name": "c", "schema": {"anyOf": [{"$ref": "#/components/schemas/D"}]}},
+                        {"name": "d", "schema": {"type": "integer"}},
+                    ]
+                }
+            }
+        },
+        "components": {"schemas": {"C": {"type": "string", "enum": ["x"]}, "D": {}}},
+    }
+    rendered = hook.for_rendering(document)
+    schemas = [p["schema"] for p in rendered["paths"]["/x"]["get"]["parameters"]]
+    assert schemas[0]["type"] == ["string", "null"]
+    assert schemas[1]["type"] == ["string"]
+    assert "type" not in schemas[2]  # unknown: left as it is
+    assert schemas[3] == {"type": "integer"}
+    # The document itself is unchanged (the site offers it as the app serves it).
+    assert "type" not in document["paths"]["/x"]["get"]["parameters"][0]["schema"]
 
 
 def test_a_new_route_appears_without_touching_the_docs(
