@@ -11,7 +11,8 @@ copying anything. Then:
   into Markdown;
 - ``on_page_markdown`` (before the plugin) points the page's ``[OAD(openapi.json)]``
   tag at that file, and (after the plugin) drops the heading the plugin
-  writes, since the page has its own;
+  writes, since the page has its own, and adds the app's WebSocket routes,
+  which OpenAPI cannot describe;
 - ``on_files`` adds the document to the site as ``reference/openapi.json``,
   for download.
 
@@ -22,6 +23,7 @@ Nothing is fetched from the network: the plugin renders plain Markdown
 from __future__ import annotations
 
 import copy as copy_module
+import inspect
 import json
 import re
 import secrets
@@ -49,20 +51,72 @@ _GENERATED_HEADING = re.compile(r"^# [^\n]*<span class=\"api-version\">[^\n]*\n"
 _state: dict[str, Any] = {}
 
 
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document of the web app, as ``GET /openapi.json`` serves it.
+def web_app() -> Any:
+    """The web app as `chatkit.web.create_app` makes it, on a ``memory://`` kit.
 
-    The app is built on a ``memory://`` kit with default settings (a random
-    rate-limit secret, which the document does not show); the kit is never
-    opened, since asking for the document touches no store.
+    Default settings (with a random rate-limit secret, which nothing shows);
+    the kit is never opened, since describing the app touches no store.
     """
     from chatkit import AsyncChatKit
     from chatkit.web import WebSettings, create_app
 
     kit = AsyncChatKit("memory://")
-    settings = WebSettings(rate_limit_secret=secrets.token_hex(16))
-    document: dict[str, Any] = create_app(kit, settings).openapi()
+    return create_app(kit, WebSettings(rate_limit_secret=secrets.token_hex(16)))
+
+
+def openapi_document(app: Any = None) -> dict[str, Any]:
+    """The OpenAPI document of ``app`` (`web_app` by default), as ``/openapi.json`` serves it."""
+    document: dict[str, Any] = (app if app is not None else web_app()).openapi()
     return document
+
+
+def websocket_routes(app: Any = None) -> list[tuple[str, str]]:
+    """``(path, description)`` of every WebSocket route of the app, in its order.
+
+    OpenAPI has no way to describe a WebSocket, so the document leaves them
+    out; the page lists them from the app's routes instead.
+    """
+    from fastapi import routing
+    from starlette.routing import WebSocketRoute
+
+    routes = (app if app is not None else web_app()).routes
+    iterate = getattr(routing, "iter_route_contexts", None)
+    if iterate is None:  # older FastAPI: included routers' routes are in app.routes
+        found = [(route, route.path, route.endpoint) for route in routes]
+    else:  # newer FastAPI keeps included routers whole (what get_openapi walks too)
+        found = [(c.original_route, c.path, c.endpoint) for c in iterate(routes)]
+    return [
+        (path, inspect.getdoc(endpoint) or "")
+        for route, path, endpoint in found
+        if isinstance(route, WebSocketRoute)
+    ]
+
+
+def websocket_markdown(routes: list[tuple[str, str]]) -> str:
+    """The page's section on the WebSocket routes (empty without any)."""
+    if not routes:
+        return ""
+    parts = [
+        "## WebSockets\n",
+        "OpenAPI does not describe WebSockets, so these routes are not in "
+        "`openapi.json`; see [Real time](../concepts/web-app.md#real-time) for their frames.\n",
+    ]
+    for path, description in routes:
+        parts.append('<hr class="operation-separator" />\n')
+        parts.append(f'### <span class="http-websocket">WEBSOCKET</span> {path}\n')
+        if description:
+            parts.append(description + "\n")
+    return "\n".join(parts) + "\n"
+
+
+def add_websockets(markdown: str, section: str) -> str:
+    """``markdown`` with ``section`` before the Schemas section (or at the end)."""
+    if not section:
+        return markdown
+    at = markdown.find("\n## Schemas")
+    if at < 0:
+        return markdown.rstrip("\n") + "\n\n" + section
+    return markdown[: at + 1] + section + "\n" + markdown[at + 1 :]
 
 
 def for_rendering(document: dict[str, Any]) -> dict[str, Any]:
@@ -126,11 +180,17 @@ def drop_generated_heading(markdown: str) -> str:
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
     """Generate the document and write it where the plugin will read it."""
     directory = Path(tempfile.mkdtemp(prefix="chatkit-openapi-"))
-    document = openapi_document()
+    app = web_app()
+    document = openapi_document(app)
     text = document_text(document)
     path = directory / "openapi.json"
     path.write_text(document_text(for_rendering(document)), encoding="utf-8")
-    _state.update(directory=directory, path=path, text=text)
+    _state.update(
+        directory=directory,
+        path=path,
+        text=text,
+        websockets=websocket_markdown(websocket_routes(app)),
+    )
     return config
 
 
@@ -151,7 +211,7 @@ def _before_render(markdown: str, page: Page, config: MkDocsConfig, files: Files
 def _after_render(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     if page.file.src_uri != PAGE:
         return markdown
-    return drop_generated_heading(markdown)
+    return add_websockets(drop_generated_heading(markdown), _state["websockets"])
 
 
 on_page_markdown = CombinedEvent(_before_render, _after_render)

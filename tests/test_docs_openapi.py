@@ -22,7 +22,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, WebSocket
+from fastapi.responses import StreamingResponse
 
 from chatkit import AsyncChatKit
 from chatkit.web import WebSettings, create_app
@@ -74,10 +75,11 @@ def operations(document: dict[str, Any]) -> dict[tuple[str, str], list[str]]:
     return found
 
 
-def render(hook: types.ModuleType, document: dict[str, Any], tmp_path: Path) -> str:
+def render(hook: types.ModuleType, app: Any, tmp_path: Path) -> str:
     """The page's Markdown as the build makes it: the hook, the plugin, the hook again."""
     from neoteroi.mkdocs.oad import MkDocsOpenAPIDocumentationPlugin
 
+    document = hook.openapi_document(app)
     source = tmp_path / "openapi.json"
     source.write_text(hook.document_text(hook.for_rendering(document)), encoding="utf-8")
     markdown = (ROOT / "docs" / hook.PAGE).read_text(encoding="utf-8")
@@ -90,7 +92,14 @@ def render(hook: types.ModuleType, document: dict[str, Any], tmp_path: Path) -> 
         file=types.SimpleNamespace(src_dir=str(ROOT / "docs"), src_path=hook.PAGE)
     )
     rendered: str = plugin.on_page_markdown(markdown, page)
-    return str(hook.drop_generated_heading(rendered))
+    section = hook.websocket_markdown(hook.websocket_routes(app))
+    return str(hook.add_websockets(hook.drop_generated_heading(rendered), section))
+
+
+def everything(hook: types.ModuleType, app: Any) -> set[tuple[str, str]]:
+    """What the page must list: every operation and every WebSocket route of ``app``."""
+    found = set(operations(hook.openapi_document(app)))
+    return found | {("WEBSOCKET", path) for path, _ in hook.websocket_routes(app)}
 
 
 def rendered_sections(markdown: str) -> dict[tuple[str, str], tuple[str | None, str]]:
@@ -134,10 +143,20 @@ def extra_router(monkeypatch: pytest.MonkeyPatch) -> None:
 
     router = APIRouter(tags=["realtime"])
 
-    @router.get("/v1/docs-probe/{stream_id}", summary="Docs probe")
-    async def docs_probe(stream_id: str, after: int = 0) -> dict[str, str]:
-        """A route the docs have never heard of."""
-        return {"stream_id": stream_id}
+    @router.get(
+        "/v1/docs-probe/{stream_id}",
+        summary="Docs probe",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "A stream"}},
+    )
+    async def docs_probe(stream_id: str, after: int | None = None) -> StreamingResponse:
+        """A Server-Sent Events route the docs have never heard of."""
+        return StreamingResponse(iter([b""]), media_type="text/event-stream")
+
+    @router.websocket("/v1/docs-probe-socket")
+    async def docs_probe_socket(websocket: WebSocket) -> None:
+        """A WebSocket the docs have never heard of."""
+        await websocket.close()
 
     monkeypatch.setattr(web_app, "ROUTERS", (*web_app.ROUTERS, router))
 
@@ -159,11 +178,11 @@ async def test_the_hook_generates_what_the_app_serves(hook: types.ModuleType) ->
 def test_the_page_lists_every_operation_under_its_tag(
     hook: types.ModuleType, tmp_path: Path
 ) -> None:
-    document = hook.openapi_document()
-    expected = operations(document)
-    markdown = render(hook, document, tmp_path)
+    app = hook.web_app()
+    expected = operations(hook.openapi_document(app))
+    markdown = render(hook, app, tmp_path)
     listed = rendered_operations(markdown)
-    assert set(listed) == set(expected)
+    assert set(listed) == everything(hook, app)
     for key, tags in expected.items():
         assert tags, f"{key} has no tag: the page groups operations by tag"
         assert listed[key] == tags[0], f"{key} is not in its {tags[0]!r} section"
@@ -177,8 +196,9 @@ def test_the_page_lists_every_operation_under_its_tag(
 def test_the_page_shows_summaries_parameters_bodies_and_errors(
     hook: types.ModuleType, tmp_path: Path
 ) -> None:
-    document = hook.openapi_document()
-    markdown = render(hook, document, tmp_path)
+    app = hook.web_app()
+    document = hook.openapi_document(app)
+    markdown = render(hook, app, tmp_path)
     sections = rendered_sections(markdown)
     for (method, path), item in [
         ((m.upper(), p), op) for p, ops in document["paths"].items() for m, op in ops.items()
@@ -236,10 +256,17 @@ def test_optional_parameters_show_their_types(hook: types.ModuleType) -> None:
 def test_a_new_route_appears_without_touching_the_docs(
     hook: types.ModuleType, tmp_path: Path, extra_router: None
 ) -> None:
-    document = hook.openapi_document()
-    assert ("GET", "/v1/docs-probe/{stream_id}") in operations(document)
-    listed = rendered_operations(render(hook, document, tmp_path))
-    assert listed[("GET", "/v1/docs-probe/{stream_id}")] == "realtime"
+    app = hook.web_app()
+    assert ("GET", "/v1/docs-probe/{stream_id}") in operations(hook.openapi_document(app))
+    sections = rendered_sections(render(hook, app, tmp_path))
+    assert set(sections) == everything(hook, app)
+    tag, text = sections[("GET", "/v1/docs-probe/{stream_id}")]
+    assert tag == "realtime"
+    assert "Server-Sent Events route the docs have never heard of" in text
+    assert "text/event-stream" in text
+    tag, text = sections[("WEBSOCKET", "/v1/docs-probe-socket")]
+    assert tag is None  # in the WebSockets section, after the tagged operations
+    assert "A WebSocket the docs have never heard of." in text
 
 
 def test_the_tag_must_be_on_the_page(hook: types.ModuleType) -> None:
@@ -270,7 +297,7 @@ def test_strict_build_renders_the_page_and_offers_the_document(
 
     html = (site / "reference" / "http-api" / "index.html").read_text(encoding="utf-8")
     listed = {(m["method"], TAGS.sub("", m["path"])) for m in HTML_OPERATION.finditer(html)}
-    assert listed == set(operations(document))
+    assert listed == everything(hook, hook.web_app())
     assert 'href="../openapi.json"' in html  # the download link
     # The plugin's tabs and collapsible blocks are rendered, not left as text.
     assert "<details" in html
