@@ -6,9 +6,9 @@ document the real app serves at ``/openapi.json``: this hook builds the app of
 document, so a route added to the app appears in the docs without anyone
 copying anything. Then:
 
-- ``on_config`` writes the document (`for_rendering`) to a temporary file
-  (removed after the build), which the ``neoteroi.mkdocsoad`` plugin renders
-  into Markdown;
+- ``on_config`` writes the document (as `for_rendering` adapts it) to a
+  temporary file (removed after the build), which the ``neoteroi.mkdocsoad``
+  plugin renders into Markdown;
 - ``on_page_markdown`` (before the plugin) points the page's ``[OAD(openapi.json)]``
   tag at that file, and (after the plugin) drops the heading the plugin
   writes, since the page has its own, and adds the app's WebSocket routes,
