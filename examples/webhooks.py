@@ -77,8 +77,11 @@ async def main() -> None:
         )
         print(f"subscribed {hook.id} to {', '.join(hook.events)}")
 
-        inbound = await kit.messages.receive(channel="web", sender="ada", text="Hi!")
-        await kit.messages.receive(channel="web", sender="ada", text="Where is my parcel?")
+        # verified=True: the site signed this visitor in, so both messages are one chat.
+        inbound = await kit.messages.receive(channel="web", sender="ada", text="Hi!", verified=True)
+        await kit.messages.receive(
+            channel="web", sender="ada", text="Where is my parcel?", verified=True
+        )
         print(f"conversation {inbound.conversation.id}: 3 events to deliver")
 
         dispatcher = kit.webhooks.dispatcher()
