@@ -317,8 +317,11 @@ class RealtimeConnection:
 
     async def next_frame(self, timeout: float) -> str | None:
         """The next frame to send, or ``None`` when ``timeout`` passed (send a heartbeat)."""
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+        # cancellation that races with a frame arriving.
         try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
+            async with asyncio.timeout(timeout):
+                return await self.queue.get()
         except TimeoutError:
             return None
 
@@ -709,7 +712,8 @@ class _Closed(Exception):
 
 async def _auth_frame(websocket: WebSocket, web: WebContext) -> tuple[Principal, int | None]:
     try:
-        text = await asyncio.wait_for(websocket.receive_text(), web.settings.realtime_auth_seconds)
+        async with asyncio.timeout(web.settings.realtime_auth_seconds):
+            text = await websocket.receive_text()
     except TimeoutError:
         raise _Closed(CLOSE_UNAUTHENTICATED, "no auth frame") from None
     except KeyError:  # a binary frame
@@ -739,7 +743,8 @@ async def _auth_frame(websocket: WebSocket, web: WebContext) -> tuple[Principal,
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
     with contextlib.suppress(Exception):
         if websocket.application_state is not WebSocketState.DISCONNECTED:
-            await asyncio.wait_for(websocket.close(code=code, reason=reason), 5)
+            async with asyncio.timeout(5):
+                await websocket.close(code=code, reason=reason)
 
 
 async def _serve_socket(
