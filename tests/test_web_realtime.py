@@ -22,7 +22,7 @@ pytest.importorskip("websockets")
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from chatkit import AsyncChatKit, ChatKitSettings
+from chatkit import AsyncChatKit, ChatKit, ChatKitSettings
 from chatkit.events import ConversationCreated, MessageCreated
 from chatkit.models import Author, Conversation, Message, MessageKind
 from chatkit.services.previews import TypingPreview
@@ -36,7 +36,7 @@ from chatkit.web.realtime import (
     realtime_hub,
 )
 
-from .services import redis_or_skip
+from .services import drop_schema, fresh_schema, postgres_or_skip, redis_or_skip
 from .webserver import serve
 
 pytestmark = pytest.mark.anyio
@@ -465,6 +465,54 @@ async def test_customer_sees_queue_position() -> None:
                 assert place["data"]["position"] == 1
 
 
+def test_a_blocking_kit_on_postgresql_pushes_events() -> None:
+    """A blocking kit's calls (and its outbox reader) run on its own loop, not uvicorn's."""
+    import anyio
+
+    server = postgres_or_skip()
+    schema = fresh_schema()
+    settings = ChatKitSettings(event_poll_interval=0.05)
+    try:
+        with ChatKit(f"{server}?schema={schema}&pool_max=4", settings=settings) as kit:
+            site = kit.websites.create("Shop", origins=[SHOP])
+            kit.teams.create("support")
+            agent = kit.agents.create(name="Ana", teams=["support"])
+
+            async def run() -> list[str]:
+                async with serve(kit.asgi()) as url, httpx.AsyncClient(base_url=url) as http:
+                    headers = {"origin": SHOP}
+                    start = await http.post(
+                        "/v1/sessions", json={"website_key": site.public_key}, headers=headers
+                    )
+                    token = start.json()["token"]
+                    auth = {"authorization": f"Bearer {token}", **headers}
+                    sent = await http.post("/v1/messages", json={"text": "hi"}, headers=auth)
+                    conv = sent.json()["conversation_id"]
+                    ws_url = url.replace("http://", "ws://") + "/v1/realtime"
+                    texts = []
+                    async with await connect(ws_url, origin=SHOP) as ws:  # type: ignore[arg-type]
+                        await ws.send(json.dumps({"type": "auth", "token": token, "after": 0}))
+                        seen: list[dict[str, Any]] = []
+                        await _until(ws, "ready", seen=seen)
+                        texts += [
+                            f["data"]["message"]["text"]
+                            for f in seen
+                            if f["type"] == "message.created"
+                        ]
+                        await anyio.to_thread.run_sync(
+                            lambda: kit.messages.send(
+                                conv, "from the desk", author=Author.agent(agent.id)
+                            )
+                        )
+                        frame = await _until(ws, "message.created")
+                        texts.append(frame["data"]["message"]["text"])
+                    return texts
+
+            assert anyio.run(run) == ["hi", "from the desk"]
+    finally:
+        drop_schema(server, schema)
+
+
 # -- the default receive policy, without a server ------------------------------------------
 
 
@@ -530,7 +578,7 @@ SERVER = textwrap.dedent(
     """
     import sys
     import uvicorn
-    from chatkit import AsyncChatKit, ChatKitSettings
+    from chatkit import AsyncChatKit, ChatKit, ChatKitSettings
 
     url, transport, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     kit = AsyncChatKit(url, transport=transport, settings=ChatKitSettings(event_poll_interval=30))
