@@ -72,6 +72,7 @@ __all__ = [
     "CUSTOMER_EVENT_TYPES",
     "CanReceive",
     "ReceivePolicy",
+    "RealtimeConnection",
     "RealtimeHub",
     "realtime_hub",
     "router",
