@@ -366,8 +366,11 @@ class RealtimeHub:
                 return
             for task in self._tasks:
                 task.cancel()
-            store = await self.web.call(self.web.kit._core.ready)
-            self.position = await self.web.call(store.last_position)
+            if not any(c.live for c in self.connections):
+                # A fresh start; with live connections the reader goes on from
+                # where it was, so they miss nothing.
+                store = await self.web.call(self.web.kit._core.ready)
+                self.position = await self.web.call(store.last_position)
             self._tasks = [
                 asyncio.create_task(self._read_outbox(), name="chatkit-realtime-outbox"),
                 asyncio.create_task(self._read_previews(), name="chatkit-realtime-previews"),
@@ -419,12 +422,18 @@ class RealtimeHub:
 
         A position past the newest committed one counts as the newest.
         """
-        await self._start()
-        store = await self.web.call(self.web.kit._core.ready)
-        newest = max(self.position, await self.web.call(store.last_position))
-        start = self.position if after is None else min(after, newest)
-        connection = RealtimeConnection(self, principal, start, self.web.settings.realtime_buffer)
+        connection = RealtimeConnection(self, principal, 0, self.web.settings.realtime_buffer)
+        # Counted before the reader starts, so another client leaving meanwhile
+        # does not stop it.
         self.connections.add(connection)
+        try:
+            await self._start()
+            store = await self.web.call(self.web.kit._core.ready)
+            newest = max(self.position, await self.web.call(store.last_position))
+        except BaseException:
+            self.disconnect(connection)
+            raise
+        connection.last = self.position if after is None else min(after, newest)
         connection._catch_up = asyncio.create_task(self._catch_up(connection))
         return connection
 
