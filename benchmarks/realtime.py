@@ -107,7 +107,8 @@ async def send(request):
             await ws.send_text(frame)
     return JSONResponse({"ok": True}, status_code=201)
 
-app = Starlette(routes=[WebSocketRoute("/ws", socket_endpoint), Route("/send", send, methods=["POST"])])
+routes = [WebSocketRoute("/ws", socket_endpoint), Route("/send", send, methods=["POST"])]
+app = Starlette(routes=routes)
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
             lifespan="off", ws="websockets-sansio", access_log=False)
 """
@@ -323,7 +324,7 @@ async def chatkit_run(
             )
             await writer
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and any(
+            while time.monotonic() < deadline and any(  # noqa: ASYNC110 - counters
                 len(c.received) < len(expected[c.name]) for c in everyone
             ):
                 await asyncio.sleep(0.2)
@@ -350,7 +351,7 @@ async def chatkit_run(
 
 async def _drain(sent_at: dict[str, float]) -> None:
     deadline = time.monotonic() + 30
-    while sent_at and time.monotonic() < deadline:
+    while sent_at and time.monotonic() < deadline:  # noqa: ASYNC110 - a dict
         await asyncio.sleep(0.05)
 
 

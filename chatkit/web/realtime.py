@@ -27,7 +27,7 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, Final, Protocol, TypeAlias, runtime_checkable
 
 from ..errors import InvalidTokenError, NotFoundError
@@ -303,7 +303,14 @@ class RealtimeConnection:
         self.queued: set[str] = set()
         self.queue_views: dict[str, str] = {}
         self.refreshing = False
+        self.on_gone: Callable[[], object] | None = None
         self._catch_up: asyncio.Task[None] | None = None
+
+    def end(self) -> None:
+        """Close the connection from the server's side (slow consumer, failure)."""
+        self.gone.set()
+        if self.on_gone is not None:
+            self.on_gone()
 
     def offer(self, frame: str) -> None:
         """Queue a live frame; a full buffer marks the connection as a slow consumer."""
@@ -314,7 +321,7 @@ class RealtimeConnection:
         except asyncio.QueueFull:
             self.overflowed = True
             self.hub.disconnect(self)
-            self.gone.set()
+            self.end()
 
     async def next_frame(self, timeout: float) -> str | None:
         """The next frame to send, or ``None`` when ``timeout`` passed (send a heartbeat)."""
@@ -471,7 +478,9 @@ class RealtimeHub:
             raise
         except Exception as exc:
             logger.warning("real-time catch-up failed (%s)", type(exc).__name__)
-            connection.gone.set()
+            connection.end()
+        finally:
+            connection._catch_up = None
 
     async def _frame_for(self, connection: RealtimeConnection, event: Event) -> str | None:
         if not await self._can_receive(connection.principal, event):
@@ -763,51 +772,57 @@ async def _serve_socket(
     ping = _frame("ping", None, {})
 
     async def write() -> None:
-        while True:
-            frame = await connection.next_frame(web.settings.realtime_ping_seconds)
-            await websocket.send_text(ping if frame is None else frame)
+        try:
+            while True:
+                frame = await connection.next_frame(web.settings.realtime_ping_seconds)
+                await websocket.send_text(ping if frame is None else frame)
+        except asyncio.CancelledError:
+            if not connection.gone.is_set():
+                raise  # the client left
+            # A slow consumer (its buffer filled) or a failed catch-up.
+            if connection.overflowed:
+                code, reason = (
+                    CLOSE_SLOW_CONSUMER,
+                    "slow consumer: reconnect with your last position",
+                )
+            else:
+                code, reason = 1011, "server error: reconnect with your last position"
+            await _close(websocket, code, reason)
 
-    async def read() -> int:
+    # One extra task per connection (the writer); the reader is this one.
+    writer = asyncio.create_task(write())
+    connection.on_gone = writer.cancel
+    if connection.gone.is_set():
+        writer.cancel()
+    code = 0
+    try:
         window, count = time.monotonic(), 0
-        while True:
+        while not writer.done():
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
-                return 0
+                break
             now = time.monotonic()
             if now - window > 10:
                 window, count = now, 0
             count += 1
             text = message.get("text")
             if count > _CLIENT_FRAMES_PER_10S or text is None or len(text) > _MAX_CLIENT_FRAME:
-                return CLOSE_BAD_FRAME
+                code = CLOSE_BAD_FRAME
+                break
             try:
                 frame = json.loads(text)
             except ValueError:
-                return CLOSE_BAD_FRAME
+                code = CLOSE_BAD_FRAME
+                break
             if isinstance(frame, dict) and frame.get("type") == "ping":
                 connection.offer(_frame("pong", None, {}))
-
-    async def overflow() -> int:
-        await connection.gone.wait()
-        return CLOSE_SLOW_CONSUMER if connection.overflowed else 1011
-
-    tasks = [asyncio.create_task(c) for c in (write(), read(), overflow())]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    code = 0
-    for task in done:
-        if not task.cancelled() and task.exception() is None:
-            code = task.result() or 0
+        connection.on_gone = None
+        if not connection.gone.is_set():
+            writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
     if code:
-        reason = {
-            CLOSE_SLOW_CONSUMER: "slow consumer: reconnect with your last position",
-            CLOSE_BAD_FRAME: "unexpected frame",
-        }.get(code, "server error: reconnect with your last position")
-        await _close(websocket, code, reason)
+        await _close(websocket, code, "unexpected frame")
 
 
 # -- Server-Sent Events -------------------------------------------------------------
