@@ -28,7 +28,7 @@ import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any, Final, Protocol, TypeAlias, runtime_checkable
+from typing import Annotated, Any, Final, NamedTuple, Protocol, TypeAlias, runtime_checkable
 
 from ..errors import InvalidTokenError, NotFoundError
 from ..events import (
@@ -113,6 +113,14 @@ Receivable: TypeAlias = Event | TypingPreview
 Principal: TypeAlias = CustomerPrincipal | AgentPrincipal
 
 
+class _Owners(NamedTuple):
+    """What the default policy needs of a conversation (kept small: one per conversation)."""
+
+    contact_id: str
+    team: str | None
+    assignee_id: str | None
+
+
 @runtime_checkable
 class CanReceive(Protocol):
     """Decides whether a connected client may receive one pushed event.
@@ -147,7 +155,7 @@ class ReceivePolicy:
     def __init__(self, web: WebContext, *, cache_seconds: float = 5.0) -> None:
         self.web = web
         self.cache_seconds = cache_seconds
-        self._conversations: dict[str, tuple[int | None, float, Conversation | None]] = {}
+        self._conversations: dict[str, tuple[int | None, float, _Owners | None]] = {}
         self._contacts: dict[str, str | None] = {}
         self._teams: dict[str, tuple[float, frozenset[str]]] = {}
         self._seen: int | None = None
@@ -185,7 +193,7 @@ class ReceivePolicy:
         elif event.type in ("agent.updated", "team.updated"):
             self._teams.clear()
 
-    async def _agent_sees(self, agent: AgentPrincipal, conversation: Conversation | None) -> bool:
+    async def _agent_sees(self, agent: AgentPrincipal, conversation: _Owners | None) -> bool:
         if agent.role == ADMIN:
             return True
         if conversation is None:
@@ -196,9 +204,7 @@ class ReceivePolicy:
             agent.agent_id
         )
 
-    async def _conversation(
-        self, conversation_id: str, position: int | None
-    ) -> Conversation | None:
+    async def _conversation(self, conversation_id: str, position: int | None) -> _Owners | None:
         now = time.monotonic()
         cached = self._conversations.get(conversation_id)
         if cached is not None and (
@@ -207,12 +213,15 @@ class ReceivePolicy:
         ):
             return cached[2]
         try:
-            found: Conversation | None = await self.web.call(
+            conversation: Conversation = await self.web.call(
                 self.web.kit.conversations.get, conversation_id
+            )
+            found: _Owners | None = _Owners(
+                conversation.contact_id, conversation.team, conversation.assignee_id
             )
         except NotFoundError:
             found = None
-        if len(self._conversations) > 10_000:
+        if len(self._conversations) > 1_000:
             self._conversations.clear()
         self._conversations[conversation_id] = (position, now, found)
         return found
