@@ -387,6 +387,49 @@ async def test_heartbeats_are_sent_to_idle_clients() -> None:
                 await _until(ws, "ping", timeout=2)
 
 
+async def test_the_hosts_hook_signs_agents_in_on_the_handshake() -> None:
+    from starlette.requests import HTTPConnection
+
+    from chatkit.web import AgentIdentity
+
+    settings = ChatKitSettings(event_poll_interval=0.05)
+    async with AsyncChatKit("memory://", settings=settings) as kit:
+        site = await kit.websites.create("Shop", origins=[SHOP])
+        await kit.teams.create("support")
+        agent = await kit.agents.create(name="Ana", teams=["support"])
+
+        async def hook(connection: HTTPConnection) -> AgentIdentity | None:
+            name = connection.headers.get("x-agent")
+            return AgentIdentity(agent_id=agent.id) if name == "ana" else None
+
+        async with serve(kit.asgi(authenticate=hook)) as url, httpx.AsyncClient() as http:
+            started = await http.post(
+                f"{url}/v1/sessions",
+                json={"website_key": site.public_key},
+                headers={"origin": SHOP},
+            )
+            token = started.json()["token"]
+            sent = await http.post(
+                f"{url}/v1/messages",
+                json={"text": "hi"},
+                headers={"authorization": f"Bearer {token}", "origin": SHOP},
+            )
+            conv = sent.json()["conversation_id"]
+            await kit.conversations.assign(conv, agent.id, team="support")
+            ws_url = url.replace("http://", "ws://") + "/v1/realtime"
+            async with (
+                await connect(ws_url, additional_headers={"x-agent": "ana"}) as desk,
+                await connect(ws_url, origin=SHOP) as widget,  # type: ignore[arg-type]
+            ):
+                await widget.send(json.dumps({"type": "auth", "token": token}))
+                assert (await _until(desk, "ready"))["data"]["principal"]["agent_id"] == agent.id
+                assert (await _until(widget, "ready"))["data"]["principal"]["kind"] == "customer"
+                await kit.messages.send(conv, "hello from Ana", author=Author.agent(agent.id))
+                for ws in (desk, widget):
+                    frame = await _until(ws, "message.created")
+                    assert frame["data"]["message"]["text"] == "hello from Ana"
+
+
 async def test_server_sent_events_fallback(live: Live) -> None:
     token, conv = await live.session()
     await live.route_to_agent(conv)

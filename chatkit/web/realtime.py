@@ -704,16 +704,16 @@ async def realtime_socket(websocket: WebSocket) -> None:
         await websocket.close(code=1008)  # refused handshake: HTTP 403
         return
     principal: Principal | None = None
-    if bearer_token(websocket) is not None or web.authenticate is not None:
+    if bearer_token(websocket) is not None:
         try:
             principal = await _authenticate(websocket, web, None)
-        except AuthenticationError:
-            if bearer_token(websocket) is not None:
-                await websocket.close(code=1008)
-                return
-        except PermissionDeniedError:
-            await websocket.close(code=1008)
+        except (AuthenticationError, PermissionDeniedError):
+            await websocket.close(code=1008)  # refused handshake: HTTP 403
             return
+    elif web.authenticate is not None:
+        # The host's hook (a cookie, say); a customer's handshake passes on to the auth frame.
+        with contextlib.suppress(AuthenticationError, PermissionDeniedError):
+            principal = await _authenticate(websocket, web, None)
     await websocket.accept()
     if principal is None:
         try:
