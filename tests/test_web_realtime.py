@@ -244,6 +244,20 @@ async def test_another_customer_receives_nothing_of_it(live: Live) -> None:
         assert "1234" not in json.dumps(leaked)
 
 
+async def test_a_merged_contacts_customer_follows_the_survivor(live: Live) -> None:
+    token, conv = await live.session()
+    _, other_conv = await live.session()
+    await live.route_to_agent(other_conv)
+    mine = (await live.kit.conversations.get(conv)).contact_id
+    survivor = (await live.kit.conversations.get(other_conv)).contact_id
+    async with await _open(live, token) as ws:
+        await _until(ws, "ready")
+        await live.kit.contacts.merge(survivor, mine)
+        await live.kit.messages.send(other_conv, "merged reply", author=Author.agent(live.agent_id))
+        frame = await _until(ws, "message.created")
+        assert frame["data"]["message"]["text"] == "merged reply"
+
+
 async def test_an_agent_of_another_team_receives_nothing(live: Live) -> None:
     token, conv = await live.session()
     await live.route_to_agent(conv)

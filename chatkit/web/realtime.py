@@ -152,6 +152,12 @@ class ReceivePolicy:
     ``agent.updated`` and ``team.updated``; contacts on ``contact.merged``.
     """
 
+    narrows_customers: bool = True
+    """Let the hub offer an event only to the customers of the conversation's contact
+    (and every agent) before asking `can_receive`: one check per interested
+    connection instead of one per connection. A subclass that lets customers
+    receive more than this class does sets it to ``False``."""
+
     def __init__(self, web: WebContext, *, cache_seconds: float = 5.0) -> None:
         self.web = web
         self.cache_seconds = cache_seconds
@@ -313,6 +319,7 @@ class RealtimeConnection:
         self.queue_views: dict[str, str] = {}
         self.refreshing = False
         self.on_gone: Callable[[], object] | None = None
+        self.contact_key: str | None = None
         self._catch_up: asyncio.Task[None] | None = None
 
     def end(self) -> None:
@@ -365,6 +372,8 @@ class RealtimeHub:
         self.position = 0
         self.connections: set[RealtimeConnection] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._agents: set[RealtimeConnection] = set()
+        self._by_contact: dict[str, set[RealtimeConnection]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
 
@@ -450,12 +459,27 @@ class RealtimeHub:
             self.disconnect(connection)
             raise
         connection.last = self.position if after is None else min(after, newest)
+        principal = connection.principal
+        if isinstance(principal, AgentPrincipal):
+            self._agents.add(connection)
+        elif isinstance(self.policy, ReceivePolicy):
+            contact = await self.policy._contact(principal.contact_id)
+            connection.contact_key = contact
+            if contact is not None and connection in self.connections:
+                self._by_contact.setdefault(contact, set()).add(connection)
         connection._catch_up = asyncio.create_task(self._catch_up(connection))
         return connection
 
     def disconnect(self, connection: RealtimeConnection) -> None:
         """Forget a client (idempotent); the hub stops with the last one."""
         self.connections.discard(connection)
+        self._agents.discard(connection)
+        if connection.contact_key is not None:
+            group = self._by_contact.get(connection.contact_key)
+            if group is not None:
+                group.discard(connection)
+                if not group:
+                    del self._by_contact[connection.contact_key]
         task = connection._catch_up
         if task is not None and not task.done() and task is not asyncio.current_task():
             task.cancel()
@@ -501,18 +525,35 @@ class RealtimeHub:
         data = event.model_dump(mode="json", exclude={"type", "position"})
         return _frame(event.type, event.position, data)
 
+    async def _targets(self, event: Event) -> list[RealtimeConnection]:
+        """The connections that may receive ``event``: all, or fewer when the policy narrows."""
+        policy = self.policy
+        if not (isinstance(policy, ReceivePolicy) and policy.narrows_customers):
+            return list(self.connections)
+        policy._invalidate(event)  # it may not be asked about this event at all
+        if isinstance(event, ContactMerged):
+            moved = self._by_contact.pop(event.merged_contact_id, set())
+            if moved and event.contact_id is not None:
+                self._by_contact.setdefault(event.contact_id, set()).update(moved)
+                for connection in moved:
+                    connection.contact_key = event.contact_id
+        targets = list(self._agents)
+        if event.conversation_id is not None and event.type in CUSTOMER_EVENT_TYPES:
+            owners = await policy._conversation(event.conversation_id, event.position)
+            if owners is not None:
+                targets.extend(self._by_contact.get(owners.contact_id, ()))
+        return targets
+
     async def _fan_out(self, event: Event) -> None:
         assert event.position is not None
         self.position = event.position
         frames: dict[str, str] = {}
         queue_event = event.type in _QUEUE_EVENTS
-        for connection in list(self.connections):
+        for connection in await self._targets(event):
             if not connection.live or event.position <= connection.last:
                 continue
             connection.last = event.position
             if not await self._can_receive(connection.principal, event):
-                if queue_event and connection.queued:
-                    self._refresh_queue(connection)
                 continue
             customer = isinstance(connection.principal, CustomerPrincipal)
             key = "customer" if customer else "agent"
@@ -526,7 +567,11 @@ class RealtimeHub:
             connection.offer(frames[key])
             if customer and queue_event and event.conversation_id is not None:
                 connection.queued.add(event.conversation_id)
-                self._refresh_queue(connection)
+        if queue_event:
+            # Another conversation leaving the queue moves the waiting ones up.
+            for connection in list(self.connections):
+                if connection.queued and connection.live:
+                    self._refresh_queue(connection)
 
     async def _fan_out_preview(self, preview: TypingPreview) -> None:
         frame: str | None = None
