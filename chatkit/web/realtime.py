@@ -148,8 +148,10 @@ class ReceivePolicy:
       administrator (role ``admin``) receives everything.
 
     Conversations are read once per event (shared by every connection);
-    agents' teams are cached for ``cache_seconds`` and dropped on
-    ``agent.updated`` and ``team.updated``; contacts on ``contact.merged``.
+    agents' teams are cached until an ``agent.updated`` or ``team.updated``
+    event, contacts until a ``contact.merged`` event (the hub shows the policy
+    every event, so the caches never go stale), or for ``cache_seconds`` when
+    it is set.
     """
 
     narrows_customers: bool = True
@@ -158,7 +160,7 @@ class ReceivePolicy:
     connection instead of one per connection. A subclass that lets customers
     receive more than this class does sets it to ``False``."""
 
-    def __init__(self, web: WebContext, *, cache_seconds: float = 5.0) -> None:
+    def __init__(self, web: WebContext, *, cache_seconds: float | None = None) -> None:
         self.web = web
         self.cache_seconds = cache_seconds
         self._conversations: dict[str, tuple[int | None, float, _Owners | None]] = {}
@@ -244,7 +246,9 @@ class ReceivePolicy:
     async def _agent_teams(self, agent_id: str) -> frozenset[str]:
         now = time.monotonic()
         cached = self._teams.get(agent_id)
-        if cached is not None and now - cached[0] < self.cache_seconds:
+        if cached is not None and (
+            self.cache_seconds is None or now - cached[0] < self.cache_seconds
+        ):
             return cached[1]
         try:
             agent = await self.web.call(self.web.kit.agents.get, agent_id)
