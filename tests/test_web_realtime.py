@@ -391,6 +391,21 @@ async def test_no_auth_frame_in_time_is_closed() -> None:
                 assert await _close_code(ws) == CLOSE_UNAUTHENTICATED
 
 
+async def test_an_ended_session_is_closed_at_the_next_heartbeat() -> None:
+    settings = ChatKitSettings(event_poll_interval=0.05)
+    async with AsyncChatKit("memory://", settings=settings) as kit:
+        async for live in _start(kit, WebSettings(realtime_ping_seconds=0.2)):
+            token, _ = await live.session()
+            async with await _open(live, token) as ws:
+                await _until(ws, "ping", timeout=2)
+                ended = await live.http.delete(
+                    "/v1/sessions/current",
+                    headers={"authorization": f"Bearer {token}", "origin": SHOP},
+                )
+                assert ended.status_code == 204
+                assert await _close_code(ws) == CLOSE_UNAUTHENTICATED
+
+
 async def test_heartbeats_are_sent_to_idle_clients() -> None:
     settings = ChatKitSettings(event_poll_interval=0.05)
     async with AsyncChatKit("memory://", settings=settings) as kit:

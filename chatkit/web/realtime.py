@@ -38,7 +38,8 @@ from ..events import (
     Event,
     MessageCreated,
 )
-from ..models import Conversation, ConversationStatus, MessageKind
+from ..models import Conversation, ConversationStatus, MessageKind, WebSession
+from ..models._base import utcnow
 from ..services.events import MAX_POSITION
 from ..services.previews import TypingPreview
 from ._deps import APIRouter, Header, HTTPConnection, Query, Request, StreamingResponse
@@ -324,6 +325,7 @@ class RealtimeConnection:
         self.refreshing = False
         self.on_gone: Callable[[], object] | None = None
         self.contact_key: str | None = None
+        self.ended = False
         self._catch_up: asyncio.Task[None] | None = None
 
     def end(self) -> None:
@@ -781,6 +783,18 @@ async def realtime_socket(websocket: WebSocket) -> None:
         hub.disconnect(connection)
 
 
+async def _still_signed_in(web: WebContext, principal: Principal) -> bool:
+    """Whether a customer's session is still live (checked at each heartbeat)."""
+    if not isinstance(principal, CustomerPrincipal):
+        return True
+    try:
+        store = await web.call(web.kit._core.ready)
+        session: WebSession | None = await web.call(store.get, WebSession, principal.session_id)
+    except Exception:  # the store is down: keep the connection; the next heartbeat asks again
+        return True
+    return session is not None and session.revoked_at is None and session.expires_at > utcnow()
+
+
 class _Closed(Exception):
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
@@ -833,12 +847,19 @@ async def _serve_socket(
         try:
             while True:
                 frame = await connection.next_frame(web.settings.realtime_ping_seconds)
+                if frame is None and not await _still_signed_in(web, connection.principal):
+                    connection.ended = True
+                    connection.hub.disconnect(connection)
+                    connection.end()
+                    raise asyncio.CancelledError
                 await websocket.send_text(ping if frame is None else frame)
         except asyncio.CancelledError:
             if not connection.gone.is_set():
                 raise  # the client left
-            # A slow consumer (its buffer filled) or a failed catch-up.
-            if connection.overflowed:
+            # Signed out, a slow consumer (its buffer filled) or a failed catch-up.
+            if connection.ended:
+                code, reason = CLOSE_UNAUTHENTICATED, "the session ended"
+            elif connection.overflowed:
                 code, reason = (
                     CLOSE_SLOW_CONSUMER,
                     "slow consumer: reconnect with your last position",
