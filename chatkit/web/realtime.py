@@ -114,6 +114,10 @@ Receivable: TypeAlias = Event | TypingPreview
 Principal: TypeAlias = CustomerPrincipal | AgentPrincipal
 
 
+_OWNERS_SECONDS: Final = 30.0
+"""At most this old a cached conversation's owners; events about it drop them sooner."""
+
+
 class _Owners(NamedTuple):
     """What the default policy needs of a conversation (kept small: one per conversation)."""
 
@@ -148,8 +152,9 @@ class ReceivePolicy:
       their teams or assigned to them, and ``agent.status_changed``; an
       administrator (role ``admin``) receives everything.
 
-    Conversations are read once per event (shared by every connection);
-    agents' teams are cached until an ``agent.updated`` or ``team.updated``
+    Who owns a conversation (contact, team, assignee) is cached until an
+    event about the conversation (``conversation.*``, a merge) or for 30
+    seconds at most; agents' teams are cached until an ``agent.updated`` or ``team.updated``
     event, contacts until a ``contact.merged`` event (the hub shows the policy
     every event, so the caches never go stale), or for ``cache_seconds`` when
     it is set.
@@ -197,8 +202,13 @@ class ReceivePolicy:
         if event.position is None or event.position == self._seen:
             return
         self._seen = event.position
+        if event.conversation_id is not None and event.type.startswith("conversation."):
+            # Assigned, queued (a team), status, purged...: read it again when needed.
+            self._conversations.pop(event.conversation_id, None)
         if isinstance(event, ContactMerged):
             self._contacts.clear()
+            for moved in event.moved_conversation_ids:
+                self._conversations.pop(moved, None)
         elif event.type in ("agent.updated", "team.updated"):
             self._teams.clear()
 
@@ -216,10 +226,7 @@ class ReceivePolicy:
     async def _conversation(self, conversation_id: str, position: int | None) -> _Owners | None:
         now = time.monotonic()
         cached = self._conversations.get(conversation_id)
-        if cached is not None and (
-            (position is not None and cached[0] == position)
-            or (position is None and now - cached[1] < 1.0)
-        ):
+        if cached is not None and now - cached[1] < _OWNERS_SECONDS:
             return cached[2]
         try:
             conversation: Conversation = await self.web.call(
