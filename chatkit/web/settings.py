@@ -66,6 +66,13 @@ class WebSettings(BaseModel):
             HTTPS requests; 0 turns it off.
         website_cache_seconds: How long the union of the websites' origins
             (used to answer CORS preflights) is cached per process.
+        realtime_ping_seconds: How often the real-time endpoints send a
+            ``ping`` frame (WebSocket) or comment (Server-Sent Events) to an
+            idle client.
+        realtime_buffer: Frames queued for one real-time client before it
+            counts as a slow consumer and is disconnected (close code 4008).
+        realtime_auth_seconds: How long a WebSocket may take to send its
+            ``auth`` frame after the handshake.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
@@ -91,6 +98,9 @@ class WebSettings(BaseModel):
     identity_max_age: float | None = Field(default=None, gt=0)
     hsts_seconds: int = Field(default=365 * 24 * 3600, ge=0)
     website_cache_seconds: float = Field(default=5.0, ge=0)
+    realtime_ping_seconds: float = Field(default=25.0, gt=0, le=3600)
+    realtime_buffer: int = Field(default=256, ge=1, le=100_000)
+    realtime_auth_seconds: float = Field(default=10.0, gt=0, le=600)
 
     @field_validator("trusted_proxies")
     @classmethod
