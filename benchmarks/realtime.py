@@ -64,13 +64,15 @@ CHATKIT_SERVER = """
 import sys
 import uvicorn
 from chatkit import AsyncChatKit, ChatKitSettings
-from chatkit.web import DEFAULT_RATE_LIMITS, WebSettings
+from chatkit.web import WebSettings
 
 url, transport, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 extra = {"transport": transport} if transport else {}
 kit = AsyncChatKit(url, settings=ChatKitSettings(event_poll_interval=1.0), **extra)
+# Every client comes from 127.0.0.1 here: the per-IP limits on new sessions and
+# conversations are lifted; every other limit keeps its default (and its store writes).
 web = WebSettings(
-    rate_limits={name: None for name in DEFAULT_RATE_LIMITS}, realtime_buffer=10_000
+    rate_limits={"new_session": None, "new_conversation": None}, realtime_buffer=10_000
 )
 uvicorn.run(kit.asgi(web), host="127.0.0.1", port=port, log_level="warning",
             lifespan="off", ws="websockets-sansio", access_log=False)

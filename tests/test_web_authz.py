@@ -33,7 +33,7 @@ from .webserver import serve
 
 pytestmark = pytest.mark.anyio
 
-Kind = Literal["agent", "customer", "public"]
+Kind = Literal["agent", "customer", "public", "stream"]
 
 
 @dataclass
@@ -103,6 +103,10 @@ ROUTES: dict[tuple[str, str], tuple[Kind, Prepare]] = {
     # The public entry points: a website key, no caller yet.
     ("POST", "/v1/sessions"): ("public", _with()),
     ("POST", "/v1/offline-messages"): ("public", _with()),
+    # The real-time event stream (SSE): any signed-in caller gets a never-ending stream of
+    # what it may see (per-event authorization: test_can_receive_matrix and
+    # tests/test_web_realtime.py); here only the refusal of anonymous callers.
+    ("GET", "/v1/realtime/events"): ("stream", _with()),
     # The customer API.
     ("DELETE", "/v1/sessions/current"): ("customer", _with()),
     ("GET", "/v1/conversations"): ("customer", _with()),
@@ -249,6 +253,11 @@ async def test_authorization_matrix(kit: AsyncChatKit) -> None:
             kind, prepare = ROUTES[(method, path)]
             if kind == "public":
                 continue
+            if kind == "stream":
+                anonymous = await http.request(method, path)
+                matrix.append((method, path, "anonymous", anonymous.status_code))
+                assert anonymous.status_code == 401, (method, path, anonymous.text)
+                continue
             target = await prepare(w)
             views = VIEWS if "{view}" in path else (None,)
             for view in views:
@@ -342,7 +351,8 @@ async def _refuses_anonymous_socket(url: str, path: str) -> None:
     outcome: object
     try:
         async with connect(url.replace("http", "ws") + path) as socket:
-            outcome = await asyncio.wait_for(socket.recv(), 5)  # a message: a leak
+            # A message is a leak; silence ends with a close once the auth frame is overdue.
+            outcome = await asyncio.wait_for(socket.recv(), 15)
     except InvalidStatus as refused:
         outcome = refused.response.status_code
     except ConnectionClosed as closed:

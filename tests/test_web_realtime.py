@@ -27,7 +27,6 @@ from chatkit.events import ConversationCreated, MessageCreated
 from chatkit.models import Author, Conversation, Message, MessageKind
 from chatkit.services.previews import TypingPreview
 from chatkit.web import AgentPrincipal, CustomerPrincipal, WebSettings
-from chatkit.web.ratelimit import RateLimit
 from chatkit.web.realtime import (
     CLOSE_BAD_FRAME,
     CLOSE_SLOW_CONSUMER,
@@ -93,11 +92,7 @@ async def _start(kit: AsyncChatKit, settings: WebSettings | None = None) -> Asyn
     agent = await kit.agents.create(name="Ana", teams=["support"], max_concurrent_chats=50)
     _, secret = await kit.agents.create_token(agent.id)
     web = settings or WebSettings(
-        rate_limits={
-            "sessions_per_ip": RateLimit(limit=1000, seconds=3600),
-            "conversations_per_ip": RateLimit(limit=1000, seconds=3600),
-            "messages_per_session": RateLimit(limit=10_000, seconds=60),
-        }
+        rate_limits={"new_session": "1000/h", "new_conversation": "1000/h", "message": "10000/min"}
     )
     app = kit.asgi(web)
     async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:

@@ -812,7 +812,14 @@ async def answer_survey(
 async def queue(conversation_id: str, customer: Customer, web: Web) -> QueueView:
     """The conversation's place in its team's queue and the expected wait."""
     conversation = await _owned(web, customer, conversation_id)
-    place: RoutingResult = await web.call(web.kit.routing.queue_position, conversation.id)
+    view: QueueView = await web.call(_queue_view, web, conversation)
+    return view
+
+
+async def _queue_view(web: WebContext, conversation: Conversation) -> QueueView:
+    """The queue view of ``conversation`` (run it through ``web.call``; the real-time
+    layer pushes the same view as ``queue.position`` frames)."""
+    place: RoutingResult = await web.kit.routing.queue_position(conversation.id)
     wait = place.expected_wait
     return QueueView(
         queued=place.queued,

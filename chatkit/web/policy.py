@@ -22,7 +22,7 @@ Default rules:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeAlias, runtime_checkable
 
 from ..errors import InvalidInputError, NotFoundError
 from ..events import (
@@ -80,6 +80,7 @@ AGENT_ACTIONS: frozenset[str] = frozenset(
 CUSTOMER_EVENTS: frozenset[str] = frozenset(
     {
         "message.created",  # not a private note
+        "conversation.created",
         "conversation.status_changed",
         "conversation.assigned",
         "conversation.queued",
@@ -174,6 +175,11 @@ class DefaultPolicy:
         app = kit.asgi(policy=NoTransfers)
         ```
     """
+
+    narrows_customers: ClassVar[bool] = True
+    """Customers receive only events of their own contact's conversations, so the
+    real-time hub offers an event to that contact's connections alone (a subclass
+    that widens what customers receive sets this to False)."""
 
     def __init__(self, web: WebContext) -> None:
         self.web = web

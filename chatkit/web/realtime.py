@@ -56,6 +56,7 @@ from .auth import (
 from .context import WebContext
 from .errors import AuthenticationError, PermissionDeniedError
 from .origins import origin_allowed, request_origin, same_origin
+from .policy import CUSTOMER_EVENTS
 from .sessions import TOKEN_PREFIX
 
 try:
@@ -92,16 +93,9 @@ CLOSE_FORBIDDEN: Final = 4003
 CLOSE_SLOW_CONSUMER: Final = 4008
 """Close code: the client read too slowly and its buffer (`WebSettings.realtime_buffer`) filled."""
 
-CUSTOMER_EVENT_TYPES: Final = frozenset(
-    {
-        "message.created",
-        "conversation.created",
-        "conversation.status_changed",
-        "conversation.assigned",
-        "conversation.queued",
-    }
-)
-"""The outbox event types a customer may receive (of their own conversations; never notes)."""
+CUSTOMER_EVENT_TYPES: Final = CUSTOMER_EVENTS
+"""The outbox event types a customer may receive (of their own conversations; never notes):
+the authorization policy's `chatkit.web.policy.CUSTOMER_EVENTS`, one list for both."""
 
 _QUEUE_EVENTS: Final = frozenset(
     {"conversation.queued", "conversation.assigned", "conversation.status_changed"}
@@ -382,6 +376,14 @@ class RealtimeHub:
         self.web = web
         policy = getattr(web, "policy", None)
         self.policy: CanReceive = policy if isinstance(policy, CanReceive) else ReceivePolicy(web)
+        # Who owns each conversation, followed from the outbox: with a policy under which
+        # customers receive only their own contact's conversations (``narrows_customers``),
+        # an event is offered to the agents and that contact's connections alone.
+        self._owners: ReceivePolicy | None = None
+        if isinstance(self.policy, ReceivePolicy):
+            self._owners = self.policy if self.policy.narrows_customers else None
+        elif getattr(self.policy, "narrows_customers", False):
+            self._owners = ReceivePolicy(web)
         self.position = 0
         self.connections: set[RealtimeConnection] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -475,8 +477,8 @@ class RealtimeHub:
         principal = connection.principal
         if isinstance(principal, AgentPrincipal):
             self._agents.add(connection)
-        elif isinstance(self.policy, ReceivePolicy):
-            contact = await self.policy._contact(principal.contact_id)
+        elif self._owners is not None:
+            contact = await self._owners._contact(principal.contact_id)
             connection.contact_key = contact
             if contact is not None and connection in self.connections:
                 self._by_contact.setdefault(contact, set()).add(connection)
@@ -540,8 +542,8 @@ class RealtimeHub:
 
     async def _targets(self, event: Event) -> list[RealtimeConnection]:
         """The connections that may receive ``event``: all, or fewer when the policy narrows."""
-        policy = self.policy
-        if not (isinstance(policy, ReceivePolicy) and policy.narrows_customers):
+        policy = self._owners
+        if policy is None:
             return list(self.connections)
         policy._invalidate(event)  # it may not be asked about this event at all
         if isinstance(event, ContactMerged):
