@@ -137,7 +137,13 @@ class CanReceive(Protocol):
 
 
 class ReceivePolicy:
-    """The default `CanReceive`, used unless the app's context carries its own ``policy``.
+    """A `CanReceive` that follows who owns each conversation from the outbox.
+
+    The hub keeps one as its index of conversation owners (which contact's
+    connections an event may concern) when the app's policy narrows
+    customers (``narrows_customers``, as `chatkit.web.DefaultPolicy` does),
+    and decides with it only for a context without a ``policy`` of its own.
+    Its rules:
 
     - A customer receives only `CUSTOMER_EVENT_TYPES` of conversations of
       their own contact (a merged contact's survivor included), never a
@@ -366,8 +372,8 @@ class RealtimeHub:
     Attributes:
         web: The app's context.
         policy: Decides what each connection receives (`CanReceive`): the
-            context's ``policy`` when it has one with ``can_receive``, else
-            a `ReceivePolicy`. Assign your own to change it.
+            app's authorization policy (``kit.asgi(policy=...)``,
+            `chatkit.web.DefaultPolicy` by default).
         position: The newest outbox position the reader handed out.
         connections: The connected clients.
     """
