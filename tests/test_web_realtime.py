@@ -418,6 +418,32 @@ async def test_an_ended_session_is_closed_at_the_next_heartbeat() -> None:
                 assert await _close_code(ws) == CLOSE_UNAUTHENTICATED
 
 
+async def test_an_ended_session_ends_its_event_stream_at_the_next_heartbeat() -> None:
+    settings = ChatKitSettings(event_poll_interval=0.05)
+    async with AsyncChatKit("memory://", settings=settings) as kit:
+        async for live in _start(kit, WebSettings(realtime_ping_seconds=0.2)):
+            token, _ = await live.session()
+            headers = {"authorization": f"Bearer {token}", "origin": SHOP}
+
+            async def read(response: httpx.Response) -> list[dict[str, Any]]:
+                return [
+                    json.loads(line[6:])
+                    async for line in response.aiter_lines()
+                    if line.startswith("data: ")
+                ]
+
+            async with live.http.stream("GET", "/v1/realtime/events", headers=headers) as stream:
+                assert stream.status_code == 200
+                ended = await live.http.delete("/v1/sessions/current", headers=headers)
+                assert ended.status_code == 204
+                frames = await asyncio.wait_for(read(stream), 5)  # the server ends the stream
+            assert frames[-1] == {
+                "type": "close",
+                "position": None,
+                "data": {"code": CLOSE_UNAUTHENTICATED},
+            }
+
+
 async def test_heartbeats_are_sent_to_idle_clients() -> None:
     settings = ChatKitSettings(event_poll_interval=0.05)
     async with AsyncChatKit("memory://", settings=settings) as kit:

@@ -976,6 +976,9 @@ async def _sse_body(connection: RealtimeConnection, web: WebContext) -> AsyncIte
             if connection.overflowed:
                 yield _sse(_frame("close", None, {"code": CLOSE_SLOW_CONSUMER}))
                 return
+            if frame is None and not await _still_signed_in(web, connection.principal):
+                yield _sse(_frame("close", None, {"code": CLOSE_UNAUTHENTICATED}))
+                return
             yield b": ping\n\n" if frame is None else _sse(frame)
     finally:
         connection.hub.disconnect(connection)
