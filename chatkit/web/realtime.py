@@ -274,30 +274,9 @@ def _frame(kind: str, position: int | None, data: dict[str, Any]) -> str:
 def _customer_data(event: Event) -> dict[str, Any]:
     """What a customer is shown of an event: nothing an agent keeps to themselves."""
     if isinstance(event, MessageCreated):
-        from .customer import AttachmentView, CustomerMessage
+        from .customer import _message_view
 
-        message = event.message
-        view = CustomerMessage(
-            id=message.id,
-            conversation_id=message.conversation_id,
-            seq=message.seq,
-            kind="system" if message.kind is MessageKind.SYSTEM else "text",
-            author=message.author.role.value,
-            text=message.text,
-            attachments=[
-                AttachmentView(
-                    id=a.id,
-                    name=a.name,
-                    mime_type=a.mime_type,
-                    kind=a.kind.value,
-                    size=a.size,
-                    width=a.width,
-                    height=a.height,
-                )
-                for a in message.attachments
-            ],
-            created_at=message.created_at,
-        )
+        view = _message_view(event.message)
         return {"conversation_id": event.conversation_id, "message": view.model_dump(mode="json")}
     data: dict[str, Any] = {"conversation_id": event.conversation_id}
     if isinstance(event, ConversationStatusChanged):
