@@ -375,35 +375,39 @@ async def conversation_detail(conversation_id: str, agent: Caller, web: Web) -> 
     )
 
 
+async def _write(
+    web: WebContext,
+    agent: AgentPrincipal,
+    conversation_id: str,
+    body: AgentMessageRequest,
+    kind: MessageKind,
+) -> Message:
+    """Send a reply or a private note as the agent, once the policy allows it."""
+    action: Action = "note" if kind is MessageKind.NOTE else "reply"
+    conversation = await _allowed(web, agent, conversation_id, action)
+    message: Message = await web.call(
+        web.kit.messages.send,
+        conversation.id,
+        body.text,
+        author=Author.agent(agent.agent_id),
+        kind=kind,
+        idempotency_key=body.idempotency_key,
+    )
+    return message
+
+
 @router.post("/conversations/{conversation_id}/messages", status_code=201, response_model=Message)
 async def reply(
     conversation_id: str, body: AgentMessageRequest, agent: Caller, web: Web
 ) -> Message:
     """Reply to the customer as the agent."""
-    conversation = await _allowed(web, agent, conversation_id, "reply")
-    message: Message = await web.call(
-        web.kit.messages.send,
-        conversation.id,
-        body.text,
-        author=Author.agent(agent.agent_id),
-        idempotency_key=body.idempotency_key,
-    )
-    return message
+    return await _write(web, agent, conversation_id, body, MessageKind.TEXT)
 
 
 @router.post("/conversations/{conversation_id}/notes", status_code=201, response_model=Message)
 async def note(conversation_id: str, body: AgentMessageRequest, agent: Caller, web: Web) -> Message:
     """A private note: agents see it, the customer never does."""
-    conversation = await _allowed(web, agent, conversation_id, "note")
-    message: Message = await web.call(
-        web.kit.messages.send,
-        conversation.id,
-        body.text,
-        author=Author.agent(agent.agent_id),
-        kind=MessageKind.NOTE,
-        idempotency_key=body.idempotency_key,
-    )
-    return message
+    return await _write(web, agent, conversation_id, body, MessageKind.NOTE)
 
 
 @router.get("/canned", response_model=list[CannedReply])
