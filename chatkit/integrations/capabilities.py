@@ -22,6 +22,9 @@ class SyncObject(str, Enum):
     """Private notes ↔ internal notes or private comments."""
     TRANSCRIPT = "transcript"
     """The transcript of a resolved conversation → a file on the case."""
+    EVENT = "event"
+    """Chat milestones (started, first reply, handed over, resolved, rated) → analytics
+    events. Outbound only; each is sent once, as it was, and never updated."""
 
 
 class Direction(str, Enum):
@@ -48,6 +51,15 @@ class ObjectSync(BaseModel):
             limit (one call per push); an integration that splits a push into
             several vendor calls itself (Zendesk packs comments into jobs of
             100 tickets) may declare more, so it can fill its calls.
+        at_most_once: The vendor cannot recognise a record it already has
+            (no external id, no idempotency key: analytics hits). The engine
+            marks each batch as being sent in the same write that claims it,
+            before the call, and clears the mark when it records the answer;
+            a record whose earlier try was cut off between the two (the
+            worker died mid-call) is never passed again: it goes to the
+            dead-letter list as "outcome unknown". So a crash never
+            duplicates it, at the price of possibly losing what was in
+            flight.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -56,6 +68,7 @@ class ObjectSync(BaseModel):
     remote_type: str = Field(min_length=1)
     directions: frozenset[Direction] = Field(min_length=1)
     batch_size: int = Field(default=1, ge=1, le=10_000)
+    at_most_once: bool = False
 
     @classmethod
     def both_ways(
@@ -71,7 +84,12 @@ class ObjectSync(BaseModel):
 
     @classmethod
     def outbound_only(
-        cls, object: SyncObject | str, remote_type: str, batch_size: int = 1
+        cls,
+        object: SyncObject | str,
+        remote_type: str,
+        batch_size: int = 1,
+        *,
+        at_most_once: bool = False,
     ) -> ObjectSync:
         """Pushed, never read back: ``ObjectSync.outbound_only("transcript", "file")``."""
         return cls(
@@ -79,6 +97,7 @@ class ObjectSync(BaseModel):
             remote_type=remote_type,
             directions=frozenset({Direction.OUTBOUND}),
             batch_size=batch_size,
+            at_most_once=at_most_once,
         )
 
 
@@ -147,6 +166,8 @@ class Capabilities(BaseModel):
                             f"{item.object.value} {direction.value} needs conversation "
                             f"{direction.value} too: {item.object.value}s belong to a case"
                         )
+            if item.object is SyncObject.EVENT and Direction.INBOUND in item.directions:
+                raise ValueError("events are outbound only: nothing reads them back")
         if self.webhooks and not self.inbound:
             raise ValueError("webhooks=True but no object is synced inbound")
         return self
@@ -160,6 +181,11 @@ class Capabilities(BaseModel):
         """Whether ``kind`` is synced in ``direction``."""
         found = self.get(kind)
         return found is not None and Direction(direction) in found.directions
+
+    def at_most_once(self, kind: SyncObject | str) -> bool:
+        """Whether ``kind`` is sent at most once (see `ObjectSync.at_most_once`)."""
+        found = self.get(kind)
+        return found is not None and found.at_most_once
 
     def batch_size(self, kind: SyncObject | str) -> int:
         """The largest batch of ``kind`` to push at once (0 when not synced)."""

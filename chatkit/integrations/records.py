@@ -55,7 +55,16 @@ class OutboundChange(BaseModel):
             conversations (the assigned agent, the case owner to map to a
             vendor user; ``None`` when unassigned). For transcripts:
             ``"filename"``, ``"content_type"`` and ``"text"`` (the
-            plain-text transcript). The integration maps it to the vendor's
+            plain-text transcript). For events: ``"event"`` (the milestone:
+            ``chat_started``, ``first_reply``, ``handover``, ``resolved``,
+            ``rated``), ``"occurred_at"``, ``"conversation_id"``,
+            ``"contact_id"``, ``"params"`` (the milestone's figures) and
+            ``"visitor"``: the web visitor's ``client_id`` (their analytics
+            client id), ``user_id`` (the website's user id of a signed-in
+            visitor, never an e-mail), ``consent`` (``analytics``,
+            ``ad_user_data``, ``ad_personalization``: true, false or
+            ``None`` when not given) and ``consent_required`` (the
+            website's setting). The integration maps it to the vendor's
             fields.
         occurred_at: When the change was made (UTC).
         attempt: 1 on the first try. Above 1, an earlier try may have reached
@@ -87,6 +96,9 @@ class PushStatus(str, Enum):
     """A passing failure (429, 5xx, timeout, parent not there yet): back to the queue."""
     PERMANENT = "permanent"
     """The vendor refused it for good: to the dead-letter list, with ``error``."""
+    SKIPPED = "skipped"
+    """Deliberately not sent (no consent, too old for the vendor): done, with the
+    reason in ``error``; nothing is at the vendor."""
 
 
 class PushResult(BaseModel):
@@ -168,6 +180,11 @@ class PushResult(BaseModel):
             error=error,
             retry_after=retry_after,
         )
+
+    @classmethod
+    def skipped(cls, change: OutboundChange, reason: str) -> PushResult:
+        """``change`` is done without reaching the vendor, on purpose (``reason`` says why)."""
+        return cls(change_id=change.change_id, status=PushStatus.SKIPPED, error=reason)
 
     @classmethod
     def permanent(cls, change: OutboundChange, error: str) -> PushResult:

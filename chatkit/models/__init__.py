@@ -48,7 +48,7 @@ from .tickets import (
     TicketNote,
     TicketStatus,
 )
-from .web import WebSession, Website, normalize_origin
+from .web import ANALYTICS_CLIENT_ID, AnalyticsConsent, WebSession, Website, normalize_origin
 from .webhooks import WebhookDelivery, WebhookDeliveryStatus, WebhookSubscription
 
 __all__ = [
@@ -108,6 +108,8 @@ __all__ = [
     "Priority",
     "Record",
     "Team",
+    "ANALYTICS_CLIENT_ID",
+    "AnalyticsConsent",
     "WebSession",
     "Website",
     "normalize_origin",

@@ -66,6 +66,12 @@ class SyncLink(Record):
         synced_at: When the two sides were last known to agree.
         remote_changed_at: The vendor's time of the newest inbound change
             applied; an older one arriving later (a late webhook) is ignored.
+        payload: For events: what to send, taken from the outbox event when
+            the link was queued (an event is sent as it was, once).
+        sending: For kinds sent at most once: a push of it is under way (set
+            with the claim before the call, cleared with the answer). Found
+            set on a link that is due again, it means the worker died
+            mid-call: the vendor may have it.
     """
 
     table: ClassVar[str] = "sync_links"
@@ -101,6 +107,8 @@ class SyncLink(Record):
     synced: dict[str, JsonValue] = Field(default_factory=dict)
     synced_at: UTCDateTime | None = None
     remote_changed_at: UTCDateTime | None = None
+    payload: dict[str, JsonValue] = Field(default_factory=dict)
+    sending: bool = False
 
     @property
     def pending(self) -> bool:

@@ -3,14 +3,46 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._base import Record, SafeText, UTCDateTime
 
-__all__ = ["WebSession", "Website", "normalize_origin"]
+__all__ = [
+    "ANALYTICS_CLIENT_ID",
+    "AnalyticsConsent",
+    "WebSession",
+    "Website",
+    "normalize_origin",
+]
+
+ANALYTICS_CLIENT_ID = re.compile(r"^[0-9]{1,20}\.[0-9]{1,20}$")
+"""The form of a web analytics client id: ``<random>.<first visit, Unix seconds>``, as
+Google Analytics keeps it in its ``_ga`` cookie (``GA1.1.<client id>``) and
+``gtag('get', ..., 'client_id')`` returns it."""
+
+
+class AnalyticsConsent(BaseModel):
+    """What a web visitor agreed to for analytics, as their website's consent banner says.
+
+    ``None`` means the visitor was not asked (or did not answer): with a website
+    that requires consent (`Website.analytics_consent_required`), that is a no.
+
+    Attributes:
+        analytics: Measuring their visit (Google's ``analytics_storage``).
+        ad_user_data: Sending their data to Google for advertising.
+        ad_personalization: Personalised advertising.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    analytics: bool | None = None
+    ad_user_data: bool | None = None
+    ad_personalization: bool | None = None
+
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
@@ -76,6 +108,10 @@ class Website(Record):
         require_identity: Refuse anonymous sessions: every visitor must come
             with a valid identity hash.
         typing_previews: Whether visitors' typing previews are sent to agents.
+        analytics_consent_required: Whether chat events go to web analytics
+            (Google Analytics) only for visitors who consented to analytics
+            (`WebSession.analytics_consent`). On by default; turn it off
+            only where no consent is needed.
     """
 
     table: ClassVar[str] = "websites"
@@ -88,6 +124,7 @@ class Website(Record):
     identity_secret: str = Field(min_length=16, max_length=200)
     require_identity: bool = False
     typing_previews: bool = False
+    analytics_consent_required: bool = True
 
     @field_validator("name")
     @classmethod
@@ -129,6 +166,11 @@ class WebSession(Record):
             (``"email:ada@example.com"``, ``"external:u-42"``).
         expires_at: When the token stops working (ending a session moves it to then).
         revoked_at: When it was revoked (ended), if it was.
+        analytics_client_id: The visitor's web analytics client id (see
+            `ANALYTICS_CLIENT_ID`), when the widget passed it: chat events
+            sent to analytics are attributed to it.
+        analytics_consent: What the visitor agreed to for analytics, when
+            the widget passed it.
     """
 
     table: ClassVar[str] = "web_sessions"
@@ -142,3 +184,5 @@ class WebSession(Record):
     identity: str | None = None
     expires_at: UTCDateTime
     revoked_at: UTCDateTime | None = None
+    analytics_client_id: str | None = Field(default=None, pattern=ANALYTICS_CLIENT_ID.pattern)
+    analytics_consent: AnalyticsConsent | None = None

@@ -56,6 +56,7 @@ class Websites(Service):
         origins: Sequence[str] = (),
         require_identity: bool = False,
         typing_previews: bool = False,
+        analytics_consent_required: bool = True,
     ) -> Website:
         """Add a website with a fresh public key and identity secret.
 
@@ -66,6 +67,8 @@ class Websites(Service):
                 wildcards.
             require_identity: Refuse anonymous visitors.
             typing_previews: Pass visitors' typing previews on to agents.
+            analytics_consent_required: Send chat events to web analytics
+                only for visitors who consented (see `Website`).
 
         Raises:
             InvalidInputError: A bad name or origin.
@@ -79,6 +82,9 @@ class Websites(Service):
             identity_secret=_identity_secret(),
             require_identity=_flag(require_identity, "require_identity"),
             typing_previews=_flag(typing_previews, "typing_previews"),
+            analytics_consent_required=_flag(
+                analytics_consent_required, "analytics_consent_required"
+            ),
         )
         await self._core.commit([Insert(site)])
         return site
@@ -123,6 +129,7 @@ class Websites(Service):
         origins: Sequence[str] | Unset = UNSET,
         require_identity: bool | Unset = UNSET,
         typing_previews: bool | Unset = UNSET,
+        analytics_consent_required: bool | Unset = UNSET,
     ) -> Website:
         """Change a website's name, origins or switches (its key and secret stay).
 
@@ -139,6 +146,10 @@ class Websites(Service):
             updates["require_identity"] = _flag(require_identity, "require_identity")
         if not isinstance(typing_previews, Unset):
             updates["typing_previews"] = _flag(typing_previews, "typing_previews")
+        if not isinstance(analytics_consent_required, Unset):
+            updates["analytics_consent_required"] = _flag(
+                analytics_consent_required, "analytics_consent_required"
+            )
 
         async def attempt() -> Website:
             site = await self.get(website_id)

@@ -39,6 +39,7 @@ _ORDER = (
     SyncObject.MESSAGE,
     SyncObject.NOTE,
     SyncObject.TRANSCRIPT,
+    SyncObject.EVENT,
 )
 _DONE = (ConversationStatus.RESOLVED, ConversationStatus.CLOSED)
 
@@ -58,6 +59,8 @@ class SyncReport(BaseModel):
             holds changed: a re-sync, or the echo of a change it sent us).
         retried: Records sent back to the queue (passing failures).
         dead: Records put on the dead-letter list.
+        skipped: Records the integration deliberately did not send (no
+            consent, too old for the vendor); done all the same.
         waiting: Records whose parent is not at the vendor yet.
         pulled: Inbound changes that wrote something locally.
         pulled_unchanged: Inbound changes that matched the local state
@@ -74,6 +77,7 @@ class SyncReport(BaseModel):
     unchanged: int = 0
     retried: int = 0
     dead: int = 0
+    skipped: int = 0
     waiting: int = 0
     pulled: int = 0
     pulled_unchanged: int = 0

@@ -178,14 +178,21 @@ class _Failures(_EngineBase):
         now = utcnow()
         more = now_link.wanted > sent.wanted  # changed again while we pushed
         due_now = key_of(now)
-        base: dict[str, object] = {"version": now_link.version + 1, "updated_at": now}
-        if result is None or result.status is PushStatus.OK:
+        base: dict[str, object] = {
+            "version": now_link.version + 1,
+            "updated_at": now,
+            "sending": False,
+        }
+        skipped = result is not None and result.status is PushStatus.SKIPPED
+        if result is None or result.status is PushStatus.OK or skipped:
             if fields is None:  # the record is gone here, and now at the vendor too
                 if result is not None:
                     report.pushed += 1
                 return Delete(SyncLink, now_link.id)
             if result is None:
                 report.unchanged += 1
+            elif skipped:
+                report.skipped += 1
             else:
                 report.pushed += 1
             kind = SyncObject(now_link.kind)
@@ -196,7 +203,9 @@ class _Failures(_EngineBase):
                 "pushed": max(now_link.pushed, sent.wanted),
                 "due_key": due_now if more else None,
                 "attempts": 0,
-                "last_error": None,
+                "last_error": (
+                    mask_text(result.error or "")[:1000] if skipped and result else None
+                ),
                 "dead": False,
             }
             if remote_id is not None:

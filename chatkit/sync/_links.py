@@ -28,8 +28,13 @@ from ._shared import key_of
 class _Links(_Failures):
     """Writes to the id map: queue, claim, release, wait, settle, wake."""
 
-    async def _queue(self, wanted: Mapping[str, tuple[SyncObject, str | None, bool]]) -> None:
+    async def _queue(
+        self,
+        wanted: Mapping[str, tuple[SyncObject, str | None, bool]],
+        payloads: Mapping[str, dict[str, JsonValue]] | None = None,
+    ) -> None:
         store = await self._core.ready()
+        payloads = payloads or {}
         ids = {link_id(self.name, local_id): local_id for local_id in wanted}
 
         async def attempt() -> None:
@@ -55,6 +60,7 @@ class _Links(_Failures):
                                 parent_local_id=parent,
                                 wanted=1,
                                 due_key=due,
+                                payload=payloads.get(local_id, {}),
                             )
                         )
                     )
@@ -98,11 +104,13 @@ class _Links(_Failures):
                 break
             now = utcnow()
             lease = key_of(now + _seconds(self._claim_seconds))
+            caps = self.integration.capabilities
             new = [
                 link.model_copy(
                     update={
                         "attempts": link.attempts + 1,
                         "waiting": False,
+                        "sending": caps.at_most_once(link.kind),
                         "due_key": lease,
                         "version": link.version + 1,
                         "updated_at": now,
@@ -192,6 +200,7 @@ class _Links(_Failures):
             lambda link: {
                 "attempts": max(0, link.attempts - 1),
                 "due_key": now if link.pending else None,
+                "sending": False,
             },
         )
 

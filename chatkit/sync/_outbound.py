@@ -28,13 +28,23 @@ from ..events import (
     Event,
     MessageCreated,
 )
-from ..integrations import ChangeAction, OutboundChange, PushResult, SyncObject
-from ..models import Agent, Contact, Conversation, Message, MessageKind, utcnow
+from ..integrations import ChangeAction, OutboundChange, PushResult, PushStatus, SyncObject
+from ..models import (
+    Agent,
+    Contact,
+    Conversation,
+    Message,
+    MessageKind,
+    WebSession,
+    Website,
+    utcnow,
+)
 from ..models.sync import SyncLink, link_id
 from ..services.transcripts import Transcripts
 from ..stores.base import In, Lt
 from ._base import _DONE, SCAN, SyncReport, _chunks, _Parked
 from ._links import _Links
+from ._milestones import event_data, milestones, visitor_of
 from ._shared import (
     PARENT_KIND,
     TRANSCRIPT_SUFFIX,
@@ -62,7 +72,13 @@ class _Outbound(_Links):
             if known is None or (known[2] and not ensure):
                 wanted[local_id] = (kind, parent, ensure)
 
+        payloads: dict[str, dict[str, JsonValue]] = {}
         for event in events:
+            if SyncObject.EVENT in self._outbound:
+                for local_id, conversation_id, payload in milestones(event):
+                    if local_id not in wanted:
+                        add(SyncObject.EVENT, local_id, conversation_id, ensure=True)
+                        payloads[local_id] = payload
             if isinstance(event, (ContactCreated, ContactUpdated, ContactMerged)):
                 add(SyncObject.CONTACT, event.contact.id, None)
             elif isinstance(event, ContactIdentityAdded):
@@ -96,7 +112,7 @@ class _Outbound(_Links):
                 add(SyncObject.CONVERSATION, message.conversation_id, event.contact_id, ensure=True)
                 add(kind, message.id, message.conversation_id)
         if wanted:
-            await self._queue(wanted)
+            await self._queue(wanted, payloads)
 
     async def _resync(self, objects: Sequence[SyncObject | str] | None) -> int:
         """Queue every local record of ``objects`` (all synced kinds when ``None``) again."""
@@ -166,6 +182,8 @@ class _Outbound(_Links):
             return {c.id: c for c in await store.find(Contact, {"id": In(ids)})}
         if kind is SyncObject.CONVERSATION:
             return {c.id: c for c in await store.find(Conversation, {"id": In(ids)})}
+        if kind is SyncObject.EVENT:
+            return await self._events(links)
         if kind is SyncObject.TRANSCRIPT:
             out: dict[str, object] = {}
             transcripts = Transcripts(self._core)
@@ -175,6 +193,31 @@ class _Outbound(_Links):
                     out[local_id] = await transcripts.render(cid, format="text")
             return out
         return {m.id: m for m in await store.find(Message, {"id": In(ids)})}
+
+    async def _events(self, links: list[SyncLink]) -> dict[str, object]:
+        """What is pushed for each event link: its payload, with timings and the visitor."""
+        store = await self._core.ready()
+        conversation_ids = sorted(
+            {str(link.payload.get("conversation_id") or "") for link in links}
+        )
+        conversations = {
+            c.id: c for c in await store.find(Conversation, {"id": In(conversation_ids)})
+        }
+        contact_ids = sorted({str(link.payload.get("contact_id") or "") for link in links})
+        sessions: dict[str, list[WebSession]] = {}
+        for session in await store.find(WebSession, {"contact_id": In(contact_ids)}):
+            sessions.setdefault(session.contact_id, []).append(session)
+        site_ids = sorted({s.website_id for found in sessions.values() for s in found})
+        sites = {w.id: w for w in await store.find(Website, {"id": In(site_ids)})}
+        visitors = {cid: visitor_of(found, sites) for cid, found in sessions.items()}
+        none = visitor_of([], sites)
+        out: dict[str, object] = {}
+        for link in links:
+            payload = link.payload
+            conversation = conversations.get(str(payload.get("conversation_id") or ""))
+            visitor = visitors.get(str(payload.get("contact_id") or ""), none)
+            out[link.local_id] = _EventData(event_data(payload, conversation, visitor))
+        return out
 
     async def _owners(self, records: Mapping[str, object]) -> dict[str, Agent]:
         """The agents assigned to the conversations among ``records``, by id."""
@@ -200,6 +243,8 @@ class _Outbound(_Links):
             return dumped, conversation_fields(record)
         if isinstance(record, Message):
             return record.model_dump(mode="json"), message_fields(record)
+        if isinstance(record, _EventData):
+            return dict(record), {"event": digest(local_id)}
         assert isinstance(record, str), kind
         cid = local_id.removesuffix(TRANSCRIPT_SUFFIX)
         data: dict[str, JsonValue] = {
@@ -221,6 +266,33 @@ class _Outbound(_Links):
         found = await store.find(SyncLink, {"id": In(ids)}) if ids else []
         return {link.local_id: link for link in found}
 
+    async def _settle_cut_off(self, links: list[SyncLink], report: SyncReport) -> list[SyncLink]:
+        """Dead-letter the links whose last try was cut off mid-call; the others, to push.
+
+        For kinds sent at most once: the vendor may hold what that try sent and
+        cannot say, so it is not sent again (`Sync.retry` sends it anyway).
+        """
+        cut = [link for link in links if link.sending]
+        if cut:
+            unknown = "outcome unknown: the worker stopped while this was being sent, so the "
+            unknown += "vendor may have it; not sent again (retry it to send it anyway)"
+            await self._settle(
+                [
+                    (
+                        link,
+                        PushResult(
+                            change_id=f"{link.id}:{link.wanted}",
+                            status=PushStatus.PERMANENT,
+                            error=unknown,
+                        ),
+                        None,
+                    )
+                    for link in cut
+                ],
+                report,
+            )
+        return [link for link in links if not link.sending]
+
     async def _push_batch(
         self, kind: SyncObject, links: list[SyncLink], report: SyncReport
     ) -> None:
@@ -228,6 +300,8 @@ class _Outbound(_Links):
         owners = await self._owners(records)
         parents = await self._parents(kind, links)
         needs_parent = PARENT_KIND.get(kind) in self._outbound
+        if self.integration.capabilities.at_most_once(kind):
+            links = await self._settle_cut_off(links, report)
         sends: list[tuple[SyncLink, OutboundChange, dict[str, JsonValue] | None]] = []
         settled: list[tuple[SyncLink, PushResult | None, dict[str, JsonValue] | None]] = []
         waiting: list[SyncLink] = []
@@ -308,3 +382,7 @@ class _Outbound(_Links):
             )
             outcome.append((link, result, synced))
         await self._settle(outcome, report)
+
+
+class _EventData(dict[str, JsonValue]):
+    """The data pushed for one event link (a dict, told apart from other records)."""

@@ -230,6 +230,7 @@ class Sync:
                     link.model_copy(
                         update={
                             "dead": False,
+                            "sending": False,
                             "due_key": now,
                             "attempts": min(link.attempts, 1),
                             "wanted": max(link.wanted, link.pushed + 1),

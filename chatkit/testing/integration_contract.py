@@ -73,6 +73,32 @@ class _Records:
         attempt: int = 1,
     ) -> OutboundChange:
         record: Contact | Conversation | Message
+        if kind is SyncObject.EVENT:
+            local_id = f"{self.conversation.id}#chat_started"
+            return OutboundChange(
+                change_id=f"{local_id}:{attempt}",
+                object=kind,
+                local_id=local_id,
+                parent_local_id=self.conversation.id,
+                data={
+                    "event": "chat_started",
+                    "occurred_at": self.conversation.created_at.isoformat(),
+                    "conversation_id": self.conversation.id,
+                    "contact_id": self.contact.id,
+                    "params": {"channel": "web"},
+                    "visitor": {
+                        "client_id": f"{secrets.randbelow(10**9)}.1700000000",
+                        "user_id": None,
+                        "consent": {
+                            "analytics": True,
+                            "ad_user_data": False,
+                            "ad_personalization": False,
+                        },
+                        "consent_required": True,
+                    },
+                },
+                attempt=attempt,
+            )
         if kind is SyncObject.CONTACT:
             record, parent = self.contact, None
             data = {
@@ -126,7 +152,8 @@ class IntegrationContract:
         """Push the contact, conversation and message the integration syncs, parents first."""
         out: dict[SyncObject, PushResult] = {}
         parent: str | None = None
-        for kind in (SyncObject.CONTACT, SyncObject.CONVERSATION, SyncObject.MESSAGE):
+        kinds = (SyncObject.CONTACT, SyncObject.CONVERSATION, SyncObject.MESSAGE, SyncObject.EVENT)
+        for kind in kinds:
             if not self._outbound(integration, kind):
                 continue
             if kind is SyncObject.CONVERSATION:

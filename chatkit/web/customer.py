@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from ..bots.flows import AskStep
 from ..errors import ConflictError, InvalidInputError, NotFoundError
 from ..models import (
+    ANALYTICS_CLIENT_ID,
+    AnalyticsConsent,
     Attachment,
     Author,
     AuthorRole,
@@ -47,6 +49,8 @@ from .sessions import hash_token, new_token
 from .settings import DEFAULT_IDENTITY_MAX_AGE
 
 __all__ = [
+    "AnalyticsUpdate",
+    "AnalyticsView",
     "AttachmentView",
     "BotView",
     "ConversationPage",
@@ -94,6 +98,14 @@ class SessionRequest(BaseModel):
     `WebSettings.identity_max_age` seconds, so a copied hash cannot be
     replayed later; when that setting is on, only such hashes are accepted.
     When both ``user_id`` and ``email`` are sent, the hash is of the user id.
+
+    The widget may pass the visitor's web analytics client id
+    (``analytics_client_id``, as Google Analytics' ``gtag('get', ...,
+    'client_id')`` gives it: ``<digits>.<digits>``) and what the visitor
+    agreed to in the website's consent banner (``analytics_consent``): chat
+    events then reach the website's analytics on that visitor (see the GA4
+    integration). Both are optional and can change later
+    (``PUT /v1/sessions/current/analytics``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -104,6 +116,33 @@ class SessionRequest(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     identity_hash: str | None = Field(default=None, min_length=1, max_length=128)
     identity_timestamp: int | None = Field(default=None, ge=0, le=2**40)
+    analytics_client_id: str | None = Field(
+        default=None, max_length=41, pattern=ANALYTICS_CLIENT_ID.pattern
+    )
+    analytics_consent: AnalyticsConsent | None = None
+
+
+class AnalyticsUpdate(BaseModel):
+    """The visitor's analytics client id and consent, as the website's banner now says.
+
+    A field left out keeps its value; ``analytics_consent`` replaces the
+    whole consent.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    analytics_client_id: str | None = Field(
+        default=None, max_length=41, pattern=ANALYTICS_CLIENT_ID.pattern
+    )
+    analytics_consent: AnalyticsConsent | None = None
+
+
+class AnalyticsView(BaseModel):
+    """What the session holds for analytics."""
+
+    analytics_client_id: str | None
+    analytics_consent: AnalyticsConsent | None
+    consent_required: bool
 
 
 class SessionCreated(BaseModel):
@@ -132,6 +171,8 @@ async def _start(
         visitor_id=visitor,
         identity=identity,
         expires_at=utcnow() + timedelta(seconds=web.settings.session_seconds),
+        analytics_client_id=body.analytics_client_id,
+        analytics_consent=body.analytics_consent,
     )
     await web.call(web.kit._core.commit, [Insert(session)])
     return session, token
@@ -215,6 +256,39 @@ async def _end(web: WebContext, session_id: str) -> None:
     now = utcnow()
     ended = bump(session, revoked_at=now, expires_at=min(now, session.expires_at))
     await web.kit._core.commit([Update(ended)])
+
+
+@router.put("/v1/sessions/current/analytics", response_model=AnalyticsView)
+async def update_analytics(body: AnalyticsUpdate, customer: Customer, web: Web) -> AnalyticsView:
+    """Set the visitor's analytics client id or consent (when they answer the consent banner).
+
+    Chat events not sent yet go out (or not) by the consent the session holds
+    when they are sent.
+    """
+
+    async def attempt() -> WebSession:
+        store = await web.kit._core.ready()
+        session = await store.get(WebSession, customer.session_id)
+        if session is None:
+            raise AuthenticationError("the session token is not valid")
+        updates: dict[str, object] = {}
+        if "analytics_client_id" in body.model_fields_set:
+            updates["analytics_client_id"] = body.analytics_client_id
+        if "analytics_consent" in body.model_fields_set:
+            updates["analytics_consent"] = body.analytics_consent
+        if not updates:
+            return session
+        new = bump(session, **updates)
+        await web.kit._core.commit([Update(new)])
+        return new
+
+    session = await web.call(web.kit._core.retry, attempt)
+    site: Website = await web.call(web.kit.websites.get, session.website_id)
+    return AnalyticsView(
+        analytics_client_id=session.analytics_client_id,
+        analytics_consent=session.analytics_consent,
+        consent_required=site.analytics_consent_required,
+    )
 
 
 @router.delete("/v1/sessions/current", status_code=204)
