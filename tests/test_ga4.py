@@ -288,6 +288,33 @@ async def test_a_crash_after_the_post_never_sends_the_batch_again(
     assert len(emulator.events()) == 10
 
 
+async def test_a_crash_mid_batch_cuts_off_one_request_only(
+    kit: AsyncChatKit, emulator: GA4Emulator
+) -> None:
+    # Three visitors' chats are one batch of the engine but three requests: the
+    # engine claims and settles them one request at a time, so the worker dying
+    # after the first request leaves the other two to the next worker.
+    site = await kit.websites.create("Shop")
+    for _ in range(3):
+        contact, _ = await visitor(kit, site.id)
+        await chat(kit, contact, rate=False)
+    dying = _Dying(config(emulator), after=True)
+    async with dying, kit.sync.engine(dying, claim_seconds=0.05) as engine:
+        with pytest.raises(_Crash):
+            await engine.run_once()
+    assert emulator.calls() == 1
+    assert len(emulator.events()) == 4
+    await asyncio.sleep(0.1)
+    async with GA4Integration(config(emulator)) as ga4, kit.sync.engine(ga4) as engine:
+        report = await engine.run_once()
+    assert report.pushed == 8  # the two requests never made
+    assert report.dead == 4  # the cut-off one: GA4 has it, not sent again
+    assert emulator.calls() == 3
+    events = [(e.client_id, e.name, e.params["conversation_id"]) for e in emulator.events()]
+    assert len(events) == 12
+    assert len(set(events)) == 12  # nothing twice
+
+
 async def test_a_crash_before_the_post_loses_the_batch_honestly(
     kit: AsyncChatKit, emulator: GA4Emulator
 ) -> None:

@@ -165,6 +165,17 @@ class Integration(ABC):
                 the batch, 5xx, timeout): every change goes back to the queue.
         """
 
+    def split_calls(self, changes: Sequence[OutboundChange]) -> list[list[OutboundChange]]:
+        """How a push of ``changes`` divides into vendor calls (default: one part).
+
+        Used for kinds sent at most once (`ObjectSync.at_most_once`): the
+        engine claims, pushes and settles one part at a time, so a worker
+        that dies mid-push cuts off one vendor call, not the whole batch.
+        Override it when ``push`` makes several calls (one per visitor, one
+        per 25 events...): return the parts, each change in exactly one.
+        """
+        return [list(changes)]
+
     async def pull(self, cursor: str | None, *, limit: int = 100) -> PullPage:
         """Read vendor changes after ``cursor`` (``None``: from the start).
 

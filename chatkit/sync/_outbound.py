@@ -350,6 +350,34 @@ class _Outbound(_Links):
             await self._settle([(link, None, fields) for link, _, fields in settled], report)
         if not sends:
             return
+        groups = [sends]
+        if self.integration.capabilities.at_most_once(kind):
+            groups = self._one_call_each(sends)
+        for group in groups:
+            await self._send(group, report)
+
+    def _one_call_each(
+        self, sends: list[tuple[SyncLink, OutboundChange, dict[str, JsonValue] | None]]
+    ) -> list[list[tuple[SyncLink, OutboundChange, dict[str, JsonValue] | None]]]:
+        """``sends`` split as the integration makes its vendor calls (`Integration.split_calls`).
+
+        An at-most-once kind is claimed, pushed and settled one vendor call at a
+        time, so a worker that dies cuts off one call, not the whole batch. A
+        split that loses or repeats a change is ignored (one group).
+        """
+        by_id = {change.change_id: (link, change, f) for link, change, f in sends}
+        parts = self.integration.split_calls([change for _, change, _ in sends])
+        ids = [change.change_id for part in parts for change in part]
+        if sorted(ids) != sorted(by_id):
+            return [sends]
+        return [[by_id[change.change_id] for change in part] for part in parts if part]
+
+    async def _send(
+        self,
+        sends: list[tuple[SyncLink, OutboundChange, dict[str, JsonValue] | None]],
+        report: SyncReport,
+    ) -> None:
+        """Claim ``sends``, push them in one integration call, and settle the answers."""
         claimed = await self._claim([link for link, _, _ in sends])
         sends = [
             (claimed[link.id], change.model_copy(update={"attempt": claimed[link.id].attempts}), f)

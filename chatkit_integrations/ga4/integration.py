@@ -401,9 +401,10 @@ class GA4Integration(Integration):
         return change.occurred_at
 
     def _plan(
-        self, changes: Sequence[OutboundChange], now: datetime
+        self, changes: Sequence[OutboundChange], now: datetime, *, count: bool = True
     ) -> tuple[list[_Group], list[PushResult]]:
-        """Group what may be sent by visitor; skip what may not."""
+        """Group what may be sent by visitor; skip what may not (counted in `stats`)."""
+        stats = self.stats if count else GA4Stats()
         done: list[PushResult] = []
         groups: dict[str, _Group] = {}
         for change in changes:
@@ -419,16 +420,16 @@ class GA4Integration(Integration):
                 visitor.get("consent_required", True) is not False
                 and consent.get("analytics") is not True
             ):
-                self.stats.no_consent += 1
+                stats.no_consent += 1
                 done.append(PushResult.skipped(change, "no analytics consent from the visitor"))
                 continue
             client_id = visitor.get("client_id")
             if not isinstance(client_id, str) or not client_id:
-                self.stats.no_client_id += 1
+                stats.no_client_id += 1
                 done.append(PushResult.skipped(change, "no analytics client id for the visitor"))
                 continue
             if now - self._when(change) > _MAX_AGE:
-                self.stats.too_old += 1
+                stats.too_old += 1
                 done.append(
                     PushResult.skipped(change, "older than 72 hours: GA4 no longer takes it")
                 )
@@ -446,6 +447,17 @@ class GA4Integration(Integration):
         return list(groups.values()), done
 
     # -- sending -----------------------------------------------------------------
+
+    def split_calls(self, changes: Sequence[OutboundChange]) -> list[list[OutboundChange]]:
+        """One part per request this push would make (a visitor's events, 25 at a time),
+        and one for what is not sent (no consent, no client id, too old: no request)."""
+        groups, done = self._plan(changes, datetime.now(UTC), count=False)
+        by_id = {change.change_id: change for change in changes}
+        parts = [[by_id[result.change_id] for result in done]] if done else []
+        for group in groups:
+            for start in range(0, len(group.items), MAX_EVENTS):
+                parts.append([change for change, _ in group.items[start : start + MAX_EVENTS]])
+        return parts
 
     async def push(self, changes: Sequence[OutboundChange]) -> list[PushResult]:
         """Send the milestones, grouped by visitor, 25 events a request.
