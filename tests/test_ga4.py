@@ -519,3 +519,95 @@ class TestGA4Contract(IntegrationContract):
     async def integration(self, emulator: GA4Emulator) -> AsyncIterator[GA4Integration]:
         async with GA4Integration(config(emulator)) as ga4:
             yield ga4
+
+
+# -- the customer API: the widget passes the client id and consent ----------------
+
+
+async def test_the_widget_passes_client_id_and_consent_through_the_customer_api(
+    emulator: GA4Emulator,
+) -> None:
+    pytest.importorskip("fastapi")
+    from chatkit.web import WebSettings
+
+    from .webserver import serve
+
+    shop = "https://shop.example"
+    async with AsyncChatKit("memory://") as kit:
+        site = await kit.websites.create("Shop", origins=[shop])
+        app = kit.asgi(WebSettings())
+        async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+            bad = await http.post(
+                "/v1/sessions",
+                json={"website_key": site.public_key, "analytics_client_id": "GA1.1.123"},
+                headers={"origin": shop},
+            )
+            assert bad.status_code == 422
+            assert bad.json()["error"]["code"] == "invalid_input"
+            assert await kit.store.count(WebSession, {}) == 0  # nothing changed
+            started = await http.post(
+                "/v1/sessions",
+                json={
+                    "website_key": site.public_key,
+                    "analytics_client_id": "1234567890.1700000000",
+                },
+                headers={"origin": shop},
+            )
+            assert started.status_code == 201, started.text
+            me = {"authorization": f"Bearer {started.json()['token']}", "origin": shop}
+            sent = await http.post("/v1/messages", json={"text": "Hello"}, headers=me)
+            assert sent.status_code == 201, sent.text
+            # Not asked yet: nothing goes to GA4.
+            async with GA4Integration(config(emulator)) as ga4, kit.sync.engine(ga4) as engine:
+                first = await engine.run_once()
+            assert first.skipped == 1
+            assert emulator.requests == []
+            # The visitor accepts analytics in the banner; later milestones go out.
+            answer = await http.put(
+                "/v1/sessions/current/analytics",
+                json={"analytics_consent": {"analytics": True, "ad_user_data": False}},
+                headers=me,
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["consent_required"] is True
+            assert answer.json()["analytics_client_id"] == "1234567890.1700000000"
+            await kit.conversations.resolve(sent.json()["conversation_id"])
+            async with GA4Integration(config(emulator)) as ga4, kit.sync.engine(ga4) as engine:
+                second = await engine.run_once()
+            assert second.pushed == 1
+            [event] = emulator.events()
+            assert event.name == "chat_resolved"
+            assert event.client_id == "1234567890.1700000000"
+            assert event.consent == {"ad_user_data": "DENIED", "ad_personalization": "DENIED"}
+
+
+# -- the command line ----------------------------------------------------------------
+
+
+def test_sync_check_ga4_validates_against_the_emulator(
+    emulator: GA4Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib.metadata import entry_points
+
+    from typer.testing import CliRunner
+
+    from chatkit.cli import app
+
+    if "ga4" not in {ep.name for ep in entry_points(group="chatkit.integrations")}:
+        pytest.skip("chatkit is installed without the ga4 entry point (reinstall it)")
+    monkeypatch.setenv("CHATKIT_GA4_MEASUREMENT_ID", "G-TEST123")
+    monkeypatch.setenv("CHATKIT_GA4_API_SECRET", "s3cret")
+    monkeypatch.setenv("CHATKIT_GA4_BASE_URL", emulator.url)
+    runner = CliRunner()
+    good = runner.invoke(app, ["sync", "check", "ga4"], env={"COLUMNS": "250"})
+    assert good.exit_code == 0, good.output
+    assert "ga4: ok" in good.output
+    assert "s3cret" not in good.output
+    assert emulator.calls("/debug/mp/collect") == 1
+    assert emulator.calls() == 0
+    # A name over GA4's 40 characters: refused before anything is sent, by field.
+    monkeypatch.setenv("CHATKIT_GA4_EVENT_NAMES", '{"rated": "chat_rated_' + "x" * 30 + '"}')
+    too_long = runner.invoke(app, ["sync", "check", "ga4"], env={"COLUMNS": "250"})
+    assert too_long.exit_code == 1, too_long.output
+    assert "NAME_INVALID" in too_long.output
+    assert "event_names" in too_long.output

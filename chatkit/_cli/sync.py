@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .._facade import AsyncChatKit
-from ..integrations import integrations
+from ..integrations import HealthState, integrations
 from ..settings import default_url
 from ..sync import SyncEngine, SyncReport
 from .core import StoreUrl
@@ -223,5 +223,30 @@ def sync_resume(name: IntegrationName, url: StoreUrl = None) -> None:
         async with AsyncChatKit(url or default_url()) as kit:
             resumed = await kit.sync.resume(name)
         console.print(f"{name} resumed" if resumed else f"{name} was not parked")
+
+    run(job())
+
+
+@sync_app.command("check")
+def sync_check(name: IntegrationName, config: ConfigFile = None) -> None:
+    """Check an integration's settings and reachability with one cheap call.
+
+    The integration decides what the call is: a CRM reads its API user; GA4
+    sends a sample of its events to GA4's validation server and lists what it
+    refuses. Exits 1 unless the state is ok.
+    """
+
+    async def job() -> None:
+        plugin = integrations.load(name)
+        integration = plugin.from_env(file=str(config) if config else None)
+        async with integration:
+            status = await integration.check()
+        passed = status.state is HealthState.OK
+        style = "green" if passed else "red"
+        console.print(
+            f"{escape(name)}: [{style}]{status.state.value}[/] {escape(status.detail)}".rstrip()
+        )
+        if not passed:
+            raise typer.Exit(1)
 
     run(job())
