@@ -19,6 +19,10 @@ vendor's real Python client talking HTTP to its emulator:
    twin, ``duplicated`` vendor records beyond one per local record (goals 0
    and 0).
 
+4. **GA4** (``vendors.ga4``, see `measure_ga4`): chat events instead of
+   records, requests against ⌈events / 25⌉, the same fault run
+   (``--skip-ga4`` leaves it out).
+
 The last line printed is one JSON object with the figures per vendor.
 
     python benchmarks/sync.py --quick        # 150 conversations, 3 messages each
@@ -42,6 +46,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -430,9 +435,176 @@ def measure(
     return figures
 
 
+# -- GA4: chat events, not records ---------------------------------------------------
+#
+# GA4 takes events, at most 25 a request, all of one visitor (client id). The
+# data: V web visitors (consent given), each with C whole chats (started,
+# first reply, handover, resolved, rated: 5 events a chat). ``calls_ratio``
+# = requests ÷ ⌈events / 25⌉; ``calls_floor`` is the fewest requests one
+# per visitor allows (the same here: 25 events a visitor). The fault run
+# injects 429s and 5xx and kills the worker with SIGKILL mid-run: ``lost``
+# counts events GA4 never got, ``duplicated`` events it got twice, and
+# ``unknown_outcome`` the events of a request cut off by the kill (not sent
+# again: dead-lettered; GA4 has them when ``lost`` stays 0).
+
+
+async def make_ga4_data(url: str, visitors: int, chats: int) -> list[tuple[str, str]]:
+    """``visitors`` consenting web visitors with ``chats`` whole chats each; their
+    (client id, conversation id) pairs."""
+    from chatkit.models import AnalyticsConsent, WebSession, new_id, utcnow
+    from chatkit.stores.base import Insert
+    from chatkit.web.sessions import hash_token, new_token
+
+    settings = ChatKitSettings(understanding=UnderstandingSettings(enabled=False))
+    form = {"name": "quick", "questions": [{"id": "stars", "kind": "stars", "text": "Stars?"}]}
+    out: list[tuple[str, str]] = []
+    async with AsyncChatKit(url, settings=settings) as kit:
+        site = await kit.websites.create("Bench shop")
+        agent = await kit.agents.create(name="Sam", email="sam@example.com")
+        for v in range(visitors):
+            client_id = f"{1000 + v}.1700000000"
+            contact = await kit.contacts.identify(("web", f"visitor{v}"))
+            session = WebSession(
+                id=new_id("wsess"),
+                token_hash=hash_token(new_token()),
+                website_id=site.id,
+                contact_id=contact.id,
+                visitor_id=f"visitor{v}",
+                expires_at=utcnow() + timedelta(days=1),
+                analytics_client_id=client_id,
+                analytics_consent=AnalyticsConsent(analytics=True),
+            )
+            await kit._core.commit([Insert(session)])
+            for c in range(chats):
+                inbound = await kit.messages.receive(
+                    channel="web", sender=("web", f"visitor{v}"), text=f"Chat {c}", verified=True
+                )
+                conv = inbound.conversation.id
+                await kit.conversations.assign(conv, agent.id)
+                await kit.messages.send(conv, "On it.", author=Author.agent(agent.id))
+                await kit.conversations.resolve(conv)
+                survey = await kit.surveys.send(conv, form)
+                await kit.surveys.answer(survey.id, {"stars": 5})
+                await kit.conversations.close(conv)
+                out.append((client_id, conv))
+    return out
+
+
+GA4_NAMES = ("chat_started", "chat_first_reply", "chat_handover", "chat_resolved", "chat_rated")
+
+
+def measure_ga4(workdir: Path, quick: bool) -> dict[str, Any]:
+    from chatkit_integrations.ga4.emulator import GA4Emulator
+
+    visitors, chats = (40, 5) if quick else (160, 5)
+    template = workdir / "ga4.db"
+    chats_made = asyncio.run(make_ga4_data(f"sqlite:///{template}", visitors, chats))
+    events = len(chats_made) * len(GA4_NAMES)
+
+    def judge_ga4(emulator: GA4Emulator, made: list[tuple[str, str]]) -> tuple[int, int]:
+        got = Counter(
+            (e.client_id, e.name, e.params.get("conversation_id")) for e in emulator.events()
+        )
+        wanted = [(client, name, conv) for client, conv in made for name in GA4_NAMES]
+        lost = sum(1 for key in wanted if got[key] == 0)
+        return lost, sum(max(0, n - 1) for n in got.values())
+
+    figures: dict[str, Any] = {}
+    with GA4Emulator(measurement_id="G-BENCH1", api_secret="bench") as emulator:
+        env = {
+            "CHATKIT_GA4_MEASUREMENT_ID": "G-BENCH1",
+            "CHATKIT_GA4_API_SECRET": "bench",
+            "CHATKIT_GA4_BASE_URL": emulator.url,
+        }
+        os.environ.update(env)
+        url = copy_of(template, workdir / "ga4-first.db")
+
+        async def first() -> tuple[float, SyncReport, int]:
+            async with AsyncChatKit(url) as kit, kit.sync.engine("ga4") as engine:
+                await engine.collect()
+                emulator.reset()
+                started = time.perf_counter()
+                pushed = await engine.push()
+                elapsed = time.perf_counter() - started
+                await engine.resync()
+                quiet = await engine.run_once()
+                return elapsed, pushed, quiet.pushed
+
+        elapsed, pushed, _ = asyncio.run(first())
+        used = emulator.calls()
+        minimum = math.ceil(events / 25)
+        floor = visitors * math.ceil(chats * len(GA4_NAMES) / 25)
+        lost, duplicated = judge_ga4(emulator, chats_made)
+        figures.update(
+            records=pushed.pushed,
+            events=events,
+            push_seconds=round(elapsed, 2),
+            calls_used=used,
+            calls_minimum=minimum,
+            calls_floor=floor,
+            calls_ratio=round(used / minimum, 3),
+            requests_per_1000_events=round(1000 * used / events, 1),
+            max_events_per_request=max(len(r.body["events"]) for r in emulator.requests),
+            invalid_requests=len(emulator.invalid()),
+            resync_write_calls=emulator.calls() - used,
+            first_sync_lost=lost,
+            first_sync_duplicated=duplicated,
+        )
+
+    faults_visitors = 12 if quick else visitors
+    small = workdir / "ga4-faults-template.db"
+    fault_chats = (
+        asyncio.run(make_ga4_data(f"sqlite:///{small}", faults_visitors, chats))
+        if quick
+        else chats_made
+    )
+    started = time.perf_counter()
+    with GA4Emulator(measurement_id="G-BENCH1", api_secret="bench") as emulator:
+        env = {
+            "CHATKIT_GA4_MEASUREMENT_ID": "G-BENCH1",
+            "CHATKIT_GA4_API_SECRET": "bench",
+            "CHATKIT_GA4_BASE_URL": emulator.url,
+            "CHATKIT_GA4_MAX_RETRY_WAIT": "2",
+        }
+        url = copy_of(small if quick else template, workdir / "ga4-faults.db")
+        emulator.fail_next(429, times=2, retry_after=0.2)
+        emulator.fail_next(500, times=2)
+        emulator.fail_next(503, times=1)
+        worker = run_worker(env, url, "ga4")
+        target = faults_visitors // 2 + 5  # half the requests, past the injected failures
+        deadline = time.monotonic() + 30
+        while emulator.calls() < target and worker.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        killed_after = emulator.calls()
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        restart = run_worker(env, url, "ga4")
+        _, errors = restart.communicate(timeout=300)
+        if restart.returncode != 0:
+            raise RuntimeError(f"ga4 worker failed: {errors.decode()[-2000:]}")
+        lost, duplicated = judge_ga4(emulator, fault_chats)
+
+        async def dead() -> int:
+            async with AsyncChatKit(url) as kit:
+                return len(await kit.sync.dead_letters("ga4"))
+
+        figures.update(
+            injected_failures=5,
+            killed_after_writes=killed_after,
+            killed_mid_run=worker.returncode == -signal.SIGKILL,
+            fault_phase_seconds=round(time.perf_counter() - started, 1),
+            unknown_outcome=asyncio.run(dead()),
+            lost=lost,
+            duplicated=duplicated,
+        )
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="150 conversations, 3 messages each")
+    parser.add_argument("--skip-ga4", action="store_true", help="leave out the GA4 events")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -456,6 +628,14 @@ def main() -> None:
                 f"records (minimum {figures['calls_minimum']}, ratio {figures['calls_ratio']}); "
                 f"quiet re-sync {figures['resync_write_calls']} writes; "
                 f"faults + kill: lost {figures['lost']}, duplicated {figures['duplicated']}",
+                flush=True,
+            )
+        if not args.skip_ga4:
+            results["ga4"] = ga4 = measure_ga4(Path(tmp), args.quick)
+            print(
+                f"{'ga4':>10}: {ga4['calls_used']} requests for {ga4['events']} events "
+                f"(minimum {ga4['calls_minimum']}, ratio {ga4['calls_ratio']}); "
+                f"faults + kill: lost {ga4['lost']}, duplicated {ga4['duplicated']}",
                 flush=True,
             )
     summary = {

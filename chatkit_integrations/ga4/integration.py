@@ -243,7 +243,7 @@ class GA4Integration(Integration):
     name = "ga4"
     config_class = GA4Config
     capabilities = Capabilities(
-        objects=(ObjectSync.outbound_only(SyncObject.EVENT, "event", 500, at_most_once=True),),
+        objects=(ObjectSync.outbound_only(SyncObject.EVENT, "event", 2500, at_most_once=True),),
         rate=RateBudget(calls=100, per_seconds=1),
     )
 
