@@ -444,6 +444,8 @@ class GA4Integration(Integration):
             }
             key = json.dumps(head, sort_keys=True)
             groups.setdefault(key, _Group(head)).items.append((change, self.event_of(change)))
+        for group in groups.values():  # a visitor's events in the order they happened
+            group.items.sort(key=lambda item: (item[1]["timestamp_micros"], item[0].change_id))
         return list(groups.values()), done
 
     # -- sending -----------------------------------------------------------------
