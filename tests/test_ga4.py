@@ -562,6 +562,15 @@ async def test_the_widget_passes_client_id_and_consent_through_the_customer_api(
                 first = await engine.run_once()
             assert first.skipped == 1
             assert emulator.requests == []
+            refused = await http.put(
+                "/v1/sessions/current/analytics",
+                json={"analytics_client_id": "abc", "analytics_consent": {"analytics": True}},
+                headers=me,
+            )
+            assert refused.status_code == 422
+            assert refused.json()["error"]["code"] == "invalid_input"
+            [session] = await kit.store.find(WebSession, {})
+            assert session.analytics_consent is None  # nothing changed
             # The visitor accepts analytics in the banner; later milestones go out.
             answer = await http.put(
                 "/v1/sessions/current/analytics",
@@ -611,3 +620,37 @@ def test_sync_check_ga4_validates_against_the_emulator(
     assert too_long.exit_code == 1, too_long.output
     assert "NAME_INVALID" in too_long.output
     assert "event_names" in too_long.output
+
+
+async def test_the_consent_requirement_must_be_a_flag(kit: AsyncChatKit) -> None:
+    from chatkit.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError) as caught:
+        await kit.websites.create("Shop", analytics_consent_required="no")  # type: ignore[arg-type]
+    assert caught.value.field == "analytics_consent_required"
+    assert await kit.websites.list() == []
+
+
+def test_websites_cli_sets_the_analytics_consent_requirement(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from chatkit import ChatKit
+    from chatkit.cli import app
+
+    url = f"sqlite:///{tmp_path / 'sites.db'}"
+    runner = CliRunner()
+    made = runner.invoke(
+        app, ["websites", "create", "Blog", "--no-analytics-consent", "--url", url]
+    )
+    assert made.exit_code == 0, made.output
+    assert "analytics:        consent not required" in made.output
+    with ChatKit(url) as kit:
+        [site] = kit.websites.list()
+        assert site.analytics_consent_required is False
+    changed = runner.invoke(
+        app, ["websites", "update", site.id, "--analytics-consent", "--url", url]
+    )
+    assert changed.exit_code == 0, changed.output
+    with ChatKit(url) as kit:
+        assert kit.websites.get(site.id).analytics_consent_required is True
+        assert kit.websites.get(site.id).typing_previews is False  # the rest unchanged

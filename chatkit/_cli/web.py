@@ -41,6 +41,8 @@ def _show(site: Website, *, secret: bool = False) -> None:
     console.print(f"origins:          {', '.join(site.origins) or '(none)'}")
     console.print(f"require identity: {'yes' if site.require_identity else 'no'}")
     console.print(f"typing previews:  {'yes' if site.typing_previews else 'no'}")
+    consent = "required" if site.analytics_consent_required else "not required"
+    console.print(f"analytics:        consent {consent}")
     if secret:
         console.print(f"identity secret:  {site.identity_secret}")
 
@@ -55,6 +57,14 @@ def websites_create(
     typing_previews: Annotated[
         bool, typer.Option("--typing-previews", help="Pass visitors' typing previews to agents.")
     ] = False,
+    no_analytics_consent: Annotated[
+        bool,
+        typer.Option(
+            "--no-analytics-consent",
+            help="Send chat events to web analytics without the visitor's consent "
+            "(only where none is needed).",
+        ),
+    ] = False,
     url: StoreUrl = None,
 ) -> None:
     """Add a website; prints its public key and identity secret."""
@@ -66,6 +76,7 @@ def websites_create(
                 origins=origin or [],
                 require_identity=require_identity,
                 typing_previews=typing_previews,
+                analytics_consent_required=not no_analytics_consent,
             )
             _show(site, secret=True)
 
@@ -124,6 +135,13 @@ def websites_update(
         bool | None,
         typer.Option("--typing-previews/--no-typing-previews", help="Typing previews on or off."),
     ] = None,
+    analytics_consent: Annotated[
+        bool | None,
+        typer.Option(
+            "--analytics-consent/--no-analytics-consent",
+            help="Whether chat events reach web analytics only with the visitor's consent.",
+        ),
+    ] = None,
     url: StoreUrl = None,
 ) -> None:
     """Change a website; --origin (repeated) replaces the whole list."""
@@ -141,6 +159,11 @@ def websites_update(
                 typing_previews=site.typing_previews
                 if typing_previews is None
                 else typing_previews,
+                analytics_consent_required=(
+                    site.analytics_consent_required
+                    if analytics_consent is None
+                    else analytics_consent
+                ),
             )
             _show(site)
 
