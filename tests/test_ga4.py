@@ -377,6 +377,31 @@ def _change(
     )
 
 
+async def test_a_timeout_once_sent_is_dead_lettered_not_resent(
+    kit: AsyncChatKit, emulator: GA4Emulator
+) -> None:
+    # The emulator keeps the events but answers after the client gave up: the
+    # integration cannot tell whether GA4 has them, so it does not send again.
+    site = await kit.websites.create("Shop")
+    contact, _ = await visitor(kit, site.id)
+    await chat(kit, contact, rate=False)
+    emulator.stall_next(1.5)
+    async with (
+        GA4Integration(config(emulator, timeout=0.3)) as ga4,
+        kit.sync.engine(ga4, retry_delay=0.01) as engine,
+    ):
+        report = await engine.run_once()
+        again = await engine.run_once()
+    assert report.dead == 4
+    assert again.pushed == 0
+    assert emulator.calls() == 1
+    assert len(emulator.events()) == 4  # GA4 got them once
+    assert ga4.stats.unconfirmed == 4
+    [reason] = {link.last_error for link in await kit.sync.dead_letters("ga4")}
+    assert reason is not None
+    assert "outcome unknown" in reason
+
+
 # -- limits, validation ------------------------------------------------------------
 
 

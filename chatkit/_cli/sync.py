@@ -40,14 +40,15 @@ def _quiet(report: SyncReport) -> bool:
         or report.retried
         or report.dead
         or report.unchanged
+        or report.skipped
         or report.pulled
         or report.pulled_unchanged
     )
 
 
 def _settled(report: SyncReport) -> int:
-    """Queued records this report took off the queue (pushed, unchanged or dead)."""
-    return report.pushed + report.unchanged + report.dead
+    """Queued records this report took off the queue (pushed, unchanged, skipped or dead)."""
+    return report.pushed + report.unchanged + report.skipped + report.dead
 
 
 def _read(report: SyncReport) -> int:
@@ -130,6 +131,8 @@ def _print_report(name: str, report: SyncReport) -> None:
         str(report.calls),
     )
     print_table(table)
+    if report.skipped:
+        console.print(f"skipped {report.skipped} (not sent on purpose: no consent, too old...)")
 
 
 @sync_app.command("status")

@@ -196,13 +196,13 @@ class IntegrationContract:
         kind = next(
             (
                 k
-                for k in (SyncObject.CONTACT, SyncObject.CONVERSATION)
+                for k in (SyncObject.CONTACT, SyncObject.CONVERSATION, SyncObject.EVENT)
                 if self._outbound(integration, k)
             ),
             None,
         )
         if kind is None:
-            pytest.skip("neither contacts nor conversations are pushed")
+            pytest.skip("neither contacts, conversations nor events are pushed")
         size = min(5, integration.capabilities.batch_size(kind))
         batch = [_Records() for _ in range(size)]
         parents: list[str | None] = [None] * size
@@ -213,7 +213,7 @@ class IntegrationContract:
         changes = [r.change(kind, parent_remote_id=p) for r, p in zip(batch, parents, strict=True)]
         results = await integration.push(changes)
         assert sorted(r.change_id for r in results) == sorted(c.change_id for c in changes)
-        ids = [r.remote_id for r in results if r.status is PushStatus.OK]
+        ids = [r.remote_id for r in results if r.status is PushStatus.OK and r.remote_id]
         assert len(ids) == len(set(ids)), "two records answered with one vendor id"
 
     async def test_pull_replays_from_a_cursor_and_progresses(
