@@ -34,6 +34,8 @@ from chatkit_integrations.ga4.integration import (
     GA4ValidationError,
 )
 
+from .services import drop_schema, fresh_schema, postgres_or_skip
+
 pytestmark = pytest.mark.anyio
 
 GRANTED = AnalyticsConsent(analytics=True, ad_user_data=True, ad_personalization=False)
@@ -57,10 +59,20 @@ def config(emulator: GA4Emulator, **extra: Any) -> GA4Config:
     )
 
 
-@pytest.fixture
-async def kit() -> AsyncIterator[AsyncChatKit]:
-    async with AsyncChatKit("memory://") as kit:
-        yield kit
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+async def kit(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[AsyncChatKit]:
+    if request.param != "postgres":
+        url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'ga4.db'}"
+        async with AsyncChatKit(url) as kit:
+            yield kit
+        return
+    server = postgres_or_skip()
+    schema = fresh_schema()
+    try:
+        async with AsyncChatKit(f"{server}?schema={schema}") as kit:
+            yield kit
+    finally:
+        drop_schema(server, schema)
 
 
 async def visitor(

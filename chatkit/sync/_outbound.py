@@ -208,7 +208,9 @@ class _Outbound(_Links):
         for session in await store.find(WebSession, {"contact_id": In(contact_ids)}):
             sessions.setdefault(session.contact_id, []).append(session)
         site_ids = sorted({s.website_id for found in sessions.values() for s in found})
-        sites = {w.id: w for w in await store.find(Website, {"id": In(site_ids)})}
+        sites = (
+            {w.id: w for w in await store.find(Website, {"id": In(site_ids)})} if site_ids else {}
+        )
         visitors = {cid: visitor_of(found, sites) for cid, found in sessions.items()}
         none = visitor_of([], sites)
         out: dict[str, object] = {}

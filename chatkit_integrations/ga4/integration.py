@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from pydantic import Field, JsonValue, SecretStr, field_validator
 
-from chatkit.errors import PermanentIntegrationError
+from chatkit.errors import PermanentIntegrationError, RetryableIntegrationError
 from chatkit.integrations import (
     Capabilities,
     HealthState,
@@ -37,7 +37,6 @@ from chatkit.integrations import (
     ObjectSync,
     OutboundChange,
     PushResult,
-    RateBudget,
     SyncObject,
 )
 
@@ -244,7 +243,6 @@ class GA4Integration(Integration):
     config_class = GA4Config
     capabilities = Capabilities(
         objects=(ObjectSync.outbound_only(SyncObject.EVENT, "event", 2500, at_most_once=True),),
-        rate=RateBudget(calls=100, per_seconds=1),
     )
 
     config: GA4Config
@@ -291,8 +289,6 @@ class GA4Integration(Integration):
         Raises:
             RetryableIntegrationError: GA4 could not be reached or answered 5xx.
         """
-        from chatkit.errors import RetryableIntegrationError
-
         self.stats.validations += 1
         try:
             response = await self._http().post(
@@ -352,7 +348,7 @@ class GA4Integration(Integration):
             messages = await self.validate(self.sample())
         except PermanentIntegrationError as exc:
             return HealthStatus(state=HealthState.DEGRADED, detail=str(exc))
-        except Exception as exc:
+        except RetryableIntegrationError as exc:
             return HealthStatus(state=HealthState.UNREACHABLE, detail=str(exc))
         if messages:
             return HealthStatus(
@@ -491,7 +487,7 @@ class GA4Integration(Integration):
         if self.config.validate_first:
             try:
                 messages = await self.validate(body)
-            except Exception as exc:
+            except RetryableIntegrationError as exc:  # nothing was sent: try again later
                 return [PushResult.retryable(change, str(exc)) for change in changes]
             if messages:
                 error = GA4ValidationError(messages, integration=self.name)
