@@ -456,6 +456,24 @@ async def test_the_emulator_checks_the_documented_limits(emulator: GA4Emulator) 
     }
     assert [m["validationCode"] for m in dup.json()["validationMessages"]] == ["NAME_DUPLICATED"]
     assert {m["validationCode"] for m in missing.json()["validationMessages"]} == {"VALUE_REQUIRED"}
+    props = validate_body(
+        {
+            "client_id": "1.2",
+            "user_properties": {
+                "p" * 25: {"value": "x"},
+                "plan": {"value": "y" * 37},
+                "first_open_time": {"value": 1},
+                **{f"u{i}": {"value": i} for i in range(23)},
+            },
+            "events": [{"name": "a"}],
+        }
+    )
+    assert sorted((m["fieldPath"], m["validationCode"]) for m in props) == [
+        ("user_properties", "EXCEEDED_MAX_ENTITIES"),
+        ("user_properties.first_open_time", "NAME_RESERVED"),
+        ("user_properties.plan", "VALUE_OUT_OF_BOUNDS"),
+        ("user_properties." + "p" * 25, "NAME_INVALID"),
+    ]
     message = debug.json()["validationMessages"][0]
     assert set(message) == {"fieldPath", "description", "validationCode"}
 
