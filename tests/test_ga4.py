@@ -709,3 +709,35 @@ def test_websites_cli_sets_the_analytics_consent_requirement(tmp_path: Any) -> N
     with ChatKit(url) as kit:
         assert kit.websites.get(site.id).analytics_consent_required is True
         assert kit.websites.get(site.id).typing_previews is False  # the rest unchanged
+
+
+async def test_each_milestone_is_sent_once_per_occurrence(
+    kit: AsyncChatKit, emulator: GA4Emulator
+) -> None:
+    site = await kit.websites.create("Shop")
+    contact, _ = await visitor(kit, site.id)
+    conv = await chat(kit, contact, rate=False)
+    other = await kit.agents.create(name="Kim", email="kim@example.com")
+    await kit.conversations.reopen(conv)
+    await kit.conversations.assign(conv, other.id)  # a second assignment: no second handover
+    await kit.messages.send(conv, "Anything else?", author=Author.agent(other.id))
+    await kit.conversations.resolve(conv)  # resolved again: a second chat_resolved
+    async with GA4Integration(config(emulator)) as ga4, kit.sync.engine(ga4) as engine:
+        await engine.run_once()
+    names = sorted(e.name for e in emulator.events())
+    assert names == [
+        "chat_first_reply",
+        "chat_handover",
+        "chat_resolved",
+        "chat_resolved",
+        "chat_started",
+    ]
+
+
+def test_events_are_outbound_only() -> None:
+    from pydantic import ValidationError
+
+    from chatkit.integrations import Capabilities, ObjectSync
+
+    with pytest.raises(ValidationError, match="outbound only"):
+        Capabilities(objects=(ObjectSync.both_ways("event", "hit", 25),))
