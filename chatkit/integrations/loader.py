@@ -24,6 +24,7 @@ INSTALL_HINTS: dict[str, str] = {
     "zendesk": "pip install 'chatkit[zendesk]'",
     "salesforce": "pip install 'chatkit[salesforce]'",
     "hubspot": "pip install 'chatkit[hubspot]'",
+    "dropbox": "pip install 'chatkit[dropbox]'",
 }
 """What to install for the first-party integrations when their entry points are missing."""
 

@@ -55,8 +55,12 @@ class OutboundChange(BaseModel):
             conversations (the assigned agent, the case owner to map to a
             vendor user; ``None`` when unassigned). For transcripts:
             ``"filename"``, ``"content_type"`` and ``"text"`` (the
-            plain-text transcript). The integration maps it to the vendor's
-            fields.
+            plain-text transcript), ``"html"`` and ``"json"`` (the same
+            transcript rendered as a page and as JSON), ``"conversation_id"``,
+            ``"contact_id"``, ``"team"``, ``"status"``, ``"created_at"``,
+            ``"resolved_at"`` and ``"attachments"`` (see
+            `Integration.transcript_attachment_bytes`). The integration
+            maps it to the vendor's fields.
         occurred_at: When the change was made (UTC).
         attempt: 1 on the first try. Above 1, an earlier try may have reached
             the vendor before the worker stopped: an integration whose
