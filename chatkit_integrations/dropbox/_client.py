@@ -75,6 +75,8 @@ class DropboxConfig(IntegrationConfig):
         max_attachment_bytes: Attachments larger than this are listed in the
             JSON transcript but not copied.
         chunk_bytes: Files larger than this are uploaded in pieces of this size.
+        parallel_uploads: Files sent at once (Dropbox recommends parallel
+            uploads; the commit is one call per 1,000 files either way).
         mute: Do not notify the account's devices of new files.
         full_retry_seconds: While the Dropbox is full, how long sync parks
             before it tries again.
@@ -93,6 +95,7 @@ class DropboxConfig(IntegrationConfig):
     attachments: bool = False
     max_attachment_bytes: int = Field(default=50 * 1024**2, ge=0)
     chunk_bytes: int = Field(default=8 * 1024**2, ge=1, le=150 * 1024**2)
+    parallel_uploads: int = Field(default=4, ge=1, le=32)
     mute: bool = True
     full_retry_seconds: float = Field(default=3600, gt=0)
     ca_bundle: str | None = None

@@ -61,6 +61,7 @@ import functools
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -337,31 +338,51 @@ class DropboxIntegration(Integration):
                     results[change.change_id] = failed[change.change_id]
 
     def _upload(self, plans: list[_Plan]) -> RetryableIntegrationError | None:
-        """Stage and commit every plan's files; the 429 or 5xx that stopped it, if any."""
-        staged: list[_Staged] = []
-        stop: RetryableIntegrationError | None = None
-        for plan in plans:
-            if stop is not None:
-                plan.fail(self._retry(plan.change, stop))
-                continue
+        """Stage and commit every plan's files; the 429 or 5xx that stopped it, if any.
+
+        Files are sent ``parallel_uploads`` at a time. The first 429 or 5xx
+        stops new uploads; what was staged before it is still committed.
+        """
+        guarded(self._dbx().check_and_refresh_access_token)  # once, not in every thread
+        halted: list[RetryableIntegrationError] = []
+
+        def stage(plan: _Plan) -> list[_Staged]:
+            if halted:
+                raise halted[0]
             try:
-                staged += [_Staged(plan, f, self._stage(f)) for f in plan.files]
+                return [_Staged(plan, f, self._stage(f)) for f in plan.files]
             except RetryableIntegrationError as exc:
-                stop = exc  # throttled or down: commit what is staged, requeue the rest
-                plan.fail(self._retry(plan.change, exc))
-            except PermanentIntegrationError as exc:
-                plan.fail(PushResult.permanent(plan.change, str(exc)))
-            except dbx_errors.ApiError as exc:  # e.g. content_hash_mismatch in transit
-                plan.fail(
-                    PushResult.retryable(plan.change, f"upload refused: {describe(exc.error)}")
-                )
+                halted.append(exc)
+                raise
+
+        staged: list[_Staged] = []
+        auth: IntegrationAuthError | None = None
+        with ThreadPoolExecutor(max_workers=self.config.parallel_uploads) as pool:
+            running = [(plan, pool.submit(stage, plan)) for plan in plans]
+            for plan, future in running:
+                try:
+                    staged += future.result()
+                except RetryableIntegrationError as exc:
+                    plan.fail(self._retry(plan.change, exc))
+                except IntegrationAuthError as exc:
+                    auth = auth or exc
+                except PermanentIntegrationError as exc:
+                    plan.fail(PushResult.permanent(plan.change, str(exc)))
+                except dbx_errors.ApiError as exc:  # e.g. content_hash_mismatch in transit
+                    plan.fail(
+                        PushResult.retryable(plan.change, f"upload refused: {describe(exc.error)}")
+                    )
+        if auth is not None:
+            raise auth
+        stop = halted[0] if halted else None
         staged = [s for s in staged if s.plan.failed is None]
         conflicts: list[_Staged] = []
         full = False
+        refused: RetryableIntegrationError | None = None
         for batch in _chunks(staged, BATCH):
-            if stop is not None:
+            if refused is not None:
                 for item in batch:
-                    item.plan.fail(self._retry(item.plan.change, stop))
+                    item.plan.fail(self._retry(item.plan.change, refused))
                 continue
             entries = [
                 dbx_files.UploadSessionFinishArg(cursor=item.cursor, commit=self._commit(item.file))
@@ -372,7 +393,7 @@ class DropboxIntegration(Integration):
                     functools.partial(self._dbx().files_upload_session_finish_batch_v2, entries)
                 )
             except RetryableIntegrationError as exc:
-                stop = exc
+                refused = stop = stop or exc
                 for item in batch:
                     item.plan.fail(self._retry(item.plan.change, exc))
                 continue
