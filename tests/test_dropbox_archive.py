@@ -494,3 +494,40 @@ async def test_a_purge_of_many_is_one_batch_delete(dbx: DropboxEmulator) -> None
     # 300 archives with 4 possible paths each = 1,200 entries: two batches, each polled thrice.
     assert dbx.state.call_count("files/delete_batch") == 2
     assert dbx.state.call_count("files/delete_batch/check") == 6
+
+
+async def test_a_conversation_resolved_again_replaces_its_files(
+    kit: AsyncChatKit, dbx: DropboxEmulator
+) -> None:
+    [conversation_id] = await resolved(kit, 1)
+    async with kit.sync.engine(DropboxIntegration(config(dbx))) as engine:
+        await engine.run_once()
+        [first_json] = [p for p in archived(dbx, conversation_id) if p.endswith(".json")]
+        first = dbx.state.get(first_json)
+        assert first is not None
+        await kit.conversations.reopen(conversation_id)
+        await kit.messages.send(conversation_id, "One more thing", author=Author.system())
+        await kit.conversations.resolve(conversation_id)
+        report = await engine.run_once()
+    assert report.dead == 0
+    paths = archived(dbx, conversation_id)
+    assert len(paths) == 2  # the same two files, no copies
+    again = dbx.state.get(first_json)
+    assert again is not None
+    assert again.rev != first.rev
+    assert again.id == first.id
+    assert "One more thing" in dbx.state.read(first_json).decode()
+
+
+async def test_a_moved_archive_leaves_no_old_copy(
+    archive: DropboxIntegration, dbx: DropboxEmulator
+) -> None:
+    [old] = await archive.push([transcript("conv_m", base="/a/Sales/conv_m")])
+    assert old.status is PushStatus.OK
+    moved = transcript("conv_m", base="/a/Billing/conv_m", attempt=2).model_copy(
+        update={"remote_id": old.remote_id}
+    )
+    [result] = await archive.push([moved])
+    assert result.status is PushStatus.OK
+    assert result.remote_id == "/a/Billing/conv_m"
+    assert dbx.state.paths() == ["/a/Billing/conv_m.html", "/a/Billing/conv_m.json"]
