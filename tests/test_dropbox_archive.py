@@ -531,3 +531,19 @@ async def test_a_moved_archive_leaves_no_old_copy(
     assert result.status is PushStatus.OK
     assert result.remote_id == "/a/Billing/conv_m"
     assert dbx.state.paths() == ["/a/Billing/conv_m.html", "/a/Billing/conv_m.json"]
+
+
+async def test_an_expired_token_that_cannot_be_renewed_parks(
+    kit: AsyncChatKit, dbx: DropboxEmulator
+) -> None:
+    await resolved(kit, 1)
+    settings = DropboxConfig.create(
+        {"access_token": dbx.state.issue_access_token(), "ca_bundle": dbx.ca_pem}, name="dropbox"
+    )
+    dbx.state.expire_access_tokens()
+    async with kit.sync.engine(DropboxIntegration(settings)) as engine:
+        report = await engine.run_once()
+    assert report.parked == "auth_failed"
+    status = await kit.sync.status("dropbox")
+    assert "the access token expired and could not be renewed" in (status.parked_detail or "")
+    assert dbx.state.paths() == []

@@ -120,9 +120,13 @@ class DropboxEmulator(Emulator):
         allocated: int = 2 * 1024**3,
         job_polls: int = 0,
     ) -> None:
-        self.state = DropboxState(
-            app_key=app_key, app_secret=app_secret, allocated=allocated, job_polls=job_polls
-        )
+        self._settings: dict[str, Any] = {
+            "app_key": app_key,
+            "app_secret": app_secret,
+            "allocated": allocated,
+            "job_polls": job_polls,
+        }
+        self.state = DropboxState(**self._settings)
         self._port = port
         self.app = Starlette(
             routes=[
@@ -225,14 +229,9 @@ class DropboxEmulator(Emulator):
         self.state.fail_next(status, times=times, retry_after=retry_after, route=route, after=after)
 
     def reset(self) -> None:
-        """Forget every file, session, job, failure and call; new tokens (it keeps serving)."""
-        state = self.state
-        self.state = DropboxState(
-            app_key=state.app_key,
-            app_secret=state.app_secret,
-            allocated=state.allocated,
-            job_polls=state.job_polls,
-        )
+        """A fresh account as constructed: no file, session, job, failure or call, new
+        tokens, the space and polls given at first (it keeps serving)."""
+        self.state = DropboxState(**self._settings)
 
     # -- HTTP plumbing ---------------------------------------------------------------
 
