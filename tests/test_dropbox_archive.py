@@ -547,3 +547,23 @@ async def test_an_expired_token_that_cannot_be_renewed_parks(
     status = await kit.sync.status("dropbox")
     assert "the access token expired and could not be renewed" in (status.parked_detail or "")
     assert dbx.state.paths() == []
+
+
+def test_configuration_from_the_environment() -> None:
+    environ = {
+        "CHATKIT_DROPBOX_APP_KEY": "key",
+        "CHATKIT_DROPBOX_APP_SECRET": "secret",
+        "CHATKIT_DROPBOX_REFRESH_TOKEN": "sl-refresh-value",
+        "CHATKIT_DROPBOX_FORMATS": '["json", "html", "text"]',
+        "CHATKIT_DROPBOX_PATH_TEMPLATE": "/Archive/{team}/{year}-{month}/{conversation_id}",
+        "CHATKIT_DROPBOX_ATTACHMENTS": "true",
+    }
+    settings = DropboxConfig.from_env("dropbox", environ=environ)
+    assert settings.extensions == ["json", "html", "txt"]
+    assert settings.attachments is True
+    assert "sl-refresh-value" not in repr(settings)
+    with pytest.raises(IntegrationConfigError) as caught:
+        DropboxConfig.from_env(
+            "dropbox", environ={**environ, "CHATKIT_DROPBOX_FORMATS": '["json", "pdf"]'}
+        )
+    assert caught.value.fields[0].startswith("formats")
