@@ -20,19 +20,28 @@ vendor's real Python client talking HTTP to its emulator:
    and 0).
 
 4. **GA4** (``vendors.ga4``, see `measure_ga4`): chat events instead of
-   records, requests against ⌈events / 25⌉, the same fault run
-   (``--skip-ga4`` leaves it out).
+   records, requests against ⌈events / 25⌉, the same fault run.
+
+For the Dropbox transcript archive (when the ``dropbox`` SDK is installed)
+every conversation is resolved first and its transcript is the record: two
+files (JSON and HTML) per conversation. ``calls_minimum`` is one upload per
+file plus one ``finish_batch_v2`` per 1,000 files; ``lost`` counts
+transcript files missing or not holding their conversation, ``duplicated``
+extra copies (an autorenamed ``conv_… (1).json``).
 
 The last line printed is one JSON object with the figures per vendor.
 
     python benchmarks/sync.py --quick        # 150 conversations, 3 messages each
     python benchmarks/sync.py                # 600 conversations, 4 messages each
+    python benchmarks/sync.py --quick --vendor dropbox   # one vendor only
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib.util
 import json
 import math
 import os
@@ -145,6 +154,23 @@ class Harness(ABC):
     @abstractmethod
     def inject(self) -> int:
         """Make the emulator answer some calls with 429 (Retry-After) and 5xx; how many."""
+
+    async def prepare(self, url: str, local: Local) -> None:  # noqa: B027 - an optional hook
+        """Bring a copy of the data to what this vendor syncs (default: as it is)."""
+
+    def judge(self, local: Local) -> tuple[int, int]:
+        """``(lost, duplicated)``: local records without a twin, twins beyond one each."""
+        people, cases, comments = self.twins(local)
+        wanted: list[tuple[Counter[Any], Any]] = [(people, c) for c in local.contacts]
+        wanted += [(cases, c) for c in local.conversations]
+        wanted += [(comments, (c, t)) for c, texts in local.messages.items() for t in texts]
+        lost = sum(1 for counter, key in wanted if counter[key] == 0)
+        duplicated = sum(max(0, counter[key] - 1) for counter, key in wanted)
+        return lost, duplicated
+
+    def extra(self, used: int, local: Local) -> dict[str, Any]:
+        """Figures of this vendor only."""
+        return {}
 
 
 class ZendeskHarness(Harness):
@@ -266,7 +292,10 @@ class HubSpotHarness(Harness):
 
 
 def harnesses() -> list[Harness]:
-    return [ZendeskHarness(), SalesforceHarness(), HubSpotHarness()]
+    found: list[Harness] = [ZendeskHarness(), SalesforceHarness(), HubSpotHarness()]
+    if importlib.util.find_spec("dropbox") is not None:
+        found.append(DropboxHarness())
+    return found
 
 
 class SalesforceHarness(Harness):
@@ -326,15 +355,101 @@ class SalesforceHarness(Harness):
         return 3
 
 
+class DropboxHarness(Harness):
+    """The transcript archive: every conversation resolved, two files each (JSON, HTML)."""
+
+    name = "dropbox"
+    emulator: Any = None
+
+    def start(self, stack: ExitStack) -> dict[str, str]:
+        from chatkit_integrations.dropbox.emulator import DropboxEmulator
+
+        # The SDK reads its host once per process: one emulator, reset for each phase.
+        if self.emulator is None:
+            self.emulator = DropboxEmulator().start()
+            os.environ.update(self.emulator.environ())
+        else:
+            self.emulator.reset()
+        state = self.emulator.state
+        return {
+            **self.emulator.environ(),
+            "CHATKIT_DROPBOX_APP_KEY": state.app_key,
+            "CHATKIT_DROPBOX_APP_SECRET": state.app_secret,
+            "CHATKIT_DROPBOX_REFRESH_TOKEN": state.refresh_token,
+            "CHATKIT_DROPBOX_CA_BUNDLE": self.emulator.ca_pem,
+        }
+
+    async def prepare(self, url: str, local: Local) -> None:
+        settings = ChatKitSettings(understanding=UnderstandingSettings(enabled=False))
+        async with AsyncChatKit(url, settings=settings) as kit:
+            for conversation_id in local.conversations:
+                await kit.conversations.resolve(conversation_id)
+
+    def calls(self) -> int:
+        return int(self.emulator.state.call_count())
+
+    def writes(self) -> int:
+        # Bytes sent and files committed or deleted: what a kill can interrupt.
+        reads = {"files/get_metadata", "users/get_current_account", "users/get_space_usage"}
+        reads |= {"oauth2/token", "files/delete_batch/check"}
+        reads |= {"files/upload_session/finish_batch/check"}
+        return sum(1 for c in self.emulator.state.calls if c.route not in reads)
+
+    def reset(self) -> None:
+        self.emulator.state.reset_calls()
+
+    def minimum(self, contacts: int, conversations: int, per_conversation: int) -> int:
+        # Two files per transcript; each needs its bytes sent (one upload_session/start
+        # with close=True, or one files/upload), and finish_batch_v2 commits 1,000 at once.
+        files = 2 * conversations
+        return files + math.ceil(files / 1000)
+
+    def twins(self, local: Local) -> tuple[Counter[str], Counter[str], Counter[tuple[str, str]]]:
+        raise NotImplementedError("the archive is judged by its files (judge)")
+
+    def judge(self, local: Local) -> tuple[int, int]:
+        """Per conversation, its JSON and HTML file: lost when missing or not the transcript,
+        duplicated for every other copy (an autorenamed ``… (1).json``)."""
+        state = self.emulator.state
+        copies: Counter[tuple[str, str]] = Counter()
+        valid: set[tuple[str, str]] = set()
+        for path in state.paths():
+            name = path.rsplit("/", 1)[-1]
+            stem, _, ext = name.rpartition(".")
+            cid = stem.split(" ", 1)[0]
+            copies[(cid, ext)] += 1
+            content = state.read(path).decode("utf-8", "replace")
+            if ext == "json" and stem == cid:
+                with contextlib.suppress(ValueError):
+                    if json.loads(content)["conversation"]["id"] == cid:
+                        valid.add((cid, ext))
+            elif ext == "html" and stem == cid and cid in content:
+                valid.add((cid, ext))
+        wanted = [(cid, ext) for cid in local.conversations for ext in ("json", "html")]
+        lost = sum(1 for key in wanted if key not in valid)
+        duplicated = sum(max(0, copies[key] - 1) for key in wanted)
+        return lost, duplicated
+
+    def extra(self, used: int, local: Local) -> dict[str, Any]:
+        transcripts = len(local.conversations)
+        return {
+            "transcripts": transcripts,
+            "calls_per_1000_transcripts": round(used / transcripts * 1000, 1),
+            "calls_minimum_per_1000_transcripts": self.minimum(0, 1000, 0),
+        }
+
+    def inject(self) -> int:
+        # A 429 part-way through the uploads (what was staged is committed, the rest
+        # waits Retry-After), a 500 on an upload and a 503 on a batch commit.
+        self.emulator.fail_next(429, retry_after=1, route="files/upload_session/start", after=20)
+        self.emulator.fail_next(500, route="files/upload_session/start", after=45)
+        self.emulator.fail_next(503, route="files/upload_session/finish_batch_v2", after=1)
+        return 3
+
+
 def judge(harness: Harness, local: Local) -> tuple[int, int]:
     """``(lost, duplicated)``: local records without a twin, twins beyond one each."""
-    people, cases, comments = harness.twins(local)
-    wanted: list[tuple[Counter[Any], Any]] = [(people, c) for c in local.contacts]
-    wanted += [(cases, c) for c in local.conversations]
-    wanted += [(comments, (c, t)) for c, texts in local.messages.items() for t in texts]
-    lost = sum(1 for counter, key in wanted if counter[key] == 0)
-    duplicated = sum(max(0, counter[key] - 1) for counter, key in wanted)
-    return lost, duplicated
+    return harness.judge(local)
 
 
 def run_worker(env: dict[str, str], url: str, name: str) -> subprocess.Popen[bytes]:
@@ -366,6 +481,7 @@ def measure(
         env = harness.start(stack)
         os.environ.update(env)
         url = copy_of(template, workdir / f"{harness.name}-first.db")
+        asyncio.run(harness.prepare(url, local))
 
         async def first() -> tuple[float, SyncReport, int, SyncReport]:
             async with AsyncChatKit(url) as kit, kit.sync.engine(harness.name) as engine:
@@ -375,7 +491,8 @@ def measure(
                 pushed = await engine.push()
                 elapsed = time.perf_counter() - started
                 used = harness.calls()
-                await engine.pull()
+                if engine.integration.capabilities.inbound:
+                    await engine.pull()
                 await engine.resync()
                 harness.reset()
                 quiet = await engine.run_once()
@@ -392,6 +509,7 @@ def measure(
             resync_queued=quiet.unchanged,
             resync_write_calls=harness.writes(),
             resync_calls=harness.calls(),
+            **harness.extra(used, local),
         )
         lost, duplicated = judge(harness, local)
         figures["first_sync_lost"], figures["first_sync_duplicated"] = lost, duplicated
@@ -404,6 +522,7 @@ def measure(
         template, local = faults
         n = len(local.conversations)
         url = copy_of(template, workdir / f"{harness.name}-faults.db")
+        asyncio.run(harness.prepare(url, local))
         failures = harness.inject()
         harness.reset()
         worker = run_worker(env, url, harness.name)
@@ -604,7 +723,9 @@ def measure_ga4(workdir: Path, quick: bool) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="150 conversations, 3 messages each")
-    parser.add_argument("--skip-ga4", action="store_true", help="leave out the GA4 events")
+    parser.add_argument(
+        "--vendor", action="append", help="only this vendor (repeat for more); default: all"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -620,7 +741,11 @@ def main() -> None:
         if args.quick:  # the fault run is about correctness, not volume: fewer chats
             small = Path(tmp) / "faults.db"
             faults = (small, asyncio.run(make_data(f"sqlite:///{small}", 60, m)))
-        for harness in harnesses():
+        chosen = [h for h in harnesses() if not args.vendor or h.name in args.vendor]
+        with_ga4 = not args.vendor or "ga4" in args.vendor
+        if not chosen and not with_ga4:
+            parser.error(f"no vendor among {args.vendor}")
+        for harness in chosen:
             figures = measure(harness, data, faults, m, Path(tmp))
             results[harness.name] = figures
             print(
@@ -630,7 +755,7 @@ def main() -> None:
                 f"faults + kill: lost {figures['lost']}, duplicated {figures['duplicated']}",
                 flush=True,
             )
-        if not args.skip_ga4:
+        if with_ga4:
             results["ga4"] = ga4 = measure_ga4(Path(tmp), args.quick)
             print(
                 f"{'ga4':>10}: {ga4['calls_used']} requests for {ga4['events']} events "

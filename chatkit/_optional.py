@@ -37,6 +37,7 @@ EXTRAS: Final[dict[str, str]] = {
     "zenpy": "zendesk",
     "simple_salesforce": "salesforce",
     "hubspot": "hubspot",
+    "dropbox": "dropbox",
     "fastapi": "web",
     "websockets": "web",
 }
@@ -54,6 +55,7 @@ PACKAGES: Final[dict[str, str]] = {
     "zenpy": "zenpy",
     "simple_salesforce": "simple-salesforce",
     "hubspot": "hubspot-api-client",
+    "dropbox": "dropbox",
     "fastapi": "fastapi",
     "websockets": "websockets",
 }

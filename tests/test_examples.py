@@ -37,6 +37,7 @@ def test_every_example_names_real_extras_and_a_test_runs_it() -> None:
     tests = "".join(p.read_text() for p in (ROOT / "tests").glob("test_*example*.py"))
     assert NEEDS["bot_flow.py"] == ["yaml"]
     assert NEEDS["crm_sync.py"] == ["emulators", "zendesk"]
+    assert NEEDS["dropbox_archive.py"] == ["emulators", "dropbox"]
     assert NEEDS["quickstart.py"] == []
     for name, needed in NEEDS.items():
         assert set(needed) <= set(extras), name
@@ -176,3 +177,27 @@ def test_webhooks_example_verifies_retries_after_503_and_logs_every_delivery() -
     assert sorted(int(row[3]) for row in log) == [1, 1, 2]  # the 503 was retried once
     assert "HTTP 503" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_dropbox_archive_example_archives_and_purges_what_no_hold_keeps() -> None:
+    if importlib.util.find_spec("dropbox") is None:
+        pytest.skip("needs chatkit[dropbox]")
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "dropbox_archive.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "archived 4 files in 6 calls"  # a token, 4 uploads, 1 batch commit
+    assert sorted(line.rsplit("/", 1)[-1] for line in lines[1:5]) == [
+        "<held>.html",
+        "<held>.json",
+        "<purged>.html",
+        "<purged>.json",
+    ]
+    assert all("/Billing/" in line for line in lines[1:5])
+    assert lines[5] == "after the purge (1 change): 2 files"
+    assert sorted(line.rsplit("/", 1)[-1] for line in lines[6:]) == ["<held>.html", "<held>.json"]

@@ -111,6 +111,18 @@ class Integration(ABC):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
+    @property
+    def transcript_attachment_bytes(self) -> int:
+        """The largest attachment whose bytes transcript changes carry (0: none, the default).
+
+        Transcript changes always list the conversation's attachments in
+        ``data["attachments"]`` (id, message id, name, MIME type, size,
+        SHA-256). An integration that stores the files themselves (an
+        archive) returns a size here: attachments up to it also carry their
+        bytes, base64, in ``"content"`` (``None`` for larger ones).
+        """
+        return 0
+
     async def open(self) -> None:  # noqa: B027 - an optional hook
         """Acquire resources (HTTP clients, sessions). Idempotent. Default: nothing."""
 

@@ -25,6 +25,7 @@ INSTALL_HINTS: dict[str, str] = {
     "salesforce": "pip install 'chatkit[salesforce]'",
     "hubspot": "pip install 'chatkit[hubspot]'",
     "ga4": "pip install chatkit (GA4 needs nothing more than httpx)",
+    "dropbox": "pip install 'chatkit[dropbox]'",
 }
 """What to install for the first-party integrations when their entry points are missing."""
 

@@ -55,17 +55,21 @@ class OutboundChange(BaseModel):
             conversations (the assigned agent, the case owner to map to a
             vendor user; ``None`` when unassigned). For transcripts:
             ``"filename"``, ``"content_type"`` and ``"text"`` (the
-            plain-text transcript). For events: ``"event"`` (the milestone:
-            ``chat_started``, ``first_reply``, ``handover``, ``resolved``,
-            ``rated``), ``"occurred_at"``, ``"conversation_id"``,
-            ``"contact_id"``, ``"params"`` (the milestone's figures) and
-            ``"visitor"``: the web visitor's ``client_id`` (their analytics
-            client id), ``user_id`` (the website's user id of a signed-in
-            visitor, never an e-mail), ``consent`` (``analytics``,
-            ``ad_user_data``, ``ad_personalization``: true, false or
-            ``None`` when not given) and ``consent_required`` (the
-            website's setting). The integration maps it to the vendor's
-            fields.
+            plain-text transcript), ``"html"`` and ``"json"`` (the same
+            transcript rendered as a page and as JSON), ``"conversation_id"``,
+            ``"contact_id"``, ``"team"``, ``"status"``, ``"created_at"``,
+            ``"resolved_at"`` and ``"attachments"`` (see
+            `Integration.transcript_attachment_bytes`). For events:
+            ``"event"`` (the milestone: ``chat_started``, ``first_reply``,
+            ``handover``, ``resolved``, ``rated``), ``"occurred_at"``,
+            ``"conversation_id"``, ``"contact_id"``, ``"params"`` (the
+            milestone's figures) and ``"visitor"``: the web visitor's
+            ``client_id`` (their analytics client id), ``user_id`` (the
+            website's user id of a signed-in visitor, never an e-mail),
+            ``consent`` (``analytics``, ``ad_user_data``,
+            ``ad_personalization``: true, false or ``None`` when not given)
+            and ``consent_required`` (the website's setting). The
+            integration maps it to the vendor's fields.
         occurred_at: When the change was made (UTC).
         attempt: 1 on the first try. Above 1, an earlier try may have reached
             the vendor before the worker stopped: an integration whose

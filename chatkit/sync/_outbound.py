@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from pydantic import JsonValue
 
@@ -11,6 +15,7 @@ from ..errors import (
     IntegrationAuthError,
     IntegrationError,
     IntegrationQuotaError,
+    NotFoundError,
     PermanentIntegrationError,
     RetryableIntegrationError,
 )
@@ -40,8 +45,10 @@ from ..models import (
     utcnow,
 )
 from ..models.sync import SyncLink, link_id
+from ..services.attachments import Attachments
 from ..services.transcripts import Transcripts
 from ..stores.base import In, Lt
+from ..transcripts import TranscriptFormat, render
 from ._base import _DONE, SCAN, SyncReport, _chunks, _Parked
 from ._links import _Links
 from ._milestones import event_data, milestones, visitor_of
@@ -54,6 +61,17 @@ from ._shared import (
     key_of,
     message_fields,
 )
+
+
+@dataclass(frozen=True)
+class _TranscriptRecord:
+    """A transcript as pushed: its conversation, its three renderings, its attachments."""
+
+    conversation: Conversation
+    text: str
+    html: str
+    json: str
+    attachments: list[JsonValue]
 
 
 class _Outbound(_Links):
@@ -186,11 +204,10 @@ class _Outbound(_Links):
             return await self._events(links)
         if kind is SyncObject.TRANSCRIPT:
             out: dict[str, object] = {}
-            transcripts = Transcripts(self._core)
             for local_id in ids:
                 cid = local_id.removesuffix(TRANSCRIPT_SUFFIX)
                 if await store.get(Conversation, cid) is not None:
-                    out[local_id] = await transcripts.render(cid, format="text")
+                    out[local_id] = await self._transcript(cid)
             return out
         return {m.id: m for m in await store.find(Message, {"id": In(ids)})}
 
@@ -220,6 +237,36 @@ class _Outbound(_Links):
             visitor = visitors.get(str(payload.get("contact_id") or ""), none)
             out[link.local_id] = _EventData(event_data(payload, conversation, visitor))
         return out
+    async def _transcript(self, conversation_id: str) -> _TranscriptRecord:
+        """A conversation's transcript in every format, with its attachments' bytes
+        when the integration wants them (`Integration.transcript_attachment_bytes`)."""
+        transcript = await Transcripts(self._core).get(conversation_id)
+        zone = ZoneInfo("UTC")
+        limit = self.integration.transcript_attachment_bytes
+        attachments: list[JsonValue] = []
+        for message in transcript.messages:
+            for info in message.attachments:
+                item: dict[str, JsonValue] = {
+                    "id": info.id,
+                    "message_id": message.id,
+                    "name": info.name,
+                    "mime_type": info.mime_type,
+                    "size": info.size,
+                    "sha256": info.sha256,
+                    "content": None,
+                }
+                if 0 < info.size <= limit:
+                    with contextlib.suppress(NotFoundError):  # its bytes were purged
+                        content = await Attachments(self._core).read(info.id)
+                        item["content"] = base64.b64encode(content).decode("ascii")
+                attachments.append(item)
+        return _TranscriptRecord(
+            conversation=transcript.conversation,
+            text=render(transcript, TranscriptFormat.TEXT, zone),
+            html=render(transcript, TranscriptFormat.HTML, zone),
+            json=render(transcript, TranscriptFormat.JSON, zone),
+            attachments=attachments,
+        )
 
     async def _owners(self, records: Mapping[str, object]) -> dict[str, Agent]:
         """The agents assigned to the conversations among ``records``, by id."""
@@ -247,15 +294,26 @@ class _Outbound(_Links):
             return record.model_dump(mode="json"), message_fields(record)
         if isinstance(record, _EventData):
             return dict(record), {"event": digest(local_id)}
-        assert isinstance(record, str), kind
+        assert isinstance(record, _TranscriptRecord), kind
         cid = local_id.removesuffix(TRANSCRIPT_SUFFIX)
+        conversation = record.conversation
         data: dict[str, JsonValue] = {
             "conversation_id": cid,
             "filename": f"transcript-{cid}.txt",
             "content_type": "text/plain",
-            "text": record,
+            "text": record.text,
+            "html": record.html,
+            "json": record.json,
+            "contact_id": conversation.contact_id,
+            "team": conversation.team,
+            "status": conversation.status.value,
+            "created_at": conversation.created_at.isoformat(),
+            "resolved_at": (
+                conversation.resolved_at.isoformat() if conversation.resolved_at else None
+            ),
+            "attachments": list(record.attachments),
         }
-        return data, {"hash": digest(record)}
+        return data, {"hash": digest(record.text)}
 
     async def _parents(self, kind: SyncObject, links: list[SyncLink]) -> dict[str, SyncLink]:
         parent_kind = PARENT_KIND.get(kind)
