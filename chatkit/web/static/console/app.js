@@ -206,7 +206,7 @@ function inboxRow(row, index) {
     mood ? h("span", { class: `chip mood-${mood}` }, mood) : null,
     row.priority !== "normal" ? h("span", { class: `chip prio-${row.priority}` }, row.priority) : null,
   ];
-  const take = !row.assignee_id
+  const takeButton = !row.assignee_id
     ? h("button", {
       type: "button",
       class: "take",
@@ -232,7 +232,7 @@ function inboxRow(row, index) {
     h("span", { class: "row-text" }, row.last_text || row.subject || ""),
     h("span", { class: "row-chips" }, chips,
       row.sla_due_at ? h("span", { class: "sla", "data-due": row.sla_due_at }, slaText(row.sla_due_at)) : null)),
-  take);
+  takeButton);
 }
 
 function slaText(due) {
@@ -419,7 +419,7 @@ function renderConversation(detail) {
 
 function divider(conversationId, first) {
   const mine = conversationId === state.open;
-  return h("li", { class: "divider", role: "separator" },
+  return h("li", { class: "divider" },
     mine ? `This conversation · ${first.channel} · ${when(first.created_at)}`
       : `Earlier conversation · ${first.channel} · ${when(first.created_at)}`);
 }
@@ -506,9 +506,10 @@ async function act(id, action, body = {}, method = "POST") {
 }
 
 function flash(text) {
-  $("composer-error").textContent = text;
+  const el = $("conversation").hidden ? $("toast") : $("composer-error");
+  el.textContent = text;
   setTimeout(() => {
-    if ($("composer-error").textContent === text) $("composer-error").textContent = "";
+    if (el.textContent === text) el.textContent = "";
   }, 6000);
 }
 
@@ -820,7 +821,8 @@ function renderSide(detail) {
       h("p", { class: "contact-name" }, contact.name || "Visitor"),
       contact.blocked ? h("p", { class: "blocked" }, "Blocked") : null,
       h("ul", { class: "plain" }, contact.identities.map((i) =>
-        h("li", {}, i.kind === "email" ? h("a", { href: `mailto:${i.value}` }, i.value) : `${i.kind}: ${i.value}`,
+        h("li", {}, i.kind === "email" ? h("a", { href: `mailto:${i.value}` }, i.value)
+          : i.kind === "web" ? `web visitor ${i.value.slice(0, 8)}…` : `${i.kind}: ${i.value}`,
           i.verified ? h("span", { class: "verified" }, " ✓ verified") : null))),
       pairs(Object.entries(contact.attributes))),
     section("Understanding", pairs([
