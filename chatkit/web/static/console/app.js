@@ -1,9 +1,9 @@
 // The chatkit agent console: inbox, conversation, side panel, supervisor overview.
 // Plain ES modules, no framework, no build step. Everything a user wrote is set
-// with textContent (see dom.js): never innerHTML with data.
+// with textContent (see dom.js), never parsed as HTML.
 
 import { Api, ApiError } from "./api.js";
-import { fill, h, linkify, moodWord, since, when } from "./dom.js";
+import { fill, h, linkify, moodWord, since, visible, when } from "./dom.js";
 import { Realtime } from "./realtime.js";
 
 const BASE = new URL("../", document.baseURI).href; // the app's root: /console/ -> /
@@ -225,11 +225,11 @@ function inboxRow(row, index) {
   },
   h("button", { type: "button", class: "row-open", onclick: () => openConversation(row.id, index) },
     h("span", { class: "row-top" },
-      h("span", { class: "row-name" }, name),
+      h("span", { class: "row-name" }, visible(name)),
       unread,
       h("span", { class: "wait", "data-since": row.waiting_since, title: "Waiting" },
         since(row.waiting_since))),
-    h("span", { class: "row-text" }, row.last_text || row.subject || ""),
+    h("span", { class: "row-text" }, visible(row.last_text || row.subject || "")),
     h("span", { class: "row-chips" }, chips,
       row.sla_due_at ? h("span", { class: "sla", "data-due": row.sla_due_at }, slaText(row.sla_due_at)) : null)),
   takeButton);
@@ -335,7 +335,7 @@ function onTyping(data) {
   const el = $("typing");
   el.hidden = false;
   fill(el, h("span", { class: "typing-who" }, "Customer is typing"),
-    data.text ? h("span", { class: "typing-text" }, data.text) : "…");
+    data.text ? h("span", { class: "typing-text" }, visible(data.text)) : "…");
   clearTimeout(state.typingTimer);
   state.typingTimer = setTimeout(hideTyping, 8000);
 }
@@ -393,7 +393,7 @@ function authorName(author) {
 
 function renderConversation(detail) {
   const conv = detail.context.conversation;
-  $("conv-title").textContent = detail.context.contact.name || "Visitor";
+  $("conv-title").textContent = visible(detail.context.contact.name || "Visitor");
   const assignee = conv.assignee_id
     ? (state.directory.agents.find((a) => a.id === conv.assignee_id) || { name: conv.assignee_id }).name
     : "nobody";
@@ -428,7 +428,7 @@ function messageItem(message) {
   const kind = message.kind === "note" ? "note" : message.kind === "system" ? "system" : message.author.role;
   const item = h("li", { class: `msg msg-${kind}`, "data-id": message.id, "data-seq": String(message.seq) },
     h("div", { class: "msg-head" },
-      h("span", { class: "msg-author" }, authorName(message.author)),
+      h("span", { class: "msg-author" }, visible(authorName(message.author))),
       message.kind === "note" ? h("span", { class: "note-label" }, "Private note") : null,
       h("span", { class: "msg-time" }, `${when(message.created_at)} · ${message.channel}`)),
     h("p", { class: "msg-text" }, linkify(message.text)),
@@ -444,7 +444,7 @@ function attachment(message, file) {
       state.images.push(url);
       img.src = url;
     }).catch(() => img.replaceWith(h("span", { class: "file" }, `${file.name} (could not load)`)));
-    return h("figure", { class: "file-figure" }, img, h("figcaption", {}, file.name));
+    return h("figure", { class: "file-figure" }, img, h("figcaption", {}, visible(file.name)));
   }
   return h("button", {
     type: "button",
@@ -457,7 +457,7 @@ function attachment(message, file) {
       a.click();
       setTimeout(() => URL.revokeObjectURL(url), 10000);
     },
-  }, `Download ${file.name} (${Math.ceil(file.size / 1024)} KB)`);
+  }, `Download ${visible(file.name)} (${Math.ceil(file.size / 1024)} KB)`);
 }
 
 function appendMessage(message) {
@@ -803,7 +803,7 @@ function section(title, ...children) {
 
 function pairs(entries) {
   return h("dl", { class: "pairs" }, entries.filter(([, v]) => v !== null && v !== undefined && v !== "")
-    .map(([k, v]) => [h("dt", {}, k), h("dd", {}, typeof v === "object" ? JSON.stringify(v) : String(v))]));
+    .map(([k, v]) => [h("dt", {}, k), h("dd", {}, visible(typeof v === "object" ? JSON.stringify(v) : String(v)))]));
 }
 
 function renderSide(detail) {
@@ -818,7 +818,7 @@ function renderSide(detail) {
   const trend = detail.mood_trend;
   fill($("side"),
     section("Customer",
-      h("p", { class: "contact-name" }, contact.name || "Visitor"),
+      h("p", { class: "contact-name" }, visible(contact.name || "Visitor")),
       contact.blocked ? h("p", { class: "blocked" }, "Blocked") : null,
       h("ul", { class: "plain" }, contact.identities.map((i) =>
         h("li", {}, i.kind === "email" ? h("a", { href: `mailto:${i.value}` }, i.value)

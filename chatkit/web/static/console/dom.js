@@ -50,10 +50,21 @@ export function safeHref(value) {
   }
 }
 
+const BIDI = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
+
+/**
+ * Text with its direction controls shown, not obeyed: a right-to-left override
+ * (U+202E) in "\u202Eexe.txt" would make it look like "txt.exe".
+ */
+export function visible(text) {
+  return String(text).replace(BIDI, (c) => `[U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}]`);
+}
+
 const LINK = /\b(?:https?:\/\/|mailto:)[^\s<>"']+/gi;
 
 /** Text with its http(s)/mailto URLs as links; everything else stays text. */
-export function linkify(text) {
+export function linkify(raw) {
+  const text = visible(raw);
   const out = [];
   let last = 0;
   for (const match of String(text).matchAll(LINK)) {
