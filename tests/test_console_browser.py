@@ -239,6 +239,8 @@ async def test_sign_in_inbox_reply_live_messages_typing_canned_note_transfer_res
         await page.click("#draft")
         await page.keyboard.type("/tha")
         await page.wait_for_selector("#canned li:has-text('/thanks')")
+        assert await page.locator("#canned li").count() == 1  # /refund does not match
+        await screenshot(page, "console-canned")
         await page.keyboard.press("Enter")
         await wait_for(
             lambda: _value_has(page, "#draft", "Thanks Alice, Ann here. Looking now."),
@@ -246,6 +248,7 @@ async def test_sign_in_inbox_reply_live_messages_typing_canned_note_transfer_res
         )
         await asyncio.sleep(0.3)
         assert await desk.seen_by_customer(first) == before  # not sent
+        assert await page.is_hidden("#canned")
         await screenshot(page, "console-conversation")
         await assert_accessible(page)
         await page.fill("#draft", "")

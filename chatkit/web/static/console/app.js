@@ -689,6 +689,8 @@ $("draft").addEventListener("input", async () => {
   if (!found) return hideCanned();
   const query = found.word.slice(1).toLowerCase();
   const all = await cannedList();
+  const now = slashWord(); // the box may have changed while the list loaded
+  if (!now || now.word !== found.word) return now ? undefined : hideCanned();
   const byShortcut = all.filter((r) => r.shortcut.replace(/^\//, "").toLowerCase().startsWith(query));
   const byTitle = all.filter((r) => !byShortcut.includes(r) && r.title.toLowerCase().includes(query));
   state.cannedMatches = [...byShortcut, ...byTitle].slice(0, 8);
