@@ -387,25 +387,29 @@ async def inbox_items(web: WebContext, conversations: list[Conversation]) -> lis
         await web.call(store.find, Ticket, {"id": In(ticket_ids)}) if ticket_ids else []
     )
     by_id = {t.id: t for t in tickets}
-    rows = []
-    for conversation in conversations:
-        recent: list[Message] = (
-            await web.call(
-                store.find,
-                Message,
-                {
-                    "conversation_id": conversation.id,
-                    "seq": Gt(conversation.last_seq - _UNREAD_LOOKBACK),
-                },
-                order_by="seq",
-                descending=True,
-            )
-            if conversation.last_seq
-            else []
+
+    async def recent(conversation: Conversation) -> list[Message]:
+        if not conversation.last_seq:
+            return []
+        found: list[Message] = await web.call(
+            store.find,
+            Message,
+            {
+                "conversation_id": conversation.id,
+                "seq": Gt(conversation.last_seq - _UNREAD_LOOKBACK),
+            },
+            order_by="seq",
+            descending=True,
         )
+        return found
+
+    # One read per row; issued together, so a store with a pool reads them side by side.
+    latest = await asyncio.gather(*(recent(c) for c in conversations))
+    rows = []
+    for conversation, messages in zip(conversations, latest, strict=True):
         unread = 0
         last_text: str | None = None
-        for message in recent:
+        for message in messages:
             if message.kind is not MessageKind.TEXT:
                 continue
             if last_text is None:

@@ -159,7 +159,7 @@ function filters() {
   for (const [key, value] of form.entries()) {
     if (String(value).trim()) params.append(key, String(value).trim());
   }
-  params.set("limit", "200");
+  params.set("limit", "100");
   return params;
 }
 
@@ -179,7 +179,8 @@ async function loadInbox() {
   }
   state.rows = page.items;
   if (state.selected >= state.rows.length) state.selected = Math.max(0, state.rows.length - 1);
-  $("inbox-count").textContent = `${page.total} conversation${page.total === 1 ? "" : "s"}`;
+  const shown = page.items.length < page.total ? `${page.items.length} of ` : "";
+  $("inbox-count").textContent = `${shown}${page.total} conversation${page.total === 1 ? "" : "s"}, waiting longest first`;
   renderInbox();
 }
 
@@ -406,6 +407,7 @@ function renderConversation(detail) {
   state.images = [];
   const list = $("messages");
   list.replaceChildren();
+  list.dataset.conversation = conv.id;
   let current = null;
   for (const message of detail.context.history) {
     if (message.conversation_id !== current) {
