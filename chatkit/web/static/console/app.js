@@ -178,6 +178,8 @@ async function loadInbox() {
     return;
   }
   state.rows = page.items;
+  const openAt = state.rows.findIndex((row) => row.id === state.open);
+  if (openAt >= 0) state.selected = openAt; // the selection follows the open conversation
   if (state.selected >= state.rows.length) state.selected = Math.max(0, state.rows.length - 1);
   const shown = page.items.length < page.total ? `${page.items.length} of ` : "";
   $("inbox-count").textContent = `${shown}${page.total} conversation${page.total === 1 ? "" : "s"}, waiting longest first`;
