@@ -280,6 +280,7 @@ async def test_sign_in_inbox_reply_live_messages_typing_canned_note_transfer_res
         await page.select_option("#dialog select[name=agent_id]", desk.bob.id)
         await page.fill("#dialog textarea[name=note]", "Bob knows this invoice")
         await page.click("#dialog button[type=submit]")
+        await page.wait_for_selector("#dialog", state="hidden")
         await wait_for(
             lambda: _field(desk, second, "assignee_id", desk.bob.id), "the transfer to Bob"
         )

@@ -504,8 +504,9 @@ async function act(id, action, body = {}, method = "POST") {
     flash(`Could not ${action}: ${error.message}`);
     return false;
   }
-  await loadInbox();
-  if (id === state.open) await refreshDetail();
+  // Not awaited: a dialog that called this closes at once, before the reloads.
+  loadInbox();
+  if (id === state.open) refreshDetail();
   return true;
 }
 
@@ -556,8 +557,8 @@ function transferDialog(conv) {
       error.textContent = e.message;
       return false;
     }
-    await loadInbox();
-    await refreshDetail();
+    loadInbox();
+    refreshDetail();
     return true;
   });
 }
