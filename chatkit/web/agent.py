@@ -41,7 +41,7 @@ from ..stores.base import Gt, In
 from ._deps import APIRouter, Depends, Query, Request, Response, StreamingResponse
 from .auth import ADMIN, SUPERVISOR, AgentPrincipal, current_agent, get_context
 from .context import WebContext
-from .errors import PermissionDeniedError
+from .errors import ErrorResponse, PermissionDeniedError
 from .policy import Action
 
 __all__ = [
@@ -784,6 +784,12 @@ async def set_capacity(body: CapacityRequest, agent: Caller, web: Web) -> AgentV
     "/conversations/{conversation_id}/attachments",
     status_code=201,
     response_model=AttachmentUploaded,
+    responses={
+        415: {
+            "model": ErrorResponse,
+            "description": "A type of file the kit's attachment limits refuse",
+        }
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
