@@ -246,6 +246,37 @@ async def test_console_files_are_served_with_a_strict_csp(
         assert (await http.get(f"/console/{bad}")).status_code == 404, bad
 
 
+async def test_inbox_row_shows_the_sla_clock_of_an_open_ticket() -> None:
+    from datetime import timedelta
+
+    from chatkit import ChatKitSettings
+    from chatkit.sla import SLAPolicy
+
+    policy = SLAPolicy(name="standard", first_response=timedelta(hours=1))
+    settings = ChatKitSettings(sla_policies=(policy,))
+    async with AsyncChatKit("memory://", settings=settings) as kit:
+        app = kit.asgi(authenticate=hook(kit))
+        async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=20) as http:
+            w = await build(kit, http)
+            conv = await w.conversation()
+            (row,) = await _rows(http, w)
+            assert row["sla_due_at"] is None
+            opened = await http.post(
+                f"/v1/agent/conversations/{conv.id}/tickets",
+                json={"subject": "Lost parcel"},
+                headers=w.as_agent(w.ann),
+            )
+            assert opened.status_code == 201, opened.text
+            ticket = await kit.tickets.get(opened.json()["id"])
+            assert ticket.sla is not None
+            assert ticket.sla.first_response is not None
+            (row,) = await _rows(http, w)
+            assert row["sla_due_at"] is not None
+            due = ticket.sla.first_response.due_at
+            assert due is not None
+            assert row["sla_due_at"].replace("Z", "+00:00").startswith(due.isoformat()[:19])
+
+
 def test_console_ships_in_the_package() -> None:
     from importlib import resources
 

@@ -428,3 +428,31 @@ async def _image_loaded(page: Any, selector: str) -> bool:
     return bool(
         await page.eval_on_selector(selector, "img => img.complete && img.naturalWidth > 0")
     )
+
+
+async def test_agent_attaches_an_image_that_both_sides_get(desk: Desk, tmp_path: Any) -> None:
+    customer = await desk.customer("Can you send the label?", name="Lena")
+    picture = tmp_path / "label.png"
+    picture.write_bytes(png(120, 80))
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await sign_in(page, desk, desk.ann)
+        await page.locator("#inbox-list .row-open").first.click()
+        await page.wait_for_selector("#conv-title:has-text('Lena')")
+        await page.set_input_files("#file", str(picture))
+        await page.wait_for_selector("#uploads li:has-text('label.png')")
+        await page.fill("#draft", "Here is your label")
+        await page.click("#send")
+        await page.wait_for_selector("#messages .msg-agent img.msg-image")
+        await wait_for(
+            lambda: _image_loaded(page, "#messages .msg-agent img.msg-image"),
+            "the sent image to show",
+        )
+        assert await page.locator("#uploads li").count() == 0
+    got = await desk.http.get(
+        f"/v1/conversations/{customer.conversation.id}/messages",
+        params={"after": 0},
+        headers=customer.auth,
+    )
+    sent = [m for m in got.json()["items"] if m["text"] == "Here is your label"]
+    assert [a["name"] for a in sent[0]["attachments"]] == ["label.png"]
