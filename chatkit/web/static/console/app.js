@@ -90,6 +90,7 @@ async function showApp() {
   $("app").hidden = false;
   renderMe();
   renderViews();
+  state.api.post("v1/agent/me/heartbeat").then(setMe).catch(() => {});
   state.directory = await state.api.get("v1/agent/directory").catch(() => state.directory);
   await loadInbox();
   state.realtime = new Realtime(BASE, state.api.token, onFrame, onLiveState);
