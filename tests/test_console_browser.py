@@ -21,7 +21,7 @@ import pytest
 pytest.importorskip("fastapi")
 
 from chatkit import AsyncChatKit
-from chatkit.models import Agent, Conversation, Website
+from chatkit.models import Agent, Author, Conversation, Website
 
 from .browser import axe_violations, chromium, fail_on_dialog, screenshot, serious
 from .webserver import serve
@@ -456,3 +456,39 @@ async def test_agent_attaches_an_image_that_both_sides_get(desk: Desk, tmp_path:
     )
     sent = [m for m in got.json()["items"] if m["text"] == "Here is your label"]
     assert [a["name"] for a in sent[0]["attachments"]] == ["label.png"]
+
+
+async def test_the_hosts_sign_in_needs_no_token() -> None:
+    """With the host's ``authenticate`` hook (a cookie here), the console skips its sign-in."""
+    from starlette.requests import HTTPConnection
+
+    from chatkit.web import AgentIdentity
+
+    async with AsyncChatKit("memory://") as kit:
+        await kit.teams.create("billing")
+        ann = await kit.agents.create(name="Ann", teams=["billing"])
+
+        async def from_cookie(connection: HTTPConnection) -> AgentIdentity | None:
+            agent_id = connection.cookies.get("host_session")
+            return AgentIdentity(agent_id=agent_id, role="agent") if agent_id == ann.id else None
+
+        async with serve(kit.asgi(authenticate=from_cookie)) as url:
+            contact = await kit.contacts.create(name="Olga")
+            conv = await kit.conversations.create(contact_id=contact.id, team="billing")
+            await kit.messages.send(conv.id, "hello", author=Author.customer(contact.id))
+            async with chromium() as browser:
+                page = await new_page(browser)
+                await page.context.add_cookies(
+                    [{"name": "host_session", "value": ann.id, "url": url}]
+                )
+                await page.goto(f"{url}/console/")
+                await page.wait_for_selector("#app:not([hidden])")
+                assert await page.is_hidden("#signin")
+                assert await page.evaluate("sessionStorage.length") == 0
+                await page.wait_for_selector("#live[data-state=live]")  # the socket too
+                await page.wait_for_selector(f"#inbox-list .row[data-id='{conv.id}']")
+                await page.locator("#inbox-list .row-open").first.click()
+                await page.wait_for_selector("#messages .msg-customer:has-text('hello')")
+                customer = Author.customer(contact.id)
+                await kit.messages.send(conv.id, "still there?", author=customer)  # live
+                await page.wait_for_selector("#messages .msg-customer:has-text('still there?')")
