@@ -275,10 +275,12 @@ async def test_sign_in_inbox_reply_live_messages_typing_canned_note_transfer_res
         row = f"#inbox-list .row[data-id='{second.conversation.id}'] .row-open"
         await page.locator(row).click()
         await page.wait_for_selector("#conv-title:has-text('Boris')")
+        assert await page.is_checked("input[name=mode][value=reply]")  # a note is a choice
         await page.click("[data-action=transfer]")
         await page.select_option("#dialog select[name=team]", "sales")
         await page.select_option("#dialog select[name=agent_id]", desk.bob.id)
         await page.fill("#dialog textarea[name=note]", "Bob knows this invoice")
+        await screenshot(page, "console-transfer")
         await page.click("#dialog button[type=submit]")
         await page.wait_for_selector("#dialog", state="hidden")
         await wait_for(
@@ -308,6 +310,7 @@ async def test_sign_in_inbox_reply_live_messages_typing_canned_note_transfer_res
         await page.keyboard.press("?")
         assert await page.is_visible("#help")
         assert "Resolve" in await page.inner_text("#help")
+        await screenshot(page, "console-help")
         assert errors == []
 
 

@@ -35,6 +35,7 @@ const state = {
   typingTimer: null,
   inboxTimer: null,
   images: [],
+  drafts: new Map(), // unsent text, per conversation
 };
 
 // -- start ---------------------------------------------------------------------
@@ -353,6 +354,12 @@ function hideTyping() {
 
 async function openConversation(id, index) {
   if (index !== undefined) state.selected = index;
+  if (state.open && state.open !== id) state.drafts.set(state.open, $("draft").value);
+  if (state.open !== id) {
+    $("draft").value = state.drafts.get(id) || "";
+    hideCanned();
+    setMode("reply"); // every conversation opens on Reply: a note is always a choice
+  }
   state.open = id;
   markSeen(id);
   $("overview").hidden = true;
@@ -642,6 +649,7 @@ async function send() {
     const message = await state.api.post(
       `v1/agent/conversations/${encodeURIComponent(state.open)}/${note ? "notes" : "messages"}`, body);
     $("draft").value = "";
+    state.drafts.delete(state.open);
     if (!note) {
       state.uploads = [];
       renderUploads();
