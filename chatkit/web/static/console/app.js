@@ -885,6 +885,9 @@ async function showOverview() {
   const table = (caption, heads, rows) => h("table", { class: "grid" }, h("caption", {}, caption),
     h("thead", {}, h("tr", {}, heads.map((x) => h("th", { scope: "col" }, x)))),
     h("tbody", {}, rows.map((r) => h("tr", {}, r.map((x) => h("td", {}, String(x)))))));
+  fill($("side"), section("Overview",
+    h("p", { class: "muted" }, `As of ${new Date().toLocaleTimeString()}.`),
+    h("button", { type: "button", onclick: showOverview }, "Refresh")));
   fill($("overview-body"),
     table("Queues", ["Team", "Open", "Unattended", "Unassigned", "Pending"],
       data.queues.map((q) => [q.team || "(no team)", q.open, q.unattended, q.unassigned, q.pending])),
