@@ -33,7 +33,7 @@ from .webserver import serve
 
 pytestmark = pytest.mark.anyio
 
-Kind = Literal["agent", "customer", "public", "stream"]
+Kind = Literal["agent", "supervisor", "customer", "public", "stream"]
 
 
 @dataclass
@@ -93,6 +93,14 @@ async def _survey(w: World) -> Target:
     target.path["survey_id"] = survey.id
     target.json = {"answers": answers}
     return target
+
+
+async def _stranger(w: World) -> Target:
+    """A conversation of a contact of its own in billing (blocking it leaves Alice alone)."""
+    contact = await w.kit.contacts.create(name="Stranger")
+    conv = await w.kit.conversations.create(contact_id=contact.id, team="billing")
+    await w.kit.messages.send(conv.id, "hello?", author=Author.customer(contact.id))
+    return Target(conv, {"conversation_id": conv.id})
 
 
 _FUTURE = "2999-01-01T00:00:00+00:00"
@@ -178,6 +186,28 @@ ROUTES: dict[tuple[str, str], tuple[Kind, Prepare]] = {
         "agent",
         _with(params={"wait": 0}),
     ),
+    ("PUT", "/v1/agent/me/capacity"): ("agent", _with(json={"max_concurrent_chats": 5})),
+    ("POST", "/v1/agent/conversations/{conversation_id}/attachments"): (
+        "agent",
+        _with(params={"name": "label.txt"}, content=b"shipping label"),
+    ),
+    ("GET", "/v1/agent/conversations/{conversation_id}/attachments/{attachment_id}"): (
+        "agent",
+        _attachment,
+    ),
+    ("POST", "/v1/agent/conversations/{conversation_id}/canned/prepare"): (
+        "agent",
+        _with(json={"shortcut": "/hello"}),
+    ),
+    ("GET", "/v1/agent/conversations/{conversation_id}/suggestions"): ("agent", _with()),
+    ("POST", "/v1/agent/conversations/{conversation_id}/block"): ("agent", _stranger),
+    ("GET", "/v1/agent/directory"): ("agent", _with()),
+    # Supervisors and administrators only: a plain agent gets 403.
+    ("GET", "/v1/agent/overview"): ("supervisor", _with()),
+    # The agent console's static files (they hold no data; its API calls authenticate).
+    ("GET", "/console"): ("public", _with()),
+    ("GET", "/console/"): ("public", _with()),
+    ("GET", "/console/{name}"): ("public", _with()),
 }
 
 # Routes about the caller alone (no id of anyone else's): another customer or
@@ -192,6 +222,9 @@ SELF_SCOPED = {
     ("POST", "/v1/agent/me/heartbeat"),
     ("GET", "/v1/agent/inbox/{view}"),
     ("GET", "/v1/agent/canned"),
+    ("PUT", "/v1/agent/me/capacity"),
+    ("GET", "/v1/agent/directory"),
+    ("GET", "/v1/agent/overview"),
 }
 
 VIEWS = ("mine", "unassigned", "teams", "all")
@@ -284,7 +317,7 @@ async def test_authorization_matrix(kit: AsyncChatKit) -> None:
                     response = await call(headers)
                     matrix.append((method, concrete, who, response.status_code))
                     same_kind = (kind == "customer" and who == "another customer") or (
-                        kind == "agent" and who == "an agent of another team"
+                        kind in ("agent", "supervisor") and who == "an agent of another team"
                     )
                     if (method, path) in SELF_SCOPED and same_kind:
                         # Their own data: never the victim's.
@@ -317,6 +350,10 @@ async def test_authorization_matrix(kit: AsyncChatKit) -> None:
                     assert await _snapshot(w, target.conversation) == before, (method, path, who)
 
                 right = alice if kind == "customer" else w.as_agent(w.ann)
+                if kind == "supervisor":
+                    refused_agent = await call(w.as_agent(w.ann))
+                    assert refused_agent.status_code == 403, (method, concrete)
+                    right = w.as_agent(w.sue)
                 response = await call(right)
                 matrix.append((method, concrete, "the right principal", response.status_code))
                 assert 200 <= response.status_code < 300, (method, concrete, response.text)

@@ -464,21 +464,51 @@ class CannedReplies(Service):
             InvalidInputError: As `Messages.send` (e.g. the rendered text is too long).
             ConversationClosedError: The conversation is closed.
         """
+        reply, text = await self.prepare(
+            conversation_id, shortcut, agent_id=agent_id, context=context, language=language
+        )
+        message = await Messages(self._core).send(
+            conversation_id, text, author=Author.agent(agent_id)
+        )
+        try:
+            await self.use(reply.id, conversation_id=message.conversation_id, message_id=message.id)
+        except NotFoundError:
+            log.warning("canned reply %s was deleted before its use could be counted", reply.id)
+        return message
+
+    async def prepare(
+        self,
+        conversation_id: str,
+        shortcut: str,
+        *,
+        agent_id: str,
+        context: Mapping[str, object] | None = None,
+        language: str | None = None,
+    ) -> tuple[CannedReply, str]:
+        """The reply and its text filled in for a conversation, as `send` would send it.
+
+        Nothing is sent and no use is counted: an agent console inserts the
+        text into the reply box for the agent to edit. The template sees the
+        same values as in `send`.
+
+        Args:
+            conversation_id: The conversation.
+            shortcut: The reply's shortcut (or its id).
+            agent_id: The agent who will send it.
+            context: Extra values laid over the built ones.
+            language: The reply language; by default the conversation's, else ``"en"``.
+
+        Raises:
+            NotFoundError: No such conversation, agent or reply.
+            TemplateError: A variable without fallback has no value.
+        """
         _check_context(context)
         conversation = await self._load(Conversation, conversation_id, "conversation")
         agent = await self._load(Agent, agent_id, "agent")
         contact = await Contacts(self._core).get(conversation.contact_id)
         reply = await self._resolve(shortcut, language or _conversation_language(conversation))
         built = _context(contact, agent, conversation)
-        text = reply.response().render(_merge(built, context or {}))
-        message = await Messages(self._core).send(
-            conversation.id, text, author=Author.agent(agent.id)
-        )
-        try:
-            await self.use(reply.id, conversation_id=conversation.id, message_id=message.id)
-        except NotFoundError:
-            log.warning("canned reply %s was deleted before its use could be counted", reply.id)
-        return message
+        return reply, reply.response().render(_merge(built, context or {}))
 
     async def _resolve(self, shortcut_or_id: str, language: str) -> CannedReply:
         check_key(shortcut_or_id, "shortcut")

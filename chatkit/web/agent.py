@@ -20,10 +20,12 @@ from ..errors import InvalidInputError, NotFoundError
 from ..models import (
     Agent,
     AgentStatus,
+    Attachment,
     Author,
     AuthorRole,
     CannedReply,
     Channel,
+    Contact,
     Conversation,
     ConversationContext,
     ConversationStatus,
@@ -31,14 +33,15 @@ from ..models import (
     MessageKind,
     Presence,
     Priority,
+    Team,
     Ticket,
 )
 from ..services.previews import TypingPreview
-from ..stores.base import In
-from ._deps import APIRouter, Depends, Query, Response
-from .auth import AgentPrincipal, current_agent, get_context
+from ..stores.base import Gt, In
+from ._deps import APIRouter, Depends, Query, Request, Response, StreamingResponse
+from .auth import ADMIN, SUPERVISOR, AgentPrincipal, current_agent, get_context
 from .context import WebContext
-from .errors import PermissionDeniedError
+from .errors import ErrorResponse, PermissionDeniedError
 from .policy import Action
 
 __all__ = [
@@ -54,6 +57,16 @@ __all__ = [
     "SnoozeRequest",
     "TagsRequest",
     "TicketRequest",
+    "AgentLoad",
+    "Directory",
+    "Mood",
+    "inbox_items",
+    "AttachmentUploaded",
+    "CapacityRequest",
+    "InboxItem",
+    "Overview",
+    "PreparedReply",
+    "TeamQueue",
     "inbox",
     "router",
     "waiting_since",
@@ -66,6 +79,12 @@ Caller = Annotated[AgentPrincipal, Depends(current_agent)]
 
 InboxView = Literal["mine", "unassigned", "teams", "all"]
 """The inbox views: assigned to me, nobody's (of my teams), my teams', all I may see."""
+
+Mood = Literal["negative", "neutral", "positive"]
+"""A mood filter: below -0.25, from -0.25 to 0.25, above 0.25 (`Conversation.mood`)."""
+
+_UNREAD_LOOKBACK = 50
+"""How many latest messages an inbox row looks through to count the unread ones."""
 
 
 # -- request and response models ------------------------------------------------
@@ -92,11 +111,30 @@ class PresenceRequest(BaseModel):
     presence: Presence
 
 
+class InboxItem(Conversation):
+    """A conversation as an inbox row: the conversation, and what the row shows about it."""
+
+    waiting_since: datetime = Field(
+        description="Since when it waits: queued, else its latest message, else its creation."
+    )
+    unread: int = Field(
+        description="Customer messages since the last reply of an agent or bot (counted "
+        f"over the latest {_UNREAD_LOOKBACK} messages)."
+    )
+    contact_name: str | None = Field(description="The customer's display name, if known.")
+    last_text: str | None = Field(
+        description="The start of the latest message that is not a private note."
+    )
+    sla_due_at: datetime | None = Field(
+        description="The earliest running SLA clock of its open tickets, if any."
+    )
+
+
 class InboxPage(BaseModel):
     """An inbox view, waiting longest first."""
 
     view: InboxView
-    items: list[Conversation]
+    items: list[InboxItem]
     total: int = Field(description="How many conversations match, before ``limit``.")
 
 
@@ -119,6 +157,11 @@ class AgentMessageRequest(BaseModel):
 
     text: str = Field(min_length=1, max_length=100_000)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    attachments: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Ids of files uploaded to this conversation (``.../attachments``).",
+    )
 
 
 class CannedReplyRequest(BaseModel):
@@ -128,6 +171,73 @@ class CannedReplyRequest(BaseModel):
 
     shortcut: str = Field(min_length=1, max_length=100)
     language: str | None = Field(default=None, min_length=2, max_length=35)
+
+
+class PreparedReply(BaseModel):
+    """A canned reply filled in for a conversation, for the agent to edit before sending."""
+
+    id: str
+    shortcut: str
+    title: str
+    language: str
+    text: str = Field(description="The body with the conversation's variables filled in.")
+
+
+class AttachmentUploaded(BaseModel):
+    """A file uploaded by an agent; send it with a reply's ``attachments``."""
+
+    id: str
+    name: str
+    mime_type: str
+    kind: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+
+
+class CapacityRequest(BaseModel):
+    """How many conversations the agent takes at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_concurrent_chats: int = Field(ge=1, le=50)
+
+
+class AgentLoad(BaseModel):
+    """One agent in the supervisor overview."""
+
+    id: str
+    name: str
+    role: str
+    teams: list[str]
+    presence: Presence
+    status: AgentStatus
+    active_chats: int
+    max_concurrent_chats: int
+
+
+class TeamQueue(BaseModel):
+    """The conversations of one team (``team`` is ``None`` for those of no team)."""
+
+    team: str | None
+    open: int = Field(description="Open conversations.")
+    unattended: int = Field(description="Open ones whose latest message is the customer's.")
+    unassigned: int = Field(description="Open ones without an agent.")
+    pending: int = Field(description="Conversations waiting on the customer (pending).")
+
+
+class Directory(BaseModel):
+    """Who a conversation can go to: every agent and every team."""
+
+    agents: list[AgentLoad]
+    teams: list[str]
+
+
+class Overview(BaseModel):
+    """Agents and queues, for supervisors and administrators."""
+
+    agents: list[AgentLoad]
+    queues: list[TeamQueue]
 
 
 class AssignRequest(BaseModel):
@@ -202,6 +312,7 @@ async def inbox(
     tag: str | None = None,
     priority: Priority | None = None,
     language: str | None = None,
+    mood: Mood | None = None,
 ) -> list[Conversation]:
     """The conversations of an inbox view that the app's policy lets ``agent`` see.
 
@@ -236,12 +347,87 @@ async def inbox(
             continue
         if lang is not None and (conversation.language or "").lower().split("-")[0] != lang:
             continue
+        if mood is not None and _mood(conversation.mood) != mood:
+            continue
         if view == "unassigned" and agent.role != "admin" and conversation.team not in teams:
             continue
         if await web.policy.can_see(agent, conversation):
             result.append(conversation)
     result.sort(key=lambda c: (waiting_since(c), c.id))
     return result
+
+
+def _mood(value: float | None) -> Mood | None:
+    if value is None:
+        return None
+    if value < -0.25:
+        return "negative"
+    return "positive" if value > 0.25 else "neutral"
+
+
+def _sla_due(tickets: list[Ticket]) -> datetime | None:
+    due = [
+        found[1]
+        for ticket in tickets
+        if ticket.sla is not None and (found := ticket.sla.next_due()) is not None
+    ]
+    return min(due) if due else None
+
+
+async def inbox_items(web: WebContext, conversations: list[Conversation]) -> list[InboxItem]:
+    """Inbox rows for ``conversations``: contact names, unread counts, SLA clocks, last text."""
+    store = await web.call(web.kit._core.ready)
+    contact_ids = sorted({c.contact_id for c in conversations})
+    contacts: list[Contact] = (
+        await web.call(store.find, Contact, {"id": In(contact_ids)}) if contact_ids else []
+    )
+    names = {c.id: c.name for c in contacts}
+    ticket_ids = sorted({t for c in conversations for t in c.open_tickets})
+    tickets: list[Ticket] = (
+        await web.call(store.find, Ticket, {"id": In(ticket_ids)}) if ticket_ids else []
+    )
+    by_id = {t.id: t for t in tickets}
+
+    async def recent(conversation: Conversation) -> list[Message]:
+        if not conversation.last_seq:
+            return []
+        found: list[Message] = await web.call(
+            store.find,
+            Message,
+            {
+                "conversation_id": conversation.id,
+                "seq": Gt(conversation.last_seq - _UNREAD_LOOKBACK),
+            },
+            order_by="seq",
+            descending=True,
+        )
+        return found
+
+    # One read per row; issued together, so a store with a pool reads them side by side.
+    latest = await asyncio.gather(*(recent(c) for c in conversations))
+    rows = []
+    for conversation, messages in zip(conversations, latest, strict=True):
+        unread = 0
+        last_text: str | None = None
+        for message in messages:
+            if message.kind is not MessageKind.TEXT:
+                continue
+            if last_text is None:
+                last_text = message.text[:200]
+            if message.author.role is not AuthorRole.CUSTOMER:
+                break
+            unread += 1
+        rows.append(
+            InboxItem(
+                **dict(conversation),
+                waiting_since=waiting_since(conversation),
+                unread=unread,
+                contact_name=names.get(conversation.contact_id),
+                last_text=last_text,
+                sla_due_at=_sla_due([by_id[t] for t in conversation.open_tickets if t in by_id]),
+            )
+        )
+    return rows
 
 
 async def _agent_record(web: WebContext, agent: AgentPrincipal) -> Agent | None:
@@ -341,11 +527,13 @@ async def inbox_view(
     tag: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     priority: Priority | None = None,
     language: Annotated[str | None, Query(min_length=2, max_length=35)] = None,
+    mood: Mood | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> InboxPage:
     """An inbox view (``mine``, ``unassigned``, ``teams``, ``all``), waiting longest first.
 
-    ``status`` defaults to open; repeat it for several.
+    ``status`` defaults to open; repeat it for several. Each row carries the
+    customer's name, the unread count, the latest text and the SLA clock.
     """
     items = await inbox(
         web,
@@ -356,8 +544,10 @@ async def inbox_view(
         tag=tag,
         priority=priority,
         language=language,
+        mood=mood,
     )
-    return InboxPage(view=view, items=items[:limit], total=len(items))
+    rows = await inbox_items(web, items[:limit])
+    return InboxPage(view=view, items=rows, total=len(items))
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationDetail)
@@ -392,6 +582,7 @@ async def _write(
         author=Author.agent(agent.agent_id),
         kind=kind,
         idempotency_key=body.idempotency_key,
+        attachments=body.attachments,
     )
     return message
 
@@ -574,3 +765,247 @@ async def typing_preview(
     if preview is None:
         return Response(status_code=204)
     return preview
+
+
+# -- the console's extras: attachments, prepared and suggested replies, block, overview ---
+
+
+@router.put("/me/capacity", response_model=AgentView)
+async def set_capacity(body: CapacityRequest, agent: Caller, web: Web) -> AgentView:
+    """Set how many conversations the agent takes at once (1 to 50)."""
+    await _me(web, agent)
+    record = await web.call(
+        web.kit.agents.update, agent.agent_id, max_concurrent_chats=body.max_concurrent_chats
+    )
+    return _agent_view(record, agent)
+
+
+@router.post(
+    "/conversations/{conversation_id}/attachments",
+    status_code=201,
+    response_model=AttachmentUploaded,
+    responses={
+        415: {
+            "model": ErrorResponse,
+            "description": "A type of file the kit's attachment limits refuse",
+        }
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def upload_attachment(
+    conversation_id: str,
+    request: Request,
+    agent: Caller,
+    web: Web,
+    name: Annotated[str, Query(min_length=1, max_length=255, description="The file's name.")],
+) -> AttachmentUploaded:
+    """Upload a file (the raw bytes as the body); send it with a reply's ``attachments``.
+
+    The kit's attachment limits (size, types, active content) apply.
+    """
+    from .customer import _bridge
+
+    conversation = await _allowed(web, agent, conversation_id, "reply")
+    attachment: Attachment = await web.call(
+        web.kit.attachments.upload,
+        conversation.id,
+        _bridge(web, request.stream()),
+        name=name,
+        author=Author.agent(agent.agent_id),
+    )
+    return AttachmentUploaded(
+        id=attachment.id,
+        name=attachment.name,
+        mime_type=attachment.mime_type,
+        kind=attachment.kind.value,
+        size=attachment.size,
+        width=attachment.width,
+        height=attachment.height,
+    )
+
+
+@router.get(
+    "/conversations/{conversation_id}/attachments/{attachment_id}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}},
+)
+async def download_attachment(
+    conversation_id: str, attachment_id: str, agent: Caller, web: Web
+) -> StreamingResponse:
+    """Download a file of a conversation the agent sees (private notes' files included).
+
+    Served with its sniffed type, ``Content-Disposition: attachment`` and a
+    sandboxing Content-Security-Policy; the console shows images from it.
+    """
+    from .customer import _disposition
+
+    conversation = await _allowed(web, agent, conversation_id, "view")
+    try:
+        attachment: Attachment = await web.call(web.kit.attachments.get, attachment_id)
+    except (NotFoundError, InvalidInputError):
+        raise NotFoundError("attachment", attachment_id[:100]) from None
+    if attachment.conversation_id != conversation.id:
+        raise NotFoundError("attachment", attachment_id[:100])
+    return StreamingResponse(
+        web.stream(web.kit.attachments.open(attachment.id)),
+        media_type=attachment.mime_type,
+        headers={
+            "Content-Disposition": _disposition(attachment.name),
+            "Content-Length": str(attachment.size),
+            "Content-Security-Policy": "default-src 'none'; sandbox; frame-ancestors 'none'",
+        },
+    )
+
+
+@router.post("/conversations/{conversation_id}/canned/prepare", response_model=PreparedReply)
+async def prepare_canned(
+    conversation_id: str, body: CannedReplyRequest, agent: Caller, web: Web
+) -> PreparedReply:
+    """A canned reply filled in for this conversation, to edit before sending (nothing is sent)."""
+    conversation = await _allowed(web, agent, conversation_id, "reply")
+    reply, text = await web.call(
+        web.kit.canned.prepare,
+        conversation.id,
+        body.shortcut,
+        agent_id=agent.agent_id,
+        language=body.language,
+    )
+    return PreparedReply(
+        id=reply.id, shortcut=reply.shortcut, title=reply.title, language=reply.language, text=text
+    )
+
+
+@router.get("/conversations/{conversation_id}/suggestions", response_model=list[CannedReply])
+async def suggestions(
+    conversation_id: str,
+    agent: Caller,
+    web: Web,
+    limit: Annotated[int, Query(ge=1, le=20)] = 3,
+) -> list[CannedReply]:
+    """Canned replies that fit the conversation: its detected intent, topic and language first."""
+    conversation = await _allowed(web, agent, conversation_id, "view")
+    language = "en"
+    if conversation.language:
+        language = conversation.language
+    try:
+        found: list[CannedReply] = await web.call(
+            web.kit.canned.suggest,
+            intent=conversation.intent,
+            language=language,
+            topic=conversation.topic,
+            limit=limit,
+        )
+    except InvalidInputError:  # a stored language that is not a tag
+        found = await web.call(
+            web.kit.canned.suggest,
+            intent=conversation.intent,
+            topic=conversation.topic,
+            limit=limit,
+        )
+    return found
+
+
+@router.post("/conversations/{conversation_id}/block", response_model=Conversation)
+async def block_contact(conversation_id: str, agent: Caller, web: Web) -> Conversation:
+    """Block the conversation's customer: their messages are refused from now on."""
+    conversation = await _allowed(web, agent, conversation_id, "block")
+    await web.call(
+        web.kit.abuse.block,
+        contact_id=conversation.contact_id,
+        blocked_by=Author.agent(agent.agent_id),
+        note=f"blocked from conversation {conversation.id}",
+    )
+    updated: Conversation = await web.call(web.kit.conversations.get, conversation.id)
+    return updated
+
+
+def _load(a: Agent) -> AgentLoad:
+    return AgentLoad(
+        id=a.id,
+        name=a.name,
+        role=a.role.value,
+        teams=list(a.teams),
+        presence=a.presence,
+        status=a.status,
+        active_chats=a.active_chats,
+        max_concurrent_chats=a.max_concurrent_chats,
+    )
+
+
+@router.get("/directory", response_model=Directory)
+async def directory(agent: Caller, web: Web) -> Directory:
+    """Every agent (with their status and load) and every team, by name: where to transfer."""
+    store = await web.call(web.kit._core.ready)
+    agents: list[Agent] = await web.call(store.find, Agent, {})
+    teams: list[Team] = await web.call(store.find, Team, {})
+    return Directory(
+        agents=[_load(a) for a in sorted(agents, key=lambda a: (a.name.lower(), a.id))],
+        teams=sorted(t.name for t in teams),
+    )
+
+
+@router.get("/overview", response_model=Overview)
+async def overview(agent: Caller, web: Web) -> Overview:
+    """Agents and queues: supervisors see their teams', administrators everyone's.
+
+    Each queue counts its open, unattended (the customer wrote last),
+    unassigned and pending conversations. A plain agent gets 403.
+    """
+    if agent.role not in (SUPERVISOR, ADMIN):
+        raise PermissionDeniedError("the overview is for supervisors and administrators")
+    store = await web.call(web.kit._core.ready)
+    agents: list[Agent] = await web.call(store.find, Agent, {})
+    conversations: list[Conversation] = await web.call(
+        store.find,
+        Conversation,
+        {"status": In([ConversationStatus.OPEN, ConversationStatus.PENDING])},
+    )
+    teams: set[str] | None = None
+    if agent.role != ADMIN:
+        me = await _me(web, agent)
+        teams = set(me.teams)
+        agents = [a for a in agents if a.id == me.id or teams & set(a.teams)]
+        conversations = [c for c in conversations if c.team in teams]
+    queues: dict[str | None, TeamQueue] = {
+        name: TeamQueue(team=name, open=0, unattended=0, unassigned=0, pending=0)
+        for name in sorted(teams if teams is not None else {a for x in agents for a in x.teams})
+    }
+    for conversation in conversations:
+        queue = queues.setdefault(
+            conversation.team,
+            TeamQueue(team=conversation.team, open=0, unattended=0, unassigned=0, pending=0),
+        )
+        if conversation.status is ConversationStatus.PENDING:
+            queue.pending += 1
+            continue
+        queue.open += 1
+        if conversation.assignee_id is None:
+            queue.unassigned += 1
+        if await _customer_wrote_last(web, conversation):
+            queue.unattended += 1
+    return Overview(
+        agents=[_load(a) for a in sorted(agents, key=lambda a: (a.name.lower(), a.id))],
+        queues=sorted(queues.values(), key=lambda q: (q.team is None, q.team or "")),
+    )
+
+
+async def _customer_wrote_last(web: WebContext, conversation: Conversation) -> bool:
+    if not conversation.last_seq:
+        return False
+    store = await web.call(web.kit._core.ready)
+    recent: list[Message] = await web.call(
+        store.find,
+        Message,
+        {"conversation_id": conversation.id, "seq": Gt(conversation.last_seq - 20)},
+        order_by="seq",
+        descending=True,
+    )
+    for message in recent:
+        if message.kind is MessageKind.TEXT:
+            return message.author.role is AuthorRole.CUSTOMER
+    return False

@@ -65,6 +65,7 @@ Action: TypeAlias = Literal[
     "tags",
     "ticket",
     "typing",
+    "block",
 ]
 """What a caller does to a conversation (`Policy.can_act`)."""
 
@@ -73,7 +74,7 @@ CUSTOMER_ACTIONS: frozenset[str] = frozenset({"view", "reply", "typing"})
 
 AGENT_ACTIONS: frozenset[str] = frozenset(
     {"view", "reply", "note", "assign", "snooze", "resolve", "reopen", "priority", "tags"}
-    | {"ticket", "typing"}
+    | {"ticket", "typing", "block"}
 )
 """What an agent may do in the conversations they see, by default."""
 
