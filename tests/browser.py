@@ -25,7 +25,7 @@ from tests.services import _missing
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHATKIT_CHROMIUM", "/usr/bin/chromium")
 AXE_JS = ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = Path(
+SCREENSHOTS = ROOT / Path(  # a relative path is taken from the checkout's root
     os.environ.get("CHATKIT_SCREENSHOTS", Path(tempfile.gettempdir()) / "chatkit-screenshots")
 )
 """Where the browser tests save their screenshots. The docs' pictures are made by
