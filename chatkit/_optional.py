@@ -39,6 +39,7 @@ EXTRAS: Final[dict[str, str]] = {
     "hubspot": "hubspot",
     "fastapi": "web",
     "websockets": "web",
+    "aiobotocore": "s3",
 }
 """Top-level module -> the chatkit extra (``pyproject.toml``) that installs it."""
 
@@ -56,6 +57,7 @@ PACKAGES: Final[dict[str, str]] = {
     "hubspot": "hubspot-api-client",
     "fastapi": "fastapi",
     "websockets": "websockets",
+    "aiobotocore": "aiobotocore",
 }
 """Top-level module -> the distribution name that provides it (what the message names)."""
 
