@@ -6,7 +6,10 @@ import base64
 import hashlib
 import json
 import secrets
+import struct
+import zlib
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ from chatkit.errors import (
     StoreError,
 )
 from chatkit.models import Attachment, Conversation
+from chatkit.models._base import utcnow
 from chatkit.testing import BlobStoreContract
 from chatkit.testing.blob_contract import pattern
 
@@ -420,3 +424,93 @@ async def test_public_endpoint_signs_urls_for_browsers(endpoint: str) -> None:
         assert httpx.URL(url).path.endswith("/chat/a/b")
     finally:
         await store.close()
+
+
+# -- through the kit and the web app ------------------------------------------------------
+
+
+def _png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", 2, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00\x00\xff\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def test_the_web_app_redirects_downloads_to_a_presigned_url(endpoint: str) -> None:
+    pytest.importorskip("fastapi")
+    from chatkit.web import WebSettings
+
+    from .webserver import serve
+
+    shop = "https://shop.example"
+    bucket = _bucket(endpoint)
+    store = S3BlobStore(_settings(endpoint, bucket))
+    async with AsyncChatKit("memory://", blobs=store) as kit:
+        site = await kit.websites.create("Shop", origins=[shop])
+        async with (
+            serve(kit.asgi(WebSettings())) as url,
+            httpx.AsyncClient(base_url=url, headers={"origin": shop}) as http,
+        ):
+            session = await http.post("/v1/sessions", json={"website_key": site.public_key})
+            assert session.status_code == 201, session.text
+            http.headers["authorization"] = f"Bearer {session.json()['token']}"
+            sent = await http.post("/v1/messages", json={"text": "the label"})
+            conv = sent.json()["conversation_id"]
+            uploaded = await http.post(
+                f"/v1/conversations/{conv}/attachments?name=label.png", content=_png()
+            )
+            assert uploaded.status_code == 201, uploaded.text
+            attachment_id = uploaded.json()["id"]
+            record = await kit.attachments.get(attachment_id)
+            stored = _raw(endpoint).get_object(Bucket=bucket, Key=f"chat/{record.blob_key}")
+            assert stored["Body"].read() == _png()  # the bytes went to the bucket
+
+            answer = await http.get(f"/v1/conversations/{conv}/attachments/{attachment_id}")
+            assert answer.status_code == 307, answer.text
+            assert answer.headers["cache-control"] == "no-store"
+            location = answer.headers["location"]
+            assert location.startswith(f"{endpoint}/{bucket}/chat/att/")
+            assert "X-Amz-Signature=" in location
+            async with httpx.AsyncClient() as browser:
+                download = await browser.get(location)
+            assert download.status_code == 200, download.text
+            assert download.content == _png()
+            assert download.headers["content-type"] == "image/png"
+            assert download.headers["content-disposition"].startswith('attachment; filename="')
+            assert "label.png" in download.headers["content-disposition"]
+
+            # Another customer's session gets no URL at all.
+            other = await http.post(
+                "/v1/sessions", json={"website_key": site.public_key}, headers={"authorization": ""}
+            )
+            stranger = await http.get(
+                f"/v1/conversations/{conv}/attachments/{attachment_id}",
+                headers={"authorization": f"Bearer {other.json()['token']}"},
+            )
+            assert stranger.status_code == 404
+            assert "location" not in stranger.headers
+
+
+async def test_a_purge_deletes_the_objects(endpoint: str) -> None:
+    bucket = _bucket(endpoint)
+    raw = _raw(endpoint)
+    async with AsyncChatKit("memory://", blobs=S3BlobStore(_settings(endpoint, bucket))) as kit:
+        for n in range(3):
+            inbound = await kit.messages.receive(channel="web", sender=f"v{n}", text="hi")
+            await kit.attachments.upload(
+                inbound.conversation.id,
+                b"note %d\n" % n,
+                name="n.txt",
+                author=Author.customer(inbound.contact.id),
+            )
+        assert raw.list_objects_v2(Bucket=bucket)["KeyCount"] == 3
+        report = await kit.retention.purge(now=utcnow() + timedelta(days=40))
+        assert report.attachments == 3
+        assert raw.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
