@@ -226,25 +226,75 @@ async def test_bytes_that_do_not_match_their_checksum_are_refused_on_download(
     try:
         with pytest.raises(BlobIntegrityError, match="do not match"):
             [c async for c in store.open("rot/one")]
-        # A multipart object is read part by part, each checked against its own checksum.
-        client = await store._client()
-        asked: list[object] = []
-        checked: list[object] = []
-        client.meta.events.register(
-            "before-parameter-build.s3.GetObject",
-            lambda params, **_: asked.append(params.get("PartNumber")),
+        # A multipart object whose parts are not where its metadata says: the
+        # parts' checksums (moto computes them from the bytes) do not add up.
+        created = raw.create_multipart_upload(
+            Bucket=bucket,
+            Key="chat/rot/multi",
+            ChecksumAlgorithm="SHA256",
+            Metadata={"chatkit-part-size": str(5 * MiB)},
         )
-        client.meta.events.register(
-            "after-call.s3.GetObject",
-            lambda parsed, **_: checked.append(type(parsed["Body"]).__name__),
+        upload, first, second = created["UploadId"], pattern(6 * MiB, 1), b"tail"
+        parts = []
+        for number, body in enumerate([first, second], start=1):
+            sent = raw.upload_part(
+                Bucket=bucket,
+                Key="chat/rot/multi",
+                UploadId=upload,
+                PartNumber=number,
+                Body=body,
+                ChecksumAlgorithm="SHA256",
+            )
+            parts.append(
+                {
+                    "PartNumber": number,
+                    "ETag": sent["ETag"],
+                    "ChecksumSHA256": sent["ChecksumSHA256"],
+                }
+            )
+        raw.complete_multipart_upload(
+            Bucket=bucket, Key="chat/rot/multi", UploadId=upload, MultipartUpload={"Parts": parts}
         )
+        received = bytearray()
+
+        async def read() -> None:
+            async for chunk in store.open("rot/multi"):
+                received.extend(chunk)
+
+        with pytest.raises(BlobIntegrityError, match="do not match"):
+            await read()
+        assert bytes(received) == first + second  # noticed at the end of the stream
+
+        # The store's own multipart objects read back whole, checked.
         data = pattern(11 * MiB, seed=9)
         await store.put("whole/multi", _chunks(data))
         assert b"".join([c async for c in store.open("whole/multi")]) == data
-        assert asked == [None, 1, 2, 3]
-        assert checked[1:] == ["AioStreamingChecksumBody"] * 3  # checked as it streams
     finally:
         await store.close()
+
+
+def test_the_composite_check_finds_a_changed_part() -> None:
+    from chatkit.blobs.s3 import _Composite
+
+    parts = [pattern(5 * MiB, 1), pattern(5 * MiB, 2), b"last part"]
+    whole = hashlib.sha256(b"".join(hashlib.sha256(p).digest() for p in parts)).digest()
+    response = {
+        "ChecksumSHA256": f"{base64.b64encode(whole).decode()}-3",
+        "Metadata": {"chatkit-part-size": str(5 * MiB)},
+    }
+    for data, expected in [
+        (b"".join(parts), True),
+        (b"".join(parts)[:-1] + b"T", False),  # one byte changed
+        (b"".join(parts)[:-1], False),  # one byte short
+        (b"".join(parts[:2]), False),  # a part missing
+    ]:
+        check = _Composite.of(response)
+        assert check is not None
+        for start in range(0, len(data), 100_003):  # chunks across part boundaries
+            check.update(data[start : start + 100_003])
+        assert check.matches() is expected
+    assert _Composite.of({"ChecksumSHA256": "abc-3", "Metadata": {}}) is None  # not ours
+    assert _Composite.of({"ChecksumSHA256": "abc=", "Metadata": {"chatkit-part-size": "9"}}) is None
 
 
 async def test_a_failed_multipart_upload_is_aborted(endpoint: str) -> None:

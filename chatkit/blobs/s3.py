@@ -11,9 +11,11 @@ Uploads stream: bytes are gathered until one part (`S3Settings.part_size`,
 a larger one a multipart upload, aborted when the source fails. Every
 request carries the SHA-256 of its bytes (``ChecksumAlgorithm=SHA256``), so
 the service refuses a part that changed on the way. Downloads stream in
-chunks with ``ChecksumMode=ENABLED``: the bytes are checked against the
-checksum stored with the object (part by part for a multipart object). A
-mismatch is a `BlobIntegrityError`.
+chunks of one ``GetObject`` with ``ChecksumMode=ENABLED``: the bytes are
+checked against the checksum stored with the object (for a multipart object,
+each part's SHA-256 and the SHA-256 of those, with the part size the upload
+recorded in the object's metadata). A
+mismatch is a `BlobIntegrityError`, raised at the end of the stream.
 
 Example:
     ```python
@@ -65,6 +67,8 @@ __all__ = ["S3BlobStore", "S3Settings"]
 MiB: Final = 1024 * 1024
 MIN_PART_SIZE: Final = 5 * MiB
 """The smallest part S3 accepts (every part but the last)."""
+PART_SIZE_META: Final = "chatkit-part-size"
+"""Object metadata a multipart upload records its part size in (to check its checksum)."""
 MAX_DELETE: Final = 1000
 """Keys one ``DeleteObjects`` request may name."""
 
@@ -262,6 +266,79 @@ def _disposition(name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+class _Composite:
+    """Checks a multipart object's composite SHA-256 (of its parts' SHA-256s) as it streams.
+
+    The bytes are hashed in batches of `BATCH` on a worker thread (hashlib
+    releases the GIL), one batch at a time and in order, so hashing overlaps
+    with reading the next bytes from the network.
+    """
+
+    BATCH: Final = 1 << 20
+
+    def __init__(self, expected: str, parts: int, part_size: int) -> None:
+        self.expected, self.parts, self.part_size = expected, parts, part_size
+        self.digests: list[bytes] = []
+        self.current = hashlib.sha256()
+        self.left = part_size
+        self.batch: list[bytes] = []
+        self.batched = 0
+        self.pending: asyncio.Future[None] | None = None
+
+    @classmethod
+    def of(cls, response: dict[str, Any]) -> _Composite | None:
+        stored = str(response.get("ChecksumSHA256") or "")
+        expected, dash, count = stored.rpartition("-")
+        size = str((response.get("Metadata") or {}).get(PART_SIZE_META, ""))
+        if not (dash and count.isdigit() and size.isdigit() and int(size) > 0):
+            return None
+        return cls(expected, int(count), int(size))
+
+    def update(self, chunk: bytes) -> None:
+        """Hash ``chunk`` now (on this thread)."""
+        view = memoryview(chunk)
+        while len(view) >= self.left:
+            self.current.update(view[: self.left])
+            view = view[self.left :]
+            self.digests.append(self.current.digest())
+            self.current, self.left = hashlib.sha256(), self.part_size
+        if view:
+            self.current.update(view)
+            self.left -= len(view)
+
+    def _update_all(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            self.update(chunk)
+
+    async def feed(self, chunk: bytes) -> None:
+        """Queue ``chunk``; a full batch is hashed on a worker thread."""
+        self.batch.append(chunk)
+        self.batched += len(chunk)
+        if self.batched >= self.BATCH:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self.pending is not None:
+            await self.pending
+            self.pending = None
+        if self.batch:
+            batch, self.batch, self.batched = self.batch, [], 0
+            loop = asyncio.get_running_loop()
+            self.pending = loop.run_in_executor(None, self._update_all, batch)
+
+    async def finish(self) -> bool:
+        """Hash what is queued; whether the checksum matches."""
+        await self._flush()
+        await self._flush()
+        return self.matches()
+
+    def matches(self) -> bool:
+        if self.left < self.part_size:
+            self.digests.append(self.current.digest())
+        whole = hashlib.sha256(b"".join(self.digests)).digest()
+        return len(self.digests) == self.parts and _b64(whole) == self.expected
+
+
 class S3BlobStore(BlobStore):
     """Keeps each blob as an object in an S3-compatible bucket (extra ``s3``).
 
@@ -443,7 +520,11 @@ class S3BlobStore(BlobStore):
             if upload_id is None:
                 extra = {"ChecksumAlgorithm": "SHA256"} if use_checksums else {}
                 created = await client.create_multipart_upload(
-                    Bucket=bucket, Key=name, ContentType="application/octet-stream", **extra
+                    Bucket=bucket,
+                    Key=name,
+                    ContentType="application/octet-stream",
+                    Metadata={PART_SIZE_META: str(part_size)},
+                    **extra,
                 )
                 upload_id = created["UploadId"]
             number = len(parts) + 1
@@ -507,43 +588,27 @@ class S3BlobStore(BlobStore):
     async def open(self, key: str, *, chunk_size: int = 1 << 16) -> AsyncIterator[bytes]:
         name = self._object(key)
         client = await self._client()
-        bucket = self.settings.bucket
         mode = {"ChecksumMode": "ENABLED"} if self.settings.checksums else {}
         try:
-            response = await client.get_object(Bucket=bucket, Key=name, **mode)
+            response = await client.get_object(Bucket=self.settings.bucket, Key=name, **mode)
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc, "download", key) from exc
-        stored = str(response.get("ChecksumSHA256") or "")
-        parts = 1
-        if stored.rpartition("-")[2].isdigit() and "-" in stored:
-            # A multipart object's checksum is of its parts' checksums: read it
-            # part by part, each checked against its own.
-            parts = int(stored.rpartition("-")[2])
-            response["Body"].close()
-            response = None
-        etag = None
-        for number in range(1, parts + 1):
-            if response is None:
-                try:
-                    response = await client.get_object(
-                        Bucket=bucket,
-                        Key=name,
-                        PartNumber=number,
-                        **({"IfMatch": etag} if etag else {}),
-                        **mode,
-                    )
-                except (ClientError, BotoCoreError) as exc:
-                    raise self._error(exc, "download", key) from exc
-                etag = etag or response.get("ETag")
-            body = response["Body"]
-            response = None
-            try:
-                async for chunk in body.iter_chunks(chunk_size):
-                    yield chunk
-            except (FlexibleChecksumError, BotoCoreError) as exc:
-                raise self._error(exc, "download", key) from exc
-            finally:
-                body.close()
+        body = response["Body"]
+        # A single-part object's SHA-256 is checked by botocore as the body
+        # streams; a multipart object's is of its parts' checksums, which this
+        # store checks itself when it knows the part size (it wrote the object).
+        composite = _Composite.of(response) if self.settings.checksums else None
+        try:
+            async for chunk in body.iter_chunks(chunk_size):
+                if composite is not None:
+                    await composite.feed(chunk)
+                yield chunk
+            if composite is not None and not await composite.finish():
+                raise FlexibleChecksumError(error_msg="the parts' checksums do not match")
+        except (FlexibleChecksumError, BotoCoreError) as exc:
+            raise self._error(exc, "download", key) from exc
+        finally:
+            body.close()
 
     async def delete(self, key: str) -> None:
         name = self._object(key)
