@@ -92,7 +92,7 @@ class TestS3BlobStore(BlobStoreContract):
         self.bucket = _bucket(endpoint)
 
     def make_blob_store(self, location: Path) -> BlobStore:
-        return S3BlobStore(_settings(self.endpoint, self.bucket))
+        return S3BlobStore(_settings(self.endpoint, self.bucket, verify_multipart=True))
 
 
 class TestS3BlobStoreFromURL(BlobStoreContract):
@@ -129,6 +129,7 @@ def test_a_url_names_every_setting_and_secrets_never_show(
     store = open_blob_store(
         "s3://files/support/chat/?endpoint=http://127.0.0.1:9000/&region=eu-west-1"
         "&path_style=1&part_size=10485760&url_expires=60&public_endpoint=https://files.example"
+        "&verify_multipart=true"
     )
     assert isinstance(store, S3BlobStore)
     s = store.settings
@@ -138,6 +139,7 @@ def test_a_url_names_every_setting_and_secrets_never_show(
         "https://files.example",
     )
     assert (s.path_style, s.part_size, s.url_expires) == (True, 10 * MiB, 60.0)
+    assert s.verify_multipart is True
     assert s.access_key_id == "AKIAEXAMPLE"
     assert s.secret_access_key is not None
     assert s.secret_access_key.get_secret_value() == "very-secret-key-value"
@@ -211,7 +213,7 @@ async def test_bytes_that_do_not_match_their_checksum_are_refused_on_download(
     endpoint: str,
 ) -> None:
     bucket = _bucket(endpoint)
-    store = S3BlobStore(_settings(endpoint, bucket))
+    store = S3BlobStore(_settings(endpoint, bucket, verify_multipart=True))
     raw = _raw(endpoint)
     wrong = base64.b64encode(hashlib.sha256(b"other bytes").digest()).decode()
     # moto keeps the checksum it is given: the stored bytes no longer match it,
@@ -264,6 +266,11 @@ async def test_bytes_that_do_not_match_their_checksum_are_refused_on_download(
         with pytest.raises(BlobIntegrityError, match="do not match"):
             await read()
         assert bytes(received) == first + second  # noticed at the end of the stream
+        unchecked = S3BlobStore(_settings(endpoint, bucket))  # verify_multipart off
+        try:
+            assert b"".join([c async for c in unchecked.open("rot/multi")]) == first + second
+        finally:
+            await unchecked.close()
 
         # The store's own multipart objects read back whole, checked.
         data = pattern(11 * MiB, seed=9)

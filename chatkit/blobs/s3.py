@@ -13,8 +13,8 @@ request carries the SHA-256 of its bytes (``ChecksumAlgorithm=SHA256``), so
 the service refuses a part that changed on the way. Downloads stream in
 chunks of one ``GetObject`` with ``ChecksumMode=ENABLED``: the bytes are
 checked against the checksum stored with the object (for a multipart object,
-each part's SHA-256 and the SHA-256 of those, with the part size the upload
-recorded in the object's metadata). A
+with `S3Settings.verify_multipart`, each part's SHA-256 and the SHA-256 of
+those, with the part size the upload recorded in the object's metadata). A
 mismatch is a `BlobIntegrityError`, raised at the end of the stream.
 
 Example:
@@ -142,6 +142,11 @@ class S3Settings(BaseModel):
         url_expires: Seconds a signed download URL stays valid.
         checksums: Send and check SHA-256 checksums (turn off only for a
             service that rejects them).
+        verify_multipart: Also check a multipart object's checksum on
+            download (the SHA-256 of its parts' SHA-256s): one more SHA-256
+            pass over its bytes, on a worker thread. Single-part objects
+            (smaller than ``part_size``) are always checked, and every part
+            is checked by the service on upload.
         max_attempts: Attempts per request (botocore's standard retry mode).
         connect_timeout: Seconds to connect.
         read_timeout: Seconds to wait for data.
@@ -170,6 +175,7 @@ class S3Settings(BaseModel):
     part_size: int = Field(default=8 * MiB, ge=MIN_PART_SIZE, le=5 * 1024 * MiB)
     url_expires: float = Field(default=300.0, gt=0, le=7 * 24 * 3600)
     checksums: bool = True
+    verify_multipart: bool = False
     max_attempts: int = Field(default=5, ge=1, le=20)
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=60.0, gt=0)
@@ -210,7 +216,7 @@ class S3Settings(BaseModel):
 
         Query parameters: ``region``, ``endpoint``, ``public_endpoint``,
         ``path_style``, ``part_size`` (bytes), ``url_expires`` (seconds),
-        ``checksums``, ``max_attempts``. Credentials never go in the URL
+        ``checksums``, ``verify_multipart``, ``max_attempts``. Credentials never go in the URL
         (it ends up in logs): use the settings or the environment.
 
         Raises:
@@ -236,6 +242,7 @@ class S3Settings(BaseModel):
             "part_size": "part_size",
             "url_expires": "url_expires",
             "checksums": "checksums",
+            "verify_multipart": "verify_multipart",
             "max_attempts": "max_attempts",
         }
         values: dict[str, Any] = {"bucket": parts.netloc, "prefix": unquote(parts.path)}
@@ -253,6 +260,10 @@ class S3Settings(BaseModel):
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             )
             raise ConfigurationError(f"bad S3 blob store settings: {problems}") from None
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
 
 
 def _b64(digest: bytes) -> str:
@@ -496,19 +507,12 @@ class S3BlobStore(BlobStore):
         client = await self._client()
         bucket, part_size = self.settings.bucket, self.settings.part_size
         use_checksums = self.settings.checksums
-        digest, size = hashlib.sha256(), 0
+        loop = asyncio.get_running_loop()
+        whole, size = hashlib.sha256(), 0
         pending: list[bytes] = []
         pending_size = 0
         upload_id: str | None = None
         parts: list[dict[str, Any]] = []
-
-        def checksum(body: bytes) -> dict[str, str]:
-            if not use_checksums:
-                return {}
-            return {
-                "ChecksumAlgorithm": "SHA256",
-                "ChecksumSHA256": _b64(hashlib.sha256(body).digest()),
-            }
 
         async def send_part() -> None:
             nonlocal upload_id, pending, pending_size
@@ -528,19 +532,27 @@ class S3BlobStore(BlobStore):
                 )
                 upload_id = created["UploadId"]
             number = len(parts) + 1
-            sums = checksum(body)
-            sent = await client.upload_part(
-                Bucket=bucket,
-                Key=name,
-                UploadId=upload_id,
-                PartNumber=number,
-                Body=body,
-                ContentLength=len(body),
-                **sums,
-            )
-            part = {"PartNumber": number, "ETag": sent["ETag"]}
-            if "ChecksumSHA256" in sums:
+            part: dict[str, Any] = {"PartNumber": number}
+            sums: dict[str, str] = {}
+            if use_checksums:  # hashed on a worker thread: the event loop keeps serving
+                found = await loop.run_in_executor(None, _sha256, body)
+                sums = {"ChecksumAlgorithm": "SHA256", "ChecksumSHA256": _b64(found)}
                 part["ChecksumSHA256"] = sums["ChecksumSHA256"]
+            # The whole blob's SHA-256 moves on while the part is on the wire.
+            hashing = loop.run_in_executor(None, whole.update, body)
+            try:
+                sent = await client.upload_part(
+                    Bucket=bucket,
+                    Key=name,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=body,
+                    ContentLength=len(body),
+                    **sums,
+                )
+            finally:
+                await hashing
+            part["ETag"] = sent["ETag"]
             parts.append(part)
 
         operation = "upload"
@@ -549,22 +561,31 @@ class S3BlobStore(BlobStore):
                 async for chunk in chunks:
                     if not chunk:
                         continue
-                    digest.update(chunk)
                     size += len(chunk)
                     pending.append(bytes(chunk))
                     pending_size += len(chunk)
                     while pending_size >= part_size:
                         await send_part()
                 if upload_id is None:
+                    # One PutObject: its checksum is the blob's SHA-256.
                     body = b"".join(pending)
                     pending = []
+                    if len(body) >= 1 << 18:
+                        whole = await loop.run_in_executor(None, hashlib.sha256, body)
+                    else:
+                        whole.update(body)
+                    sums = (
+                        {"ChecksumAlgorithm": "SHA256", "ChecksumSHA256": _b64(whole.digest())}
+                        if use_checksums
+                        else {}
+                    )
                     await client.put_object(
                         Bucket=bucket,
                         Key=name,
                         Body=body,
                         ContentLength=len(body),
                         ContentType="application/octet-stream",
-                        **checksum(body),
+                        **sums,
                     )
                 else:
                     if pending:
@@ -583,7 +604,7 @@ class S3BlobStore(BlobStore):
                 with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                     await client.abort_multipart_upload(Bucket=bucket, Key=name, UploadId=upload_id)
             raise
-        return BlobInfo(key=key, size=size, sha256=digest.hexdigest())
+        return BlobInfo(key=key, size=size, sha256=whole.hexdigest())
 
     async def open(self, key: str, *, chunk_size: int = 1 << 16) -> AsyncIterator[bytes]:
         name = self._object(key)
@@ -596,8 +617,10 @@ class S3BlobStore(BlobStore):
         body = response["Body"]
         # A single-part object's SHA-256 is checked by botocore as the body
         # streams; a multipart object's is of its parts' checksums, which this
-        # store checks itself when it knows the part size (it wrote the object).
-        composite = _Composite.of(response) if self.settings.checksums else None
+        # store checks itself (with verify_multipart) when it knows the part
+        # size (it wrote the object).
+        verify = self.settings.checksums and self.settings.verify_multipart
+        composite = _Composite.of(response) if verify else None
         try:
             async for chunk in body.iter_chunks(chunk_size):
                 if composite is not None:
