@@ -169,6 +169,16 @@ def test_bad_urls_are_configuration_errors(url: str, problem: str) -> None:
     assert "pw@" not in str(caught.value)
 
 
+def test_bad_settings_are_configuration_errors_without_their_values() -> None:
+    with pytest.raises(ConfigurationError, match="part_size") as caught:
+        S3BlobStore("files", part_size=1024, secret_access_key="hunter2-very-secret")
+    assert "hunter2" not in str(caught.value)
+    with pytest.raises(ConfigurationError, match="secret_access_key"):
+        S3Settings(bucket="files", secret_access_key=12345)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="either S3Settings or keyword"):
+        S3BlobStore(S3Settings(bucket="files"), region="eu-west-1")
+
+
 def test_the_kit_takes_a_blob_store_url(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHATKIT_BLOBS_URL", f"s3://chat-env?endpoint={endpoint}&path_style=1")
     kit = AsyncChatKit("memory://")

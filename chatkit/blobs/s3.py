@@ -42,7 +42,16 @@ from typing import Any, Final, Self
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .._optional import missing
 from ..errors import (
@@ -181,6 +190,21 @@ class S3Settings(BaseModel):
     read_timeout: float = Field(default=60.0, gt=0)
     max_pool_connections: int = Field(default=10, ge=1, le=1000)
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _typed_errors(
+        cls, value: Any, handler: ModelWrapValidatorHandler[S3Settings]
+    ) -> S3Settings:
+        """Raise `ConfigurationError` naming the fields (never their values: secrets)."""
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ConfigurationError(f"bad S3 blob store settings: {problems}") from None
+
     @field_validator("bucket")
     @classmethod
     def _bucket(cls, value: str) -> str:
@@ -253,13 +277,7 @@ class S3Settings(BaseModel):
                     f"(known: {', '.join(sorted(set(names)))})"
                 )
             values[names[name]] = found[-1]
-        try:
-            return cls(**values)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-            )
-            raise ConfigurationError(f"bad S3 blob store settings: {problems}") from None
+        return cls(**values)
 
 
 def _sha256(data: bytes) -> bytes:
@@ -370,10 +388,7 @@ class S3BlobStore(BlobStore):
 
     def __init__(self, settings: S3Settings | str, **options: Any) -> None:
         if isinstance(settings, str):
-            try:
-                settings = S3Settings(bucket=settings, **options)
-            except ValidationError as exc:
-                raise ConfigurationError(f"bad S3 blob store settings: {exc}") from None
+            settings = S3Settings(bucket=settings, **options)
         elif options:
             raise ConfigurationError("pass either S3Settings or keyword options, not both")
         self.settings = settings
