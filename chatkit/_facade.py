@@ -45,7 +45,7 @@ from ._sync_services import (
     SyncWebhooks,
     SyncWebsites,
 )
-from .blobs import BlobStore, LocalBlobStore
+from .blobs import BlobStore, LocalBlobStore, default_blobs_url, open_blob_store
 from .errors import ConfigurationError
 from .integrations import Integration
 from .services import (
@@ -129,7 +129,10 @@ class AsyncChatKit:
             else ``sqlite:///chatkit.db`` (a file in the working directory).
         store: A store object instead of a URL.
         settings: Behaviour settings; the defaults need no changes.
-        blobs: Where attachment bytes go. Default: beside a SQLite file
+        blobs: Where attachment bytes go: a `BlobStore` or its URL
+            (``s3://bucket/prefix``, ``file:///var/lib/chatkit/blobs``,
+            ``memory://``; see `chatkit.blobs.open_blob_store`). Default:
+            ``$CHATKIT_BLOBS_URL`` when set, else beside a SQLite file
             (``support.db-blobs/``), in memory for ``memory://``, else
             ``./chatkit-blobs``.
         transport: How commit signals reach other processes:
@@ -184,7 +187,7 @@ class AsyncChatKit:
         *,
         store: Store | None = None,
         settings: ChatKitSettings | None = None,
-        blobs: BlobStore | None = None,
+        blobs: BlobStore | str | None = None,
         transport: str | Transport | None = None,
     ) -> None:
         if url is not None and store is not None:
@@ -193,6 +196,9 @@ class AsyncChatKit:
             url = url or default_url()
             store = open_store(url)
         self.url = url
+        blobs = blobs if blobs is not None else default_blobs_url()
+        if isinstance(blobs, str):
+            blobs = open_blob_store(blobs)
         blobs = blobs or store.default_blob_store() or LocalBlobStore("chatkit-blobs")
         if isinstance(transport, str):
             transport = open_transport(transport)
@@ -401,7 +407,7 @@ class ChatKit:
         *,
         store: Store | None = None,
         settings: ChatKitSettings | None = None,
-        blobs: BlobStore | None = None,
+        blobs: BlobStore | str | None = None,
         transport: str | Transport | None = None,
     ) -> None:
         self.aio = AsyncChatKit(

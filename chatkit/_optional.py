@@ -40,6 +40,7 @@ EXTRAS: Final[dict[str, str]] = {
     "dropbox": "dropbox",
     "fastapi": "web",
     "websockets": "web",
+    "aiobotocore": "s3",
 }
 """Top-level module -> the chatkit extra (``pyproject.toml``) that installs it."""
 
@@ -58,6 +59,7 @@ PACKAGES: Final[dict[str, str]] = {
     "dropbox": "dropbox",
     "fastapi": "fastapi",
     "websockets": "websockets",
+    "aiobotocore": "aiobotocore",
 }
 """Top-level module -> the distribution name that provides it (what the message names)."""
 

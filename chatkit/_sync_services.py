@@ -90,6 +90,7 @@ class SyncAttachments(SyncResource[Attachments]):
     upload = sync(Attachments.upload)
     get = sync(Attachments.get)
     read = sync(Attachments.read)
+    signed_url = sync(Attachments.signed_url)
 
     def open(self, attachment_id: str) -> Iterator[bytes]:
         """Blocking twin of `Attachments.open`: iterate the bytes in chunks."""

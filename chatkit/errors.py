@@ -21,14 +21,19 @@ ChatKitError
 │       ├── AttachmentTypeError
 │       │   └── ActiveContentError  HTML, or SVG/XML a browser would run
 │       └── TooManyAttachmentsError
+│   ├── InvalidBlobKeyError       a blob key that is not safe (also a ValueError)
 │   ├── InvalidTransitionError    e.g. closed -> open
 │   └── WebhookTargetError        an outbound webhook's target is not a public address
 ├── NotFoundError                 unknown id
+│   └── BlobNotFoundError         no blob has this key (also a FileNotFoundError)
 ├── ConflictError                 a concurrent writer won; safe to retry
 │   ├── DuplicateIdentityError    identity already belongs to another contact
 │   └── DuplicateKeyError         a store-level unique key was violated
 ├── StoreError                    the storage backend failed
-│   └── SchemaVersionError        database made by a newer chatkit
+│   ├── SchemaVersionError        database made by a newer chatkit
+│   └── BlobStoreError            the blob store (a directory, a bucket) failed
+│       ├── BlobAccessError       the bucket refused: no such bucket, access denied, bad keys
+│       └── BlobIntegrityError    bytes did not match their checksum
 ├── TransportError                the transport (e.g. Redis) cannot be reached
 ├── RemoteServiceError            a remote service (e.g. an LLM endpoint) failed
 │   └── NotificationError         (chatkit.notifications) a notifier could not deliver
@@ -61,6 +66,11 @@ __all__ = [
     "AttachmentError",
     "AttachmentTooLargeError",
     "AttachmentTypeError",
+    "BlobAccessError",
+    "BlobIntegrityError",
+    "BlobNotFoundError",
+    "BlobStoreError",
+    "InvalidBlobKeyError",
     "TooManyAttachmentsError",
     "TransportError",
     "ChatKitError",
@@ -436,6 +446,55 @@ class SchemaVersionError(StoreError):
         )
         self.found = found
         self.supported = supported
+
+
+class BlobStoreError(StoreError):
+    """The blob store that keeps attachment bytes failed (a directory, an S3 bucket).
+
+    Attributes:
+        reason: The service's own error code when it gave one, e.g.
+            ``"SlowDown"`` or ``"InternalError"`` from S3.
+    """
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class BlobAccessError(BlobStoreError):
+    """The blob store refused: no such bucket, access denied, unknown or wrong keys.
+
+    A configuration problem: retrying does not help. Nothing was recorded
+    for the upload that met it.
+    """
+
+
+class BlobIntegrityError(BlobStoreError):
+    """Bytes did not match their checksum (on the way in or out, or at rest)."""
+
+
+class BlobNotFoundError(NotFoundError, FileNotFoundError):
+    """No blob has this key (purged, or never written).
+
+    Also a `FileNotFoundError`, as the blob store contract promised before.
+
+    Attributes:
+        key: The blob key.
+    """
+
+    def __init__(self, key: str) -> None:
+        super().__init__("blob", key)
+        self.key = key
+
+
+class InvalidBlobKeyError(InvalidInputError, ValueError):
+    """A blob key that is not of the safe form (`chatkit.blobs.check_key`).
+
+    Also a `ValueError`, as `check_key` raised before.
+    """
+
+    def __init__(self, key: object) -> None:
+        super().__init__(f"invalid blob key {quoted(key)}", field="key")
 
 
 class TransportError(ChatKitError):

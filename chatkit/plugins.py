@@ -22,7 +22,7 @@ from typing import Generic, TypeVar, cast
 
 from .errors import PluginLoadError, PluginNotFoundError
 
-__all__ = ["Builtin", "PluginLoader", "stores", "transports"]
+__all__ = ["Builtin", "PluginLoader", "blob_stores", "stores", "transports"]
 
 T = TypeVar("T")
 
@@ -138,3 +138,13 @@ transports: PluginLoader[type[object]] = PluginLoader(
     },
 )
 """Transport classes by URL scheme."""
+
+blob_stores: PluginLoader[type[object]] = PluginLoader(
+    "chatkit.blobs",
+    {
+        "memory": Builtin("chatkit.blobs.memory:MemoryBlobStore"),
+        "file": Builtin("chatkit.blobs.local:LocalBlobStore"),
+        "s3": Builtin("chatkit.blobs.s3:S3BlobStore", "pip install 'chatkit[s3]'"),
+    },
+)
+"""Blob store classes by URL scheme (`chatkit.blobs.open_blob_store`)."""

@@ -36,6 +36,7 @@ HINT = re.compile(r"pip install 'chatkit\[([a-z0-9_,-]+)\]'")
 EXEMPT = {
     "chatkit.testing.integration_contract": "a pytest helper: who imports it runs pytest",
     "chatkit.testing.store_contract": "a pytest helper: who imports it runs pytest",
+    "chatkit.testing.blob_contract": "a pytest helper: who imports it runs pytest",
     "chatkit.stores.postgres": "opened by URL through chatkit.plugins.stores (checked below)",
     "chatkit.stores.postgres_connect": "a part of chatkit.stores.postgres, imported only by it",
     "chatkit.stores.postgres_writes": "a part of chatkit.stores.postgres, imported only by it",

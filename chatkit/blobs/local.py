@@ -7,10 +7,12 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Self
 
 import anyio
 import anyio.to_thread
 
+from ..errors import BlobNotFoundError, ConfigurationError
 from .base import BlobInfo, BlobStore, check_key
 
 __all__ = ["LocalBlobStore"]
@@ -32,6 +34,20 @@ class LocalBlobStore(BlobStore):
 
     def __repr__(self) -> str:
         return f"LocalBlobStore({str(self.root)!r})"
+
+    @classmethod
+    def from_url(cls, url: str) -> Self:
+        """``file:///var/lib/chatkit/blobs`` (absolute) or ``file://blobs`` (relative).
+
+        Raises:
+            ConfigurationError: Not a ``file://`` URL, or no path.
+        """
+        scheme, sep, path = url.partition("://")
+        if scheme.lower() != "file" or not sep or not path or "?" in path:
+            raise ConfigurationError(
+                f"a local blob store URL looks like file:///var/lib/chatkit/blobs, not {url!r}"
+            )
+        return cls(path)
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -56,7 +72,11 @@ class LocalBlobStore(BlobStore):
 
     async def open(self, key: str, *, chunk_size: int = 1 << 16) -> AsyncIterator[bytes]:
         path = self._path(key)
-        async with await anyio.open_file(path, "rb") as source:
+        try:
+            source = await anyio.open_file(path, "rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise BlobNotFoundError(key) from None
+        async with source:
             while chunk := await source.read(chunk_size):
                 yield chunk
 

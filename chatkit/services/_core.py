@@ -254,7 +254,10 @@ class Core:
             try:
                 await self.transport.close()
             finally:
-                await self.store.close()
+                try:
+                    await self.blobs.close()
+                finally:
+                    await self.store.close()
 
     async def commit(self, ops: Sequence[Op], events: Sequence[Event] = ()) -> list[int]:
         """Commit through the store and wake local event subscribers."""

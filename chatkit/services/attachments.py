@@ -226,6 +226,33 @@ class Attachments(Service):
         except FileNotFoundError as exc:
             raise NotFoundError("attachment bytes", attachment_id) from exc
 
+    async def signed_url(
+        self, attachment_id: str, *, expires_in: float | None = None
+    ) -> str | None:
+        """A short-lived URL that downloads the attachment straight from the blob store.
+
+        ``None`` when the kit's blob store cannot sign URLs (the local and
+        in-memory stores): stream `open` instead. With an S3 bucket
+        (`chatkit.blobs.s3.S3BlobStore`) it is a presigned GET whose response
+        carries the sniffed type and ``Content-Disposition: attachment`` with
+        the safe name. Whoever holds the URL can download until it expires:
+        check access first.
+
+        Args:
+            attachment_id: The attachment.
+            expires_in: Seconds the URL stays valid (the store's default when ``None``).
+
+        Raises:
+            NotFoundError: No such attachment.
+        """
+        attachment = await self.get(attachment_id)
+        return await self._core.blobs.signed_url(
+            attachment.blob_key,
+            name=attachment.name,
+            mime_type=attachment.mime_type,
+            expires_in=expires_in,
+        )
+
     async def read(self, attachment_id: str) -> bytes:
         """Return an attachment's bytes at once (for small files; prefer `open`)."""
         return b"".join([chunk async for chunk in self.open(attachment_id)])

@@ -251,6 +251,7 @@ class Retention(Service):
             ops: builtins.list[Op] = []
             events: list[Event] = []
             freed: dict[str, int] = {}
+            blob_keys: builtins.list[str] = []
             for conv, tickets in batch:
                 messages = await store.find(Message, {"conversation_id": conv.id})
                 attachments = await store.find(Attachment, {"conversation_id": conv.id})
@@ -266,8 +267,7 @@ class Retention(Service):
                 totals["incidents"] += len(incidents)
                 if dry_run:
                     continue
-                for attachment in attachments:
-                    await self._core.blobs.delete(attachment.blob_key)
+                blob_keys += [a.blob_key for a in attachments]
                 ops += [Delete(Attachment, a.id) for a in attachments]
                 ops += [Delete(Message, m.id) for m in messages]
                 ops += [Delete(Ticket, t.id) for t in tickets]
@@ -285,6 +285,9 @@ class Retention(Service):
                         attachments=len(attachments),
                     )
                 )
+            if blob_keys:
+                # One call per batch: an S3 bucket deletes up to 1,000 keys a request.
+                await self._core.blobs.delete_many(blob_keys)
             for agent_id, count in freed.items():
                 agent = await store.get(Agent, agent_id)
                 if agent is not None:

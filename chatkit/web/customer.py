@@ -39,7 +39,7 @@ from ..models._base import new_id, utcnow
 from ..services._core import bump
 from ..services.routing import RoutingResult
 from ..stores.base import Gt, Insert, Update
-from ._deps import APIRouter, Depends, Header, Query, Request, StreamingResponse
+from ._deps import APIRouter, Depends, Header, Query, Request, Response, StreamingResponse
 from .auth import CustomerPrincipal, current_customer, get_context
 from .context import WebContext
 from .errors import AuthenticationError, PermissionDeniedError
@@ -775,15 +775,24 @@ def _disposition(name: str) -> str:
 @router.get(
     "/v1/conversations/{conversation_id}/attachments/{attachment_id}",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"application/octet-stream": {"schema": {"type": "string"}}}},
+        307: {
+            "description": "The blob store signs URLs (an S3 bucket): ``Location`` is a "
+            "short-lived URL that downloads the file from it."
+        },
+    },
 )
 async def download_attachment(
     conversation_id: str, attachment_id: str, customer: Customer, web: Web
-) -> StreamingResponse:
+) -> Response:
     """Download a file of the conversation: one sent in a message, or one the customer uploaded.
 
     Files of private notes are never given out. Served as a download
-    (``Content-Disposition: attachment``) with its sniffed type.
+    (``Content-Disposition: attachment``) with its sniffed type. When the
+    kit's blob store signs URLs (`chatkit.blobs.s3.S3BlobStore`), the answer
+    is a redirect (307) to a short-lived signed URL of the bucket, which
+    sends the same type and disposition; otherwise the app streams the bytes.
     """
     conversation = await _owned(web, customer, conversation_id)
     try:
@@ -798,6 +807,16 @@ async def download_attachment(
         visible = attachment.uploaded_by.role is AuthorRole.CUSTOMER  # not sent yet: theirs only
     if not visible:
         raise NotFoundError("attachment", attachment_id[:100])
+    signed: str | None = await web.call(web.kit.attachments.signed_url, attachment.id)
+    if signed is not None:
+        return Response(
+            status_code=307,
+            headers={
+                "Location": signed,
+                "Cache-Control": "no-store",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
     return StreamingResponse(
         web.stream(web.kit.attachments.open(attachment.id)),
         media_type=attachment.mime_type,
