@@ -48,7 +48,7 @@ from .tickets import (
     TicketNote,
     TicketStatus,
 )
-from .web import WebSession, Website, normalize_origin
+from .web import WebSession, Website, WidgetSettings, normalize_origin
 from .webhooks import WebhookDelivery, WebhookDeliveryStatus, WebhookSubscription
 
 __all__ = [
@@ -110,6 +110,7 @@ __all__ = [
     "Team",
     "WebSession",
     "Website",
+    "WidgetSettings",
     "normalize_origin",
     "Ticket",
     "TicketNote",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import builtins
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..errors import InvalidInputError, NotFoundError
-from ..models import WebSession, Website
+from ..models import WebSession, Website, WidgetSettings
 from ..models._base import new_id, utcnow
 from ..stores.base import Delete, Insert, Lt, Update
 from ._core import UNSET, Unset, changed, check_names, checked
@@ -26,6 +28,21 @@ def _public_key() -> str:
 
 def _identity_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+def _widget(value: object) -> WidgetSettings:
+    if isinstance(value, WidgetSettings):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidInputError("widget must be WidgetSettings or a mapping", field="widget")
+    try:
+        return WidgetSettings.model_validate(dict(value))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise InvalidInputError(
+            f"widget.{where}: {first.get('msg', 'invalid')}"[:300], field=f"widget.{where}"[:200]
+        ) from None
 
 
 def _flag(value: object, field: str) -> bool:
@@ -56,6 +73,7 @@ class Websites(Service):
         origins: Sequence[str] = (),
         require_identity: bool = False,
         typing_previews: bool = False,
+        widget: WidgetSettings | Mapping[str, Any] | None = None,
     ) -> Website:
         """Add a website with a fresh public key and identity secret.
 
@@ -66,9 +84,10 @@ class Websites(Service):
                 wildcards.
             require_identity: Refuse anonymous visitors.
             typing_previews: Pass visitors' typing previews on to agents.
+            widget: How its chat widget looks (`WidgetSettings`, or a mapping of its fields).
 
         Raises:
-            InvalidInputError: A bad name or origin.
+            InvalidInputError: A bad name, origin or widget setting.
         """
         site = checked(
             Website,
@@ -79,6 +98,7 @@ class Websites(Service):
             identity_secret=_identity_secret(),
             require_identity=_flag(require_identity, "require_identity"),
             typing_previews=_flag(typing_previews, "typing_previews"),
+            widget=_widget(widget) if widget is not None else WidgetSettings(),
         )
         await self._core.commit([Insert(site)])
         return site
@@ -123,8 +143,11 @@ class Websites(Service):
         origins: Sequence[str] | Unset = UNSET,
         require_identity: bool | Unset = UNSET,
         typing_previews: bool | Unset = UNSET,
+        widget: WidgetSettings | Mapping[str, Any] | Unset = UNSET,
     ) -> Website:
-        """Change a website's name, origins or switches (its key and secret stay).
+        """Change a website's name, origins, switches or widget settings (its key and secret stay).
+
+        ``widget`` replaces the whole `WidgetSettings` (a mapping is read as one).
 
         Raises:
             NotFoundError: No such website.
@@ -139,6 +162,8 @@ class Websites(Service):
             updates["require_identity"] = _flag(require_identity, "require_identity")
         if not isinstance(typing_previews, Unset):
             updates["typing_previews"] = _flag(typing_previews, "typing_previews")
+        if not isinstance(widget, Unset):
+            updates["widget"] = _widget(widget)
 
         async def attempt() -> Website:
             site = await self.get(website_id)
