@@ -129,3 +129,140 @@ async def test_widget_loads_lazily_and_chats_with_an_agent(tmp_path: Path) -> No
         assert len(await w.kit.store.find(type(conv), {}, limit=10)) == 1
         # The shop's strict CSP and the frame's own refused nothing the widget does.
         assert refused == []
+
+
+def _png(width: int = 40, height: int = 30) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + b"\x20\x60\xc0" * width
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def test_image_upload_shows_for_both_sides_and_typing_reaches_the_agent(
+    tmp_path: Path,
+) -> None:
+    async with world(tmp_path / "chat.db", typing_previews=True) as w, chromium() as browser:
+        page = await browser.new_page()
+        fail_on_dialog(page)
+        frame = await open_chat(page, w)
+        assert await frame.get_attribute("#attach", "aria-label") == (
+            "You can attach files after your first message"
+        )
+        await say(frame, "My teapot arrived broken")
+        await frame.wait_for_selector(".msg.me .meta:text('Sent')")
+        conv = await w.only_conversation()
+        assert await frame.get_attribute("#attach", "aria-label") == "Attach a file"
+
+        # The agent's long poll sees what the visitor types before it is sent.
+        async with w.agent_http() as http:
+            poll = asyncio.create_task(
+                http.get(f"/v1/agent/conversations/{conv.id}/typing", params={"wait": 10})
+            )
+            await asyncio.sleep(0.3)
+            await frame.type("#text", "It is cracked")
+            preview = await poll
+        assert preview.status_code == 200, preview.text
+        assert preview.json()["text"].startswith("It")
+
+        await frame.set_input_files(
+            "#file", files=[{"name": "crack.png", "mimeType": "image/png", "buffer": _png()}]
+        )
+        await frame.wait_for_selector(".msg.me img[alt='crack.png']")
+        await until(frame, "() => [...document.querySelectorAll('.msg.me .meta')].length >= 2")
+        await until(
+            frame,
+            "() => [...document.querySelectorAll('.msg.me .meta')].every(m => m.textContent === 'Sent')",
+        )
+        messages = await w.kit.messages.list(conv.id, limit=10)
+        files = [a for m in messages.items for a in m.attachments]
+        assert [(a.name, a.mime_type) for a in files] == [("crack.png", "image/png")]
+
+        # After a reload the picture comes from the server (fetched with the token, shown as blob:).
+        await page.reload()
+        await page.click(LAUNCHER)
+        frame = await frame_of(page)
+        await until(
+            frame,
+            "() => { const i = document.querySelector(`.msg.me img[alt='crack.png']`);"
+            " return i && i.src.startsWith('blob:') && i.naturalWidth === 40; }",
+        )
+
+
+@pytest.mark.parametrize(
+    ("locale", "placeholder", "greeting"),
+    [
+        ("ko-KR", "메시지를 입력하세요…", "안녕하세요! 무엇을 도와드릴까요?"),
+        ("tr-TR", "Mesajınızı yazın…", "Merhaba! Size nasıl yardımcı olabiliriz?"),
+        ("de-DE", "Write a message…", "Hi! How can we help?"),
+    ],
+)
+async def test_the_browser_language_picks_the_texts(
+    tmp_path: Path, locale: str, placeholder: str, greeting: str
+) -> None:
+    async with world(tmp_path / "chat.db") as w, chromium() as browser:
+        context = await browser.new_context(locale=locale)
+        page = await context.new_page()
+        frame = await open_chat(page, w)
+        await until(frame, "p => document.querySelector('#text').placeholder === p", placeholder)
+        assert await frame.text_content(".intro .greeting") == greeting
+        assert await frame.evaluate("document.documentElement.lang") == locale[:2].replace(
+            "de", "en"
+        )
+        # A site may pass its own strings for any other language.
+        await page.evaluate("chatkit('setLocale', 'de', {placeholder: 'Nachricht schreiben…'})")
+        await until(
+            frame, "() => document.querySelector('#text').placeholder === 'Nachricht schreiben…'"
+        )
+
+
+async def test_hostile_texts_and_file_names_show_as_text(tmp_path: Path) -> None:
+    hostile = [
+        "<img src=x onerror=alert(1)>",
+        "<script>alert(2)</script>",
+        "[click](javascript:alert(3)) javascript:alert(4)",
+        "\u202eevil text\u202c stays inside its own bubble",
+        "see https://example.com/a?b=1 and mailto:help@example.com",
+    ]
+    async with world(tmp_path / "chat.db") as w, chromium() as browser:
+        page = await browser.new_page()
+        fail_on_dialog(page)
+        frame = await open_chat(page, w)
+        await say(frame, "hi")
+        await frame.wait_for_selector(".msg.me .meta:text('Sent')")
+        conv = await w.only_conversation()
+        for text in hostile:
+            await agent_reply(w, conv.id, text)
+        rlo = "invoice\u202egnp.exe"
+        await frame.set_input_files(
+            "#file", files=[{"name": rlo, "mimeType": "text/plain", "buffer": b"just text"}]
+        )
+        await wait_text(frame, hostile[-1])
+        await until(frame, "() => document.querySelectorAll('.msg.me .file').length === 1")
+        shown = await texts(frame)
+        for text in hostile:
+            assert text in shown
+        assert await frame.query_selector(".log img") is None
+        assert await frame.query_selector(".log script") is None
+        hrefs = await frame.eval_on_selector_all(".log a", "els => els.map(e => [e.href, e.rel])")
+        links = [h for h in hrefs if not h[0].endswith("#")]
+        assert links == [
+            ["https://example.com/a?b=1", "noopener noreferrer"],
+            ["mailto:help@example.com", "noopener noreferrer"],
+        ]
+        # The right-to-left override never reaches the page in a file name (the server drops
+        # it; the widget would show any left as a visible mark), so ".exe" reads as ".exe".
+        name = await frame.text_content(".msg.me .file a")
+        assert name == "invoicegnp.exe"
+        assert await frame.evaluate("n => CSS.supports('unicode-bidi', 'isolate')", None)
+        await asyncio.sleep(0.5)  # a late onerror would open a dialog: fail_on_dialog

@@ -127,12 +127,14 @@ def web_settings(**more: Any) -> WebSettings:
 
 
 @asynccontextmanager
-async def world(db: Path, **site: Any) -> AsyncIterator[World]:
+async def world(
+    db: Path, *, settings: ChatKitSettings | None = None, web: WebSettings | None = None, **site: Any
+) -> AsyncIterator[World]:
     """The kit on a SQLite file, its app on one port and the shop on another (two origins)."""
-    settings = ChatKitSettings(event_poll_interval=0.05)
+    settings = settings or ChatKitSettings(event_poll_interval=0.05)
     async with AsyncChatKit(f"sqlite:///{db}", settings=settings) as kit:
         state: dict[str, str] = {}
-        web = web_settings()
+        web = web or web_settings()
         async with serve(shop_app(state)) as shop, serve(kit.asgi(web)) as chat:
             created = await kit.websites.create("Teapot Shop", origins=[shop], **site)
             state.update(chat=chat, key=created.public_key)
