@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from tests.browser import chromium, fail_on_dialog
+from tests.browser import axe_violations, chromium, fail_on_dialog, screenshot, serious
 from tests.widgetworld import World, world
 
 pytestmark = pytest.mark.anyio
@@ -453,3 +453,62 @@ async def test_a_page_outside_the_allowlist_gets_nothing(tmp_path: Path) -> None
             )
             assert answer == "blocked"
             assert await w.kit.store.count(WebSession, {}) == 0
+
+
+async def test_accessible_open_and_closed_and_on_a_phone(tmp_path: Path) -> None:
+    async with world(tmp_path / "chat.db") as w, chromium() as browser:
+        # axe-core is injected as an inline script: this context lets it past the pages' CSPs.
+        context = await browser.new_context(bypass_csp=True, viewport={"width": 1000, "height": 720})
+        page = await context.new_page()
+        fail_on_dialog(page)
+        await page.goto(w.shop)
+        await page.wait_for_selector(LAUNCHER)
+        assert serious(await axe_violations(page)) == []
+        await screenshot(page, "widget-closed")
+
+        # Keyboard only: Tab to the launcher, Enter opens, typing goes to the message box.
+        for _ in range(5):
+            await page.keyboard.press("Tab")
+            if await page.evaluate("document.activeElement.id") == "chatkit-launcher":
+                break
+        assert await page.evaluate("document.activeElement.id") == "chatkit-launcher"
+        await page.keyboard.press("Enter")
+        frame = await frame_of(page)
+        await until(frame, "() => document.activeElement && document.activeElement.id === 'text'")
+        await page.keyboard.type("Do you ship to Izmir?")
+        await page.keyboard.press("Enter")
+        await frame.wait_for_selector(".msg.me .meta:text('Sent')")
+        conv = await w.only_conversation()
+        async with w.agent_http() as http:
+            taken = await http.post(
+                f"/v1/agent/conversations/{conv.id}/assign", json={"agent_id": w.agent.id}
+            )
+            assert taken.status_code == 200, taken.text
+        await agent_reply(w, conv.id, "We do! Delivery to Izmir takes 2-3 days.")
+        await wait_text(frame, "We do!")
+        await until(frame, "() => document.querySelector('#subtitle').textContent !== ''")
+        assert await frame.text_content("#subtitle") == "Sam Park is answering"
+        assert await frame.text_content("#avatar") == "SP"
+        assert await frame.get_attribute("#log", "role") == "log"
+        await screenshot(page, "widget-open")
+        found = serious(await axe_violations(frame))
+        assert found == [], found
+        assert serious(await axe_violations(page)) == []
+        # Escape closes and gives the focus back to the launcher.
+        await page.keyboard.press("Escape")
+        await until(page, "() => document.activeElement.id === 'chatkit-launcher'")
+
+        phone = await browser.new_context(
+            bypass_csp=True, viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
+        )
+        small = await phone.new_page()
+        await small.goto(w.shop)
+        await small.click(LAUNCHER)
+        frame = await frame_of(small)
+        await say(frame, "Hello from my phone, a rather long message to see the bubbles wrap well")
+        await frame.wait_for_selector(".msg.me .meta:text('Sent')")
+        box = await small.eval_on_selector("#chatkit-frame", "f => f.getBoundingClientRect().width")
+        assert box == 360
+        assert await frame.evaluate("document.documentElement.scrollWidth") <= 360
+        await screenshot(small, "widget-mobile")
+        assert serious(await axe_violations(frame)) == []

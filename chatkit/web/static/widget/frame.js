@@ -61,6 +61,26 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 const $ = (id) => document.getElementById(id);
+const ICONS = {
+  clip: "M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5H9v9a3 3 0 0 0 6 0V5a4.5 4.5 0 0 0-9 0v11.5a6 6 0 0 0 12 0v-10z",
+  send: "M3.4 20.4 21 12 3.4 3.6 3.4 10.2 15 12 3.4 13.8z",
+  close: "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z",
+  more: "M6 10a2 2 0 1 0 0 4 2 2 0 0 0 0-4zm6 0a2 2 0 1 0 0 4 2 2 0 0 0 0-4zm6 0a2 2 0 1 0 0 4 2 2 0 0 0 0-4z",
+};
+function icon(name) {
+  const NS = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "22");
+  svg.setAttribute("height", "22");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const path = document.createElementNS(NS, "path");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute("d", ICONS[name]);
+  svg.append(path);
+  return svg;
+}
 const fmt = (s, vars) => String(s).replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? ""));
 const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
 
@@ -123,8 +143,8 @@ function build() {
     el("header", {},
       el("div", { class: "avatar", id: "avatar", "aria-hidden": "true", hidden: true }),
       el("h1", { id: "title" }, el("span", { id: "title-text" }), el("span", { class: "sub", id: "subtitle" })),
-      el("button", { type: "button", class: "icon", id: "menu-btn", "aria-expanded": "false", "aria-controls": "menu", onclick: toggleMenu }, "⋯"),
-      el("button", { type: "button", class: "icon", id: "close-btn", onclick: closeSelf }, "✕"),
+      el("button", { type: "button", class: "icon", id: "menu-btn", "aria-expanded": "false", "aria-controls": "menu", onclick: toggleMenu }, icon("more")),
+      el("button", { type: "button", class: "icon", id: "close-btn", onclick: closeSelf }, icon("close")),
     ),
     el("div", { class: "menu", id: "menu", hidden: true }),
     el("div", { class: "status", id: "status", role: "status", hidden: true }),
@@ -134,10 +154,10 @@ function build() {
     el("div", { class: "typing", id: "typing", "aria-live": "polite" }),
     el("form", { class: "composer", id: "composer", onsubmit: onSubmit },
       el("input", { type: "file", id: "file", class: "visually-hidden", tabindex: "-1", "aria-hidden": "true", onchange: onFile }),
-      el("button", { type: "button", class: "icon", id: "attach", onclick: () => $("file").click() }, "📎"),
+      el("button", { type: "button", class: "icon", id: "attach", onclick: () => $("file").click() }, icon("clip")),
       el("label", { for: "text", class: "visually-hidden", id: "text-label" }),
       el("textarea", { id: "text", rows: "1", maxlength: "10000", oninput: onInput, onkeydown: onKey }),
-      el("button", { type: "submit", class: "icon send", id: "send" }, "➤"),
+      el("button", { type: "submit", class: "icon send", id: "send" }, icon("send")),
     ),
   );
   app.hidden = false;
@@ -203,7 +223,7 @@ let agentName = null;
 function bubble(m, mine) {
   const kind = m.kind === "system" || m.author === "system" ? "system" : mine ? "me" : "them";
   const node = el("div", { class: "msg " + kind, "data-seq": m.seq ?? "" });
-  if (kind === "them") node.append(el("span", { class: "who", text: authorLabel(m) }));
+  if (kind === "them") node.append(el("span", { class: "who", "data-agent": m.author === "agent" && !agentName ? "1" : null, text: authorLabel(m) }));
   else if (kind === "me") node.append(el("span", { class: "visually-hidden", text: T.you + ":" }));
   const b = el("div", { class: "bubble", dir: "auto" });
   if (m.text) b.append(rich(m.text));
@@ -359,6 +379,7 @@ async function refreshAgent() {
   avatar.hidden = !badge;
   avatar.textContent = badge ? badge.initials : "";
   $("subtitle").textContent = badge ? fmt(T.assigned, { name: badge.name }) : "";
+  if (badge) for (const who of document.querySelectorAll(".who[data-agent]")) { who.textContent = badge.name; who.removeAttribute("data-agent"); }
 }
 
 async function refreshQueue() {
