@@ -182,7 +182,8 @@ async def test_image_upload_shows_for_both_sides_and_typing_reaches_the_agent(
         await until(frame, "() => [...document.querySelectorAll('.msg.me .meta')].length >= 2")
         await until(
             frame,
-            "() => [...document.querySelectorAll('.msg.me .meta')].every(m => m.textContent === 'Sent')",
+            "() => [...document.querySelectorAll('.msg.me .meta')]"
+            ".every(m => m.textContent === 'Sent')",
         )
         messages = await w.kit.messages.list(conv.id, limit=10)
         files = [a for m in messages.items for a in m.attachments]
@@ -270,8 +271,8 @@ async def test_hostile_texts_and_file_names_show_as_text(tmp_path: Path) -> None
 
 async def test_a_server_restart_mid_chat_loses_and_doubles_nothing(tmp_path: Path) -> None:
     from chatkit import AsyncChatKit, Author, ChatKitSettings
-    from tests.widgetworld import free_port, serve_on, shop_app, web_settings
     from tests.webserver import serve
+    from tests.widgetworld import free_port, serve_on, shop_app, web_settings
 
     db = tmp_path / "chat.db"
     port = free_port()
@@ -297,21 +298,30 @@ async def test_a_server_restart_mid_chat_loses_and_doubles_nothing(tmp_path: Pat
             await kit.messages.send(conv.id, "three", author=Author.agent(agent.id))
             await kit.messages.send(conv.id, "four", author=Author.agent(agent.id))
         await until(frame, "() => document.querySelector('#status').textContent !== ''")
-        async with AsyncChatKit(f"sqlite:///{db}", settings=settings) as kit:
-            async with serve_on(kit.asgi(web_settings()), port):
-                await wait_text(frame, "four", timeout=20)
-                await kit.messages.send(conv.id, "five", author=Author.agent(agent.id))
-                await wait_text(frame, "five")
-                await say(frame, "six")
-                await until(
-                    frame,
-                    "() => [...document.querySelectorAll('.msg.me .meta')].filter("
-                    "m => m.textContent === 'Sent').length === 2",
-                )
-                await asyncio.sleep(0.5)
-                assert await texts(frame) == ["one", "two", "three", "four", "five", "six"]
-                stored = await kit.messages.list(conv.id, limit=20)
-                assert [m.text for m in stored.items] == ["one", "two", "three", "four", "five", "six"]
+        async with (
+            AsyncChatKit(f"sqlite:///{db}", settings=settings) as kit,
+            serve_on(kit.asgi(web_settings()), port),
+        ):
+            await wait_text(frame, "four", timeout=20)
+            await kit.messages.send(conv.id, "five", author=Author.agent(agent.id))
+            await wait_text(frame, "five")
+            await say(frame, "six")
+            await until(
+                frame,
+                "() => [...document.querySelectorAll('.msg.me .meta')].filter("
+                "m => m.textContent === 'Sent').length === 2",
+            )
+            await asyncio.sleep(0.5)
+            assert await texts(frame) == ["one", "two", "three", "four", "five", "six"]
+            stored = await kit.messages.list(conv.id, limit=20)
+            assert [m.text for m in stored.items] == [
+                "one",
+                "two",
+                "three",
+                "four",
+                "five",
+                "six",
+            ]
 
 
 FLOW = {
@@ -346,7 +356,9 @@ async def test_bot_questions_are_buttons_and_hand_over(tmp_path: Path) -> None:
         await say(frame, "hello")
         await wait_text(frame, "What can we help with?")
         await frame.wait_for_selector("#bot-choices button")
-        labels = await frame.eval_on_selector_all("#bot-choices button", "b => b.map(e => e.textContent)")
+        labels = await frame.eval_on_selector_all(
+            "#bot-choices button", "b => b.map(e => e.textContent)"
+        )
         assert labels == ["Order status", "Talk to a person"]
         await frame.focus("#bot-choices button >> nth=0")
         await frame.press("#bot-choices button >> nth=0", "Enter")  # keyboard only
@@ -359,7 +371,10 @@ async def test_bot_questions_are_buttons_and_hand_over(tmp_path: Path) -> None:
 
 
 async def test_a_survey_follows_the_resolved_chat(tmp_path: Path) -> None:
-    async with world(tmp_path / "chat.db", widget={"survey_scale": "stars"}) as w, chromium() as browser:
+    async with (
+        world(tmp_path / "chat.db", widget={"survey_scale": "stars"}) as w,
+        chromium() as browser,
+    ):
         page = await browser.new_page()
         fail_on_dialog(page)
         frame = await open_chat(page, w)
@@ -458,7 +473,9 @@ async def test_a_page_outside_the_allowlist_gets_nothing(tmp_path: Path) -> None
 async def test_accessible_open_and_closed_and_on_a_phone(tmp_path: Path) -> None:
     async with world(tmp_path / "chat.db") as w, chromium() as browser:
         # axe-core is injected as an inline script: this context lets it past the pages' CSPs.
-        context = await browser.new_context(bypass_csp=True, viewport={"width": 1000, "height": 720})
+        context = await browser.new_context(
+            bypass_csp=True, viewport={"width": 1000, "height": 720}
+        )
         page = await context.new_page()
         fail_on_dialog(page)
         await page.goto(w.shop)
@@ -512,3 +529,73 @@ async def test_accessible_open_and_closed_and_on_a_phone(tmp_path: Path) -> None
         assert await frame.evaluate("document.documentElement.scrollWidth") <= 360
         await screenshot(small, "widget-mobile")
         assert serious(await axe_violations(frame)) == []
+
+
+async def test_closed_hours_show_the_offline_form_which_leaves_a_ticket(tmp_path: Path) -> None:
+    from chatkit.hours import BusinessHours
+    from chatkit.models import Ticket
+
+    async with world(tmp_path / "chat.db") as w, chromium() as browser:
+        await w.kit.teams.create("support", hours=BusinessHours.weekly("UTC", {}))
+        context = await browser.new_context(locale="tr-TR")
+        page = await context.new_page()
+        fail_on_dialog(page)
+        await page.goto(w.shop)
+        await page.click(LAUNCHER)
+        handle = await page.wait_for_selector("#chatkit-frame", state="attached")
+        frame = await handle.content_frame()
+        await frame.wait_for_selector("#offline")
+        assert await frame.is_hidden("#composer")
+        assert await frame.text_content("#offline-title") == "Şu anda çevrim dışıyız"
+        await frame.get_by_label("Adınız").fill("Ayşe")
+        await frame.get_by_label("E-posta").fill("ayse@example.com")
+        await frame.fill("#offline textarea", "Kırık çaydanlık <b>iade</b>")
+        await frame.click("#offline button[type=submit]")
+        await frame.wait_for_selector(
+            "p.note:text('Teşekkürler! Size e-postayla yanıt vereceğiz.')"
+        )
+        tickets = await w.kit.store.find(Ticket, {}, limit=5)
+        assert len(tickets) == 1
+        assert tickets[0].subject == "Offline message: Kırık çaydanlık <b>iade</b>"
+
+
+async def test_a_transcript_is_emailed_on_request(tmp_path: Path) -> None:
+    import socket
+    from email import message_from_bytes, policy
+    from typing import Any as _Any
+
+    from aiosmtpd.controller import Controller
+
+    from chatkit import SMTPSettings
+    from tests.widgetworld import web_settings
+
+    mails: list[_Any] = []
+
+    class Inbox:
+        async def handle_DATA(self, server: _Any, session: _Any, envelope: _Any) -> str:
+            mails.append(
+                (envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default))
+            )
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    server.start()
+    smtp = SMTPSettings(host="127.0.0.1", port=port, sender="help@shop.example", starttls=False)
+    try:
+        async with world(tmp_path / "chat.db", web=web_settings(smtp=smtp)) as w, chromium() as b:
+            page = await b.new_page()
+            frame = await open_chat(page, w)
+            await say(frame, "Please send me this chat")
+            await frame.wait_for_selector(".msg.me .meta:text('Sent')")
+            await frame.click("#menu-btn")
+            await frame.get_by_label("E-mail me this conversation").fill("me@example.com")
+            await frame.click("#menu button[type=submit]")
+            await frame.wait_for_selector("#menu .note:text('Sent to me@example.com')")
+    finally:
+        server.stop()
+    assert len(mails) == 1
+    assert mails[0][0] == ["me@example.com"]
+    assert "Please send me this chat" in mails[0][1].get_body(("plain",)).get_content()

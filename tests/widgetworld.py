@@ -128,7 +128,11 @@ def web_settings(**more: Any) -> WebSettings:
 
 @asynccontextmanager
 async def world(
-    db: Path, *, settings: ChatKitSettings | None = None, web: WebSettings | None = None, **site: Any
+    db: Path,
+    *,
+    settings: ChatKitSettings | None = None,
+    web: WebSettings | None = None,
+    **site: Any,
 ) -> AsyncIterator[World]:
     """The kit on a SQLite file, its app on one port and the shop on another (two origins)."""
     settings = settings or ChatKitSettings(event_poll_interval=0.05)

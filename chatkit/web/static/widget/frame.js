@@ -1,5 +1,5 @@
 // chatkit chat widget: the chat UI inside the iframe (frame.html). Plain ES module, no build step.
-// Everything a person wrote is put in the page with textContent, never innerHTML.
+// Everything a person wrote is put in the page as text (textContent), never parsed as HTML.
 
 const params = new URLSearchParams(location.search);
 const KEY = params.get("key") || "";
