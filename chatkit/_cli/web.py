@@ -180,8 +180,17 @@ def serve(
     host: Annotated[str, typer.Option(metavar="HOST", help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(metavar="PORT", help="Port to bind.")] = 8000,
     url: StoreUrl = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Seed a demo (website, team, agents with tokens, chats) and serve a shop "
+            "page with the chat widget on PORT+1 (another origin). Default store: "
+            "chatkit-demo.db here.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the web app (customer and agent APIs) with uvicorn on the store at --url."""
+    """Serve the web app (customer and agent APIs, the chat widget) with uvicorn on --url."""
     try:
         import uvicorn
     except ImportError as exc:
@@ -190,15 +199,34 @@ def serve(
         ) from exc
 
     async def run() -> None:
-        kit = _kit(url)
+        kit = _kit(url or ("sqlite:///chatkit-demo.db" if demo else None))
         try:
             await kit.open()
             app = kit.asgi()
             config = uvicorn.Config(
                 app, host=host, port=port, lifespan="off", proxy_headers=False, log_level="info"
             )
-            console.print(f"serving {kit.store!r} on http://{host}:{port} (Ctrl-C stops)")
-            await uvicorn.Server(config).serve()
+            servers = [uvicorn.Server(config)]
+            chat_url = f"http://{host}:{port}"
+            if demo:
+                from ..web.demo import seed, shop_app
+
+                shop_url = f"http://{host}:{port + 1}"
+                made = await seed(kit, shop_url)
+                shop = uvicorn.Config(
+                    shop_app(chat_url, made.website.public_key),
+                    host=host,
+                    port=port + 1,
+                    lifespan="off",
+                    log_level="warning",
+                )
+                servers.append(uvicorn.Server(shop))
+                console.print(f"[bold]shop with the chat widget:[/] {shop_url}/")
+                console.print(f"[bold]agent console:[/]             {chat_url}/console/")
+                for name, token in made.tokens:
+                    console.print(f"agent token of {escape(name)}: {token}")
+            console.print(f"serving {kit.store!r} on {chat_url} (Ctrl-C stops)")
+            await asyncio.gather(*(server.serve() for server in servers))
         finally:
             await asyncio.shield(kit.close())
 
