@@ -599,3 +599,70 @@ async def test_a_transcript_is_emailed_on_request(tmp_path: Path) -> None:
     assert len(mails) == 1
     assert mails[0][0] == ["me@example.com"]
     assert "Please send me this chat" in mails[0][1].get_body(("plain",)).get_content()
+
+
+async def test_identified_visitors_find_their_history_on_another_device(tmp_path: Path) -> None:
+    from chatkit.web import identity_hash
+
+    async with world(tmp_path / "chat.db") as w, chromium() as browser:
+        user = {
+            "id": "u-42",
+            "name": "Ada",
+            "identityHash": identity_hash(w.site.identity_secret, "u-42"),
+        }
+        laptop = await (await browser.new_context()).new_page()
+        await laptop.goto(w.shop)
+        await laptop.evaluate("u => chatkit('setUser', u)", user)
+        await laptop.click(LAUNCHER)
+        frame = await frame_of(laptop)
+        await say(frame, "Started on my laptop")
+        await frame.wait_for_selector(".msg.me .meta:text('Sent')")
+        conv = await w.only_conversation()
+        contact = await w.kit.contacts.get(conv.contact_id)
+        assert contact.name == "Ada"
+
+        phone = await (await browser.new_context()).new_page()
+        await phone.goto(w.shop)
+        await phone.evaluate("u => chatkit('setUser', u)", user)
+        await phone.click(LAUNCHER)
+        other = await frame_of(phone)
+        await wait_text(other, "Started on my laptop")
+        await agent_reply(w, conv.id, "Hello Ada, on both screens")
+        await wait_text(other, "on both screens")
+        await wait_text(frame, "on both screens")
+
+        # A forged hash gets no session, and nothing of Ada's.
+        forged = await (await browser.new_context()).new_page()
+        await forged.goto(w.shop)
+        await forged.evaluate(
+            "u => chatkit('setUser', {...u, identityHash: 'ab'.repeat(32)})", user
+        )
+        await forged.click(LAUNCHER)
+        bad = await frame_of(forged)
+        await asyncio.sleep(1)
+        assert await texts(bad) == []
+
+
+async def test_long_histories_come_in_pages(tmp_path: Path) -> None:
+    from chatkit import Author
+
+    async with world(tmp_path / "chat.db") as w, chromium() as browser:
+        page = await browser.new_page()
+        frame = await open_chat(page, w)
+        await say(frame, "message 0")
+        await frame.wait_for_selector(".msg.me .meta:text('Sent')")
+        conv = await w.only_conversation()
+        for number in range(1, 45):
+            await w.kit.messages.send(conv.id, f"message {number}", author=Author.agent(w.agent.id))
+        await wait_text(frame, "message 44")
+        await page.reload()
+        await page.click(LAUNCHER)
+        frame = await frame_of(page)
+        await wait_text(frame, "message 44")
+        shown = await texts(frame)
+        assert len(shown) == 30
+        assert shown[0] == "message 15"
+        await frame.click("#more")
+        await until(frame, "() => document.querySelectorAll('.msg .bubble').length === 45")
+        assert await texts(frame) == [f"message {n}" for n in range(45)]
+        assert await frame.query_selector("#more") is None
