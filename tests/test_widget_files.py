@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -107,3 +108,39 @@ async def test_widget_settings_are_checked(
     updated = await kit.websites.update(site.id, widget=WidgetSettings(position="left"))
     assert updated.widget.position == "left"
     assert updated.widget.color == "#1f5fbf"
+
+
+def test_websites_cli_sets_the_widget(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from chatkit.cli import app
+
+    runner = CliRunner()
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    made = runner.invoke(
+        app,
+        ["websites", "create", "Shop", "--color", "#0B5D1E", "--position", "left", "--url", url],
+    )
+    assert made.exit_code == 0, made.output
+    assert "widget:           #0b5d1e, left" in made.output
+    site_id = made.output.split("id:")[1].split()[0]
+    changed = runner.invoke(
+        app, ["websites", "update", site_id, "--greeting", "Merhaba!", "--url", url]
+    )
+    assert changed.exit_code == 0, changed.output
+    bad = runner.invoke(app, ["websites", "update", site_id, "--color", "red", "--url", url])
+    assert bad.exit_code != 0
+    assert "colour" in bad.output
+
+    async def check() -> None:
+        async with AsyncChatKit(url) as kit:
+            widget = (await kit.websites.get(site_id)).widget
+            assert (widget.color, widget.position, widget.greeting) == (
+                "#0b5d1e",
+                "left",
+                "Merhaba!",
+            )
+
+    import asyncio
+
+    asyncio.run(check())

@@ -30,6 +30,30 @@ Origins = Annotated[
 ]
 
 
+Color = Annotated[
+    str | None, typer.Option("--color", metavar="#RRGGBB", help="The widget's accent colour.")
+]
+Position = Annotated[
+    str | None, typer.Option("--position", metavar="SIDE", help="Launcher corner: right or left.")
+]
+Greeting = Annotated[
+    str | None, typer.Option("--greeting", metavar="TEXT", help="The widget's first line.")
+]
+
+
+def _widget(
+    site: Website | None, color: str | None, position: str | None, greeting: str | None
+) -> dict[str, object] | None:
+    """The website's widget settings with the options given applied (None: none given)."""
+    if color is None and position is None and greeting is None:
+        return None
+    current: dict[str, object] = site.widget.model_dump() if site is not None else {}
+    for key, value in (("color", color), ("position", position), ("greeting", greeting)):
+        if value is not None:
+            current[key] = value
+    return current
+
+
 def _kit(url: str | None) -> AsyncChatKit:
     return AsyncChatKit(url or default_url())
 
@@ -41,6 +65,7 @@ def _show(site: Website, *, secret: bool = False) -> None:
     console.print(f"origins:          {', '.join(site.origins) or '(none)'}")
     console.print(f"require identity: {'yes' if site.require_identity else 'no'}")
     console.print(f"typing previews:  {'yes' if site.typing_previews else 'no'}")
+    console.print(f"widget:           {site.widget.color}, {site.widget.position}")
     if secret:
         console.print(f"identity secret:  {site.identity_secret}")
 
@@ -55,6 +80,9 @@ def websites_create(
     typing_previews: Annotated[
         bool, typer.Option("--typing-previews", help="Pass visitors' typing previews to agents.")
     ] = False,
+    color: Color = None,
+    position: Position = None,
+    greeting: Greeting = None,
     url: StoreUrl = None,
 ) -> None:
     """Add a website; prints its public key and identity secret."""
@@ -66,6 +94,7 @@ def websites_create(
                 origins=origin or [],
                 require_identity=require_identity,
                 typing_previews=typing_previews,
+                widget=_widget(None, color, position, greeting),
             )
             _show(site, secret=True)
 
@@ -124,6 +153,9 @@ def websites_update(
         bool | None,
         typer.Option("--typing-previews/--no-typing-previews", help="Typing previews on or off."),
     ] = None,
+    color: Color = None,
+    position: Position = None,
+    greeting: Greeting = None,
     url: StoreUrl = None,
 ) -> None:
     """Change a website; --origin (repeated) replaces the whole list."""
@@ -141,6 +173,7 @@ def websites_update(
                 typing_previews=site.typing_previews
                 if typing_previews is None
                 else typing_previews,
+                widget=_widget(site, color, position, greeting) or site.widget,
             )
             _show(site)
 
