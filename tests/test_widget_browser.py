@@ -666,3 +666,27 @@ async def test_long_histories_come_in_pages(tmp_path: Path) -> None:
         await until(frame, "() => document.querySelectorAll('.msg .bubble').length === 45")
         assert await texts(frame) == [f"message {n}" for n in range(45)]
         assert await frame.query_selector("#more") is None
+
+
+async def test_the_visitor_sees_that_an_agent_is_typing_but_not_what(tmp_path: Path) -> None:
+    from chatkit import Author
+
+    async with world(tmp_path / "chat.db") as w, chromium() as browser:
+        page = await browser.new_page()
+        frames: list[str] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(str(f))))
+        frame = await open_chat(page, w)
+        await say(frame, "Anyone there?")
+        await frame.wait_for_selector(".msg.me .meta:text('Sent')")
+        conv = await w.only_conversation()
+        await w.kit.conversations.assign(conv.id, w.agent.id)
+        await until(frame, "() => document.querySelector('#subtitle').textContent !== ''")
+        await w.kit.previews.send(conv.id, "secret draft 1234", author=Author.agent(w.agent.id))
+        await until(frame, "() => document.querySelector('#typing').textContent !== ''")
+        assert await frame.text_content("#typing") == "Sam Park is typing…"
+        await agent_reply(w, conv.id, "Yes, how can I help?")
+        await wait_text(frame, "how can I help")
+        assert await frame.text_content("#typing") == ""
+        assert "secret draft" not in await frame.evaluate("document.body.innerText")
+        assert any('"agent.typing"' in str(f) for f in frames)
+        assert not any("secret draft" in str(f) for f in frames)

@@ -303,7 +303,7 @@ function show(m, { live = false } = {}) {
       if (!isOpen) { unread += 1; tell("unread", { count: unread }); }
       if (cfg.widget.sound && (!isOpen || document.hidden)) beep();
       if (m.author === "bot") refreshBot();
-      $("typing").textContent = "";
+      agentTyping(false);
     }
   }
   return true;
@@ -595,10 +595,20 @@ async function onFrame(frame) {
     case "bot.finished":
       refreshBot();
       break;
+    case "agent.typing":
+      if (conv && d.conversation_id === conv.id) agentTyping(d.typing);
+      break;
     case "queue.position":
       if (conv && d.conversation_id === conv.id) showQueue(d);
       break;
   }
+}
+
+let typingTimer = null;
+function agentTyping(on) {
+  clearTimeout(typingTimer);
+  $("typing").textContent = on ? fmt(T.typing, { name: agentName || T.agent }) : "";
+  if (on) typingTimer = setTimeout(() => { $("typing").textContent = ""; }, 6000);
 }
 
 async function catchUp() {
