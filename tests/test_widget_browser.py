@@ -298,30 +298,29 @@ async def test_a_server_restart_mid_chat_loses_and_doubles_nothing(tmp_path: Pat
             await kit.messages.send(conv.id, "three", author=Author.agent(agent.id))
             await kit.messages.send(conv.id, "four", author=Author.agent(agent.id))
         await until(frame, "() => document.querySelector('#status').textContent !== ''")
+        # The visitor writes while the server is down: the widget retries, then says so.
+        await say(frame, "while down")
+        await frame.wait_for_selector(".msg.me .meta.failed", timeout=15_000)
         async with (
             AsyncChatKit(f"sqlite:///{db}", settings=settings) as kit,
             serve_on(kit.asgi(web_settings()), port),
         ):
             await wait_text(frame, "four", timeout=20)
+            await frame.click(".msg.me .retry")
+            sent = (
+                "n => [...document.querySelectorAll('.msg.me .meta')]"
+                ".filter(m => m.textContent === 'Sent').length === n"
+            )
+            await until(frame, sent, 2)
             await kit.messages.send(conv.id, "five", author=Author.agent(agent.id))
             await wait_text(frame, "five")
             await say(frame, "six")
-            await until(
-                frame,
-                "() => [...document.querySelectorAll('.msg.me .meta')].filter("
-                "m => m.textContent === 'Sent').length === 2",
-            )
+            await until(frame, sent, 3)
             await asyncio.sleep(0.5)
-            assert await texts(frame) == ["one", "two", "three", "four", "five", "six"]
+            expected = ["one", "two", "three", "four", "while down", "five", "six"]
+            assert await texts(frame) == expected
             stored = await kit.messages.list(conv.id, limit=20)
-            assert [m.text for m in stored.items] == [
-                "one",
-                "two",
-                "three",
-                "four",
-                "five",
-                "six",
-            ]
+            assert [m.text for m in stored.items] == expected
 
 
 FLOW = {

@@ -288,6 +288,17 @@ function adopt(m) {
   return false;
 }
 
+function reorder(node, seq) {
+  // A message that was retried may now come after messages shown meanwhile: move it to its place.
+  const seqs = [...$("log").querySelectorAll(".msg[data-seq]")].filter((n) => n.dataset.seq !== "" && n !== node);
+  const after = seqs.filter((n) => node.compareDocumentPosition(n) & Node.DOCUMENT_POSITION_FOLLOWING);
+  const before = seqs.filter((n) => !after.includes(n));
+  if (before.some((n) => Number(n.dataset.seq) > seq) || after.some((n) => Number(n.dataset.seq) < seq)) {
+    node.remove();
+    place(node, seq);
+  }
+}
+
 function show(m, { live = false } = {}) {
   if (shown.has(m.id)) return false;
   const mine = m.author === "customer";
@@ -439,6 +450,7 @@ async function deliver(key, text, attachments, node, meta) {
       if (other && other !== node) other.remove();
       shown.set(m.id, node);
       node.dataset.seq = m.seq;
+      reorder(node, m.seq);
       meta.textContent = T.sent;
       if (!conv || conv.id !== sent.conversation_id) {
         conv = { id: sent.conversation_id, status: "open", last_seq: m.seq };
