@@ -144,3 +144,36 @@ def test_websites_cli_sets_the_widget(tmp_path: Path) -> None:
     import asyncio
 
     asyncio.run(check())
+
+
+async def test_who_answers_and_transcripts_refuse_cleanly(
+    chat: tuple[AsyncChatKit, httpx.AsyncClient, str],
+) -> None:
+    kit, http, key = chat
+    started = await http.post("/v1/sessions", json={"website_key": key}, headers={"origin": SHOP})
+    me = {"authorization": f"Bearer {started.json()['token']}", "origin": SHOP}
+    sent = await http.post("/v1/messages", json={"text": "hello"}, headers=me)
+    conv = sent.json()["conversation_id"]
+    assert (await http.get(f"/v1/conversations/{conv}/agent", headers=me)).json() is None
+    agent = await kit.agents.create(name="Ayşe Nur Yılmaz")
+    await kit.conversations.assign(conv, agent.id)
+    badge = (await http.get(f"/v1/conversations/{conv}/agent", headers=me)).json()
+    assert badge == {"name": "Ayşe Nur Yılmaz", "initials": "AN"}
+
+    # No SMTP server configured: 409, and nothing sent or counted.
+    refused = await http.post(
+        f"/v1/conversations/{conv}/transcript", json={"email": "me@example.com"}, headers=me
+    )
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "conflict"
+    bad = await http.post(
+        f"/v1/conversations/{conv}/transcript", json={"email": "not an address"}, headers=me
+    )
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"] == "email"
+    # The app's own origin (the widget's frame) passes the origin check; a stranger's does not.
+    own = str(http.base_url).rstrip("/")
+    ok = await http.get("/v1/conversations", headers={**me, "origin": own})
+    assert ok.status_code == 200
+    evil = await http.get("/v1/conversations", headers={**me, "origin": "https://evil.example"})
+    assert evil.status_code == 403
