@@ -235,13 +235,24 @@ async def test_hostile_texts_and_file_names_show_as_text(tmp_path: Path) -> None
         "\u202eevil text\u202c stays inside its own bubble",
         "see https://example.com/a?b=1 and mailto:help@example.com",
     ]
-    async with world(tmp_path / "chat.db") as w, chromium() as browser:
+    greeting = "<img src=x onerror=alert(5)>"
+    async with (
+        world(tmp_path / "chat.db", widget={"greeting": greeting}) as w,
+        chromium() as browser,
+    ):
+        await w.kit.agents.update(w.agent.id, name="<b onmouseover=alert(6)>Sam</b>")
         page = await browser.new_page()
         fail_on_dialog(page)
         frame = await open_chat(page, w)
+        assert await frame.text_content(".intro .greeting") == greeting
         await say(frame, "hi")
         await frame.wait_for_selector(".msg.me .meta:text('Sent')")
         conv = await w.only_conversation()
+        await w.kit.conversations.assign(conv.id, w.agent.id)
+        await until(frame, "() => document.querySelector('#subtitle').textContent !== ''")
+        assert await frame.text_content("#subtitle") == (
+            "<b onmouseover=alert(6)>Sam</b> is answering"
+        )
         for text in hostile:
             await agent_reply(w, conv.id, text)
         rlo = "invoice\u202egnp.exe"
@@ -374,7 +385,7 @@ async def test_a_survey_follows_the_resolved_chat(tmp_path: Path) -> None:
         world(tmp_path / "chat.db", widget={"survey_scale": "stars"}) as w,
         chromium() as browser,
     ):
-        page = await browser.new_page()
+        page = await (await browser.new_context(bypass_csp=True)).new_page()  # for axe
         fail_on_dialog(page)
         frame = await open_chat(page, w)
         await say(frame, "thanks for the help")
@@ -386,6 +397,7 @@ async def test_a_survey_follows_the_resolved_chat(tmp_path: Path) -> None:
         if not await w.kit.surveys.for_conversation(conv.id):
             await w.kit.surveys.send(conv.id)
         await frame.wait_for_selector("form.card fieldset")
+        assert serious(await axe_violations(frame)) == []
         survey = (await w.kit.surveys.for_conversation(conv.id))[0]
         for question in survey.form.questions:
             buttons = f"#survey-{survey.id} fieldset:has(legend:text-is('{question.text}')) button"
@@ -536,7 +548,7 @@ async def test_closed_hours_show_the_offline_form_which_leaves_a_ticket(tmp_path
 
     async with world(tmp_path / "chat.db") as w, chromium() as browser:
         await w.kit.teams.create("support", hours=BusinessHours.weekly("UTC", {}))
-        context = await browser.new_context(locale="tr-TR")
+        context = await browser.new_context(locale="tr-TR", bypass_csp=True)  # for axe
         page = await context.new_page()
         fail_on_dialog(page)
         await page.goto(w.shop)
@@ -546,6 +558,7 @@ async def test_closed_hours_show_the_offline_form_which_leaves_a_ticket(tmp_path
         await frame.wait_for_selector("#offline")
         assert await frame.is_hidden("#composer")
         assert await frame.text_content("#offline-title") == "Şu anda çevrim dışıyız"
+        assert serious(await axe_violations(frame)) == []
         await frame.get_by_label("Adınız").fill("Ayşe")
         await frame.get_by_label("E-posta").fill("ayse@example.com")
         await frame.fill("#offline textarea", "Kırık çaydanlık <b>iade</b>")
