@@ -702,3 +702,23 @@ async def test_the_visitor_sees_that_an_agent_is_typing_but_not_what(tmp_path: P
         assert "secret draft" not in await frame.evaluate("document.body.innerText")
         assert any('"agent.typing"' in str(f) for f in frames)
         assert not any("secret draft" in str(f) for f in frames)
+
+
+async def test_without_websockets_the_widget_falls_back_to_server_sent_events(
+    tmp_path: Path,
+) -> None:
+    async with world(tmp_path / "chat.db") as w, chromium() as browser:
+        context = await browser.new_context()
+        await context.add_init_script("window.WebSocket = undefined;")  # a proxy that eats them
+        page = await context.new_page()
+        streams: list[str] = []
+        page.on("request", lambda r: streams.append(r.url) if "/v1/realtime" in r.url else None)
+        frame = await open_chat(page, w)
+        await say(frame, "Are you there?")
+        await frame.wait_for_selector(".msg.me .meta:text('Sent')")
+        conv = await w.only_conversation()
+        await agent_reply(w, conv.id, "Yes, over an event stream")
+        await wait_text(frame, "over an event stream")
+        assert streams
+        assert all("/v1/realtime/events" in url for url in streams)
+        assert await texts(frame) == ["Are you there?", "Yes, over an event stream"]

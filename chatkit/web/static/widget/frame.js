@@ -546,30 +546,99 @@ function upload(file, progress) {
 
 // -- real time: WebSocket, resumed from the last position ------------------------
 
+let wsFailures = 0;
+let useSse = typeof WebSocket === "undefined";
+let sseAbort = null;
+
+function handle(frame) {
+  if (frame.position != null) lastPos = Math.max(lastPos ?? 0, frame.position);
+  onFrame(frame);
+}
+
+function reconnectLater() {
+  status(T.connecting);
+  setTimeout(() => connect(), retryMs);
+  retryMs = Math.min(retryMs * 2, 8000);
+}
+
 function connect(restart = false) {
   if (!session) return;
+  if (useSse) { connectSse(restart); return; }
   if (socket && !restart) return;
   if (socket) { socket.onclose = null; socket.close(); }
   const url = new URL("v1/realtime", BASE);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(url);
+  let ws;
+  try { ws = new WebSocket(url); } catch { useSse = true; connectSse(restart); return; }
+  let opened = false;
   socket = ws;
-  ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: session.token, after: lastPos }));
+  ws.onopen = () => {
+    opened = true;
+    wsFailures = 0;
+    ws.send(JSON.stringify({ type: "auth", token: session.token, after: lastPos }));
+  };
   ws.onmessage = (e) => {
     let frame;
     try { frame = JSON.parse(e.data); } catch { return; }
-    if (frame.position != null) lastPos = Math.max(lastPos ?? 0, frame.position);
-    onFrame(frame);
+    handle(frame);
   };
   ws.onclose = (e) => {
     if (socket !== ws) return;
     socket = null;
     if (e.code === 4001) { session = null; save(); return; }
     if (e.code === 4003) return;
-    status(T.connecting);
-    setTimeout(() => connect(), retryMs);
-    retryMs = Math.min(retryMs * 2, 8000);
+    if (!opened) {
+      // The server answers HTTP but no WebSocket opens: a proxy that lets none through.
+      fetch(new URL(`widget/config?key=${encodeURIComponent(KEY)}`, BASE), { cache: "no-store" })
+        .then((r) => { if (r.ok && ++wsFailures >= 3) useSse = true; })
+        .catch(() => {});
+    }
+    reconnectLater();
   };
+}
+
+// Server-Sent Events, read with fetch (it can send the Authorization header; EventSource cannot).
+async function connectSse(restart) {
+  if (sseAbort && !restart) return;
+  if (sseAbort) sseAbort.abort();
+  const ctrl = new AbortController();
+  sseAbort = ctrl;
+  try {
+    const url = new URL("v1/realtime/events", BASE);
+    if (lastPos != null) url.searchParams.set("after", String(lastPos));
+    const res = await fetch(url, {
+      headers: { Authorization: "Bearer " + session.token, Accept: "text/event-stream" },
+      signal: ctrl.signal, credentials: "omit", cache: "no-store",
+    });
+    if (res.status === 401) { session = null; save(); sseAbort = null; return; }
+    if (!res.ok || !res.body) throw new Error("HTTP " + res.status);
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+        if (!data) continue;
+        let frame;
+        try { frame = JSON.parse(data); } catch { continue; }
+        if (frame.type === "close") {
+          if (frame.data && frame.data.code === 4001) { session = null; save(); sseAbort = null; return; }
+          continue;
+        }
+        handle(frame);
+      }
+    }
+  } catch {
+    if (ctrl.signal.aborted) return;
+  }
+  if (sseAbort !== ctrl) return;
+  sseAbort = null;
+  reconnectLater();
 }
 
 async function onFrame(frame) {
