@@ -223,7 +223,11 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Serve the web app (customer and agent APIs, the chat widget) with uvicorn on --url."""
+    """Serve the web app (customer and agent APIs) with uvicorn on the store at --url.
+
+    It serves the chat widget too (/widget/loader.js). --demo seeds a demo and
+    serves a shop page carrying the widget on the next port.
+    """
     try:
         import uvicorn
     except ImportError as exc:
