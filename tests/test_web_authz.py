@@ -23,7 +23,7 @@ pytest.importorskip("fastapi")
 
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
-from chatkit import AsyncChatKit
+from chatkit import AsyncChatKit, SMTPSettings
 from chatkit.events import Event
 from chatkit.models import Author, Conversation, MessageKind
 from chatkit.web import CUSTOMER_EVENTS, TEAM_EVENTS, DefaultPolicy, WebContext, WebSettings
@@ -208,6 +208,19 @@ ROUTES: dict[tuple[str, str], tuple[Kind, Prepare]] = {
     ("GET", "/console"): ("public", _with()),
     ("GET", "/console/"): ("public", _with()),
     ("GET", "/console/{name}"): ("public", _with()),
+    # The chat widget (chatkit/web/widget.py): its public files and configuration,
+    # who is answering, and the transcript by e-mail.
+    ("GET", "/widget/loader.js"): ("public", _with()),
+    ("GET", "/widget/frame.js"): ("public", _with()),
+    ("GET", "/widget/frame.css"): ("public", _with()),
+    ("GET", "/widget/frame.html"): ("public", _with()),
+    ("GET", "/widget/i18n/{lang}.json"): ("public", _with()),
+    ("GET", "/widget/config"): ("public", _with()),
+    ("GET", "/v1/conversations/{conversation_id}/agent"): ("customer", _with()),
+    ("POST", "/v1/conversations/{conversation_id}/transcript"): (
+        "customer",
+        _with(json={"email": "alice@example.com"}),
+    ),
 }
 
 # Routes about the caller alone (no id of anyone else's): another customer or
@@ -270,8 +283,30 @@ async def _snapshot(w: World, conv: Conversation) -> tuple[int, dict[str, Any], 
     return await store.last_position(), current.model_dump(), len(messages.items)
 
 
+class _Inbox:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 OK"
+
+
 async def test_authorization_matrix(kit: AsyncChatKit) -> None:
-    app = kit.asgi(authenticate=hook(kit))
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mail = Controller(_Inbox(), hostname="127.0.0.1", port=port)
+    mail.start()
+    smtp = SMTPSettings(host="127.0.0.1", port=port, sender="help@example.com", starttls=False)
+    try:
+        await _matrix(kit, smtp)
+    finally:
+        mail.stop()
+
+
+async def _matrix(kit: AsyncChatKit, smtp: SMTPSettings) -> None:
+    app = kit.asgi(WebSettings(smtp=smtp), authenticate=hook(kit))
     async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=20) as http:
         w = await build(kit, http)
         await kit.canned.create("/hello", "Hello", "Hello!")

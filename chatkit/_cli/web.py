@@ -30,6 +30,30 @@ Origins = Annotated[
 ]
 
 
+Color = Annotated[
+    str | None, typer.Option("--color", metavar="#RRGGBB", help="The widget's accent colour.")
+]
+Position = Annotated[
+    str | None, typer.Option("--position", metavar="SIDE", help="Launcher corner: right or left.")
+]
+Greeting = Annotated[
+    str | None, typer.Option("--greeting", metavar="TEXT", help="The widget's first line.")
+]
+
+
+def _widget(
+    site: Website | None, color: str | None, position: str | None, greeting: str | None
+) -> dict[str, object] | None:
+    """The website's widget settings with the options given applied (None: none given)."""
+    if color is None and position is None and greeting is None:
+        return None
+    current: dict[str, object] = site.widget.model_dump() if site is not None else {}
+    for key, value in (("color", color), ("position", position), ("greeting", greeting)):
+        if value is not None:
+            current[key] = value
+    return current
+
+
 def _kit(url: str | None) -> AsyncChatKit:
     return AsyncChatKit(url or default_url())
 
@@ -43,6 +67,7 @@ def _show(site: Website, *, secret: bool = False) -> None:
     console.print(f"typing previews:  {'yes' if site.typing_previews else 'no'}")
     consent = "required" if site.analytics_consent_required else "not required"
     console.print(f"analytics:        consent {consent}")
+    console.print(f"widget:           {site.widget.color}, {site.widget.position}")
     if secret:
         console.print(f"identity secret:  {site.identity_secret}")
 
@@ -65,6 +90,9 @@ def websites_create(
             "(only where none is needed).",
         ),
     ] = False,
+    color: Color = None,
+    position: Position = None,
+    greeting: Greeting = None,
     url: StoreUrl = None,
 ) -> None:
     """Add a website; prints its public key and identity secret."""
@@ -77,6 +105,7 @@ def websites_create(
                 require_identity=require_identity,
                 typing_previews=typing_previews,
                 analytics_consent_required=not no_analytics_consent,
+                widget=_widget(None, color, position, greeting),
             )
             _show(site, secret=True)
 
@@ -142,6 +171,9 @@ def websites_update(
             help="Whether chat events reach web analytics only with the visitor's consent.",
         ),
     ] = None,
+    color: Color = None,
+    position: Position = None,
+    greeting: Greeting = None,
     url: StoreUrl = None,
 ) -> None:
     """Change a website; --origin (repeated) replaces the whole list."""
@@ -164,6 +196,7 @@ def websites_update(
                     if analytics_consent is None
                     else analytics_consent
                 ),
+                widget=_widget(site, color, position, greeting) or site.widget,
             )
             _show(site)
 
@@ -203,8 +236,21 @@ def serve(
     host: Annotated[str, typer.Option(metavar="HOST", help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(metavar="PORT", help="Port to bind.")] = 8000,
     url: StoreUrl = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Seed a demo (website, team, agents with tokens, chats) and serve a shop "
+            "page with the chat widget on PORT+1 (another origin). Default store: "
+            "chatkit-demo.db here.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the web app (customer and agent APIs) with uvicorn on the store at --url."""
+    """Serve the web app (customer and agent APIs) with uvicorn on the store at --url.
+
+    It serves the chat widget too (/widget/loader.js). --demo seeds a demo and
+    serves a shop page carrying the widget on the next port.
+    """
     try:
         import uvicorn
     except ImportError as exc:
@@ -213,15 +259,34 @@ def serve(
         ) from exc
 
     async def run() -> None:
-        kit = _kit(url)
+        kit = _kit(url or ("sqlite:///chatkit-demo.db" if demo else None))
         try:
             await kit.open()
             app = kit.asgi()
             config = uvicorn.Config(
                 app, host=host, port=port, lifespan="off", proxy_headers=False, log_level="info"
             )
-            console.print(f"serving {kit.store!r} on http://{host}:{port} (Ctrl-C stops)")
-            await uvicorn.Server(config).serve()
+            servers = [uvicorn.Server(config)]
+            chat_url = f"http://{host}:{port}"
+            if demo:
+                from ..web.demo import seed, shop_app
+
+                shop_url = f"http://{host}:{port + 1}"
+                made = await seed(kit, shop_url)
+                shop = uvicorn.Config(
+                    shop_app(chat_url, made.website.public_key),
+                    host=host,
+                    port=port + 1,
+                    lifespan="off",
+                    log_level="warning",
+                )
+                servers.append(uvicorn.Server(shop))
+                console.print(f"[bold]shop with the chat widget:[/] {shop_url}/")
+                console.print(f"[bold]agent console:[/]             {chat_url}/console/")
+                for name, token in made.tokens:
+                    console.print(f"agent token of {escape(name)}: {token}")
+            console.print(f"serving {kit.store!r} on {chat_url} (Ctrl-C stops)")
+            await asyncio.gather(*(server.serve() for server in servers))
         finally:
             await asyncio.shield(kit.close())
 

@@ -48,7 +48,14 @@ from .tickets import (
     TicketNote,
     TicketStatus,
 )
-from .web import ANALYTICS_CLIENT_ID, AnalyticsConsent, WebSession, Website, normalize_origin
+from .web import (
+    ANALYTICS_CLIENT_ID,
+    AnalyticsConsent,
+    WebSession,
+    Website,
+    WidgetSettings,
+    normalize_origin,
+)
 from .webhooks import WebhookDelivery, WebhookDeliveryStatus, WebhookSubscription
 
 __all__ = [
@@ -112,6 +119,7 @@ __all__ = [
     "AnalyticsConsent",
     "WebSession",
     "Website",
+    "WidgetSettings",
     "normalize_origin",
     "Ticket",
     "TicketNote",

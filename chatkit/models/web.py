@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import ClassVar
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -16,6 +16,7 @@ __all__ = [
     "AnalyticsConsent",
     "WebSession",
     "Website",
+    "WidgetSettings",
     "normalize_origin",
 ]
 
@@ -43,6 +44,7 @@ class AnalyticsConsent(BaseModel):
     ad_user_data: bool | None = None
     ad_personalization: bool | None = None
 
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
@@ -93,6 +95,51 @@ def normalize_origin(value: str) -> str:
     return f"{scheme}://{host}:{port if port is not None else _DEFAULT_PORTS[scheme]}"
 
 
+class WidgetSettings(BaseModel):
+    """How a website's chat widget looks and what it says (``Website.widget``).
+
+    Texts left ``None`` come from the widget's language files (English,
+    Korean, Turkish built in), in the visitor's browser language.
+
+    Attributes:
+        color: The accent colour (launcher, header, the visitor's bubbles),
+            ``#rrggbb``. White text is drawn on it, so pick a colour dark
+            enough for it (WCAG AA wants a contrast of 4.5:1; the default
+            ``#1f5fbf`` has 6.1:1).
+        position: Which bottom corner the launcher sits in.
+        title: The header's title (default: the website's name).
+        greeting: The first line a visitor sees before writing.
+        reply_time: What to expect, e.g. ``"We usually reply in a few minutes"``.
+        offline_text: Shown above the offline form while the team is closed.
+        sound: Play a short tone (WebAudio) when a reply arrives.
+        survey_scale: How the satisfaction survey's scale questions are
+            drawn: ``"numbers"`` (1 to 5) or ``"stars"``. Star questions are
+            always stars and agreement questions always go from "strongly
+            disagree" to "strongly agree" (the survey form says which is which).
+        transcript: Offer "e-mail me this conversation" (needs
+            `WebSettings.smtp`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    color: str = Field(default="#1f5fbf")
+    position: Literal["right", "left"] = "right"
+    title: SafeText | None = Field(default=None, max_length=100)
+    greeting: SafeText | None = Field(default=None, max_length=500)
+    reply_time: SafeText | None = Field(default=None, max_length=200)
+    offline_text: SafeText | None = Field(default=None, max_length=500)
+    sound: bool = True
+    survey_scale: Literal["numbers", "stars"] = "numbers"
+    transcript: bool = True
+
+    @field_validator("color")
+    @classmethod
+    def _hex_color(cls, value: str) -> str:
+        if not _COLOR.fullmatch(value):
+            raise ValueError("a colour is written #rrggbb, e.g. #1f5fbf")
+        return value.lower()
+
+
 class Website(Record):
     """A website (or app) whose visitors chat through the web app's customer API.
 
@@ -112,6 +159,7 @@ class Website(Record):
             (Google Analytics) only for visitors who consented to analytics
             (`WebSession.analytics_consent`). On by default; turn it off
             only where no consent is needed.
+        widget: How the chat widget looks and what it says (`WidgetSettings`).
     """
 
     table: ClassVar[str] = "websites"
@@ -125,6 +173,7 @@ class Website(Record):
     require_identity: bool = False
     typing_previews: bool = False
     analytics_consent_required: bool = True
+    widget: WidgetSettings = Field(default_factory=WidgetSettings)
 
     @field_validator("name")
     @classmethod

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import builtins
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..errors import InvalidInputError, NotFoundError
-from ..models import WebSession, Website
+from ..models import WebSession, Website, WidgetSettings
 from ..models._base import new_id, utcnow
 from ..stores.base import Delete, Insert, Lt, Update
 from ._core import UNSET, Unset, changed, check_names, checked
@@ -26,6 +28,21 @@ def _public_key() -> str:
 
 def _identity_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+def _widget(value: object) -> WidgetSettings:
+    if isinstance(value, WidgetSettings):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidInputError("widget must be WidgetSettings or a mapping", field="widget")
+    try:
+        return WidgetSettings.model_validate(dict(value))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise InvalidInputError(
+            f"widget.{where}: {first.get('msg', 'invalid')}"[:300], field=f"widget.{where}"[:200]
+        ) from None
 
 
 def _flag(value: object, field: str) -> bool:
@@ -57,6 +74,7 @@ class Websites(Service):
         require_identity: bool = False,
         typing_previews: bool = False,
         analytics_consent_required: bool = True,
+        widget: WidgetSettings | Mapping[str, Any] | None = None,
     ) -> Website:
         """Add a website with a fresh public key and identity secret.
 
@@ -69,9 +87,10 @@ class Websites(Service):
             typing_previews: Pass visitors' typing previews on to agents.
             analytics_consent_required: Send chat events to web analytics
                 only for visitors who consented (see `Website`).
+            widget: How its chat widget looks (`WidgetSettings`, or a mapping of its fields).
 
         Raises:
-            InvalidInputError: A bad name or origin.
+            InvalidInputError: A bad name, origin or widget setting.
         """
         site = checked(
             Website,
@@ -85,6 +104,7 @@ class Websites(Service):
             analytics_consent_required=_flag(
                 analytics_consent_required, "analytics_consent_required"
             ),
+            widget=_widget(widget) if widget is not None else WidgetSettings(),
         )
         await self._core.commit([Insert(site)])
         return site
@@ -130,8 +150,11 @@ class Websites(Service):
         require_identity: bool | Unset = UNSET,
         typing_previews: bool | Unset = UNSET,
         analytics_consent_required: bool | Unset = UNSET,
+        widget: WidgetSettings | Mapping[str, Any] | Unset = UNSET,
     ) -> Website:
-        """Change a website's name, origins or switches (its key and secret stay).
+        """Change a website's name, origins, switches or widget settings (its key and secret stay).
+
+        ``widget`` replaces the whole `WidgetSettings` (a mapping is read as one).
 
         Raises:
             NotFoundError: No such website.
@@ -150,6 +173,8 @@ class Websites(Service):
             updates["analytics_consent_required"] = _flag(
                 analytics_consent_required, "analytics_consent_required"
             )
+        if not isinstance(widget, Unset):
+            updates["widget"] = _widget(widget)
 
         async def attempt() -> Website:
             site = await self.get(website_id)

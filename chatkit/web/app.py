@@ -26,6 +26,7 @@ from .middleware import WebMiddleware, request_id
 from .policy import PolicyFactory
 from .realtime import router as realtime_router
 from .settings import WebSettings
+from .widget import router as widget_router
 
 if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
@@ -36,7 +37,13 @@ __all__ = ["ROUTERS", "create_app"]
 
 logger = logging.getLogger("chatkit.web")
 
-ROUTERS: tuple[APIRouter, ...] = (customer_router, agent_router, realtime_router, console_router)
+ROUTERS: tuple[APIRouter, ...] = (
+    customer_router,
+    agent_router,
+    realtime_router,
+    console_router,
+    widget_router,
+)
 """The routers of the web app, in order. A new module adds its ``router`` here (one line)."""
 
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -49,14 +49,17 @@ def check_origin(connection: HTTPConnection, website: Website) -> None:
 
     A request without an ``Origin`` header (a mobile app, a server) passes:
     browsers always send one on cross-origin requests and WebSocket
-    handshakes, and only browsers need this protection. The realtime layer
-    calls this on every customer handshake before accepting it.
+    handshakes, and only browsers need this protection. So does a request
+    from the app's own origin: that is the chat widget's frame
+    (``/widget/frame.html``), which only the website's origins may embed
+    (its ``frame-ancestors``). The realtime layer calls this on every
+    customer handshake before accepting it.
 
     Raises:
         OriginNotAllowedError: The origin is present and not in the list (HTTP 403).
     """
     origin = request_origin(connection)
-    if origin is not None and not website.allows(origin):
+    if origin is not None and not website.allows(origin) and not same_origin(connection, origin):
         raise OriginNotAllowedError(
             "this origin may not call the customer API of this website; "
             "add it to the website's origins"

@@ -38,7 +38,7 @@ from ..events import (
     Event,
     MessageCreated,
 )
-from ..models import Conversation, ConversationStatus, MessageKind, WebSession
+from ..models import AuthorRole, Conversation, ConversationStatus, MessageKind, WebSession
 from ..models._base import utcnow
 from ..services.events import MAX_POSITION
 from ..services.previews import TypingPreview
@@ -574,6 +574,7 @@ class RealtimeHub:
                     self._refresh_queue(connection)
 
     async def _fan_out_preview(self, preview: TypingPreview) -> None:
+        await self._agent_typing(preview)
         frame: str | None = None
         for connection in list(self.connections):
             if not connection.live or not await self._can_receive(connection.principal, preview):
@@ -590,6 +591,31 @@ class RealtimeHub:
                     },
                 )
             connection.offer(frame)
+
+    async def _agent_typing(self, preview: TypingPreview) -> None:
+        """Tell the conversation's customer that an agent is typing (never what).
+
+        Only with a policy that narrows customers to their own contact's
+        conversations (`DefaultPolicy`): the frame goes to that contact's
+        connections alone.
+        """
+        if preview.author.role is not AuthorRole.AGENT or self._owners is None:
+            return
+        try:
+            conversation = await self.web.call(
+                self.web.kit.conversations.get, preview.conversation_id
+            )
+        except NotFoundError:
+            return
+        targets = self._by_contact.get(conversation.contact_id, ())
+        frame = _frame(
+            "agent.typing",
+            None,
+            {"conversation_id": conversation.id, "typing": preview.text != ""},
+        )
+        for connection in list(targets):
+            if connection.live:
+                connection.offer(frame)
 
     # -- queue positions (customers) -------------------------------------------
 

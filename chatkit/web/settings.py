@@ -7,6 +7,7 @@ import os
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from ..mail import SMTPSettings
 from ..models.web import normalize_origin
 from ..ratelimit import RateLimiter, RateLimits
 
@@ -73,6 +74,9 @@ class WebSettings(BaseModel):
             counts as a slow consumer and is disconnected (close code 4008).
         realtime_auth_seconds: How long a WebSocket may take to send its
             ``auth`` frame after the handshake.
+        smtp: The mail server the widget's "e-mail me this conversation"
+            sends transcripts through (``POST /v1/conversations/{id}/transcript``);
+            unset, the widget does not offer it.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
@@ -101,6 +105,7 @@ class WebSettings(BaseModel):
     realtime_ping_seconds: float = Field(default=25.0, gt=0, le=3600)
     realtime_buffer: int = Field(default=256, ge=1, le=100_000)
     realtime_auth_seconds: float = Field(default=10.0, gt=0, le=600)
+    smtp: SMTPSettings | None = Field(default=None, exclude=True)
 
     @field_validator("trusted_proxies")
     @classmethod
