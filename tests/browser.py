@@ -93,7 +93,7 @@ def serious(violations: list[tuple[str, str, int]]) -> list[tuple[str, str, int]
 
 async def screenshot(page: Any, name: str, **kwargs: Any) -> Path:
     """Save a PNG of ``page`` as ``NAME.png`` in ``SCREENSHOTS`` and return its path."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a test helper, once
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=str(path), **kwargs)
     return path
