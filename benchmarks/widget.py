@@ -26,6 +26,12 @@ last line on stdout is one JSON object with the figures.
      settings loaded).
 
    Medians are reported; ``launcher_ratio`` is launcher ÷ baseline.
+
+3. **The agent console** (``console_*`` keys, from `_console_bench.py`, whose
+   docstring says how): 500 open conversations; time to the first inbox row,
+   and the median and p90 time to switch conversations (goal: median ≤ 100 ms)
+   beside the API request a switch makes (the baseline). ``--no-console``
+   leaves it out.
 """
 
 from __future__ import annotations
@@ -169,12 +175,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few rounds (under a minute)")
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds (default 5 / 20)")
+    parser.add_argument("--no-console", action="store_true", help="leave out the agent console")
     args = parser.parse_args()
     rounds = args.rounds or (5 if args.quick else 20)
     figures: dict[str, Any] = {"benchmark": "widget", **sizes()}
     figures["loader_budget_kb"] = 10
     figures["widget_budget_kb"] = 60
     figures.update(asyncio.run(timings(rounds)))
+    if not args.no_console:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from _console_bench import console_figures
+
+        figures.update(asyncio.run(console_figures(args.quick)))
     print(json.dumps(figures))
 
 
