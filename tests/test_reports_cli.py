@@ -1,4 +1,4 @@
-"""``chatkit report``: tables, JSON, CSV, charts, HTML, rebuild and exports on a real SQLite file."""
+"""``chatkit report``: tables, JSON, CSV, charts, HTML, rebuild and exports, on a SQLite file."""
 
 from __future__ import annotations
 
@@ -88,7 +88,8 @@ def test_plot_and_html(store: str, tmp_path: Path, suffix: str) -> None:
     assert len(data) > 10_000
     html = page.read_text()
     assert html.count("<svg") >= 4
-    assert 'src="http' not in html and "<script" not in html  # self-contained
+    assert 'src="http' not in html
+    assert "<script" not in html
     assert "Busiest hours" in html
 
 
@@ -120,7 +121,8 @@ def test_rebuild_and_heatmap(store: str) -> None:
     )
     assert heat.exit_code == 0, heat.output
     cells = json.loads(heat.output)["cells"]
-    assert cells[0][5] == 1 and cells[1][1] == 1
+    assert cells[0][5] == 1
+    assert cells[1][1] == 1
 
 
 def test_exports(store: str, tmp_path: Path) -> None:
