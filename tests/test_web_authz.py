@@ -33,7 +33,7 @@ from .webserver import serve
 
 pytestmark = pytest.mark.anyio
 
-Kind = Literal["agent", "customer", "public", "stream"]
+Kind = Literal["agent", "customer", "public", "stream", "supervisor"]
 
 
 @dataclass
@@ -178,6 +178,11 @@ ROUTES: dict[tuple[str, str], tuple[Kind, Prepare]] = {
         "agent",
         _with(params={"wait": 0}),
     ),
+    # Reports: supervisors of the team asked for, and admins (an agent is refused with 403).
+    **{
+        ("GET", f"/v1/agent/reports/{name}"): ("supervisor", _with(params={"team": "billing"}))
+        for name in ("summary", "heatmap", "trend", "mood", "sla", "staffing")
+    },
 }
 
 # Routes about the caller alone (no id of anyone else's): another customer or
@@ -302,7 +307,9 @@ async def test_authorization_matrix(kit: AsyncChatKit) -> None:
                         response.status_code,
                         response.text,
                     )
-                    if who == "anonymous" or not same_kind:
+                    if kind == "supervisor" and who == "an agent of another team":
+                        assert response.status_code == 403, (method, concrete, who)
+                    elif who == "anonymous" or not same_kind:
                         assert response.status_code == 401, (method, concrete, who)
                     else:
                         assert response.status_code == 404, (method, concrete, who)
@@ -316,7 +323,11 @@ async def test_authorization_matrix(kit: AsyncChatKit) -> None:
                     assert "Where is my parcel?" not in response.text
                     assert await _snapshot(w, target.conversation) == before, (method, path, who)
 
-                right = alice if kind == "customer" else w.as_agent(w.ann)
+                right = (
+                    alice
+                    if kind == "customer"
+                    else w.as_agent(w.sue if kind == "supervisor" else w.ann)
+                )
                 response = await call(right)
                 matrix.append((method, concrete, "the right principal", response.status_code))
                 assert 200 <= response.status_code < 300, (method, concrete, response.text)

@@ -24,6 +24,7 @@ from .errors import ErrorResponse, error_body, error_code, retry_after, status_f
 from .middleware import WebMiddleware, request_id
 from .policy import PolicyFactory
 from .realtime import router as realtime_router
+from .reports import router as reports_router
 from .settings import WebSettings
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ __all__ = ["ROUTERS", "create_app"]
 
 logger = logging.getLogger("chatkit.web")
 
-ROUTERS: tuple[APIRouter, ...] = (customer_router, agent_router, realtime_router)
+ROUTERS: tuple[APIRouter, ...] = (customer_router, agent_router, realtime_router, reports_router)
 """The routers of the web app, in order. A new module adds its ``router`` here (one line)."""
 
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
