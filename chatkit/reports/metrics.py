@@ -419,32 +419,37 @@ def _ranked(counter: Counter[str], top: int) -> list[tuple[str, int]]:
 
 
 def question_patterns(
-    questions: Sequence[str], top: int, *, examples: int = 3
+    questions: Sequence[str], top: int, *, examples: int = 3, similarity: float = 0.4
 ) -> list[QuestionPattern]:
-    """Cluster questions that share their two most telling words.
+    """Cluster similar questions (clusters of two or more, largest first).
 
     Each question is reduced to its content words (`negative_terms` drops
-    stop words); a word's weight is its rarity across the questions (IDF),
-    and a question joins the cluster keyed by its two best-weighted words
-    that occur in at least two questions. Clusters are listed largest first.
+    stop words and short words). In order, a question joins the first
+    cluster whose first question shares at least ``similarity`` of their
+    words (Jaccard index), or starts a cluster. A pattern's terms are the
+    words in more than half of its questions.
     """
-    words = [sorted(set(negative_terms(q))) for q in questions]
-    df: Counter[str] = Counter(w for ws in words for w in ws)
-    n = len(questions)
-    clusters: dict[tuple[str, ...], list[str]] = defaultdict(list)
-    for q, ws in zip(questions, words, strict=True):
-        shared = [w for w in ws if df[w] >= 2]
-        if not shared:
+    clusters: list[tuple[set[str], list[str], list[set[str]]]] = []
+    for question in questions:
+        words = set(negative_terms(question))
+        if not words:
             continue
-        # most frequent shared words characterise a pattern; rarity breaks ties
-        shared.sort(key=lambda w: (-df[w], math.log((n + 1) / df[w]), w))
-        clusters[tuple(sorted(shared[:2]))].append(q)
-    ranked = sorted(clusters.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    return [
-        QuestionPattern(terms=list(key), count=len(items), examples=items[:examples])
-        for key, items in ranked[:top]
-        if len(items) >= 2
-    ]
+        for seed, items, sets in clusters:
+            if len(seed & words) / len(seed | words) >= similarity:
+                items.append(question)
+                sets.append(words)
+                break
+        else:
+            clusters.append((words, [question], [words]))
+    patterns = []
+    for _, items, sets in clusters:
+        if len(items) < 2:
+            continue
+        counts = Counter(w for ws in sets for w in ws)
+        terms = sorted(w for w, c in counts.items() if c * 2 > len(items))
+        patterns.append(QuestionPattern(terms=terms, count=len(items), examples=items[:examples]))
+    patterns.sort(key=lambda p: (-p.count, p.terms))
+    return patterns[:top]
 
 
 # -- SLA -----------------------------------------------------------------------------------
@@ -458,7 +463,8 @@ def sla(
     A target is met when the first response (or the first resolution) came
     within it, in the policy's clock time; breached when it came later, or
     has not come and the deadline has passed. Conversations still inside
-    their target are in neither count.
+    their target are in neither count, nor are those that ended without it
+    (resolved without a first response, closed without a resolution).
     """
     results: dict[str, dict[str, int]] = {
         p.name: {"n": 0, "fr_met": 0, "fr_all": 0, "res_met": 0, "res_all": 0, "breaches": 0}
@@ -480,6 +486,8 @@ def sla(
         ):
             if target is None:
                 continue
+            if done is None and (f.status == "closed" or (key == "fr" and f.resolves)):
+                continue  # ended without it: the target does not apply
             used = policy.clock_time(f.started_at, done or now)
             if done is not None or used > target:
                 row[f"{key}_all"] += 1
