@@ -125,16 +125,25 @@ class Reports:
             if cid in purged:
                 continue
             pending[cid].extend(moments_of(event))
-        for cid, moments in pending.items():
-            if moments:
-                await self._core.retry(functools.partial(self._write, cid, moments))
+        work = {cid: moments for cid, moments in pending.items() if moments}
+        if work:
+            # one commit for the whole batch; on a race, each conversation on its own
+            ops: list[Op] = []
+            for cid, moments in work.items():
+                ops += await self._ops(cid, moments)
+            try:
+                if ops:
+                    await store.commit(ops)
+            except (ConflictError, DuplicateKeyError):
+                for cid, moments in work.items():
+                    await self._core.retry(functools.partial(self._write, cid, moments))
         for cid in purged:
-            ops: list[Op] = [Delete(ReportTimeline, cid), Delete(ConversationFact, cid)]
-            ops += [
+            gone: list[Op] = [Delete(ReportTimeline, cid), Delete(ConversationFact, cid)]
+            gone += [
                 Delete(ReplyFact, r.id)
                 for r in await store.find(ReplyFact, {"conversation_id": cid})
             ]
-            await store.commit(ops)
+            await store.commit(gone)
 
     async def _hours(self, team: str | None) -> BusinessHours | None:
         if team is None:
@@ -150,6 +159,17 @@ class Reports:
 
     async def _write(self, cid: str, moments: Sequence[Moment]) -> None:
         store = await self._core.ready()
+        ops = await self._ops(cid, moments)
+        if not ops:
+            return
+        try:
+            await store.commit(ops)
+        except DuplicateKeyError as exc:  # another dispatcher inserted first: read again
+            raise ConflictError(str(exc)) from exc
+
+    async def _ops(self, cid: str, moments: Sequence[Moment]) -> list[Op]:
+        """The writes that fold ``moments`` into conversation ``cid`` (none when all were applied)."""
+        store = await self._core.ready()
         timeline = await store.get(ReportTimeline, cid)
         if timeline is None:
             merged = ReportTimeline(id=cid).merged(moments)
@@ -157,7 +177,7 @@ class Reports:
         else:
             merged = timeline.merged(moments)
             if len(merged) == len(timeline.moments):
-                return  # every moment was applied before
+                return []  # every moment was applied before
             ops = [
                 Update(
                     timeline.model_copy(
@@ -174,10 +194,7 @@ class Reports:
         assert fact is not None
         ops.append(Update(fact) if previous is not None else Insert(fact))
         ops += await self._reply_ops(previous, fact)
-        try:
-            await store.commit(ops)
-        except DuplicateKeyError as exc:  # another dispatcher inserted first: read again
-            raise ConflictError(str(exc)) from exc
+        return ops
 
     async def _reply_ops(
         self, previous: ConversationFact | None, fact: ConversationFact
