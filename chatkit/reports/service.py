@@ -168,7 +168,7 @@ class Reports:
             raise ConflictError(str(exc)) from exc
 
     async def _ops(self, cid: str, moments: Sequence[Moment]) -> list[Op]:
-        """The writes that fold ``moments`` into conversation ``cid`` (none when all were applied)."""
+        """The writes folding ``moments`` into conversation ``cid`` (none if all were applied)."""
         store = await self._core.ready()
         timeline = await store.get(ReportTimeline, cid)
         if timeline is None:
