@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -12,7 +13,7 @@ from chatkit.bots import Flow
 from chatkit.errors import InvalidInputError
 from chatkit.hours import BusinessHours
 from chatkit.models import Author
-from chatkit.reports import ConversationFact, ServiceReport
+from chatkit.reports import ConversationFact, ServiceReport, metrics
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 pytestmark = pytest.mark.anyio
@@ -273,6 +274,9 @@ async def test_scripted_day(kit: AsyncChatKit) -> None:
     assert heat.cells[1][1] == 1
     assert heat.cells[0][10] == 1
     assert heat.cells[0][2] == 0
+    facts = await kit.reports.facts(report.filter)
+    zone = ZoneInfo(ISTANBUL)
+    assert heat == metrics.heatmap(facts, "started", zone, start=DAY, end=DAY + timedelta(days=1))
     resolved = await kit.reports.heatmap(metric="resolved", start=DAY, end=DAY + timedelta(days=1))
     assert resolved.total == 6  # C2 was resolved twice
     assert resolved.cells[0][6] == 1

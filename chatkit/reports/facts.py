@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ..events import (
     BotFinished,
@@ -43,11 +43,12 @@ from ..events import (
     SurveySent,
 )
 from ..hours import BusinessHours
-from ..models._base import Record, UTCDateTime
+from ..models._base import Record
 from ..models.surveys import Survey, SurveyQuestion
 
 __all__ = [
     "ConversationFact",
+    "ConversationStamp",
     "HandleSegment",
     "Moment",
     "QueueWait",
@@ -63,6 +64,10 @@ __all__ = [
     "span",
     "team_of",
 ]
+
+UTCDateTime = AwareDatetime
+"""Times in facts: always written in UTC, so read without the per-value conversion
+`chatkit.models._base.UTCDateTime` runs in Python (reports read many facts)."""
 
 _MAX_TEXT = 300
 """Characters of a customer's message kept for question patterns."""
@@ -250,6 +255,52 @@ class ConversationFact(Record):
     def resolved(self) -> bool:
         """Resolved now (or closed after a resolution)."""
         return bool(self.resolves) and self.status in ("resolved", "closed")
+
+
+class ConversationStamp(Record):
+    """The few facts of a conversation the busiest-hours heatmap needs, kept small to read fast.
+
+    Times are seconds since the epoch (UTC).
+    """
+
+    table: ClassVar[str] = "report_stamps"
+    columns: ClassVar[tuple[str, ...]] = ("day", "team")
+
+    day: str
+    team: str | None = None
+    started: float
+    resolved: list[float] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+    language: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    agents: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, fact: ConversationFact, version: int = 1) -> ConversationStamp:
+        """The stamp of ``fact``."""
+        agents = dict.fromkeys(
+            [s.agent_id for s in fact.segments] + [r.agent_id for r in fact.replies if r.agent_id]
+        )
+        return cls(
+            id=fact.id,
+            version=version,
+            created_at=fact.started_at,
+            updated_at=fact.started_at,
+            day=fact.day,
+            team=fact.team,
+            started=fact.started_at.timestamp(),
+            resolved=[t.timestamp() for t in fact.resolves],
+            channels=fact.channels or ([fact.channel] if fact.channel else []),
+            language=fact.language,
+            tags=list(fact.tags),
+            agents=list(agents),
+        )
+
+    def same(self, other: ConversationStamp) -> bool:
+        """Whether the two stamps say the same (versions aside)."""
+        return self.model_dump(exclude={"version", "created_at", "updated_at"}) == other.model_dump(
+            exclude={"version", "created_at", "updated_at"}
+        )
 
 
 class ReplyFact(Record):

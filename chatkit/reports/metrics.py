@@ -11,7 +11,14 @@ from zoneinfo import ZoneInfo
 
 from ..models.conversations import Priority
 from ..sla import SLAPolicy, find_policy
-from .facts import ConversationFact, HandleSegment, ReplyTime, Span, negative_terms
+from .facts import (
+    ConversationFact,
+    ConversationStamp,
+    HandleSegment,
+    ReplyTime,
+    Span,
+    negative_terms,
+)
 from .models import (
     AgentLoad,
     BotStats,
@@ -304,6 +311,30 @@ def heatmap(
         for t in times:
             local = t.astimezone(zone)
             cells[local.weekday()][local.hour] += 1
+    return _heat(cells, metric, zone, levels)
+
+
+def heatmap_of_stamps(
+    stamps: Sequence[ConversationStamp],
+    metric: str,
+    zone: ZoneInfo,
+    *,
+    start: datetime,
+    end: datetime,
+    levels: int = 5,
+) -> Heatmap:
+    """`heatmap` from the slim `ConversationStamp` rows (the same counts)."""
+    cells = [[0] * 24 for _ in range(7)]
+    lo, hi = start.timestamp(), end.timestamp()
+    for s in stamps:
+        times = [s.started] if metric == "started" else [t for t in s.resolved if lo <= t < hi]
+        for t in times:
+            local = datetime.fromtimestamp(t, zone)
+            cells[local.weekday()][local.hour] += 1
+    return _heat(cells, metric, zone, levels)
+
+
+def _heat(cells: list[list[int]], metric: str, zone: ZoneInfo, levels: int) -> Heatmap:
     values = sorted(v for row in cells for v in row if v > 0)
     thresholds: list[float] = []
     if values:

@@ -22,6 +22,7 @@ from ..stores.base import Delete, In, Insert, Op, Update
 from . import metrics as m
 from .facts import (
     ConversationFact,
+    ConversationStamp,
     Moment,
     ReplyFact,
     ReportTimeline,
@@ -138,7 +139,11 @@ class Reports:
                 for cid, moments in work.items():
                     await self._core.retry(functools.partial(self._write, cid, moments))
         for cid in purged:
-            gone: list[Op] = [Delete(ReportTimeline, cid), Delete(ConversationFact, cid)]
+            gone: list[Op] = [
+                Delete(ReportTimeline, cid),
+                Delete(ConversationFact, cid),
+                Delete(ConversationStamp, cid),
+            ]
             gone += [
                 Delete(ReplyFact, r.id)
                 for r in await store.find(ReplyFact, {"conversation_id": cid})
@@ -193,6 +198,15 @@ class Reports:
         fact = derive(cid, merged, await self._hours(team_of(merged)), previous=previous)
         assert fact is not None
         ops.append(Update(fact) if previous is not None else Insert(fact))
+        stamp = ConversationStamp.of(fact)
+        if previous is None:
+            ops.append(Insert(stamp))
+        elif not stamp.same(ConversationStamp.of(previous)):
+            stored = await store.get(ConversationStamp, cid)
+            if stored is None:
+                ops.append(Insert(stamp))
+            else:
+                ops.append(Update(stamp.model_copy(update={"version": stored.version + 1})))
         ops += await self._reply_ops(previous, fact)
         return ops
 
@@ -247,7 +261,7 @@ class Reports:
             timelines.pop(cid, None)
         hours = {t.name: t.hours for t in await store.find(Team)}
         # drop the old projection
-        for kind in (ReplyFact, ConversationFact, ReportTimeline):
+        for kind in (ReplyFact, ConversationStamp, ConversationFact, ReportTimeline):
             ids = [r.id for r in await store.find(kind)]
             for i in range(0, len(ids), _BATCH):
                 await store.commit([Delete(kind, x) for x in ids[i : i + _BATCH]])
@@ -258,7 +272,11 @@ class Reports:
                 continue
             fact = derive(cid, moments, hours.get(team_of(moments) or ""))
             assert fact is not None
-            ops += [Insert(ReportTimeline(id=cid, moments=moments)), Insert(fact)]
+            ops += [
+                Insert(ReportTimeline(id=cid, moments=moments)),
+                Insert(fact),
+                Insert(ConversationStamp.of(fact)),
+            ]
             ops += [Insert(r) for r in reply_facts(fact)]
             if len(ops) >= _BATCH:
                 await store.commit(ops)
@@ -350,6 +368,30 @@ class Reports:
             out.append(f)
         out.sort(key=lambda f: (f.started_at, f.id))
         return out
+
+    async def _stamps(self, where: ReportFilter) -> builtins.list[ConversationStamp]:
+        """The stamps of the conversations a filter selects (as `facts`, but slim)."""
+        store = await self._core.ready()
+        first = where.start.date() - timedelta(days=1)
+        last = where.end.date() + timedelta(days=1)
+        span_days = (last - first).days
+        cond: dict[str, object] = {}
+        if span_days <= 400:
+            cond["day"] = In(
+                [(first + timedelta(days=i)).isoformat() for i in range(span_days + 1)]
+            )
+        if where.team is not None:
+            cond["team"] = where.team
+        lo, hi = where.start.timestamp(), where.end.timestamp()
+        return [
+            s
+            for s in await store.find(ConversationStamp, cond or None)
+            if lo <= s.started < hi
+            and (where.channel is None or where.channel in s.channels)
+            and (where.tag is None or where.tag in s.tags)
+            and (where.language is None or s.language == where.language)
+            and (where.agent is None or where.agent in s.agents)
+        ]
 
     async def _capacities(self) -> dict[str, int]:
         store = await self._core.ready()
@@ -451,8 +493,10 @@ class Reports:
         if metric not in ("started", "resolved"):
             raise InvalidInputError("metric takes started or resolved", field="metric")
         where = self._filter(start, end, days, team, agent, channel, tag, language, time_zone)
-        facts = await self.facts(where)
-        return m.heatmap(facts, metric, ZoneInfo(where.time_zone), start=where.start, end=where.end)
+        stamps = await self._stamps(where)
+        return m.heatmap_of_stamps(
+            stamps, metric, ZoneInfo(where.time_zone), start=where.start, end=where.end
+        )
 
     async def trend(
         self,

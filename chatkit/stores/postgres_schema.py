@@ -320,7 +320,8 @@ MIGRATIONS: list[list[str]] = [
     ],
     # Reports (`kit.reports`): the reporting projection. Per conversation its
     # timeline (the moments reports need, keyed by outbox position) and the
-    # facts derived from it; one row per public agent reply.
+    # facts derived from it (and a slim stamp of them for the heatmap); one
+    # row per public agent reply.
     [
         """CREATE TABLE report_timelines (
             id TEXT PRIMARY KEY, version BIGINT NOT NULL,
@@ -332,6 +333,13 @@ MIGRATIONS: list[list[str]] = [
             data TEXT NOT NULL)""",
         "CREATE INDEX report_conversations_day ON report_conversations(day)",
         "CREATE INDEX report_conversations_team ON report_conversations(team, day)",
+        """CREATE TABLE report_stamps (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            day TEXT NOT NULL,
+            team TEXT,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX report_stamps_day ON report_stamps(day)",
+        "CREATE INDEX report_stamps_team ON report_stamps(team, day)",
         """CREATE TABLE report_replies (
             id TEXT PRIMARY KEY, version BIGINT NOT NULL,
             conversation_id TEXT NOT NULL,
