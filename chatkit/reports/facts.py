@@ -49,6 +49,7 @@ from ..models.surveys import Survey, SurveyQuestion
 __all__ = [
     "ConversationFact",
     "ConversationStamp",
+    "EVENT_TYPES",
     "HandleSegment",
     "Moment",
     "QueueWait",
@@ -382,6 +383,27 @@ _STOP = frozenset(
 def negative_terms(text: str) -> list[str]:
     """The words of a message worth counting as complaints (lower case, no stop words)."""
     return [w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP]
+
+
+EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        "conversation.created",
+        "message.created",
+        "conversation.queued",
+        "conversation.assigned",
+        "conversation.status_changed",
+        "conversation.tags_changed",
+        "conversation.priority_changed",
+        "conversation.mood_changed",
+        "conversation.purged",
+        "bot.started",
+        "bot.handoff",
+        "bot.finished",
+        "survey.sent",
+        "survey.answered",
+    }
+)
+"""The event types the projection reads (the others are passed over)."""
 
 
 def _scored(survey: Survey) -> SurveyQuestion:

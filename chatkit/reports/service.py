@@ -21,6 +21,7 @@ from ..services.dispatch import Dispatcher
 from ..stores.base import Delete, In, Insert, Op, Update
 from . import metrics as m
 from .facts import (
+    EVENT_TYPES,
     ConversationFact,
     ConversationStamp,
     Moment,
@@ -99,7 +100,12 @@ class Reports:
         from ..services.events import Events
 
         return Events(self._core).dispatcher(
-            GROUP, self.apply, batch_size=batch_size, lease_seconds=lease_seconds, start=start
+            GROUP,
+            self.apply,
+            batch_size=batch_size,
+            lease_seconds=lease_seconds,
+            start=start,
+            types=EVENT_TYPES,
         )
 
     async def drain(self) -> int:
