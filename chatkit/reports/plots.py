@@ -119,7 +119,7 @@ def figure(charts: Charts) -> Figure:
         parts.append(("trend", charts.trend))
     if charts.report is not None:
         parts.append(("csat", charts.report.totals.csat.distribution))
-    if charts.mood is not None:
+    if charts.mood is not None and charts.mood.distribution:
         parts.append(("mood", charts.mood.distribution))
     if charts.staffing is not None:
         parts.append(("staffing", charts.staffing))
