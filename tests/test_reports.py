@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,9 @@ from chatkit.bots import Flow
 from chatkit.errors import InvalidInputError
 from chatkit.hours import BusinessHours
 from chatkit.models import Author
-from chatkit.reports import ConversationFact, ServiceReport, metrics
+from chatkit.models._base import utcnow
+from chatkit.reports import ConversationFact, ReplyFact, ReportTimeline, ServiceReport, metrics
+from chatkit.reports.facts import ConversationStamp
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 pytestmark = pytest.mark.anyio
@@ -318,4 +321,57 @@ async def test_bad_arguments_are_typed_errors(kit: AsyncChatKit) -> None:
         await kit.reports.summary(start=datetime(2026, 1, 1))  # naive
 
 
-_ = ConversationFact
+async def test_a_retention_purge_deletes_the_facts(kit: AsyncChatKit) -> None:
+    contact = await kit.contacts.create(name="Ada")
+    conv = await kit.conversations.create(contact_id=contact.id)
+    agent = await kit.agents.create(name="Bo")
+    await kit.messages.send(conv.id, "Where is my order?", author=Author.customer(contact.id))
+    reply = await kit.messages.send(conv.id, "On its way", author=Author.agent(agent.id))
+    await kit.conversations.close(conv.id)
+    await kit.reports.drain()
+    store = kit.store
+    assert await store.get(ConversationFact, conv.id) is not None
+    assert await store.get(ReplyFact, reply.id) is not None
+    report = await kit.retention.purge(now=utcnow() + timedelta(days=400))
+    assert report.conversations == 1
+    await kit.reports.drain()
+    for kind in (ConversationFact, ConversationStamp, ReportTimeline):
+        assert await store.get(kind, conv.id) is None
+    assert await store.get(ReplyFact, reply.id) is None
+    assert (await kit.reports.summary(days=3650)).totals.conversations == 0
+    assert await kit.reports.rebuild() == 0
+
+
+async def test_two_dispatchers_at_once_give_the_facts_a_rebuild_gives(kit: AsyncChatKit) -> None:
+    agent = await kit.agents.create(name="Bo", max_concurrent_chats=10)
+    convs = []
+    for i in range(4):
+        contact = await kit.contacts.create(name=f"c{i}")
+        conv = await kit.conversations.create(contact_id=contact.id)
+        convs.append((conv.id, contact.id))
+    for round_ in range(6):
+        for cid, contact_id in convs:
+            await kit.messages.send(cid, f"hello {round_}?", author=Author.customer(contact_id))
+            await kit.messages.send(cid, "yes", author=Author.agent(agent.id))
+    first = kit.reports.dispatcher(batch_size=5)
+    second = kit.reports.dispatcher(batch_size=7)
+    try:
+        await asyncio.gather(first.drain(), second.drain())
+        await first.drain()
+    finally:
+        await first.close()
+        await second.close()
+    window = {"days": 1}
+    before = await kit.reports.summary(**window)  # type: ignore[arg-type]
+    assert before.totals.reply_time.count == 24
+    assert before.totals.load.messages_in == 24
+    facts = {
+        f.id: f.model_dump(exclude={"version", "created_at", "updated_at"})
+        for f in await kit.reports.facts(before.filter)
+    }
+    await kit.reports.rebuild()
+    again = {
+        f.id: f.model_dump(exclude={"version", "created_at", "updated_at"})
+        for f in await kit.reports.facts(before.filter)
+    }
+    assert facts == again

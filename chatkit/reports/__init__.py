@@ -7,7 +7,7 @@ group. Results are typed models (`chatkit.reports.models`).
 
 from __future__ import annotations
 
-from .facts import ConversationFact, ReplyFact, ReportTimeline, Span
+from .facts import ConversationFact, ConversationStamp, ReplyFact, ReportTimeline, Span
 from .models import (
     AgentLoad,
     BotStats,
@@ -37,6 +37,7 @@ __all__ = [
     "BotStats",
     "CSATStats",
     "ConversationFact",
+    "ConversationStamp",
     "DurationStats",
     "Heatmap",
     "LoadStats",
