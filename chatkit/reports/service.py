@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import functools
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -51,6 +51,10 @@ GROUP = "reports"
 """The dispatch group that keeps the reporting projection up to date."""
 
 _TEAM_TTL = 60.0
+_Staged = dict[str, tuple[ReportTimeline, ConversationFact]]
+"""What one write will have stored, per conversation (remembered once committed)."""
+_CACHE = 5000
+"""Conversations whose latest timeline and fact a process keeps in memory."""
 _BATCH = 500
 _READ = 2000
 _PERIODS = ("day", "week", "month")
@@ -81,6 +85,10 @@ class Reports:
         """How reports count (abandonment limit, CSAT answers, staffing targets)."""
         self._teams: dict[str, BusinessHours | None] = {}
         self._teams_at = 0.0
+        # The timeline and fact this process wrote last, per conversation: the next
+        # batch starts from them without reading (a stale one fails its version
+        # check, and the conversation is then read afresh).
+        self._cache: OrderedDict[str, tuple[ReportTimeline, ConversationFact]] = OrderedDict()
 
     # -- the projection -------------------------------------------------------------
 
@@ -136,15 +144,20 @@ class Reports:
         if work:
             # one commit for the whole batch; on a race, each conversation on its own
             ops: list[Op] = []
+            staged: _Staged = {}
             for cid, moments in work.items():
-                ops += await self._ops(cid, moments)
+                ops += await self._ops(cid, moments, staged, cached=True)
             try:
                 if ops:
                     await store.commit(ops)
+                self._remember(staged)
             except (ConflictError, DuplicateKeyError):
+                for cid in work:
+                    self._cache.pop(cid, None)
                 for cid, moments in work.items():
                     await self._core.retry(functools.partial(self._write, cid, moments))
         for cid in purged:
+            self._cache.pop(cid, None)
             gone: list[Op] = [
                 Delete(ReportTimeline, cid),
                 Delete(ConversationFact, cid),
@@ -168,20 +181,35 @@ class Reports:
             self._teams[team] = found[0].hours if found else None
         return self._teams[team]
 
+    def _remember(self, staged: _Staged) -> None:
+        for cid, entry in staged.items():
+            self._cache[cid] = entry
+            self._cache.move_to_end(cid)
+        while len(self._cache) > _CACHE:
+            self._cache.popitem(last=False)
+
     async def _write(self, cid: str, moments: Sequence[Moment]) -> None:
         store = await self._core.ready()
-        ops = await self._ops(cid, moments)
+        staged: _Staged = {}
+        ops = await self._ops(cid, moments, staged, cached=False)
         if not ops:
             return
         try:
             await store.commit(ops)
         except DuplicateKeyError as exc:  # another dispatcher inserted first: read again
             raise ConflictError(str(exc)) from exc
+        self._remember(staged)
 
-    async def _ops(self, cid: str, moments: Sequence[Moment]) -> list[Op]:
+    async def _ops(
+        self, cid: str, moments: Sequence[Moment], staged: _Staged, *, cached: bool
+    ) -> list[Op]:
         """The writes folding ``moments`` into conversation ``cid`` (none if all were applied)."""
         store = await self._core.ready()
-        timeline = await store.get(ReportTimeline, cid)
+        known = self._cache.get(cid) if cached else None
+        if known is not None:
+            timeline: ReportTimeline | None = known[0]
+        else:
+            timeline = await store.get(ReportTimeline, cid)
         if timeline is None:
             merged = ReportTimeline(id=cid).merged(moments)
             ops: list[Op] = [Insert(ReportTimeline(id=cid, moments=merged))]
@@ -200,9 +228,13 @@ class Reports:
                     )
                 )
             ]
-        previous = await store.get(ConversationFact, cid)
+        previous = known[1] if known is not None else await store.get(ConversationFact, cid)
         fact = derive(cid, merged, await self._hours(team_of(merged)), previous=previous)
         assert fact is not None
+        written = ops[0]
+        assert isinstance(written, Insert | Update)
+        assert isinstance(written.record, ReportTimeline)
+        staged[cid] = (written.record, fact)
         ops.append(Update(fact) if previous is not None else Insert(fact))
         stamp = ConversationStamp.of(fact)
         if previous is None:
@@ -290,6 +322,7 @@ class Reports:
         if ops:
             await store.commit(ops)
         self._teams_at = 0.0
+        self._cache.clear()
         return len(timelines)
 
     # -- reading -----------------------------------------------------------------------
