@@ -375,3 +375,43 @@ async def test_two_dispatchers_at_once_give_the_facts_a_rebuild_gives(kit: Async
         for f in await kit.reports.facts(before.filter)
     }
     assert facts == again
+
+
+async def test_agent_time_available_and_busy_from_status_changes(kit: AsyncChatKit) -> None:
+    with time_machine.travel(at(8), tick=False) as clock:
+        agent = await kit.agents.create(name="Bo", max_concurrent_chats=1)
+        contact = await kit.contacts.create(name="Ada")
+        conv = await kit.conversations.create(contact_id=contact.id)
+        await kit.messages.send(conv.id, "hi", author=Author.customer(contact.id))
+        now = at(9)
+
+        async def walk(until: datetime) -> None:  # the console: heartbeat and activity
+            nonlocal now
+            while now < until:
+                now = min(now + timedelta(minutes=1), until)
+                clock.move_to(now)
+                await kit.agents.heartbeat([agent.id])
+                await kit.agents.touch(agent.id)
+
+        clock.move_to(now)
+        await kit.agents.set_presence(agent.id, "available")
+        await walk(at(10))
+        await kit.conversations.claim(conv.id, agent.id)  # at capacity: busy
+        await walk(at(10, 30))
+        await kit.conversations.resolve(conv.id)  # room again: available
+        await walk(at(12))
+        await kit.agents.set_presence(agent.id, "offline")
+        clock.move_to(at(23))
+        await kit.reports.drain()
+        report = await kit.reports.summary(start=DAY, end=DAY + timedelta(days=1), now=at(23))
+    [load] = report.totals.load.agents
+    assert load.handle_seconds == 1800
+    assert load.time_available == 3 * 3600
+    assert load.time_busy == 1800
+    assert load.occupancy == 1800 / (3 * 3600)
+    assert load.time_at_capacity == 1800
+    before = report.totals
+    await kit.reports.rebuild()
+    with time_machine.travel(at(23), tick=False):
+        again = await kit.reports.summary(start=DAY, end=DAY + timedelta(days=1), now=at(23))
+    assert again.totals == before

@@ -27,6 +27,7 @@ from typing import ClassVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ..events import (
+    AgentStatusChanged,
     BotFinished,
     BotHandoff,
     BotStarted,
@@ -52,6 +53,9 @@ __all__ = [
     "EVENT_TYPES",
     "HandleSegment",
     "Moment",
+    "agent_day",
+    "status_moment",
+    "status_time",
     "QueueWait",
     "ReplyFact",
     "ReplyTime",
@@ -401,9 +405,54 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "bot.finished",
         "survey.sent",
         "survey.answered",
+        "agent.status_changed",
     }
 )
 """The event types the projection reads (the others are passed over)."""
+
+
+def agent_day(agent_id: str, at: datetime) -> str:
+    """The id of the timeline of an agent's status changes on one UTC day."""
+    return f"agentday:{agent_id}:{at.strftime('%Y-%m-%d')}"
+
+
+def status_moment(event: AgentStatusChanged) -> tuple[str, Moment]:
+    """The timeline id and the moment of an agent's status change (status, and the one before)."""
+    return agent_day(event.agent_id, event.occurred_at), Moment(
+        pos=event.position or 0,
+        at=event.occurred_at,
+        kind=event.type,
+        actor=event.previous.value,
+        value=event.status.value,
+    )
+
+
+def status_time(
+    moments: Sequence[Moment], start: datetime, end: datetime
+) -> tuple[float, float] | None:
+    """Seconds available (or busy) and busy within ``[start, end)``, from status moments.
+
+    The status before the first moment is that moment's previous one; after
+    the last it lasts to ``end``. ``None`` without moments.
+    """
+    if not moments:
+        return None
+    ordered = sorted(moments, key=lambda m: (m.at, m.pos))
+    taking = ("available", "busy")
+    available = busy = 0.0
+    status = ordered[0].actor or "offline"
+    since = start
+    for m in [*ordered, None]:
+        at = end if m is None else min(max(m.at, start), end)
+        seconds = max((at - since).total_seconds(), 0.0)
+        if status in taking:
+            available += seconds
+        if status == "busy":
+            busy += seconds
+        if m is None:
+            break
+        status, since = m.value or status, at
+    return available, busy
 
 
 def _scored(survey: Survey) -> SurveyQuestion:

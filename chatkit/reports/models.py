@@ -134,6 +134,13 @@ class AgentLoad(_Model):
     max_concurrent: int
     time_at_capacity: float | None = None
     """Seconds with as many chats as their capacity (``None``: capacity unknown)."""
+    time_available: float | None = None
+    """Seconds in the range the agent's status was available or busy (taking chats);
+    ``None`` without status changes on record."""
+    time_busy: float | None = None
+    """Of those, seconds at capacity (status busy)."""
+    occupancy: float | None = None
+    """``time_busy / time_available``."""
 
 
 class LoadStats(_Model):

@@ -12,7 +12,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from ..errors import ConflictError, DuplicateKeyError, InvalidInputError
-from ..events import Event
+from ..events import AgentStatusChanged, Event
 from ..hours import BusinessHours, time_zone
 from ..models import Agent, Team
 from ..models._base import utcnow
@@ -27,9 +27,12 @@ from .facts import (
     Moment,
     ReplyFact,
     ReportTimeline,
+    agent_day,
     derive,
     moments_of,
     reply_facts,
+    status_moment,
+    status_time,
     team_of,
 )
 from .models import (
@@ -39,6 +42,7 @@ from .models import (
     ReportFilter,
     ReportGroup,
     ReportSettings,
+    ServiceMetrics,
     ServiceReport,
     SLAResult,
     StaffingReport,
@@ -129,7 +133,12 @@ class Reports:
         store = await self._core.ready()
         pending: dict[str, list[Moment]] = defaultdict(list)
         purged: set[str] = set()
+        statuses: dict[str, list[Moment]] = defaultdict(list)
         for event in events:
+            if isinstance(event, AgentStatusChanged):
+                key, moment = status_moment(event)
+                statuses[key].append(moment)
+                continue
             cid = event.conversation_id
             if cid is None:
                 continue
@@ -156,6 +165,8 @@ class Reports:
                     self._cache.pop(cid, None)
                 for cid, moments in work.items():
                     await self._core.retry(functools.partial(self._write, cid, moments))
+        for key, moments in statuses.items():
+            await self._core.retry(functools.partial(self._status_write, key, moments))
         for cid in purged:
             self._cache.pop(cid, None)
             gone: list[Op] = [
@@ -180,6 +191,19 @@ class Reports:
             found = await store.find(Team, {"name": team}, limit=1)
             self._teams[team] = found[0].hours if found else None
         return self._teams[team]
+
+    async def _status_write(self, key: str, moments: Sequence[Moment]) -> None:
+        store = await self._core.ready()
+        timeline = await store.get(ReportTimeline, key)
+        if timeline is None:
+            await store.commit(
+                [Insert(ReportTimeline(id=key, moments=ReportTimeline(id=key).merged(moments)))]
+            )
+            return
+        merged = timeline.merged(moments)
+        if len(merged) != len(timeline.moments):
+            update = {"moments": merged, "version": timeline.version + 1, "updated_at": utcnow()}
+            await store.commit([Update(timeline.model_copy(update=update))])
 
     def _remember(self, staged: _Staged) -> None:
         for cid, entry in staged.items():
@@ -277,6 +301,7 @@ class Reports:
         store = await self._core.ready()
         last = await store.last_position()
         timelines: dict[str, dict[int, Moment]] = defaultdict(dict)
+        statuses: dict[str, dict[int, Moment]] = defaultdict(dict)
         purged: set[str] = set()
         after = 0
         while after < last:
@@ -284,6 +309,10 @@ class Reports:
             if not batch:
                 break
             for event in batch:
+                if isinstance(event, AgentStatusChanged):
+                    key, moment = status_moment(event)
+                    statuses[key].setdefault(moment.pos, moment)
+                    continue
                 cid = event.conversation_id
                 if cid is None:
                     continue
@@ -316,6 +345,11 @@ class Reports:
                 Insert(ConversationStamp.of(fact)),
             ]
             ops += [Insert(r) for r in reply_facts(fact)]
+            if len(ops) >= _BATCH:
+                await store.commit(ops)
+                ops = []
+        for key, by_pos in statuses.items():
+            ops.append(Insert(ReportTimeline(id=key, moments=[by_pos[p] for p in sorted(by_pos)])))
             if len(ops) >= _BATCH:
                 await store.commit(ops)
                 ops = []
@@ -432,6 +466,40 @@ class Reports:
             and (where.agent is None or where.agent in s.agents)
         ]
 
+    async def _with_status(self, metrics: ServiceMetrics, where: ReportFilter) -> ServiceMetrics:
+        """``metrics`` with each agent's time available and busy (from status changes)."""
+        if not metrics.load.agents:
+            return metrics
+        store = await self._core.ready()
+        end = min(where.end, utcnow())
+        days = [
+            where.start + timedelta(days=i)
+            for i in range((end.date() - where.start.date()).days + 1)
+        ]
+        loads = []
+        for load in metrics.load.agents:
+            moments: list[Moment] = []
+            for day in days[:400]:
+                timeline = await store.get(ReportTimeline, agent_day(load.agent_id, day))
+                if timeline is not None:
+                    moments += timeline.moments
+            measured = status_time(moments, where.start, end) if moments else None
+            if measured is None:
+                loads.append(load)
+                continue
+            available, busy = measured
+            loads.append(
+                load.model_copy(
+                    update={
+                        "time_available": available,
+                        "time_busy": busy,
+                        "occupancy": busy / available if available else None,
+                    }
+                )
+            )
+        load_stats = metrics.load.model_copy(update={"agents": loads})
+        return metrics.model_copy(update={"load": load_stats})
+
     async def _capacities(self) -> dict[str, int]:
         store = await self._core.ready()
         return {a.id: a.max_concurrent_chats for a in await store.find(Agent)}
@@ -478,6 +546,7 @@ class Reports:
         facts = await self.facts(where)
         caps = await self._capacities()
         totals = m.metrics(facts, now=at, settings=self.settings, agent=agent, capacities=caps)
+        totals = await self._with_status(totals, where)
         groups: list[ReportGroup] = []
         if group_by == "agent":
             names = sorted(
