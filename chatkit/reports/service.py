@@ -466,23 +466,26 @@ class Reports:
             and (where.agent is None or where.agent in s.agents)
         ]
 
-    async def _with_status(self, metrics: ServiceMetrics, where: ReportFilter) -> ServiceMetrics:
+    async def _with_status(
+        self, metrics: ServiceMetrics, where: ReportFilter, now: datetime
+    ) -> ServiceMetrics:
         """``metrics`` with each agent's time available and busy (from status changes)."""
         if not metrics.load.agents:
             return metrics
         store = await self._core.ready()
-        end = min(where.end, utcnow())
+        end = min(where.end, now)
         days = [
             where.start + timedelta(days=i)
             for i in range((end.date() - where.start.date()).days + 1)
         ]
+        keys = [agent_day(a.agent_id, day) for a in metrics.load.agents for day in days[:400]]
+        found: dict[str, list[Moment]] = defaultdict(list)
+        for i in range(0, len(keys), 500):
+            for timeline in await store.find(ReportTimeline, {"id": In(keys[i : i + 500])}):
+                found[timeline.id.split(":")[1]] += timeline.moments
         loads = []
         for load in metrics.load.agents:
-            moments: list[Moment] = []
-            for day in days[:400]:
-                timeline = await store.get(ReportTimeline, agent_day(load.agent_id, day))
-                if timeline is not None:
-                    moments += timeline.moments
+            moments = found.get(load.agent_id, [])
             measured = status_time(moments, where.start, end) if moments else None
             if measured is None:
                 loads.append(load)
@@ -546,7 +549,7 @@ class Reports:
         facts = await self.facts(where)
         caps = await self._capacities()
         totals = m.metrics(facts, now=at, settings=self.settings, agent=agent, capacities=caps)
-        totals = await self._with_status(totals, where)
+        totals = await self._with_status(totals, where, at)
         groups: list[ReportGroup] = []
         if group_by == "agent":
             names = sorted(
