@@ -149,10 +149,11 @@ def metrics(
     resolved = [f for f in facts if f.resolves and owns(f)]
     queued = [f for f in facts if f.queues]
     gone = [f for f in queued if abandoned(f, now, settings)]
+    gone_ids = {f.id for f in gone}
     missed = [
         f
         for f in queued
-        if f.agent_messages == 0 and (f.status in ("resolved", "closed") or f in gone)
+        if f.agent_messages == 0 and (f.status in ("resolved", "closed") or f.id in gone_ids)
     ]
     fcr = [f for f in resolved if f.agent_messages <= 1 and f.reopens == 0 and f.resolved]
 
