@@ -377,7 +377,7 @@ async def main(quick: bool) -> dict[str, Any]:
             result["heatmap_ratio"] = round(t_heat / t_heat_base, 3)
 
         log("ingest with and without the projection ...")
-        senders, per_sender = (8, 60) if quick else (8, 400)
+        senders, per_sender = (8, 150) if quick else (8, 600)
         rounds = 3 if quick else 5
         on: list[float] = []
         off: list[float] = []
