@@ -104,3 +104,14 @@ async def test_sla_mood_staffing_and_heatmap_of_the_day(kit: AsyncChatKit) -> No
         for count, level in zip(row, levels, strict=True):
             assert (level == 0) == (count == 0)
     assert heat.busiest[0][2] == 1
+
+
+def test_csat_counts_the_best_answers_of_any_scale() -> None:
+    stars = [str(n) for n in range(6)]  # 0-5 stars
+    agreement = ["strongly_disagree", "disagree", "neutral", "agree", "strongly_agree"]
+    scale = [str(n) for n in range(1, 6)]
+    assert [m._satisfied(a, scale, 2) for a in scale] == [False, False, False, True, True]
+    assert [m._satisfied(a, stars, 2) for a in stars] == [False] * 4 + [True, True]
+    assert [m._satisfied(a, agreement, 2) for a in agreement] == [False] * 3 + [True, True]
+    assert [m._satisfied(a, scale, 1) for a in scale] == [False] * 4 + [True]
+    assert not m._satisfied("maybe", agreement, 2)

@@ -146,3 +146,24 @@ def test_exports(store: str, tmp_path: Path) -> None:
     assert table.num_rows == 7
     waits = sorted(w for w in table.column("wait_s").to_pylist() if w is not None)
     assert waits == [120, 180, 180, 300, 300, 16800]
+
+
+def test_mood_staffing_and_sla_subcommands(store: str) -> None:
+    mood = runner.invoke(
+        app, ["report", "mood", "--url", store, "--days", "3660", "--format", "json"]
+    )
+    assert mood.exit_code == 0, mood.output
+    assert json.loads(mood.output)["fell"]["count"] == 1
+    staffing = runner.invoke(
+        app, ["report", "staffing", "--url", store, "--days", "3660", "--team", "support"]
+    )
+    assert staffing.exit_code == 0, staffing.output
+    assert "understaffed hours:" in staffing.output
+    sla = runner.invoke(
+        app, ["report", "sla", "--url", store, "--days", "3660", "--format", "json"]
+    )
+    assert sla.exit_code == 0, sla.output
+    assert json.loads(sla.output) == []  # no policies configured
+    bad = runner.invoke(app, ["report", "--url", store, "--tz", "Mars/Olympus"])
+    assert bad.exit_code == 1
+    assert "unknown time zone" in bad.output
