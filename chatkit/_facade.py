@@ -48,6 +48,8 @@ from ._sync_services import (
 from .blobs import BlobStore, LocalBlobStore, default_blobs_url, open_blob_store
 from .errors import ConfigurationError
 from .integrations import Integration
+from .reports import Reports
+from .reports._sync import SyncReports
 from .services import (
     Abuse,
     Agents,
@@ -224,6 +226,7 @@ class AsyncChatKit:
         self.abuse = Abuse(self._core)
         self.notifications = Notifications(self._core)
         self.webhooks = Webhooks(self._core)
+        self.reports = Reports(self._core)
         self.exports = Exports(self._core)
         self.previews = Previews(self._core)
         self.websites = Websites(self._core)
@@ -441,6 +444,7 @@ class ChatKit:
         self.notifications = SyncNotifications(self.aio.notifications, self._runner)
         self.websites = SyncWebsites(self.aio.websites, self._runner)
         self.webhooks = SyncWebhooks(self.aio.webhooks, self._runner)
+        self.reports = SyncReports(self.aio.reports, self._runner)
 
     def __repr__(self) -> str:
         return f"ChatKit(store={self.aio.store!r})"

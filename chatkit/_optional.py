@@ -41,6 +41,8 @@ EXTRAS: Final[dict[str, str]] = {
     "fastapi": "web",
     "websockets": "web",
     "aiobotocore": "s3",
+    "matplotlib": "reports",
+    "pyarrow": "reports",
 }
 """Top-level module -> the chatkit extra (``pyproject.toml``) that installs it."""
 
@@ -60,6 +62,8 @@ PACKAGES: Final[dict[str, str]] = {
     "fastapi": "fastapi",
     "websockets": "websockets",
     "aiobotocore": "aiobotocore",
+    "matplotlib": "matplotlib",
+    "pyarrow": "pyarrow",
 }
 """Top-level module -> the distribution name that provides it (what the message names)."""
 

@@ -1,5 +1,5 @@
 """The ``chatkit`` command: demo, migrations, events, purges, agents, websites, the web
-server, webhooks, integrations, sync, emulators.
+server, webhooks, reports, integrations, sync, emulators.
 
 This module holds the app and its entry point (`main`); the command groups live
 in ``chatkit._cli`` (one module each) and are registered here.
@@ -27,6 +27,7 @@ from ._cli.integrations import integrations_app
 from ._cli.output import console
 from ._cli.output import run as _run
 from ._cli.purge import purge
+from ._cli.reports import report_app
 from ._cli.sync import sync_app
 from ._cli.web import serve, websites_app
 from ._cli.webhooks import webhooks_app
@@ -406,6 +407,7 @@ app.add_typer(integrations_app, name="integrations")
 app.add_typer(sync_app, name="sync")
 app.add_typer(websites_app, name="websites")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(report_app, name="report")
 
 
 def main() -> None:

@@ -221,6 +221,11 @@ ROUTES: dict[tuple[str, str], tuple[Kind, Prepare]] = {
         "customer",
         _with(json={"email": "alice@example.com"}),
     ),
+    # Reports: supervisors of the team asked for, and admins (an agent is refused with 403).
+    **{
+        ("GET", f"/v1/agent/reports/{name}"): ("supervisor", _with(params={"team": "billing"}))
+        for name in ("summary", "heatmap", "trend", "mood", "sla", "staffing")
+    },
 }
 
 # Routes about the caller alone (no id of anyone else's): another customer or
@@ -370,7 +375,9 @@ async def _matrix(kit: AsyncChatKit, smtp: SMTPSettings) -> None:
                         response.status_code,
                         response.text,
                     )
-                    if who == "anonymous" or not same_kind:
+                    if kind == "supervisor" and who == "an agent of another team":
+                        assert response.status_code == 403, (method, concrete, who)
+                    elif who == "anonymous" or not same_kind:
                         assert response.status_code == 401, (method, concrete, who)
                     else:
                         assert response.status_code == 404, (method, concrete, who)

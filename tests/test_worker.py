@@ -598,8 +598,9 @@ def test_cli_status_prints_one_line_per_job_and_json(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0] == "status degraded: 0 worker(s) running; no worker is running"
     names = [line.split()[0] for line in lines[1:] if not line.startswith("dispatch ")]
-    assert [line.split()[1] for line in lines[1:] if line.startswith("dispatch ")] == [
-        "webhook-deliveries"
+    assert sorted(line.split()[1] for line in lines[1:] if line.startswith("dispatch ")) == [
+        "reports",
+        "webhook-deliveries",
     ]
     assert sorted(names) == sorted(
         [
@@ -612,6 +613,7 @@ def test_cli_status_prints_one_line_per_job_and_json(tmp_path: Path) -> None:
             "purge_rate_limits",
             "purge_web_sessions",
             "refresh_agents",
+            "reports",
             "survey_follow_ups",
             "wake_snoozed",
             "webhooks",

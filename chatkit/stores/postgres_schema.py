@@ -318,6 +318,36 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX webhook_deliveries_log ON webhook_deliveries(subscription_id, log_key)",
         "CREATE INDEX webhook_deliveries_status ON webhook_deliveries(status, log_key)",
     ],
+    # Reports (`kit.reports`): the reporting projection. Per conversation its
+    # timeline (the moments reports need, keyed by outbox position) and the
+    # facts derived from it (and a slim stamp of them for the heatmap); one
+    # row per public agent reply.
+    [
+        """CREATE TABLE report_timelines (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            data TEXT NOT NULL)""",
+        """CREATE TABLE report_conversations (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            day TEXT NOT NULL,
+            team TEXT,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX report_conversations_day ON report_conversations(day)",
+        "CREATE INDEX report_conversations_team ON report_conversations(team, day)",
+        """CREATE TABLE report_stamps (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            day TEXT NOT NULL,
+            team TEXT,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX report_stamps_day ON report_stamps(day)",
+        "CREATE INDEX report_stamps_team ON report_stamps(team, day)",
+        """CREATE TABLE report_replies (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX report_replies_conversation ON report_replies(conversation_id)",
+        "CREATE INDEX report_replies_day ON report_replies(day)",
+    ],
 ]
 
 LISTINGS_VERSION = 9

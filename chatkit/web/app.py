@@ -25,6 +25,7 @@ from .errors import ErrorResponse, error_body, error_code, retry_after, status_f
 from .middleware import WebMiddleware, request_id
 from .policy import PolicyFactory
 from .realtime import router as realtime_router
+from .reports import router as reports_router
 from .settings import WebSettings
 from .widget import router as widget_router
 
@@ -43,6 +44,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     realtime_router,
     console_router,
     widget_router,
+    reports_router,
 )
 """The routers of the web app, in order. A new module adds its ``router`` here (one line)."""
 

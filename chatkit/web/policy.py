@@ -16,6 +16,8 @@ Default rules:
 - A supervisor also sees those assigned to their reports: the agents who
   share a team with them.
 - An admin sees everything.
+- Reports (`DefaultPolicy.can_report`): admins read them all, supervisors
+  those of their own teams, agents none.
 - A role the policy does not know gets the rules of ``agent``.
 """
 
@@ -253,6 +255,21 @@ class DefaultPolicy:
         """Customers reply and type in their own conversations; agents act where they see."""
         allowed = CUSTOMER_ACTIONS if isinstance(principal, CustomerPrincipal) else AGENT_ACTIONS
         return action in allowed and await self.can_see(principal, conversation)
+
+    async def can_report(self, principal: Principal, team: str | None) -> bool:
+        """Whether ``principal`` may read reports (``/v1/agent/reports/...``) of ``team``.
+
+        Admins read every report. Supervisors read the reports of their own
+        teams (``team`` given and one of theirs). Agents and customers read none.
+        """
+        if isinstance(principal, CustomerPrincipal):
+            return False
+        if principal.role == ADMIN:
+            return True
+        if principal.role != SUPERVISOR or team is None:
+            return False
+        agent = await self.agent(principal)
+        return agent is not None and team in agent.teams
 
     async def can_receive(self, principal: Principal, event: Event | TypingPreview) -> bool:
         """See the module's rules; events of a conversation follow `can_see` on it."""

@@ -19,6 +19,7 @@ __all__ = [
     "BUILTIN_JOBS",
     "NOTIFICATIONS",
     "SYNC_EVERY",
+    "REPORTS",
     "WEBHOOKS",
     "PeriodicJob",
     "check_job_name",
@@ -217,6 +218,9 @@ NOTIFICATIONS = "notifications"
 
 WEBHOOKS = "webhooks"
 """Outbound webhook delivery (`Webhooks.dispatcher`): always runs; idle without subscriptions."""
+
+REPORTS = "reports"
+"""The reporting projection (`Reports.dispatcher`): always runs; keeps `kit.reports` current."""
 
 SYNC_EVERY = 30.0
 """Default seconds between sync cycles of an idle integration (commits wake it sooner)."""

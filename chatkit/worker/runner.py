@@ -33,6 +33,7 @@ from .jobs import (
     AUTOMATION,
     BUILTIN_JOBS,
     NOTIFICATIONS,
+    REPORTS,
     SYNC_EVERY,
     WEBHOOKS,
     PeriodicJob,
@@ -79,11 +80,12 @@ class Worker:
     worker takes the job. The schedule is shared: with N workers a job still
     runs once per interval.
 
-    **Dispatchers** (automation rules, notifications, webhook deliveries,
-    one sync engine per integration in ``sync``) run on every worker at once and share their
-    dispatch group's events, as they do when started by hand. Automation
-    runs only when the kit has rules and notifications only when a notifier
-    is configured, so a worker without them never marks those events handled.
+    **Dispatchers** (automation rules, notifications, webhook deliveries, the
+    reporting projection, one sync engine per integration in ``sync``) run on
+    every worker at once and share their dispatch group's events, as they do
+    when started by hand. Automation runs only when the kit has rules and
+    notifications only when a notifier is configured, so a worker without
+    them never marks those events handled.
 
     A failing job is logged and recorded (see `AsyncChatKit.health`) and
     tried again when next due; it never stops the worker or the other jobs.
@@ -147,7 +149,7 @@ class Worker:
                 raise InvalidInputError("sync takes integration names or objects", field="sync")
         names = (
             [j.name for j in periodic]
-            + [AUTOMATION, NOTIFICATIONS, WEBHOOKS]
+            + [AUTOMATION, NOTIFICATIONS, WEBHOOKS, REPORTS]
             + [n for n, _ in self._sync]
         )
         seen: set[str] = set()
@@ -377,6 +379,17 @@ class Worker:
                     self._intervals.get(WEBHOOKS, poll),
                     self._dispatch_step(webhooks.run_once, webhooks.group),
                     webhooks.close,
+                )
+            )
+        if REPORTS in self._wanted:
+            reports = kit.reports.dispatcher()
+            jobs.append(
+                _Continuous(
+                    REPORTS,
+                    reports.group,
+                    self._intervals.get(REPORTS, poll),
+                    self._dispatch_step(reports.run_once, reports.group),
+                    reports.close,
                 )
             )
         for name, target in self._sync:
