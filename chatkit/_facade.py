@@ -75,6 +75,7 @@ from .services import (
     Websites,
 )
 from .services._core import Core
+from .services.channels import Channels
 from .settings import ChatKitSettings, default_url
 from .stores import Store, open_store
 from .sync import Sync
@@ -218,6 +219,7 @@ class AsyncChatKit:
         self.abuse = Abuse(self._core)
         self.notifications = Notifications(self._core)
         self.webhooks = Webhooks(self._core)
+        self.channels = Channels(self._core)
         self.exports = Exports(self._core)
         self.previews = Previews(self._core)
         self.websites = Websites(self._core)

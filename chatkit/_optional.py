@@ -39,6 +39,8 @@ EXTRAS: Final[dict[str, str]] = {
     "hubspot": "hubspot",
     "fastapi": "web",
     "websockets": "web",
+    "twilio": "twilio",
+    "phonenumbers": "twilio",
 }
 """Top-level module -> the chatkit extra (``pyproject.toml``) that installs it."""
 
@@ -56,6 +58,8 @@ PACKAGES: Final[dict[str, str]] = {
     "hubspot": "hubspot-api-client",
     "fastapi": "fastapi",
     "websockets": "websockets",
+    "twilio": "twilio",
+    "phonenumbers": "phonenumbers",
 }
 """Top-level module -> the distribution name that provides it (what the message names)."""
 

@@ -18,6 +18,7 @@ from ._deps import (
 )
 from .agent import router as agent_router
 from .auth import Authenticate
+from .channels import router as channels_router
 from .context import WebContext
 from .customer import router as customer_router
 from .errors import ErrorResponse, error_body, error_code, retry_after, status_for
@@ -35,7 +36,7 @@ __all__ = ["ROUTERS", "create_app"]
 
 logger = logging.getLogger("chatkit.web")
 
-ROUTERS: tuple[APIRouter, ...] = (customer_router, agent_router, realtime_router)
+ROUTERS: tuple[APIRouter, ...] = (customer_router, agent_router, realtime_router, channels_router)
 """The routers of the web app, in order. A new module adds its ``router`` here (one line)."""
 
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

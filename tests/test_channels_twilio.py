@@ -1,0 +1,318 @@
+"""Twilio end to end: the official SDK against the emulator, a real uvicorn server, SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import urllib.parse
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio.to_thread
+import httpx
+import pytest
+
+pytest.importorskip("twilio")
+pytest.importorskip("fastapi")
+
+from twilio.request_validator import RequestValidator
+
+from chatkit import AsyncChatKit
+from chatkit.channels import ChannelRequest, DeliveryState
+from chatkit.errors import ChannelWebhookError
+from chatkit.models import Author, ChannelReceipt, ChannelSend, ChannelSendStatus, Message
+from chatkit_integrations.twilio import TwilioAdapter, TwilioSettings
+from chatkit_integrations.twilio.emulator import TwilioEmulator
+
+from .webserver import serve
+
+pytestmark = pytest.mark.anyio
+
+CUSTOMER = "+14155550123"
+BUSINESS = "+14155559999"
+
+
+def test_signature_vector_of_twilio_docs() -> None:
+    params = {
+        "CallSid": "CA1234567890ABCDE",
+        "Caller": "+12349013030",
+        "Digits": "1234",
+        "From": "+12349013030",
+        "To": "+18005551212",
+    }
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    assert (
+        RequestValidator("12345").compute_signature(url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    )
+    body = urllib.parse.urlencode(params).encode()
+    adapter = TwilioAdapter(
+        TwilioSettings(account_sid="AC" + "0" * 32, auth_token="12345")  # type: ignore[arg-type]
+    )
+    request = ChannelRequest(
+        url=url,
+        headers={
+            "x-twilio-signature": "0/KCTR6DLpKmkAf8muzZqo1nDgQ=",
+            "content-type": "application/x-www-form-urlencoded",
+        },
+        body=body,
+    )
+    # The signature verifies; the request is then refused as another account's.
+    with pytest.raises(ChannelWebhookError) as caught:
+        asyncio.run(adapter.parse_webhook(request))
+    assert caught.value.reason == "wrong_account"
+    changed = request.model_copy(update={"body": body.replace(b"1234", b"1235")})
+    with pytest.raises(ChannelWebhookError) as caught:
+        asyncio.run(adapter.parse_webhook(changed))
+    assert caught.value.reason == "bad_signature"
+    assert caught.value.status_code == 403
+    assert "12345" not in repr(adapter)
+    assert "12345" not in repr(adapter.settings)
+
+
+@pytest.fixture
+def emulator() -> AsyncIterator[TwilioEmulator]:
+    with TwilioEmulator() as twilio:
+        yield twilio  # type: ignore[misc]
+
+
+async def _wait(predicate: object, timeout: float = 15.0) -> None:
+    assert callable(predicate)
+    deadline = anyio.current_time() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if anyio.current_time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.05)
+
+
+async def test_inbound_reply_delivered_and_one_contact_across_sms_and_whatsapp(
+    tmp_path: Path, emulator: TwilioEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    kit = AsyncChatKit(f"sqlite:///{tmp_path / 'chat.db'}")
+    async with kit, serve(kit.asgi()) as base:
+        adapter = TwilioAdapter(
+            TwilioSettings(
+                account_sid=emulator.account_sid,
+                auth_token=emulator.auth_token,  # type: ignore[arg-type]
+                public_url=base,
+                api_base_url=emulator.url,
+                sms_from=BUSINESS,
+                whatsapp_from=BUSINESS,
+            )
+        )
+        kit.channels.add(adapter)
+        emulator.webhook_url = f"{base}/channels/twilio"
+        caplog.set_level(logging.INFO)
+
+        # 1. SMS in, with a picture and non-Latin text; answered with empty TwiML.
+        png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+        answer = await anyio.to_thread.run_sync(
+            lambda: emulator.text(
+                CUSTOMER, "Merhaba 👋 где мой заказ?", to=BUSINESS, media=[("image/png", png)]
+            )
+        )
+        assert answer.status_code == 200
+        assert answer.text.startswith("<?xml")
+        assert "<Response></Response>" in answer.text
+        first_sid = next(iter(emulator.messages))
+        # A redelivery of the same message id is answered the same and written once.
+        again = await anyio.to_thread.run_sync(
+            lambda: emulator.post_signed(
+                f"{base}/channels/twilio/messages",
+                emulator.inbound_params(emulator.messages[first_sid]),
+            )
+        )
+        assert again.status_code == 200
+        assert len(await kit.store.find(ChannelReceipt)) == 1
+        await kit.channels.drain()
+        messages = await kit.store.find(Message)
+        assert len(messages) == 1
+        inbound = messages[0]
+        assert inbound.text == "Merhaba 👋 где мой заказ?"
+        assert inbound.channel.value == "sms"
+        assert len(inbound.attachments) == 1
+        conversation = await kit.conversations.get(inbound.conversation_id)
+        contact = await kit.contacts.get(conversation.contact_id)
+        assert [i.value for i in contact.identities] == [CUSTOMER]
+
+        # 2. An agent replies; the dispatcher sends it through the SDK to the emulator.
+        agent = await kit.agents.create(name="Mia", email="mia@example.com")
+        reply = await kit.messages.send(
+            conversation.id, "On its way! 🚚", author=Author.agent(agent.id)
+        )
+        await kit.channels.drain()
+        sent = emulator.sent(CUSTOMER)
+        assert [m.body for m in sent] == ["On its way! 🚚"]
+        assert sent[0].from_ == BUSINESS
+
+        # 3. Status callbacks arrive (signed, with the message id in the URL).
+        async def delivered() -> bool:
+            await kit.channels.drain()
+            stored = await kit.messages.get(reply.id)
+            return stored.delivery is not None and stored.delivery.state is DeliveryState.DELIVERED
+
+        await _wait(delivered)
+        stored = await kit.messages.get(reply.id)
+        assert stored.delivery is not None
+        assert stored.delivery.provider_message_id == sent[0].sid
+        events = [e.type for e in (await kit.events.list(limit=500)).items]
+        assert events.count("message.delivery_updated") >= 2
+
+        # 4. The same person on WhatsApp: one contact, one conversation.
+        await anyio.to_thread.run_sync(
+            lambda: emulator.text(f"whatsapp:{CUSTOMER}", "also on WhatsApp", to=BUSINESS)
+        )
+        await kit.channels.drain()
+        conversations = await kit.store.find(type(conversation))
+        assert len(conversations) == 1
+        history = await kit.store.find(Message, {"conversation_id": conversation.id})
+        assert [m.channel.value for m in sorted(history, key=lambda m: m.seq)] == [
+            "sms",
+            "sms",
+            "whatsapp",
+        ]
+        reply2 = await kit.messages.send(
+            conversation.id, "Hi on WhatsApp", author=Author.agent(agent.id)
+        )
+        await kit.channels.drain()
+        assert [m.to for m in emulator.sent()][-1] == f"whatsapp:{CUSTOMER}"
+        assert [m.from_ for m in emulator.sent()][-1] == f"whatsapp:{BUSINESS}"
+
+        async def read() -> bool:
+            await kit.channels.drain()
+            stored = await kit.messages.get(reply2.id)
+            return stored.delivery is not None and stored.delivery.state is DeliveryState.READ
+
+        await _wait(read)
+        assert emulator.auth_token not in caplog.text
+
+
+async def test_send_retries_429_and_5xx_then_fails_for_good_with_the_error(
+    tmp_path: Path, emulator: TwilioEmulator
+) -> None:
+    from chatkit import ChatKitSettings
+    from chatkit.channels.settings import ChannelSettings
+
+    settings = ChatKitSettings(channels=ChannelSettings(retry_delay=0, max_attempts=4))
+    kit = AsyncChatKit(f"sqlite:///{tmp_path / 'chat.db'}", settings=settings)
+    async with kit:
+        adapter = TwilioAdapter(
+            TwilioSettings(
+                account_sid=emulator.account_sid,
+                auth_token=emulator.auth_token,  # type: ignore[arg-type]
+                api_base_url=emulator.url,
+                sms_from=BUSINESS,
+            )
+        )
+        kit.channels.add(adapter)
+        inbound = await kit.messages.receive(
+            channel="sms",
+            sender=CUSTOMER,
+            text="hello",
+            metadata={"channel": {"account": "twilio", "from": CUSTOMER, "to": BUSINESS}},
+        )
+        agent = await kit.agents.create(name="Mia", email="mia@example.com")
+        emulator.fail_next("429")
+        emulator.fail_next("500")
+        emulator.fail_next("503")
+        reply = await kit.messages.send(
+            inbound.conversation.id, "hi", author=Author.agent(agent.id)
+        )
+        for _ in range(10):
+            await kit.channels.drain()
+        assert emulator.creates == 4
+        assert len(emulator.sent()) == 1
+        (send,) = await kit.store.find(ChannelSend)
+        assert send.status is ChannelSendStatus.SENT
+        assert send.attempts == 4
+        assert (await kit.messages.get(reply.id)).delivery.state is DeliveryState.QUEUED  # type: ignore[union-attr]
+
+        # A refusal for good: Twilio's 21211 (invalid To) is on the message.
+        bad = await kit.messages.receive(
+            channel="sms",
+            sender="+15005550001",
+            text="hi",
+            metadata={"channel": {"account": "twilio", "from": "+15005550001", "to": BUSINESS}},
+        )
+        failed = await kit.messages.send(bad.conversation.id, "hi", author=Author.agent(agent.id))
+        await kit.channels.drain()
+        delivery = (await kit.messages.get(failed.id)).delivery
+        assert delivery is not None
+        assert delivery.state is DeliveryState.FAILED
+        assert delivery.error_code == "21211"
+        assert "not a valid phone number" in (delivery.error or "")
+
+
+async def test_bad_webhooks_are_refused_and_write_nothing(
+    tmp_path: Path, emulator: TwilioEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    kit = AsyncChatKit(f"sqlite:///{tmp_path / 'chat.db'}")
+    async with kit, serve(kit.asgi()) as base:
+        kit.channels.add(
+            TwilioAdapter(
+                TwilioSettings(
+                    account_sid=emulator.account_sid,
+                    auth_token=emulator.auth_token,  # type: ignore[arg-type]
+                    public_url=base,
+                    api_base_url=emulator.url,
+                )
+            )
+        )
+        url = f"{base}/channels/twilio/messages"
+        from chatkit_integrations.twilio.emulator import EmulatedMessage
+
+        message = EmulatedMessage(
+            sid="SM" + "a" * 32,
+            account_sid=emulator.account_sid,
+            to=BUSINESS,
+            from_=CUSTOMER,
+            body="secret text",
+            direction="inbound",
+            status="received",
+            date_created=__import__("datetime").datetime.now(__import__("datetime").UTC),
+        )
+        params = emulator.inbound_params(message)
+        good = emulator.signature(url, params)
+
+        async def post(body: bytes, headers: dict[str, str]) -> httpx.Response:
+            async with httpx.AsyncClient() as client:
+                return await client.post(url, content=body, headers=headers)
+
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        encoded = urllib.parse.urlencode(params).encode()
+        cases = {
+            "missing": (encoded, form, 403),
+            "wrong": (encoded, {**form, "x-twilio-signature": "AAAA" + good[4:]}, 403),
+            "changed body": (
+                encoded.replace(b"secret", b"Secret"),
+                {**form, "x-twilio-signature": good},
+                403,
+            ),
+            "oversized": (
+                encoded + b"&x=" + b"a" * 70_000,
+                {**form, "x-twilio-signature": good},
+                413,
+            ),
+            "malformed": (b"\xff\xfe", {**form, "x-twilio-signature": good}, 400),
+        }
+        for name, (body, headers, status) in cases.items():
+            answer = await post(body, headers)
+            assert answer.status_code == status, name
+        foreign = {**params, "NumMedia": "1", "MediaUrl0": "https://evil.example/x.png"}
+        answer = await post(
+            urllib.parse.urlencode(foreign).encode(),
+            {**form, "x-twilio-signature": emulator.signature(url, foreign)},
+        )
+        assert answer.status_code == 400
+        assert await kit.store.find(ChannelReceipt) == []
+        assert (await kit.events.list()).items == []
+        assert "secret text" not in caplog.text
+        assert emulator.auth_token not in caplog.text
+        # A proper delivery still goes through.
+        answer = await post(encoded, {**form, "x-twilio-signature": good})
+        assert answer.status_code == 200
+        assert len(await kit.store.find(ChannelReceipt)) == 1
