@@ -23,7 +23,8 @@ __all__ = ["router"]
 
 logger = logging.getLogger("chatkit.channels")
 
-router = APIRouter(tags=["channels"])
+router = APIRouter(tags=["channels"], include_in_schema=False)
+"""Not in the OpenAPI document: providers call these, not API clients (see the Twilio page)."""
 
 
 async def _handle(request: Request, name: str, path: str) -> Response:
