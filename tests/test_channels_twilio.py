@@ -316,3 +316,137 @@ async def test_bad_webhooks_are_refused_and_write_nothing(
         answer = await post(encoded, {**form, "x-twilio-signature": good})
         assert answer.status_code == 200
         assert len(await kit.store.find(ChannelReceipt)) == 1
+
+
+async def _one_reply(kit: AsyncChatKit, text: str = "hi there") -> Message:
+    inbound = await kit.messages.receive(
+        channel="sms",
+        sender=CUSTOMER,
+        text="hello",
+        metadata={"channel": {"account": "twilio", "from": CUSTOMER, "to": BUSINESS}},
+    )
+    agent = await kit.agents.create(name="Mia", email=f"mia-{text[:3]}@example.com")
+    return await kit.messages.send(inbound.conversation.id, text, author=Author.agent(agent.id))
+
+
+def _settings(**channels: object) -> object:
+    from chatkit import ChatKitSettings
+    from chatkit.channels.settings import ChannelSettings
+
+    return ChatKitSettings(channels=ChannelSettings(**channels))  # type: ignore[arg-type]
+
+
+async def test_a_dispatcher_stopped_after_the_send_does_not_send_twice(
+    tmp_path: Path, emulator: TwilioEmulator
+) -> None:
+    settings = _settings(retry_delay=0, timeout=0.2)
+    kit = AsyncChatKit(f"sqlite:///{tmp_path / 'chat.db'}", settings=settings)  # type: ignore[arg-type]
+    async with kit:
+        kit.channels.add(
+            TwilioAdapter(
+                TwilioSettings(
+                    account_sid=emulator.account_sid,
+                    auth_token=emulator.auth_token,  # type: ignore[arg-type]
+                    api_base_url=emulator.url,
+                    sms_from=BUSINESS,
+                )
+            )
+        )
+        reply = await _one_reply(kit)
+        dispatcher = kit.channels.dispatcher()
+        await dispatcher._sends.drain()
+        emulator.fail_next("slow", seconds=0.5)
+        assert await dispatcher._start_due() == 1
+        await _wait(lambda: emulator.creates == 1)
+        # The worker dies: the provider took the message, the outcome was never written.
+        for task in list(dispatcher._tasks):
+            task.cancel()
+        for task in list(dispatcher._tasks):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert len(emulator.sent()) == 1
+        (send,) = await kit.store.find(ChannelSend)
+        assert send.status is ChannelSendStatus.PENDING
+        assert send.attempts == 1
+        await asyncio.sleep(1.5)  # the claim runs out; another dispatcher takes it over
+        await kit.channels.drain()
+        assert emulator.creates == 1
+        (send,) = await kit.store.find(ChannelSend)
+        assert send.status is ChannelSendStatus.SENT
+        assert send.provider_message_id == emulator.sent()[0].sid
+        delivery = (await kit.messages.get(reply.id)).delivery
+        assert delivery is not None
+        assert delivery.state is DeliveryState.QUEUED
+
+
+async def test_a_timeout_is_checked_before_sending_again(
+    tmp_path: Path, emulator: TwilioEmulator
+) -> None:
+    settings = _settings(retry_delay=1.5, timeout=5)
+    kit = AsyncChatKit(f"sqlite:///{tmp_path / 'chat.db'}", settings=settings)  # type: ignore[arg-type]
+    async with kit:
+        kit.channels.add(
+            TwilioAdapter(
+                TwilioSettings(
+                    account_sid=emulator.account_sid,
+                    auth_token=emulator.auth_token,  # type: ignore[arg-type]
+                    api_base_url=emulator.url,
+                    sms_from=BUSINESS,
+                    timeout=0.3,
+                )
+            )
+        )
+        await _one_reply(kit)
+        emulator.fail_next("timeout", seconds=0.8)
+        await kit.channels.drain()
+        (send,) = await kit.store.find(ChannelSend)
+        assert send.status is ChannelSendStatus.PENDING  # the client gave up
+        await asyncio.sleep(2.0)
+        await kit.channels.drain()
+        (send,) = await kit.store.find(ChannelSend)
+        assert send.status is ChannelSendStatus.SENT
+        assert len(emulator.sent()) == 1
+        assert emulator.creates == 1
+
+
+async def test_out_of_order_deliveries_are_written_in_the_providers_order(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from chatkit.channels import InboundMessage
+    from chatkit.events import ChannelMessageReceived
+    from chatkit.models.conversations import Channel
+
+    kit = AsyncChatKit(f"sqlite:///{tmp_path / 'chat.db'}")
+    async with kit:
+        kit.channels.add(
+            TwilioAdapter(
+                TwilioSettings(account_sid="AC" + "1" * 32, auth_token="t" * 32)  # type: ignore[arg-type]
+            )
+        )
+        now = datetime.now(UTC)
+        later = InboundMessage(
+            provider_message_id="SM" + "2" * 32,
+            channel=Channel.SMS,
+            sender=CUSTOMER,
+            text="second",
+            sent_at=now,
+        )
+        earlier = later.model_copy(
+            update={
+                "provider_message_id": "SM" + "1" * 32,
+                "text": "first",
+                "sent_at": now - timedelta(seconds=5),
+            }
+        )
+        await kit.channels._core.commit(
+            [],
+            [
+                ChannelMessageReceived(account="twilio", inbound=later),
+                ChannelMessageReceived(account="twilio", inbound=earlier),
+            ],
+        )
+        await kit.channels.drain()
+        texts = [m.text for m in sorted(await kit.store.find(Message), key=lambda m: m.seq)]
+        assert texts == ["first", "second"]

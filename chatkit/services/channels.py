@@ -100,7 +100,6 @@ SENDS_GROUP = "channel-sends"
 """The dispatch group that turns agents' replies into sends."""
 
 _PHONE_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
-_CLAIM_MARGIN = 30.0
 
 
 def _key(moment: datetime) -> str:
@@ -600,7 +599,7 @@ class Channels(Service):
             for row in rows:
                 if row.status is not ChannelSendStatus.PENDING:
                     continue
-                hold = now + timedelta(seconds=self.settings.timeout + _CLAIM_MARGIN)
+                hold = now + timedelta(seconds=self.settings.timeout * 2 + 1.0)
                 claimed = bump(
                     row,
                     attempts=row.attempts + 1,

@@ -20,6 +20,7 @@ __all__ = [
     "NOTIFICATIONS",
     "SYNC_EVERY",
     "WEBHOOKS",
+    "CHANNELS",
     "PeriodicJob",
     "check_job_name",
 ]
@@ -216,6 +217,11 @@ NOTIFICATIONS = "notifications"
 """The notifications dispatcher (runs when a notifier is configured)."""
 
 WEBHOOKS = "webhooks"
+"""Outbound webhook delivery (`Webhooks.dispatcher`): always runs; idle without subscriptions."""
+
+CHANNELS = "channels"
+"""Messaging channels (`Channels.dispatcher`): writes received SMS and WhatsApp messages into
+conversations and sends replies; runs when ``kit.channels`` has accounts."""
 """Outbound webhook delivery (`Webhooks.dispatcher`): always runs; idle without subscriptions."""
 
 SYNC_EVERY = 30.0

@@ -171,8 +171,10 @@ class TwilioEmulator(Emulator):
 
         Args:
             kind: ``"429"`` (error 20429 with ``Retry-After``), ``"500"``,
-                ``"503"``, or ``"timeout"`` (hold the request ``seconds`` and
-                then create the message: the client gave up, Twilio did not).
+                ``"503"``, ``"timeout"`` (hold the request ``seconds`` and
+                then create the message: the client gave up, Twilio did not),
+                or ``"slow"`` (create the message, then hold the answer
+                ``seconds``).
             times: How many creates.
             seconds: For ``timeout``: how long to hold each one.
         """
@@ -360,6 +362,10 @@ class TwilioEmulator(Emulator):
         self.messages[message.sid] = message
         if message.status_callback:
             self._later(self._report, message)
+        if fault is not None and fault[0] == "slow":
+            import anyio
+
+            await anyio.sleep(fault[1])
         return JSONResponse(message.resource(self.url), status_code=201)
 
     def _later(self, fn: Callable[[EmulatedMessage], None], message: EmulatedMessage) -> None:
