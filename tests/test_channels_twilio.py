@@ -192,13 +192,13 @@ async def test_inbound_reply_delivered_and_one_contact_across_sms_and_whatsapp(
 
 
 async def test_send_retries_429_and_5xx_then_fails_for_good_with_the_error(
-    tmp_path: Path, emulator: TwilioEmulator
+    store_url: str, emulator: TwilioEmulator
 ) -> None:
     from chatkit import ChatKitSettings
     from chatkit.channels.settings import ChannelSettings
 
     settings = ChatKitSettings(channels=ChannelSettings(retry_delay=0, max_attempts=4))
-    kit = AsyncChatKit(f"sqlite:///{tmp_path / 'chat.db'}", settings=settings)
+    kit = AsyncChatKit(store_url, settings=settings)
     async with kit:
         adapter = TwilioAdapter(
             TwilioSettings(
@@ -337,10 +337,10 @@ def _settings(**channels: object) -> object:
 
 
 async def test_a_dispatcher_stopped_after_the_send_does_not_send_twice(
-    tmp_path: Path, emulator: TwilioEmulator
+    store_url: str, emulator: TwilioEmulator
 ) -> None:
     settings = _settings(retry_delay=0, timeout=0.2)
-    kit = AsyncChatKit(f"sqlite:///{tmp_path / 'chat.db'}", settings=settings)  # type: ignore[arg-type]
+    kit = AsyncChatKit(store_url, settings=settings)  # type: ignore[arg-type]
     async with kit:
         kit.channels.add(
             TwilioAdapter(
@@ -450,3 +450,109 @@ async def test_out_of_order_deliveries_are_written_in_the_providers_order(
         await kit.channels.drain()
         texts = [m.text for m in sorted(await kit.store.find(Message), key=lambda m: m.seq)]
         assert texts == ["first", "second"]
+
+
+async def test_redeliveries_are_written_once_on_every_store(
+    store_url: str, emulator: TwilioEmulator
+) -> None:
+    kit = AsyncChatKit(store_url)
+    async with kit:
+        kit.channels.add(
+            TwilioAdapter(
+                TwilioSettings(
+                    account_sid=emulator.account_sid,
+                    auth_token=emulator.auth_token,  # type: ignore[arg-type]
+                    api_base_url=emulator.url,
+                )
+            )
+        )
+        url = "https://chat.example.com/channels/twilio/messages"
+        from datetime import UTC, datetime
+
+        from chatkit_integrations.twilio.emulator import EmulatedMessage
+
+        message = EmulatedMessage(
+            sid="SM" + "c" * 32,
+            account_sid=emulator.account_sid,
+            to=BUSINESS,
+            from_=CUSTOMER,
+            body="once",
+            direction="inbound",
+            status="received",
+            date_created=datetime.now(UTC),
+        )
+        params = emulator.inbound_params(message)
+        request = ChannelRequest(
+            url=url,
+            headers={"x-twilio-signature": emulator.signature(url, params)},
+            body=urllib.parse.urlencode(params).encode(),
+        )
+        # Concurrent redeliveries (as from several web processes) and a late one.
+        await asyncio.gather(*(kit.channels.handle_webhook("twilio", request) for _ in range(5)))
+        await kit.channels.drain()
+        await kit.channels.handle_webhook("twilio", request)
+        await kit.channels.drain()
+        assert len(await kit.store.find(ChannelReceipt)) == 1
+        assert [m.text for m in await kit.store.find(Message)] == ["once"]
+
+
+async def test_old_replies_are_not_sent_when_channels_are_turned_on(
+    tmp_path: Path, emulator: TwilioEmulator
+) -> None:
+    settings = _settings(max_reply_age=0.5)
+    kit = AsyncChatKit(f"sqlite:///{tmp_path / 'chat.db'}", settings=settings)  # type: ignore[arg-type]
+    async with kit:
+        await _one_reply(kit, "an old reply")
+        await asyncio.sleep(0.7)
+        kit.channels.add(
+            TwilioAdapter(
+                TwilioSettings(
+                    account_sid=emulator.account_sid,
+                    auth_token=emulator.auth_token,  # type: ignore[arg-type]
+                    api_base_url=emulator.url,
+                    sms_from=BUSINESS,
+                )
+            )
+        )
+        await kit.channels.drain()
+        assert emulator.creates == 0
+        assert await kit.store.find(ChannelSend) == []
+
+
+def test_settings_from_the_environment_keep_the_token_secret(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from chatkit.errors import IntegrationConfigError
+
+    env = {
+        "CHATKIT_TWILIO_ACCOUNT_SID": "AC" + "a" * 32,
+        "CHATKIT_TWILIO_AUTH_TOKEN": "tok-very-secret",
+        "CHATKIT_TWILIO_PUBLIC_URL": "https://chat.example.com/chat/",
+        "CHATKIT_TWILIO_SMS_FROM": BUSINESS,
+    }
+    settings = TwilioSettings.from_env(environ=env)
+    assert settings.public_url == "https://chat.example.com/chat"
+    assert settings.auth_token.get_secret_value() == "tok-very-secret"
+    adapter = TwilioAdapter(settings)
+    for shown in (repr(settings), str(settings), repr(adapter), settings.model_dump_json()):
+        assert "tok-very-secret" not in shown
+    assert adapter.status_callback("msg_1") == (
+        "https://chat.example.com/chat/channels/twilio/status?m=msg_1"
+    )
+    with pytest.raises(IntegrationConfigError) as caught:
+        TwilioSettings.from_env(environ={"CHATKIT_TWILIO_AUTH_TOKEN": "tok-very-secret"})
+    assert "CHATKIT_TWILIO_ACCOUNT_SID" in str(caught.value)
+    with pytest.raises(IntegrationConfigError) as caught:
+        TwilioSettings.from_env(
+            environ={**env, "CHATKIT_TWILIO_ACCOUNT_SID": "nope", "CHATKIT_TWILIO_AUTH_TOKEN": "x"}
+        )
+    assert "ACCOUNT_SID" in str(caught.value)
+    assert "nope" not in str(caught.value)
+    eu = TwilioSettings.from_env(
+        "twilio-eu",
+        environ={
+            "CHATKIT_TWILIO_EU_ACCOUNT_SID": "AC" + "b" * 32,
+            "CHATKIT_TWILIO_EU_AUTH_TOKEN": "t",
+        },
+    )
+    assert eu.name == "twilio-eu"

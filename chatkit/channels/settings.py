@@ -19,6 +19,10 @@ class ChannelSettings(BaseModel):
         timeout: Seconds one attempt may take.
         concurrency: Sends one dispatcher makes at once.
         default_region: Region for numbers a provider gives without ``+``.
+        max_reply_age: Seconds after which a reply the sends group has not
+            seen yet is no longer sent (logged instead): turning channels on
+            over an old history, or a worker back after a long stop, does not
+            text customers old replies.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -29,3 +33,4 @@ class ChannelSettings(BaseModel):
     timeout: float = Field(default=30.0, gt=0)
     concurrency: int = Field(default=16, ge=1, le=1000)
     default_region: str | None = Field(default=None, min_length=2, max_length=2)
+    max_reply_age: float = Field(default=3600.0, gt=0)

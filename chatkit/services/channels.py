@@ -487,6 +487,12 @@ class Channels(Service):
         """Write the send of ``message`` (once) and mark it pending."""
         if not self._wants(message):
             return None
+        age = (utcnow() - message.created_at).total_seconds()
+        if age > self.settings.max_reply_age:
+            log.warning(
+                "channel: message %s is %.0f s old (max_reply_age); not sent", message.id, age
+            )
+            return None
         store = await self._core.ready()
         sid = send_id(message.id)
         if await store.get(ChannelSend, sid) is not None:
