@@ -556,3 +556,22 @@ def test_settings_from_the_environment_keep_the_token_secret(
         },
     )
     assert eu.name == "twilio-eu"
+
+
+def test_accounts_from_chatkit_channels() -> None:
+    from chatkit.errors import PluginNotFoundError
+
+    kit = AsyncChatKit("memory://")
+    env = {
+        "CHATKIT_CHANNELS": "twilio, twilio-eu=twilio",
+        "CHATKIT_TWILIO_ACCOUNT_SID": "AC" + "a" * 32,
+        "CHATKIT_TWILIO_AUTH_TOKEN": "t1",
+        "CHATKIT_TWILIO_EU_ACCOUNT_SID": "AC" + "b" * 32,
+        "CHATKIT_TWILIO_EU_AUTH_TOKEN": "t2",
+    }
+    added = kit.channels.add_from_env(env)
+    assert [a.name for a in added] == ["twilio", "twilio-eu"]
+    assert [a.name for a in kit.channels.accounts()] == ["twilio", "twilio-eu"]
+    assert kit.channels.add_from_env({}) == []
+    with pytest.raises(PluginNotFoundError):
+        AsyncChatKit("memory://").channels.add_from_env({"CHATKIT_CHANNELS": "carrier-pigeon"})

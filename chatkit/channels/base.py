@@ -221,6 +221,21 @@ class ChannelAdapter(ABC):
                 adapter raised before anything was written.
         """
 
+    @classmethod
+    def from_env(cls, name: str, environ: Mapping[str, str] | None = None) -> ChannelAdapter:
+        """An adapter for the account called ``name``, configured from environment variables.
+
+        What `Channels.add_from_env` calls (``CHATKIT_CHANNELS``); adapters that
+        can be configured that way override it.
+
+        Raises:
+            ConfigurationError: The variables are missing or invalid (named,
+                never their values).
+        """
+        from ..errors import ConfigurationError
+
+        raise ConfigurationError(f"the {cls.__name__} channel is not configured from environment")
+
     async def handshake(self, request: ChannelRequest) -> ChannelResponse | None:
         """Answer a provider's verification ``GET`` (Meta's ``hub.challenge``).
 

@@ -42,9 +42,10 @@ import builtins
 import contextlib
 import hashlib
 import logging
+import os
 import random
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -160,6 +161,37 @@ class Channels(Service):
             raise ConfigurationError(f"a channel account named {adapter.name!r} is already added")
         self._adapters[adapter.name] = adapter
         return adapter
+
+    def add_from_env(
+        self, environ: Mapping[str, str] | None = None
+    ) -> builtins.list[ChannelAdapter]:
+        """Add the accounts ``CHATKIT_CHANNELS`` names, each configured from its own variables.
+
+        ``CHATKIT_CHANNELS`` is a comma-separated list of account names,
+        each optionally ``name=provider`` (``"twilio"``,
+        ``"twilio,twilio-eu=twilio"``); the provider's adapter (entry-point
+        group ``chatkit.channels``) reads the account's variables
+        (``CHATKIT_TWILIO_EU_ACCOUNT_SID``...). ``chatkit serve`` and
+        ``chatkit worker`` call this.
+
+        Returns:
+            The adapters added (none when the variable is unset).
+
+        Raises:
+            ConfigurationError: An unknown provider, or an account's variables
+                are missing or invalid.
+        """
+        from ..channels import adapters
+
+        env = os.environ if environ is None else environ
+        added: builtins.list[ChannelAdapter] = []
+        for item in (env.get("CHATKIT_CHANNELS") or "").split(","):
+            name, _, kind = item.strip().partition("=")
+            if not name:
+                continue
+            adapter_class = adapters.load(kind.strip() or name)
+            added.append(self.add(adapter_class.from_env(name, env)))
+        return added
 
     def get(self, name: str) -> ChannelAdapter:
         """The account called ``name``.

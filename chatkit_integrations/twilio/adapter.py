@@ -232,9 +232,11 @@ class TwilioAdapter(ChannelAdapter):
         self._client: Client | None = None
 
     @classmethod
-    def from_env(cls, name: str = "twilio", **overrides: Any) -> TwilioAdapter:
+    def from_env(
+        cls, name: str = "twilio", environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> TwilioAdapter:
         """An adapter configured from the environment (`TwilioSettings.from_env`)."""
-        return cls(TwilioSettings.from_env(name, **overrides))
+        return cls(TwilioSettings.from_env(name, environ, **overrides))
 
     def __repr__(self) -> str:
         return f"TwilioAdapter(name={self.name!r}, account_sid={self.settings.account_sid!r})"
