@@ -312,6 +312,10 @@ async def test_bad_webhooks_are_refused_and_write_nothing(
         assert (await kit.events.list()).items == []
         assert "secret text" not in caplog.text
         assert emulator.auth_token not in caplog.text
+        async with httpx.AsyncClient() as client:
+            # No handshake for Twilio; no account of that name.
+            assert (await client.get(url)).status_code == 405
+            assert (await client.post(f"{base}/channels/nobody/messages")).status_code == 404
         # A proper delivery still goes through.
         answer = await post(encoded, {**form, "x-twilio-signature": good})
         assert answer.status_code == 200
@@ -575,3 +579,35 @@ def test_accounts_from_chatkit_channels() -> None:
     assert kit.channels.add_from_env({}) == []
     with pytest.raises(PluginNotFoundError):
         AsyncChatKit("memory://").channels.add_from_env({"CHATKIT_CHANNELS": "carrier-pigeon"})
+
+
+async def test_media_over_the_limit_is_left_out_and_the_text_kept(
+    tmp_path: Path, emulator: TwilioEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    kit = AsyncChatKit(f"sqlite:///{tmp_path / 'chat.db'}")
+    async with kit, serve(kit.asgi()) as base:
+        kit.channels.add(
+            TwilioAdapter(
+                TwilioSettings(
+                    account_sid=emulator.account_sid,
+                    auth_token=emulator.auth_token,  # type: ignore[arg-type]
+                    public_url=base,
+                    api_base_url=emulator.url,
+                    max_media_bytes=2048,
+                )
+            )
+        )
+        emulator.webhook_url = f"{base}/channels/twilio"
+        small = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+        big = b"\x89PNG\r\n\x1a\n" + b"\x00" * 5000
+        answer = await anyio.to_thread.run_sync(
+            lambda: emulator.text(
+                CUSTOMER, "two pictures", media=[("image/png", big), ("image/png", small)]
+            )
+        )
+        assert answer.status_code == 200
+        await kit.channels.drain()
+        (message,) = await kit.store.find(Message)
+        assert message.text == "two pictures"
+        assert [a.size for a in message.attachments] == [len(small)]
+        assert "too_large" in caplog.text
