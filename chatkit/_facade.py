@@ -27,6 +27,7 @@ from ._sync_services import (
     SyncAutomation,
     SyncBots,
     SyncCannedReplies,
+    SyncChannels,
     SyncContacts,
     SyncConversations,
     SyncExports,
@@ -55,6 +56,7 @@ from .services import (
     Automation,
     Bots,
     CannedReplies,
+    Channels,
     Contacts,
     Conversations,
     Events,
@@ -75,7 +77,6 @@ from .services import (
     Websites,
 )
 from .services._core import Core
-from .services.channels import Channels
 from .settings import ChatKitSettings, default_url
 from .stores import Store, open_store
 from .sync import Sync
@@ -168,6 +169,8 @@ class AsyncChatKit:
             (`Websites`).
         webhooks: Signed outbound webhooks: subscriptions and the
             delivery log (`Webhooks`).
+        channels: SMS and WhatsApp accounts (Twilio): provider webhooks in,
+            replies out, delivery states (`Channels`).
 
     Example:
         ```python
@@ -437,6 +440,7 @@ class ChatKit:
         self.notifications = SyncNotifications(self.aio.notifications, self._runner)
         self.websites = SyncWebsites(self.aio.websites, self._runner)
         self.webhooks = SyncWebhooks(self.aio.webhooks, self._runner)
+        self.channels = SyncChannels(self.aio.channels, self._runner)
 
     def __repr__(self) -> str:
         return f"ChatKit(store={self.aio.store!r})"

@@ -67,6 +67,7 @@ from ..errors import (
     ConfigurationError,
     ConflictError,
     DuplicateKeyError,
+    InvalidInputError,
     NotFoundError,
 )
 from ..events import ChannelMessageReceived, ChannelStatusReceived, Event, MessageDeliveryUpdated
@@ -79,7 +80,7 @@ from ..models.conversations import Channel
 from ..models.messages import DeliveryState, Message, MessageDelivery, MessageKind
 from ..redact import mask_text
 from ..stores.base import In, Insert, Lt, Op, Update, column_value
-from ._core import Core, bump, short
+from ._core import Core, bump, check_limit, choice, short
 from .contacts import Service
 from .dispatch import Dispatcher
 from .messages import Inbound, Messages
@@ -119,6 +120,15 @@ def receipt_id(account: str, provider_id: str, kind: str = "message") -> str:
 def send_id(message_id: str) -> str:
     """The `ChannelSend` id of a message."""
     return f"chs_{_digest(message_id)}"
+
+
+def _check_batch(batch_size: object) -> None:
+    if (
+        not isinstance(batch_size, int)
+        or isinstance(batch_size, bool)
+        or not 1 <= batch_size <= 10_000
+    ):
+        raise InvalidInputError("batch_size must be an integer from 1 to 10000", field="batch_size")
 
 
 def _clean(text: str, limit: int = 500) -> str:
@@ -184,6 +194,11 @@ class Channels(Service):
         from ..channels import adapters
 
         env = os.environ if environ is None else environ
+        if not isinstance(env, Mapping):
+            raise InvalidInputError("environ must be a mapping", field="environ")
+        value = env.get("CHATKIT_CHANNELS")
+        if value is not None and not isinstance(value, str):
+            raise InvalidInputError("CHATKIT_CHANNELS must be a string", field="environ")
         added: builtins.list[ChannelAdapter] = []
         for item in (env.get("CHATKIT_CHANNELS") or "").split(","):
             name, _, kind = item.strip().partition("=")
@@ -199,7 +214,9 @@ class Channels(Service):
         Raises:
             NotFoundError: No account of that name was added.
         """
-        adapter = self._adapters.get(name) if isinstance(name, str) else None
+        if not isinstance(name, str):
+            raise InvalidInputError("a channel account's name is a string", field="name")
+        adapter = self._adapters.get(name)
         if adapter is None:
             raise NotFoundError("channel account", short(name, 60))
         return adapter
@@ -232,6 +249,8 @@ class Channels(Service):
             NotFoundError: No account called ``name``.
             ChannelWebhookError: The adapter refused the request; nothing was written.
         """
+        if not isinstance(request, ChannelRequest):
+            raise InvalidInputError("request must be a ChannelRequest", field="request")
         adapter = self.get(name)
         if request.method.upper() == "GET":
             answer = await adapter.handshake(request)
@@ -296,6 +315,7 @@ class Channels(Service):
 
     def inbound_dispatcher(self, *, batch_size: int = 100) -> Dispatcher:
         """The ``channel-inbound`` dispatch group: received messages into conversations."""
+        _check_batch(batch_size)
         return Dispatcher(
             self._core,
             INBOUND_GROUP,
@@ -321,6 +341,8 @@ class Channels(Service):
         before or could not be (a sender that is not a phone number, a
         blocked sender: logged).
         """
+        if not isinstance(inbound, InboundMessage):
+            raise InvalidInputError("inbound must be an InboundMessage", field="inbound")
         adapter = self.get(account)
         store = await self._core.ready()
         rid = receipt_id(account, inbound.provider_message_id)
@@ -355,7 +377,7 @@ class Channels(Service):
                 uploads=uploads,
             )
         except Exception as exc:
-            from ..errors import ContactBlockedError, InvalidInputError
+            from ..errors import ContactBlockedError
 
             if isinstance(exc, ContactBlockedError | InvalidInputError):
                 log.warning(
@@ -422,6 +444,9 @@ class Channels(Service):
 
     async def apply_status(self, account: str, status: StatusUpdate) -> Message | None:
         """Move a sent message's delivery state forward (never back); the message, if known."""
+        if not isinstance(status, StatusUpdate):
+            raise InvalidInputError("status must be a StatusUpdate", field="status")
+        self.get(account)
         store = await self._core.ready()
         send: ChannelSend | None = None
         if status.message_id:
@@ -490,6 +515,7 @@ class Channels(Service):
 
     def dispatcher(self, *, batch_size: int = 100) -> ChannelDispatcher:
         """A dispatcher of both groups (what the worker runs): inbound, sends, and due sends."""
+        _check_batch(batch_size)
         return ChannelDispatcher(
             self,
             self.inbound_dispatcher(batch_size=batch_size),
@@ -775,6 +801,9 @@ class Channels(Service):
         self, *, status: ChannelSendStatus | None = None, limit: int = 100
     ) -> builtins.list[ChannelSend]:
         """The sent-log (all accounts), or only pending, sent or failed sends."""
+        if status is not None:
+            status = choice(ChannelSendStatus, status, "status", "send status")
+        limit = check_limit(limit)
         store = await self._core.ready()
         where = {"status": status} if status is not None else None
         return await store.find(ChannelSend, where, limit=limit)
