@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("twilio")
 
@@ -94,3 +96,66 @@ class TestTwilioSMS(ChannelAdapterContract):
 
 class TestTwilioWhatsApp(TestTwilioSMS):
     channel = Channel.WHATSAPP
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    params=st.dictionaries(
+        st.sampled_from(
+            [
+                "Body",
+                "From",
+                "To",
+                "NumMedia",
+                "MediaUrl0",
+                "MediaContentType0",
+                "MessageStatus",
+                "SmsStatus",
+                "ErrorCode",
+                "ErrorMessage",
+                "ProfileName",
+                "MessageSid",
+                "AccountSid",
+            ]
+        )
+        | _TEXT,
+        _TEXT,
+        max_size=12,
+    ),
+    sid=st.sampled_from(["SM" + "d" * 32, "MM" + "e" * 32, "", "SMshort"]),
+    query=_TEXT,
+)
+def test_any_signed_form_is_read_or_refused_with_a_typed_error(
+    params: dict[str, str], sid: str, query: str
+) -> None:
+    import asyncio
+
+    from chatkit.errors import ChannelWebhookError
+
+    token = "f" * 32
+    account = "AC" + "0" * 32
+    adapter = TwilioAdapter(TwilioSettings(account_sid=account, auth_token=token))  # type: ignore[arg-type]
+    params = {"AccountSid": account, "MessageSid": sid, **params}
+    url = f"{WEBHOOK}/messages?{urllib.parse.urlencode({'m': query})}"
+    from twilio.request_validator import RequestValidator
+
+    request = ChannelRequest(
+        url=url,
+        headers={"x-twilio-signature": RequestValidator(token).compute_signature(url, params)},
+        body=urllib.parse.urlencode(params).encode(),
+    )
+    refused: ChannelWebhookError | None = None
+    try:
+        parsed = asyncio.run(adapter.parse_webhook(request))
+    except ChannelWebhookError as exc:
+        refused = exc
+    if refused is not None:
+        assert refused.status_code in (400, 403, 413)
+        assert token not in str(refused)
+        return
+    for message in parsed.messages:
+        assert message.sender.startswith("+")
+        assert message.text == params.get("Body", "")

@@ -309,13 +309,16 @@ class TwilioAdapter(ChannelAdapter):
             return ChannelWebhook(response=ChannelResponse(body=EMPTY_TWIML, media_type="text/xml"))
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query)
         message_id = next(iter(query.get("m", [])), None)
-        status = StatusUpdate(
-            provider_message_id=sid,
-            state=state,
-            message_id=message_id[:100] if message_id else None,
-            error_code=(params.first("ErrorCode") or None),
-            error=(params.first("ErrorMessage") or None),
-        )
+        try:
+            status = StatusUpdate(
+                provider_message_id=sid,
+                state=state,
+                message_id=message_id[:100] if message_id else None,
+                error_code=(params.first("ErrorCode") or None),
+                error=(params.first("ErrorMessage") or None),
+            )
+        except ValueError:
+            raise self._refuse("malformed", 400, "a status field is out of range") from None
         return ChannelWebhook(
             statuses=[status], response=ChannelResponse(body=EMPTY_TWIML, media_type="text/xml")
         )
