@@ -308,12 +308,12 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     parser.add_argument("--inbound", type=int, default=1000, help="webhooks per round")
-    parser.add_argument("--rounds", type=int, default=3, help="inbound rounds (median)")
+    parser.add_argument("--rounds", type=int, default=5, help="inbound rounds (median)")
     parser.add_argument("--outbound", type=int, default=500, help="replies per outbound phase")
     parser.add_argument("--concurrency", type=int, default=16, help="requests at once")
     args = parser.parse_args()
     if args.quick:
-        args.inbound, args.outbound = 300, 150
+        args.inbound, args.outbound, args.rounds = 200, 150, 5
     result = asyncio.run(main(args))
     print(json.dumps(result), flush=True)
 
