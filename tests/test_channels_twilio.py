@@ -611,3 +611,63 @@ async def test_media_over_the_limit_is_left_out_and_the_text_kept(
         assert message.text == "two pictures"
         assert [a.size for a in message.attachments] == [len(small)]
         assert "too_large" in caplog.text
+
+
+async def test_the_worker_writes_what_came_in_and_sends_the_reply(
+    tmp_path: Path, emulator: TwilioEmulator
+) -> None:
+    from chatkit import ChatKitSettings
+
+    kit = AsyncChatKit(
+        f"sqlite:///{tmp_path / 'chat.db'}", settings=ChatKitSettings(event_poll_interval=0.05)
+    )
+    async with kit:
+        kit.channels.add(
+            TwilioAdapter(
+                TwilioSettings(
+                    account_sid=emulator.account_sid,
+                    auth_token=emulator.auth_token,  # type: ignore[arg-type]
+                    api_base_url=emulator.url,
+                    sms_from=BUSINESS,
+                )
+            )
+        )
+        url = "https://chat.example.com/channels/twilio/messages"
+        from datetime import UTC, datetime
+
+        from chatkit_integrations.twilio.emulator import EmulatedMessage
+
+        params = emulator.inbound_params(
+            EmulatedMessage(
+                sid="SM" + "f" * 32,
+                account_sid=emulator.account_sid,
+                to=BUSINESS,
+                from_=CUSTOMER,
+                body="via the worker",
+                direction="inbound",
+                status="received",
+                date_created=datetime.now(UTC),
+            )
+        )
+        await kit.channels.handle_webhook(
+            "twilio",
+            ChannelRequest(
+                url=url,
+                headers={"x-twilio-signature": emulator.signature(url, params)},
+                body=urllib.parse.urlencode(params).encode(),
+            ),
+        )
+        agent = await kit.agents.create(name="Mia", email="mia@example.com")
+
+        async def reply_when_written() -> None:
+            while not (found := await kit.store.find(Message)):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            await kit.messages.send(
+                found[0].conversation_id, "from the worker", author=Author.agent(agent.id)
+            )
+
+        async with asyncio.timeout(20):
+            await asyncio.gather(
+                kit.run_worker(only=["channels"], duration=4), reply_when_written()
+            )
+        assert [m.body for m in emulator.sent()] == ["from the worker"]
