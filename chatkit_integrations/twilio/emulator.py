@@ -473,7 +473,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"Twilio emulator on http://{args.host}:{args.port}\n"
         f"  CHATKIT_TWILIO_ACCOUNT_SID={emulator.account_sid}\n"
-        f"  CHATKIT_TWILIO_AUTH_TOKEN=<printed once: {emulator.auth_token}>\n"
+        f"  CHATKIT_TWILIO_AUTH_TOKEN={emulator.auth_token}  (the emulator's, not a real one)\n"
         f"  CHATKIT_TWILIO_API_BASE_URL=http://{args.host}:{args.port}"
     )
     emulator.serve_forever(host=args.host, port=args.port)
