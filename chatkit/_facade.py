@@ -27,6 +27,7 @@ from ._sync_services import (
     SyncAutomation,
     SyncBots,
     SyncCannedReplies,
+    SyncChannels,
     SyncContacts,
     SyncConversations,
     SyncExports,
@@ -57,6 +58,7 @@ from .services import (
     Automation,
     Bots,
     CannedReplies,
+    Channels,
     Contacts,
     Conversations,
     Events,
@@ -172,6 +174,8 @@ class AsyncChatKit:
             (`Websites`).
         webhooks: Signed outbound webhooks: subscriptions and the
             delivery log (`Webhooks`).
+        channels: SMS and WhatsApp accounts (Twilio): provider webhooks in,
+            replies out, delivery states (`Channels`).
 
     Example:
         ```python
@@ -227,6 +231,7 @@ class AsyncChatKit:
         self.notifications = Notifications(self._core)
         self.webhooks = Webhooks(self._core)
         self.reports = Reports(self._core)
+        self.channels = Channels(self._core)
         self.exports = Exports(self._core)
         self.previews = Previews(self._core)
         self.websites = Websites(self._core)
@@ -445,6 +450,7 @@ class ChatKit:
         self.websites = SyncWebsites(self.aio.websites, self._runner)
         self.webhooks = SyncWebhooks(self.aio.webhooks, self._runner)
         self.reports = SyncReports(self.aio.reports, self._runner)
+        self.channels = SyncChannels(self.aio.channels, self._runner)
 
     def __repr__(self) -> str:
         return f"ChatKit(store={self.aio.store!r})"

@@ -43,6 +43,8 @@ EXTRAS: Final[dict[str, str]] = {
     "aiobotocore": "s3",
     "matplotlib": "reports",
     "pyarrow": "reports",
+    "twilio": "twilio",
+    "phonenumbers": "twilio",
 }
 """Top-level module -> the chatkit extra (``pyproject.toml``) that installs it."""
 
@@ -64,6 +66,8 @@ PACKAGES: Final[dict[str, str]] = {
     "aiobotocore": "aiobotocore",
     "matplotlib": "matplotlib",
     "pyarrow": "pyarrow",
+    "twilio": "twilio",
+    "phonenumbers": "phonenumbers",
 }
 """Top-level module -> the distribution name that provides it (what the message names)."""
 

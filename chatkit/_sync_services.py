@@ -6,12 +6,13 @@ so its signature and docstring are the same.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Literal
 
 from ._portal import Runner, SyncResource, blocking, sync
 from ._sync_events import SyncDispatcher
 from .automation.rules import RuleSet
+from .channels.base import ChannelAdapter
 from .notifications import Notifier
 from .services import (
     Abuse,
@@ -20,6 +21,7 @@ from .services import (
     Automation,
     Bots,
     CannedReplies,
+    Channels,
     Contacts,
     Conversations,
     Exports,
@@ -43,6 +45,7 @@ from .services import (
 from .understanding import Analyzer, Classifier, SentimentAnalyzer
 
 __all__ = [
+    "SyncChannels",
     "SyncAbuse",
     "SyncAgents",
     "SyncAttachments",
@@ -466,3 +469,29 @@ class SyncWebhookDispatcher:
     def close(self) -> None:
         """Wait for the attempts in flight and release everything."""
         self._runner.portal().call(self._dispatcher.close)
+
+
+class SyncChannels(SyncResource[Channels]):
+    """Blocking twin of `Channels` (``kit.channels``): accounts, webhooks, the sent-log."""
+
+    handle_webhook = sync(Channels.handle_webhook)
+    receive = sync(Channels.receive)
+    apply_status = sync(Channels.apply_status)
+    drain = sync(Channels.drain)
+    sends = sync(Channels.sends)
+
+    def add(self, adapter: ChannelAdapter) -> ChannelAdapter:
+        """Serve ``adapter``'s account (see `Channels.add`)."""
+        return self._target.add(adapter)
+
+    def add_from_env(self, environ: Mapping[str, str] | None = None) -> list[ChannelAdapter]:
+        """Add the accounts ``CHATKIT_CHANNELS`` names (see `Channels.add_from_env`)."""
+        return self._target.add_from_env(environ)
+
+    def get(self, name: str) -> ChannelAdapter:
+        """The account called ``name`` (see `Channels.get`)."""
+        return self._target.get(name)
+
+    def accounts(self) -> list[ChannelAdapter]:
+        """The accounts added, in order."""
+        return self._target.accounts()

@@ -46,7 +46,11 @@ ChatKitError
 │   └── WebhookVerificationError  bad signature, outside the replay window, or malformed
 │       ├── WebhookBodyError      (chatkit.webhooks) body nested too deeply or not JSON
 │       │   └── WebhookTooLargeError  body over WebhookSettings.max_body_bytes
-│       └── WebhookSignatureError (chatkit.webhooks) a delivery's signature is wrong or too old
+│       ├── WebhookSignatureError (chatkit.webhooks) a delivery's signature is wrong or too old
+│       └── ChannelWebhookError   (chatkit.channels) a provider's webhook was refused
+├── ChannelError                  (chatkit.channels) a messaging channel failed
+│   ├── ChannelMediaError         inbound media on a foreign host, too large, or unreadable
+│   └── ChannelSendError          the provider refused or failed a send; ``retryable`` says which
 ├── AgentAtCapacityError          the agent holds max_concurrent_chats already
 ├── ContactBlockedError           a blocked sender's message was refused (and counted)
 ├── AlreadyClaimedError           another agent owns the conversation
@@ -60,6 +64,10 @@ from __future__ import annotations
 import math
 
 __all__ = [
+    "ChannelError",
+    "ChannelMediaError",
+    "ChannelSendError",
+    "ChannelWebhookError",
     "ActiveContentError",
     "AgentAtCapacityError",
     "AlreadyClaimedError",
@@ -646,6 +654,82 @@ class WebhookSignatureError(WebhookVerificationError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message, integration="chatkit")
         self.reason = reason
+
+
+class ChannelWebhookError(WebhookVerificationError):
+    """A messaging provider's webhook was refused (`chatkit.channels`); nothing was written.
+
+    The message never repeats the body, the signature or a secret.
+
+    Attributes:
+        channel: The channel account's name (``"twilio"``).
+        reason: ``missing_signature``, ``bad_signature``, ``stale``,
+            ``too_large``, ``malformed`` or ``wrong_account``.
+        status_code: The HTTP status to answer with (403, 400 or 413).
+    """
+
+    def __init__(self, message: str, *, channel: str, reason: str, status_code: int = 400) -> None:
+        super().__init__(message, integration=channel)
+        self.channel = channel
+        self.reason = reason
+        self.status_code = status_code
+
+
+class ChannelError(ChatKitError):
+    """A messaging channel (`chatkit.channels`) failed.
+
+    Attributes:
+        channel: The channel account's name (``"twilio"``).
+    """
+
+    def __init__(self, message: str, *, channel: str) -> None:
+        super().__init__(message)
+        self.channel = channel
+
+
+class ChannelMediaError(ChannelError):
+    """Inbound media was refused: on a host that is not the provider's, too large, or unreadable.
+
+    Attributes:
+        reason: ``foreign_host``, ``too_large`` or ``unavailable``.
+    """
+
+    def __init__(self, message: str, *, channel: str, reason: str) -> None:
+        super().__init__(message, channel=channel)
+        self.reason = reason
+
+
+class ChannelSendError(ChannelError):
+    """The provider did not take a message (`ChannelAdapter.send`).
+
+    Attributes:
+        retryable: Whether trying again later may work (429, 5xx, a timeout,
+            no connection); ``False`` for a refusal for good (a bad number,
+            an unsubscribed recipient, a closed window).
+        status_code: The provider's HTTP status, when it answered.
+        provider_code: The provider's error code (Twilio's ``21211``, ``20429``...).
+        retry_after: Seconds the provider asked to wait, when it said.
+        uncertain: The request may have reached the provider (a timeout after
+            sending): check with `ChannelAdapter.find_sent` before sending again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        channel: str,
+        retryable: bool,
+        status_code: int | None = None,
+        provider_code: str | None = None,
+        retry_after: float | None = None,
+        uncertain: bool = False,
+    ) -> None:
+        super().__init__(message, channel=channel)
+        self.retryable = retryable
+        self.status_code = status_code
+        self.provider_code = provider_code
+        self.retry_after = retry_after
+        self.uncertain = uncertain
 
 
 class WebhookTargetError(InvalidInputError):

@@ -17,6 +17,7 @@ from pydantic import (
 from .automation.replies import AutoReplySettings
 from .automation.rules import RuleSet
 from .bots.handover import BotSettings
+from .channels.settings import ChannelSettings
 from .errors import InvalidInputError, cut
 from .escalation import EscalationRule
 from .models.conversations import Channel
@@ -220,6 +221,8 @@ class ChatKitSettings(BaseModel):
             networks outbound webhooks (automation actions, `Webhooks`
             deliveries) may call (none by default), and how deliveries are
             retried (see `chatkit.webhooks.WebhookSettings`).
+        channels: How replies are sent through SMS and WhatsApp accounts
+            (`chatkit.channels.settings.ChannelSettings`): attempts, backoff, timeout.
 
     Raises:
         InvalidInputError: A field has a wrong type or value; its ``field``
@@ -248,6 +251,7 @@ class ChatKitSettings(BaseModel):
     bots: BotSettings = Field(default_factory=BotSettings)
     surveys: SurveySettings = Field(default_factory=SurveySettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    channels: ChannelSettings = Field(default_factory=ChannelSettings)
     verified_channels: frozenset[Channel] = frozenset(
         {Channel.SMS, Channel.WHATSAPP, Channel.MESSENGER}
     )

@@ -195,7 +195,8 @@ def test_errors_through_the_test_runner_are_one_line_on_stderr(tmp_path: Path) -
     assert missing.exit_code == 1
     assert missing.stdout == ""
     assert missing.stderr.splitlines() == [
-        "error: no emulator named 'nowhere' (installed: dropbox, hubspot, salesforce, zendesk)"
+        "error: no emulator named 'nowhere' "
+        "(installed: dropbox, ga4, hubspot, salesforce, twilio, zendesk)"
     ]
     url = f"sqlite:///{tmp_path / 'p.db'}"
     refused = runner.invoke(app, ["purge", "--url", url, "--default-days", "1"])

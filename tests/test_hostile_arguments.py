@@ -84,6 +84,7 @@ RESOURCES = (
     "sync",
     "websites",
     "webhooks",
+    "channels",
 )
 
 EXCLUDED: dict[str, str] = {

@@ -111,6 +111,10 @@ ROUTES: dict[tuple[str, str], tuple[Kind, Prepare]] = {
     # The public entry points: a website key, no caller yet.
     ("POST", "/v1/sessions"): ("public", _with()),
     ("POST", "/v1/offline-messages"): ("public", _with()),
+    # Messaging providers' webhooks: authenticated by the provider's signature
+    # (tests/test_channels_twilio.py), not by sessions or agent tokens.
+    ("POST", "/channels/{name}/{path:path}"): ("public", _with()),
+    ("GET", "/channels/{name}/{path:path}"): ("public", _with()),
     # The real-time event stream (SSE): any signed-in caller gets a never-ending stream of
     # what it may see (per-event authorization: test_can_receive_matrix and
     # tests/test_web_realtime.py); here only the refusal of anonymous callers.

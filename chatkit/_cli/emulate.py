@@ -27,7 +27,10 @@ EMULATE_SETTINGS = {"allow_extra_args": True, "allow_interspersed_args": False}
 def emulate(
     ctx: typer.Context,
     name: Annotated[
-        str, typer.Argument(help="The vendor: zendesk, salesforce, hubspot, dropbox or ga4.")
+        str,
+        typer.Argument(
+            help="The vendor: zendesk, salesforce, hubspot, dropbox, ga4 or twilio."
+        ),
     ],
 ) -> None:
     r"""Serve a vendor API emulator locally, e.g. 'chatkit emulate zendesk --port 8765'.

@@ -262,6 +262,8 @@ def serve(
         kit = _kit(url or ("sqlite:///chatkit-demo.db" if demo else None))
         try:
             await kit.open()
+            for adapter in kit.channels.add_from_env():  # CHATKIT_CHANNELS
+                console.print(f"channel {adapter.name}: webhooks at /channels/{adapter.name}/...")
             app = kit.asgi()
             config = uvicorn.Config(
                 app, host=host, port=port, lifespan="off", proxy_headers=False, log_level="info"

@@ -126,6 +126,7 @@ async def _main(
         kit = target
     else:
         kit = AsyncChatKit(url or default_url(), settings=target or settings)
+        kit.channels.add_from_env()  # CHATKIT_CHANNELS: the accounts whose replies it sends
     async with kit:
         if status:
             health = await kit.health(max_lag=max_lag, groups=groups)

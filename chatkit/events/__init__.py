@@ -35,6 +35,7 @@ from typing import Annotated, TypeAlias
 from pydantic import Field, TypeAdapter, ValidationError
 
 from .base import BaseEvent
+from .channels import ChannelMessageReceived, ChannelStatusReceived, MessageDeliveryUpdated
 from .content import (
     ArticleCreated,
     ArticleDeleted,
@@ -134,6 +135,9 @@ __all__ = [
     "TeamCreated",
     "TeamUpdated",
     "BaseEvent",
+    "ChannelMessageReceived",
+    "ChannelStatusReceived",
+    "MessageDeliveryUpdated",
     "ContactCreated",
     "ContactIdentityAdded",
     "ContactMerged",
@@ -200,6 +204,9 @@ Event: TypeAlias = Annotated[
     | ConversationImported
     | MessageCreated
     | MessageRefused
+    | MessageDeliveryUpdated
+    | ChannelMessageReceived
+    | ChannelStatusReceived
     | ContactBlocked
     | ContactUnblocked
     | AbuseIncidentRecorded

@@ -17,6 +17,7 @@ from .abuse import Block, BlockKind, Incident, IncidentCategory
 from .agents import Agent, AgentRole, AgentStatus, AgentToken, Presence
 from .attachments import Attachment, AttachmentInfo, AttachmentKind
 from .canned import CannedReply
+from .channels import ChannelReceipt, ChannelSend, ChannelSendStatus
 from .contacts import (
     Contact,
     Identity,
@@ -28,7 +29,14 @@ from .contacts import (
 from .context import ConversationContext, ExternalRecord
 from .conversations import TRANSITIONS, Channel, Conversation, ConversationStatus, Priority
 from .kb import Article, ArticleHit
-from .messages import Author, AuthorRole, Message, MessageKind
+from .messages import (
+    Author,
+    AuthorRole,
+    DeliveryState,
+    Message,
+    MessageDelivery,
+    MessageKind,
+)
 from .notifications import NotificationRecord, NotificationStatus
 from .retention import MINIMUM_RETENTION_DAYS, HoldTarget, LegalHold, RetentionPolicy
 from .surveys import (
@@ -64,6 +72,11 @@ __all__ = [
     "JSON_MAX_INT",
     "JSON_MIN_INT",
     "Block",
+    "ChannelReceipt",
+    "ChannelSend",
+    "ChannelSendStatus",
+    "DeliveryState",
+    "MessageDelivery",
     "BlockKind",
     "Incident",
     "IncidentCategory",

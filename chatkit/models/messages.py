@@ -7,12 +7,21 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ._base import Record, SafeJsonObject, SafeText
+from ._base import Record, SafeJsonObject, SafeText, UTCDateTime
 from .attachments import AttachmentInfo
 from .authors import Author, AuthorRole
 from .conversations import Channel
 
-__all__ = ["Author", "AuthorRole", "EntityValue", "Message", "MessageAnalysis", "MessageKind"]
+__all__ = [
+    "Author",
+    "AuthorRole",
+    "DeliveryState",
+    "EntityValue",
+    "Message",
+    "MessageAnalysis",
+    "MessageDelivery",
+    "MessageKind",
+]
 
 
 class MessageKind(str, Enum):
@@ -24,6 +33,60 @@ class MessageKind(str, Enum):
     """A private note between agents; never shown to the customer."""
     SYSTEM = "system"
     """An activity entry written by chatkit or a bot (acknowledgements, status changes)."""
+
+
+class DeliveryState(str, Enum):
+    """Where an outbound message stands with the provider, in order of progress."""
+
+    PENDING = "pending"
+    """Written by chatkit; not handed to the provider yet (or waiting for a retry)."""
+    QUEUED = "queued"
+    """The provider accepted it and will send it."""
+    SENT = "sent"
+    """The provider handed it to the carrier or network."""
+    DELIVERED = "delivered"
+    """It reached the customer's device."""
+    READ = "read"
+    """The customer read it (WhatsApp, Messenger)."""
+    FAILED = "failed"
+    """It will not reach the customer; see the error."""
+
+    @property
+    def rank(self) -> int:
+        """Progress order: a status update never moves a message back to a lower rank."""
+        return _RANK[self]
+
+
+_RANK = {
+    DeliveryState.PENDING: 0,
+    DeliveryState.QUEUED: 1,
+    DeliveryState.SENT: 2,
+    DeliveryState.DELIVERED: 3,
+    DeliveryState.READ: 4,
+    DeliveryState.FAILED: 5,
+}
+
+
+class MessageDelivery(BaseModel):
+    """How a message sent through a provider (SMS, WhatsApp) is faring.
+
+    Attributes:
+        state: Pending, queued, sent, delivered, read or failed.
+        account: The channel account it goes through (``"twilio"``).
+        provider_message_id: The provider's id (Twilio's ``SM...``), once sent.
+        error_code: The provider's error code of a failure (``"21211"``).
+        error: Why it failed, as the provider said.
+        updated_at: When the state last changed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state: DeliveryState = DeliveryState.PENDING
+    account: SafeText | None = Field(default=None, max_length=100)
+    provider_message_id: SafeText | None = Field(default=None, max_length=200)
+    error_code: SafeText | None = Field(default=None, max_length=50)
+    error: SafeText | None = Field(default=None, max_length=500)
+    updated_at: UTCDateTime | None = None
 
 
 class EntityValue(BaseModel):
@@ -89,6 +152,8 @@ class Message(Record):
         analysis: Intent, entities and sentiment of a customer's text
             message, written with it (``None`` for other messages, or with
             understanding turned off).
+        delivery: For a reply sent through a provider (SMS, WhatsApp): its
+            delivery state, the provider's id and error (``None`` otherwise).
     """
 
     table: ClassVar[str] = "messages"
@@ -108,3 +173,4 @@ class Message(Record):
     metadata: SafeJsonObject = Field(default_factory=dict)
     attachments: list[AttachmentInfo] = Field(default_factory=list)
     analysis: MessageAnalysis | None = None
+    delivery: MessageDelivery | None = None

@@ -9,6 +9,7 @@ from .automation import Automation
 from .autoreplies import AutoReplies
 from .bots import Bots
 from .canned import CannedReplies
+from .channels import ChannelDispatcher, Channels
 from .contacts import Contacts
 from .conversations import Conversations
 from .dispatch import Dispatcher, EventHandler
@@ -30,6 +31,8 @@ from .webhooks import WebhookDispatcher, Webhooks
 from .websites import Websites
 
 __all__ = [
+    "ChannelDispatcher",
+    "Channels",
     "Abuse",
     "Bots",
     "KnowledgeBase",

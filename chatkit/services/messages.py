@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import builtins
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from ..errors import (
+    AttachmentError,
     ConversationClosedError,
     DuplicateKeyError,
     InvalidInputError,
@@ -35,6 +37,7 @@ from ..models import (
 from ..models._base import new_id, utcnow
 from ..stores.base import Insert, Lt, Op, Update
 from ._core import bump, check_limit, checked, choice, decode_cursor, encode_cursor
+from .attachments import Attachments, Source
 from .contacts import (
     Contacts,
     IdentityLike,
@@ -51,6 +54,8 @@ from .pipeline import Arrival, MessageDraft, MessagePipeline, Screening
 __all__ = ["CHANNEL_IDENTITY", "Inbound", "Messages"]
 
 _S = ConversationStatus
+
+_log = logging.getLogger("chatkit.messages")
 
 CHANNEL_IDENTITY: dict[Channel, IdentityKind] = {
     Channel.WEB: IdentityKind.WEB,
@@ -403,6 +408,7 @@ class Messages(Service):
         ip: str | None = None,
         email: str | None = None,
         verified: bool | None = None,
+        uploads: Sequence[tuple[str, Source]] = (),
     ) -> Inbound:
         """Take in a customer's message from a channel.
 
@@ -440,6 +446,10 @@ class Messages(Service):
                 Messenger, whose provider delivered it from that address)
                 and not on the others (web, e-mail); an explicit identity is
                 verified only when it is an `Identity` with ``verified`` set.
+            uploads: Files that came with it, as ``(name, bytes or chunks)``,
+                stored as its attachments (`Attachments.upload`; one its
+                limits refuse is left out and logged). With uploads the text
+                may be empty.
 
         Raises:
             ContactBlockedError: The sender is blocked (by contact, identity, IP
@@ -462,7 +472,7 @@ class Messages(Service):
             identity = as_identity(sender)
             proven = identity.verified
         identity = identity.as_verified(proven if verified is None else verified)
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or not (text.strip() or uploads):
             raise InvalidInputError("message text must be a non-empty string", field="text")
         # Check the message as `send` will, before a contact or conversation is written for it.
         limit = self._core.settings.max_message_length
@@ -496,6 +506,22 @@ class Messages(Service):
         )
         conversations = Conversations(self._core)
         conversation, new = await self._core.retry(lambda: self._current(contact.id, via, claim))
+        attachment_ids: builtins.list[str] = []
+        if uploads and (
+            idempotency_key is None or await self._by_key(conversation.id, idempotency_key) is None
+        ):
+            files = Attachments(self._core)
+            for file_name, source in uploads:
+                try:
+                    uploaded = await files.upload(
+                        conversation.id, source, name=file_name, author=Author.customer(contact.id)
+                    )
+                except AttachmentError as exc:
+                    _log.warning("an inbound attachment was refused: %s", type(exc).__name__)
+                    continue
+                attachment_ids.append(uploaded.id)
+        if not text.strip() and not attachment_ids:
+            text = "[attachment]"
         screened = _screened.set(contact.id)
         try:
             message = await self.send(
@@ -505,6 +531,7 @@ class Messages(Service):
                 channel=via,
                 idempotency_key=idempotency_key,
                 metadata=metadata,
+                attachments=attachment_ids,
             )
         finally:
             _screened.reset(screened)

@@ -348,6 +348,26 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX report_replies_conversation ON report_replies(conversation_id)",
         "CREATE INDEX report_replies_day ON report_replies(day)",
     ],
+    # Messaging channels (`chatkit.channels`): one receipt per provider message
+    # id or status report (its id derived from them, so a redelivery is written
+    # once), and the outbound sent-log, which is also the retry queue (due_key
+    # is set while a send waits for its next attempt).
+    [
+        """CREATE TABLE channel_receipts (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            account TEXT NOT NULL,
+            data TEXT NOT NULL)""",
+        """CREATE TABLE channel_sends (
+            id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+            message_id TEXT NOT NULL CONSTRAINT uq__channel_sends__message_id UNIQUE,
+            account TEXT NOT NULL,
+            status TEXT NOT NULL,
+            due_key TEXT,
+            provider_message_id TEXT,
+            data TEXT NOT NULL)""",
+        "CREATE INDEX channel_sends_due ON channel_sends(account, due_key)",
+        "CREATE INDEX channel_sends_provider ON channel_sends(account, provider_message_id)",
+    ],
 ]
 
 LISTINGS_VERSION = 9

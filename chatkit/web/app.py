@@ -18,6 +18,7 @@ from ._deps import (
 )
 from .agent import router as agent_router
 from .auth import Authenticate
+from .channels import router as channels_router
 from .console import router as console_router
 from .context import WebContext
 from .customer import router as customer_router
@@ -45,6 +46,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     console_router,
     widget_router,
     reports_router,
+    channels_router,
 )
 """The routers of the web app, in order. A new module adds its ``router`` here (one line)."""
 

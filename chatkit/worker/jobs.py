@@ -21,6 +21,7 @@ __all__ = [
     "SYNC_EVERY",
     "REPORTS",
     "WEBHOOKS",
+    "CHANNELS",
     "PeriodicJob",
     "check_job_name",
 ]
@@ -221,6 +222,10 @@ WEBHOOKS = "webhooks"
 
 REPORTS = "reports"
 """The reporting projection (`Reports.dispatcher`): always runs; keeps `kit.reports` current."""
+
+CHANNELS = "channels"
+"""Messaging channels (`Channels.dispatcher`): writes received SMS and WhatsApp messages into
+conversations and sends replies; runs when ``kit.channels`` has accounts."""
 
 SYNC_EVERY = 30.0
 """Default seconds between sync cycles of an idle integration (commits wake it sooner)."""

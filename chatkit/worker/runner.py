@@ -32,6 +32,7 @@ from .health import JobRun, WorkerState
 from .jobs import (
     AUTOMATION,
     BUILTIN_JOBS,
+    CHANNELS,
     NOTIFICATIONS,
     REPORTS,
     SYNC_EVERY,
@@ -149,7 +150,7 @@ class Worker:
                 raise InvalidInputError("sync takes integration names or objects", field="sync")
         names = (
             [j.name for j in periodic]
-            + [AUTOMATION, NOTIFICATIONS, WEBHOOKS, REPORTS]
+            + [AUTOMATION, NOTIFICATIONS, WEBHOOKS, REPORTS, CHANNELS]
             + [n for n, _ in self._sync]
         )
         seen: set[str] = set()
@@ -392,6 +393,20 @@ class Worker:
                     reports.close,
                 )
             )
+        if CHANNELS in self._wanted:
+            if kit.channels.accounts():
+                channels = kit.channels.dispatcher()
+                jobs.append(
+                    _Continuous(
+                        CHANNELS,
+                        channels.group,
+                        self._intervals.get(CHANNELS, poll),
+                        self._dispatch_step(channels.run_once, channels.group),
+                        channels.close,
+                    )
+                )
+            else:
+                log.info("worker: no channel accounts, so the channels dispatcher does not run")
         for name, target in self._sync:
             if name not in self._wanted:
                 continue
