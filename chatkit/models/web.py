@@ -44,6 +44,7 @@ class AnalyticsConsent(BaseModel):
     ad_user_data: bool | None = None
     ad_personalization: bool | None = None
 
+
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -237,6 +237,7 @@ class _Outbound(_Links):
             visitor = visitors.get(str(payload.get("contact_id") or ""), none)
             out[link.local_id] = _EventData(event_data(payload, conversation, visitor))
         return out
+
     async def _transcript(self, conversation_id: str) -> _TranscriptRecord:
         """A conversation's transcript in every format, with its attachments' bytes
         when the integration wants them (`Integration.transcript_attachment_bytes`)."""
