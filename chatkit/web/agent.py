@@ -36,7 +36,7 @@ from ..models import (
 from ..services.previews import TypingPreview
 from ..stores.base import In
 from ._deps import APIRouter, Depends, Query, Response
-from .auth import AgentPrincipal, current_agent, get_context
+from .auth import AgentPrincipal, current_agent, web_context
 from .context import WebContext
 from .errors import PermissionDeniedError
 from .policy import Action
@@ -61,7 +61,7 @@ __all__ = [
 
 router = APIRouter(prefix="/v1/agent", tags=["agent"])
 
-Web = Annotated[WebContext, Depends(get_context)]
+Web = Annotated[WebContext, Depends(web_context)]
 Caller = Annotated[AgentPrincipal, Depends(current_agent)]
 
 InboxView = Literal["mine", "unassigned", "teams", "all"]
