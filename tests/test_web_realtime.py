@@ -361,6 +361,32 @@ async def test_one_event_reads_the_conversation_once_for_every_agent(live: Live)
             await ws.close()
 
 
+async def test_the_assignee_and_the_customer_come_first_in_a_fan_out(live: Live) -> None:
+    token, conv = await live.session()
+    others = [await live.kit.agents.create(name=f"Agent {i}", teams=["support"]) for i in range(4)]
+    tokens = [(await live.kit.agents.create_token(a.id))[1] for a in others]
+    hub = realtime_hub(live.app.state.chatkit)
+    sockets = [await _open(live, t) for t in tokens]
+    sockets.append(await _open(live, live.agent_token))
+    sockets.append(await _open(live, token))
+    try:
+        for ws in sockets:
+            await _until(ws, "ready")
+        await live.route_to_agent(conv)
+        await live.customer_says(token, conv, "who first")
+        page = await live.kit.events.list(after=0, limit=1000)
+        event = [e for e in page.items if isinstance(e, MessageCreated)][-1]
+        targets = await hub._targets(event)
+        first, second = targets[0].principal, targets[1].principal
+        assert isinstance(first, AgentPrincipal)
+        assert first.agent_id == live.agent_id
+        assert isinstance(second, CustomerPrincipal)
+        assert len(targets) == 6
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
 async def test_an_idle_socket_holds_no_writer_task(live: Live) -> None:
     token, conv = await live.session()
     await live.route_to_agent(conv)

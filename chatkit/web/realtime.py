@@ -128,7 +128,11 @@ class CanReceive(Protocol):
 
     ``can_receive`` may be a plain or an ``async`` method; it is called for
     every event and every connection, in one process's serving loop, so it
-    should answer from memory (cache what it reads).
+    should answer from memory (cache what it reads). A policy with a
+    ``follow(event)`` method (as `chatkit.web.DefaultPolicy` has) is shown
+    every outbox event, in commit order, before it is asked about it, and
+    ``follow(None)`` when the hub starts reading (forget what you cached):
+    the place to drop what an event changes.
     """
 
     def can_receive(
@@ -470,7 +474,9 @@ class RealtimeHub:
     """The real-time fan-out of one app in one process: one outbox reader, many connections.
 
     Get it with `realtime_hub`. It starts with the first connection and
-    stops when the last one leaves.
+    stops when the last one leaves. Its tasks: the outbox reader, the
+    typing previews' reader, and the heartbeat that pings idle WebSocket
+    clients (and closes those whose customer session ended).
 
     Attributes:
         web: The app's context.
@@ -707,12 +713,24 @@ class RealtimeHub:
                 self._by_contact.setdefault(event.contact_id, set()).update(moved)
                 for connection in moved:
                     connection.contact_key = event.contact_id
-        targets = list(self._agents)
-        if event.conversation_id is not None and event.type in CUSTOMER_EVENT_TYPES:
-            owners = await policy._conversation(event.conversation_id, event.position)
-            if owners is not None:
-                targets.extend(self._by_contact.get(owners.contact_id, ()))
-        return targets
+        if event.conversation_id is None:
+            return list(self._agents)
+        owners = await policy._conversation(event.conversation_id, event.position)
+        if owners is None:
+            return list(self._agents)
+        # Those the event concerns most come first: the conversation's assignee, then its
+        # contact's customers, then everyone else who may see it (the rest of the team).
+        first: list[RealtimeConnection] = []
+        rest: list[RealtimeConnection] = []
+        assignee = owners.assignee_id
+        for connection in self._agents:
+            principal = connection.principal
+            mine = isinstance(principal, AgentPrincipal) and principal.agent_id == assignee
+            (first if mine else rest).append(connection)
+        if event.type in CUSTOMER_EVENT_TYPES:
+            first.extend(self._by_contact.get(owners.contact_id, ()))
+        first.extend(rest)
+        return first
 
     async def _fan_out(self, event: Event) -> None:
         assert event.position is not None
