@@ -27,6 +27,7 @@ from chatkit.events import ConversationCreated, MessageCreated
 from chatkit.models import Author, Conversation, Message, MessageKind
 from chatkit.services.previews import TypingPreview
 from chatkit.web import AgentPrincipal, CustomerPrincipal, WebSettings
+from chatkit.web.policy import RECEIVING
 from chatkit.web.realtime import (
     CLOSE_BAD_FRAME,
     CLOSE_SLOW_CONSUMER,
@@ -286,6 +287,121 @@ async def test_a_transfer_moves_the_live_events_to_the_new_team(live: Live) -> N
         await live.customer_says(token, conv, "after")
         assert (await _until(desk, "message.created"))["data"]["message"]["text"] == "after"
         assert '"after"' not in json.dumps(await _quiet(ana))
+
+
+async def test_a_reassigned_agent_stops_receiving_the_conversation(live: Live) -> None:
+    # No team: only the assignment lets Sam see it. The policy's cached lookups must
+    # follow the reassignment, or Sam would keep receiving Kim's conversation.
+    token, conv = await live.session()
+    sam = await live.kit.agents.create(name="Sam")
+    kim = await live.kit.agents.create(name="Kim")
+    _, sam_token = await live.kit.agents.create_token(sam.id)
+    _, kim_token = await live.kit.agents.create_token(kim.id)
+    await live.kit.conversations.assign(conv, sam.id)
+    async with await _open(live, sam_token) as s, await _open(live, kim_token) as k:
+        await _until(s, "ready")
+        await _until(k, "ready")
+        await live.customer_says(token, conv, "first")
+        assert (await _until(s, "message.created"))["data"]["message"]["text"] == "first"
+        await live.kit.conversations.assign(conv, kim.id)
+        await live.customer_says(token, conv, "second")
+        assert (await _until(k, "message.created"))["data"]["message"]["text"] == "second"
+        assert '"second"' not in json.dumps(await _quiet(s))
+
+
+async def test_an_agent_taken_off_the_team_stops_receiving(live: Live) -> None:
+    token, conv = await live.session()
+    other = await live.kit.agents.create(name="Kim")
+    await live.kit.conversations.assign(conv, other.id, team="support")
+    async with await _open(live, live.agent_token) as ana:
+        await _until(ana, "ready")
+        await live.customer_says(token, conv, "for the team")
+        assert (await _until(ana, "message.created"))["data"]["message"]["text"] == ("for the team")
+        await live.kit.agents.update(live.agent_id, teams=[])
+        await live.customer_says(token, conv, "not for Ana")
+        await asyncio.sleep(0.3)  # the hub has fanned it out by now
+        assert '"not for Ana"' not in json.dumps(await _quiet(ana))
+
+
+async def test_one_event_reads_the_conversation_once_for_every_agent(live: Live) -> None:
+    token, conv = await live.session()
+    await live.route_to_agent(conv)
+    tokens = [live.agent_token]
+    for i in range(5):
+        agent = await live.kit.agents.create(name=f"Agent {i}", teams=["support"])
+        tokens.append((await live.kit.agents.create_token(agent.id))[1])
+    sockets = [await _open(live, t) for t in tokens]
+    try:
+        for ws in sockets:
+            await _until(ws, "ready")
+        reads: list[str] = []
+        conversations = live.kit.conversations
+        real_get = conversations.get
+
+        async def counted(conversation_id: str) -> Conversation:
+            if RECEIVING.get():  # asked by the hub (not by the customer API's routes)
+                reads.append(conversation_id)
+            return await real_get(conversation_id)
+
+        conversations.get = counted  # type: ignore[method-assign]
+        try:
+            for n in range(3):
+                await live.customer_says(token, conv, f"m{n}")
+            for ws in sockets:
+                await _until(ws, "message.created")
+                await _until(ws, "message.created")
+                assert (await _until(ws, "message.created"))["data"]["message"]["text"] == "m2"
+        finally:
+            del conversations.get
+        # Once for the hub's index of owners, once for the policy, then from memory:
+        # not once per event and connection (six agents, three events: eighteen).
+        assert 0 < len(reads) <= 3, reads
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
+async def test_the_assignee_and_the_customer_come_first_in_a_fan_out(live: Live) -> None:
+    token, conv = await live.session()
+    others = [await live.kit.agents.create(name=f"Agent {i}", teams=["support"]) for i in range(4)]
+    tokens = [(await live.kit.agents.create_token(a.id))[1] for a in others]
+    hub = realtime_hub(live.app.state.chatkit)
+    sockets = [await _open(live, t) for t in tokens]
+    sockets.append(await _open(live, live.agent_token))
+    sockets.append(await _open(live, token))
+    try:
+        for ws in sockets:
+            await _until(ws, "ready")
+        await live.route_to_agent(conv)
+        await live.customer_says(token, conv, "who first")
+        page = await live.kit.events.list(after=0, limit=1000)
+        event = [e for e in page.items if isinstance(e, MessageCreated)][-1]
+        targets = await hub._targets(event)
+        first, second = targets[0].principal, targets[1].principal
+        assert isinstance(first, AgentPrincipal)
+        assert first.agent_id == live.agent_id
+        assert isinstance(second, CustomerPrincipal)
+        assert len(targets) == 6
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
+async def test_an_idle_socket_holds_no_writer_task(live: Live) -> None:
+    token, conv = await live.session()
+    await live.route_to_agent(conv)
+    hub = realtime_hub(live.app.state.chatkit)
+    async with await _open(live, live.agent_token) as ws:
+        await _until(ws, "ready")
+        await live.customer_says(token, conv, "hi")
+        await _until(ws, "message.created")
+        (connection,) = hub.connections
+        async with asyncio.timeout(2):
+            while connection._writer is not None or connection.pending:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        # It still receives what comes next.
+        await live.customer_says(token, conv, "again")
+        assert (await _until(ws, "message.created"))["data"]["message"]["text"] == "again"
 
 
 async def test_resume_after_a_disconnect_has_no_gap_and_no_duplicate(live: Live) -> None:
@@ -767,3 +883,41 @@ async def test_written_in_process_a_reaches_a_socket_in_process_b(tmp_path: Path
             proc.terminate()
         for proc in procs:
             await asyncio.wait_for(proc.wait(), 10)
+
+
+async def test_the_first_request_freezes_the_objects_alive_then(live: Live) -> None:
+    import gc
+
+    from chatkit.web import middleware
+
+    was = middleware._frozen
+    gc.unfreeze()
+    middleware._frozen = False
+    try:
+        assert gc.get_freeze_count() == 0
+        await live.http.get("/v1/conversations")  # any request, answered or refused
+        assert middleware._frozen
+        assert gc.get_freeze_count() > 1000  # the modules, the app, the kit
+        count = gc.get_freeze_count()
+        await live.http.get("/v1/conversations")
+        assert gc.get_freeze_count() <= count  # once per process (some may have been freed)
+    finally:
+        middleware._frozen = was
+
+
+async def test_freeze_gc_can_be_turned_off() -> None:
+    import gc
+
+    from chatkit.web import middleware
+
+    was = middleware._frozen
+    gc.unfreeze()
+    middleware._frozen = False
+    try:
+        async with AsyncChatKit("memory://") as kit:
+            async for live in _start(kit, WebSettings(freeze_gc=False)):
+                await live.http.get("/v1/conversations")
+                assert gc.get_freeze_count() == 0
+                assert not middleware._frozen
+    finally:
+        middleware._frozen = was

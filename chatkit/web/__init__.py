@@ -17,7 +17,7 @@ What others build on:
 - `create_app` / ``kit.asgi()``: the app; `ROUTERS` lists its routers.
 - `WebSettings`: limits, session lifetime, rate limits (`chatkit.ratelimit`,
   shared through the kit's store or Redis), trusted proxies.
-- `WebContext`: the kit, settings and hooks of one app (``Depends(get_context)``);
+- `WebContext`: the kit, settings and hooks of one app (``Depends(web_context)``);
   `WebContext.call` runs a kit call on the kit's loop, `WebContext.hit` counts
   a rate limit (`WebContext.check` asks without counting), `WebContext.client_ip`
   finds the client's address.
@@ -53,6 +53,7 @@ from .auth import (
     current_customer,
     current_principal,
     get_context,
+    web_context,
 )
 from .context import WebContext
 from .errors import (
@@ -127,4 +128,5 @@ __all__ = [
     "same_origin",
     "status_for",
     "verify_identity_hash",
+    "web_context",
 ]

@@ -39,7 +39,7 @@ from ..models import (
 from ..services.previews import TypingPreview
 from ..stores.base import Gt, In
 from ._deps import APIRouter, Depends, Query, Request, Response, StreamingResponse
-from .auth import ADMIN, SUPERVISOR, AgentPrincipal, current_agent, get_context
+from .auth import ADMIN, SUPERVISOR, AgentPrincipal, current_agent, web_context
 from .context import WebContext
 from .errors import ErrorResponse, PermissionDeniedError
 from .policy import Action
@@ -74,7 +74,7 @@ __all__ = [
 
 router = APIRouter(prefix="/v1/agent", tags=["agent"])
 
-Web = Annotated[WebContext, Depends(get_context)]
+Web = Annotated[WebContext, Depends(web_context)]
 Caller = Annotated[AgentPrincipal, Depends(current_agent)]
 
 InboxView = Literal["mine", "unassigned", "teams", "all"]

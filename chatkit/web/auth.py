@@ -43,6 +43,7 @@ __all__ = [
     "current_customer",
     "current_principal",
     "get_context",
+    "web_context",
 ]
 
 AGENT = "agent"
@@ -116,9 +117,23 @@ Principal: TypeAlias = Annotated[CustomerPrincipal | AgentPrincipal, Field(discr
 
 
 def get_context(connection: HTTPConnection) -> WebContext:
-    """The `WebContext` of the app serving a request or WebSocket (a FastAPI dependency)."""
+    """The `WebContext` of the app serving a request or WebSocket.
+
+    As a FastAPI dependency, prefer `web_context`: FastAPI runs a plain
+    function dependency such as this one on a worker thread, a hand-off
+    that costs every request more than the lookup itself.
+    """
     web: WebContext = connection.app.state.chatkit
     return web
+
+
+async def web_context(connection: HTTPConnection) -> WebContext:
+    """The `WebContext` of the app serving a request: ``Depends(web_context)`` in a route.
+
+    The same as `get_context`, as an ``async`` dependency, which FastAPI
+    runs on the serving loop instead of a worker thread.
+    """
+    return get_context(connection)
 
 
 def bearer_token(connection: HTTPConnection) -> str | None:

@@ -30,7 +30,7 @@ T = TypeVar("T")
 
 
 class WebContext:
-    """The state of one web app: reach it in a route with ``Depends(get_context)``.
+    """The state of one web app: reach it in a route with ``Depends(web_context)``.
 
     Every call into the kit goes through `call`, which runs it on the loop
     the kit belongs to: the serving loop for an `AsyncChatKit`, the kit's own

@@ -40,7 +40,7 @@ from ..services._core import bump
 from ..services.routing import RoutingResult
 from ..stores.base import Gt, Insert, Update
 from ._deps import APIRouter, Depends, Header, Query, Request, Response, StreamingResponse
-from .auth import CustomerPrincipal, current_customer, get_context
+from .auth import CustomerPrincipal, current_customer, web_context
 from .context import WebContext
 from .errors import AuthenticationError, PermissionDeniedError
 from .identity import verify_identity_hash
@@ -73,7 +73,7 @@ __all__ = [
 
 router = APIRouter(tags=["customer"])
 
-Web = Annotated[WebContext, Depends(get_context)]
+Web = Annotated[WebContext, Depends(web_context)]
 Customer = Annotated[CustomerPrincipal, Depends(current_customer)]
 IdempotencyKey = Annotated[
     str | None,

@@ -2,11 +2,14 @@
 
 A plain ASGI middleware (not Starlette's ``BaseHTTPMiddleware``), so request
 bodies stream through it and WebSocket handshakes pass untouched except for
-their request id.
+their request id. The real-time WebSocket (`REALTIME_PATH`) is served by the
+middleware itself, so that each of the thousands of idle connections does
+not also hold the router's layers.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import re
@@ -24,6 +27,7 @@ __all__ = [
     "AGENT_PREFIX",
     "ALLOWED_HEADERS",
     "JSON_CSP",
+    "REALTIME_PATH",
     "WebMiddleware",
     "page_csp",
     "request_id",
@@ -35,6 +39,10 @@ AGENT_PREFIX: Final = "/v1/agent"
 """Paths of the agent API start with this (relative to where the app is mounted);
 CORS for them follows `WebSettings.agent_origins`, every other path the websites' origins."""
 
+REALTIME_PATH: Final = "/v1/realtime"
+"""The real-time WebSocket's path (relative to where the app is mounted), served by the
+middleware itself rather than through the router."""
+
 JSON_CSP: Final = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 """The Content-Security-Policy of every response that does not set its own."""
 
@@ -44,6 +52,21 @@ ALLOWED_HEADERS: Final = "Authorization, Content-Type, Idempotency-Key, X-Websit
 _METHODS: Final = "GET, POST, PUT, PATCH, DELETE"
 _EXPOSED: Final = "X-Request-Id, Retry-After"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_frozen = False
+
+
+def _freeze_gc() -> None:
+    """Move every object alive now out of the garbage collector's reach (once per process).
+
+    What is alive when the first request arrives (the modules, the app, the
+    kit) lives as long as the process; a full collection would walk it all
+    again and again, pausing the serving loop for tens of milliseconds each
+    time (`WebSettings.freeze_gc`).
+    """
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()
 
 
 def page_csp(frame_ancestors: list[str]) -> str:
@@ -101,6 +124,8 @@ class WebMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        if not _frozen and self.web.settings.freeze_gc:
+            _freeze_gc()
         incoming = _header(scope, b"x-request-id")
         rid = (
             incoming
@@ -109,6 +134,15 @@ class WebMiddleware:
         )
         scope.setdefault("state", {})["request_id"] = rid
         if scope["type"] == "websocket":
+            if self._relative_path(scope) == REALTIME_PATH:
+                # Served from here: a real-time socket lives for hours, and each layer of
+                # routing under this one would keep its frames and closures alive with it.
+                from starlette.websockets import WebSocket
+
+                from .realtime import realtime_socket
+
+                await realtime_socket(WebSocket(scope, receive, send))
+                return
             await self.app(scope, receive, send)
             return
         await self._http(scope, receive, send, rid)

@@ -19,17 +19,27 @@ Default rules:
 - Reports (`DefaultPolicy.can_report`): admins read them all, supervisors
   those of their own teams, agents none.
 - A role the policy does not know gets the rules of ``agent``.
+
+The real-time hub asks `Policy.can_receive` for every event and every
+connection. While it does, `DefaultPolicy` answers from what it already
+read: the conversations, agents and contacts it looked up are kept until an
+outbox event changes them (the hub shows the policy every event, in commit
+order, through `DefaultPolicy.follow`) or for `RECEIVE_CACHE_SECONDS` at most.
+Routes (`can_see`, `can_act`) always read the store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeAlias, runtime_checkable
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from ..errors import InvalidInputError, NotFoundError
 from ..events import (
     AgentTokenCreated,
     AgentTokenRevoked,
+    ContactMerged,
     Event,
     MessageCreated,
     NotificationFailed,
@@ -52,8 +62,11 @@ __all__ = [
     "DefaultPolicy",
     "Policy",
     "PolicyFactory",
+    "RECEIVE_CACHE_SECONDS",
     "TEAM_EVENTS",
 ]
+
+T = TypeVar("T")
 
 Action: TypeAlias = Literal[
     "view",
@@ -129,6 +142,72 @@ TEAM_EVENTS: frozenset[str] = frozenset(
 
 Principal: TypeAlias = AgentPrincipal | CustomerPrincipal
 
+RECEIVE_CACHE_SECONDS: float = 30.0
+"""The longest `DefaultPolicy` keeps a lookup made for the real-time hub (events drop it sooner)."""
+
+_RECEIVE_CACHE_SIZE = 4096
+"""Lookups kept per kind (conversations, agents, contacts) before the oldest half is dropped."""
+
+RECEIVING: ContextVar[bool] = ContextVar("chatkit_policy_receiving", default=False)
+"""Set by the real-time hub in its own tasks: `DefaultPolicy`'s lookups may come from its cache."""
+
+
+class _Lookups:
+    """The conversations, agents and contacts `DefaultPolicy` read for the real-time hub.
+
+    Each kind is a dict of id to (when read, what was read). `follow` drops
+    what an event changes; ``generation`` counts the drops, so a read that
+    was under way while one happened is not kept (it may predate the change).
+    """
+
+    __slots__ = ("agents", "contacts", "conversations", "generation")
+
+    def __init__(self) -> None:
+        self.conversations: dict[str, tuple[float, Conversation | None]] = {}
+        self.agents: dict[str, tuple[float, Agent | None]] = {}
+        self.contacts: dict[str, tuple[float, str | None]] = {}
+        self.generation = 0
+
+    def clear(self) -> None:
+        self.conversations.clear()
+        self.agents.clear()
+        self.contacts.clear()
+        self.generation += 1
+
+    def follow(self, event: Event) -> None:
+        kind = event.type
+        if event.conversation_id is not None and kind.startswith("conversation."):
+            # Assigned, queued (a team), escalated, status, purged...: read it again.
+            self.conversations.pop(event.conversation_id, None)
+            self.generation += 1
+        if isinstance(event, ContactMerged):
+            self.contacts.clear()
+            for moved in event.moved_conversation_ids:
+                self.conversations.pop(moved, None)
+            self.generation += 1
+        elif kind in ("agent.created", "agent.updated", "team.created", "team.updated"):
+            self.agents.clear()
+            self.generation += 1
+
+    async def get(
+        self,
+        table: dict[str, tuple[float, T]],
+        key: str,
+        read: Callable[[], Awaitable[T]],
+    ) -> T:
+        now = time.monotonic()
+        cached = table.get(key)
+        if cached is not None and now - cached[0] < RECEIVE_CACHE_SECONDS:
+            return cached[1]
+        generation = self.generation
+        found = await read()
+        if generation == self.generation:
+            if len(table) >= _RECEIVE_CACHE_SIZE:
+                for old in list(table)[: _RECEIVE_CACHE_SIZE // 2]:
+                    del table[old]
+            table[key] = (now, found)
+        return found
+
 
 @runtime_checkable
 class Policy(Protocol):
@@ -186,44 +265,76 @@ class DefaultPolicy:
 
     def __init__(self, web: WebContext) -> None:
         self.web = web
+        self._lookups = _Lookups()
+
+    def follow(self, event: Event | None) -> None:
+        """Drop what ``event`` changes from the lookups cached for the real-time hub.
+
+        The hub calls it with every outbox event, in commit order, before
+        asking `can_receive` about it, and with ``None`` when it starts
+        reading the outbox (forget everything: events may have been missed).
+        A subclass that caches more for `can_receive` extends it.
+        """
+        if event is None:
+            self._lookups.clear()
+        else:
+            self._lookups.follow(event)
 
     # -- lookups -----------------------------------------------------------------
+    # Inside the real-time hub (``RECEIVING``), they come from ``_lookups`` when fresh.
 
     async def agent(self, principal: AgentPrincipal) -> Agent | None:
         """The agent record of ``principal``; ``None`` when there is none."""
-        try:
-            agent: Agent = await self.web.call(self.web.kit.agents.get, principal.agent_id)
-        except (NotFoundError, InvalidInputError):
-            return None
-        return agent
+        return await self._agent(principal.agent_id)
+
+    async def _agent(self, agent_id: str) -> Agent | None:
+        async def read() -> Agent | None:
+            try:
+                agent: Agent = await self.web.call(self.web.kit.agents.get, agent_id)
+            except (NotFoundError, InvalidInputError):
+                return None
+            return agent
+
+        if RECEIVING.get():
+            return await self._lookups.get(self._lookups.agents, agent_id, read)
+        return await read()
 
     async def contact_id(self, contact_id: str) -> str | None:
         """The contact ``contact_id`` is now (a merged contact's survivor); ``None`` when gone."""
-        try:
-            contact = await self.web.call(self.web.kit.contacts.get, contact_id)
-        except (NotFoundError, InvalidInputError):
-            return None
-        return str(contact.id)
+
+        async def read() -> str | None:
+            try:
+                contact = await self.web.call(self.web.kit.contacts.get, contact_id)
+            except (NotFoundError, InvalidInputError):
+                return None
+            return str(contact.id)
+
+        if RECEIVING.get():
+            return await self._lookups.get(self._lookups.contacts, contact_id, read)
+        return await read()
 
     async def manages(self, supervisor: Agent, agent_id: str) -> bool:
         """Whether ``agent_id`` reports to ``supervisor``: they share a team."""
         if not supervisor.teams:
             return False
-        try:
-            other: Agent = await self.web.call(self.web.kit.agents.get, agent_id)
-        except (NotFoundError, InvalidInputError):
-            return False
-        return bool(set(supervisor.teams) & set(other.teams))
+        other = await self._agent(agent_id)
+        return other is not None and bool(set(supervisor.teams) & set(other.teams))
 
     async def conversation(self, conversation_id: str) -> Conversation | None:
         """The conversation, or ``None`` when unknown."""
-        try:
-            conversation: Conversation = await self.web.call(
-                self.web.kit.conversations.get, conversation_id
-            )
-        except (NotFoundError, InvalidInputError):
-            return None
-        return conversation
+
+        async def read() -> Conversation | None:
+            try:
+                conversation: Conversation = await self.web.call(
+                    self.web.kit.conversations.get, conversation_id
+                )
+            except (NotFoundError, InvalidInputError):
+                return None
+            return conversation
+
+        if RECEIVING.get():
+            return await self._lookups.get(self._lookups.conversations, conversation_id, read)
+        return await read()
 
     # -- the policy --------------------------------------------------------------
 

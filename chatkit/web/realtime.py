@@ -27,6 +27,7 @@ import json
 import logging
 import time
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, Final, NamedTuple, Protocol, TypeAlias, runtime_checkable
 
@@ -38,10 +39,11 @@ from ..events import (
     Event,
     MessageCreated,
 )
-from ..models import AuthorRole, Conversation, ConversationStatus, MessageKind, WebSession
+from ..models import AuthorRole, Conversation, MessageKind, WebSession
 from ..models._base import utcnow
 from ..services.events import MAX_POSITION
 from ..services.previews import TypingPreview
+from ..stores.base import Gt
 from ._deps import APIRouter, Header, HTTPConnection, Query, Request, StreamingResponse
 from .auth import (
     ADMIN,
@@ -56,7 +58,7 @@ from .auth import (
 from .context import WebContext
 from .errors import AuthenticationError, PermissionDeniedError
 from .origins import origin_allowed, request_origin, same_origin
-from .policy import CUSTOMER_EVENTS
+from .policy import CUSTOMER_EVENTS, RECEIVING
 from .sessions import TOKEN_PREFIX
 
 try:
@@ -126,7 +128,11 @@ class CanReceive(Protocol):
 
     ``can_receive`` may be a plain or an ``async`` method; it is called for
     every event and every connection, in one process's serving loop, so it
-    should answer from memory (cache what it reads).
+    should answer from memory (cache what it reads). A policy with a
+    ``follow(event)`` method (as `chatkit.web.DefaultPolicy` has) is shown
+    every outbox event, in commit order, before it is asked about it, and
+    ``follow(None)`` when the hub starts reading (forget what you cached):
+    the place to drop what an event changes.
     """
 
     def can_receive(
@@ -271,6 +277,10 @@ def _frame(kind: str, position: int | None, data: dict[str, Any]) -> str:
     return json.dumps({"type": kind, "position": position, "data": data}, default=str)
 
 
+_PING: Final = _frame("ping", None, {})
+_PONG: Final = _frame("pong", None, {})
+
+
 def _customer_data(event: Event) -> dict[str, Any]:
     """What a customer is shown of an event: nothing an agent keeps to themselves."""
     if isinstance(event, MessageCreated):
@@ -289,6 +299,11 @@ def _customer_data(event: Event) -> dict[str, Any]:
 class RealtimeConnection:
     """One connected client: its principal, position and bounded buffer of frames.
 
+    An idle WebSocket connection holds no task, timer or queue of its own:
+    frames go to a buffer made when the first one comes, a writer task runs
+    only while there are frames to send, and the hub's heartbeat pings the
+    connections that were sent nothing for `WebSettings.realtime_ping_seconds`.
+
     Attributes:
         principal: Who is connected.
         last: The outbox position this connection is past (events up to it
@@ -296,57 +311,172 @@ class RealtimeConnection:
         live: Whether it caught up with the outbox and receives live events.
         overflowed: Whether its buffer filled (it is being closed with
             `CLOSE_SLOW_CONSUMER`).
+        gone: Whether the server ended it (signed out, slow consumer, failure).
     """
 
-    def __init__(self, hub: RealtimeHub, principal: Principal, last: int, buffer: int) -> None:
+    __slots__ = (
+        "_catch_up",
+        "_frames",
+        "_limit",
+        "_send",
+        "_space",
+        "_waiter",
+        "_writer",
+        "contact_key",
+        "ended",
+        "gone",
+        "hub",
+        "last",
+        "live",
+        "on_gone",
+        "overflowed",
+        "principal",
+        "queue_views",
+        "queued",
+        "quiet_since",
+        "refreshing",
+    )
+
+    def __init__(
+        self,
+        hub: RealtimeHub,
+        principal: Principal,
+        last: int,
+        buffer: int,
+        send: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self.hub = hub
         self.principal = principal
         self.last = last
         self.live = False
         self.overflowed = False
-        self.queue: asyncio.Queue[str] = asyncio.Queue(buffer)
-        self.gone = asyncio.Event()
+        self.ended = False
+        self.gone = False
         self.queued: set[str] = set()
         self.queue_views: dict[str, str] = {}
         self.refreshing = False
         self.on_gone: Callable[[], object] | None = None
         self.contact_key: str | None = None
-        self.ended = False
+        self.quiet_since = time.monotonic()
+        self._limit = buffer
+        self._send = send
+        self._frames: deque[str] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._space: asyncio.Future[None] | None = None
         self._catch_up: asyncio.Task[None] | None = None
+
+    @property
+    def pending(self) -> int:
+        """Frames queued and not yet sent."""
+        return len(self._frames) if self._frames is not None else 0
 
     def end(self) -> None:
         """Close the connection from the server's side (slow consumer, failure)."""
-        self.gone.set()
+        if self.gone:
+            return
+        self.gone = True
+        self._frames = None
+        writer, self._writer = self._writer, None
+        if writer is not None and writer is not asyncio.current_task():
+            writer.cancel()
+        _wake(self._waiter)
+        _wake(self._space)
         if self.on_gone is not None:
             self.on_gone()
 
     def offer(self, frame: str) -> None:
         """Queue a live frame; a full buffer marks the connection as a slow consumer."""
-        if self.overflowed:
+        if self.overflowed or self.gone:
             return
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        frames = self._frames
+        if frames is None:
+            frames = self._frames = deque()
+        elif len(frames) >= self._limit:
             self.overflowed = True
             self.hub.disconnect(self)
             self.end()
+            return
+        frames.append(frame)
+        self._queued()
+
+    async def put(self, frame: str) -> None:
+        """Queue a frame, waiting while the buffer is full (catching up: never overflows)."""
+        while self._frames is not None and len(self._frames) >= self._limit and not self.gone:
+            self._space = asyncio.get_running_loop().create_future()
+            await self._space
+        if self.gone:
+            return
+        if self._frames is None:
+            self._frames = deque()
+        self._frames.append(frame)
+        self._queued()
+
+    def _queued(self) -> None:
+        self.quiet_since = time.monotonic()
+        if self._send is not None:
+            if self._writer is None:
+                self._writer = asyncio.create_task(self._write())
+        else:
+            _wake(self._waiter)
+
+    def _take(self) -> str | None:
+        frames = self._frames
+        if not frames:
+            return None
+        frame = frames.popleft()
+        if not frames:
+            self._frames = None  # an idle connection keeps no buffer
+        _wake(self._space)
+        return frame
+
+    async def _write(self) -> None:
+        """Send the queued frames, then end (a writer runs only while there are frames)."""
+        send = self._send
+        assert send is not None
+        try:
+            while (frame := self._take()) is not None:
+                await send(frame)
+        except Exception:  # the client left: its reader sees the disconnect
+            self._frames = None
+        finally:
+            if self._writer is asyncio.current_task():
+                self._writer = None
 
     async def next_frame(self, timeout: float) -> str | None:
-        """The next frame to send, or ``None`` when ``timeout`` passed (send a heartbeat)."""
+        """The next frame to send, or ``None`` when ``timeout`` passed (send a heartbeat).
+
+        For a connection without a ``send`` function (Server-Sent Events),
+        which pulls its frames.
+        """
+        frame = self._take()
+        if frame is not None or self.gone:
+            return frame
+        self._waiter = waiter = asyncio.get_running_loop().create_future()
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
         # cancellation that races with a frame arriving.
         try:
             async with asyncio.timeout(timeout):
-                return await self.queue.get()
+                await waiter
         except TimeoutError:
             return None
+        finally:
+            self._waiter = None
+        return self._take()
+
+
+def _wake(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
 
 
 class RealtimeHub:
     """The real-time fan-out of one app in one process: one outbox reader, many connections.
 
     Get it with `realtime_hub`. It starts with the first connection and
-    stops when the last one leaves.
+    stops when the last one leaves. Its tasks: the outbox reader, the
+    typing previews' reader, and the heartbeat that pings idle WebSocket
+    clients (and closes those whose customer session ended).
 
     Attributes:
         web: The app's context.
@@ -369,6 +499,10 @@ class RealtimeHub:
             self._owners = self.policy if self.policy.narrows_customers else None
         elif getattr(self.policy, "narrows_customers", False):
             self._owners = ReceivePolicy(web)
+        # A policy that caches what it reads for `can_receive` (`DefaultPolicy`) is shown
+        # every event, in commit order, before it is asked about it.
+        follow = getattr(self.policy, "follow", None)
+        self._follow: Callable[[Event | None], object] | None = follow if callable(follow) else None
         self.position = 0
         self.connections: set[RealtimeConnection] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -396,9 +530,12 @@ class RealtimeHub:
                 # where it was, so they miss nothing.
                 store = await self.web.call(self.web.kit._core.ready)
                 self.position = await self.web.call(store.last_position)
+            if self._follow is not None:
+                self._follow(None)  # it saw no event while the reader was stopped
             self._tasks = [
                 asyncio.create_task(self._read_outbox(), name="chatkit-realtime-outbox"),
                 asyncio.create_task(self._read_previews(), name="chatkit-realtime-previews"),
+                asyncio.create_task(self._heartbeat(), name="chatkit-realtime-heartbeat"),
             ]
 
     def _stop(self) -> None:
@@ -407,6 +544,7 @@ class RealtimeHub:
             task.cancel()
 
     async def _read_outbox(self) -> None:
+        RECEIVING.set(True)  # this task's context only: the policy may answer from its cache
         delay = 0.5
         while True:
             subscription = self.web.kit.events.subscribe(after=self.position)
@@ -425,7 +563,34 @@ class RealtimeHub:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
+    async def _heartbeat(self) -> None:
+        """Ping the WebSocket clients that were sent nothing for ``realtime_ping_seconds``.
+
+        A customer's session is checked first: one that ended or expired is
+        closed with `CLOSE_UNAUTHENTICATED` instead.
+        """
+        every = self.web.settings.realtime_ping_seconds
+        while True:
+            await asyncio.sleep(every / 4)
+            now = time.monotonic()
+            for connection in list(self.connections):
+                if connection._send is None or connection.gone:
+                    continue
+                if now - connection.quiet_since < every:
+                    continue
+                connection.quiet_since = now
+                if isinstance(connection.principal, CustomerPrincipal):
+                    signed_in = await _still_signed_in(self.web, connection.principal)
+                    await asyncio.sleep(0)  # many at once: let the loop breathe between reads
+                    if not signed_in:
+                        connection.ended = True
+                        self.disconnect(connection)
+                        connection.end()
+                        continue
+                connection.offer(_PING)
+
     async def _read_previews(self) -> None:
+        RECEIVING.set(True)
         watch = await self.web.call(self._watch)
         try:
             async for preview in self.web.stream(watch):
@@ -442,12 +607,20 @@ class RealtimeHub:
 
     # -- connections ---------------------------------------------------------
 
-    async def connect(self, principal: Principal, after: int | None) -> RealtimeConnection:
+    async def connect(
+        self,
+        principal: Principal,
+        after: int | None,
+        send: Callable[[str], Awaitable[None]] | None = None,
+    ) -> RealtimeConnection:
         """Register a client; it first catches up from ``after`` (``None``: from now).
 
-        A position past the newest committed one counts as the newest.
+        A position past the newest committed one counts as the newest. With
+        ``send`` (a WebSocket's ``send_text``), frames are pushed through it
+        and the hub's heartbeat pings the client when idle; without it, the
+        caller pulls them with `RealtimeConnection.next_frame`.
         """
-        connection = RealtimeConnection(self, principal, 0, self.web.settings.realtime_buffer)
+        connection = RealtimeConnection(self, principal, 0, self.web.settings.realtime_buffer, send)
         # Counted before the reader starts, so another client leaving meanwhile
         # does not stop it.
         self.connections.add(connection)
@@ -488,6 +661,7 @@ class RealtimeHub:
 
     async def _catch_up(self, connection: RealtimeConnection) -> None:
         """Send what the outbox holds after the connection's position, then go live."""
+        RECEIVING.set(True)
         try:
             while True:
                 page = await self.web.call(
@@ -498,7 +672,7 @@ class RealtimeHub:
                     assert event.position is not None
                     connection.last = event.position
                     if frame is not None:
-                        await connection.queue.put(frame)
+                        await connection.put(frame)
                 # No await between this check and going live: the reader's next
                 # event is past both positions, so nothing is missed or sent twice.
                 if not page.items and connection.last >= self.position:
@@ -527,6 +701,8 @@ class RealtimeHub:
 
     async def _targets(self, event: Event) -> list[RealtimeConnection]:
         """The connections that may receive ``event``: all, or fewer when the policy narrows."""
+        if self._follow is not None:
+            self._follow(event)
         policy = self._owners
         if policy is None:
             return list(self.connections)
@@ -537,12 +713,24 @@ class RealtimeHub:
                 self._by_contact.setdefault(event.contact_id, set()).update(moved)
                 for connection in moved:
                     connection.contact_key = event.contact_id
-        targets = list(self._agents)
-        if event.conversation_id is not None and event.type in CUSTOMER_EVENT_TYPES:
-            owners = await policy._conversation(event.conversation_id, event.position)
-            if owners is not None:
-                targets.extend(self._by_contact.get(owners.contact_id, ()))
-        return targets
+        if event.conversation_id is None:
+            return list(self._agents)
+        owners = await policy._conversation(event.conversation_id, event.position)
+        if owners is None:
+            return list(self._agents)
+        # Those the event concerns most come first: the conversation's assignee, then its
+        # contact's customers, then everyone else who may see it (the rest of the team).
+        first: list[RealtimeConnection] = []
+        rest: list[RealtimeConnection] = []
+        assignee = owners.assignee_id
+        for connection in self._agents:
+            principal = connection.principal
+            mine = isinstance(principal, AgentPrincipal) and principal.agent_id == assignee
+            (first if mine else rest).append(connection)
+        if event.type in CUSTOMER_EVENT_TYPES:
+            first.extend(self._by_contact.get(owners.contact_id, ()))
+        first.extend(rest)
+        return first
 
     async def _fan_out(self, event: Event) -> None:
         assert event.position is not None
@@ -621,19 +809,26 @@ class RealtimeHub:
 
     async def _watch_queue(self, connection: RealtimeConnection) -> None:
         assert isinstance(connection.principal, CustomerPrincipal)
-        try:
-            contact = await self.web.call(
-                self.web.kit.contacts.get, connection.principal.contact_id
-            )
-        except NotFoundError:
-            return
-        page = await self.web.call(
-            self.web.kit.conversations.list,
-            contact_id=contact.id,
-            status=[s for s in ConversationStatus if s is not ConversationStatus.CLOSED],
+        contact_id = connection.contact_key
+        if contact_id is None:
+            try:
+                contact = await self.web.call(
+                    self.web.kit.contacts.get, connection.principal.contact_id
+                )
+            except NotFoundError:
+                return
+            contact_id = contact.id
+        # Only the contact's conversations waiting in a queue (most customers have none):
+        # nothing else is read, or kept in the store's record cache, per connection.
+        store = await self.web.call(self.web.kit._core.ready)
+        waiting: list[Conversation] = await self.web.call(
+            store.find,
+            Conversation,
+            {"contact_id": contact_id, "queue_key": Gt("")},
+            order_by="queue_key",
             limit=20,
         )
-        connection.queued.update(c.id for c in page.items if c.queue_key is not None)
+        connection.queued.update(c.id for c in waiting)
         if connection.queued:
             await self._send_queue(connection)
 
@@ -796,7 +991,7 @@ async def realtime_socket(websocket: WebSocket) -> None:
             return
         after = first_after if first_after is not None else after
     hub = realtime_hub(web)
-    connection = await hub.connect(principal, after)
+    connection = await hub.connect(principal, after, websocket.send_text)
     try:
         await _serve_socket(websocket, connection, web)
     finally:
@@ -861,42 +1056,22 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
 async def _serve_socket(
     websocket: WebSocket, connection: RealtimeConnection, web: WebContext
 ) -> None:
-    ping = _frame("ping", None, {})
+    """Read the client's frames until it leaves; frames to it go through the connection."""
+    hub = connection.hub
 
-    async def write() -> None:
-        try:
-            while True:
-                frame = await connection.next_frame(web.settings.realtime_ping_seconds)
-                if frame is None and not await _still_signed_in(web, connection.principal):
-                    connection.ended = True
-                    connection.hub.disconnect(connection)
-                    connection.end()
-                    raise asyncio.CancelledError
-                await websocket.send_text(ping if frame is None else frame)
-        except asyncio.CancelledError:
-            if not connection.gone.is_set():
-                raise  # the client left
-            # Signed out, a slow consumer (its buffer filled) or a failed catch-up.
-            if connection.ended:
-                code, reason = CLOSE_UNAUTHENTICATED, "the session ended"
-            elif connection.overflowed:
-                code, reason = (
-                    CLOSE_SLOW_CONSUMER,
-                    "slow consumer: reconnect with your last position",
-                )
-            else:
-                code, reason = 1011, "server error: reconnect with your last position"
-            await _close(websocket, code, reason)
+    def closing() -> None:
+        # Signed out, a slow consumer (its buffer filled) or a failed catch-up.
+        task = asyncio.create_task(_close_ended(websocket, connection))
+        hub._background.add(task)
+        task.add_done_callback(hub._background.discard)
 
-    # One extra task per connection (the writer); the reader is this one.
-    writer = asyncio.create_task(write())
-    connection.on_gone = writer.cancel
-    if connection.gone.is_set():
-        writer.cancel()
+    connection.on_gone = closing
+    if connection.gone:
+        closing()
     code = 0
     try:
         window, count = time.monotonic(), 0
-        while not writer.done():
+        while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
@@ -914,14 +1089,25 @@ async def _serve_socket(
                 code = CLOSE_BAD_FRAME
                 break
             if isinstance(frame, dict) and frame.get("type") == "ping":
-                connection.offer(_frame("pong", None, {}))
+                connection.offer(_PONG)
     finally:
         connection.on_gone = None
-        if not connection.gone.is_set():
-            writer.cancel()
-        await asyncio.gather(writer, return_exceptions=True)
+        writer = connection._writer
+        if writer is not None and not connection.gone:
+            writer.cancel()  # the client left
     if code:
         await _close(websocket, code, "unexpected frame")
+
+
+async def _close_ended(websocket: WebSocket, connection: RealtimeConnection) -> None:
+    """Close a connection the server ended, with the code saying why."""
+    if connection.ended:
+        code, reason = CLOSE_UNAUTHENTICATED, "the session ended"
+    elif connection.overflowed:
+        code, reason = CLOSE_SLOW_CONSUMER, "slow consumer: reconnect with your last position"
+    else:
+        code, reason = 1011, "server error: reconnect with your last position"
+    await _close(websocket, code, reason)
 
 
 # -- Server-Sent Events -------------------------------------------------------------
@@ -976,7 +1162,7 @@ async def realtime_events(
 async def _sse_body(connection: RealtimeConnection, web: WebContext) -> AsyncIterator[bytes]:
     try:
         yield b": connected\n\n"
-        while not connection.gone.is_set():
+        while not connection.gone:
             frame = await connection.next_frame(web.settings.realtime_ping_seconds)
             if connection.overflowed:
                 yield _sse(_frame("close", None, {"code": CLOSE_SLOW_CONSUMER}))

@@ -21,7 +21,7 @@ from ..reports.models import (
     TrendPoint,
 )
 from ._deps import APIRouter, Depends, Query
-from .auth import ADMIN, SUPERVISOR, AgentPrincipal, current_agent, get_context
+from .auth import ADMIN, SUPERVISOR, AgentPrincipal, current_agent, web_context
 from .context import WebContext
 from .errors import PermissionDeniedError
 
@@ -29,7 +29,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/agent/reports", tags=["reports"])
 
-Web = Annotated[WebContext, Depends(get_context)]
+Web = Annotated[WebContext, Depends(web_context)]
 Caller = Annotated[AgentPrincipal, Depends(current_agent)]
 Name = Annotated[str | None, Query(min_length=1, max_length=100)]
 Days = Annotated[int | None, Query(ge=1, le=3660)]

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import ConflictError, NotFoundError
 from ..models import Agent, Website, WidgetSettings
 from ._deps import APIRouter, Depends, Query, Request, Response
-from .auth import CustomerPrincipal, current_customer, get_context
+from .auth import CustomerPrincipal, current_customer, web_context
 from .context import WebContext
 from .customer import _closed_until, _owned
 from .middleware import page_csp
@@ -43,7 +43,7 @@ __all__ = [
 
 router = APIRouter(tags=["widget"])
 
-Web = Annotated[WebContext, Depends(get_context)]
+Web = Annotated[WebContext, Depends(web_context)]
 Customer = Annotated[CustomerPrincipal, Depends(current_customer)]
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static" / "widget"
