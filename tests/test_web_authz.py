@@ -121,6 +121,10 @@ ROUTES: dict[tuple[str, str], tuple[Kind, Prepare]] = {
     ("GET", "/v1/realtime/events"): ("stream", _with()),
     # The customer API.
     ("DELETE", "/v1/sessions/current"): ("customer", _with()),
+    ("PUT", "/v1/sessions/current/analytics"): (
+        "customer",
+        _with(json={"analytics_consent": {"analytics": True}}),
+    ),
     ("GET", "/v1/conversations"): ("customer", _with()),
     ("GET", "/v1/conversations/{conversation_id}"): ("customer", _with()),
     ("GET", "/v1/conversations/{conversation_id}/messages"): ("customer", _with()),
@@ -237,6 +241,7 @@ ROUTES: dict[tuple[str, str], tuple[Kind, Prepare]] = {
 # the other kind of principal are refused; listings must not show the victim.
 SELF_SCOPED = {
     ("DELETE", "/v1/sessions/current"),
+    ("PUT", "/v1/sessions/current/analytics"),
     ("GET", "/v1/conversations"),
     ("POST", "/v1/messages"),
     ("GET", "/v1/agent/me"),
