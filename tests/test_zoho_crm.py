@@ -1,0 +1,396 @@
+"""Zoho CRM: the emulator's shapes, the contract suite, and two-way sync end to end."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytest.importorskip("starlette")
+
+from chatkit import AsyncChatKit, Author
+from chatkit.errors import IntegrationConfigError, WebhookVerificationError
+from chatkit.integrations import ChangeAction, OutboundChange, PushStatus, SyncObject
+from chatkit.models import ConversationStatus, MessageKind, Priority
+from chatkit.testing import IntegrationContract
+from chatkit_integrations.zoho_crm._client import api_domain_for
+from chatkit_integrations.zoho_crm.emulator import ZohoCRMEmulator
+from chatkit_integrations.zoho_crm.integration import ZohoCRMConfig, ZohoCRMIntegration
+
+pytestmark = pytest.mark.anyio
+
+HOOK = "https://support.example.com/hooks/zoho"
+TOKEN = "chan-secret-42"
+
+
+@pytest.fixture
+def zoho() -> Iterator[ZohoCRMEmulator]:
+    with ZohoCRMEmulator() as emulator:
+        yield emulator
+
+
+def settings(zoho: ZohoCRMEmulator, **extra: Any) -> ZohoCRMConfig:
+    return ZohoCRMConfig.create(
+        {
+            "client_id": zoho.client_id,
+            "client_secret": zoho.client_secret,
+            "refresh_token": zoho.refresh_token,
+            "accounts_url": zoho.url,
+            "notify_url": HOOK,
+            "channel_token": TOKEN,
+            **extra,
+        }
+    )
+
+
+@pytest.fixture
+async def kit(tmp_path: Path) -> AsyncIterator[AsyncChatKit]:
+    async with AsyncChatKit(f"sqlite:///{tmp_path / 'zoho.db'}") as kit:
+        yield kit
+
+
+class TestZohoCRMContract(IntegrationContract):
+    @pytest.fixture
+    async def integration(self, zoho: ZohoCRMEmulator) -> AsyncIterator[ZohoCRMIntegration]:
+        async with ZohoCRMIntegration(settings(zoho)) as integration:
+            yield integration
+
+
+# -- the emulator answers in Zoho's shapes -------------------------------------------
+
+
+def _token(zoho: ZohoCRMEmulator) -> str:
+    answer = httpx.post(
+        f"{zoho.url}/oauth/v2/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": zoho.client_id,
+            "client_secret": zoho.client_secret,
+            "refresh_token": zoho.refresh_token,
+        },
+    )
+    body = answer.json()
+    assert set(body) >= {"access_token", "api_domain", "token_type", "expires_in"}
+    return str(body["access_token"])
+
+
+def test_upsert_answers_per_record_with_partial_failure(zoho: ZohoCRMEmulator) -> None:
+    auth = {"Authorization": f"Zoho-oauthtoken {_token(zoho)}"}
+    records = [
+        {"Last_Name": "Boyle", "Email": "p.boyle@zylker.com", "Chatkit_Id": "ct_1"},
+        {"Last_Name": "Bad", "Email": "not-an-email", "Chatkit_Id": "ct_2"},
+        {"Email": "x@zylker.com", "Chatkit_Id": "ct_3"},
+    ]
+    body = {"data": records, "duplicate_check_fields": ["Chatkit_Id"]}
+    answer = httpx.post(f"{zoho.url}/crm/v7/Contacts/upsert", json=body, headers=auth)
+    assert answer.status_code == 207
+    ok, bad, missing = answer.json()["data"]
+    assert (ok["code"], ok["action"], ok["status"]) == ("SUCCESS", "insert", "success")
+    assert set(ok["details"]) == {
+        "Modified_Time",
+        "Modified_By",
+        "Created_Time",
+        "id",
+        "Created_By",
+    }
+    assert bad["code"] == "INVALID_DATA"
+    assert bad["details"]["json_path"] == "$.data[1].Email"
+    assert missing["code"] == "MANDATORY_NOT_FOUND"
+    again = httpx.post(
+        f"{zoho.url}/crm/v7/Contacts/upsert", json={**body, "data": records[:1]}, headers=auth
+    )
+    assert again.status_code == 200
+    [update] = again.json()["data"]
+    assert (update["action"], update["duplicate_field"]) == ("update", "Chatkit_Id")
+    assert update["details"]["id"] == ok["details"]["id"]
+    too_many = httpx.post(
+        f"{zoho.url}/crm/v7/Contacts/upsert", json={"data": records[:1] * 101}, headers=auth
+    )
+    assert too_many.status_code == 400
+
+
+def test_lists_page_with_page_token_and_errors(zoho: ZohoCRMEmulator) -> None:
+    for n in range(5):
+        zoho.state.create("Contacts", {"Last_Name": f"P{n}"})
+    auth = {"Authorization": f"Zoho-oauthtoken {_token(zoho)}"}
+    url = f"{zoho.url}/crm/v7/Contacts"
+    assert httpx.get(url, headers=auth).json()["code"] == "REQUIRED_PARAM_MISSING"
+    first = httpx.get(url, params={"fields": "Last_Name", "per_page": 3}, headers=auth).json()
+    assert first["info"]["more_records"] is True
+    assert len(first["data"]) == 3
+    second = httpx.get(
+        url,
+        params={
+            "fields": "Last_Name",
+            "per_page": 3,
+            "page_token": first["info"]["next_page_token"],
+        },
+        headers=auth,
+    ).json()
+    assert second["info"]["more_records"] is False
+    assert len(second["data"]) == 2
+    future = httpx.get(
+        url,
+        params={"fields": "Last_Name"},
+        headers={**auth, "If-Modified-Since": "2999-01-01T00:00:00+00:00"},
+    )
+    assert future.status_code == 204
+    assert httpx.get(url, params={"fields": "Last_Name"}).status_code == 401
+    zoho.fail_next(429, retry_after=3)
+    limited = httpx.get(url, params={"fields": "Last_Name"}, headers=auth)
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"] == "3"
+    assert limited.headers["X-RATELIMIT-REMAINING"] == "0"
+
+
+def test_data_centres_and_config_errors() -> None:
+    assert api_domain_for("https://accounts.zoho.eu") == "https://www.zohoapis.eu"
+    assert api_domain_for("https://accounts.zoho.com.au") == "https://www.zohoapis.com.au"
+    with pytest.raises(IntegrationConfigError) as caught:
+        ZohoCRMConfig.create(
+            {
+                "client_id": "c",
+                "client_secret": "s",
+                "refresh_token": "r",
+                "channel_token": "x" * 51,
+            }
+        )
+    assert "channel_token" in str(caught.value)
+    assert "x" * 51 not in str(caught.value)
+
+
+# -- the integration -----------------------------------------------------------------
+
+
+async def test_partial_failure_is_per_record(zoho: ZohoCRMEmulator) -> None:
+    zoho.state.refuse("Contacts", "Phone", "the phone number is blocked")
+    changes = [
+        OutboundChange(
+            change_id=f"c{n}",
+            object=SyncObject.CONTACT,
+            local_id=f"ct_{n}",
+            data={
+                "name": f"Ada {n}",
+                "email": f"ada{n}@example.com",
+                "phone": "+1555" if n == 1 else None,
+            },
+        )
+        for n in range(3)
+    ]
+    async with ZohoCRMIntegration(settings(zoho)) as integration:
+        results = {r.change_id: r for r in await integration.push(changes)}
+    assert [results[f"c{n}"].status for n in range(3)] == [
+        PushStatus.OK,
+        PushStatus.PERMANENT,
+        PushStatus.OK,
+    ]
+    assert "blocked" in (results["c1"].error or "")
+    assert zoho.calls("POST", "/crm/v7/Contacts/upsert") == 1
+    assert len(zoho.state.records["Contacts"]) == 2
+
+
+async def test_a_refused_token_is_refreshed_once_for_many_workers(zoho: ZohoCRMEmulator) -> None:
+    import asyncio
+
+    async with ZohoCRMIntegration(settings(zoho)) as one, ZohoCRMIntegration(settings(zoho)) as two:
+        assert (await one.check()).ok
+        assert zoho.state.refreshes == 1
+        zoho.state.expire_tokens()  # Zoho answers 401 INVALID_TOKEN from now on
+        first, second = await asyncio.gather(one.check(), two.check())
+        assert first.ok
+        assert second.ok
+        assert zoho.state.refreshes == 2  # compare-and-set: one refresh for both
+
+
+async def test_the_token_cache_file_is_shared_across_processes(
+    zoho: ZohoCRMEmulator, tmp_path: Path
+) -> None:
+    cache = str(tmp_path / "zoho-token.json")
+    async with ZohoCRMIntegration(settings(zoho, token_cache=cache)) as one:
+        assert (await one.check()).ok
+    from chatkit_integrations.zoho_crm import _client
+
+    _client._SLOTS.clear()  # a second process starts with nothing in memory
+    async with ZohoCRMIntegration(settings(zoho, token_cache=cache)) as two:
+        assert (await two.check()).ok
+    assert zoho.state.refreshes == 1
+    assert (tmp_path / "zoho-token.json").stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_bad_refresh_token_fails_the_check(zoho: ZohoCRMEmulator) -> None:
+    async with ZohoCRMIntegration(settings(zoho, refresh_token="1000.wrong")) as integration:
+        status = await integration.check()
+    assert status.state.value == "auth_failed"
+
+
+async def test_notifications_are_checked_by_token(zoho: ZohoCRMEmulator) -> None:
+    async with ZohoCRMIntegration(settings(zoho)) as integration:
+        await integration.pull(None)
+        [channel] = zoho.state.channels.values()
+        assert channel.token == TOKEN
+        assert channel.notify_url == HOOK
+        assert integration.channel_expiry is not None
+        calls = zoho.calls("POST", "/crm/v7/actions/watch")
+        await integration.pull(None)
+        assert zoho.calls("POST", "/crm/v7/actions/watch") == calls  # not yet near expiry
+        record = zoho.state.create("Contacts", {"Last_Name": "Boyle", "Email": "p@zylker.com"})
+        [(url, body)] = zoho.take_notifications()
+        assert url == HOOK
+        assert body["ids"] == [record["id"]]
+        assert body["operation"] == "insert"
+        import json
+
+        [change] = await integration.verify_webhook({}, json.dumps(body).encode())
+        assert change.remote_id == record["id"]
+        assert change.data["email"] == "p@zylker.com"
+        with pytest.raises(WebhookVerificationError):
+            await integration.verify_webhook({}, json.dumps({**body, "token": "guess"}).encode())
+
+
+async def test_pull_pages_and_skips_what_it_read(zoho: ZohoCRMEmulator) -> None:
+    for n in range(5):
+        zoho.state.create("Contacts", {"Last_Name": f"P{n}"})
+    async with ZohoCRMIntegration(settings(zoho, notify_url=None)) as integration:
+        seen: list[str] = []
+        cursor = None
+        for _ in range(10):
+            page = await integration.pull(cursor, limit=2)
+            seen += [c.remote_id for c in page.changes]
+            cursor = page.cursor
+            if not page.has_more:
+                break
+        assert sorted(seen) == sorted(zoho.state.records["Contacts"])
+        assert (await integration.pull(cursor)).changes == ()
+        zoho.state.update("Contacts", seen[0], {"Last_Name": "Changed"})
+        [change] = (await integration.pull(cursor)).changes
+        assert change.data["name"] == "Changed"
+
+
+# -- end to end through the sync engine ----------------------------------------------
+
+
+async def test_both_ways_end_to_end(kit: AsyncChatKit, zoho: ZohoCRMEmulator) -> None:
+    contact = await kit.contacts.create(
+        name="Ada Lovelace", identities=[("email", "ada@example.com")]
+    )
+    conversation = await kit.conversations.create(contact_id=contact.id, subject="Late order")
+    await kit.messages.send(
+        conversation.id, "Where is my order?", author=Author.customer(contact.id)
+    )
+    async with kit.sync.engine(ZohoCRMIntegration(settings(zoho))) as engine:
+        first = await engine.run_once()
+        assert (first.pushed, first.dead) == (3, 0)
+        [case] = zoho.state.find("Cases", "Chatkit_Id", conversation.id)
+        [person] = zoho.state.find("Contacts", "Chatkit_Id", contact.id)
+        assert (person["Email"], person["Last_Name"], person["First_Name"]) == (
+            "ada@example.com",
+            "Lovelace",
+            "Ada",
+        )
+        assert case["Contact_Name"] == {"id": person["id"]}
+        assert case["Subject"] == "Late order"
+        [note] = zoho.state.find("Notes", "Note_Content", "Where is my order?")
+        assert note["Parent_Id"]["id"] == case["id"]
+        assert note["$se_module"] == "Cases"
+
+        zoho.reset_calls()
+        await engine.run_once()
+        assert zoho.write_calls() == 0  # a quiet cycle writes nothing
+        await engine.resync()
+        await engine.run_once()
+        assert zoho.write_calls() == 0  # neither does a resync of unchanged records
+
+        zoho.state.update("Cases", case["id"], {"Status": "Closed"})
+        zoho.state.create(
+            "Notes",
+            {
+                "Note_Title": "Refund",
+                "Note_Content": "Refund approved",
+                "Parent_Id": {"module": {"api_name": "Cases"}, "id": case["id"]},
+            },
+        )
+        report = await engine.run_once()
+        assert report.pulled == 2
+        assert (await kit.conversations.get(conversation.id)).status is ConversationStatus.RESOLVED
+        notes = [
+            m
+            for m in (await kit.messages.list(conversation.id)).items
+            if m.kind is MessageKind.NOTE
+        ]
+        assert [m.text for m in notes] == ["Refund approved"]
+
+        # A notification brings a priority change at once.
+        zoho.take_notifications()
+        zoho.state.update("Cases", case["id"], {"Priority": "High"})
+        [(_, body)] = zoho.take_notifications()
+        import json
+
+        applied = await engine.handle_webhook({}, json.dumps(body).encode())
+        assert applied.pulled == 1
+        assert (await kit.conversations.get(conversation.id)).priority is Priority.HIGH
+    status = await kit.sync.status("zoho_crm")
+    assert (status.pending, status.dead, status.parked) == (0, 0, None)
+
+
+async def test_429_and_5xx_are_retried_without_duplicates(
+    kit: AsyncChatKit, zoho: ZohoCRMEmulator
+) -> None:
+    contact = await kit.contacts.create(name="Ada", identities=[("email", "ada@example.com")])
+    conversation = await kit.conversations.create(contact_id=contact.id)
+    await kit.messages.send(conversation.id, "Hello", author=Author.customer(contact.id))
+    async with kit.sync.engine(ZohoCRMIntegration(settings(zoho, notify_url=None))) as engine:
+        zoho.fail_next(429, retry_after=0)
+        await engine.run_once()
+        zoho.fail_next(503, times=1)
+        for _ in range(6):
+            await engine.run_once()
+            if (await kit.sync.status("zoho_crm")).pending == 0:
+                break
+    assert len(zoho.state.find("Contacts", "Chatkit_Id", contact.id)) == 1
+    assert len(zoho.state.find("Cases", "Chatkit_Id", conversation.id)) == 1
+    assert len(zoho.state.find("Notes", "Note_Content", "Hello")) == 1
+    status = await kit.sync.status("zoho_crm")
+    assert (status.pending, status.dead) == (0, 0)
+
+
+async def test_a_refused_token_mid_sync_is_refreshed(
+    kit: AsyncChatKit, zoho: ZohoCRMEmulator
+) -> None:
+    contact = await kit.contacts.create(name="Ada", identities=[("email", "ada@example.com")])
+    async with kit.sync.engine(ZohoCRMIntegration(settings(zoho, notify_url=None))) as engine:
+        await engine.run_once()
+        await kit.contacts.update(contact.id, name="Ada King")
+        zoho.state.expire_tokens()
+        report = await engine.run_once()
+    assert report.pushed == 1
+    assert report.parked is None
+    [person] = zoho.state.find("Contacts", "Chatkit_Id", contact.id)
+    assert person["Last_Name"] == "King"
+    assert zoho.state.refreshes == 2
+
+
+async def test_delete_action_removes_the_case(zoho: ZohoCRMEmulator) -> None:
+    case = zoho.state.create("Cases", {"Subject": "Old", "Chatkit_Id": "conv_1"})
+    change = OutboundChange(
+        change_id="d1",
+        object=SyncObject.CONVERSATION,
+        action=ChangeAction.DELETE,
+        local_id="conv_1",
+        remote_id=case["id"],
+    )
+    async with ZohoCRMIntegration(settings(zoho)) as integration:
+        [result] = await integration.push([change])
+    assert result.status is PushStatus.OK
+    assert zoho.state.records["Cases"] == {}
+
+
+def test_the_emulate_command_knows_zoho_crm() -> None:
+    from importlib.metadata import entry_points
+
+    names = {ep.name for ep in entry_points(group="chatkit.emulators")}
+    if "zoho_crm" not in names:
+        pytest.skip("this environment has not installed the package's entry points")
+    assert {ep.name for ep in entry_points(group="chatkit.integrations")} >= {"zoho_crm"}
