@@ -364,10 +364,24 @@ class ZohoCRMEmulator(Emulator):
 
     # -- test controls ---------------------------------------------------------------
 
-    def fail_next(self, status: int, *, times: int = 1, retry_after: float | None = None) -> None:
-        """Answer the next ``times`` API calls (not token calls) with ``status``."""
+    def fail_next(
+        self, status: int, *, times: int = 1, retry_after: float | None = None, after: int = 0
+    ) -> None:
+        """Answer ``times`` API calls (not token calls) with ``status``, after ``after`` more.
+
+        Plans add up: ``fail_next(429, times=2)`` then ``fail_next(502, after=4)``
+        fails calls 1, 2 and 5 from now.
+        """
         with self.state.lock:
-            self.state.failures.extend([(status, retry_after)] * times)
+            queue = self.state.failures
+            while len(queue) < after:
+                queue.append((0, None))  # a call that passes
+            for offset in range(times):
+                at = after + offset
+                if at < len(queue) and queue[at][0] == 0:
+                    queue[at] = (status, retry_after)
+                else:
+                    queue.insert(at, (status, retry_after))
 
     def calls(self, method: str | None = None, path: str | None = None) -> int:
         """API calls served (see `ZohoCRMState.calls`)."""
@@ -431,8 +445,8 @@ class ZohoCRMEmulator(Emulator):
             expiry = self.state.tokens.get(token)
             if scheme != "Zoho-oauthtoken" or expiry is None or expiry <= self.state.now():
                 return JSONResponse(error("INVALID_TOKEN", "invalid oauth token"), status_code=401)
-            if self.state.failures:
-                status, retry_after = self.state.failures.pop(0)
+            status, retry_after = self.state.failures.pop(0) if self.state.failures else (0, None)
+            if status:
                 if status == 429:
                     wait = retry_after if retry_after is not None else 1
                     reset = int((self.state.now().timestamp() + wait) * 1000)
