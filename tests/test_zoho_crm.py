@@ -394,3 +394,19 @@ def test_the_emulate_command_knows_zoho_crm() -> None:
     if "zoho_crm" not in names:
         pytest.skip("this environment has not installed the package's entry points")
     assert {ep.name for ep in entry_points(group="chatkit.integrations")} >= {"zoho_crm"}
+
+
+async def test_check_finds_a_missing_id_field() -> None:
+    with ZohoCRMEmulator(unique_field=None) as bare:
+        bare.state.create("Contacts", {"Last_Name": "Boyle"})
+        async with ZohoCRMIntegration(settings(bare)) as integration:
+            status = await integration.check()
+            assert not status.ok
+            assert "Chatkit_Id" in status.detail
+            change = OutboundChange(
+                change_id="c1", object=SyncObject.CONTACT, local_id="ct_1", data={"name": "Ada"}
+            )
+            [result] = await integration.push([change])
+    assert result.status is PushStatus.PERMANENT
+    assert "Chatkit_Id" in (result.error or "")
+    assert len(bare.state.records["Contacts"]) == 1

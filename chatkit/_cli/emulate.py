@@ -26,7 +26,9 @@ EMULATE_SETTINGS = {"allow_extra_args": True, "allow_interspersed_args": False}
 
 def emulate(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The vendor: zendesk, salesforce or hubspot.")],
+    name: Annotated[
+        str, typer.Argument(help="The vendor: zendesk, salesforce, hubspot or zoho_crm.")
+    ],
 ) -> None:
     r"""Serve a vendor API emulator locally, e.g. 'chatkit emulate zendesk --port 8765'.
 

@@ -128,7 +128,12 @@ class ZohoHTTPError(Exception):
         self.code = str(self.body.get("code", "")) if self.body else ""
         self.headers = headers or httpx.Headers()
         message = self.body.get("message") if self.body else None
-        super().__init__(f"HTTP {status} {self.code}: {message or 'no message'}".strip())
+        details = self.body.get("details") if self.body else None
+        where = details.get("api_name") if isinstance(details, dict) else None
+        text = f"HTTP {status} {self.code}: {message or 'no message'}" + (
+            f" ({where})" if where else ""
+        )
+        super().__init__(text)
 
 
 @dataclass

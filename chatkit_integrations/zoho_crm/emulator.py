@@ -91,6 +91,21 @@ PICKLISTS = {
     ("Cases", "Priority"): ("High", "Medium", "Low"),
     ("Cases", "Case_Origin"): ("Phone", "Email", "Web"),
 }
+STANDARD_FIELDS = {
+    "Contacts": {"First_Name", "Last_Name", "Email", "Phone", "Owner", "Description"},
+    "Cases": {
+        "Subject",
+        "Status",
+        "Priority",
+        "Case_Origin",
+        "Contact_Name",
+        "Description",
+        "Owner",
+    },
+    "Notes": {"Note_Title", "Note_Content", "Parent_Id", "Owner"},
+}
+for _fields in STANDARD_FIELDS.values():
+    _fields |= {"Created_Time", "Modified_Time", "Created_By", "Modified_By"}
 TOKEN_SECONDS = 3600
 USER = {"name": "Patricia Boyle", "id": "5725767000000411001", "email": "p.boyle@zylker.com"}
 """The API user: ``Created_By`` / ``Modified_By`` of what the API writes."""
@@ -121,7 +136,7 @@ class _Channel:
 class ZohoCRMState:
     """Records, tokens, channels, the call log and failure plans of one emulated org."""
 
-    unique_field: str = "Chatkit_Id"
+    unique_field: str | None = "Chatkit_Id"
     clock: Any = None
     records: dict[str, dict[str, Record]] = field(default_factory=lambda: {m: {} for m in MODULES})
     refused: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -133,6 +148,12 @@ class ZohoCRMState:
     refreshes: int = 0
     _next_id: int = 5725767000000500000
     lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def fields(self, module: str) -> set[str]:
+        """The fields ``module`` has: standard ones, and the unique custom field."""
+        standard = STANDARD_FIELDS[module]
+        custom = {self.unique_field} if self.unique_field and module != "Notes" else set()
+        return {*standard, *custom}
 
     def now(self) -> datetime:
         """The emulator's clock (UTC)."""
@@ -330,7 +351,8 @@ class ZohoCRMEmulator(Emulator):
         client_id: The OAuth client's id the token endpoint expects.
         client_secret: Its secret.
         refresh_token: The refresh token it exchanges for access tokens.
-        unique_field: The unique custom field on Contacts and Cases.
+        unique_field: The unique custom field on Contacts and Cases (``None``:
+            an org without it; upserts naming it answer ``INVALID_DATA``).
         clock: A clock giving aware datetimes (default: now).
     """
 
@@ -342,7 +364,7 @@ class ZohoCRMEmulator(Emulator):
         client_id: str = "1000.CLIENT",
         client_secret: str = "client-secret",
         refresh_token: str = "1000.refresh",
-        unique_field: str = "Chatkit_Id",
+        unique_field: str | None = "Chatkit_Id",
         clock: Any = None,
     ) -> None:
         self.state = ZohoCRMState(unique_field=unique_field, clock=clock)
@@ -538,6 +560,16 @@ class ZohoCRMEmulator(Emulator):
             return parsed
         data, body = parsed
         checks = body.get("duplicate_check_fields") or [self.state.unique_field]
+        unknown = [c for c in checks if c not in self.state.fields(module)]
+        if unknown:
+            return JSONResponse(
+                error(
+                    "INVALID_DATA",
+                    "invalid data",
+                    {"api_name": unknown[0], "json_path": "$.duplicate_check_fields"},
+                ),
+                status_code=400,
+            )
         entries: list[Record] = []
         with self.state.lock:
             for index, values in enumerate(data):
@@ -577,6 +609,7 @@ class ZohoCRMEmulator(Emulator):
                 for index, values in enumerate(data):
                     if (
                         module != "Notes"
+                        and self.state.unique_field
                         and values.get(self.state.unique_field)
                         and self.state.find(
                             module, self.state.unique_field, values[self.state.unique_field]
@@ -699,8 +732,12 @@ class ZohoCRMEmulator(Emulator):
                 start = (page - 1) * per_page
             chunk = rows[start : start + per_page]
             more = start + per_page < len(rows)
+            known = self.state.fields(module)
             data = [
-                {k: v for k, v in r.items() if k in fields or k == "id" or k.startswith("$")}
+                {
+                    **{f: r.get(f) for f in fields if f in known},  # unset fields are null
+                    **{k: v for k, v in r.items() if k == "id" or k.startswith("$")},
+                }
                 for r in chunk
             ]
         if not data:

@@ -152,7 +152,7 @@ class ZohoCRMIntegration(Integration):
     async def check(self) -> HealthStatus:
         """A token, then one page of one contact; the unique ``id_field`` must exist."""
         try:
-            await self.api.call(
+            _, body = await self.api.call(
                 "GET",
                 "/Contacts",
                 params={"fields": f"Last_Name,{self.config.id_field}", "per_page": "1"},
@@ -168,6 +168,13 @@ class ZohoCRMIntegration(Integration):
             if isinstance(error, ZohoHTTPError) and error.status == 429:
                 return HealthStatus(state=HealthState.DEGRADED, detail=str(problem))
             return HealthStatus(state=HealthState.UNREACHABLE, detail=str(problem))
+        rows = body.get("data", []) if isinstance(body, dict) else []
+        if rows and self.config.id_field not in rows[0]:
+            return HealthStatus(
+                state=HealthState.UNREACHABLE,
+                detail=f"zoho_crm: Contacts have no field {self.config.id_field!r}: add it as a "
+                "unique single-line field on Contacts and Cases",
+            )
         return HealthStatus(state=HealthState.OK, detail=f"zoho_crm via {self.config.accounts_url}")
 
     # -- push ------------------------------------------------------------------------
