@@ -410,3 +410,101 @@ async def test_check_finds_a_missing_id_field() -> None:
     assert result.status is PushStatus.PERMANENT
     assert "Chatkit_Id" in (result.error or "")
     assert len(bare.state.records["Contacts"]) == 1
+
+
+async def test_a_token_is_refreshed_before_it_expires() -> None:
+    # Tokens of 30 s are inside the one-minute margin: each call takes a fresh
+    # one first, and Zoho never has to refuse one.
+    with ZohoCRMEmulator(token_seconds=30) as short:
+        async with ZohoCRMIntegration(settings(short, notify_url=None)) as integration:
+            assert (await integration.check()).ok
+            assert (await integration.check()).ok
+    assert short.state.refreshes == 2
+    assert short.state.refused_tokens == 0
+
+
+def test_the_cli_syncs_through_the_entry_point(zoho: ZohoCRMEmulator, tmp_path: Path) -> None:
+    from importlib.metadata import entry_points
+
+    if "zoho_crm" not in {ep.name for ep in entry_points(group="chatkit.integrations")}:
+        pytest.skip("this environment has not installed the package's entry points")
+    from typer.testing import CliRunner
+
+    from chatkit import ChatKit
+    from chatkit.cli import app
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    with ChatKit(url) as kit:
+        ada = kit.contacts.create(name="Ada", identities=[("email", "ada@example.com")])
+        conversation = kit.conversations.create(contact_id=ada.id)
+        kit.messages.send(conversation.id, "Hello", author=Author.customer(ada.id))
+    env = {
+        "COLUMNS": "250",
+        "CHATKIT_ZOHO_CRM_CLIENT_ID": zoho.client_id,
+        "CHATKIT_ZOHO_CRM_CLIENT_SECRET": zoho.client_secret,
+        "CHATKIT_ZOHO_CRM_REFRESH_TOKEN": zoho.refresh_token,
+        "CHATKIT_ZOHO_CRM_ACCOUNTS_URL": zoho.url,
+    }
+    result = CliRunner().invoke(app, ["sync", "run", "zoho_crm", "--url", url], env=env)
+    assert result.exit_code == 0, result.output
+    [case] = zoho.state.find("Cases", "Chatkit_Id", conversation.id)
+    assert case["Subject"]
+    assert len(zoho.state.find("Notes", "Note_Content", "Hello")) == 1
+
+
+async def test_the_channel_is_renewed_before_it_expires(zoho: ZohoCRMEmulator) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    async with ZohoCRMIntegration(settings(zoho)) as integration:
+        await integration.pull(None)
+        assert zoho.calls("POST", "/crm/v7/actions/watch") == 1
+        [channel] = zoho.state.channels.values()
+        assert channel.expiry - datetime.now(UTC) > timedelta(hours=22)
+        # Zoho said it expires in five minutes (inside the ten-minute margin).
+        integration._channel_expiry = datetime.now(UTC) + timedelta(minutes=5)
+        await integration.pull(None)
+        assert zoho.calls("POST", "/crm/v7/actions/watch") == 2
+
+
+def test_notifications_are_posted_to_the_notify_url(zoho: ZohoCRMEmulator) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from chatkit_integrations._server import BackgroundServer
+
+    received: list[bytes] = []
+
+    async def hook(request: Request) -> Response:
+        received.append(await request.body())
+        return Response(status_code=200)
+
+    server = BackgroundServer(Starlette(routes=[Route("/hooks/zoho", hook, methods=["POST"])]))
+    server.start()
+    try:
+        auth = {"Authorization": f"Zoho-oauthtoken {_token(zoho)}"}
+        watch = {
+            "watch": [
+                {
+                    "channel_id": "1000000068001",
+                    "events": ["Cases.all"],
+                    "token": TOKEN,
+                    "notify_url": f"{server.url}/hooks/zoho",
+                }
+            ]
+        }
+        answer = httpx.post(f"{zoho.url}/crm/v7/actions/watch", json=watch, headers=auth)
+        assert answer.status_code == 201
+        assert answer.json()["watch"][0]["code"] == "SUCCESS"
+        case = zoho.state.create("Cases", {"Subject": "Broken"})
+        assert zoho.deliver_notifications() == 1
+    finally:
+        server.stop()
+    import json
+
+    [body] = [json.loads(r) for r in received]
+    assert body["module"] == "Cases"
+    assert body["ids"] == [case["id"]]
+    assert body["token"] == TOKEN
+    assert body["channel_id"] == "1000000068001"

@@ -146,6 +146,7 @@ class ZohoCRMState:
     log: list[tuple[str, str]] = field(default_factory=list)
     failures: list[tuple[int, float | None]] = field(default_factory=list)
     refreshes: int = 0
+    refused_tokens: int = 0
     _next_id: int = 5725767000000500000
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -354,6 +355,7 @@ class ZohoCRMEmulator(Emulator):
         unique_field: The unique custom field on Contacts and Cases (``None``:
             an org without it; upserts naming it answer ``INVALID_DATA``).
         clock: A clock giving aware datetimes (default: now).
+        token_seconds: Lifetime of the access tokens issued (Zoho: 3600).
     """
 
     default_port = 8769
@@ -366,8 +368,10 @@ class ZohoCRMEmulator(Emulator):
         refresh_token: str = "1000.refresh",
         unique_field: str | None = "Chatkit_Id",
         clock: Any = None,
+        token_seconds: int = TOKEN_SECONDS,
     ) -> None:
         self.state = ZohoCRMState(unique_field=unique_field, clock=clock)
+        self.token_seconds = token_seconds
         self.client_id = client_id
         self.client_secret = client_secret
         self.refresh_token = refresh_token
@@ -448,14 +452,14 @@ class ZohoCRMEmulator(Emulator):
                 return JSONResponse({"error": "invalid_code"})
             self.state.refreshes += 1
             token = "1000." + secrets.token_hex(16)
-            self.state.tokens[token] = self.state.now() + timedelta(seconds=TOKEN_SECONDS)
+            self.state.tokens[token] = self.state.now() + timedelta(seconds=self.token_seconds)
         return JSONResponse(
             {
                 "access_token": token,
                 "scope": "ZohoCRM.modules.ALL ZohoCRM.notifications.ALL",
                 "api_domain": str(request.base_url).rstrip("/"),
                 "token_type": "Bearer",
-                "expires_in": TOKEN_SECONDS,
+                "expires_in": self.token_seconds,
             }
         )
 
@@ -466,6 +470,7 @@ class ZohoCRMEmulator(Emulator):
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             expiry = self.state.tokens.get(token)
             if scheme != "Zoho-oauthtoken" or expiry is None or expiry <= self.state.now():
+                self.state.refused_tokens += 1
                 return JSONResponse(error("INVALID_TOKEN", "invalid oauth token"), status_code=401)
             status, retry_after = self.state.failures.pop(0) if self.state.failures else (0, None)
             if status:
