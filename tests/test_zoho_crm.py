@@ -508,3 +508,28 @@ def test_notifications_are_posted_to_the_notify_url(zoho: ZohoCRMEmulator) -> No
     assert body["ids"] == [case["id"]]
     assert body["token"] == TOKEN
     assert body["channel_id"] == "1000000068001"
+
+
+async def test_an_edited_note_updates_its_zoho_note(zoho: ZohoCRMEmulator) -> None:
+    case = zoho.state.create("Cases", {"Subject": "Refund", "Chatkit_Id": "conv_1"})
+
+    def note(text: str, remote_id: str | None = None) -> OutboundChange:
+        return OutboundChange(
+            change_id=f"n-{text}",
+            object=SyncObject.NOTE,
+            local_id="msg_1",
+            remote_id=remote_id,
+            parent_local_id="conv_1",
+            parent_remote_id=case["id"],
+            data={"text": text},
+        )
+
+    async with ZohoCRMIntegration(settings(zoho, notify_url=None)) as integration:
+        [created] = await integration.push([note("first")])
+        [edited] = await integration.push([note("second", created.remote_id)])
+    assert edited.status is PushStatus.OK
+    assert edited.remote_id == created.remote_id
+    [stored] = zoho.state.records["Notes"].values()
+    assert stored["Note_Content"] == "second"
+    assert stored["Note_Title"] == "Private note [msg_1]"
+    assert zoho.calls("PUT", "/crm/v7/Notes") == 1

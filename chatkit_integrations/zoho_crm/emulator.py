@@ -384,7 +384,7 @@ class ZohoCRMEmulator(Emulator):
                 Route("/crm/v7/{module}/upsert", self._upsert, methods=["POST"]),
                 Route("/crm/v7/{module}/{id}/Notes", self._related_notes, methods=["GET"]),
                 Route("/crm/v7/{module}/{id}", self._one, methods=["GET"]),
-                Route("/crm/v7/{module}", self._module, methods=["GET", "POST", "DELETE"]),
+                Route("/crm/v7/{module}", self._module, methods=["GET", "POST", "PUT", "DELETE"]),
             ]
         )
 
@@ -632,6 +632,30 @@ class ZohoCRMEmulator(Emulator):
                         )
                         continue
                     record, operation = self.state._write(module, None, dict(values), USER, index)
+                    entries.append(
+                        record if operation == "error" else self._success(record, operation, None)
+                    )
+            return self._answer(entries)
+        if request.method == "PUT":
+            parsed = await self._records_body(request)
+            if isinstance(parsed, Response):
+                return parsed
+            data, _ = parsed
+            entries = []
+            with self.state.lock:
+                for index, values in enumerate(data):
+                    values = dict(values) if isinstance(values, dict) else {}
+                    record_id = str(values.pop("id", ""))
+                    if record_id not in self.state.records[module]:
+                        entries.append(
+                            error(
+                                "INVALID_DATA",
+                                "the id given seems to be invalid",
+                                {"api_name": "id", "json_path": f"$.data[{index}].id"},
+                            )
+                        )
+                        continue
+                    record, operation = self.state._write(module, record_id, values, USER, index)
                     entries.append(
                         record if operation == "error" else self._success(record, operation, None)
                     )

@@ -329,8 +329,9 @@ class ZohoCRMIntegration(Integration):
         return record
 
     async def _push_notes(self, changes: list[OutboundChange], run: _Run) -> None:
-        found: dict[str, str] = {}
-        pending: list[tuple[OutboundChange, dict[str, Any]]] = []
+        """New notes by insert (``POST /Notes``), known ones by update (``PUT /Notes``)."""
+        inserts: list[tuple[OutboundChange, dict[str, Any]]] = []
+        updates: list[tuple[OutboundChange, dict[str, Any]]] = []
         for change in changes:
             case = change.parent_remote_id or run.cases.get(change.parent_local_id or "")
             if not case:
@@ -340,18 +341,13 @@ class ZohoCRMIntegration(Integration):
                 continue
             title = f"{_TITLES[change.object]} [{change.local_id}]"
             text = _text(change.data.get("text")) or "(empty)"
-            if change.remote_id:
-                found[change.change_id] = change.remote_id
-            elif change.attempt > 1:
-                existing = await self._find_note(case, title)
-                if existing:
-                    found[change.change_id] = existing
-            if change.change_id in found:
-                run.results[change.change_id] = PushResult.ok(
-                    change, found[change.change_id], remote_type="Note"
-                )
+            known = change.remote_id
+            if not known and change.attempt > 1:  # an earlier try may have created it
+                known = await self._find_note(case, title)
+            if known:
+                updates.append((change, {"id": known, "Note_Title": title, "Note_Content": text}))
                 continue
-            pending.append(
+            inserts.append(
                 (
                     change,
                     {
@@ -361,11 +357,13 @@ class ZohoCRMIntegration(Integration):
                     },
                 )
             )
-        if not pending:
-            return
-        _, body = await self.api.call("POST", "/Notes", body={"data": [r for _, r in pending]})
-        run.written = True
-        self._read_results("Notes", pending, body, run)
+        for method, group in (("POST", inserts), ("PUT", updates)):
+            if group:
+                _, body = await self.api.call(
+                    method, "/Notes", body={"data": [r for _, r in group]}
+                )
+                run.written = True
+                self._read_results("Notes", group, body, run)
 
     async def _find_note(self, case: str, title: str) -> str | None:
         token: str | None = None
