@@ -67,7 +67,7 @@ from chatkit._optional import missing
 try:
     import httpx
     from starlette.applications import Starlette
-    from starlette.requests import Request
+    from starlette.requests import ClientDisconnect, Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 except ImportError as exc:
@@ -510,6 +510,8 @@ class ZohoCRMEmulator(Emulator):
             body = await request.json()
         except ValueError:
             return JSONResponse(error("INVALID_DATA", "body is not valid JSON"), status_code=400)
+        except ClientDisconnect:  # the client went away mid-request (a killed worker)
+            return Response(status_code=400)
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list) or not data:
             return JSONResponse(
@@ -838,7 +840,10 @@ class ZohoCRMEmulator(Emulator):
                     ]
                 }
             )
-        body = await request.json()
+        try:
+            body = await request.json()
+        except (ValueError, ClientDisconnect):
+            return JSONResponse(error("INVALID_DATA", "body is not valid JSON"), status_code=400)
         answers: list[Record] = []
         now = self.state.now()
         for item in body.get("watch", []):
