@@ -533,3 +533,16 @@ async def test_an_edited_note_updates_its_zoho_note(zoho: ZohoCRMEmulator) -> No
     assert stored["Note_Content"] == "second"
     assert stored["Note_Title"] == "Private note [msg_1]"
     assert zoho.calls("PUT", "/crm/v7/Notes") == 1
+
+
+async def test_a_refused_subscription_does_not_stop_polling(zoho: ZohoCRMEmulator) -> None:
+    zoho.state.create("Contacts", {"Last_Name": "Boyle"})
+    async with ZohoCRMIntegration(settings(zoho)) as integration:
+        await integration.check()  # the token first, so the next call is the watch
+        zoho.fail_next(400)  # Zoho refuses the subscription
+        page = await integration.pull(None)
+        assert [c.data["name"] for c in page.changes] == ["Boyle"]
+        assert zoho.state.channels == {}
+        calls = zoho.calls("POST", "/crm/v7/actions/watch")
+        await integration.pull(page.cursor)
+        assert zoho.calls("POST", "/crm/v7/actions/watch") == calls  # not at every pull

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,11 @@ class _Token:
     api_domain: str | None
 
 
-_SLOTS: dict[tuple[int, str], tuple[asyncio.Lock, list[_Token | None]]] = {}
+_Slot = tuple[asyncio.Lock, list[_Token | None]]
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Slot]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per event loop (an ``asyncio.Lock`` belongs to one), per connection: the lock and the token."""
 
 
 def classify(error: ZohoHTTPError | httpx.TransportError) -> IntegrationError:
@@ -205,11 +210,11 @@ class ZohoAPI:
 
     # -- tokens --------------------------------------------------------------------
 
-    def _slot(self) -> tuple[asyncio.Lock, list[_Token | None]]:
-        key = (id(asyncio.get_running_loop()), self._key)
-        if key not in _SLOTS:
-            _SLOTS[key] = (asyncio.Lock(), [None])
-        return _SLOTS[key]
+    def _slot(self) -> _Slot:
+        slots = _SLOTS.setdefault(asyncio.get_running_loop(), {})
+        if self._key not in slots:
+            slots[self._key] = (asyncio.Lock(), [None])
+        return slots[self._key]
 
     async def token(self, *, refused: str | None = None) -> _Token:
         """A valid access token; a fresh one when ``refused`` was just refused."""

@@ -13,6 +13,7 @@ from pydantic import JsonValue
 
 from chatkit.errors import (
     IntegrationError,
+    PermanentIntegrationError,
     RetryableIntegrationError,
     WebhookVerificationError,
 )
@@ -25,7 +26,16 @@ from chatkit.integrations import (
 )
 from chatkit.webhooks import read_webhook_json
 
-from ._client import BATCH, NAME, PAGE, ZohoAPI, ZohoCRMConfig, ZohoHTTPError, classify
+from ._client import (
+    BATCH,
+    NAME,
+    PAGE,
+    ZohoAPI,
+    ZohoCRMConfig,
+    ZohoHTTPError,
+    classify,
+    logger,
+)
 from ._mapping import (
     _MARK,
     _TITLES,
@@ -203,7 +213,26 @@ class _Inbound(Integration):
         if self._channel_expiry is not None and self._channel_expiry - RESUBSCRIBE_MARGIN > now:
             return
         expiry = (now + CHANNEL_LIFETIME).replace(microsecond=0)
-        _, body = await self.api.call(
+        try:
+            _, body = await self._watch(expiry)
+        except ZohoHTTPError as error:
+            problem = classify(error)
+            if not isinstance(problem, PermanentIntegrationError):
+                raise problem from None
+            # A refused subscription (a bad notify_url, a missing scope) must not stop
+            # polling, which finds every change anyway: try again in ten minutes.
+            logger.warning("zoho_crm: notification channel refused: %s", problem)
+            self._channel_expiry = now + RESUBSCRIBE_MARGIN * 2
+            return
+        answers = (body or {}).get("watch", [])
+        events = (answers[0].get("details") or {}).get("events", []) if answers else []
+        expiries = [_stamp(e["channel_expiry"]) for e in events if e.get("channel_expiry")]
+        if answers and answers[0].get("status") == "success":
+            self._channel_expiry = min(expiries) if expiries else expiry
+
+    async def _watch(self, expiry: datetime) -> tuple[int, Any]:
+        assert self.config.channel_token is not None
+        return await self.api.call(
             "POST",
             "/actions/watch",
             body={
@@ -218,11 +247,6 @@ class _Inbound(Integration):
                 ]
             },
         )
-        answers = (body or {}).get("watch", [])
-        events = (answers[0].get("details") or {}).get("events", []) if answers else []
-        expiries = [_stamp(e["channel_expiry"]) for e in events if e.get("channel_expiry")]
-        if answers and answers[0].get("status") == "success":
-            self._channel_expiry = min(expiries) if expiries else expiry
 
     @property
     def channel_expiry(self) -> datetime | None:
