@@ -546,3 +546,26 @@ async def test_a_refused_subscription_does_not_stop_polling(zoho: ZohoCRMEmulato
         calls = zoho.calls("POST", "/crm/v7/actions/watch")
         await integration.pull(page.cursor)
         assert zoho.calls("POST", "/crm/v7/actions/watch") == calls  # not at every pull
+
+
+async def test_pull_reads_deleted_contacts_and_cases(zoho: ZohoCRMEmulator) -> None:
+    case = zoho.state.create("Cases", {"Subject": "Spam", "Chatkit_Id": "conv_1"})
+    async with ZohoCRMIntegration(settings(zoho, notify_url=None)) as integration:
+        first = await integration.pull(None)
+        assert [c.action for c in first.changes] == [ChangeAction.UPSERT]
+        assert zoho.state.delete("Cases", case["id"])
+        [gone] = (await integration.pull(first.cursor)).changes
+        assert (gone.action, gone.object, gone.remote_id) == (
+            ChangeAction.DELETE,
+            SyncObject.CONVERSATION,
+            case["id"],
+        )
+        again = await integration.pull((await integration.pull(first.cursor)).cursor)
+        assert again.changes == ()
+    auth = {"Authorization": f"Zoho-oauthtoken {_token(zoho)}"}
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(
+            f"{zoho.url}/crm/v7/Cases/deleted", params={"type": "all"}, headers=auth
+        )
+    [row] = answer.json()["data"]
+    assert set(row) == {"deleted_by", "id", "display_name", "type", "created_by", "deleted_time"}

@@ -49,6 +49,15 @@ from ._mapping import (
     _stamp,
 )
 
+_SCANS = (
+    ("Contacts", False),
+    ("Contacts", True),
+    ("Cases", False),
+    ("Cases", True),
+    ("Notes", False),
+)
+"""What a pull reads, in order: changed records, and deleted contacts and cases."""
+
 
 class _Inbound(Integration):
     """The client, the pull and the notification channel of `ZohoCRMIntegration`."""
@@ -73,6 +82,9 @@ class _Inbound(Integration):
     async def pull(self, cursor: str | None, *, limit: int = 100) -> PullPage:
         """Changes after ``cursor``: Contacts, Cases, then Notes by ``Modified_Time``.
 
+        Deleted contacts and cases come from ``GET /{module}/deleted``
+        (``type=all``) since the same position, by ``deleted_time``.
+
         The cursor holds, per module, the newest ``Modified_Time`` read, the
         ids and content digests read at that second (Zoho's timestamps have
         seconds only, so the next read starts a second earlier and skips
@@ -84,8 +96,9 @@ class _Inbound(Integration):
             await self._ensure_channel()
             changes: list[InboundChange] = []
             has_more = False
-            for module in ("Contacts", "Cases", "Notes"):
-                page, more = await self._pull_module(module, state, max(1, min(limit, PAGE)))
+            for module, deleted in _SCANS:
+                size = max(1, min(limit, PAGE))
+                page, more = await self._pull_module(module, state, size, deleted=deleted)
                 changes.extend(page)
                 if more:
                     has_more = True
@@ -96,46 +109,66 @@ class _Inbound(Integration):
         return PullPage(changes=tuple(changes), cursor=_encode(state), has_more=has_more)
 
     async def _pull_module(
-        self, module: str, state: dict[str, Any], limit: int
+        self, module: str, state: dict[str, Any], limit: int, *, deleted: bool = False
     ) -> tuple[list[InboundChange], bool]:
-        mine = state.setdefault(module, {"t": None, "ids": [], "anchor": None, "p": None})
-        params = {
-            "fields": ",".join(
+        """One page of ``module``'s changed (or, with ``deleted``, deleted) records."""
+        key = f"{module}/deleted" if deleted else module
+        mine = state.setdefault(key, {"t": None, "ids": [], "anchor": None, "p": None})
+        stamp_key = "deleted_time" if deleted else "Modified_Time"
+        params: dict[str, str] = {"per_page": str(limit)}
+        if deleted:  # the deleted-records list pages by number, newest changes included
+            params["type"] = "all"
+        else:
+            params["fields"] = ",".join(
                 (*FIELDS[module], *(() if module == "Notes" else (self.config.id_field,)))
-            ),
-            "sort_by": "Modified_Time",
-            "sort_order": "asc",
-            "per_page": str(limit),
-        }
+            )
+            params["sort_by"] = "Modified_Time"
+            params["sort_order"] = "asc"
         if mine["p"]:
-            params["page_token"] = mine["p"]
+            params["page" if deleted else "page_token"] = mine["p"]
         else:
             mine["anchor"] = mine["t"]
         headers = {}
         if mine["anchor"]:
             since = _stamp(mine["anchor"]) - timedelta(seconds=1)
             headers["If-Modified-Since"] = since.isoformat()
-        _, body = await self.api.call("GET", f"/{module}", params=params, headers=headers)
+        path = f"/{module}/deleted" if deleted else f"/{module}"
+        _, body = await self.api.call("GET", path, params=params, headers=headers)
         rows = (body or {}).get("data", []) if body else []
         info = (body or {}).get("info", {}) if body else {}
         changes: list[InboundChange] = []
-        for row in rows:
-            stamp = str(row.get("Modified_Time"))
+        for row in sorted(rows, key=lambda r: _stamp(r.get(stamp_key))) if deleted else rows:
+            stamp = str(row.get(stamp_key))
             seen = f"{row['id']}:{_fingerprint(row)}"
             if mine["t"] is not None and (
                 _stamp(stamp) < _stamp(mine["t"]) or (stamp == mine["t"] and seen in mine["ids"])
             ):
                 continue
-            change = self._inbound(module, row)
+            change = self._deleted(module, row) if deleted else self._inbound(module, row)
             if change is not None:
                 changes.append(change)
             if mine["t"] is None or _stamp(stamp) > _stamp(mine["t"]):
                 mine["t"], mine["ids"] = stamp, [seen]
             elif stamp == mine["t"]:
                 mine["ids"] = [i for i in mine["ids"] if not i.startswith(f"{row['id']}:")] + [seen]
-        more = bool(info.get("more_records")) and bool(info.get("next_page_token"))
-        mine["p"] = info.get("next_page_token") if more else None
+        if deleted:
+            more = bool(info.get("more_records"))
+            mine["p"] = str(int(info.get("page") or 1) + 1) if more else None
+        else:
+            more = bool(info.get("more_records")) and bool(info.get("next_page_token"))
+            mine["p"] = info.get("next_page_token") if more else None
         return changes, more
+
+    @staticmethod
+    def _deleted(module: str, row: Mapping[str, Any]) -> InboundChange:
+        return InboundChange(
+            object=KINDS[module],
+            action=ChangeAction.DELETE,
+            remote_type=REMOTE_TYPES[module],
+            remote_id=str(row["id"]),
+            remote_version=f"deleted:{row.get('deleted_time')}",
+            changed_at=_stamp(row.get("deleted_time")),
+        )
 
     def _inbound(self, module: str, row: Mapping[str, Any]) -> InboundChange | None:
         changed_at = _stamp(row.get("Modified_Time"))

@@ -11,8 +11,10 @@ the shapes of Zoho's API reference:
   ``If-Modified-Since``): ``{"data": [...], "info": {"per_page", "count",
   "page", "sort_by", "sort_order", "more_records", "next_page_token",
   "previous_page_token", "page_token_expiry"}}``, or 204 without a body when
-  nothing matches; ``GET /crm/v7/{module}/{id}`` and the related list
-  ``GET /crm/v7/Cases/{id}/Notes``;
+  nothing matches; ``GET /crm/v7/{module}/{id}``, the related list
+  ``GET /crm/v7/Cases/{id}/Notes`` and ``GET /crm/v7/{module}/deleted``
+  (``deleted_by``, ``id``, ``display_name``, ``type``, ``created_by``,
+  ``deleted_time``; paged by ``page``);
 - ``POST /crm/v7/{module}/upsert`` with ``duplicate_check_fields`` and
   ``POST /crm/v7/{module}`` (insert), up to 100 records a call, answering
   one entry per record in ``data``: ``{"code": "SUCCESS", "action":
@@ -139,6 +141,7 @@ class ZohoCRMState:
     unique_field: str | None = "Chatkit_Id"
     clock: Any = None
     records: dict[str, dict[str, Record]] = field(default_factory=lambda: {m: {} for m in MODULES})
+    deleted: dict[str, list[Record]] = field(default_factory=lambda: {m: [] for m in MODULES})
     refused: dict[tuple[str, str], str] = field(default_factory=dict)
     tokens: dict[str, datetime] = field(default_factory=dict)
     channels: dict[str, _Channel] = field(default_factory=dict)
@@ -318,11 +321,26 @@ class ZohoCRMState:
             }
             self.notifications.append((channel.notify_url, body))
 
-    def delete(self, module: str, record_id: str) -> bool:
+    def delete(self, module: str, record_id: str, *, by: Mapping[str, str] = AGENT) -> bool:
         """Delete a record (to the recycle bin); False when there is none."""
         with self.lock:
-            if self.records[module].pop(record_id, None) is None:
+            record = self.records[module].pop(record_id, None)
+            if record is None:
                 return False
+            user = {"name": by["name"], "id": by["id"]}
+            self.deleted[module].append(
+                {
+                    "deleted_by": user,
+                    "id": record_id,
+                    "display_name": record.get("Last_Name") or record.get("Subject") or "",
+                    "type": "recycle",
+                    "created_by": {
+                        "name": record["Created_By"]["name"],
+                        "id": record["Created_By"]["id"],
+                    },
+                    "deleted_time": zoho_time(self.now()),
+                }
+            )
             self._notify(module, "delete", record_id, [])
             return True
 
@@ -382,6 +400,7 @@ class ZohoCRMEmulator(Emulator):
                     "/crm/v7/actions/watch", self._watch, methods=["GET", "POST", "PUT", "DELETE"]
                 ),
                 Route("/crm/v7/{module}/upsert", self._upsert, methods=["POST"]),
+                Route("/crm/v7/{module}/deleted", self._deleted, methods=["GET"]),
                 Route("/crm/v7/{module}/{id}/Notes", self._related_notes, methods=["GET"]),
                 Route("/crm/v7/{module}/{id}", self._one, methods=["GET"]),
                 Route("/crm/v7/{module}", self._module, methods=["GET", "POST", "PUT", "DELETE"]),
@@ -796,6 +815,36 @@ class ZohoCRMEmulator(Emulator):
             if record is None:
                 return Response(status_code=204)
             return JSONResponse({"data": [dict(record)]})
+
+    async def _deleted(self, request: Request) -> Response:
+        """``GET /{module}/deleted``: deleted records, newest first, paged by number."""
+        module = request.path_params["module"]
+        failure = self._gate(request) or self._bad_module(module)
+        if failure is not None:
+            return failure
+        params = request.query_params
+        try:
+            per_page = min(int(params.get("per_page", PAGE_LIMIT)), PAGE_LIMIT)
+            page = max(int(params.get("page", 1)), 1)
+        except ValueError:
+            return JSONResponse(error("INVALID_DATA", "invalid data"), status_code=400)
+        since = request.headers.get("if-modified-since")
+        with self.state.lock:
+            rows = list(reversed(self.state.deleted[module]))
+        if since:
+            moment = parse_iso_datetime(since)
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            rows = [r for r in rows if parse_iso_datetime(r["deleted_time"]) > moment]
+        chunk = rows[(page - 1) * per_page : page * per_page]
+        if not chunk:
+            return Response(status_code=204)
+        info = {
+            "per_page": per_page,
+            "count": len(chunk),
+            "page": page,
+            "more_records": page * per_page < len(rows),
+        }
+        return JSONResponse({"data": chunk, "info": info})
 
     async def _related_notes(self, request: Request) -> Response:
         module = request.path_params["module"]
