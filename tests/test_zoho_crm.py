@@ -112,6 +112,119 @@ def test_upsert_answers_per_record_with_partial_failure(zoho: ZohoCRMEmulator) -
     assert too_many.status_code == 400
 
 
+# The key sets and values of the official SDK's models, from zoho/zohocrm-python-sdk-8.0,
+# versions/6.0.0/zohocrmsdk/src/json_details.json (record.SuccessResponse,
+# record.APIException, record.DeletedRecord, record.DeletedRecordsWrapper, record.Info).
+SDK_SUCCESS_KEYS = {"code", "duplicate_field", "action", "details", "message", "status"}
+SDK_SUCCESS_MESSAGES = {"record added", "record updated", "record deleted"}
+SDK_ERROR_KEYS = {"code", "details", "message", "status"}
+SDK_ERROR_CODES = {
+    "INVALID_DATA",
+    "MANDATORY_NOT_FOUND",
+    "DUPLICATE_DATA",
+    "INVALID_TOKEN",
+    "AUTHENTICATION_FAILURE",
+    "LIMIT_EXCEEDED",
+    "LIMIT_REACHED",
+    "REQUIRED_PARAM_MISSING",
+    "INVALID_MODULE",
+    "INTERNAL_ERROR",
+}
+SDK_ERROR_MESSAGES = {
+    "invalid data",
+    "duplicate data",
+    "required field not found",
+    "invalid oauth token",
+    "the id given seems to be invalid",
+    "The module name given seems to be invalid",
+    "One of the expected parameter is missing",
+}
+SDK_DELETED_KEYS = {"deleted_by", "id", "display_name", "type", "created_by", "deleted_time"}
+SDK_INFO_KEYS = {
+    "call",
+    "per_page",
+    "next_page_token",
+    "count",
+    "page",
+    "previous_page_token",
+    "page_token_expiry",
+    "email",
+    "more_records",
+    "sort_by",
+    "sort_order",
+}
+
+
+def test_shapes_match_the_official_sdk_models(zoho: ZohoCRMEmulator) -> None:
+    """The emulator answers with the keys, codes and messages of Zoho's own SDK models.
+
+    Sources: zoho/zohocrm-python-sdk-8.0 ``versions/6.0.0/zohocrmsdk/src/json_details.json``
+    (SuccessResponse, APIException, DeletedRecord, DeletedRecordsWrapper, Info); HTTP 201
+    for insertions and 207 Multi-Status for partial success from the API reference's
+    status codes page (zoho.com/crm/developer/docs/api/v8/status-codes.html); the token
+    endpoint's ``{"error": "invalid_code"}`` from the help.zoho.com community thread
+    "OAuth - grant_type:refresh_token - {"error":"invalid_code"}".
+    """
+    auth = {"Authorization": f"Zoho-oauthtoken {_token(zoho)}"}
+    url = f"{zoho.url}/crm/v7/Contacts"
+    inserted = httpx.post(url, json={"data": [{"Last_Name": "Ng"}]}, headers=auth)
+    assert inserted.status_code == 201
+    [ok] = inserted.json()["data"]
+    assert set(ok) == SDK_SUCCESS_KEYS
+    assert (ok["code"], ok["action"], ok["status"]) == ("SUCCESS", "insert", "success")
+    assert ok["message"] in SDK_SUCCESS_MESSAGES
+    contact_id = ok["details"]["id"]
+    updated = httpx.put(url, json={"data": [{"id": contact_id, "First_Name": "Al"}]}, headers=auth)
+    assert updated.status_code == 200
+    assert updated.json()["data"][0]["message"] == "record updated"
+    mixed = httpx.post(
+        url,
+        json={
+            "data": [
+                {"Last_Name": "Ok"},
+                {"Email": "x@zylker.com"},
+                {"Last_Name": "Bad", "Email": "no-at"},
+            ]
+        },
+        headers=auth,
+    )
+    assert mixed.status_code == 207
+    errors = [e for e in mixed.json()["data"] if e["status"] == "error"]
+    assert len(errors) == 2
+    failures = [
+        *errors,
+        httpx.put(url, json={"data": [{"id": "1", "Last_Name": "X"}]}, headers=auth).json()["data"][
+            0
+        ],
+        httpx.get(url, headers=auth).json(),
+        httpx.get(f"{zoho.url}/crm/v7/Leads", params={"fields": "x"}, headers=auth).json(),
+        httpx.get(url, params={"fields": "Last_Name"}).json(),
+    ]
+    for failure in failures:
+        assert set(failure) == SDK_ERROR_KEYS, failure
+        assert failure["status"] == "error"
+        assert failure["code"] in SDK_ERROR_CODES, failure
+        assert failure["message"] in SDK_ERROR_MESSAGES, failure
+    gone = httpx.delete(url, params={"ids": contact_id}, headers=auth).json()["data"][0]
+    assert gone["message"] == "record deleted"
+    deleted = httpx.get(f"{url}/deleted", params={"type": "all"}, headers=auth).json()
+    assert set(deleted) == {"data", "info"}
+    assert set(deleted["data"][0]) == SDK_DELETED_KEYS
+    assert set(deleted["info"]) <= SDK_INFO_KEYS
+    listed = httpx.get(url, params={"fields": "Last_Name"}, headers=auth).json()
+    assert set(listed["info"]) <= SDK_INFO_KEYS
+    refused = httpx.post(
+        f"{zoho.url}/oauth/v2/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": zoho.client_id,
+            "client_secret": zoho.client_secret,
+            "refresh_token": "1000.wrong",
+        },
+    )
+    assert refused.json() == {"error": "invalid_code"}
+
+
 def test_lists_page_with_page_token_and_errors(zoho: ZohoCRMEmulator) -> None:
     for n in range(5):
         zoho.state.create("Contacts", {"Last_Name": f"P{n}"})

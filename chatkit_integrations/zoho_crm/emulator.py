@@ -1,11 +1,15 @@
 """An emulator of the Zoho CRM REST API (v7) and Zoho Accounts' token endpoint.
 
+Where each shape comes from (the official SDK's models, the API reference, or
+nothing found) is noted next to the code that answers it, and in the guide's
+"What the emulator is based on" section.
+
 It serves, over real HTTP on 127.0.0.1, what chatkit syncs with Zoho CRM, in
 the shapes of Zoho's API reference:
 
 - ``POST /oauth/v2/token`` with ``grant_type=refresh_token``: ``access_token``,
   ``api_domain``, ``token_type`` and ``expires_in`` (3600); a bad refresh
-  token answers HTTP 200 with ``{"error": "invalid_code"}``, as Zoho does;
+  token answers ``{"error": "invalid_code"}`` (with HTTP 200: not confirmed);
 - ``GET /crm/v7/{module}`` (``fields`` required, ``ids``, ``sort_by`` /
   ``sort_order``, ``per_page`` up to 200, ``page`` and ``page_token``,
   ``If-Modified-Since``): ``{"data": [...], "info": {"per_page", "count",
@@ -22,8 +26,9 @@ the shapes of Zoho's API reference:
   "Modified_Time", "Created_By", "Modified_By"}, "message", "status":
   "success"}`` or ``{"code": "INVALID_DATA"|"MANDATORY_NOT_FOUND"|
   "DUPLICATE_DATA", "details": {"api_name", "json_path", ...}, "message",
-  "status": "error"}`` (HTTP 200 when all succeed, 207 when some fail, 400
-  when all fail); ``DELETE /crm/v7/{module}?ids=...``;
+  "status": "error"}`` (HTTP 201 when all succeed and one was inserted, 200
+  when all were updated, 207 when some fail, 400 when all fail - this last one
+  not confirmed); ``DELETE /crm/v7/{module}?ids=...``;
 - ``POST|GET|DELETE /crm/v7/actions/watch``: notification channels with
   ``channel_id``, ``events``, ``channel_expiry`` (at most a day, one hour by
   default), ``token`` and ``notify_url``; every record change then queues a
@@ -34,7 +39,8 @@ the shapes of Zoho's API reference:
 - errors: 401 ``INVALID_TOKEN`` for a missing, unknown or expired token; the
   next N calls failing with 429 ``TOO_MANY_REQUESTS`` (with ``Retry-After``
   and the ``X-RATELIMIT-LIMIT`` / ``X-RATELIMIT-REMAINING`` /
-  ``X-RATELIMIT-RESET`` headers) or a 5xx ``INTERNAL_ERROR``
+  ``X-RATELIMIT-RESET`` headers: status and header names not confirmed by a
+  source) or a 5xx ``INTERNAL_ERROR``
   (`ZohoCRMEmulator.fail_next`); records refused by field (`ZohoCRMState.refuse`).
 
 The modules have the fields chatkit uses, plus a unique custom field
@@ -121,7 +127,16 @@ def zoho_time(moment: datetime) -> str:
 
 
 def error(code: str, message: str, details: Mapping[str, Any] | None = None) -> Record:
-    """An error entry or body in Zoho's shape."""
+    """An error entry or body in Zoho's shape.
+
+    Keys, codes and messages are those of the official SDK's APIException model
+    (zoho/zohocrm-python-sdk-8.0, versions/6.0.0/zohocrmsdk/src/json_details.json,
+    "record.APIException"): ``code`` (INVALID_DATA, MANDATORY_NOT_FOUND, DUPLICATE_DATA,
+    INVALID_TOKEN, LIMIT_EXCEEDED, LIMIT_REACHED, REQUIRED_PARAM_MISSING, INVALID_MODULE,
+    INTERNAL_ERROR, ...), ``details``, ``message`` and ``status`` "error".
+    ``TOO_MANY_REQUESTS`` is not in that list; Zoho names it for exceeded concurrency
+    limits (help.zoho.com, "Kaizen #203 - Handling API Limits and Error Responses").
+    """
     return {"code": code, "details": dict(details or {}), "message": message, "status": "error"}
 
 
@@ -255,7 +270,7 @@ class ZohoCRMState:
             ):
                 return error(
                     "INVALID_DATA",
-                    "the related id given seems to be invalid",
+                    "the id given seems to be invalid",
                     {"api_name": "Parent_Id", "json_path": f"$.data[{index}].Parent_Id"},
                 )
         return None
@@ -308,6 +323,11 @@ class ZohoCRMState:
                 continue
             if not {f"{module}.all", f"{module}.{verb}"} & set(channel.events):
                 continue
+            # channel_id and token are "sent back in the notification URL body" (API
+            # reference, Enable Notifications: zoho.com/crm/developer/docs/api/v7/
+            # notifications/enable.html). The other keys (server_time, query_params,
+            # module, resource_uri, ids, affected_fields, operation) are NOT confirmed:
+            # no sample callback body was found, and the SDKs have no model for it.
             body: Record = {
                 "server_time": int(self.now().timestamp() * 1000),
                 "query_params": {},
@@ -328,6 +348,10 @@ class ZohoCRMState:
             if record is None:
                 return False
             user = {"name": by["name"], "id": by["id"]}
+            # The keys of the official SDK's DeletedRecord model (zoho/zohocrm-python-sdk-8.0,
+            # versions/6.0.0/zohocrmsdk/src/json_details.json, "record.DeletedRecord"):
+            # deleted_by, id, display_name, type, created_by, deleted_time. (The v2 API
+            # reference's sample spells "Created_By"; the current SDK says created_by.)
             self.deleted[module].append(
                 {
                     "deleted_by": user,
@@ -468,6 +492,11 @@ class ZohoCRMEmulator(Emulator):
             ):
                 return JSONResponse({"error": "invalid_client"})
             if form.get("refresh_token") != self.refresh_token:
+                # {"error": "invalid_code"} for a refused refresh token: help.zoho.com
+                # community, "OAuth - grant_type:refresh_token - {"error":"invalid_code"}".
+                # The official SDK (zoho/zohocrm-python-sdk-8.0, api/authenticator/
+                # oauth_token.py, parse_response) reads an error from the body's "error"
+                # key whatever the HTTP status; HTTP 200 itself is NOT confirmed.
                 return JSONResponse({"error": "invalid_code"})
             self.state.refreshes += 1
             token = "1000." + secrets.token_hex(16)
@@ -494,6 +523,9 @@ class ZohoCRMEmulator(Emulator):
             status, retry_after = self.state.failures.pop(0) if self.state.failures else (0, None)
             if status:
                 if status == 429:
+                    # NOT confirmed by a source: the HTTP status 429, the Retry-After and
+                    # X-RATELIMIT-* header names (no Zoho page or SDK found names them; the
+                    # official SDKs read no rate-limit header) and this message.
                     wait = retry_after if retry_after is not None else 1
                     reset = int((self.state.now().timestamp() + wait) * 1000)
                     return JSONResponse(
@@ -519,7 +551,7 @@ class ZohoCRMEmulator(Emulator):
     def _bad_module(module: str) -> Response | None:
         if module not in MODULES:
             return JSONResponse(
-                error("INVALID_MODULE", "the module name given seems to be invalid"),
+                error("INVALID_MODULE", "The module name given seems to be invalid"),
                 status_code=400,
             )
         return None
@@ -528,7 +560,7 @@ class ZohoCRMEmulator(Emulator):
         try:
             body = await request.json()
         except ValueError:
-            return JSONResponse(error("INVALID_DATA", "body is not valid JSON"), status_code=400)
+            return JSONResponse(error("INVALID_DATA", "invalid data"), status_code=400)
         except ClientDisconnect:  # the client went away mid-request (a killed worker)
             return Response(status_code=400)
         data = body.get("data") if isinstance(body, dict) else None
@@ -550,12 +582,26 @@ class ZohoCRMEmulator(Emulator):
 
     @staticmethod
     def _answer(entries: list[Record]) -> Response:
+        # Zoho CRM's status codes page (zoho.com/crm/developer/docs/api/v8/status-codes.html):
+        # 201 "record added" for insertions, 207 Multi-Status when a batch is partly
+        # successful. 200 when every record is updated (or deleted). 400 when every record
+        # fails is NOT confirmed by a source (the client accepts a 400 with per-record data).
         failed = sum(1 for e in entries if e["status"] == "error")
-        status = 200 if not failed else 400 if failed == len(entries) else 207
+        if failed:
+            status = 400 if failed == len(entries) else 207
+        else:
+            status = 201 if any(e.get("action") == "insert" for e in entries) else 200
         return JSONResponse({"data": entries}, status_code=status)
 
     @staticmethod
     def _success(record: Record, operation: str, duplicate_field: str | None) -> Record:
+        # The entry's keys and values are those of the official SDK's SuccessResponse model
+        # (zoho/zohocrm-python-sdk-8.0, versions/6.0.0/zohocrmsdk/src/json_details.json,
+        # "record.SuccessResponse"): code "SUCCESS", duplicate_field, action "insert" |
+        # "update", details (a map), message "record added" | "record updated", status
+        # "success". The SDK types ``details`` only as a map: its keys here (id, Created_/
+        # Modified_Time, Created_/Modified_By) follow the API reference's samples and are
+        # not confirmed by the SDK.
         entry: Record = {
             "code": "SUCCESS",
             "details": {
@@ -685,7 +731,7 @@ class ZohoCRMEmulator(Emulator):
             ids = [i for i in request.query_params.get("ids", "").split(",") if i]
             if not ids or len(ids) > BATCH_LIMIT:
                 return JSONResponse(
-                    error("INVALID_DATA", "ids must name 1 to 100 records", {"api_name": "ids"}),
+                    error("INVALID_DATA", "invalid data", {"api_name": "ids"}),
                     status_code=400,
                 )
             entries = []
@@ -703,7 +749,7 @@ class ZohoCRMEmulator(Emulator):
                     entries.append(
                         error(
                             "INVALID_DATA",
-                            "the related id given seems to be invalid",
+                            "the id given seems to be invalid",
                             {"id": record_id},
                         )
                     )
@@ -744,9 +790,7 @@ class ZohoCRMEmulator(Emulator):
             try:
                 since = parse_iso_datetime(since_header)
             except ValueError:
-                return JSONResponse(
-                    error("INVALID_DATA", "invalid If-Modified-Since"), status_code=400
-                )
+                return JSONResponse(error("INVALID_DATA", "invalid data"), status_code=400)
             if since.tzinfo is None:
                 since = since.replace(tzinfo=UTC)
         with self.state.lock:
@@ -765,7 +809,7 @@ class ZohoCRMEmulator(Emulator):
             if token is not None:
                 if not token.isdigit():
                     return JSONResponse(
-                        error("INVALID_DATA", "invalid page token", {"param": "page_token"}),
+                        error("INVALID_DATA", "invalid data", {"param": "page_token"}),
                         status_code=400,
                     )
                 start = int(token)
@@ -838,6 +882,7 @@ class ZohoCRMEmulator(Emulator):
         chunk = rows[(page - 1) * per_page : page * per_page]
         if not chunk:
             return Response(status_code=204)
+        # {"data", "info"} as the SDK's DeletedRecordsWrapper; info keys from its record.Info.
         info = {
             "per_page": per_page,
             "count": len(chunk),
@@ -892,7 +937,7 @@ class ZohoCRMEmulator(Emulator):
         try:
             body = await request.json()
         except (ValueError, ClientDisconnect):
-            return JSONResponse(error("INVALID_DATA", "body is not valid JSON"), status_code=400)
+            return JSONResponse(error("INVALID_DATA", "invalid data"), status_code=400)
         answers: list[Record] = []
         now = self.state.now()
         for item in body.get("watch", []):
