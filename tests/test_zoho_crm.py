@@ -580,6 +580,15 @@ async def test_the_channel_is_renewed_before_it_expires(zoho: ZohoCRMEmulator) -
 
 
 def test_notifications_are_posted_to_the_notify_url(zoho: ZohoCRMEmulator) -> None:
+    """A subscribed channel's callbacks reach its notify URL with its channel_id and token.
+
+    The subscription answer follows the help.zoho.com sample ("Kaizen #14 - Notification
+    API": ``watch[].details.events[]`` with channel_expiry, resource_uri, resource_id,
+    resource_name, channel_id); channel_id and token "sent back in the notification URL
+    body" per the API reference (docs/api/v7/notifications/enable.html); module, ids and
+    operation as read by PipedreamHQ/pipedream's Zoho CRM source. The other body keys
+    are not confirmed (see the guide).
+    """
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
@@ -662,6 +671,11 @@ async def test_a_refused_subscription_does_not_stop_polling(zoho: ZohoCRMEmulato
 
 
 async def test_pull_reads_deleted_contacts_and_cases(zoho: ZohoCRMEmulator) -> None:
+    """Deleted records are pulled as deletions; rows have the SDK's DeletedRecord keys.
+
+    Source: zoho/zohocrm-python-sdk-8.0 ``versions/6.0.0/zohocrmsdk/src/json_details.json``
+    ("record.DeletedRecord": deleted_by, id, display_name, type, created_by, deleted_time).
+    """
     case = zoho.state.create("Cases", {"Subject": "Spam", "Chatkit_Id": "conv_1"})
     async with ZohoCRMIntegration(settings(zoho, notify_url=None)) as integration:
         first = await integration.pull(None)

@@ -325,9 +325,13 @@ class ZohoCRMState:
                 continue
             # channel_id and token are "sent back in the notification URL body" (API
             # reference, Enable Notifications: zoho.com/crm/developer/docs/api/v7/
-            # notifications/enable.html). The other keys (server_time, query_params,
-            # module, resource_uri, ids, affected_fields, operation) are NOT confirmed:
-            # no sample callback body was found, and the SDKs have no model for it.
+            # notifications/enable.html). module, operation ("delete" for deletions), ids
+            # and resource_uri are read by a public consumer of these callbacks
+            # (PipedreamHQ/pipedream, components/zoho_crm/sources/common/http-based/
+            # base.mjs), which also compares channel_id as a string. server_time,
+            # query_params, affected_fields and the "insert" / "update" operation names
+            # are NOT confirmed: no vendor sample of a callback body was found, and the
+            # SDKs have no model for it.
             body: Record = {
                 "server_time": int(self.now().timestamp() * 1000),
                 "query_params": {},
