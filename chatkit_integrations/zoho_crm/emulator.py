@@ -603,9 +603,11 @@ class ZohoCRMEmulator(Emulator):
         # (zoho/zohocrm-python-sdk-8.0, versions/6.0.0/zohocrmsdk/src/json_details.json,
         # "record.SuccessResponse"): code "SUCCESS", duplicate_field, action "insert" |
         # "update", details (a map), message "record added" | "record updated", status
-        # "success". The SDK types ``details`` only as a map: its keys here (id, Created_/
-        # Modified_Time, Created_/Modified_By) follow the API reference's samples and are
-        # not confirmed by the SDK.
+        # "success". The SDK types ``details`` only as a map; its keys here (Modified_Time,
+        # Modified_By {name, id}, Created_Time, id, Created_By {name, id}) are those read
+        # from the response sample of Zoho's Postman collection "Zoho CRM REST APIs"
+        # (V2 / Records API / Update Records / Leads, as rendered by tools.chilkat.io);
+        # no v7 sample was found.
         entry: Record = {
             "code": "SUCCESS",
             "details": {
