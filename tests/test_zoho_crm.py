@@ -12,11 +12,17 @@ import pytest
 pytest.importorskip("starlette")
 
 from chatkit import AsyncChatKit, Author
-from chatkit.errors import IntegrationConfigError, WebhookVerificationError
+from chatkit.errors import (
+    IntegrationAuthError,
+    IntegrationConfigError,
+    PermanentIntegrationError,
+    RetryableIntegrationError,
+    WebhookVerificationError,
+)
 from chatkit.integrations import ChangeAction, OutboundChange, PushStatus, SyncObject
 from chatkit.models import ConversationStatus, MessageKind, Priority
 from chatkit.testing import IntegrationContract
-from chatkit_integrations.zoho_crm._client import api_domain_for
+from chatkit_integrations.zoho_crm._client import ZohoHTTPError, api_domain_for, classify
 from chatkit_integrations.zoho_crm.emulator import ZohoCRMEmulator
 from chatkit_integrations.zoho_crm.integration import ZohoCRMConfig, ZohoCRMIntegration
 
@@ -223,6 +229,30 @@ def test_shapes_match_the_official_sdk_models(zoho: ZohoCRMEmulator) -> None:
         },
     )
     assert refused.json() == {"error": "invalid_code"}
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "kind"),
+    [
+        (401, "INVALID_TOKEN", IntegrationAuthError),
+        (400, "AUTHENTICATION_FAILURE", IntegrationAuthError),
+        (403, "OAUTH_SCOPE_MISMATCH", IntegrationAuthError),
+        (429, "TOO_MANY_REQUESTS", RetryableIntegrationError),
+        (500, "INTERNAL_ERROR", RetryableIntegrationError),
+        (400, "INVALID_DATA", PermanentIntegrationError),
+    ],
+)
+def test_whole_call_errors_are_classified(status: int, code: str, kind: type) -> None:
+    """Whole-call error codes of the SDK's APIException map to chatkit's error kinds.
+
+    Source of the codes: zoho/zohocrm-python-sdk-8.0
+    ``versions/6.0.0/zohocrmsdk/src/json_details.json`` ("record.APIException");
+    ``TOO_MANY_REQUESTS``: help.zoho.com "Kaizen #203".
+    """
+    body = {"code": code, "details": {}, "message": "m", "status": "error"}
+    problem = classify(ZohoHTTPError(status, body))
+    assert type(problem) is kind
+    assert code in str(problem)
 
 
 def test_lists_page_with_page_token_and_errors(zoho: ZohoCRMEmulator) -> None:

@@ -151,13 +151,19 @@ _SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Slot]] =
 """Per event loop (an ``asyncio.Lock`` belongs to one), per connection: the lock and the token."""
 
 
+AUTH_CODES = ("INVALID_TOKEN", "AUTHENTICATION_FAILURE", "OAUTH_SCOPE_MISMATCH")
+"""Whole-call error codes that mean the credentials were refused."""
+
+
 def classify(error: ZohoHTTPError | httpx.TransportError) -> IntegrationError:
     """The chatkit error for a failed call."""
     if isinstance(error, httpx.TransportError):
         return RetryableIntegrationError(
             f"zoho_crm unreachable: {type(error).__name__}", integration=NAME
         )
-    if error.status in (401, 403) or error.code in ("INVALID_TOKEN", "OAUTH_SCOPE_MISMATCH"):
+    # INVALID_TOKEN, AUTHENTICATION_FAILURE and OAUTH_SCOPE_MISMATCH: codes of the official
+    # SDK's APIException (zoho/zohocrm-python-sdk-8.0, versions/6.0.0/.../json_details.json).
+    if error.status in (401, 403) or error.code in AUTH_CODES:
         return IntegrationAuthError(f"zoho_crm refused the credentials: {error}", integration=NAME)
     if error.status == 429 or error.status >= 500:
         return RetryableIntegrationError(
