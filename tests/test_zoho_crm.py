@@ -610,14 +610,14 @@ async def test_the_channel_is_renewed_before_it_expires(zoho: ZohoCRMEmulator) -
 
 
 def test_notifications_are_posted_to_the_notify_url(zoho: ZohoCRMEmulator) -> None:
-    """A subscribed channel's callbacks reach its notify URL with its channel_id and token.
+    """A subscribed channel's callbacks reach its notify URL in Zoho's callback shape.
 
-    The subscription answer follows the help.zoho.com sample ("Kaizen #14 - Notification
-    API": ``watch[].details.events[]`` with channel_expiry, resource_uri, resource_id,
-    resource_name, channel_id); channel_id and token "sent back in the notification URL
-    body" per the API reference (docs/api/v7/notifications/enable.html); module, ids and
-    operation as read by PipedreamHQ/pipedream's Zoho CRM source. The other body keys
-    are not confirmed (see the guide).
+    Source: the API reference, zoho.com/crm/developer/docs/api/v7/notifications/
+    enable.html: its "Sample Response" (``watch[].details.events[]`` with channel_expiry,
+    resource_uri, resource_id, resource_name, channel_id), its "Possible Errors"
+    (INVALID_DATA HTTP 400 for a token over 50 characters) and its "Sample response
+    received at the notification URL" (server_time, query_params, module, resource_uri,
+    ids, affected_fields, operation "insert", channel_id, token).
     """
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -646,8 +646,19 @@ def test_notifications_are_posted_to_the_notify_url(zoho: ZohoCRMEmulator) -> No
                 }
             ]
         }
+        too_long = {"watch": [{**watch["watch"][0], "token": "t" * 51}]}
+        refused = httpx.post(f"{zoho.url}/crm/v7/actions/watch", json=too_long, headers=auth)
+        assert refused.status_code == 400
+        assert refused.json()["watch"][0]["code"] == "INVALID_DATA"
         answer = httpx.post(f"{zoho.url}/crm/v7/actions/watch", json=watch, headers=auth)
         assert answer.status_code == 201
+        assert set(answer.json()["watch"][0]["details"]["events"][0]) == {
+            "channel_expiry",
+            "resource_uri",
+            "resource_id",
+            "resource_name",
+            "channel_id",
+        }
         assert answer.json()["watch"][0]["code"] == "SUCCESS"
         case = zoho.state.create("Cases", {"Subject": "Broken"})
         assert zoho.deliver_notifications() == 1
@@ -656,6 +667,20 @@ def test_notifications_are_posted_to_the_notify_url(zoho: ZohoCRMEmulator) -> No
     import json
 
     [body] = [json.loads(r) for r in received]
+    assert list(body) == [
+        "server_time",
+        "query_params",
+        "module",
+        "resource_uri",
+        "ids",
+        "affected_fields",
+        "operation",
+        "channel_id",
+        "token",
+    ]
+    assert (body["operation"], body["affected_fields"], body["query_params"]) == ("insert", [], {})
+    assert body["resource_uri"] == "https://www.zohoapis.com/crm/v2/Cases"
+    assert isinstance(body["server_time"], int)
     assert body["module"] == "Cases"
     assert body["ids"] == [case["id"]]
     assert body["token"] == TOKEN

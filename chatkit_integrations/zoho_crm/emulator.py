@@ -323,20 +323,18 @@ class ZohoCRMState:
                 continue
             if not {f"{module}.all", f"{module}.{verb}"} & set(channel.events):
                 continue
-            # channel_id and token are "sent back in the notification URL body" (API
-            # reference, Enable Notifications: zoho.com/crm/developer/docs/api/v7/
-            # notifications/enable.html). module, operation ("delete" for deletions), ids
-            # and resource_uri are read by a public consumer of these callbacks
-            # (PipedreamHQ/pipedream, components/zoho_crm/sources/common/http-based/
-            # base.mjs), which also compares channel_id as a string. server_time,
-            # query_params, affected_fields and the "insert" / "update" operation names
-            # are NOT confirmed: no vendor sample of a callback body was found, and the
-            # SDKs have no model for it.
+            # The keys, their order and an "insert" with empty affected_fields are those of
+            # the API reference's "Sample response received at the notification URL"
+            # (zoho.com/crm/developer/docs/api/v7/notifications/enable.html), whose
+            # resource_uri reads .../crm/v2/{module} even on the v7 page; channel_id is a
+            # string there. NOT confirmed: the "update" / "delete" operation names (a public
+            # consumer, PipedreamHQ/pipedream's Zoho CRM source, tests operation ==
+            # "delete") and the shape of affected_fields for an update.
             body: Record = {
                 "server_time": int(self.now().timestamp() * 1000),
                 "query_params": {},
                 "module": module,
-                "resource_uri": f"https://www.zohoapis.com/crm/v7/{module}",
+                "resource_uri": f"https://www.zohoapis.com/crm/v2/{module}",
                 "ids": [record_id],
                 "affected_fields": [{record_id: fields}] if operation == "update" else [],
                 "operation": operation,
@@ -983,7 +981,8 @@ class ZohoCRMEmulator(Emulator):
                         "events": [
                             {
                                 "channel_expiry": zoho_time(expiry),
-                                "resource_uri": f"https://www.zohoapis.com/crm/v7/{e.split('.')[0]}",
+                                # as the API reference's sample answer (v2 URI)
+                                "resource_uri": f"https://www.zohoapis.com/crm/v2/{e.split('.')[0]}",
                                 "resource_id": "5725767000000002179",
                                 "resource_name": e.split(".")[0],
                                 "channel_id": channel.channel_id,
@@ -995,6 +994,10 @@ class ZohoCRMEmulator(Emulator):
                     "status": "success",
                 }
             )
+        # The API reference lists MANDATORY_NOT_FOUND and INVALID_DATA (a token over 50
+        # characters) as HTTP 400 (docs/api/v7/notifications/enable.html, Possible Errors).
+        if answers and all(a["status"] == "error" for a in answers):
+            return JSONResponse({"watch": answers}, status_code=400)
         return JSONResponse({"watch": answers}, status_code=200 if request.method == "PUT" else 201)
 
 
