@@ -84,6 +84,13 @@ def _token(zoho: ZohoCRMEmulator) -> str:
 
 
 def test_upsert_answers_per_record_with_partial_failure(zoho: ZohoCRMEmulator) -> None:
+    """Upsert answers one entry per record, in the API reference's shape.
+
+    Source: zoho.com/crm/developer/docs/api/v7/upsert-records.html, "Sample Response"
+    (code, duplicate_field, action, details {Modified_Time, Modified_By, Created_Time, id,
+    Created_By}, message, status) and "Possible Errors"; 207 for a partial success from
+    zoho.com/crm/developer/docs/api/v8/status-codes.html.
+    """
     auth = {"Authorization": f"Zoho-oauthtoken {_token(zoho)}"}
     records = [
         {"Last_Name": "Boyle", "Email": "p.boyle@zylker.com", "Chatkit_Id": "ct_1"},
@@ -94,7 +101,10 @@ def test_upsert_answers_per_record_with_partial_failure(zoho: ZohoCRMEmulator) -
     answer = httpx.post(f"{zoho.url}/crm/v7/Contacts/upsert", json=body, headers=auth)
     assert answer.status_code == 207
     ok, bad, missing = answer.json()["data"]
+    assert list(ok) == ["code", "duplicate_field", "action", "details", "message", "status"]
     assert (ok["code"], ok["action"], ok["status"]) == ("SUCCESS", "insert", "success")
+    assert (ok["duplicate_field"], ok["message"]) == (None, "record added")
+    assert set(ok["details"]["Created_By"]) == {"name", "id"}
     assert set(ok["details"]) == {
         "Modified_Time",
         "Modified_By",
@@ -726,10 +736,11 @@ async def test_a_refused_subscription_does_not_stop_polling(zoho: ZohoCRMEmulato
 
 
 async def test_pull_reads_deleted_contacts_and_cases(zoho: ZohoCRMEmulator) -> None:
-    """Deleted records are pulled as deletions; rows have the SDK's DeletedRecord keys.
+    """Deleted records are pulled as deletions; rows are in the API reference's shape.
 
-    Source: zoho/zohocrm-python-sdk-8.0 ``versions/6.0.0/zohocrmsdk/src/json_details.json``
-    ("record.DeletedRecord": deleted_by, id, display_name, type, created_by, deleted_time).
+    Source: zoho.com/crm/developer/docs/api/v7/get-deleted-records.html, "Sample Response"
+    (deleted_by, id, display_name, type, created_by, deleted_time; info per_page, count,
+    page, more_records); the same keys as zoho/zohocrm-python-sdk-8.0's DeletedRecord.
     """
     case = zoho.state.create("Cases", {"Subject": "Spam", "Chatkit_Id": "conv_1"})
     async with ZohoCRMIntegration(settings(zoho, notify_url=None)) as integration:
@@ -750,4 +761,6 @@ async def test_pull_reads_deleted_contacts_and_cases(zoho: ZohoCRMEmulator) -> N
             f"{zoho.url}/crm/v7/Cases/deleted", params={"type": "all"}, headers=auth
         )
     [row] = answer.json()["data"]
-    assert set(row) == {"deleted_by", "id", "display_name", "type", "created_by", "deleted_time"}
+    assert list(row) == ["deleted_by", "id", "display_name", "type", "created_by", "deleted_time"]
+    assert set(row["deleted_by"]) == set(row["created_by"]) == {"name", "id"}
+    assert answer.json()["info"] == {"per_page": 200, "count": 1, "page": 1, "more_records": False}

@@ -350,10 +350,10 @@ class ZohoCRMState:
             if record is None:
                 return False
             user = {"name": by["name"], "id": by["id"]}
-            # The keys of the official SDK's DeletedRecord model (zoho/zohocrm-python-sdk-8.0,
-            # versions/6.0.0/zohocrmsdk/src/json_details.json, "record.DeletedRecord"):
-            # deleted_by, id, display_name, type, created_by, deleted_time. (The v2 API
-            # reference's sample spells "Created_By"; the current SDK says created_by.)
+            # Exactly the rows of the API reference's v7 "Sample Response" (zoho.com/crm/
+            # developer/docs/api/v7/get-deleted-records.html): deleted_by {name, id}, id,
+            # display_name, type, created_by {name, id}, deleted_time; the same keys as the
+            # official SDK's DeletedRecord model. (The old v2 sample spelt "Created_By".)
             self.deleted[module].append(
                 {
                     "deleted_by": user,
@@ -597,15 +597,14 @@ class ZohoCRMEmulator(Emulator):
 
     @staticmethod
     def _success(record: Record, operation: str, duplicate_field: str | None) -> Record:
-        # The entry's keys and values are those of the official SDK's SuccessResponse model
-        # (zoho/zohocrm-python-sdk-8.0, versions/6.0.0/zohocrmsdk/src/json_details.json,
-        # "record.SuccessResponse"): code "SUCCESS", duplicate_field, action "insert" |
-        # "update", details (a map), message "record added" | "record updated", status
-        # "success". The SDK types ``details`` only as a map; its keys here (Modified_Time,
-        # Modified_By {name, id}, Created_Time, id, Created_By {name, id}) are those read
-        # from the response sample of Zoho's Postman collection "Zoho CRM REST APIs"
-        # (V2 / Records API / Update Records / Leads, as rendered by tools.chilkat.io);
-        # no v7 sample was found.
+        # Exactly the API reference's v7 upsert "Sample Response" (zoho.com/crm/developer/
+        # docs/api/v7/upsert-records.html): code "SUCCESS", duplicate_field (null on
+        # insert), action "insert" | "update", details {Modified_Time, Modified_By {name,
+        # id}, Created_Time, id, Created_By {name, id}}, message "record added" | "record
+        # updated", status "success", in that order; the same keys as the official SDK's
+        # SuccessResponse (zoho/zohocrm-python-sdk-8.0, versions/6.0.0/zohocrmsdk/src/
+        # json_details.json). Whether a plain insert / update also carries
+        # duplicate_field and action is NOT confirmed (the SDK makes both optional).
         entry: Record = {
             "code": "SUCCESS",
             "details": {
@@ -886,7 +885,7 @@ class ZohoCRMEmulator(Emulator):
         chunk = rows[(page - 1) * per_page : page * per_page]
         if not chunk:
             return Response(status_code=204)
-        # {"data", "info"} as the SDK's DeletedRecordsWrapper; info keys from its record.Info.
+        # {"data", "info": {per_page, count, page, more_records}} as the v7 sample response.
         info = {
             "per_page": per_page,
             "count": len(chunk),
