@@ -1,6 +1,6 @@
 """Two-way CRM sync against each vendor's emulator: API calls, quiet re-syncs, fault runs.
 
-For each vendor (Zendesk, Salesforce, HubSpot), through ``kit.sync`` and the
+For each vendor (Zendesk, Salesforce, HubSpot, Zoho CRM), through ``kit.sync`` and the
 vendor's real Python client talking HTTP to its emulator:
 
 1. **First sync.** N conversations, each with its own contact and M
@@ -292,7 +292,12 @@ class HubSpotHarness(Harness):
 
 
 def harnesses() -> list[Harness]:
-    found: list[Harness] = [ZendeskHarness(), SalesforceHarness(), HubSpotHarness()]
+    found: list[Harness] = [
+        ZendeskHarness(),
+        SalesforceHarness(),
+        HubSpotHarness(),
+        ZohoCRMHarness(),
+    ]
     if importlib.util.find_spec("dropbox") is not None:
         found.append(DropboxHarness())
     return found
@@ -445,6 +450,62 @@ class DropboxHarness(Harness):
         self.emulator.fail_next(500, route="files/upload_session/start", after=45)
         self.emulator.fail_next(503, route="files/upload_session/finish_batch_v2", after=1)
         return 3
+class ZohoCRMHarness(Harness):
+    """Zoho CRM (REST API v7 over httpx) against its emulator."""
+
+    name = "zoho_crm"
+
+    def start(self, stack: ExitStack) -> dict[str, str]:
+        from chatkit_integrations.zoho_crm.emulator import ZohoCRMEmulator
+
+        self.emulator = stack.enter_context(ZohoCRMEmulator())
+        return {
+            "CHATKIT_ZOHO_CRM_CLIENT_ID": self.emulator.client_id,
+            "CHATKIT_ZOHO_CRM_CLIENT_SECRET": self.emulator.client_secret,
+            "CHATKIT_ZOHO_CRM_REFRESH_TOKEN": self.emulator.refresh_token,
+            "CHATKIT_ZOHO_CRM_ACCOUNTS_URL": self.emulator.url,
+        }
+
+    def calls(self) -> int:
+        # CRM API calls; the token exchange is on the accounts server and
+        # uses no CRM API credits.
+        return self.emulator.calls(path="/crm/")
+
+    def writes(self) -> int:
+        return self.emulator.write_calls()
+
+    def reset(self) -> None:
+        self.emulator.reset_calls()
+
+    def minimum(self, contacts: int, conversations: int, per_conversation: int) -> int:
+        # Upserts take 100 records a call (Contacts, Cases with their contact
+        # lookup inline); notes are inserted 100 a call with their parent case.
+        notes = conversations * per_conversation
+        return math.ceil(contacts / 100) + math.ceil(conversations / 100) + math.ceil(notes / 100)
+
+    def twins(self, local: Local) -> tuple[Counter[str], Counter[str], Counter[tuple[str, str]]]:
+        records = self.emulator.state.records
+        people = Counter(
+            c.get("Chatkit_Id") for c in records["Contacts"].values() if c.get("Chatkit_Id")
+        )
+        cases: Counter[str] = Counter()
+        case_of: dict[str, str] = {}
+        for case in records["Cases"].values():
+            ours = case.get("Chatkit_Id")
+            if ours:
+                cases[ours] += 1
+                case_of[case["id"]] = ours
+        comments: Counter[tuple[str, str]] = Counter()
+        for note in records["Notes"].values():
+            conversation = case_of.get(note.get("Parent_Id", {}).get("id", ""))
+            if conversation is not None:
+                comments[(conversation, note.get("Note_Content") or "")] += 1
+        return people, cases, comments
+
+    def inject(self) -> int:
+        self.emulator.fail_next(429, times=2, retry_after=1)
+        self.emulator.fail_next(502, times=2, after=4)
+        return 4
 
 
 def judge(harness: Harness, local: Local) -> tuple[int, int]:

@@ -194,9 +194,12 @@ def test_errors_through_the_test_runner_are_one_line_on_stderr(tmp_path: Path) -
     missing = runner.invoke(app, ["emulate", "nowhere"], env={"COLUMNS": "20"})
     assert missing.exit_code == 1
     assert missing.stdout == ""
+    from importlib.metadata import entry_points
+
+    installed = sorted(ep.name for ep in entry_points(group="chatkit.emulators"))
+    assert {"hubspot", "salesforce", "zendesk"} <= set(installed)
     assert missing.stderr.splitlines() == [
-        "error: no emulator named 'nowhere' "
-        "(installed: dropbox, ga4, hubspot, salesforce, twilio, zendesk)"
+        f"error: no emulator named 'nowhere' (installed: {', '.join(installed)})"
     ]
     url = f"sqlite:///{tmp_path / 'p.db'}"
     refused = runner.invoke(app, ["purge", "--url", url, "--default-days", "1"])

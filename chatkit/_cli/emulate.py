@@ -28,7 +28,9 @@ def emulate(
     ctx: typer.Context,
     name: Annotated[
         str,
-        typer.Argument(help="The vendor: zendesk, salesforce, hubspot, dropbox, ga4 or twilio."),
+        typer.Argument(
+            help="The vendor: zendesk, salesforce, hubspot, zoho_crm, dropbox, ga4 or twilio."
+        ),
     ],
 ) -> None:
     r"""Serve a vendor API emulator locally, e.g. 'chatkit emulate zendesk --port 8765'.
