@@ -121,6 +121,10 @@ ROUTES: dict[tuple[str, str], tuple[Kind, Prepare]] = {
     ("GET", "/v1/realtime/events"): ("stream", _with()),
     # The customer API.
     ("DELETE", "/v1/sessions/current"): ("customer", _with()),
+    ("PUT", "/v1/sessions/current/analytics"): (
+        "customer",
+        _with(json={"analytics_client_id": "1234567890.1234567890"}),
+    ),
     ("GET", "/v1/conversations"): ("customer", _with()),
     ("GET", "/v1/conversations/{conversation_id}"): ("customer", _with()),
     ("GET", "/v1/conversations/{conversation_id}/messages"): ("customer", _with()),
@@ -190,6 +194,10 @@ ROUTES: dict[tuple[str, str], tuple[Kind, Prepare]] = {
         "agent",
         _with(params={"wait": 0}),
     ),
+    ("POST", "/v1/agent/conversations/{conversation_id}/typing"): (
+        "agent",
+        _with(json={"typing": True}),
+    ),
     ("PUT", "/v1/agent/me/capacity"): ("agent", _with(json={"max_concurrent_chats": 5})),
     ("POST", "/v1/agent/conversations/{conversation_id}/attachments"): (
         "agent",
@@ -237,6 +245,7 @@ ROUTES: dict[tuple[str, str], tuple[Kind, Prepare]] = {
 # the other kind of principal are refused; listings must not show the victim.
 SELF_SCOPED = {
     ("DELETE", "/v1/sessions/current"),
+    ("PUT", "/v1/sessions/current/analytics"),
     ("GET", "/v1/conversations"),
     ("POST", "/v1/messages"),
     ("GET", "/v1/agent/me"),

@@ -74,6 +74,9 @@ __all__ = [
 
 router = APIRouter(prefix="/v1/agent", tags=["agent"])
 
+TYPING_MARK = "\u2026"
+"""The draft an agent's typing flag stands for (an ellipsis: the flag, not the words)."""
+
 Web = Annotated[WebContext, Depends(web_context)]
 Caller = Annotated[AgentPrincipal, Depends(current_agent)]
 
@@ -148,6 +151,14 @@ class ConversationDetail(BaseModel):
     mood: float | None
     mood_trend: float | None
     bot_summary: BotSummary | None
+
+
+class AgentTypingRequest(BaseModel):
+    """Whether the agent is typing a reply (the draft itself never leaves the console)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    typing: bool
 
 
 class AgentMessageRequest(BaseModel):
@@ -765,6 +776,25 @@ async def typing_preview(
     if preview is None:
         return Response(status_code=204)
     return preview
+
+
+@router.post("/conversations/{conversation_id}/typing", status_code=204)
+async def agent_typing(
+    conversation_id: str, body: AgentTypingRequest, agent: Caller, web: Web
+) -> Response:
+    """Tell the customer that the agent is typing a reply, or has stopped.
+
+    Allowed where the agent may reply. Only the flag travels: the customer's
+    widget shows "is typing", never a draft.
+    """
+    conversation = await _allowed(web, agent, conversation_id, "reply")
+    await web.call(
+        web.kit.previews.send,
+        conversation.id,
+        TYPING_MARK if body.typing else "",
+        author=Author.agent(agent.agent_id),
+    )
+    return Response(status_code=204)
 
 
 # -- the console's extras: attachments, prepared and suggested replies, block, overview ---

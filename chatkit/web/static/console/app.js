@@ -33,6 +33,8 @@ const state = {
   sound: true,
   realtime: null,
   typingTimer: null,
+  typingTo: null, // the conversation the customer was last told the agent types in
+  typingAt: 0,
   inboxTimer: null,
   images: [],
   drafts: new Map(), // unsent text, per conversation
@@ -355,6 +357,7 @@ function hideTyping() {
 async function openConversation(id, index) {
   if (index !== undefined) state.selected = index;
   if (state.open && state.open !== id) state.drafts.set(state.open, $("draft").value);
+  if (state.typingTo && state.typingTo !== id) stopTyping();
   if (state.open !== id) {
     $("draft").value = state.drafts.get(id) || "";
     hideCanned();
@@ -624,6 +627,7 @@ function setMode(value) {
 
 function onMode() {
   const note = mode() === "note";
+  if (note) stopTyping();
   $("composer").classList.toggle("noting", note);
   $("send").textContent = note ? "Add note" : "Send reply";
   $("draft").placeholder = note
@@ -643,6 +647,7 @@ async function send() {
   if (!text || !state.open) return;
   const note = mode() === "note";
   const body = { text, idempotency_key: crypto.randomUUID() };
+  stopTyping();
   if (!note && state.uploads.length) body.attachments = state.uploads.map((u) => u.id);
   $("send").disabled = true;
   try {
@@ -697,6 +702,35 @@ function slashWord() {
   const match = /(^|\s)(\/[\w-]*)$/.exec(before);
   return match ? { word: match[2], start: before.length - match[2].length, end: box.selectionStart } : null;
 }
+
+// -- the agent's typing, told to the customer (the flag only, never the draft) -------
+
+const TYPING_EVERY = 2000; // ms between two "still typing" signals
+
+function postTyping(id, typing) {
+  state.api.post(`v1/agent/conversations/${encodeURIComponent(id)}/typing`, { typing }).catch(() => {});
+}
+
+function signalTyping() {
+  const id = state.open;
+  const typing = Boolean(id) && mode() !== "note" && $("draft").value.trim() !== "";
+  if (!typing) return stopTyping();
+  if (state.typingTo === id && Date.now() - state.typingAt < TYPING_EVERY) return;
+  if (state.typingTo && state.typingTo !== id) stopTyping();
+  state.typingTo = id;
+  state.typingAt = Date.now();
+  postTyping(id, true);
+}
+
+function stopTyping() {
+  const id = state.typingTo;
+  if (!id) return;
+  state.typingTo = null;
+  state.typingAt = 0;
+  postTyping(id, false);
+}
+
+$("draft").addEventListener("input", signalTyping);
 
 $("draft").addEventListener("input", async () => {
   const found = slashWord();
