@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +30,7 @@ from ..models import (
     Conversation,
     ConversationContext,
     ConversationStatus,
+    ExternalRecord,
     Message,
     MessageKind,
     Presence,
@@ -567,6 +569,10 @@ async def conversation_detail(conversation_id: str, agent: Caller, web: Web) -> 
     conversation = await _allowed(web, agent, conversation_id, "view")
     context: ConversationContext = await web.call(web.kit.conversations.context, conversation.id)
     bot = context.conversation.bot
+    if web.settings.integrations and context.external_records:
+        context = context.model_copy(
+            update={"external_records": [_linked(web, r) for r in context.external_records]}
+        )
     return ConversationDetail(
         context=context,
         intent=context.conversation.intent,
@@ -574,6 +580,16 @@ async def conversation_detail(conversation_id: str, agent: Caller, web: Web) -> 
         mood_trend=context.conversation.mood_trend,
         bot_summary=bot.summary if bot is not None else None,
     )
+
+
+def _linked(web: WebContext, record: ExternalRecord) -> ExternalRecord:
+    """The record with its ``url`` from its integration's `record_url` (http(s) only)."""
+    for integration in web.settings.integrations:
+        if integration.name == record.integration:
+            url = integration.record_url(record.kind, record.remote_id)
+            if url is not None and urlsplit(url).scheme in ("http", "https"):
+                return record.model_copy(update={"url": url})
+    return record
 
 
 async def _write(

@@ -897,7 +897,11 @@ function renderSide(detail) {
           `${when(c.created_at)} · ${c.channel} · ${c.status}`))))
       : h("p", { class: "muted" }, "None")),
     ctx.external_records.length ? section("CRM records", h("ul", { class: "plain" }, ctx.external_records.map((r) =>
-      h("li", {}, `${r.integration}: ${r.remote_type || r.kind} ${r.remote_id}`)))) : null);
+      h("li", { class: "crm-record", "data-integration": r.integration }, `${r.integration}: ${r.remote_type || r.kind} `,
+        // a link only to an http(s) address the integration gave (h() adds rel="noopener noreferrer")
+        r.url && /^https?:\/\//i.test(r.url)
+          ? h("a", { href: r.url, title: `Open in ${r.integration}` }, visible(r.remote_id))
+          : visible(r.remote_id))))) : null);
 }
 
 // -- supervisor overview ------------------------------------------------------------------
