@@ -332,11 +332,13 @@ async def test_supervisor_sees_the_overview_and_an_agent_is_refused(desk: Desk) 
     await desk.customer("waiting one")
     other = await desk.customer("assigned one")
     await desk.kit.conversations.assign(other.conversation.id, desk.ann.id)
+    await desk.kit.reports.drain()
     async with chromium() as browser:
         page = await new_page(browser, csp=True)
         await sign_in(page, desk, desk.sue)
         await page.click("#overview-button")
         await page.wait_for_selector("#overview-body table")
+        await page.wait_for_selector("#reports table.heatmap")  # its fetches pass the CSP
         queues = await page.inner_text("#overview-body table:first-of-type")
         assert "billing" in queues
         billing = page.locator("#overview-body tr", has_text="billing").first
