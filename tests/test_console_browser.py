@@ -332,11 +332,13 @@ async def test_supervisor_sees_the_overview_and_an_agent_is_refused(desk: Desk) 
     await desk.customer("waiting one")
     other = await desk.customer("assigned one")
     await desk.kit.conversations.assign(other.conversation.id, desk.ann.id)
+    await desk.kit.reports.drain()
     async with chromium() as browser:
         page = await new_page(browser, csp=True)
         await sign_in(page, desk, desk.sue)
         await page.click("#overview-button")
         await page.wait_for_selector("#overview-body table")
+        await page.wait_for_selector("#reports table.heatmap")  # its fetches pass the CSP
         queues = await page.inner_text("#overview-body table:first-of-type")
         assert "billing" in queues
         billing = page.locator("#overview-body tr", has_text="billing").first
@@ -354,6 +356,68 @@ async def test_supervisor_sees_the_overview_and_an_agent_is_refused(desk: Desk) 
     refused = await desk.http.get(
         "/v1/agent/overview", headers={"authorization": f"Bearer {desk.tokens[desk.ann.id]}"}
     )
+    assert refused.status_code == 403
+
+
+async def test_supervisor_reads_the_reports_and_an_agent_does_not(desk: Desk) -> None:
+    """Seeded traffic (three billing chats, two answered, one resolved): the
+    supervisor's overview shows the last 7 days' figures and the weekday x hour
+    table, the numbers being the reports API's own; a plain agent gets neither."""
+    customers = [await desk.customer(f"question {n}") for n in range(3)]
+    ann = {"authorization": f"Bearer {desk.tokens[desk.ann.id]}"}
+    sue = {"authorization": f"Bearer {desk.tokens[desk.sue.id]}"}
+    for customer in customers[:2]:
+        await desk.kit.conversations.assign(customer.conversation.id, desk.ann.id)
+        base = f"/v1/agent/conversations/{customer.conversation.id}"
+        sent = await desk.http.post(f"{base}/messages", json={"text": "Here"}, headers=ann)
+        assert sent.status_code == 201, sent.text
+    resolved = await desk.http.post(
+        f"/v1/agent/conversations/{customers[0].conversation.id}/resolve", headers=ann
+    )
+    assert resolved.status_code == 200, resolved.text
+    await desk.kit.reports.drain()  # the projection catches up with the events
+    query = {"days": 7, "team": "billing", "time_zone": "UTC"}
+    summary = await desk.http.get("/v1/agent/reports/summary", params=query, headers=sue)
+    heat = await desk.http.get("/v1/agent/reports/heatmap", params=query, headers=sue)
+    assert summary.status_code == heat.status_code == 200, (summary.text, heat.text)
+    totals = summary.json()["totals"]
+    assert totals["conversations"] == 3
+    assert totals["first_response"]["count"] == 2
+    cells = heat.json()["cells"]
+    busy = [(d, h, n) for d, row in enumerate(cells) for h, n in enumerate(row) if n]
+    assert sum(n for _, _, n in busy) == 3
+
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await sign_in(page, desk, desk.sue)
+        await page.click("#overview-button")
+        await page.wait_for_selector("#reports .report[data-team=billing] table.heatmap")
+        figure = page.locator("#reports [data-figure=conversations] dd")
+        assert await figure.inner_text() == "3"
+        first = await page.inner_text("#reports [data-figure=first-response] dd")
+        assert first != "\u2013"  # the dash shown for no figure
+        assert first.endswith((" s", " min"))
+        assert await page.inner_text("#reports [data-figure=resolved] dd") == "1"
+        assert await page.inner_text("#reports [data-figure=csat] dd") == "no answers yet"
+        # the table: weekday rows, 24 hour columns, a text count in every cell
+        table = page.locator("#reports table.heatmap")
+        assert await table.locator("tbody tr").count() == 7
+        assert await table.locator("thead th[scope=col]").count() == 25
+        for day, hour, count in busy:
+            cell = table.locator("tbody tr").nth(day).locator("td").nth(hour)
+            assert await cell.inner_text() == str(count)
+            assert "lvl-0" not in (await cell.get_attribute("class") or "")
+        quiet = table.locator("tbody td.lvl-0")
+        assert await quiet.count() == 7 * 24 - len(busy)
+        await assert_accessible(page)
+        await page.locator("#reports").scroll_into_view_if_needed()
+        await screenshot(page, "console-reports")
+
+        agent = await new_page(browser)
+        await sign_in(agent, desk, desk.ann)
+        assert await agent.is_hidden("#overview-button")
+        assert await agent.locator("#reports").count() == 0
+    refused = await desk.http.get("/v1/agent/reports/summary", params=query, headers=ann)
     assert refused.status_code == 403
 
 

@@ -194,6 +194,10 @@ ROUTES: dict[tuple[str, str], tuple[Kind, Prepare]] = {
         "agent",
         _with(params={"wait": 0}),
     ),
+    ("POST", "/v1/agent/conversations/{conversation_id}/typing"): (
+        "agent",
+        _with(json={"typing": True}),
+    ),
     ("PUT", "/v1/agent/me/capacity"): ("agent", _with(json={"max_concurrent_chats": 5})),
     ("POST", "/v1/agent/conversations/{conversation_id}/attachments"): (
         "agent",

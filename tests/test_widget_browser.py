@@ -704,6 +704,66 @@ async def test_the_visitor_sees_that_an_agent_is_typing_but_not_what(tmp_path: P
         assert not any("secret draft" in str(f) for f in frames)
 
 
+async def test_the_agent_typing_in_the_console_shows_in_the_widget(tmp_path: Path) -> None:
+    """Both sides in the browser: the agent types in the console's Reply box, the
+    visitor's widget says so (the words stay in the console); a private note, an
+    emptied box and a sent reply all leave the widget quiet."""
+    async with world(tmp_path / "chat.db") as w, chromium() as browser:
+        page = await browser.new_page()
+        frames: list[str] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(str(f))))
+        frame = await open_chat(page, w)
+        await say(frame, "Anyone there?")
+        await frame.wait_for_selector(".msg.me .meta:text('Sent')")
+        conv = await w.only_conversation()
+        await w.kit.conversations.assign(conv.id, w.agent.id)
+        await until(frame, "() => document.querySelector('#subtitle').textContent !== ''")
+
+        console = await (await browser.new_context()).new_page()
+        fail_on_dialog(console)
+        await console.goto(f"{w.chat}/console/")
+        await console.wait_for_selector("#signin:not([hidden])")
+        await console.fill("#token", w.agent_token)
+        await console.click("#signin-form button[type=submit]")
+        await console.wait_for_selector("#app:not([hidden])")
+        await console.click("#views [data-view=mine]")
+        await console.wait_for_selector(f"#inbox-list .row[data-id='{conv.id}']")
+        await console.locator(f"#inbox-list .row[data-id='{conv.id}'] .row-open").click()
+        await console.wait_for_selector("#messages .msg-customer")
+        empty = "() => document.querySelector('#typing').textContent === ''"
+
+        # a private note is not typing to the customer
+        await console.click("label:has(input[name=mode][value=note])")
+        await console.type("#draft", "note draft 5678")
+        await asyncio.sleep(1)
+        assert await frame.text_content("#typing") == ""
+        await console.fill("#draft", "")
+        await console.click("label:has(input[name=mode][value=reply])")
+
+        # typing a reply: the widget says so, without the words
+        await console.type("#draft", "secret draft 1234")
+        await until(frame, "() => document.querySelector('#typing').textContent !== ''")
+        assert await frame.text_content("#typing") == "Sam Park is typing…"
+        # emptying the box stops it (long before the widget's own 6 s timeout)
+        await console.fill("#draft", "")
+        await console.dispatch_event("#draft", "input")
+        await until(frame, empty, timeout=4)
+        # typing again, then sending: the reply arrives and the indicator is gone
+        await console.type("#draft", "Yes, how can I help?")
+        await until(frame, "() => document.querySelector('#typing').textContent !== ''")
+        await console.click("#send")
+        await wait_text(frame, "how can I help")
+        await until(frame, empty, timeout=4)
+        await asyncio.sleep(0.5)
+        assert await frame.text_content("#typing") == ""
+
+        seen = await frame.evaluate("document.body.innerText")
+        assert "secret draft" not in seen
+        assert "note draft" not in seen
+        assert any('"agent.typing"' in f for f in frames)
+        assert not any("secret draft" in f or "note draft" in f or "\u2026" in f for f in frames)
+
+
 async def test_without_websockets_the_widget_falls_back_to_server_sent_events(
     tmp_path: Path,
 ) -> None:

@@ -108,6 +108,16 @@ class Integration(ABC):
         """
         return cls(cls.config_class.load(cls.name, file=file))
 
+    def record_url(self, kind: str, remote_id: str) -> str | None:
+        """The address of a synced record in the vendor's own UI, or ``None``.
+
+        ``kind`` is chatkit's side of the link (``"contact"`` or
+        ``"conversation"``), ``remote_id`` the vendor's id. The agent console
+        shows the record as a link when this gives an ``http(s)`` address.
+        The default knows no address.
+        """
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 

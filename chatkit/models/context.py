@@ -23,6 +23,8 @@ class ExternalRecord(BaseModel):
         remote_type: The vendor's type, e.g. ``"ticket"`` or ``"Case"``.
         remote_id: The vendor's id (look the record up in the vendor's UI or API).
         synced_at: When the two were last known to agree.
+        url: The record in the vendor's UI, when the integration knows it
+            (`Integration.record_url`; the agent API fills it in).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -33,6 +35,7 @@ class ExternalRecord(BaseModel):
     remote_type: str | None
     remote_id: str
     synced_at: UTCDateTime | None = None
+    url: str | None = None
 
 
 class ConversationContext(BaseModel):

@@ -146,7 +146,7 @@ class Previews(Service):
         preview = TypingPreview(
             conversation_id=conversation.id,
             author=author,
-            text=draft if shared else None,
+            text=draft if shared or not draft else None,
             at=utcnow(),
         )
         self._offer(preview)

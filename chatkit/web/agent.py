@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +30,7 @@ from ..models import (
     Conversation,
     ConversationContext,
     ConversationStatus,
+    ExternalRecord,
     Message,
     MessageKind,
     Presence,
@@ -73,6 +75,9 @@ __all__ = [
 ]
 
 router = APIRouter(prefix="/v1/agent", tags=["agent"])
+
+TYPING_MARK = "\u2026"
+"""The draft an agent's typing flag stands for (an ellipsis: the flag, not the words)."""
 
 Web = Annotated[WebContext, Depends(web_context)]
 Caller = Annotated[AgentPrincipal, Depends(current_agent)]
@@ -148,6 +153,14 @@ class ConversationDetail(BaseModel):
     mood: float | None
     mood_trend: float | None
     bot_summary: BotSummary | None
+
+
+class AgentTypingRequest(BaseModel):
+    """Whether the agent is typing a reply (the draft itself never leaves the console)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    typing: bool
 
 
 class AgentMessageRequest(BaseModel):
@@ -556,6 +569,10 @@ async def conversation_detail(conversation_id: str, agent: Caller, web: Web) -> 
     conversation = await _allowed(web, agent, conversation_id, "view")
     context: ConversationContext = await web.call(web.kit.conversations.context, conversation.id)
     bot = context.conversation.bot
+    if web.settings.integrations and context.external_records:
+        context = context.model_copy(
+            update={"external_records": [_linked(web, r) for r in context.external_records]}
+        )
     return ConversationDetail(
         context=context,
         intent=context.conversation.intent,
@@ -563,6 +580,16 @@ async def conversation_detail(conversation_id: str, agent: Caller, web: Web) -> 
         mood_trend=context.conversation.mood_trend,
         bot_summary=bot.summary if bot is not None else None,
     )
+
+
+def _linked(web: WebContext, record: ExternalRecord) -> ExternalRecord:
+    """The record with its ``url`` from its integration's `record_url` (http(s) only)."""
+    for integration in web.settings.integrations:
+        if integration.name == record.integration:
+            url = integration.record_url(record.kind, record.remote_id)
+            if url is not None and urlsplit(url).scheme in ("http", "https"):
+                return record.model_copy(update={"url": url})
+    return record
 
 
 async def _write(
@@ -765,6 +792,25 @@ async def typing_preview(
     if preview is None:
         return Response(status_code=204)
     return preview
+
+
+@router.post("/conversations/{conversation_id}/typing", status_code=204)
+async def agent_typing(
+    conversation_id: str, body: AgentTypingRequest, agent: Caller, web: Web
+) -> Response:
+    """Tell the customer that the agent is typing a reply, or has stopped.
+
+    Allowed where the agent may reply. Only the flag travels: the customer's
+    widget shows "is typing", never a draft.
+    """
+    conversation = await _allowed(web, agent, conversation_id, "reply")
+    await web.call(
+        web.kit.previews.send,
+        conversation.id,
+        TYPING_MARK if body.typing else "",
+        author=Author.agent(agent.agent_id),
+    )
+    return Response(status_code=204)
 
 
 # -- the console's extras: attachments, prepared and suggested replies, block, overview ---

@@ -7,6 +7,7 @@ import os
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from ..integrations.base import Integration
 from ..mail import SMTPSettings
 from ..models.web import normalize_origin
 from ..ratelimit import RateLimiter, RateLimits
@@ -56,6 +57,9 @@ class WebSettings(BaseModel):
         trusted_proxies: Addresses or networks (``10.0.0.0/8``) of reverse
             proxies whose ``X-Forwarded-For`` is believed when finding a
             client's IP address; none by default (the peer's address is used).
+        integrations: Integrations (`chatkit.integrations.Integration`) whose
+            `record_url` turns the synced records of the agent API's
+            conversation detail into links (``url``); matched by name.
         agent_origins: Browser origins of the agent console allowed to call
             the agent API across origins (exact ``scheme://host[:port]``).
         identity_max_age: When set, identified sessions need a timestamped
@@ -107,6 +111,7 @@ class WebSettings(BaseModel):
     )
     limiter: RateLimiter | None = Field(default=None, exclude=True)
     trusted_proxies: list[str] = Field(default_factory=list)
+    integrations: list[Integration] = Field(default_factory=list, exclude=True)
     agent_origins: list[str] = Field(default_factory=list)
     identity_max_age: float | None = Field(default=None, gt=0)
     hsts_seconds: int = Field(default=365 * 24 * 3600, ge=0)

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from pydantic import Field, JsonValue, SecretStr
 
@@ -82,6 +83,8 @@ class HubSpotConfig(IntegrationConfig):
             ``1`` New, ``2`` Waiting on contact, ``3`` Waiting on us, ``4`` Closed.
         timeout: Seconds per API call.
         webhook_max_age: The replay window for webhook deliveries, in seconds.
+        portal_id: The account's Hub ID, for links to records in HubSpot's UI
+            (`record_url`); without it the console shows ids only.
     """
 
     access_token: SecretStr = Field(min_length=1)
@@ -101,6 +104,7 @@ class HubSpotConfig(IntegrationConfig):
     )
     timeout: float = Field(default=30.0, gt=0, le=300)
     webhook_max_age: float = Field(default=MAX_AGE_SECONDS, gt=0, le=3600)
+    portal_id: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
 
 
 @dataclass
@@ -123,6 +127,16 @@ class _HubSpotClient(Integration):
         self._api: HubSpotAPI | None = None
         self._owners: dict[str, str] = {}
         self._owners_read_at: float | None = None
+
+    def record_url(self, kind: str, remote_id: str) -> str | None:
+        """The contact (``0-1``) or ticket (``0-5``) record in HubSpot, with ``portal_id`` set."""
+        object_type = {"contact": "0-1", "conversation": "0-5"}.get(kind)
+        if object_type is None or self.config.portal_id is None:
+            return None
+        return (
+            f"https://app.hubspot.com/contacts/{self.config.portal_id}/record/{object_type}/"
+            f"{quote(remote_id, safe='')}"
+        )
 
     async def open(self) -> None:
         """Build the HubSpot client (no call is made)."""

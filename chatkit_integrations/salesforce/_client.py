@@ -18,6 +18,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar, cast
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -150,6 +151,12 @@ class _SalesforceClient(Integration):
         self._retry_after: float | None = None
         self._api_user_id: str | None = self.config.api_user_id
         self._owners: dict[str, tuple[str | None, float]] = {}
+
+    def record_url(self, kind: str, remote_id: str) -> str | None:
+        """The record in Lightning (``{instance_url}/{id}`` opens any object by its id)."""
+        if kind not in ("contact", "conversation"):
+            return None
+        return f"{self.config.instance_url.rstrip('/')}/{quote(remote_id, safe='')}"
 
     async def open(self) -> None:
         """Create the HTTP session (and log in, for a password login). Idempotent."""

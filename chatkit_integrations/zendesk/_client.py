@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr
 
@@ -128,6 +129,15 @@ class _ZendeskClient(Integration):
         self._lock = threading.Lock()
         self.api_calls = 0
         self.api_writes = 0
+
+    def record_url(self, kind: str, remote_id: str) -> str | None:
+        """The ticket (a conversation) or the user (a contact) in Zendesk's agent workspace."""
+        page = {"conversation": "tickets", "contact": "users"}.get(kind)
+        if page is None:
+            return None
+        return (
+            f"https://{self.config.subdomain}.zendesk.com/agent/{page}/{quote(remote_id, safe='')}"
+        )
 
     async def open(self) -> None:
         """Create the zenpy client (no call is made). Idempotent."""

@@ -33,6 +33,8 @@ const state = {
   sound: true,
   realtime: null,
   typingTimer: null,
+  typingTo: null, // the conversation the customer was last told the agent types in
+  typingAt: 0,
   inboxTimer: null,
   images: [],
   drafts: new Map(), // unsent text, per conversation
@@ -355,6 +357,7 @@ function hideTyping() {
 async function openConversation(id, index) {
   if (index !== undefined) state.selected = index;
   if (state.open && state.open !== id) state.drafts.set(state.open, $("draft").value);
+  if (state.typingTo && state.typingTo !== id) stopTyping();
   if (state.open !== id) {
     $("draft").value = state.drafts.get(id) || "";
     hideCanned();
@@ -624,6 +627,7 @@ function setMode(value) {
 
 function onMode() {
   const note = mode() === "note";
+  if (note) stopTyping();
   $("composer").classList.toggle("noting", note);
   $("send").textContent = note ? "Add note" : "Send reply";
   $("draft").placeholder = note
@@ -643,6 +647,7 @@ async function send() {
   if (!text || !state.open) return;
   const note = mode() === "note";
   const body = { text, idempotency_key: crypto.randomUUID() };
+  stopTyping();
   if (!note && state.uploads.length) body.attachments = state.uploads.map((u) => u.id);
   $("send").disabled = true;
   try {
@@ -697,6 +702,35 @@ function slashWord() {
   const match = /(^|\s)(\/[\w-]*)$/.exec(before);
   return match ? { word: match[2], start: before.length - match[2].length, end: box.selectionStart } : null;
 }
+
+// -- the agent's typing, told to the customer (the flag only, never the draft) -------
+
+const TYPING_EVERY = 2000; // ms between two "still typing" signals
+
+function postTyping(id, typing) {
+  state.api.post(`v1/agent/conversations/${encodeURIComponent(id)}/typing`, { typing }).catch(() => {});
+}
+
+function signalTyping() {
+  const id = state.open;
+  const typing = Boolean(id) && mode() !== "note" && $("draft").value.trim() !== "";
+  if (!typing) return stopTyping();
+  if (state.typingTo === id && Date.now() - state.typingAt < TYPING_EVERY) return;
+  if (state.typingTo && state.typingTo !== id) stopTyping();
+  state.typingTo = id;
+  state.typingAt = Date.now();
+  postTyping(id, true);
+}
+
+function stopTyping() {
+  const id = state.typingTo;
+  if (!id) return;
+  state.typingTo = null;
+  state.typingAt = 0;
+  postTyping(id, false);
+}
+
+$("draft").addEventListener("input", signalTyping);
 
 $("draft").addEventListener("input", async () => {
   const found = slashWord();
@@ -863,7 +897,11 @@ function renderSide(detail) {
           `${when(c.created_at)} · ${c.channel} · ${c.status}`))))
       : h("p", { class: "muted" }, "None")),
     ctx.external_records.length ? section("CRM records", h("ul", { class: "plain" }, ctx.external_records.map((r) =>
-      h("li", {}, `${r.integration}: ${r.remote_type || r.kind} ${r.remote_id}`)))) : null);
+      h("li", { class: "crm-record", "data-integration": r.integration }, `${r.integration}: ${r.remote_type || r.kind} `,
+        // a link only to an http(s) address the integration gave (h() adds rel="noopener noreferrer")
+        r.url && /^https?:\/\//i.test(r.url)
+          ? h("a", { href: r.url, title: `Open in ${r.integration}` }, visible(r.remote_id))
+          : visible(r.remote_id))))) : null);
 }
 
 // -- supervisor overview ------------------------------------------------------------------
@@ -892,7 +930,87 @@ async function showOverview() {
     table("Queues", ["Team", "Open", "Unattended", "Unassigned", "Pending"],
       data.queues.map((q) => [q.team || "(no team)", q.open, q.unattended, q.unassigned, q.pending])),
     table("Agents", ["Agent", "Role", "Teams", "Status", "Chats"],
-      data.agents.map((a) => [a.name, a.role, a.teams.join(", "), a.status, `${a.active_chats} / ${a.max_concurrent_chats}`])));
+      data.agents.map((a) => [a.name, a.role, a.teams.join(", "), a.status, `${a.active_chats} / ${a.max_concurrent_chats}`])),
+    h("div", { id: "reports" }));
+  renderReports();
+}
+
+// -- reports (supervisors: their teams; admins: everything) -----------------------------
+
+const WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+}
+
+function percent(rate) {
+  return rate === null || rate === undefined ? "–" : `${Math.round(rate * 100)} %`;
+}
+
+async function renderReports() {
+  const box = $("reports");
+  if (!box || !state.me || !["supervisor", "admin"].includes(state.me.role)) return;
+  // admins see every team at once; a supervisor reads each of their teams
+  const scopes = state.me.role === "admin" ? [null] : state.me.teams;
+  const parts = [h("h2", { id: "reports-title" }, "Reports: the last 7 days")];
+  for (const team of scopes) {
+    const query = new URLSearchParams({ days: "7", time_zone: "UTC" });
+    if (team) query.set("team", team);
+    try {
+      const [summary, heat] = await Promise.all([
+        state.api.get(`v1/agent/reports/summary?${query}`),
+        state.api.get(`v1/agent/reports/heatmap?${query}`),
+      ]);
+      parts.push(reportFor(team, summary.totals, heat));
+    } catch (error) {
+      parts.push(h("p", { class: "error" }, `${team || "All teams"}: ${error.message}`));
+    }
+  }
+  fill(box, h("section", { class: "reports", "aria-labelledby": "reports-title" }, parts));
+}
+
+function reportFor(team, t, heat) {
+  const name = team ? `Team ${team}` : "All teams";
+  const csat = t.csat.responses
+    ? `${percent(t.csat.satisfied.rate)} satisfied (${t.csat.responses} answers` +
+      (t.csat.average_score === null ? ")" : `, average ${t.csat.average_score.toFixed(1)})`)
+    : "no answers yet";
+  const figures = [
+    ["Conversations", String(t.conversations), "conversations"],
+    ["First response (median)", duration(t.first_response.median), "first-response"],
+    ["Resolution time (median)", duration(t.full_resolution.median), "resolution"],
+    ["Resolved", String(t.resolved), "resolved"],
+    ["CSAT", csat, "csat"],
+  ];
+  return h("div", { class: "report", "data-team": team || "" },
+    h("h3", {}, name),
+    h("dl", { class: "figures" }, figures.map(([label, value, key]) =>
+      h("div", { class: "figure", "data-figure": key }, h("dt", {}, label), h("dd", {}, value)))),
+    heatmapTable(name, heat));
+}
+
+/** A quantile level (0 empty, 1..top) as one of the six colour steps (0 stays 0). */
+function level(value, top) {
+  return value <= 0 ? 0 : Math.min(5, Math.max(1, Math.ceil((value * 5) / Math.max(1, top))));
+}
+
+function heatmapTable(name, heat) {
+  const hours = Array.from({ length: 24 }, (_, i) => i);
+  const top = heat.thresholds.length + 1;
+  return h("div", { class: "heat-wrap" }, h("table", { class: "heatmap" },
+    h("caption", {}, `${name}: conversations started by weekday and hour (${heat.time_zone}), ` +
+      `${heat.total} in all; darker cells are busier (quantiles of the busy hours)`),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Day"),
+      hours.map((hour) => h("th", { scope: "col", abbr: `${hour}:00` }, String(hour).padStart(2, "0"))))),
+    h("tbody", {}, heat.cells.map((row, day) => h("tr", {},
+      h("th", { scope: "row" }, WEEKDAYS[day]),
+      row.map((count, hour) => h("td", {
+        class: `lvl lvl-${level(heat.levels[day][hour], top)}`,
+        title: `${WEEKDAYS[day]} ${String(hour).padStart(2, "0")}:00: ${count}`,
+      }, String(count))))))));
 }
 
 // -- keyboard ---------------------------------------------------------------------------
