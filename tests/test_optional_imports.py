@@ -37,6 +37,7 @@ EXEMPT = {
     "chatkit.testing.integration_contract": "a pytest helper: who imports it runs pytest",
     "chatkit.testing.store_contract": "a pytest helper: who imports it runs pytest",
     "chatkit.testing.blob_contract": "a pytest helper: who imports it runs pytest",
+    "chatkit.testing.channel_contract": "a pytest helper: who imports it runs pytest",
     "chatkit.stores.postgres": "opened by URL through chatkit.plugins.stores (checked below)",
     "chatkit.stores.postgres_connect": "a part of chatkit.stores.postgres, imported only by it",
     "chatkit.stores.postgres_writes": "a part of chatkit.stores.postgres, imported only by it",
