@@ -261,6 +261,7 @@ class SyncCannedReplies(SyncResource[CannedReplies]):
     mark_reviewed = sync(CannedReplies.mark_reviewed)
     due_for_review = sync(CannedReplies.due_for_review)
     send = sync(CannedReplies.send)
+    prepare = sync(CannedReplies.prepare)
 
 
 class SyncKnowledgeBase(SyncResource[KnowledgeBase]):

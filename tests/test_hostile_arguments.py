@@ -85,6 +85,7 @@ RESOURCES = (
     "websites",
     "webhooks",
     "channels",
+    "reports",
 )
 
 EXCLUDED: dict[str, str] = {
