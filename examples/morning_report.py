@@ -194,7 +194,8 @@ async def main(out: Path) -> None:
             "time_zone": "Europe/Istanbul",
         }
         heat = await kit.reports.heatmap(**scope)
-        day, hour, count = heat.busiest[0]
+        top = heat.busiest[0]
+        day, hour, count = top.weekday, top.hour, top.count
         name = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][day]
         print(f"busiest hour (Istanbul): {name} {hour:02d}:00, {count} chats")
         staffing = await kit.reports.staffing(team="billing", **scope)

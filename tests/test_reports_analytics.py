@@ -103,7 +103,7 @@ async def test_sla_mood_staffing_and_heatmap_of_the_day(kit: AsyncChatKit) -> No
     for row, levels in zip(heat.cells, heat.levels, strict=True):
         for count, level in zip(row, levels, strict=True):
             assert (level == 0) == (count == 0)
-    assert heat.busiest[0][2] == 1
+    assert heat.busiest[0].count == 1
 
 
 def test_csat_counts_the_best_answers_of_any_scale() -> None:

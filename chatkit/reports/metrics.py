@@ -25,6 +25,7 @@ from .models import (
     CSATStats,
     DurationStats,
     Heatmap,
+    HeatmapCell,
     LoadStats,
     MoodReport,
     QuestionPattern,
@@ -357,7 +358,7 @@ def _heat(cells: list[list[int]], metric: str, zone: ZoneInfo, levels: int) -> H
         thresholds=thresholds,
         levels=[[level(v) for v in row] for row in cells],
         total=sum(values),
-        busiest=ranked[:5],
+        busiest=[HeatmapCell(weekday=d, hour=h, count=c) for d, h, c in ranked[:5]],
     )
 
 

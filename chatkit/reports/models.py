@@ -14,6 +14,7 @@ __all__ = [
     "CSATStats",
     "DurationStats",
     "Heatmap",
+    "HeatmapCell",
     "LoadStats",
     "MoodReport",
     "QuestionPattern",
@@ -197,6 +198,14 @@ class ServiceReport(_Model):
     groups: list[ReportGroup] = Field(default_factory=list)
 
 
+class HeatmapCell(_Model):
+    """One cell of a `Heatmap`: a weekday (0 Monday), an hour (0-23) and its count."""
+
+    weekday: int = Field(ge=0, le=6)
+    hour: int = Field(ge=0, le=23)
+    count: int = Field(ge=0)
+
+
 class Heatmap(_Model):
     """Counts per weekday (0 Monday) x hour (0-23) in ``time_zone``.
 
@@ -210,8 +219,8 @@ class Heatmap(_Model):
     thresholds: list[float]
     levels: list[list[int]]
     total: int
-    busiest: list[tuple[int, int, int]] = Field(default_factory=list)
-    """The busiest (weekday, hour, count) cells, busiest first."""
+    busiest: list[HeatmapCell] = Field(default_factory=list)
+    """The busiest cells (at most five), busiest first."""
 
 
 class TrendPoint(_Model):

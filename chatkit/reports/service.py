@@ -16,7 +16,7 @@ from ..events import AgentStatusChanged, Event
 from ..hours import BusinessHours, time_zone
 from ..models import Agent, Team
 from ..models._base import utcnow
-from ..services._core import Core
+from ..services._core import Core, check_events
 from ..services.dispatch import Dispatcher
 from ..stores.base import Delete, In, Insert, Op, Update
 from . import metrics as m
@@ -63,6 +63,15 @@ _BATCH = 500
 _READ = 2000
 _PERIODS = ("day", "week", "month")
 _GROUPS = ("team", "agent", "channel", "language", "tag", *_PERIODS)
+
+
+def _moment(now: object) -> datetime:
+    """``now`` checked (a timezone-aware datetime), or the current time for ``None``."""
+    if now is None:
+        return utcnow()
+    if not isinstance(now, datetime) or now.tzinfo is None:
+        raise InvalidInputError("now must be a timezone-aware datetime", field="now")
+    return now
 
 
 class Reports:
@@ -129,7 +138,12 @@ class Reports:
             await dispatcher.close()
 
     async def apply(self, events: Sequence[Event]) -> None:
-        """Fold outbox events into the projection (idempotent, any order)."""
+        """Fold outbox events into the projection (idempotent, any order).
+
+        Raises:
+            InvalidInputError: ``events`` is not a list of events.
+        """
+        events = check_events(events)
         store = await self._core.ready()
         pending: dict[str, list[Moment]] = defaultdict(list)
         purged: set[str] = set()
@@ -297,7 +311,12 @@ class Reports:
         ran are covered), replaces every fact, and leaves the ``reports``
         dispatch group to carry on from there (events it meets again change
         nothing). ``progress(done, total)`` is called as events are read.
+
+        Raises:
+            InvalidInputError: ``progress`` is not callable.
         """
+        if progress is not None and not callable(progress):
+            raise InvalidInputError("progress must be a callable or None", field="progress")
         store = await self._core.ready()
         last = await store.last_position()
         timelines: dict[str, dict[int, Moment]] = defaultdict(dict)
@@ -373,9 +392,11 @@ class Reports:
         language: str | None,
         tz: str,
     ) -> ReportFilter:
+        if not isinstance(tz, str):
+            raise InvalidInputError("time_zone must be an IANA zone name", field="time_zone")
         try:
             time_zone(tz)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise InvalidInputError(f"unknown time zone {tz!r}", field="time_zone") from exc
         for name, value in (("start", start), ("end", end)):
             if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
@@ -411,7 +432,13 @@ class Reports:
         )
 
     async def facts(self, where: ReportFilter) -> builtins.list[ConversationFact]:
-        """The conversation facts a filter selects (started in its range, matching every filter)."""
+        """The conversation facts a filter selects (started in its range, matching every filter).
+
+        Raises:
+            InvalidInputError: ``where`` is not a `ReportFilter`.
+        """
+        if not isinstance(where, ReportFilter):
+            raise InvalidInputError("where must be a ReportFilter", field="where")
         store = await self._core.ready()
         first = where.start.date() - timedelta(days=1)
         last = where.end.date() + timedelta(days=1)
@@ -543,9 +570,9 @@ class Reports:
             InvalidInputError: A bad argument (unknown zone, start after end...).
         """
         where = self._filter(start, end, days, team, agent, channel, tag, language, time_zone)
-        if group_by is not None and group_by not in _GROUPS:
+        if group_by is not None and (not isinstance(group_by, str) or group_by not in _GROUPS):
             raise InvalidInputError(f"group_by takes one of {', '.join(_GROUPS)}", field="group_by")
-        at = now or utcnow()
+        at = _moment(now)
         facts = await self.facts(where)
         caps = await self._capacities()
         totals = m.metrics(facts, now=at, settings=self.settings, agent=agent, capacities=caps)
@@ -665,7 +692,7 @@ class Reports:
         """Compliance and breaches per SLA policy (`ChatKitSettings.sla_policies`)."""
         where = self._filter(start, end, days, team, None, channel, tag, language, "UTC")
         facts = await self.facts(where)
-        return m.sla(facts, self._core.settings.sla_policies, now=now or utcnow())
+        return m.sla(facts, self._core.settings.sla_policies, now=_moment(now))
 
     async def staffing(
         self,
