@@ -373,6 +373,8 @@ async def test_bot_questions_are_buttons_and_hand_over(tmp_path: Path) -> None:
         await frame.focus("#bot-choices button >> nth=0")
         await frame.press("#bot-choices button >> nth=0", "Enter")  # keyboard only
         await wait_text(frame, "Connecting you to a person now.")
+        # The choices go once the handoff's step reaches the frame (it may lag the text).
+        await frame.wait_for_selector("#bot-choices", state="detached", timeout=10_000)
         assert await frame.query_selector("#bot-choices") is None
         conv = await w.only_conversation()
         assert conv.bot is not None

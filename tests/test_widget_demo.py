@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -51,4 +52,10 @@ async def test_demo_seed_and_shop(tmp_path: Path) -> None:
             )
             await say(frame, "Is the blue teapot dishwasher safe?")
             await wait_text(frame, "Is the blue teapot dishwasher safe?")
+            # The frame shows the message as it sends it; the new conversation is
+            # there once the POST has committed.
+            for _ in range(100):
+                if len((await kit.conversations.list(limit=10)).items) == 4:
+                    break
+                await asyncio.sleep(0.05)
             assert len((await kit.conversations.list(limit=10)).items) == 4
